@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IGwpAttestations, GwpAttestation, AttestationRecord, LifeCycleStage} from "./interfaces/IGwpAttestations.sol";
+import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
+import {LedgerHead} from "./LedgerHead.sol";
+import {LotState, Roles} from "./types/LedgerTypes.sol";
+
+/// @title GwpAttestations
+/// @notice EIP-712 signed GWP figures for lots, relayable by anyone, bound to this chain and contract.
+/// @dev Nonces are a per-signer bitmap (any order, each once) so that a verifier can sign many
+/// attestations offline and hand them to different relayers. The uid is the EIP-712 digest.
+contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
+    /// @notice EIP-712 type hash of `GwpAttestation`.
+    bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
+        "GwpAttestation(bytes32 lotId,uint64 emissionsGrams,uint8 stage,bytes32 methodology,bytes32 evidence,uint64 issuedAt,uint64 validUntil,uint256 nonce,uint64 deadline)"
+    );
+
+    struct Record {
+        address signer;
+        uint64 validUntil;
+        LifeCycleStage stage;
+        bool selfDeclared;
+        bool revoked;
+        bytes32 lotId;
+        uint64 emissionsGrams;
+        uint64 issuedAt;
+    }
+
+    IRinneLedger private immutable _ledger;
+    mapping(bytes32 uid => Record) private _records;
+    mapping(address signer => mapping(uint256 word => uint256 bits)) private _nonceBitmap;
+
+    /// @param ledger_ The ledger whose registry accredits signers and whose lots are attested.
+    constructor(IRinneLedger ledger_) EIP712("Rinne GWP Attestations", "1") {
+        _ledger = ledger_;
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function attest(GwpAttestation calldata a, address signer, bytes calldata signature) external returns (bytes32 uid) {
+        if (block.timestamp > a.deadline) revert GwpAttestationsExpiredDeadline(a.deadline);
+        if (a.validUntil <= a.issuedAt || a.issuedAt > block.timestamp) {
+            revert GwpAttestationsInvalidPeriod(a.issuedAt, a.validUntil);
+        }
+        uid = _hash(a);
+        if (!SignatureChecker.isValidSignatureNow(signer, uid, signature)) revert GwpAttestationsInvalidSignature(signer);
+        _useNonce(signer, a.nonce);
+        (address holder, LotState state) = _ledger.holderOf(a.lotId);
+        if (state == LotState.None) revert GwpAttestationsUnknownLot(a.lotId);
+        bool selfDeclared;
+        if (!_ledger.hasAnyRole(signer, Roles.GWP_VERIFIER)) {
+            // Without accreditation a figure is only a self-declaration, and only the holder may make it.
+            if (signer != holder || !_ledger.hasAnyRole(signer, Roles.ALL)) revert GwpAttestationsUnauthorizedSigner(signer);
+            selfDeclared = true;
+        }
+        _records[uid] = Record(signer, a.validUntil, a.stage, selfDeclared, false, a.lotId, a.emissionsGrams, a.issuedAt);
+        emit Attested(uid, a.lotId, signer, a, selfDeclared, signature);
+        _record(
+            keccak256(
+                bytes.concat(abi.encode(Attested.selector, uid, a.lotId, signer), abi.encode(a, selfDeclared, signature))
+            )
+        );
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function revoke(bytes32 uid, bytes32 reason) external {
+        Record storage r = _records[uid];
+        address signer = r.signer;
+        if (signer == address(0)) revert GwpAttestationsUnknown(uid);
+        if (r.revoked) revert GwpAttestationsAlreadyRevoked(uid);
+        if (msg.sender != signer && !_ledger.hasAnyRole(msg.sender, Roles.AUDITOR)) {
+            revert GwpAttestationsUnauthorizedRevoker(msg.sender);
+        }
+        r.revoked = true;
+        emit Revoked(uid, msg.sender, reason);
+        _record(keccak256(abi.encode(Revoked.selector, uid, msg.sender, reason)));
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function isValid(bytes32 uid) external view returns (bool) {
+        Record storage r = _records[uid];
+        return r.signer != address(0) && !r.revoked && block.timestamp <= r.validUntil;
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function attestation(bytes32 uid) external view returns (AttestationRecord memory) {
+        Record memory r = _records[uid];
+        return AttestationRecord(r.signer, r.validUntil, r.stage, r.selfDeclared, r.revoked, r.lotId, r.emissionsGrams, r.issuedAt);
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function nonceUsed(address signer, uint256 nonce) external view returns (bool) {
+        return _nonceBitmap[signer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function hashAttestation(GwpAttestation calldata a) external view returns (bytes32) {
+        return _hash(a);
+    }
+
+    /// @inheritdoc IGwpAttestations
+    function ledger() external view returns (address) {
+        return address(_ledger);
+    }
+
+    /// @notice The EIP-712 domain separator (chain id and this contract).
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _hash(GwpAttestation calldata a) private view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    ATTESTATION_TYPEHASH,
+                    a.lotId,
+                    a.emissionsGrams,
+                    a.stage,
+                    a.methodology,
+                    a.evidence,
+                    a.issuedAt,
+                    a.validUntil,
+                    a.nonce,
+                    a.deadline
+                )
+            )
+        );
+    }
+
+    function _useNonce(address signer, uint256 nonce) private {
+        uint256 bit = 1 << (nonce & 0xff);
+        uint256 bits = _nonceBitmap[signer][nonce >> 8];
+        if (bits & bit != 0) revert GwpAttestationsNonceUsed(signer, nonce);
+        _nonceBitmap[signer][nonce >> 8] = bits | bit;
+    }
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ParticipantInfo, Roles} from "./types/LedgerTypes.sol";
+import {LedgerHead} from "./LedgerHead.sol";
+
+/// @title ParticipantRegistry
+/// @notice Roles of the supply-chain parties, governed by one admin (a multisig or consortium contract
+/// in production) with two-step handover. Lives inside the ledger so that role checks are plain
+/// storage reads rather than external calls.
+abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
+    // Packed participant word: roles (16) | registered (8) | suspended (8) | since (40).
+    struct Participant {
+        uint16 roles;
+        bool registered;
+        bool suspended;
+        uint40 since;
+    }
+
+    mapping(address account => Participant) private _participants;
+    address private _admin;
+    address private _pendingAdmin;
+
+    modifier onlyAdmin() {
+        if (msg.sender != _admin) revert ParticipantRegistryUnauthorizedAdmin(msg.sender);
+        _;
+    }
+
+    constructor(address initialAdmin) {
+        if (initialAdmin == address(0)) revert ParticipantRegistryZeroAddress();
+        _admin = initialAdmin;
+        emit AdminTransferred(address(0), initialAdmin);
+        _record(keccak256(abi.encode(AdminTransferred.selector, address(0), initialAdmin)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function register(address account, uint16 roles, bytes32 nameHash, bytes32 metadataHash) external onlyAdmin {
+        if (account == address(0)) revert ParticipantRegistryZeroAddress();
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
+        if (_participants[account].registered) revert ParticipantRegistryAlreadyRegistered(account);
+        _participants[account] = Participant(roles, true, false, uint40(block.timestamp));
+        emit ParticipantRegistered(account, roles, nameHash, metadataHash);
+        _record(keccak256(abi.encode(ParticipantRegistered.selector, account, roles, nameHash, metadataHash)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function grantRoles(address account, uint16 roles) external onlyAdmin {
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
+        _setRoles(account, _registered(account).roles | roles);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function revokeRoles(address account, uint16 roles) external onlyAdmin {
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
+        _setRoles(account, _registered(account).roles & ~roles);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function suspend(address account, bytes32 reason) external onlyAdmin {
+        _registered(account).suspended = true;
+        emit ParticipantSuspended(account, reason);
+        _record(keccak256(abi.encode(ParticipantSuspended.selector, account, reason)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function reinstate(address account) external onlyAdmin {
+        _registered(account).suspended = false;
+        emit ParticipantReinstated(account);
+        _record(keccak256(abi.encode(ParticipantReinstated.selector, account)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        _pendingAdmin = newAdmin;
+        emit AdminTransferStarted(msg.sender, newAdmin);
+        _record(keccak256(abi.encode(AdminTransferStarted.selector, msg.sender, newAdmin)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function acceptAdmin() external {
+        if (msg.sender != _pendingAdmin || msg.sender == address(0)) revert ParticipantRegistryNotPendingAdmin(msg.sender);
+        address previous = _admin;
+        _admin = msg.sender;
+        delete _pendingAdmin;
+        emit AdminTransferred(previous, msg.sender);
+        _record(keccak256(abi.encode(AdminTransferred.selector, previous, msg.sender)));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function admin() external view returns (address) {
+        return _admin;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function pendingAdmin() external view returns (address) {
+        return _pendingAdmin;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function participant(address account) external view returns (ParticipantInfo memory) {
+        Participant memory p = _participants[account];
+        return ParticipantInfo(p.roles, p.registered, p.suspended, p.since);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function hasAnyRole(address account, uint16 roles) public view returns (bool) {
+        Participant storage p = _participants[account];
+        return p.registered && !p.suspended && p.roles & roles != 0;
+    }
+
+    /// @dev Revert unless `account` is active and holds one of `roles`.
+    function _requireRole(address account, uint16 roles) internal view {
+        if (!hasAnyRole(account, roles)) revert ParticipantRegistryUnauthorized(account, roles);
+    }
+
+    /// @dev Revert unless `account` is a registered participant that is not suspended.
+    function _requireActive(address account) internal view {
+        Participant storage p = _participants[account];
+        if (!p.registered || p.suspended) revert ParticipantRegistryUnauthorized(account, 0);
+    }
+
+    /// @dev Whether `account` is registered and not suspended.
+    function _isActive(address account) internal view returns (bool) {
+        Participant storage p = _participants[account];
+        return p.registered && !p.suspended;
+    }
+
+    function _registered(address account) private view returns (Participant storage p) {
+        p = _participants[account];
+        if (!p.registered) revert ParticipantRegistryNotRegistered(account);
+    }
+
+    function _setRoles(address account, uint16 roles) private {
+        _participants[account].roles = roles;
+        emit RolesChanged(account, roles);
+        _record(keccak256(abi.encode(RolesChanged.selector, account, roles)));
+    }
+}

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
+import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {Lanes} from "./libraries/Lanes.sol";
+import {
+    Composition,
+    LotSpec,
+    LotInput,
+    UnitSpec,
+    SohRecord,
+    LotState,
+    LotKind,
+    PassportStatus,
+    OpKind,
+    LotInfo,
+    UnitInfo,
+    Roles
+} from "./types/LedgerTypes.sol";
+
+/// @title RinneLedger
+/// @notice Lots, custody, conservation-checked transforms and battery passports of the battery
+/// material loop, with the participant registry built in.
+/// @dev A lot takes three storage words: (holder, state, kind, epoch, updatedBlock),
+/// (offeredTo, offerEpoch, mass) and the commitment `keccak256(abi.encode(material, composition))`.
+/// The composition itself is emitted in `LotCreated` / `LotUpdated` and passed back in calldata by
+/// whoever consumes the lot, which keeps a mint near three fresh storage words.
+contract RinneLedger is IRinneLedger, ParticipantRegistry {
+    using Lanes for uint256;
+
+    uint256 private constant _MAX_INPUTS = 64;
+    uint256 private constant _MAX_OUTPUTS = 64;
+    uint16 private constant _MAX_SOCE_BP = 10_000;
+    // Allowed passport edges: bit (8 * from + to) is set when `from -> to` is allowed.
+    // Original -> Reused | Repurposed | Remanufactured | Waste; Reused -> Repurposed | Remanufactured | Waste;
+    // Repurposed -> Waste; Remanufactured -> Reused | Repurposed | Waste; Waste -> Repurposed | Recycled.
+    uint256 private constant _EDGES = 0x482c20383c00;
+
+    struct Lot {
+        address holder;
+        LotState state;
+        LotKind kind;
+        uint32 epoch;
+        uint48 updatedBlock;
+        address offeredTo;
+        uint32 offerEpoch;
+        uint64 mass;
+        bytes32 commitment;
+    }
+
+    struct Unit {
+        PassportStatus status;
+        uint48 ratedWh;
+        uint16 soceBp;
+        uint48 capacityWh;
+        uint32 cycles;
+        uint64 throughputWh;
+        uint40 sohAt;
+    }
+
+    // Lane-wise running sums of the three vectors of several compositions, and of their masses.
+    struct Sums {
+        uint256 t0;
+        uint256 t1;
+        uint256 p0;
+        uint256 p1;
+        uint256 q0;
+        uint256 q1;
+        uint256 mass;
+    }
+
+    mapping(bytes32 lotId => Lot) private _lots;
+    mapping(bytes32 unitId => Unit) private _units;
+
+    /// @param initialAdmin The registry admin (a multisig or consortium contract in production).
+    constructor(address initialAdmin) ParticipantRegistry(initialAdmin) {}
+
+    // ----------------------------------------------------------------------------------- lots
+
+    /// @inheritdoc IRinneLedger
+    function mint(LotSpec calldata spec) external {
+        _requireRole(msg.sender, Roles.MINTERS);
+        _create(spec, LotKind.Material);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function mintBatch(LotSpec[] calldata specs) external {
+        _requireRole(msg.sender, Roles.MINTERS);
+        for (uint256 i; i < specs.length; ++i) {
+            _create(specs[i], LotKind.Material);
+        }
+    }
+
+    /// @inheritdoc IRinneLedger
+    function offer(bytes32 lotId, address to) external {
+        _requireActive(msg.sender);
+        _offer(lotId, to);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function offerBatch(bytes32[] calldata lotIds, address[] calldata recipients) external {
+        if (lotIds.length != recipients.length) revert RinneLedgerLengthMismatch();
+        _requireActive(msg.sender);
+        for (uint256 i; i < lotIds.length; ++i) {
+            _offer(lotIds[i], recipients[i]);
+        }
+    }
+
+    /// @inheritdoc IRinneLedger
+    function accept(bytes32 lotId) external {
+        _requireActive(msg.sender);
+        _accept(lotId);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function acceptBatch(bytes32[] calldata lotIds) external {
+        _requireActive(msg.sender);
+        for (uint256 i; i < lotIds.length; ++i) {
+            _accept(lotIds[i]);
+        }
+    }
+
+    /// @inheritdoc IRinneLedger
+    function reject(bytes32 lotId) external {
+        Lot storage l = _lots[lotId];
+        if (msg.sender == address(0) || l.offeredTo != msg.sender) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        l.offeredTo = address(0);
+        l.offerEpoch = 0;
+        emit OfferRejected(lotId, msg.sender);
+        _record(keccak256(abi.encode(OfferRejected.selector, lotId, msg.sender)));
+    }
+
+    /// @inheritdoc IRinneLedger
+    function cancel(bytes32 lotId) external {
+        Lot storage l = _lots[lotId];
+        if (l.holder != msg.sender || l.state == LotState.None) revert RinneLedgerNotHolder(lotId, msg.sender);
+        address to = l.offeredTo;
+        if (to == address(0)) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        l.offeredTo = address(0);
+        l.offerEpoch = 0;
+        emit OfferCancelled(lotId, to);
+        _record(keccak256(abi.encode(OfferCancelled.selector, lotId, to)));
+    }
+
+    /// @inheritdoc IRinneLedger
+    function split(LotInput calldata input, LotSpec[] calldata outputs) external {
+        _requireActive(msg.sender);
+        uint256 n = outputs.length;
+        if (n == 0 || n > _MAX_OUTPUTS) revert RinneLedgerInvalidCount(1, n);
+        Sums memory used;
+        uint64[] memory usedMasses = new uint64[](1);
+        usedMasses[0] = _consume(input, LotKind.Material, true, used);
+        for (uint256 i; i < n; ++i) {
+            if (outputs[i].material != input.material) revert RinneLedgerMaterialMismatch(outputs[i].lotId);
+        }
+        (Sums memory made, bytes32[] memory outIds) = _createAll(outputs, LotKind.Material);
+        if (made.mass != used.mass) revert RinneLedgerMassMismatch();
+        uint256[2] memory noLoss;
+        _requireBalanced(used, made, noLoss);
+        _emitTransformed(OpKind.Split, _one(input.lotId), usedMasses, outIds, noLoss);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function merge(LotInput[] calldata inputs, LotSpec calldata output) external {
+        _requireActive(msg.sender);
+        _checkCounts(inputs.length, 1);
+        for (uint256 i; i < inputs.length; ++i) {
+            if (inputs[i].material != output.material) revert RinneLedgerMaterialMismatch(inputs[i].lotId);
+        }
+        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(inputs, LotKind.Material, true);
+        Sums memory made;
+        _create(output, LotKind.Material);
+        _add(made, output.composition, output.mass);
+        if (made.mass != used.mass) revert RinneLedgerMassMismatch();
+        uint256[2] memory noLoss;
+        _requireBalanced(used, made, noLoss);
+        _emitTransformed(OpKind.Merge, inIds, usedMasses, _one(output.lotId), noLoss);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function transform(LotInput[] calldata inputs, LotSpec[] calldata outputs, uint256[2] calldata loss) external {
+        _requireRole(msg.sender, Roles.PRODUCERS);
+        _checkCounts(inputs.length, outputs.length);
+        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(inputs, LotKind.Material, false);
+        (Sums memory made, bytes32[] memory outIds) = _createAll(outputs, LotKind.Material);
+        _requireBalanced(used, made, loss);
+        _emitTransformed(OpKind.Transform, inIds, usedMasses, outIds, loss);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function freeze(bytes32 lotId, bytes32 reason) external {
+        _requireRole(msg.sender, Roles.AUDITOR);
+        Lot storage l = _lots[lotId];
+        LotState state = l.state;
+        if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
+        l.state = LotState.Frozen;
+        l.epoch += 1;
+        emit LotFrozen(lotId, msg.sender, reason);
+        _record(keccak256(abi.encode(LotFrozen.selector, lotId, msg.sender, reason)));
+    }
+
+    /// @inheritdoc IRinneLedger
+    function unfreeze(bytes32 lotId) external {
+        _requireRole(msg.sender, Roles.AUDITOR);
+        Lot storage l = _lots[lotId];
+        if (l.state != LotState.Frozen) revert RinneLedgerNotFrozen(lotId);
+        l.state = LotState.Active;
+        l.epoch += 1;
+        emit LotUnfrozen(lotId, msg.sender);
+        _record(keccak256(abi.encode(LotUnfrozen.selector, lotId, msg.sender)));
+    }
+
+    // ---------------------------------------------------------------------------------- units
+
+    /// @inheritdoc IRinneLedger
+    function buildUnit(LotInput[] calldata cells, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external
+    {
+        _requireRole(msg.sender, Roles.BUILDERS);
+        _checkCounts(cells.length, 1);
+        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(cells, LotKind.Material, false);
+        _createUnit(unitLot, unitSpec, PassportStatus.Original, new bytes32[](0));
+        Sums memory made;
+        _add(made, unitLot.composition, unitLot.mass);
+        _requireBalanced(used, made, loss);
+        _emitTransformed(OpKind.Build, inIds, usedMasses, _one(unitLot.lotId), loss);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function recordSoh(bytes32 unitId, SohRecord calldata soh) external {
+        Lot storage l = _lots[unitId];
+        LotState state = l.state;
+        if (state != LotState.Active) revert RinneLedgerLotNotActive(unitId, state);
+        if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
+        if (l.holder == msg.sender) _requireActive(msg.sender);
+        else _requireRole(msg.sender, Roles.DIAGNOSTICIAN);
+        Unit storage u = _units[unitId];
+        if (soh.soceBp > _MAX_SOCE_BP || soh.cycles < u.cycles || soh.throughputWh < u.throughputWh) {
+            revert RinneLedgerInvalidSoh(unitId);
+        }
+        u.soceBp = soh.soceBp;
+        u.capacityWh = soh.capacityWh;
+        u.cycles = soh.cycles;
+        u.throughputWh = soh.throughputWh;
+        u.sohAt = uint40(block.timestamp);
+        emit SohRecorded(unitId, msg.sender, soh);
+        _record(keccak256(abi.encode(SohRecorded.selector, unitId, msg.sender, soh)));
+    }
+
+    /// @inheritdoc IRinneLedger
+    function setStatus(bytes32 unitId, PassportStatus to, bytes32 evidence) external {
+        _requireActive(msg.sender);
+        Lot storage l = _lots[unitId];
+        _requireHeldActive(l, unitId);
+        if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
+        PassportStatus from = _units[unitId].status;
+        if (to == PassportStatus.Repurposed || to == PassportStatus.Recycled || !_edge(from, to)) {
+            revert RinneLedgerInvalidTransition(unitId, from, to);
+        }
+        _setStatus(unitId, from, to, evidence);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function repurpose(LotInput[] calldata parents, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external
+    {
+        _requireRole(msg.sender, Roles.SECOND_LIFE);
+        _checkCounts(parents.length, 1);
+        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(parents, LotKind.Unit, false);
+        for (uint256 i; i < parents.length; ++i) {
+            bytes32 parentId = inIds[i];
+            PassportStatus from = _units[parentId].status;
+            if (!_edge(from, PassportStatus.Repurposed)) revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
+            // A parent that gave only some modules keeps its passport status.
+            if (usedMasses[i] == 0) _setStatus(parentId, from, PassportStatus.Repurposed, unitLot.lotId);
+        }
+        _createUnit(unitLot, unitSpec, PassportStatus.Repurposed, inIds);
+        Sums memory made;
+        _add(made, unitLot.composition, unitLot.mass);
+        _requireBalanced(used, made, loss);
+        _emitTransformed(OpKind.Repurpose, inIds, usedMasses, _one(unitLot.lotId), loss);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function recycle(LotInput calldata unitInput, LotSpec[] calldata recovered, uint256[2] calldata loss) external {
+        _requireRole(msg.sender, Roles.RECYCLER);
+        uint256 n = recovered.length;
+        if (n == 0 || n > _MAX_OUTPUTS) revert RinneLedgerInvalidCount(1, n);
+        bytes32 unitId = unitInput.lotId;
+        if (unitInput.usedMass != 0) revert RinneLedgerInvalidUsage(unitId);
+        PassportStatus from = _units[unitId].status;
+        if (from != PassportStatus.Waste) revert RinneLedgerInvalidTransition(unitId, from, PassportStatus.Recycled);
+        Sums memory used;
+        uint64[] memory usedMasses = new uint64[](1);
+        _consume(unitInput, LotKind.Unit, false, used);
+        for (uint256 i; i < n; ++i) {
+            Composition calldata c = recovered[i].composition;
+            // Everything recovered from an end-of-life battery is post-consumer recycled content.
+            if (c.pre[0] | c.pre[1] != 0 || c.post[0] != c.total[0] || c.post[1] != c.total[1]) {
+                revert RinneLedgerInvalidRecovered(recovered[i].lotId);
+            }
+        }
+        (Sums memory made, bytes32[] memory outIds) = _createAll(recovered, LotKind.Material);
+        // The recycled-credit rule does not apply here: recycling is where recycled content comes from.
+        _requireConserved(used, made, loss);
+        _setStatus(unitId, from, PassportStatus.Recycled, bytes32(0));
+        _emitTransformed(OpKind.Recycle, _one(unitId), usedMasses, outIds, loss);
+    }
+
+    // ---------------------------------------------------------------------------------- views
+
+    /// @inheritdoc IRinneLedger
+    function lot(bytes32 lotId) external view returns (LotInfo memory) {
+        Lot storage l = _lots[lotId];
+        bool current = l.offeredTo != address(0) && l.offerEpoch == l.epoch && l.state == LotState.Active;
+        return LotInfo(l.holder, l.state, l.kind, l.epoch, l.updatedBlock, l.offeredTo, current, l.mass, l.commitment);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function holderOf(bytes32 lotId) external view returns (address holder, LotState state) {
+        Lot storage l = _lots[lotId];
+        return (l.holder, l.state);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function unit(bytes32 unitId) external view returns (UnitInfo memory) {
+        Unit storage u = _units[unitId];
+        return UnitInfo(u.status, u.ratedWh, u.soceBp, u.capacityWh, u.cycles, u.throughputWh, u.sohAt);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function commitmentOf(bytes32 material, Composition calldata composition) external pure returns (bytes32) {
+        return _commit(material, composition);
+    }
+
+    // ------------------------------------------------------------------------------- internals
+
+    function _offer(bytes32 lotId, address to) private {
+        Lot storage l = _lots[lotId];
+        _requireHeldActive(l, lotId);
+        if (to == msg.sender || !_isActive(to)) revert RinneLedgerInvalidRecipient(to);
+        uint32 epoch = l.epoch;
+        l.offeredTo = to;
+        l.offerEpoch = epoch;
+        emit OfferMade(lotId, msg.sender, to, epoch);
+        _record(keccak256(abi.encode(OfferMade.selector, lotId, msg.sender, to, epoch)));
+    }
+
+    function _accept(bytes32 lotId) private {
+        Lot storage l = _lots[lotId];
+        LotState state = l.state;
+        if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
+        if (l.offeredTo != msg.sender || l.offerEpoch != l.epoch) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        address from = l.holder;
+        // An offer signed by a key that has since been suspended (leaked) must not complete.
+        if (!_isActive(from)) revert ParticipantRegistryUnauthorized(from, 0);
+        l.holder = msg.sender;
+        l.epoch += 1;
+        l.offeredTo = address(0);
+        l.offerEpoch = 0;
+        emit OfferAccepted(lotId, from, msg.sender);
+        _record(keccak256(abi.encode(OfferAccepted.selector, lotId, from, msg.sender)));
+    }
+
+    function _create(LotSpec calldata spec, LotKind kind) private {
+        bytes32 id = spec.lotId;
+        if (_lots[id].state != LotState.None) revert RinneLedgerLotExists(id);
+        if (id == 0 || spec.mass == 0 || !_valid(spec.composition, spec.mass)) revert RinneLedgerInvalidComposition(id);
+        _lots[id] = Lot({
+            holder: msg.sender,
+            state: LotState.Active,
+            kind: kind,
+            epoch: 0,
+            updatedBlock: uint48(block.number),
+            offeredTo: address(0),
+            offerEpoch: 0,
+            mass: spec.mass,
+            commitment: _commit(spec.material, spec.composition)
+        });
+        emit LotCreated(id, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence, spec.composition);
+        _record(
+            keccak256(
+                abi.encode(LotCreated.selector, id, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence, spec.composition)
+            )
+        );
+    }
+
+    function _createAll(LotSpec[] calldata specs, LotKind kind) private returns (Sums memory made, bytes32[] memory ids) {
+        ids = new bytes32[](specs.length);
+        for (uint256 i; i < specs.length; ++i) {
+            LotSpec calldata spec = specs[i];
+            _create(spec, kind);
+            _add(made, spec.composition, spec.mass);
+            ids[i] = spec.lotId;
+        }
+    }
+
+    function _createUnit(LotSpec calldata unitLot, UnitSpec calldata unitSpec, PassportStatus status, bytes32[] memory parents) private {
+        _create(unitLot, LotKind.Unit);
+        bytes32 id = unitLot.lotId;
+        _units[id] = Unit(status, unitSpec.ratedWh, 0, 0, 0, 0, 0);
+        emit UnitCreated(id, unitSpec.serialHash, unitSpec.ratedWh, status, parents);
+        _record(
+            keccak256(
+                bytes.concat(
+                    abi.encode(UnitCreated.selector, id), abi.encode(unitSpec.serialHash, unitSpec.ratedWh, status, parents)
+                )
+            )
+        );
+    }
+
+    /// @dev Consume one input (whole or part) held by the caller and add what it gave to `used`.
+    /// Reads the lot's mass only where it is needed (partial use, or `needMass` for split and merge).
+    function _consume(LotInput calldata input, LotKind kind, bool needMass, Sums memory used) private returns (uint64 usedMass) {
+        bytes32 id = input.lotId;
+        Lot storage l = _lots[id];
+        _requireHeldActive(l, id);
+        if (l.kind != kind) revert RinneLedgerWrongKind(id);
+        if (l.commitment != _commit(input.material, input.held)) revert RinneLedgerCommitmentMismatch(id);
+        usedMass = input.usedMass;
+        if (usedMass == 0) {
+            l.state = LotState.Consumed;
+            l.epoch += 1;
+            _add(used, input.held, needMass ? l.mass : 0);
+            return 0;
+        }
+        Composition calldata part = input.used;
+        Composition calldata held = input.held;
+        uint64 mass = l.mass;
+        if (usedMass >= mass || !_valid(part, usedMass) || !_within(part, held)) revert RinneLedgerInvalidUsage(id);
+        Composition memory rest;
+        unchecked {
+            // No lane borrows: `_within` proved part <= held lane by lane.
+            rest.total = [held.total[0] - part.total[0], held.total[1] - part.total[1]];
+            rest.pre = [held.pre[0] - part.pre[0], held.pre[1] - part.pre[1]];
+            rest.post = [held.post[0] - part.post[0], held.post[1] - part.post[1]];
+            mass -= usedMass;
+        }
+        if (!_valid(rest, mass)) revert RinneLedgerInvalidUsage(id);
+        l.mass = mass;
+        l.commitment = _commit(input.material, rest);
+        l.epoch += 1;
+        l.updatedBlock = uint48(block.number);
+        emit LotUpdated(id, mass, rest);
+        _record(keccak256(abi.encode(LotUpdated.selector, id, mass, rest)));
+        _add(used, part, usedMass);
+    }
+
+    function _consumeAll(LotInput[] calldata inputs, LotKind kind, bool needMass)
+        private
+        returns (Sums memory used, bytes32[] memory ids, uint64[] memory usedMasses)
+    {
+        uint256 n = inputs.length;
+        ids = new bytes32[](n);
+        usedMasses = new uint64[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes32 id = inputs[i].lotId;
+            for (uint256 j; j < i; ++j) {
+                if (ids[j] == id) revert RinneLedgerDuplicateInput(id);
+            }
+            ids[i] = id;
+            usedMasses[i] = _consume(inputs[i], kind, needMass, used);
+        }
+    }
+
+    function _setStatus(bytes32 unitId, PassportStatus from, PassportStatus to, bytes32 evidence) private {
+        _units[unitId].status = to;
+        emit StatusChanged(unitId, from, to, evidence);
+        _record(keccak256(abi.encode(StatusChanged.selector, unitId, from, to, evidence)));
+    }
+
+    function _emitTransformed(
+        OpKind kind,
+        bytes32[] memory inputs,
+        uint64[] memory usedMasses,
+        bytes32[] memory outputs,
+        uint256[2] memory loss
+    ) private {
+        emit LotsTransformed(kind, msg.sender, inputs, usedMasses, outputs, loss);
+        _record(
+            keccak256(
+                bytes.concat(
+                    abi.encode(LotsTransformed.selector, kind, msg.sender), abi.encode(inputs, usedMasses, outputs, loss)
+                )
+            )
+        );
+    }
+
+    /// @dev Outputs plus loss equal the inputs per element, and recycled parts did not grow.
+    function _requireBalanced(Sums memory used, Sums memory made, uint256[2] memory loss) private pure {
+        _requireConserved(used, made, loss);
+        if (!made.p0.le(used.p0) || !made.p1.le(used.p1) || !made.q0.le(used.q0) || !made.q1.le(used.q1)) {
+            revert RinneLedgerRecycledCreditExceeded();
+        }
+    }
+
+    function _requireConserved(Sums memory used, Sums memory made, uint256[2] memory loss) private pure {
+        // Bounded loss lanes keep `made + loss` free of carries, so word equality is lane equality.
+        if (!loss[0].bounded() || !loss[1].bounded() || used.t0 != made.t0 + loss[0] || used.t1 != made.t1 + loss[1]) {
+            revert RinneLedgerConservationViolated();
+        }
+    }
+
+    function _checkCounts(uint256 inputs, uint256 outputs) private pure {
+        if (inputs == 0 || inputs > _MAX_INPUTS || outputs == 0 || outputs > _MAX_OUTPUTS) {
+            revert RinneLedgerInvalidCount(inputs, outputs);
+        }
+    }
+
+    function _requireHeldActive(Lot storage l, bytes32 lotId) private view {
+        LotState state = l.state;
+        if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
+        if (l.holder != msg.sender) revert RinneLedgerNotHolder(lotId, msg.sender);
+    }
+
+    function _add(Sums memory s, Composition memory c, uint256 mass) private pure {
+        unchecked {
+            // Callers only add validated (lane-bounded) compositions, at most 64 of them.
+            s.t0 += c.total[0];
+            s.t1 += c.total[1];
+            s.p0 += c.pre[0];
+            s.p1 += c.pre[1];
+            s.q0 += c.post[0];
+            s.q1 += c.post[1];
+            s.mass += mass;
+        }
+    }
+
+    /// @dev Lanes below 2**56, recycled (pre + post) within total, and elements within `mass`.
+    function _valid(Composition memory c, uint256 mass) private pure returns (bool) {
+        uint256 t0 = c.total[0];
+        uint256 t1 = c.total[1];
+        if (!(t0 | t1 | c.pre[0] | c.pre[1] | c.post[0] | c.post[1]).bounded()) return false;
+        unchecked {
+            return (c.pre[0] + c.post[0]).le(t0) && (c.pre[1] + c.post[1]).le(t1) && t0.sum() + t1.sum() <= mass;
+        }
+    }
+
+    /// @dev `part` <= `whole` lane by lane for all three vectors (both lane-bounded).
+    function _within(Composition calldata part, Composition calldata whole) private pure returns (bool) {
+        return part.total[0].le(whole.total[0]) && part.total[1].le(whole.total[1]) && part.pre[0].le(whole.pre[0])
+            && part.pre[1].le(whole.pre[1]) && part.post[0].le(whole.post[0]) && part.post[1].le(whole.post[1]);
+    }
+
+    function _commit(bytes32 material, Composition memory c) private pure returns (bytes32) {
+        return keccak256(abi.encode(material, c));
+    }
+
+    function _edge(PassportStatus from, PassportStatus to) private pure returns (bool) {
+        return (_EDGES >> (uint256(from) * 8 + uint256(to))) & 1 == 1;
+    }
+
+    function _one(bytes32 id) private pure returns (bytes32[] memory ids) {
+        ids = new bytes32[](1);
+        ids[0] = id;
+    }
+}
