@@ -442,8 +442,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         l.commitment = _commit(input.material, rest);
         l.epoch += 1;
         l.updatedBlock = uint48(block.number);
-        emit LotUpdated(id, mass, rest);
-        _record(keccak256(abi.encode(LotUpdated.selector, id, mass, rest)));
+        emit LotUpdated(id, input.material, mass, rest);
+        _record(keccak256(abi.encode(LotUpdated.selector, id, input.material, mass, rest)));
         _add(used, part, usedMass);
     }
 

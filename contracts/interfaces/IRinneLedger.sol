@@ -83,9 +83,10 @@ interface IRinneLedger is IParticipantRegistry {
     );
     /// @notice Emitted when part of a lot was consumed; gives what remains.
     /// @param lotId The lot.
+    /// @param material Material code (unchanged; repeated so that this event alone describes the lot).
     /// @param mass Remaining mass, grams.
     /// @param composition Remaining composition.
-    event LotUpdated(bytes32 indexed lotId, uint64 mass, Composition composition);
+    event LotUpdated(bytes32 indexed lotId, bytes32 material, uint64 mass, Composition composition);
     /// @notice Emitted when an operation consumed `inputs` and created `outputs`.
     /// @param kind Transform, Split, Merge, Build, Repurpose or Recycle.
     /// @param operator The holder who ran it.
