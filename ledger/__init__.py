@@ -1,0 +1,58 @@
+"""Rinne: a traceability ledger for the EV battery material loop.
+
+The public surface of the client library; modules starting with ``_`` are internal.
+"""
+
+from ledger import errors
+from ledger.client import BulkResult, Ledger, Use, commitment
+from ledger.errors import (
+    AccountExists,
+    AccountNotFound,
+    AttestationError,
+    ChainError,
+    ConfigError,
+    ConnectionFailed,
+    ContractRevert,
+    InvalidInput,
+    KeystoreError,
+    LedgerError,
+    NodeError,
+    NotDeployed,
+    SignatureError,
+    TransactionFailed,
+    WrongChain,
+    WrongPassword,
+)
+from ledger.models import (
+    ELEMENTS,
+    Composition,
+    Deployment,
+    Lot,
+    LotKind,
+    LotSpec,
+    LotState,
+    Offer,
+    OpKind,
+    Participant,
+    PassportStatus,
+    Receipt,
+    Role,
+    SohRecord,
+    Unit,
+    UnitSpec,
+    label_of,
+    origin_code,
+    origin_country,
+    to_bytes32,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ELEMENTS", "AccountExists", "AccountNotFound", "AttestationError", "BulkResult", "ChainError", "Composition",
+    "ConfigError", "ConnectionFailed", "ContractRevert", "Deployment", "InvalidInput", "KeystoreError", "Ledger",
+    "LedgerError", "Lot", "LotKind", "LotSpec", "LotState", "NodeError", "NotDeployed", "Offer", "OpKind",
+    "Participant", "PassportStatus", "Receipt", "Role", "SignatureError", "SohRecord", "TransactionFailed", "Unit",
+    "UnitSpec", "Use", "WrongChain", "WrongPassword", "commitment", "errors", "label_of", "origin_code",
+    "origin_country", "to_bytes32",
+]

@@ -1,0 +1,181 @@
+"""The managed local Anvil node: started on demand on 127.0.0.1, state kept in the data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.errors import NodeError
+
+DEFAULT_CHAIN_ID = 31337
+
+
+class NodeInfo(BaseModel):
+    """Where the managed node listens and which process it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pid: int
+    port: int
+    chain_id: int
+    state_file: str
+    log_file: str
+
+    @property
+    def rpc_url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def default_data_dir() -> Path:
+    """Return the data directory: $RINNE_HOME, else ~/.rinne."""
+    return Path(os.environ.get("RINNE_HOME") or Path.home() / ".rinne")
+
+
+def find_anvil() -> str:
+    """Locate the pinned anvil binary: $RINNE_ANVIL, the repo's node_modules, then PATH."""
+    env = os.environ.get("RINNE_ANVIL")
+    if env:
+        return env
+    here = Path(__file__).resolve()
+    for base in [Path.cwd(), *Path.cwd().parents, *here.parents]:
+        for candidate in (
+            base / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil",
+            base / "node_modules" / ".bin" / "anvil",
+        ):
+            if candidate.exists():
+                return str(candidate)
+    found = shutil.which("anvil")
+    if found:
+        return found
+    raise NodeError("anvil not found: run `npm ci` in the Rinne checkout, or set RINNE_ANVIL to an anvil binary")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc_answers(url: str, timeout: float = 1.0) -> int | None:
+    """Return the chain id served at `url`, or None when nothing answers."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(json.loads(resp.read())["result"], 16)
+    except Exception:
+        return None
+
+
+def _node_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "node"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status(data_dir: Path | None = None) -> NodeInfo | None:
+    """Return the running managed node of `data_dir`, or None."""
+    info_file = _node_dir(data_dir or default_data_dir()) / "node.json"
+    if not info_file.exists():
+        return None
+    try:
+        info = NodeInfo.model_validate_json(info_file.read_text())
+    except ValueError:
+        return None
+    if _alive(info.pid) and rpc_answers(info.rpc_url) == info.chain_id:
+        return info
+    return None
+
+
+def start(
+    data_dir: Path | None = None,
+    *,
+    port: int | None = None,
+    chain_id: int = DEFAULT_CHAIN_ID,
+    block_time: float | None = None,
+    persist: bool = True,
+    timeout: float = 30.0,
+    extra_args: list[str] | None = None,
+) -> NodeInfo:
+    """Start the managed Anvil node (or return the one already running for this data directory).
+
+    The chain state is loaded from and saved to ``<data_dir>/node/state.json`` (on SIGTERM and every
+    few seconds), so a local ledger survives restarts.
+    """
+    data_dir = Path(data_dir or default_data_dir())
+    running = status(data_dir)
+    if running:
+        return running
+    node_dir = _node_dir(data_dir)
+    node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    port = port or free_port()
+    if rpc_answers(f"http://127.0.0.1:{port}") is not None:
+        raise NodeError(f"port {port} is already in use by another node: choose another with --port")
+    state_file = node_dir / "state.json"
+    log_file = node_dir / "anvil.log"
+    args = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
+    if persist:
+        args += ["--state", str(state_file), "--state-interval", "2"]
+    if block_time:
+        args += ["--block-time", str(block_time)]
+    args += extra_args or []
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    info = NodeInfo(pid=proc.pid, port=port, chain_id=chain_id, state_file=str(state_file), log_file=str(log_file))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise NodeError(f"anvil exited with code {proc.returncode}: {tail[0]} (log: {log_file})")
+        if rpc_answers(info.rpc_url, timeout=0.5) == chain_id:
+            (node_dir / "node.json").write_text(info.model_dump_json())
+            return info
+        time.sleep(0.1)
+    proc.kill()
+    raise NodeError(f"anvil did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+
+
+def stop(data_dir: Path | None = None, *, timeout: float = 30.0) -> bool:
+    """Stop the managed node gracefully (it saves its state on SIGTERM). Return False if none ran."""
+    data_dir = Path(data_dir or default_data_dir())
+    info_file = _node_dir(data_dir) / "node.json"
+    info = status(data_dir)
+    if info is None:
+        info_file.unlink(missing_ok=True)
+        return False
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(info.pid):
+        _reap(info.pid)
+        time.sleep(0.05)
+    if _alive(info.pid):
+        os.kill(info.pid, signal.SIGKILL)
+    info_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    # The node may be our own child (started in this process): collect it so it does not linger as a zombie.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

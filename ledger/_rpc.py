@@ -1,0 +1,78 @@
+"""JSON-RPC plumbing: a web3 provider with retries, raw calls, batches and revert decoding."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import requests
+from web3 import HTTPProvider, Web3
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+from ledger import errors
+from ledger._abi import decode_revert
+
+# Transient transport failures are retried by web3's own machinery (reads and eth_sendRawTransaction,
+# which is idempotent for the same signed bytes).
+_RETRY = ExceptionRetryConfiguration(
+    errors=(ConnectionError, requests.ConnectionError, requests.Timeout), retries=5, backoff_factor=0.2
+)
+
+
+def make_web3(rpc_url: str, timeout: float = 60.0) -> Web3:
+    """Create a Web3 for `rpc_url` with retries and cached chain-id lookups."""
+    provider = HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        exception_retry_configuration=_RETRY,
+        cache_allowed_requests=True,
+    )
+    return Web3(provider)
+
+
+def _raise_rpc_error(method: str, error: dict[str, Any]) -> None:
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        raise decode_revert(bytes.fromhex(data[2:]))
+    message = str(error.get("message", error))
+    if "revert" in message.lower():
+        raise errors.TransactionFailed(f"{method}: {message}")
+    raise errors.ChainError(f"{method} failed: {message}")
+
+
+def call(w3: Web3, method: str, params: list[Any]) -> Any:
+    """Make one JSON-RPC request and return its result; reverts become named exceptions."""
+    try:
+        response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    except (requests.ConnectionError, ConnectionError) as exc:
+        raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+    except requests.Timeout:
+        raise errors.ConnectionFailed(f"{_url(w3)} timed out on {method}") from None
+    if "error" in response:
+        _raise_rpc_error(method, response["error"])
+    return response["result"]
+
+
+def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:
+    """Send requests as one JSON-RPC batch array; return results in order (errors raise)."""
+    reqs = list(requests_)
+    if not reqs:
+        return []
+    try:
+        responses = w3.provider.make_batch_request(reqs)  # type: ignore[arg-type]
+    except (requests.ConnectionError, ConnectionError) as exc:
+        raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+    if isinstance(responses, dict):  # a node that rejects the whole batch
+        _raise_rpc_error("batch", responses.get("error", responses))
+    by_id = sorted(responses, key=lambda r: int(r["id"]))
+    out = []
+    for (method, _), resp in zip(reqs, by_id):
+        if "error" in resp:
+            _raise_rpc_error(method, resp["error"])
+        out.append(resp["result"])
+    return out
+
+
+def _url(w3: Web3) -> str:
+    return str(getattr(w3.provider, "endpoint_uri", "the node"))

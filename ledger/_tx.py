@@ -1,0 +1,192 @@
+"""Transactions: local nonces, EIP-1559 fees, gas estimation that surfaces reverts before sending,
+pipelined sends and receipts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger import errors
+from ledger._rpc import call
+from ledger.models import Receipt
+
+_GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 6, 5  # estimates + 20 %: storage refunds and warm/cold differences
+
+
+class Sender:
+    """Signs and sends transactions for one account, keeping its nonce locally.
+
+    Several transactions may be in flight from one account: nonces are handed out under a lock and
+    resynchronised from the node when it reports a gap or a reuse.
+    """
+
+    def __init__(self, w3: Web3, account: LocalAccount, chain_id: int, confirmations: int = 0) -> None:
+        self.w3 = w3
+        self.account = account
+        self.chain_id = chain_id
+        self.confirmations = confirmations
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Sender({self.account.address}, chain {self.chain_id})"
+
+    @property
+    def address(self) -> str:
+        """The sending address."""
+        return self.account.address
+
+    def _next_nonce(self) -> int:
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = int(call(self.w3, "eth_getTransactionCount", [self.address, "pending"]), 16)
+            n = self._nonce
+            self._nonce += 1
+            return n
+
+    def resync(self) -> None:
+        """Forget the local nonce; the next send asks the node."""
+        with self._lock:
+            self._nonce = None
+
+    def fees(self) -> tuple[int, int]:
+        """Return (maxFeePerGas, maxPriorityFeePerGas) for the next block."""
+        block = call(self.w3, "eth_getBlockByNumber", ["latest", False])
+        base = int(block.get("baseFeePerGas") or "0x0", 16)
+        try:
+            tip = int(call(self.w3, "eth_maxPriorityFeePerGas", []), 16)
+        except errors.ChainError:
+            tip = 1_000_000_000
+        return 2 * base + tip, tip
+
+    def estimate(self, to: str | None, data: bytes) -> int:
+        """Estimate gas; a revert raises the contract's named error before anything is sent."""
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex()}
+        if to:
+            tx["to"] = to
+        gas = int(call(self.w3, "eth_estimateGas", [tx]), 16)
+        return gas * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN + 10_000
+
+    def sign(self, to: str | None, data: bytes, gas: int, nonce: int, fees: tuple[int, int]) -> bytes:
+        """Sign an EIP-1559 transaction and return its raw bytes."""
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "gas": gas,
+            "maxFeePerGas": fees[0],
+            "maxPriorityFeePerGas": fees[1],
+            "data": data,
+            "value": 0,
+        }
+        if to:
+            tx["to"] = to
+        return bytes(self.account.sign_transaction(tx).raw_transaction)
+
+    def transact(self, to: str | None, data: bytes, *, gas: int | None = None) -> tuple[Receipt, dict[str, Any]]:
+        """Estimate, sign, send and wait for one transaction; return our receipt and the raw one."""
+        gas = gas or self.estimate(to, data)
+        fees = self.fees()
+        for attempt in range(2):
+            nonce = self._next_nonce()
+            raw = self.sign(to, data, gas, nonce, fees)
+            try:
+                tx_hash = call(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()])
+                break
+            except errors.ChainError as exc:
+                if attempt == 0 and "nonce" in str(exc).lower():
+                    self.resync()  # another process used this account: take the node's count
+                    continue
+                self.resync()
+                raise
+        raw_receipt = self.wait(tx_hash)
+        receipt = _receipt(raw_receipt)
+        if receipt.status != 1:
+            self._raise_failure(to, data, raw_receipt)
+        self._await_confirmations(receipt.block_number)
+        return receipt, raw_receipt
+
+    def send_many(
+        self, calls: Sequence[tuple[str, bytes, int]], *, window: int = 8, progress: Callable[[int], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Pipeline many transactions: keep up to `window` in flight, then collect their receipts.
+
+        Returns the raw receipts in order; raises on the first failed one. Transactions are sent one
+        request each: large JSON-RPC batch arrays of big transactions are refused by some nodes and
+        can stall Anvil's automining pool.
+        """
+        receipts: list[dict[str, Any]] = []
+        for start in range(0, len(calls), window):
+            chunk = calls[start : start + window]
+            fees = self.fees()
+            hashes = []
+            for to, data, gas in chunk:
+                raw = self.sign(to, data, gas, self._next_nonce(), fees)
+                try:
+                    hashes.append(call(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+                except errors.ChainError:
+                    self.resync()
+                    raise
+            for h, (to, data, _) in zip(hashes, chunk):
+                raw_receipt = self.wait(h)
+                if int(raw_receipt["status"], 16) != 1:
+                    self.resync()
+                    self._raise_failure(to, data, raw_receipt)
+                receipts.append(raw_receipt)
+                if progress:
+                    progress(1)
+        if receipts:
+            self._await_confirmations(int(receipts[-1]["blockNumber"], 16))
+        return receipts
+
+    def wait(self, tx_hash: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Poll for a receipt."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            receipt = call(self.w3, "eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None:
+                return receipt
+            if time.monotonic() > deadline:
+                raise errors.TransactionFailed(f"transaction {tx_hash} not mined within {timeout:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _await_confirmations(self, block: int, timeout: float = 600.0) -> None:
+        if self.confirmations <= 1:
+            return
+        deadline = time.monotonic() + timeout
+        while int(call(self.w3, "eth_blockNumber", []), 16) < block + self.confirmations - 1:
+            if time.monotonic() > deadline:
+                raise errors.TransactionFailed(f"block {block} did not reach {self.confirmations} confirmations")
+            time.sleep(0.5)
+
+    def _raise_failure(self, to: str | None, data: bytes, raw_receipt: dict[str, Any]) -> None:
+        # Replay the call at the block it failed in to learn which error it was.
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex()}
+        if to:
+            tx["to"] = to
+        block = raw_receipt["blockNumber"]
+        try:
+            call(self.w3, "eth_call", [tx, hex(int(block, 16) - 1)])
+        except errors.ContractRevert:
+            raise
+        except errors.ChainError as exc:
+            raise errors.TransactionFailed(f"transaction {raw_receipt['transactionHash']} reverted: {exc}") from None
+        raise errors.TransactionFailed(f"transaction {raw_receipt['transactionHash']} reverted (out of gas?)")
+
+
+def _receipt(raw: dict[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=raw["transactionHash"],
+        block_number=int(raw["blockNumber"], 16),
+        gas_used=int(raw["gasUsed"], 16),
+        status=int(raw["status"], 16),
+    )
+
+
+to_receipt = _receipt

@@ -1,0 +1,603 @@
+"""The Ledger client: connect, deploy, and every operation of the contracts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from pydantic import BaseModel, ConfigDict
+from web3 import Web3
+
+from ledger import _node, errors
+from ledger._abi import artifact, contract_abi
+from ledger._deployments import load_deployment, save_deployment
+from ledger._rpc import batch, call, make_web3
+from ledger._tx import Sender, to_receipt
+from ledger.models import (
+    ELEMENTS,
+    Bytes32,
+    Composition,
+    Deployment,
+    Lot,
+    LotKind,
+    LotSpec,
+    LotState,
+    Offer,
+    Participant,
+    PassportStatus,
+    Receipt,
+    Role,
+    SohRecord,
+    Unit,
+    UnitSpec,
+    label_of,
+    to_bytes32,
+)
+
+_LEDGER = contract_abi("RinneLedger")
+_GWP = contract_abi("GwpAttestations")
+_ZERO32 = b"\0" * 32
+_ZERO_WORDS = ([0, 0], [0, 0], [0, 0])
+#: Lots per mintBatch transaction on the bulk path: about 82k gas each, so a transaction stays under
+#: the 15M gas target of a 30M block and the base fee does not climb during an import.
+BULK_BATCH = 150
+
+
+class Use(BaseModel):
+    """A lot consumed by an operation: the whole lot, or `mass` grams of it.
+
+    Without an explicit `composition`, a partial use takes the lot's composition pro rata by mass
+    (rounded down per element, so the remainder stays valid).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: Bytes32
+    mass: int | None = None
+    composition: Composition | None = None
+
+
+class BulkResult(BaseModel):
+    """Outcome of a bulk write."""
+
+    model_config = ConfigDict(frozen=True)
+
+    done: int
+    skipped: int
+    transactions: int
+    gas_used: int
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _b32(value: str) -> bytes:
+    return bytes.fromhex(to_bytes32(value)[2:])
+
+
+class Ledger:
+    """A connection to the Rinne contracts on one chain, optionally acting as one account.
+
+    Create it with :meth:`Ledger.connect`; switch the acting account with :meth:`with_account`.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        chain_id: int,
+        deployment: Deployment | None = None,
+        *,
+        account: LocalAccount | None = None,
+        confirmations: int = 0,
+        data_dir: Path | None = None,
+        node: _node.NodeInfo | None = None,
+        _shared: dict[str, Any] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.chain_id = chain_id
+        # Ledgers made by with_account share the deployment and the per-account nonce keepers.
+        self._shared = _shared if _shared is not None else {"deployment": deployment, "senders": {}}
+        self.account = account
+        self.confirmations = confirmations
+        self.data_dir = Path(data_dir or _node.default_data_dir())
+        self.node = node
+
+    @property
+    def deployment(self) -> Deployment | None:
+        """The contract suite this ledger talks to (None until deployed or recorded)."""
+        return self._shared["deployment"]
+
+    @deployment.setter
+    def deployment(self, value: Deployment | None) -> None:
+        self._shared["deployment"] = value
+
+    def __repr__(self) -> str:
+        who = self.account.address if self.account else "read-only"
+        return f"Ledger(chain {self.chain_id}, {who})"
+
+    # ------------------------------------------------------------------------- connection
+
+    @classmethod
+    def connect(
+        cls,
+        rpc_url: str | None = None,
+        *,
+        chain_id: int | None = None,
+        account: LocalAccount | None = None,
+        data_dir: Path | str | None = None,
+        confirmations: int = 0,
+        port: int | None = None,
+        deployment: Deployment | None = None,
+    ) -> "Ledger":
+        """Connect to `rpc_url`, or to the managed local Anvil node (started on demand) when it is None.
+
+        `chain_id` guards against the wrong chain; the recorded deployment for the chain is loaded
+        from the data directory when there is one.
+        """
+        data_dir = Path(data_dir or _node.default_data_dir())
+        node = None
+        if rpc_url is None:
+            node = _node.start(data_dir, port=port)
+            rpc_url = node.rpc_url
+        w3 = make_web3(rpc_url)
+        actual = int(call(w3, "eth_chainId", []), 16)
+        if chain_id is not None and actual != chain_id:
+            raise errors.WrongChain(f"{rpc_url} serves chain {actual}, expected {chain_id}")
+        deployment = deployment or load_deployment(data_dir, actual)
+        return cls(w3, actual, deployment, account=account, confirmations=confirmations, data_dir=data_dir, node=node)
+
+    def with_account(self, account: LocalAccount) -> "Ledger":
+        """Return a Ledger on the same connection acting as `account` (nonces shared per account)."""
+        return Ledger(
+            self.w3,
+            self.chain_id,
+            account=account,
+            confirmations=self.confirmations,
+            data_dir=self.data_dir,
+            node=self.node,
+            _shared=self._shared,
+        )
+
+    @property
+    def address(self) -> str:
+        """The acting account's address."""
+        return self._sender().address
+
+    def _sender(self) -> Sender:
+        if self.account is None:
+            raise errors.ConfigError("no account: this operation signs a transaction (use --account NAME)")
+        senders: dict[str, Sender] = self._shared["senders"]
+        sender = senders.get(self.account.address)
+        if sender is None:
+            sender = Sender(self.w3, self.account, self.chain_id, self.confirmations)
+            senders[self.account.address] = sender
+        return sender
+
+    def _deployment(self) -> Deployment:
+        if self.deployment is None:
+            raise errors.NotDeployed(f"no Rinne deployment recorded for chain {self.chain_id}: run `rinne deploy` first")
+        return self.deployment
+
+    def check_deployment(self) -> Deployment:
+        """Return the deployment after checking that both contracts have code on this chain."""
+        d = self._deployment()
+        codes = batch(self.w3, [("eth_getCode", [d.ledger, "latest"]), ("eth_getCode", [d.attestations, "latest"])])
+        if any(c in ("0x", "0x0", None) for c in codes):
+            raise errors.NotDeployed(
+                f"the recorded contracts are not on chain {self.chain_id} (was the node reset?): run `rinne deploy`"
+            )
+        return d
+
+    def fund(self, address: str, wei: int = 10**21) -> None:
+        """Give `address` a balance on a local Anvil chain (anvil_setBalance); dev chains only."""
+        call(self.w3, "anvil_setBalance", [to_checksum_address(address), hex(wei)])
+
+    def deploy(self, admin: str | None = None, *, record: bool = True) -> Deployment:
+        """Deploy RinneLedger and GwpAttestations in one go and record them for this chain."""
+        sender = self._sender()
+        admin = to_checksum_address(admin or sender.address)
+        ledger_code = bytes.fromhex(artifact("RinneLedger")["bytecode"][2:]) + abi_encode(["address"], [admin])
+        receipt, raw = sender.transact(None, ledger_code)
+        ledger_addr = to_checksum_address(raw["contractAddress"])
+        gwp_code = bytes.fromhex(artifact("GwpAttestations")["bytecode"][2:]) + abi_encode(["address"], [ledger_addr])
+        _, raw2 = sender.transact(None, gwp_code)
+        deployment = Deployment(
+            chain_id=self.chain_id,
+            ledger=ledger_addr,
+            attestations=to_checksum_address(raw2["contractAddress"]),
+            block=receipt.block_number,
+            admin=admin,
+            source_hash=artifact("RinneLedger").get("sourceHash"),
+        )
+        if record:
+            save_deployment(self.data_dir, deployment)
+        self.deployment = deployment
+        return deployment
+
+    # ------------------------------------------------------------------------ plumbing
+
+    def _send(self, contract: str, fn: str, *args: Any) -> Receipt:
+        d = self._deployment()
+        abi = _LEDGER if contract == "ledger" else _GWP
+        to = d.ledger if contract == "ledger" else d.attestations
+        receipt, _ = self._sender().transact(to, abi.fn(fn).encode(*args))
+        return receipt
+
+    def _call(self, contract: str, fn: str, *args: Any) -> tuple[Any, ...]:
+        d = self._deployment()
+        abi = _LEDGER if contract == "ledger" else _GWP
+        to = d.ledger if contract == "ledger" else d.attestations
+        f = abi.fn(fn)
+        result = call(self.w3, "eth_call", [{"to": to, "data": _hex(f.encode(*args))}, "latest"])
+        return f.decode_output(bytes.fromhex(result[2:]))
+
+    # ------------------------------------------------------------------------ registry
+
+    def register(self, account: str, roles: Role | int | str, name: str, metadata: str = "") -> Receipt:
+        """Register a participant with its roles (admin only). Name and metadata are stored as hashes."""
+        roles = Role.parse(roles) if isinstance(roles, str) else Role(roles)
+        return self._send(
+            "ledger", "register", to_checksum_address(account), int(roles), keccak(text=name), keccak(text=metadata) if metadata else _ZERO32
+        )
+
+    def grant_roles(self, account: str, roles: Role | int | str) -> Receipt:
+        """Add roles to a participant (admin only)."""
+        roles = Role.parse(roles) if isinstance(roles, str) else Role(roles)
+        return self._send("ledger", "grantRoles", to_checksum_address(account), int(roles))
+
+    def revoke_roles(self, account: str, roles: Role | int | str) -> Receipt:
+        """Remove roles from a participant (admin only)."""
+        roles = Role.parse(roles) if isinstance(roles, str) else Role(roles)
+        return self._send("ledger", "revokeRoles", to_checksum_address(account), int(roles))
+
+    def suspend(self, account: str, reason: str = "") -> Receipt:
+        """Suspend a participant, e.g. after a key leak (admin only)."""
+        return self._send("ledger", "suspend", to_checksum_address(account), keccak(text=reason) if reason else _ZERO32)
+
+    def reinstate(self, account: str) -> Receipt:
+        """Lift a suspension (admin only)."""
+        return self._send("ledger", "reinstate", to_checksum_address(account))
+
+    def transfer_admin(self, new_admin: str) -> Receipt:
+        """Name a successor admin; it takes over by calling :meth:`accept_admin`."""
+        return self._send("ledger", "transferAdmin", to_checksum_address(new_admin))
+
+    def accept_admin(self) -> Receipt:
+        """Take over as admin (pending admin only)."""
+        return self._send("ledger", "acceptAdmin")
+
+    def admin(self) -> str:
+        """Return the registry admin."""
+        return to_checksum_address(self._call("ledger", "admin")[0])
+
+    def participant(self, account: str) -> Participant:
+        """Return the registry record of `account`."""
+        roles, registered, suspended, since = self._call("ledger", "participant", to_checksum_address(account))[0]
+        return Participant(address=account, roles=roles, registered=registered, suspended=suspended, since=since)
+
+    def has_role(self, account: str, roles: Role | int) -> bool:
+        """Whether `account` is active and holds any of `roles`."""
+        return bool(self._call("ledger", "hasAnyRole", to_checksum_address(account), int(roles))[0])
+
+    # ---------------------------------------------------------------------------- lots
+
+    def mint(self, spec: LotSpec, *, idempotent: bool = True) -> Receipt | None:
+        """Create a lot (MINER or REFINER). With `idempotent`, re-minting the same lot returns None."""
+        try:
+            return self._send("ledger", "mint", spec.abi())
+        except errors.ContractRevert as exc:
+            if idempotent and exc.error_name == "RinneLedgerLotExists" and self._same_lot_exists(spec):
+                return None
+            raise
+
+    def _same_lot_exists(self, spec: LotSpec) -> bool:
+        info = self._call("ledger", "lot", _b32(spec.lot_id))[0]
+        return to_checksum_address(info[0]) == self.address and _hex(info[8]) == commitment(spec.material, spec.composition)
+
+    def mint_many(
+        self, specs: Sequence[LotSpec], *, batch_size: int = BULK_BATCH, progress: Callable[[int], None] | None = None
+    ) -> BulkResult:
+        """Mint many lots through `mintBatch`, pipelined; lots that already exist are skipped, so a
+        retried import after a crash neither loses nor doubles any lot."""
+        ids = [_b32(s.lot_id) for s in specs]
+        if len(set(ids)) != len(ids):
+            raise errors.InvalidInput("the import names the same lot id twice")
+        existing = self._existing(ids)
+        todo = [s for s, i in zip(specs, ids) if i not in existing]
+        for s, i in zip(specs, ids):
+            if i in existing and existing[i] != commitment(s.material, s.composition):
+                raise errors.InvalidInput(f"lot {label_of(s.lot_id)} already exists with other content")
+        if progress and len(specs) - len(todo):
+            progress(len(specs) - len(todo))
+        if not todo:
+            return BulkResult(done=0, skipped=len(specs), transactions=0, gas_used=0)
+        d = self._deployment()
+        fn = _LEDGER.fn("mintBatch")
+        chunks = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        sender = self._sender()
+        # One estimate for a full chunk, scaled per lot, instead of one round trip per transaction.
+        per_lot = sender.estimate(d.ledger, fn.encode([s.abi() for s in chunks[0]])) // len(chunks[0]) + 2_000
+        calls = [(d.ledger, fn.encode([s.abi() for s in c]), per_lot * len(c) + 30_000) for c in chunks]
+        sizes = [len(c) for c in chunks]
+        step = (lambda k: progress(sizes[k])) if progress else None
+        counter = iter(range(len(chunks)))
+        receipts = sender.send_many(calls, progress=(lambda _n: step(next(counter))) if step else None)
+        gas = sum(int(r["gasUsed"], 16) for r in receipts)
+        return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)
+
+    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:
+        """Map of id → commitment for the ids that exist on-chain (batched eth_call)."""
+        d = self._deployment()
+        f = _LEDGER.fn("lot")
+        out: dict[bytes, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            results = batch(self.w3, [("eth_call", [{"to": d.ledger, "data": _hex(f.encode(i))}, "latest"]) for i in chunk])
+            for i, r in zip(chunk, results):
+                info = f.decode_output(bytes.fromhex(r[2:]))[0]
+                if info[1] != LotState.NONE:
+                    out[i] = _hex(info[8])
+        return out
+
+    def offer(self, lot_id: str, to: str) -> Receipt:
+        """Offer a held lot to a registered recipient (replaces any earlier offer)."""
+        return self._send("ledger", "offer", _b32(lot_id), to_checksum_address(to))
+
+    def offer_many(self, offers: Sequence[tuple[str, str]], *, batch_size: int = 400) -> BulkResult:
+        """Offer many lots through `offerBatch`, pipelined."""
+        return self._pipelined(
+            "offerBatch", [(_b32(i), to_checksum_address(t)) for i, t in offers], batch_size, lambda c: ([i for i, _ in c], [t for _, t in c])
+        )
+
+    def accept(self, lot_id: str) -> Receipt:
+        """Accept a current offer and become the holder."""
+        return self._send("ledger", "accept", _b32(lot_id))
+
+    def accept_many(self, lot_ids: Sequence[str], *, batch_size: int = 400) -> BulkResult:
+        """Accept many offers through `acceptBatch`, pipelined."""
+        return self._pipelined("acceptBatch", [_b32(i) for i in lot_ids], batch_size, lambda c: (list(c),))
+
+    def _pipelined(self, fn_name: str, items: list[Any], batch_size: int, args: Callable[[list[Any]], tuple[Any, ...]]) -> BulkResult:
+        if not items:
+            return BulkResult(done=0, skipped=0, transactions=0, gas_used=0)
+        d = self._deployment()
+        fn = _LEDGER.fn(fn_name)
+        sender = self._sender()
+        chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        calls = [(d.ledger, fn.encode(*args(c)), sender.estimate(d.ledger, fn.encode(*args(c)))) for c in chunks]
+        receipts = sender.send_many(calls)
+        return BulkResult(
+            done=len(items), skipped=0, transactions=len(receipts), gas_used=sum(int(r["gasUsed"], 16) for r in receipts)
+        )
+
+    def reject(self, lot_id: str) -> Receipt:
+        """Reject an offer made to the acting account."""
+        return self._send("ledger", "reject", _b32(lot_id))
+
+    def cancel(self, lot_id: str) -> Receipt:
+        """Withdraw the acting account's pending offer of a lot."""
+        return self._send("ledger", "cancel", _b32(lot_id))
+
+    def split(self, lot_id: str, parts: Sequence[tuple[str, int]]) -> Receipt:
+        """Split a lot into new lots of the same material: `parts` are (new id, grams).
+
+        When the parts add up to less than the lot's mass, the rest stays in the original lot.
+        Element content is shared pro rata by mass; the last part takes the rounding remainder.
+        """
+        lot = self.lot(lot_id)
+        total = sum(m for _, m in parts)
+        if not parts or total <= 0 or total > lot.mass:
+            raise errors.InvalidInput(f"parts weigh {total} g; lot {lot.label} holds {lot.mass} g")
+        held = _composition(lot)
+        whole = total == lot.mass
+        used = held if whole else held.part(total, lot.mass)
+        outputs, given = [], Composition()
+        for k, (new_id, mass) in enumerate(parts):
+            comp = used - given if k == len(parts) - 1 else used.part(mass, total)
+            given = given + comp
+            outputs.append(LotSpec(lot_id=new_id, material=lot.material, mass=mass, composition=comp))
+        use = self._input(Use(lot_id=lot_id, mass=None if whole else total, composition=None if whole else used), lot)
+        return self._send("ledger", "split", use[0], [o.abi() for o in outputs])
+
+    def merge(self, lot_ids: Sequence[str], new_id: str, *, evidence: str | None = None) -> Receipt:
+        """Merge whole lots of one material into a new lot."""
+        lots = [self.lot(i) for i in lot_ids]
+        materials = {lot.material for lot in lots}
+        if len(materials) != 1:
+            raise errors.InvalidInput("merge needs lots of one material, got " + ", ".join(sorted(label_of(m) for m in materials if m)))
+        comp = sum((_composition(lot) for lot in lots), Composition())
+        out = LotSpec(
+            lot_id=new_id, material=lots[0].material, mass=sum(lot.mass for lot in lots), composition=comp,
+            evidence=to_bytes32(evidence) if evidence else "0x" + "00" * 32,
+        )
+        inputs = [self._input(Use(lot_id=lot.lot_id), lot)[0] for lot in lots]
+        return self._send("ledger", "merge", inputs, out.abi())
+
+    def transform(self, inputs: Sequence[str | Use], outputs: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
+        """Consume inputs and create outputs (PRODUCER roles). Without `loss`, the loss is what the
+        inputs give beyond the outputs, per element; it may not be negative."""
+        ins, used = self._inputs(inputs)
+        return self._send("ledger", "transform", ins, [o.abi() for o in outputs], _loss(used, outputs, loss))
+
+    def freeze(self, lot_id: str, reason: str = "") -> Receipt:
+        """Freeze a lot under investigation (AUDITOR)."""
+        return self._send("ledger", "freeze", _b32(lot_id), keccak(text=reason) if reason else _ZERO32)
+
+    def unfreeze(self, lot_id: str) -> Receipt:
+        """Release a frozen lot (AUDITOR)."""
+        return self._send("ledger", "unfreeze", _b32(lot_id))
+
+    def _inputs(self, uses: Sequence[str | Use]) -> tuple[list[tuple[Any, ...]], list[Composition]]:
+        out, used = [], []
+        for u in uses:
+            use = u if isinstance(u, Use) else Use(lot_id=u)
+            abi, comp = self._input(use, self.lot(use.lot_id))
+            out.append(abi)
+            used.append(comp)
+        return out, used
+
+    def _input(self, use: Use, lot: Lot) -> tuple[tuple[Any, ...], Composition]:
+        if lot.state == LotState.NONE:
+            raise errors.InvalidInput(f"no lot {label_of(use.lot_id)} on this ledger")
+        held = _composition(lot)
+        material = _b32(lot.material or "0x" + "00" * 32)
+        if use.mass is None or (use.mass == lot.mass and use.composition in (None, held)):
+            return (_b32(lot.lot_id), material, held.words(), 0, _ZERO_WORDS), held
+        if not 0 < use.mass < lot.mass:
+            raise errors.InvalidInput(f"cannot use {use.mass} g of lot {lot.label}, which holds {lot.mass} g")
+        part = use.composition or held.part(use.mass, lot.mass)
+        return (_b32(lot.lot_id), material, held.words(), use.mass, part.words()), part
+
+    # --------------------------------------------------------------------------- units
+
+    def build_unit(
+        self, cells: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None
+    ) -> Receipt:
+        """Build a battery unit from cell lots (CELL_MAKER or PACK_ASSEMBLER); status Original."""
+        ins, used = self._inputs(cells)
+        return self._send("ledger", "buildUnit", ins, unit_lot.abi(), unit.abi(), _loss(used, [unit_lot], loss))
+
+    def record_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
+        """Record a state-of-health diagnosis (holder or DIAGNOSTICIAN)."""
+        return self._send("ledger", "recordSoh", _b32(unit_id), soh.abi())
+
+    def set_status(self, unit_id: str, status: PassportStatus, evidence: str = "") -> Receipt:
+        """Move a unit's passport status along an allowed edge (holder)."""
+        return self._send("ledger", "setStatus", _b32(unit_id), int(status), _b32(evidence) if evidence else _ZERO32)
+
+    def repurpose(
+        self, parents: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None
+    ) -> Receipt:
+        """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE)."""
+        ins, used = self._inputs(parents)
+        return self._send("ledger", "repurpose", ins, unit_lot.abi(), unit.abi(), _loss(used, [unit_lot], loss))
+
+    def recycle(self, unit_id: str, recovered: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
+        """Recycle a Waste unit into recovered lots; their content counts as post-consumer recycled (RECYCLER)."""
+        outs = [r.model_copy(update={"composition": r.composition.all_post_consumer()}) for r in recovered]
+        ins, used = self._inputs([unit_id])
+        return self._send("ledger", "recycle", ins[0], [o.abi() for o in outs], _loss(used, outs, loss))
+
+    # --------------------------------------------------------------------------- reads
+
+    def lot(self, lot_id: str, *, with_composition: bool = True) -> Lot:
+        """Return a lot's stored state, with material and composition from its latest event."""
+        bid = _b32(lot_id)
+        holder, state, kind, epoch, updated, offered, current, mass, commit = self._call("ledger", "lot", bid)[0]
+        material = comp = None
+        if with_composition and state != LotState.NONE:
+            material, comp = self._lot_content(bid, updated)
+        return Lot(
+            lot_id=_hex(bid), holder=holder, state=state, kind=kind, epoch=epoch, updated_block=updated,
+            offered_to=None if int(offered, 16) == 0 else offered, offer_current=current, mass=mass,
+            commitment=_hex(commit), material=material, composition=comp,
+        )
+
+    def _lot_content(self, lot_id: bytes, block: int) -> tuple[str, Composition]:
+        d = self._deployment()
+        created, updated = _LEDGER.events["LotCreated"], _LEDGER.events["LotUpdated"]
+        logs = call(
+            self.w3,
+            "eth_getLogs",
+            [{"address": d.ledger, "fromBlock": hex(block), "toBlock": hex(block), "topics": [[_hex(created.topic0), _hex(updated.topic0)], _hex(lot_id)]}],
+        )
+        if not logs:
+            raise errors.ChainError(f"no LotCreated/LotUpdated event for {label_of(lot_id)} in block {block}: is the node pruning history?")
+        log = logs[-1]
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        data = bytes.fromhex(log["data"][2:])
+        if topics[0] == created.topic0:
+            ev = created.decode(topics, data)
+            return _hex(ev["material"]), Composition.from_words(ev["composition"])
+        ev = updated.decode(topics, data)
+        return _hex(ev["material"]), Composition.from_words(ev["composition"])
+
+    def unit(self, unit_id: str) -> Unit:
+        """Return a unit's stored passport."""
+        status, rated, soce, cap, cycles, thr, at = self._call("ledger", "unit", _b32(unit_id))[0]
+        return Unit(unit_id=to_bytes32(unit_id), status=status, rated_wh=rated, soce_bp=soce, capacity_wh=cap, cycles=cycles, throughput_wh=thr, soh_at=at)
+
+    def offer_of(self, lot_id: str) -> Offer | None:
+        """Return the pending offer of a lot, or None."""
+        lot = self.lot(lot_id, with_composition=False)
+        if lot.offered_to is None:
+            return None
+        return Offer(lot_id=lot.lot_id, holder=lot.holder, to=lot.offered_to, current=lot.offer_current)
+
+    def ledger_head(self, contract: str = "ledger") -> tuple[int, str]:
+        """Return (sequence, head word) of the ledger or the attestation contract."""
+        seq, head = self._call(contract, "ledgerHead")
+        return seq, _hex(head)
+
+    # -------------------------------------------------------------------- attestations
+
+    def submit_attestation(self, signed: Any) -> str:
+        """Relay a signed GWP attestation on-chain (any account may) and return its uid."""
+        from ledger._attest import to_contract_args
+
+        d = self._deployment()
+        if signed.chain_id != self.chain_id or to_checksum_address(signed.contract) != d.attestations:
+            raise errors.AttestationError(
+                f"attestation is bound to chain {signed.chain_id} contract {signed.contract}; this ledger is "
+                f"chain {self.chain_id} contract {d.attestations} (a replay from another deployment?)"
+            )
+        self._send("attestations", "attest", *to_contract_args(signed))
+        return signed.uid
+
+    def revoke_attestation(self, uid: str, reason: str = "") -> Receipt:
+        """Revoke an attestation (its signer or an AUDITOR); the record stays, marked revoked."""
+        return self._send("attestations", "revoke", _b32(uid), keccak(text=reason) if reason else _ZERO32)
+
+    def attestation(self, uid: str) -> dict[str, Any]:
+        """Return the stored attestation record (signer None when absent)."""
+        signer, valid_until, stage, self_declared, revoked, lot_id, grams, issued = self._call("attestations", "attestation", _b32(uid))[0]
+        return {
+            "uid": to_bytes32(uid), "signer": None if int(signer, 16) == 0 else to_checksum_address(signer),
+            "valid_until": valid_until, "stage": stage, "self_declared": self_declared, "revoked": revoked,
+            "lot_id": _hex(lot_id), "emissions_grams": grams, "issued_at": issued,
+            "valid": bool(self._call("attestations", "isValid", _b32(uid))[0]),
+        }
+
+    def nonce_used(self, signer: str, nonce: int) -> bool:
+        """Whether `signer` has used attestation nonce `nonce` on this deployment."""
+        return bool(self._call("attestations", "nonceUsed", to_checksum_address(signer), nonce)[0])
+
+    def is_valid_signature_1271(self, signer: str, digest: bytes, signature: bytes) -> bool:
+        """Ask an ERC-1271 contract signer whether it approves `signature` over `digest`."""
+        data = keccak(text="isValidSignature(bytes32,bytes)")[:4] + abi_encode(["bytes32", "bytes"], [digest, signature])
+        try:
+            result = call(self.w3, "eth_call", [{"to": to_checksum_address(signer), "data": _hex(data)}, "latest"])
+        except errors.ChainError:
+            return False
+        raw = bytes.fromhex(result[2:])
+        return len(raw) >= 32 and raw[:4] == bytes.fromhex("1626ba7e")
+
+
+def commitment(material: str, composition: Composition) -> str:
+    """Return the on-chain commitment of a lot's material and composition."""
+    return _hex(keccak(abi_encode(["bytes32", "(uint256[2],uint256[2],uint256[2])"], [_b32(material), composition.words()])))
+
+
+def _composition(lot: Lot) -> Composition:
+    if lot.composition is None:
+        raise errors.ChainError(f"composition of lot {lot.label} is unknown")
+    return lot.composition
+
+
+def _loss(used: Iterable[Composition], outputs: Iterable[LotSpec], loss: Composition | None) -> list[int]:
+    if loss is not None:
+        return loss.words()[0]
+    given = [sum(c.total[k] for c in used) for k in range(len(ELEMENTS))]
+    made = [0] * len(ELEMENTS)
+    for o in outputs:
+        for k, g in enumerate(o.composition.total):
+            made[k] += g
+    for e, a, b in zip(ELEMENTS, given, made):
+        if b > a:
+            raise errors.InvalidInput(f"outputs carry {b - a} g more {e} than the inputs give")
+    return Composition(total=[a - b for a, b in zip(given, made)]).words()[0]
