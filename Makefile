@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up, start a local Anvil, deploy, and play the battery loop
+#   make test   set up and run every test (forge, artifacts, gas, Python, CLI, brownie)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-fast test-forge test-python test-brownie artifacts check-artifacts
+
+setup: $(VENV)/.ok node_modules/.ok
+
+$(VENV)/.ok: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# The Foundry packages ship their binaries as platform packages: no install scripts are needed.
+node_modules/.ok: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+demo: setup
+	$(BIN)/python scripts/demo.py
+
+artifacts: node_modules/.ok
+	node scripts/compile.mjs
+
+check-artifacts: node_modules/.ok
+	node scripts/compile.mjs --check
+
+test: setup check-artifacts test-forge test-python test-brownie
+
+test-forge: node_modules/.ok
+	bash scripts/forge-test.sh
+
+test-python: setup
+	$(BIN)/python -m pytest
+
+test-brownie: node_modules/.ok
+	bash scripts/test-brownie.sh
+
+# Unit tests only: no chain, no browser, a few seconds.
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit -q
