@@ -32,7 +32,9 @@ function findImport(p) {
   }
   return { error: `File not found: ${p}` };
 }
-const positional = args.filter((a) => !a.startsWith("-") && !a.includes("="));
+// Values of options such as `--base-path DIR` (forge passes --allow-paths and --base-path) are not input files.
+const takesValue = new Set(["--base-path", "--include-path", "--allow-paths", "--output-dir", "-o", "--evm-version"]);
+const positional = args.filter((a, i) => !a.startsWith("-") && !a.includes("=") && !takesValue.has(args[i - 1]));
 const input = positional.length ? fs.readFileSync(positional[positional.length - 1], "utf8") : fs.readFileSync(0, "utf8");
 const out = solc.compile(input, { import: findImport });
 fs.writeSync(1, out);
