@@ -51,7 +51,7 @@ class Use(BaseModel):
     """A lot consumed by an operation: the whole lot, or `mass` grams of it.
 
     Without an explicit `composition`, a partial use takes the lot's composition pro rata by mass
-    (rounded down per element, so the remainder stays valid).
+    (see Composition.take).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -387,7 +387,7 @@ class Ledger:
         """Split a lot into new lots of the same material: `parts` are (new id, grams).
 
         When the parts add up to less than the lot's mass, the rest stays in the original lot.
-        Element content is shared pro rata by mass; the last part takes the rounding remainder.
+        Element content is shared pro rata by mass (Composition.take / divide keep every part valid).
         """
         lot = self.lot(lot_id)
         total = sum(m for _, m in parts)
@@ -395,12 +395,12 @@ class Ledger:
             raise errors.InvalidInput(f"parts weigh {total} g; lot {lot.label} holds {lot.mass} g")
         held = _composition(lot)
         whole = total == lot.mass
-        used = held if whole else held.part(total, lot.mass)
-        outputs, given = [], Composition()
-        for k, (new_id, mass) in enumerate(parts):
-            comp = used - given if k == len(parts) - 1 else used.part(mass, total)
-            given = given + comp
-            outputs.append(LotSpec(lot_id=new_id, material=lot.material, mass=mass, composition=comp))
+        used = held.take(total, lot.mass)
+        comps = used.divide([m for _, m in parts], total)
+        outputs = [
+            LotSpec(lot_id=new_id, material=lot.material, mass=mass, composition=comp)
+            for (new_id, mass), comp in zip(parts, comps)
+        ]
         use = self._input(Use(lot_id=lot_id, mass=None if whole else total, composition=None if whole else used), lot)
         return self._send("ledger", "split", use[0], [o.abi() for o in outputs])
 
@@ -450,7 +450,7 @@ class Ledger:
             return (_b32(lot.lot_id), material, held.words(), 0, _ZERO_WORDS), held
         if not 0 < use.mass < lot.mass:
             raise errors.InvalidInput(f"cannot use {use.mass} g of lot {lot.label}, which holds {lot.mass} g")
-        part = use.composition or held.part(use.mass, lot.mass)
+        part = use.composition or held.take(use.mass, lot.mass)
         return (_b32(lot.lot_id), material, held.words(), use.mass, part.words()), part
 
     # --------------------------------------------------------------------------- units

@@ -266,6 +266,46 @@ class Composition(BaseModel):
         post = [min(q * numerator // denominator, t - p) for q, t, p in zip(self.post, total, pre)]
         return Composition(total=total, pre=pre, post=post)
 
+    def take(self, mass: int, of_mass: int) -> "Composition":
+        """Return the part of this composition that goes with `mass` grams of a lot of `of_mass` grams.
+
+        Pro rata by mass, rounded so that both the part and the rest stay valid: neither carries
+        more elements than its own mass, nor more recycled than its totals (the contracts check both).
+        """
+        if not 0 < mass <= of_mass:
+            raise ValueError(f"cannot take {mass} g of {of_mass} g")
+        if mass == of_mass:
+            return self
+        used = [t * mass // of_mass for t in self.total]
+        excess = sum(self.total) - sum(used) - (of_mass - mass)
+        if excess > 0:
+            # Largest remainders first, as in apportionment: the rest gives up the grams it cannot hold.
+            order = sorted(range(len(used)), key=lambda k: -(self.total[k] * mass % of_mass))
+            for k in order:
+                if excess == 0:
+                    break
+                if used[k] < self.total[k]:
+                    used[k] += 1
+                    excess -= 1
+        rest = [t - u for t, u in zip(self.total, used)]
+        pre = [min(max(p * mass // of_mass, p - r), u, p) for p, r, u in zip(self.pre, rest, used)]
+        post = [
+            min(max(q * mass // of_mass, q - (r - (p - a))), u - a, q)
+            for q, r, p, a, u in zip(self.post, rest, self.pre, pre, used)
+        ]
+        return Composition(total=used, pre=pre, post=post)
+
+    def divide(self, masses: list[int], of_mass: int) -> list["Composition"]:
+        """Split this composition into parts for lots of `masses` grams (summing to `of_mass`)."""
+        if sum(masses) != of_mass or any(m <= 0 for m in masses):
+            raise ValueError(f"masses {masses} must be positive and add up to {of_mass} g")
+        parts, remaining, left = [], self, of_mass
+        for m in masses[:-1]:
+            part = remaining.take(m, left)
+            parts.append(part)
+            remaining, left = remaining - part, left - m
+        return parts + [remaining]
+
     def all_post_consumer(self) -> "Composition":
         """Return the same totals with every gram counted as post-consumer recycled (recovered material)."""
         return Composition(total=self.total, post=self.total)
