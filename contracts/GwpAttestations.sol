@@ -47,6 +47,10 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
         uid = _hash(a);
         if (!SignatureChecker.isValidSignatureNow(signer, uid, signature)) revert GwpAttestationsInvalidSignature(signer);
         _useNonce(signer, a.nonce);
+        // The uid does not name the signer: the same message signed by a second key must not replace
+        // (or un-revoke) the record. Its nonce is spent already, by the first signer.
+        address recorded = _records[uid].signer;
+        if (recorded != address(0)) revert GwpAttestationsNonceUsed(recorded, a.nonce);
         (address holder, LotState state) = _ledger.holderOf(a.lotId);
         if (state == LotState.None) revert GwpAttestationsUnknownLot(a.lotId);
         bool selfDeclared;

@@ -12,6 +12,7 @@ interface Vm {
 
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function assume(bool condition) external pure;
+    function chainId(uint256 newChainId) external;
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function expectEmit(address emitter) external;
