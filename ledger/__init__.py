@@ -4,6 +4,25 @@ The public surface of the client library; modules starting with ``_`` are intern
 """
 
 from ledger import errors
+from ledger._attest import (
+    AttestationCheck,
+    GwpAttestation,
+    LifeCycleStage,
+    SignedAttestation,
+    attestation_digest,
+    load_attestation,
+    save_attestation,
+    sign_attestation,
+    verify_attestation,
+)
+from ledger._keys import (
+    create_account,
+    default_keystore_dir,
+    import_private_key,
+    list_accounts,
+    load_account,
+    read_password,
+)
 from ledger.client import BulkResult, Ledger, Use, commitment
 from ledger.errors import (
     AccountExists,
@@ -49,6 +68,9 @@ from ledger.models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttestationCheck", "GwpAttestation", "LifeCycleStage", "SignedAttestation", "attestation_digest",
+    "load_attestation", "save_attestation", "sign_attestation", "verify_attestation", "create_account",
+    "default_keystore_dir", "import_private_key", "list_accounts", "load_account", "read_password",
     "ELEMENTS", "AccountExists", "AccountNotFound", "AttestationError", "BulkResult", "ChainError", "Composition",
     "ConfigError", "ConnectionFailed", "ContractRevert", "Deployment", "InvalidInput", "KeystoreError", "Ledger",
     "LedgerError", "Lot", "LotKind", "LotSpec", "LotState", "NodeError", "NotDeployed", "Offer", "OpKind",

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from web3 import Web3
 
 from ledger import errors
@@ -84,7 +85,7 @@ class Sender:
             "value": 0,
         }
         if to:
-            tx["to"] = to
+            tx["to"] = to_checksum_address(to)
         return bytes(self.account.sign_transaction(tx).raw_transaction)
 
     def transact(self, to: str | None, data: bytes, *, gas: int | None = None) -> tuple[Receipt, dict[str, Any]]:

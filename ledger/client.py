@@ -563,6 +563,42 @@ class Ledger:
             "valid": bool(self._call("attestations", "isValid", _b32(uid))[0]),
         }
 
+    def verify_attestation(self, signed: Any, *, now: int | None = None) -> dict[str, Any]:
+        """Verify a signed attestation offline, then against this chain: ERC-1271 answer for contract
+        signers, the signer's accreditation now, whether it is recorded and whether it was revoked.
+
+        Returns ``{"ok", "problems", "uid", "recorded", "revoked", "self_declared", "accredited"}``.
+        """
+        from ledger._attest import INFORMATIONAL_PROBLEMS, verify_attestation
+
+        d = self._deployment()
+        is_contract = call(self.w3, "eth_getCode", [signed.signer, "latest"]) not in ("0x", "0x0")
+        check = verify_attestation(
+            signed,
+            now=now,
+            chain_id=self.chain_id,
+            contract=d.attestations,
+            is_contract=is_contract,
+            erc1271_check=self.is_valid_signature_1271 if is_contract else None,
+        )
+        problems = [p for p in check.problems if p not in INFORMATIONAL_PROBLEMS]
+        record = self.attestation(signed.uid)
+        recorded = record["signer"] is not None
+        accredited = self.has_role(signed.signer, Role.GWP_VERIFIER)
+        if recorded and record["revoked"]:
+            problems.append("revoked")
+        if not accredited and not (recorded and record["self_declared"]):
+            problems.append("signer-not-accredited")
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "uid": signed.uid,
+            "recorded": recorded,
+            "revoked": bool(record["revoked"]),
+            "self_declared": bool(record["self_declared"]),
+            "accredited": accredited,
+        }
+
     def nonce_used(self, signer: str, nonce: int) -> bool:
         """Whether `signer` has used attestation nonce `nonce` on this deployment."""
         return bool(self._call("attestations", "nonceUsed", to_checksum_address(signer), nonce)[0])

@@ -1,0 +1,132 @@
+"""GWP attestations end to end: signed offline, relayed by anyone, checked on-chain and offline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from eth_abi import encode as abi_encode
+
+from ledger import (
+    AttestationError,
+    Composition,
+    ContractRevert,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    errors,
+    load_attestation,
+    save_attestation,
+    sign_attestation,
+    to_bytes32,
+)
+from ledger._abi import artifact
+from ledger._rpc import call
+
+
+def _lot(chain) -> str:
+    chain["miner"].mint(LotSpec(lot_id="ORE-1", material="ORE-NI", mass=10**8, composition=Composition.of({"Ni": 10**6})))
+    return to_bytes32("ORE-1")
+
+
+def _att(chain, lot_id: str, nonce: int = 1, **kw) -> GwpAttestation:
+    now = int(call(chain.base.w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    fields = dict(
+        lot_id=lot_id, emissions_grams=1_250_000_000, stage=LifeCycleStage.RawMaterialAcquisition,
+        methodology="ISO14067:2018", evidence="0x" + "ab" * 32, issued_at=now - 10,
+        valid_until=now + 365 * 86400, nonce=nonce, deadline=now + 3600,
+    )
+    fields.update(kw)
+    return GwpAttestation(**fields)
+
+
+def test_signed_offline_saved_submitted_by_anyone_and_verified(chain, tmp_path):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    signed = sign_attestation(_att(chain, lot_id), chain.accounts["verifier"], d.chain_id, d.attestations)
+    path = tmp_path / "att.json"
+    save_attestation(signed, path)
+    loaded = load_attestation(path)
+    uid = chain["oem"].submit_attestation(loaded)  # relayed by a party that did not sign it
+    record = chain.base.attestation(uid)
+    assert record["signer"] == chain.addr("verifier") and record["valid"] and not record["self_declared"]
+    assert record["emissions_grams"] == 1_250_000_000
+    verdict = chain.base.verify_attestation(loaded)
+    assert verdict["ok"] and verdict["recorded"] and verdict["accredited"]
+    chain["auditor"].revoke_attestation(uid, "double counted")
+    assert chain.base.attestation(uid)["revoked"] and not chain.base.attestation(uid)["valid"]
+    assert "revoked" in chain.base.verify_attestation(loaded)["problems"]
+
+
+def test_replay_from_another_deployment_is_refused(chain):
+    lot_id = _lot(chain)
+    other = "0x" + "11" * 20
+    signed = sign_attestation(_att(chain, lot_id), chain.accounts["verifier"], chain.base.chain_id, other)
+    with pytest.raises(AttestationError, match="replay"):
+        chain["oem"].submit_attestation(signed)
+    # Sent anyway (bypassing the library's own check), the contract refuses it too.
+    from ledger._attest import to_contract_args
+
+    with pytest.raises(errors.revert_class("GwpAttestationsInvalidSignature")):
+        chain["oem"]._send("attestations", "attest", *to_contract_args(signed))
+
+
+def test_unaccredited_signer_and_used_nonce_are_refused(chain):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    forged = sign_attestation(_att(chain, lot_id), chain.accounts["cathode"], d.chain_id, d.attestations)
+    with pytest.raises(errors.revert_class("GwpAttestationsUnauthorizedSigner")):
+        chain["oem"].submit_attestation(forged)
+    good = sign_attestation(_att(chain, lot_id, nonce=7), chain.accounts["verifier"], d.chain_id, d.attestations)
+    chain["oem"].submit_attestation(good)
+    again = sign_attestation(_att(chain, lot_id, nonce=7, emissions_grams=1), chain.accounts["verifier"], d.chain_id, d.attestations)
+    with pytest.raises(errors.revert_class("GwpAttestationsNonceUsed")):
+        chain["oem"].submit_attestation(again)
+    assert chain.base.nonce_used(chain.addr("verifier"), 7)
+
+
+def test_holder_may_self_declare_and_it_is_marked(chain):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    signed = sign_attestation(_att(chain, lot_id), chain.accounts["miner"], d.chain_id, d.attestations)
+    uid = chain["miner"].submit_attestation(signed)
+    assert chain.base.attestation(uid)["self_declared"] is True
+
+
+def test_erc1271_wallet_signer_says_yes_then_no(chain):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    owner = chain.accounts["verifier"]
+    code = bytes.fromhex(artifact("ERC1271WalletMock")["bytecode"][2:]) + abi_encode(["address"], [owner.address])
+    _, raw = chain["verifier"]._sender().transact(None, code)
+    wallet = raw["contractAddress"]
+    chain["admin"].register(wallet, "GWP_VERIFIER", "verifier multisig")
+    signed = sign_attestation(_att(chain, lot_id, nonce=1), owner, d.chain_id, d.attestations)
+    as_wallet = signed.model_copy(update={"signer": chain.base.w3.to_checksum_address(wallet)})
+    assert chain.base.verify_attestation(as_wallet)["ok"]
+    chain["oem"].submit_attestation(as_wallet)
+    # The wallet's owner switches it off: the next signature is refused on-chain and by the verifier.
+    chain["verifier"]._sender().transact(wallet, _set_enabled(False))
+    second = sign_attestation(_att(chain, lot_id, nonce=2), owner, d.chain_id, d.attestations)
+    second = second.model_copy(update={"signer": chain.base.w3.to_checksum_address(wallet)})
+    assert not chain.base.verify_attestation(second)["ok"]
+    with pytest.raises(errors.revert_class("GwpAttestationsInvalidSignature")):
+        chain["oem"].submit_attestation(second)
+
+
+def _set_enabled(flag: bool) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(text="setEnabled(bool)")[:4] + abi_encode(["bool"], [flag])
+
+
+def test_expired_deadline_is_refused(chain):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    now = int(time.time())
+    signed = sign_attestation(
+        _att(chain, lot_id, deadline=1, issued_at=0, valid_until=now + 10), chain.accounts["verifier"], d.chain_id, d.attestations
+    )
+    with pytest.raises(ContractRevert) as exc:
+        chain["oem"].submit_attestation(signed)
+    assert exc.value.error_name == "GwpAttestationsExpiredDeadline"
