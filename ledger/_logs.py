@@ -1,0 +1,201 @@
+"""Fast decoding of raw contract logs, and the ledger-head hash chain over them.
+
+eth-abi takes about 200 µs per event; an index of a busy ledger decodes hundreds of thousands of
+them. The layouts here come from the shipped ABIs (:mod:`ledger._abi`) and are decoded by slicing
+32-byte words, which is exact for the types these contracts emit (uintN, bytes32, address, bool,
+static arrays and tuples, dynamic arrays of static types, bytes). ``tests/provenance`` checks the
+result against eth-abi for every event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from eth_hash.auto import keccak
+
+from ledger._abi import Event, contract_abi
+
+#: Contract slots in the index: the ledger (with its registry) and the attestation contract.
+LEDGER, ATTESTATIONS = 0, 1
+CONTRACT_NAMES = {LEDGER: "RinneLedger", ATTESTATIONS: "GwpAttestations"}
+_HEAD_MASK = (1 << 64) - 1
+
+Decoder = Callable[[bytes, int, int], Any]  # (data, position of the head word, base of offsets) -> value
+
+
+def _word(data: bytes, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 32], "big")
+
+
+def _static_size(t: str) -> int | None:
+    """Head size in bytes of a static type, or None when the type is dynamic."""
+    if t in ("bytes", "string") or t.endswith("[]"):
+        return None
+    m = re.fullmatch(r"(.*)\[(\d+)\]", t)
+    if m:
+        inner = _static_size(m.group(1))
+        return None if inner is None else inner * int(m.group(2))
+    if t.startswith("("):
+        sizes = [_static_size(c) for c in _split_tuple(t)]
+        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+    return 32
+
+
+def _split_tuple(t: str) -> list[str]:
+    body, depth, parts, cur = t[1:-1], 0, [], ""
+    for ch in body:
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def _scalar(t: str) -> Decoder:
+    if t == "address":
+        return lambda d, p, b: "0x" + d[p + 12 : p + 32].hex()
+    if t == "bool":
+        return lambda d, p, b: d[p + 31] != 0
+    if t.startswith("bytes") and t != "bytes":
+        return lambda d, p, b: d[p : p + 32]
+    if t.startswith("uint"):
+        return lambda d, p, b: int.from_bytes(d[p : p + 32], "big")
+    raise ValueError(f"unsupported ABI type {t}")
+
+
+def _decoder(t: str) -> Decoder:
+    """Return a decoder reading type `t` whose head word sits at `pos` (offsets relative to `base`)."""
+    if t in ("bytes", "string"):
+
+        def dyn_bytes(d: bytes, p: int, b: int) -> Any:
+            start = b + _word(d, p)
+            n = _word(d, start)
+            raw = d[start + 32 : start + 32 + n]
+            return raw.decode() if t == "string" else raw
+
+        return dyn_bytes
+    if t.endswith("[]"):
+        inner_t = t[:-2]
+        size = _static_size(inner_t)
+        if size is None:
+            raise ValueError(f"unsupported ABI type {t}")
+        inner = _decoder(inner_t)
+
+        def dyn_array(d: bytes, p: int, b: int) -> Any:
+            start = b + _word(d, p)
+            n = _word(d, start)
+            return [inner(d, start + 32 + k * size, start + 32) for k in range(n)]
+
+        return dyn_array
+    m = re.fullmatch(r"(.*)\[(\d+)\]", t)
+    if m:
+        inner_t, count = m.group(1), int(m.group(2))
+        size = _static_size(inner_t)
+        inner = _decoder(inner_t)
+        return lambda d, p, b: [inner(d, p + k * size, b) for k in range(count)]  # type: ignore[operator]
+    if t.startswith("("):
+        return _tuple_decoder(_split_tuple(t))
+    return _scalar(t)
+
+
+def _tuple_decoder(types: list[str]) -> Decoder:
+    if any(_static_size(c) is None for c in types):
+        # A dynamic tuple is referenced by an offset; its members' offsets are relative to its start.
+        inner = _head_decoder(types)
+        return lambda d, p, b: inner(d, b + _word(d, p))
+    static = _head_decoder(types)
+    return lambda d, p, b: static(d, p)
+
+
+def _head_decoder(types: list[str]) -> Callable[[bytes, int], tuple[Any, ...]]:
+    parts: list[tuple[int, Decoder]] = []
+    pos = 0
+    for t in types:
+        parts.append((pos, _decoder(t)))
+        size = _static_size(t)
+        pos += 32 if size is None else size
+    return lambda d, base: tuple(dec(d, base + off, base) for off, dec in parts)
+
+
+@dataclass(frozen=True)
+class EventLayout:
+    """How to decode one event of one contract from its raw topics and data."""
+
+    contract: int
+    name: str
+    topic0: bytes
+    indexed: tuple[tuple[str, str], ...]
+    data_names: tuple[str, ...]
+    decode_data: Callable[[bytes, int], tuple[Any, ...]]
+
+    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
+        """Decode a raw log into name → value (addresses as lowercase hex, bytes32 as bytes)."""
+        out: dict[str, Any] = {}
+        for (name, t), topic in zip(self.indexed, topics[1:]):
+            if t == "address":
+                out[name] = "0x" + topic[12:].hex()
+            elif t.startswith("uint") or t == "bool":
+                out[name] = int.from_bytes(topic, "big")
+            else:
+                out[name] = topic
+        if self.data_names:
+            for name, value in zip(self.data_names, self.decode_data(data, 0)):
+                out[name] = value
+        return out
+
+
+def _layout(contract: int, ev: Event) -> EventLayout:
+    return EventLayout(
+        contract=contract,
+        name=ev.name,
+        topic0=ev.topic0,
+        indexed=tuple(ev.indexed),
+        data_names=tuple(ev.data_names),
+        decode_data=_head_decoder(list(ev.data_types)),
+    )
+
+
+_LAYOUTS: dict[tuple[int, bytes], EventLayout] | None = None
+
+
+def layouts() -> dict[tuple[int, bytes], EventLayout]:
+    """Return (contract slot, topic0) → layout for every event of both contracts."""
+    global _LAYOUTS
+    if _LAYOUTS is None:
+        found = {}
+        for slot, name in CONTRACT_NAMES.items():
+            for ev in contract_abi(name).events.values():
+                found[(slot, ev.topic0)] = _layout(slot, ev)
+        _LAYOUTS = found
+    return _LAYOUTS
+
+
+def layout_by_name(contract: int, name: str) -> EventLayout:
+    """Return the layout of event `name` of a contract slot."""
+    for (slot, _), lay in layouts().items():
+        if slot == contract and lay.name == name:
+            return lay
+    raise KeyError(name)
+
+
+def event_hash(topics: list[bytes], data: bytes) -> bytes:
+    """Return keccak256(topic0 ‖ topic1 ‖ … ‖ data): what the contracts feed into the ledger head."""
+    return keccak(b"".join(topics) + data)
+
+
+def advance_head(head: int, ev_hash: bytes) -> int:
+    """Advance a packed head word (192-bit running hash ‖ 64-bit sequence) over one event hash."""
+    h = int.from_bytes(keccak(head.to_bytes(32, "big") + ev_hash), "big")
+    return (h & ~_HEAD_MASK & ((1 << 256) - 1)) | (((head & _HEAD_MASK) + 1) & _HEAD_MASK)
+
+
+def split_topics(blob: bytes) -> list[bytes]:
+    """Split concatenated 32-byte topics back into a list."""
+    return [blob[i : i + 32] for i in range(0, len(blob), 32)]

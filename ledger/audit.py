@@ -1,0 +1,420 @@
+"""Audit replay: rebuild the whole ledger from its events, prove the replay complete with the ledger
+heads, compare it with contract storage, re-verify every signature offline, recompute conservation,
+and flag what an auditor must see.
+
+Flags (``Flag.code``):
+
+- ``head-mismatch`` — the replayed sequence or running hash differs from a contract's ``ledgerHead()``
+  (an event is missing, extra, reordered or altered in the index).
+- ``storage-mismatch`` — a lot's holder, state, mass or commitment, or a unit's passport, differs
+  between the replay and contract storage.
+- ``bad-signature`` — an attestation's signature does not verify offline (or its uid is not its digest).
+- ``unaccredited-signer`` — the signer was not an active GWP_VERIFIER when it issued the attestation
+  (or, replayed, when it was relayed) and it is not a valid self-declaration.
+- ``revoked-attestation`` / ``expired-attestation`` — a revoked or expired figure that live lots'
+  footprints rest on.
+- ``custody-gap`` — a lot moved or was consumed by someone the replay does not show as its holder.
+- ``conservation`` / ``recycled-credit`` — a transform or recycling that does not balance.
+- ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
+- ``frozen-lot-used`` — a frozen lot whose material lives on downstream, or was used while frozen.
+- replay inconsistencies: ``unknown-lot``, ``duplicate-lot``, ``usage-mismatch``, ``status-gap``,
+  ``inactive-lot-used``, ``inactive-actor``, ``unknown-attestation``, ``duplicate-attestation``,
+  ``attestation-mismatch``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Literal, Mapping
+
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger import errors
+from ledger._abi import contract_abi
+from ledger._attest import GwpAttestation, SignedAttestation, verify_attestation
+from ledger._logs import ATTESTATIONS, LEDGER, advance_head, event_hash
+from ledger._rpc import batch, call
+from ledger._state import Comp, LedgerState
+from ledger.index import EventIndex, SyncProgress, replay
+from ledger.models import ELEMENTS, LotState, OpKind, label_of
+from ledger.provenance import all_footprints, attestation_status
+
+_LEDGER_ABI = contract_abi("RinneLedger")
+_GWP_ABI = contract_abi("GwpAttestations")
+_BATCH = 500
+
+
+class Flag(BaseModel):
+    """One finding of the audit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    subject: str = Field(description="lot, unit, attestation uid or contract the flag is about")
+    label: str
+    message: str
+    block: int | None = None
+
+
+class HeadCheck(BaseModel):
+    """The replayed ledger head of one contract against its ``ledgerHead()``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    contract: Literal["RinneLedger", "GwpAttestations"]
+    address: str
+    replayed_sequence: int
+    replayed_head: str
+    chain_sequence: int
+    chain_head: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether sequence and running hash both match."""
+        return self.replayed_sequence == self.chain_sequence and self.replayed_head == self.chain_head
+
+
+class AuditReport(BaseModel):
+    """The result of an audit replay: pass or fail, what was checked, and every flag."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: int
+    ledger: str
+    attestations: str
+    from_block: int
+    to_block: int
+    at: int = Field(description="unix time used to judge attestation validity (the last audited block's)")
+    events: int
+    lots: int
+    operations: int
+    units: int
+    attestation_count: int
+    participants: int
+    heads: list[HeadCheck]
+    storage_checked: int
+    signatures_checked: int
+    transforms_checked: int
+    declared_checked: int
+    flags: list[Flag]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """True when nothing was flagged."""
+        return not self.flags
+
+    def flag_codes(self) -> set[str]:
+        """Return the set of flag codes raised."""
+        return {f.code for f in self.flags}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Return the report as JSON (with a top-level "passed")."""
+        import json
+
+        data = self.model_dump(mode="json")
+        data = {"passed": self.passed, **data}
+        for h, model in zip(data["heads"], self.heads):
+            h["ok"] = model.ok
+        return json.dumps(data, indent=indent)
+
+    def to_html(self) -> str:
+        """Return a self-contained HTML report (no network needed to open it)."""
+        from ledger._html import audit_html
+
+        return audit_html(self)
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _pack(v: tuple[int, ...]) -> list[int]:
+    return [v[0] | v[1] << 64 | v[2] << 128 | v[3] << 192, v[4] | v[5] << 64 | v[6] << 128 | v[7] << 192]
+
+
+def commitment_of(material: bytes, comp: Comp) -> bytes:
+    """Return keccak256(abi.encode(material, composition)) of replayed values."""
+    words = (_pack(comp[0]), _pack(comp[1]), _pack(comp[2]))
+    return keccak(abi_encode(["bytes32", "(uint256[2],uint256[2],uint256[2])"], [material, words]))
+
+
+def replay_heads(index: EventIndex) -> dict[int, int]:
+    """Recompute both contracts' head words from the stored raw logs, in chain order."""
+    heads = {LEDGER: 0, ATTESTATIONS: 0}
+    for ev in index.raw_events():
+        heads[ev.contract] = advance_head(heads[ev.contract], event_hash(ev.topics, ev.data))
+    return heads
+
+
+def _eth_calls(w3: Any, calls: list[tuple[str, bytes]], block: int) -> list[bytes]:
+    out: list[bytes] = []
+    tag = hex(block)
+    for start in range(0, len(calls), _BATCH):
+        part = calls[start : start + _BATCH]
+        results = batch(w3, [("eth_call", [{"to": to, "data": _hex(data)}, tag]) for to, data in part])
+        out.extend(bytes.fromhex(r[2:]) for r in results)
+    return out
+
+
+def _parse_declared(declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None) -> dict[bytes, tuple[float, str]]:
+    """Accept {lot id: kg CO2e} or PACT / passport documents; return lot id → (kg, source)."""
+    from ledger.models import to_bytes32
+
+    out: dict[bytes, tuple[float, str]] = {}
+    if declared is None:
+        return out
+    if isinstance(declared, Mapping):
+        for k, v in declared.items():
+            out[bytes.fromhex(to_bytes32(k)[2:])] = (float(v), "declared")
+        return out
+    for doc in declared:
+        lot, kg, source = _declared_from_doc(doc)
+        out[bytes.fromhex(to_bytes32(lot)[2:])] = (kg, source)
+    return out
+
+
+def _declared_from_doc(doc: Mapping[str, Any]) -> tuple[str, float, str]:
+    if "pcf" in doc:  # PACT product footprint: per declared unit (kg) × mass
+        ext = doc.get("extensions") or {}
+        rinne = ext.get("rinne") if isinstance(ext, Mapping) else None
+        if not rinne or "lotId" not in rinne or "massKg" not in rinne:
+            raise errors.InvalidInput("PACT footprint without the rinne extension (lotId, massKg): cannot match it to a lot")
+        return rinne["lotId"], float(doc["pcf"]["pCfExcludingBiogenic"]) * float(rinne["massKg"]), f"PACT {doc.get('id', '')}"
+    cf = doc.get("carbonFootprint")
+    ident = doc.get("identity") or doc.get("generalProductInformation") or {}
+    if isinstance(cf, Mapping) and "batteryCarbonFootprintTotal" in cf:
+        return ident["batteryPassportIdentifier"], float(cf["batteryCarbonFootprintTotal"]), "battery passport"
+    raise errors.InvalidInput("a declared footprint must be {lot: kg}, a PACT footprint or a battery passport")
+
+
+def audit(
+    ledger: Any,
+    index: EventIndex,
+    *,
+    sync: bool = True,
+    declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None = None,
+    check_storage: bool = True,
+    progress: Callable[[SyncProgress], None] | None = None,
+) -> AuditReport:
+    """Replay the whole ledger from its events and check it (see the module doc for the flags).
+
+    With `sync`, the index is brought up to date first. Contract storage and ledger heads are read
+    at the last indexed block, so later events do not disturb the comparison. `declared` footprints
+    (a {lot: kg CO2e} mapping, or passport / PACT documents exported earlier) are recomputed and compared.
+    """
+    t0 = time.perf_counter()
+    if sync:
+        index.sync(ledger, progress)
+    deployment = index.deployment
+    block = index.synced_block
+    if deployment is None or block is None:
+        raise errors.IndexCorrupt(f"{index.path} is empty: sync it before auditing")
+    if ledger.deployment is not None and ledger.deployment.ledger != deployment.ledger:
+        raise errors.IndexCorrupt(f"{index.path} indexes ledger {deployment.ledger}, not {ledger.deployment.ledger}")
+    w3 = ledger.w3
+    flags: list[Flag] = []
+
+    def flag(code: str, subject: bytes | str, message: str, blk: int | None = None) -> None:
+        subj = _hex(subject) if isinstance(subject, bytes) else subject
+        lab = label_of(subject) if isinstance(subject, bytes) and len(subject) == 32 else subj
+        flags.append(Flag(code=code, subject=subj, label=lab, message=message, block=blk))
+
+    st = replay(index.raw_events(), strict=True)
+    at = index.chain_timestamp or st.last_timestamp
+    for issue in st.issues:
+        code = "frozen-lot-used" if issue.code == "inactive-lot-used" else issue.code
+        flags.append(Flag(code=code, subject=issue.subject, label=_label(issue.subject), message=issue.message, block=issue.block))
+
+    # 1. Completeness: the replayed heads must equal both contracts' ledgerHead() at the audited block.
+    heads = replay_heads(index)
+    fn = _LEDGER_ABI.fn("ledgerHead")
+    chain = _eth_calls(w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], block)
+    head_checks = []
+    for slot, name, address, raw in (
+        (LEDGER, "RinneLedger", deployment.ledger, chain[0]),
+        (ATTESTATIONS, "GwpAttestations", deployment.attestations, chain[1]),
+    ):
+        seq, word = fn.decode_output(raw)
+        mine = heads[slot]
+        hc = HeadCheck(
+            contract=name, address=address, replayed_sequence=mine & ((1 << 64) - 1), replayed_head=_hex(mine.to_bytes(32, "big")),
+            chain_sequence=seq, chain_head=_hex(word),
+        )
+        head_checks.append(hc)
+        if not hc.ok:
+            flag(
+                "head-mismatch", address,
+                f"{name}: replay saw {hc.replayed_sequence} events (head {hc.replayed_head[:18]}…), the contract counts "
+                f"{hc.chain_sequence} (head {hc.chain_head[:18]}…)", block,
+            )
+
+    # 2. Storage: every lot and unit as replayed against the contract at the same block.
+    storage_checked = 0
+    if check_storage:
+        storage_checked = _check_storage(w3, deployment, st, block, flag)
+
+    # 3. Signatures, offline, and the signer's accreditation at the time.
+    signatures = _check_attestations(ledger, deployment, st, flag)
+
+    # 4. Claims resting on revoked or expired attestations.
+    live = _live_downstream(st)
+    for att in st.attestations.values():
+        status = attestation_status(att, at)
+        if status not in ("revoked", "expired"):
+            continue
+        if not live.get(att.lot_id):
+            continue
+        what = "revoked" if status == "revoked" else f"expired at {att.valid_until}"
+        flag(
+            f"{status}-attestation", att.uid,
+            f"attestation of lot {label_of(att.lot_id)} ({att.emissions_grams / 1000:g} kg CO2e) is {what}, and live lots' "
+            "footprints rest on it", att.block,
+        )
+
+    # 5. Frozen lots whose material lives on downstream.
+    for lot in st.lots.values():
+        if lot.state != LotState.FROZEN:
+            continue
+        downstream = [o for op in lot.used_by for o in st.ops[op].outputs if live.get(o)]
+        if downstream:
+            names = ", ".join(label_of(o) for o in downstream[:5])
+            flag("frozen-lot-used", lot.lot_id, f"lot is frozen, but material from it lives on in {names}", lot.block)
+
+    # 6. Declared footprints against the recomputation.
+    claims = _parse_declared(declared)
+    if claims:
+        recomputed = all_footprints(st, at)
+        for lot_id, (kg, source) in claims.items():
+            if lot_id not in recomputed:
+                flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e for a lot the ledger does not have")
+                continue
+            mine_kg = recomputed[lot_id] / 1000
+            if abs(mine_kg - kg) > max(1e-6, 1e-6 * abs(kg)):
+                flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e; the ledger gives {mine_kg:g} kg CO2e now")
+
+    return AuditReport(
+        chain_id=deployment.chain_id, ledger=deployment.ledger, attestations=deployment.attestations,
+        from_block=deployment.block, to_block=block, at=at, events=st.events, lots=len(st.lots), operations=len(st.ops),
+        units=len(st.units), attestation_count=len(st.attestations), participants=len(st.participants), heads=head_checks,
+        storage_checked=storage_checked, signatures_checked=signatures, transforms_checked=len(st.ops),
+        declared_checked=len(claims), flags=flags, seconds=time.perf_counter() - t0,
+    )
+
+
+def _label(subject: str) -> str:
+    if subject.startswith("0x") and len(subject) == 66:
+        return label_of(subject)
+    return subject
+
+
+def _check_storage(w3: Any, deployment: Any, st: LedgerState, block: int, flag: Callable[..., None]) -> int:
+    lot_fn, unit_fn = _LEDGER_ABI.fn("lot"), _LEDGER_ABI.fn("unit")
+    ids = list(st.lots)
+    results = _eth_calls(w3, [(deployment.ledger, lot_fn.encode(i)) for i in ids], block)
+    for lot_id, raw in zip(ids, results):
+        lot = st.lots[lot_id]
+        holder, state, kind, _epoch, _upd, _offered, _cur, mass, commit = lot_fn.decode_output(raw)[0]
+        problems = []
+        if holder.lower() != lot.holder:
+            problems.append(f"holder {holder} on-chain, {lot.holder} replayed")
+        if state != lot.state:
+            problems.append(f"state {LotState(state).name.lower()} on-chain, {LotState(lot.state).name.lower()} replayed")
+        if mass != lot.mass:
+            problems.append(f"mass {mass} g on-chain, {lot.mass} g replayed")
+        if kind != lot.kind:
+            problems.append("kind differs")
+        if commit != commitment_of(lot.material, lot.comp):
+            problems.append("composition commitment differs")
+        if problems:
+            flag("storage-mismatch", lot_id, "; ".join(problems), block)
+    units = list(st.units)
+    results = _eth_calls(w3, [(deployment.ledger, unit_fn.encode(u)) for u in units], block)
+    for unit_id, raw in zip(units, results):
+        u = st.units[unit_id]
+        status, rated, soce, cap, cycles, thr, _at = unit_fn.decode_output(raw)[0]
+        last = u.soh[-1] if u.soh else None
+        mine = (u.status, u.rated_wh, last.soce_bp if last else 0, last.capacity_wh if last else 0,
+                last.cycles if last else 0, last.throughput_wh if last else 0)
+        if (status, rated, soce, cap, cycles, thr) != mine:
+            flag("storage-mismatch", unit_id, f"passport on-chain {(status, rated, soce, cap, cycles, thr)}, replayed {mine}", block)
+    return len(ids) + len(units)
+
+
+def _check_attestations(ledger: Any, deployment: Any, st: LedgerState, flag: Callable[..., None]) -> int:
+    w3 = ledger.w3
+    signers = sorted({a.signer for a in st.attestations.values()})
+    codes = batch(w3, [("eth_getCode", [s, "latest"]) for s in signers]) if signers else []
+    is_contract = {s: c not in ("0x", "0x0", None) for s, c in zip(signers, codes)}
+    checked = 0
+    for att in st.attestations.values():
+        checked += 1
+        try:
+            signed = SignedAttestation(
+                attestation=GwpAttestation(
+                    lot_id=att.lot_id, emissions_grams=att.emissions_grams, stage=att.stage, methodology=att.methodology,
+                    evidence=att.evidence, issued_at=att.issued_at, valid_until=att.valid_until, nonce=att.nonce,
+                    deadline=att.deadline,
+                ),
+                signer=att.signer, signature=att.signature, chain_id=deployment.chain_id, contract=deployment.attestations,
+            )
+        except Exception as exc:  # a malformed record cannot even be parsed
+            flag("bad-signature", att.uid, f"attestation cannot be parsed: {str(exc).splitlines()[0]}", att.block)
+            continue
+        if signed.digest != att.uid:
+            flag("bad-signature", att.uid, "uid is not the EIP-712 digest of the signed message", att.block)
+            continue
+        contract_signer = is_contract.get(att.signer, False)
+
+        def check_1271(signer: str, digest: bytes, signature: bytes, _blk: int = att.block) -> bool:
+            # The wallet's answer when the attestation was relayed (it may say no later).
+            data = keccak(b"isValidSignature(bytes32,bytes)")[:4] + abi_encode(["bytes32", "bytes"], [digest, signature])
+            try:
+                result = call(w3, "eth_call", [{"to": signer, "data": _hex(data)}, hex(_blk)])
+            except errors.ChainError:
+                return False
+            return bytes.fromhex(result[2:10]) == bytes.fromhex("1626ba7e") if len(result) >= 10 else False
+
+        check = verify_attestation(
+            signed, now=att.valid_until, is_contract=contract_signer, erc1271_check=check_1271 if contract_signer else None
+        )
+        sig_problems = [p for p in check.problems if p in ("bad-signature", "high-s", "signer-mismatch", "contract-signer")]
+        if sig_problems:
+            flag("bad-signature", att.uid, f"signature of lot {label_of(att.lot_id)} fails offline: {', '.join(sig_problems)}", att.block)
+        # Accreditation: when relayed (replayed registry just before the event) and when issued.
+        relayed_ok = st.accredited(att.signer, pos=att.pos)
+        if att.self_declared:
+            if relayed_ok:
+                flag("attestation-mismatch", att.uid, "marked self-declared although the signer was an accredited verifier", att.block)
+            continue
+        if not relayed_ok:
+            flag("unaccredited-signer", att.uid, f"signer {att.signer} was not an active GWP verifier when the attestation was relayed", att.block)
+        elif not st.accredited(att.signer, timestamp=att.issued_at):
+            flag(
+                "unaccredited-signer", att.uid,
+                f"signer {att.signer} was not an active GWP verifier at issuedAt {att.issued_at} (accreditation came later "
+                "or was suspended then)", att.block,
+            )
+    return checked
+
+
+def _live_downstream(st: LedgerState) -> dict[bytes, bool]:
+    """For every lot: whether it, or anything made from it (not through recycling), is still live."""
+    live: dict[bytes, bool] = {}
+    for lot in sorted(st.lots.values(), key=lambda x: -x.pos):
+        alive = lot.state in (LotState.ACTIVE, LotState.FROZEN)
+        if not alive:
+            for op_index in lot.used_by:
+                op = st.ops[op_index]
+                if op.kind == OpKind.RECYCLE:
+                    continue
+                if any(live.get(o) for o in op.outputs):
+                    alive = True
+                    break
+        live[lot.lot_id] = alive
+    return live
+
+
+__all__ = ["AuditReport", "Flag", "HeadCheck", "audit", "commitment_of", "replay_heads"]

@@ -1,0 +1,509 @@
+"""A local SQLite index of every event of a Rinne deployment.
+
+Filled by chunked, retried ``eth_getLogs`` ranges (both contracts in one query), incremental (each
+chunk commits with the block it reached, so an interrupted sync resumes there), and reorg-safe: it
+only indexes blocks ``confirmations`` behind the head, remembers the hash of every block it took
+logs from plus each chunk's last block, and on the next sync walks back to the newest block whose
+hash the chain still agrees with and re-syncs from there.
+
+The raw logs are kept byte for byte (the audit recomputes the ledger head from them); beside them,
+small relation tables (lots, operation inputs and outputs, attestation uids) let trace queries run
+as recursive CTEs without decoding anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from ledger import errors
+from ledger._logs import ATTESTATIONS, LEDGER, EventLayout, layouts, split_topics
+from ledger._rpc import batch, call
+from ledger._state import LedgerState
+from ledger.models import Deployment, to_bytes32
+
+SCHEMA_VERSION = "1"
+#: Event ids are (block << 24) | log index: chain order, and a block's events form one id range.
+_LOG_BITS = 24
+_REGISTRY_EVENTS = (
+    "AdminTransferred", "AdminTransferStarted", "ParticipantRegistered", "RolesChanged", "ParticipantSuspended",
+    "ParticipantReinstated",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks(number INTEGER PRIMARY KEY, hash BLOB NOT NULL, timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+    id INTEGER PRIMARY KEY,            -- (block << 24) | log index
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash BLOB,
+    contract INTEGER NOT NULL,         -- 0 RinneLedger, 1 GwpAttestations
+    name TEXT NOT NULL,
+    key BLOB,                          -- the lot, unit, attestation uid or account the event is about
+    topics BLOB NOT NULL,              -- topic0 ‖ topic1 ‖ … as emitted
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_key ON events(key);
+CREATE TABLE IF NOT EXISTS lots(
+    lot_id BLOB PRIMARY KEY, event INTEGER NOT NULL, material BLOB NOT NULL, mass INTEGER NOT NULL,
+    origin BLOB NOT NULL, holder TEXT NOT NULL, kind INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lots_event ON lots(event);
+CREATE TABLE IF NOT EXISTS op_in(op INTEGER NOT NULL, pos INTEGER NOT NULL, lot_id BLOB NOT NULL, used INTEGER NOT NULL,
+    PRIMARY KEY(op, pos)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS op_in_lot ON op_in(lot_id);
+CREATE TABLE IF NOT EXISTS op_out(op INTEGER NOT NULL, pos INTEGER NOT NULL, lot_id BLOB NOT NULL,
+    PRIMARY KEY(op, pos)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS op_out_lot ON op_out(lot_id);
+CREATE TABLE IF NOT EXISTS attested(uid BLOB PRIMARY KEY, lot_id BLOB NOT NULL, event INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attested_lot ON attested(lot_id);
+"""
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a sync stands: blocks `start`..`target`, done up to `block`, `events` indexed so far."""
+
+    start: int
+    target: int
+    block: int
+    events: int
+
+    @property
+    def fraction(self) -> float:
+        """Share of the block range done, 0 to 1."""
+        span = self.target - self.start + 1
+        return 1.0 if span <= 0 else min(1.0, (self.block - self.start + 1) / span)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did."""
+
+    from_block: int
+    to_block: int
+    events: int
+    reorged_from: int | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One stored log."""
+
+    id: int
+    block: int
+    log_index: int
+    contract: int
+    name: str
+    topics: list[bytes]
+    data: bytes
+    timestamp: int
+
+
+def _b32(value: str | bytes) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes.fromhex(to_bytes32(value)[2:])
+
+
+class EventIndex:
+    """The SQLite event index of one deployment. Open it with :meth:`EventIndex.open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self._state_cache: tuple[int, LedgerState] | None = None
+
+    # ------------------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, path: str | Path) -> "EventIndex":
+        """Open (creating when absent) the index at `path`; ``":memory:"`` gives a throwaway one."""
+        p = str(path)
+        if p != ":memory:":
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL" if p != ":memory:" else "PRAGMA journal_mode=MEMORY")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.executescript(_SCHEMA)
+            version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise errors.IndexCorrupt(f"{p}: not a usable event index ({exc})") from None
+        if version is None:
+            conn.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+        elif version[0] != SCHEMA_VERSION:
+            raise errors.IndexCorrupt(f"{p}: index schema {version[0]}, this library reads {SCHEMA_VERSION}: delete it and sync again")
+        return cls(conn, p)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.conn.close()
+
+    def __enter__(self) -> "EventIndex":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EventIndex({self.path!r}, synced to {self.synced_block})"
+
+    # ------------------------------------------------------------------------------ meta
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, str(value)))
+
+    @property
+    def synced_block(self) -> int | None:
+        """The last block fully indexed, or None before the first sync."""
+        v = self._meta("synced_block")
+        return int(v) if v is not None else None
+
+    @property
+    def deployment(self) -> Deployment | None:
+        """The deployment this index belongs to."""
+        v = self._meta("deployment")
+        return Deployment.model_validate_json(v) if v else None
+
+    @property
+    def chain_timestamp(self) -> int:
+        """Timestamp of the last indexed block (the index's idea of "now")."""
+        v = self._meta("synced_timestamp")
+        return int(v) if v else 0
+
+    def event_count(self) -> int:
+        """Number of stored events."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def bind(self, deployment: Deployment) -> None:
+        """Tie the index to a deployment (first use), or refuse one it does not belong to."""
+        known = self.deployment
+        if known is None:
+            self._set_meta("deployment", deployment.model_dump_json())
+            return
+        if (known.chain_id, known.ledger, known.attestations) != (deployment.chain_id, deployment.ledger, deployment.attestations):
+            raise errors.IndexCorrupt(
+                f"{self.path} indexes chain {known.chain_id} ledger {known.ledger}, not chain {deployment.chain_id} "
+                f"ledger {deployment.ledger}: use another index file"
+            )
+
+    # ------------------------------------------------------------------------------ sync
+
+    def sync(
+        self,
+        ledger: Any,
+        progress: Callable[[SyncProgress], None] | None = None,
+        *,
+        confirmations: int | None = None,
+        chunk_blocks: int = 5_000,
+        to_block: int | None = None,
+        retries: int = 5,
+    ) -> SyncResult:
+        """Bring the index up to `confirmations` blocks behind the chain head (default: the ledger's).
+
+        Resumes where the last sync stopped; first checks that the blocks it indexed are still on the
+        chain and re-syncs from the fork when they are not. `progress` is called after every chunk.
+        """
+        t0 = time.perf_counter()
+        deployment = ledger.deployment
+        if deployment is None:
+            raise errors.NotDeployed(f"no Rinne deployment recorded for chain {ledger.chain_id}: nothing to index")
+        self.bind(deployment)
+        self._state_cache = None
+        w3 = ledger.w3
+        depth = ledger.confirmations if confirmations is None else confirmations
+        head = int(call(w3, "eth_blockNumber", []), 16)
+        target = head - max(depth, 0) if to_block is None else min(to_block, head)
+        reorged = self._check_reorg(w3, deployment.block)
+        synced = self.synced_block
+        start = deployment.block if synced is None else synced + 1
+        first = start
+        total = 0
+        addresses = [deployment.ledger, deployment.attestations]
+        slots = {deployment.ledger.lower(): LEDGER, deployment.attestations.lower(): ATTESTATIONS}
+        span = max(1, chunk_blocks)
+        while start <= target:
+            end = min(start + span - 1, target)
+            try:
+                logs = self._get_logs(w3, addresses, start, end, retries)
+            except _RangeTooLarge:
+                if span == 1:
+                    raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
+                span = max(1, span // 4)
+                continue
+            n = self._store(w3, logs, slots, end)
+            total += n
+            if progress:
+                progress(SyncProgress(first, target, end, total))
+            start = end + 1
+            if n < 2_000 and span < chunk_blocks:
+                span = min(chunk_blocks, span * 2)
+        return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
+
+    def _get_logs(self, w3: Any, addresses: list[str], start: int, end: int, retries: int) -> list[dict[str, Any]]:
+        params = [{"address": addresses, "fromBlock": hex(start), "toBlock": hex(end)}]
+        delay = 0.2
+        for attempt in range(retries + 1):
+            try:
+                return call(w3, "eth_getLogs", params)
+            except errors.ConnectionFailed:
+                if attempt == retries:
+                    raise
+            except errors.ChainError as exc:
+                text = str(exc).lower()
+                if any(s in text for s in ("too many", "limit", "range", "exceed", "too large", "response size")):
+                    raise _RangeTooLarge() from None
+                if attempt == retries:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def _store(self, w3: Any, logs: list[dict[str, Any]], slots: dict[str, int], end: int) -> int:
+        hashes: dict[int, bytes] = {}
+        stamps: dict[int, int] = {}
+        for log in logs:
+            block = int(log["blockNumber"], 16)
+            bh = bytes.fromhex(log["blockHash"][2:])
+            if hashes.setdefault(block, bh) != bh:
+                raise errors.ChainError(f"the node returned logs of two different blocks at height {block}: retry the sync")
+            if log.get("blockTimestamp"):
+                stamps[block] = int(log["blockTimestamp"], 16)
+        missing = [b for b in hashes if b not in stamps]
+        for start in range(0, len(missing), 500):
+            part = missing[start : start + 500]
+            for b, blk in zip(part, batch(w3, [("eth_getBlockByNumber", [hex(b), False]) for b in part])):
+                if blk is None or bytes.fromhex(blk["hash"][2:]) != hashes[b]:
+                    raise errors.ChainError(f"block {b} changed while it was being indexed (a reorg): sync again")
+                stamps[b] = int(blk["timestamp"], 16)
+        tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
+        if tip is None:
+            raise errors.ChainError(f"block {end} vanished while it was being indexed (a reorg): sync again")
+        return self.ingest(logs, slots, stamps, (end, bytes.fromhex(tip["hash"][2:]), int(tip["timestamp"], 16)))
+
+    def ingest(
+        self, logs: list[dict[str, Any]], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
+    ) -> int:
+        """Store JSON-RPC logs (as ``eth_getLogs`` returns them) in one transaction and mark the index
+        synced to `tip` = (block, hash, timestamp). `slots` maps lowercase contract address → slot
+        (0 ledger, 1 attestations); `timestamps` gives every log's block time. Returns events stored."""
+        lay = layouts()
+        hashes: dict[int, bytes] = {}
+        rows, lots, ins, outs, atts, units = [], [], [], [], [], []
+        for log in logs:
+            if log.get("removed"):
+                continue
+            slot = slots.get(log["address"].lower())
+            if slot is None:
+                continue
+            block = int(log["blockNumber"], 16)
+            hashes[block] = bytes.fromhex(log["blockHash"][2:])
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            data = bytes.fromhex(log["data"][2:])
+            li = int(log["logIndex"], 16)
+            eid = (block << _LOG_BITS) | li
+            layout: EventLayout | None = lay.get((slot, topics[0])) if topics else None
+            name = layout.name if layout else "?"
+            key = _key(name, topics)
+            tx = log.get("transactionHash")
+            rows.append((eid, block, li, bytes.fromhex(tx[2:]) if tx else None, slot, name, key, b"".join(topics), data))
+            if layout is None:
+                continue
+            if name == "LotCreated":
+                a = layout.decode(topics, data)
+                lots.append((a["lotId"], eid, a["material"], a["mass"], a["origin"], a["holder"]))
+            elif name == "LotsTransformed":
+                a = layout.decode(topics, data)
+                ins.extend((eid, k, lot, used) for k, (lot, used) in enumerate(zip(a["inputs"], a["usedMasses"])))
+                outs.extend((eid, k, lot) for k, lot in enumerate(a["outputs"]))
+            elif name == "UnitCreated":
+                units.append((topics[1],))
+            elif name == "Attested":
+                atts.append((topics[1], topics[2], eid))
+        end, tip_hash, tip_ts = tip
+        c = self.conn
+        c.execute("BEGIN")
+        try:
+            c.executemany("INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?)", rows)
+            c.executemany("INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES(?,?,?,?,?,?)", lots)
+            c.executemany("INSERT INTO op_in VALUES(?,?,?,?)", ins)
+            c.executemany("INSERT INTO op_out VALUES(?,?,?)", outs)
+            c.executemany("UPDATE lots SET kind=1 WHERE lot_id=?", units)
+            c.executemany("INSERT OR REPLACE INTO attested VALUES(?,?,?)", atts)
+            blocks = [(b, h, timestamps[b]) for b, h in hashes.items()]
+            blocks.append((end, tip_hash, tip_ts))
+            c.executemany("INSERT OR REPLACE INTO blocks VALUES(?,?,?)", blocks)
+            self._set_meta("synced_block", end)
+            self._set_meta("synced_timestamp", tip_ts)
+            c.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            c.execute("ROLLBACK")
+            raise errors.IndexCorrupt(f"{self.path}: the chain gave an event the index holds already ({exc}): rebuild the index") from None
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        self._state_cache = None
+        return len(rows)
+
+    def _check_reorg(self, w3: Any, deploy_block: int) -> int | None:
+        """Roll back to the newest stored block the chain still agrees with; return the first block dropped."""
+        synced = self.synced_block
+        if synced is None:
+            return None
+        tip = self.conn.execute("SELECT hash FROM blocks WHERE number=?", (synced,)).fetchone()
+        now = call(w3, "eth_getBlockByNumber", [hex(synced), False])
+        if tip is not None and now is not None and bytes.fromhex(now["hash"][2:]) == tip[0]:
+            return None
+        stored = self.conn.execute("SELECT number, hash FROM blocks ORDER BY number DESC").fetchall()
+        keep: int | None = None
+        for start in range(0, len(stored), 200):
+            part = stored[start : start + 200]
+            chain = batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n, _ in part])
+            for (n, h), blk in zip(part, chain):
+                if blk is not None and bytes.fromhex(blk["hash"][2:]) == h:
+                    keep = n
+                    break
+            if keep is not None:
+                break
+        if keep == synced:
+            return None
+        fork = (keep + 1) if keep is not None else deploy_block
+        self.rollback(fork)
+        return fork
+
+    def rollback(self, block: int) -> None:
+        """Forget everything from `block` on (the next sync re-indexes it)."""
+        first = block << _LOG_BITS
+        c = self.conn
+        c.execute("BEGIN")
+        try:
+            c.execute("DELETE FROM events WHERE id >= ?", (first,))
+            c.execute("DELETE FROM lots WHERE event >= ?", (first,))
+            c.execute("DELETE FROM op_in WHERE op >= ?", (first,))
+            c.execute("DELETE FROM op_out WHERE op >= ?", (first,))
+            c.execute("DELETE FROM attested WHERE event >= ?", (first,))
+            c.execute("DELETE FROM blocks WHERE number >= ?", (block,))
+            last = c.execute("SELECT number, timestamp FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+            deployment = self.deployment
+            if last is None or (deployment is not None and block <= deployment.block):
+                c.execute("DELETE FROM meta WHERE key IN ('synced_block', 'synced_timestamp')")
+            else:
+                self._set_meta("synced_block", block - 1)
+                self._set_meta("synced_timestamp", last[1])
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        self._state_cache = None
+
+    # --------------------------------------------------------------------------- reading
+
+    def raw_events(self, *, where: str = "", params: Sequence[Any] = ()) -> Iterator[RawEvent]:
+        """Yield stored events in chain order (optionally filtered by an SQL condition on `e`)."""
+        sql = (
+            "SELECT e.id, e.block, e.log_index, e.contract, e.name, e.topics, e.data, COALESCE(b.timestamp, 0) "
+            "FROM events e LEFT JOIN blocks b ON b.number = e.block " + (f"WHERE {where} " if where else "") + "ORDER BY e.id"
+        )
+        for row in self.conn.execute(sql, params):
+            yield RawEvent(row[0], row[1], row[2], row[3], row[4], split_topics(row[5]), row[6], row[7])
+
+    def state(self) -> LedgerState:
+        """Replay every stored event into a fresh :class:`LedgerState` (cached until the next sync)."""
+        count = self.event_count()
+        if self._state_cache is not None and self._state_cache[0] == count:
+            return self._state_cache[1]
+        st = replay(self.raw_events(), strict=True)
+        self._state_cache = (count, st)
+        return st
+
+    def upstream_lots(self, lot_id: str | bytes) -> list[bytes]:
+        """Return the lot and every lot it was made from, transitively (recursive CTE)."""
+        rows = self.conn.execute(_UP_SQL, (_b32(lot_id),)).fetchall()
+        return [r[0] for r in rows]
+
+    def downstream_lots(self, lot_id: str | bytes) -> list[bytes]:
+        """Return the lot and every lot made from it, transitively (recursive CTE)."""
+        rows = self.conn.execute(_DOWN_SQL, (_b32(lot_id),)).fetchall()
+        return [r[0] for r in rows]
+
+    def has_lot(self, lot_id: str | bytes) -> bool:
+        """Whether the index knows the lot."""
+        return self.conn.execute("SELECT 1 FROM lots WHERE lot_id=?", (_b32(lot_id),)).fetchone() is not None
+
+    def substate(self, lot_ids: Iterable[bytes]) -> LedgerState:
+        """Replay only the events about `lot_ids` (their lots, the operations creating them, their
+        attestations and revocations, and the registry) into a non-strict :class:`LedgerState`."""
+        c = self.conn
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS sel(lot_id BLOB PRIMARY KEY) WITHOUT ROWID")
+        c.execute("DELETE FROM sel")
+        c.executemany("INSERT OR IGNORE INTO sel VALUES(?)", ((i,) for i in lot_ids))
+        # Sibling outputs of the creating operations: their masses set each output's allocation share.
+        c.execute(
+            "INSERT OR IGNORE INTO sel SELECT o2.lot_id FROM op_out o2 WHERE o2.op IN "
+            "(SELECT o.op FROM op_out o JOIN sel s ON s.lot_id = o.lot_id)"
+        )
+        where = (
+            "e.key IN (SELECT lot_id FROM sel)"
+            " OR e.id IN (SELECT o.op FROM op_out o JOIN sel s ON s.lot_id = o.lot_id)"
+            " OR (e.name = 'Revoked' AND e.key IN (SELECT a.uid FROM attested a JOIN sel s ON s.lot_id = a.lot_id))"
+            " OR (e.contract = 0 AND e.name IN (" + ",".join(f"'{n}'" for n in _REGISTRY_EVENTS) + "))"
+        )
+        st = replay(self.raw_events(where=where), strict=False)
+        c.execute("DELETE FROM sel")
+        return st
+
+
+class _RangeTooLarge(Exception):
+    pass
+
+
+_UP_SQL = """
+WITH RECURSIVE up(lot_id) AS (
+    SELECT ?
+    UNION
+    SELECT i.lot_id FROM up JOIN op_out o ON o.lot_id = up.lot_id JOIN op_in i ON i.op = o.op
+)
+SELECT lot_id FROM up
+"""
+
+_DOWN_SQL = """
+WITH RECURSIVE down(lot_id) AS (
+    SELECT ?
+    UNION
+    SELECT o.lot_id FROM down JOIN op_in i ON i.lot_id = down.lot_id JOIN op_out o ON o.op = i.op
+)
+SELECT lot_id FROM down
+"""
+
+
+def _key(name: str, topics: list[bytes]) -> bytes | None:
+    if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or len(topics) < 2:
+        return None
+    if name == "Attested":
+        return topics[2]  # the lot
+    return topics[1]  # lot, unit, uid (Revoked) or account (registry)
+
+
+def replay(events: Iterable[RawEvent], *, strict: bool = True) -> LedgerState:
+    """Decode stored events and replay them, in the order given, into a :class:`LedgerState`."""
+    lay = layouts()
+    st = LedgerState(strict=strict)
+    for ev in events:
+        layout = lay.get((ev.contract, ev.topics[0])) if ev.topics else None
+        if layout is None:
+            st.events += 1
+            continue
+        st.apply(layout.name, layout.decode(ev.topics, ev.data), ev.block, ev.timestamp, ev.id)
+    return st

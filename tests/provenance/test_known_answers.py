@@ -1,0 +1,266 @@
+"""Known answers on a small graph worked out by hand (see conftest.build_reference): a multi-output
+transform, a partial split, a merge, a partial input, two packs, a repurposed ESS with two parents
+(one given in part), a multi-output recycling and a cathode with recovered nickel. No chain."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from eth_abi import decode as abi_decode
+
+from ledger import errors
+from ledger._abi import contract_abi
+from ledger._logs import layouts
+from ledger.models import PassportStatus, SohRecord, to_bytes32
+from ledger.provenance import (
+    all_footprints,
+    footprint,
+    footprint_of,
+    lifetime_carbon,
+    origin_mix,
+    recycled_content,
+    trace,
+    triage,
+)
+
+from conftest import AUDITOR, REFINER, VERIFIER, build_reference
+
+approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
+
+
+def b(label: str) -> bytes:
+    return bytes.fromhex(to_bytes32(label)[2:])
+
+
+def test_fast_decoder_matches_eth_abi(reference) -> None:
+    """Every event the reference emits decodes the same with the word-slicing decoder as with eth-abi."""
+    abis = {0: contract_abi("RinneLedger"), 1: contract_abi("GwpAttestations")}
+    seen = set()
+    for log in reference.logs:
+        slot = 0 if log["address"] == "0x" + "11" * 20 else 1
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        data = bytes.fromhex(log["data"][2:])
+        fast = layouts()[(slot, topics[0])].decode(topics, data)
+        ev = abis[slot].events_by_topic[topics[0]]
+        slow = dict(zip(ev.data_names, abi_decode(ev.data_types, data))) if ev.data_names else {}
+        for (name, t), topic in zip(ev.indexed, topics[1:]):
+            slow[name] = topic if t == "bytes32" else abi_decode([t], topic)[0]
+        norm = lambda v: v.lower() if isinstance(v, str) else list(map(norm, v)) if isinstance(v, (list, tuple)) else v  # noqa: E731
+        assert {k: norm(v) for k, v in fast.items()} == {k: norm(v) for k, v in slow.items()}, ev.name
+        seen.add(ev.name)
+    assert {"LotCreated", "LotUpdated", "LotsTransformed", "UnitCreated", "SohRecorded", "StatusChanged", "Attested"} <= seen
+
+
+def test_footprints_by_hand(ref_index) -> None:
+    """Mass allocation, partial use, merge and per-stage sums, each computed by hand."""
+    # ORE-NI's 100 kg go by mass: NISO4 (400 of 1000 kg) 40 kg + own 20 kg = 60 kg; SLAG 60 kg (unattested).
+    assert footprint(ref_index, "NISO4").kg_co2e == approx(60)
+    slag = footprint(ref_index, "SLAG")
+    assert slag.kg_co2e == approx(60) and slag.assurance == "missing" and slag.weakest == [to_bytes32("SLAG")]
+    # Split 100 kg of NISO4 (0.15 kg CO2e/kg) into 60 kg and 40 kg: 9 and 6 kg CO2e.
+    assert footprint(ref_index, "NISO4-A").kg_co2e == approx(9)
+    assert footprint(ref_index, "NISO4-B").kg_co2e == approx(6)
+    # Merge with purchased NISO4-X (8 kg): 17 kg.
+    assert footprint(ref_index, "NISO4-M").kg_co2e == approx(17)
+    # CAM: 17 + a fifth of ORE-CO (10) + all brine (10) + own 30 = 67.
+    assert footprint(ref_index, "CAM").kg_co2e == approx(67)
+    # PACK1: 67 + 13 + 2 = 82 kg, 60 kWh rated: 1.3667 kg/kWh, stages 26 / 54 / 2 / 0.
+    p1 = footprint(ref_index, "PACK1", price_per_tonne=80)
+    assert p1.kg_co2e == approx(82)
+    assert p1.kind == "unit"
+    assert p1.per_kwh is not None and p1.per_kwh.rated_kwh == 60 and p1.per_kwh.kg_co2e_per_kwh == approx(82 / 60)
+    assert p1.stages == {"raw_material_acquisition": approx(26), "main_production": approx(54), "distribution": approx(2), "end_of_life": 0}
+    assert p1.per_kwh.stages["main_production"] == approx(54 / 60)
+    assert p1.carbon_cost is not None and p1.carbon_cost.cost == approx(82 / 1000 * 80)
+    assert p1.assurance == "verified" and p1.excluded_kg == 0
+    # ORE-NI reaches PACK1 with factor 0.4 (refining) × 0.15 (split off) × 1 = 0.06 → 6 kg.
+    ore = next(c for c in p1.contributions if c.label == "ORE-NI")
+    assert ore.share == approx(0.06) and ore.kg_co2e == approx(6)
+    assert sum(c.kg_co2e for c in p1.contributions) == approx(82)
+
+
+def test_repurposed_ess_with_two_parents(ref_index) -> None:
+    """ESS1 = all of PACK1 (82) + half of PACK2 (30 / 2) + own 5 = 102 kg; 70 kWh rated."""
+    assert footprint(ref_index, "PACK2").kg_co2e == approx(30)
+    ess = footprint(ref_index, "ESS1")
+    assert ess.kg_co2e == approx(102)
+    assert ess.per_kwh is not None and ess.per_kwh.kg_co2e_per_kwh == approx(102 / 70)
+
+
+def test_recycling_cut_off_and_multi_output(ref_index) -> None:
+    """Recovered lots carry only the recycling burden: PACK2's footprint stays behind."""
+    rec = footprint(ref_index, "REC-NI")
+    assert rec.kg_co2e == approx(4)
+    bm = footprint(ref_index, "REC-BM")
+    assert bm.kg_co2e == 0 and bm.assurance == "missing"
+    # CAM3 = REC-NI whole (4) + 100 kg of fresh NISO4 at 0.15 kg/kg (15) + own 7 (self-declared) = 26.
+    cam3 = footprint(ref_index, "CAM3")
+    assert cam3.kg_co2e == approx(26)
+    assert cam3.assurance == "self-declared" and cam3.weakest == [to_bytes32("CAM3")]
+    assert cam3.by_assurance()["self-declared"] == approx(7)
+
+
+def test_forward_and_reverse_allocation_agree(ref_index) -> None:
+    """The one-pass forward computation used by the audit equals the per-lot reverse propagation."""
+    st = ref_index.state()
+    forward = all_footprints(st, st.last_timestamp)
+    for lot_id in st.lots:
+        assert forward[lot_id] / 1000 == pytest.approx(footprint_of(st, lot_id, at=st.last_timestamp).kg_co2e, rel=1e-12, abs=1e-9)
+
+
+def test_pure_state_and_index_subgraph_agree(ref_index) -> None:
+    """Footprint from the full in-memory replay equals footprint from the index's upstream subgraph."""
+    st = ref_index.state()
+    for label in ("PACK1", "ESS1", "CAM3", "REC-NI"):
+        assert footprint(st, label).kg_co2e == approx(footprint(ref_index, label).kg_co2e)
+
+
+def test_revoked_and_expired_attestations_are_shown_not_counted() -> None:
+    s = build_reference()
+    uid = s.attest("ORE-CO", 1, 0, VERIFIER)  # a second figure for ORE-CO…
+    s.revoke(uid, AUDITOR)  # …revoked
+    s.attest("NISO4-X", 2, 1, VERIFIER, valid_for=60)  # expires a minute later
+    s.mine(3600)
+    index = s.ingest()
+    fp = footprint(index, "PACK1")
+    # ORE-CO: 50 kg counted + 1 kg revoked; NISO4-X: 8 kg counted + 2 kg expired. Total unchanged.
+    assert fp.kg_co2e == approx(82)
+    # Each lot still rests on a valid verified figure, so the claim stays "verified"; what was dropped shows.
+    assert fp.assurance == "verified"
+    assert fp.excluded_kg == approx(0.2 * 1 + 2)
+    ore_co = next(c for c in fp.contributions if c.label == "ORE-CO")
+    assert sorted(a.status for a in ore_co.attestations) == ["revoked", "verified"]
+    # Judged before the expiry, the NISO4-X figure still counts.
+    early = footprint(index, "PACK1", at=index.chain_timestamp - 3600)
+    assert early.kg_co2e == approx(84)
+
+
+def test_missing_attestation_only_revoked() -> None:
+    s = build_reference()
+    st_index = s.ingest()
+    uid = next(u for u, a in st_index.state().attestations.items() if a.lot_id == b("CAM"))
+    s.revoke(uid, VERIFIER)
+    index = s.ingest()
+    fp = footprint(index, "PACK1")
+    assert fp.kg_co2e == approx(82 - 30)
+    cam = next(c for c in fp.contributions if c.label == "CAM")
+    assert cam.assurance == "revoked" and cam.excluded_kg == approx(30)
+    assert fp.assurance == "revoked" and fp.weakest == [to_bytes32("CAM")]
+
+
+def test_recycled_content_and_art8_targets(ref_index) -> None:
+    cam3 = recycled_content(ref_index, "CAM3")
+    ni_share = next(e for e in cam3.elements if e.element == "Ni")
+    assert ni_share.total_g == 5_700 and ni_share.post_consumer_g == 1_200 and ni_share.pre_consumer_g == 0
+    assert ni_share.post_consumer_share == approx(1_200 / 5_700)
+    assert ni_share.recycled_share == approx(1_200 / 5_700)
+    ni_2031 = next(t for t in cam3.targets if t.element == "Ni" and t.year == 2031)
+    ni_2036 = next(t for t in cam3.targets if t.element == "Ni" and t.year == 2036)
+    assert ni_2031.target == 0.06 and ni_2031.met is True
+    assert ni_2036.target == 0.15 and ni_2036.met is True  # 21 % ≥ 15 %
+    assert next(t for t in cam3.targets if t.element == "Co").met is None  # no cobalt at all
+    ess = recycled_content(ref_index, "ESS1")
+    assert ess.kind == "unit" and ess.meets == {2031: False, 2036: False}
+    rec = recycled_content(ref_index, "REC-BM")
+    assert next(e for e in rec.elements if e.element == "Ni").post_consumer_share == 1.0
+
+
+def test_origin_mix_by_mass_share(ref_index) -> None:
+    pack1 = origin_mix(ref_index, "PACK1")
+    # Ni: 2.7 kg from the Australian ore (via NISO4-A) and 1.8 kg of Finnish sulphate.
+    assert pack1.grams["Ni"] == {"AU": approx(2_700), "FI": approx(1_800)}
+    assert pack1.shares["Ni"] == {"AU": approx(0.6), "FI": approx(0.4)}
+    assert pack1.shares["Co"] == {"CD": approx(1.0)} and pack1.shares["Li"] == {"CL": approx(1.0)}
+    assert {m.label for m in pack1.mines} == {"ORE-NI", "ORE-CO", "LI-BRINE", "NISO4-X"}
+    ess = origin_mix(ref_index, "ESS1")
+    assert ess.grams["Ni"] == {"AU": approx(2_700 + 1_500), "FI": approx(1_800)}
+    cam3 = origin_mix(ref_index, "CAM3")
+    assert cam3.grams["Ni"] == {"AU": approx(4_500), "recycled": approx(1_200)}
+    deep = origin_mix(ref_index, "CAM3", through_recycling=True)
+    assert deep.grams["Ni"] == {"AU": approx(5_700)}
+
+
+def test_lifetime_carbon_across_lives(ref_index) -> None:
+    """ESS1 embodies 102 kg; PACK1 delivered 10 MWh (first life) + 4 MWh (reuse), PACK2 8 MWh of which
+    half counts (half its mass went into ESS1), then the ESS delivered 6 MWh: 24 MWh in all."""
+    lc = lifetime_carbon(ref_index, "ESS1")
+    assert lc.embodied_kg_co2e == approx(102)
+    assert lc.delivered_kwh == approx(24_000)
+    assert lc.kg_co2e_per_kwh_delivered == approx(102 / 24_000)
+    assert lc.lives == {"first_life": approx(14_000), "reuse": approx(4_000), "second_life": approx(6_000)}
+    assert [round(p.delivered_kwh) for p in lc.series] == [10_000, 14_000, 18_000, 24_000]
+    per = [p.kg_co2e_per_kwh for p in lc.series]
+    assert per == sorted(per, reverse=True) and per[-1] == approx(102 / 24_000)
+    weights = {u.label: u.weight for u in lc.lineage}
+    assert weights == {"ESS1": 1.0, "PACK1": approx(1.0), "PACK2": approx(0.5)}
+    p1 = lifetime_carbon(ref_index, "PACK1")
+    assert p1.delivered_kwh == approx(14_000) and p1.kg_co2e_per_kwh_delivered == approx(82 / 14_000)
+
+
+def test_trace_upstream_and_downstream(ref_index) -> None:
+    up = trace(ref_index, "PACK1", direction="up")
+    assert {m.label for m in up.mines} == {"ORE-NI", "ORE-CO", "LI-BRINE", "NISO4-X"}
+    assert {lot.label for lot in up.lots} == {"PACK1", "CAM", "NISO4-M", "NISO4-A", "NISO4-X", "NISO4", "ORE-NI", "ORE-CO", "LI-BRINE"}
+    kinds = sorted(op.kind for op in up.ops)
+    assert kinds == ["build", "merge", "split", "transform", "transform"]
+    down = trace(ref_index, "ORE-NI", direction="down")
+    labels = {lot.label for lot in down.lots}
+    assert {"NISO4", "SLAG", "NISO4-A", "NISO4-B", "NISO4-M", "CAM", "PACK1", "ESS1", "CAM3"} <= labels
+    assert "PACK2" not in labels and "REC-NI" not in labels
+    assert {u.label for u in down.units} == {"PACK1", "ESS1"}
+    ore = next(lot for lot in down.lots if lot.label == "ORE-NI")
+    assert ore.role == "root" and ore.state == "consumed" and ore.origin_country == "AU"
+    pack2 = trace(ref_index, "PACK2")
+    assert {lot.label for lot in pack2.lots if lot.role == "downstream"} == {"ESS1", "REC-NI", "REC-BM", "CAM3"}
+    partial = next(op for op in pack2.ops if op.kind == "repurpose")
+    assert (to_bytes32("PACK2"), 15_000) in [tuple(i) for i in partial.inputs]
+    dot = pack2.to_dot()
+    assert dot.startswith("digraph") and '"' + to_bytes32("ESS1") + '"' in dot
+    assert trace(ref_index, "PACK1").model_dump(mode="json")["root"] == to_bytes32("PACK1")
+
+
+def test_unknown_lot_is_a_clear_error(ref_index) -> None:
+    with pytest.raises(errors.InvalidInput, match="no lot NOPE"):
+        footprint(ref_index, "NOPE")
+    with pytest.raises(errors.InvalidInput):
+        trace(ref_index, "NOPE")
+    with pytest.raises(errors.InvalidInput, match="not a battery unit"):
+        lifetime_carbon(ref_index, "CAM")
+
+
+@pytest.mark.parametrize(
+    ("soce", "current", "rec", "status"),
+    [
+        (0.85, PassportStatus.ORIGINAL, "reuse", PassportStatus.REUSED),
+        (0.80, PassportStatus.ORIGINAL, "reuse", PassportStatus.REUSED),
+        (0.799, PassportStatus.ORIGINAL, "repurpose", None),
+        (0.60, PassportStatus.REUSED, "repurpose", None),
+        (0.59, PassportStatus.REUSED, "recycle", PassportStatus.WASTE),
+        (0.90, PassportStatus.REUSED, "reuse", None),  # already reused: nothing to record
+        (0.90, PassportStatus.REPURPOSED, "reuse", None),  # an ESS cannot become Reused
+        (0.30, None, "recycle", PassportStatus.WASTE),
+    ],
+)
+def test_triage_thresholds(soce: float, current, rec: str, status) -> None:
+    d = triage(soce, current_status=current)
+    assert d.recommendation == rec and d.status == status
+
+
+def test_triage_from_soh_record_and_custom_thresholds() -> None:
+    from ledger.provenance import TriageThresholds
+
+    soh = SohRecord(soce_bp=7_500, capacity_wh=45_000, cycles=900, throughput_wh=30_000_000, evidence="0x" + "aa" * 32)
+    assert triage(soh).recommendation == "repurpose"
+    d = triage(soh, thresholds=TriageThresholds(reuse=0.7, repurpose=0.5))
+    assert d.recommendation == "reuse" and d.status == PassportStatus.REUSED and d.evidence == "0x" + "aa" * 32
+    with pytest.raises(errors.InvalidInput):
+        triage(soh, thresholds=TriageThresholds(reuse=0.5, repurpose=0.7))
+    assert not math.isnan(d.soce)
+
+
+def test_reference_replays_without_issues(ref_index) -> None:
+    """The synthetic history is one the contracts would accept: a strict replay finds nothing."""
+    st = ref_index.state()
+    assert st.issues == []
+    assert len(st.lots) == 17 and len(st.units) == 3 and len(st.ops) == 9
