@@ -177,17 +177,17 @@ def _parse_declared(declared: Mapping[str, float] | Iterable[Mapping[str, Any]] 
 
 
 def _declared_from_doc(doc: Mapping[str, Any]) -> tuple[str, float, str]:
-    if "pcf" in doc:  # PACT product footprint: per declared unit (kg) × mass
-        ext = doc.get("extensions") or {}
-        rinne = ext.get("rinne") if isinstance(ext, Mapping) else None
-        if not rinne or "lotId" not in rinne or "massKg" not in rinne:
-            raise errors.InvalidInput("PACT footprint without the rinne extension (lotId, massKg): cannot match it to a lot")
-        return rinne["lotId"], float(doc["pcf"]["pCfExcludingBiogenic"]) * float(rinne["massKg"]), f"PACT {doc.get('id', '')}"
+    if "pcf" in doc:  # PACT product footprint: kg CO2e per declared unit (kg) × mass
+        for ext in doc.get("extensions") or []:
+            data = ext.get("data") if isinstance(ext, Mapping) else None
+            if isinstance(data, Mapping) and "lotId" in data and "massKg" in data:
+                return data["lotId"], float(doc["pcf"]["pCfExcludingBiogenic"]) * float(data["massKg"]), f"PACT footprint {doc.get('id', '')}"
+        raise errors.InvalidInput("a PACT footprint without the Rinne extension (lotId, massKg) cannot be matched to a lot")
     cf = doc.get("carbonFootprint")
-    ident = doc.get("identity") or doc.get("generalProductInformation") or {}
-    if isinstance(cf, Mapping) and "batteryCarbonFootprintTotal" in cf:
-        return ident["batteryPassportIdentifier"], float(cf["batteryCarbonFootprintTotal"]), "battery passport"
-    raise errors.InvalidInput("a declared footprint must be {lot: kg}, a PACT footprint or a battery passport")
+    rinne = (doc.get("extensions") or {}).get("rinne") if isinstance(doc.get("extensions"), Mapping) else None
+    if isinstance(cf, Mapping) and isinstance(rinne, Mapping) and "absoluteCarbonFootprint" in cf:
+        return rinne["unitId"], float(cf["absoluteCarbonFootprint"]), f"battery passport {rinne.get('label', '')}"
+    raise errors.InvalidInput("a declared footprint must be {lot: kg CO2e}, a PACT footprint or a battery passport export")
 
 
 def audit(

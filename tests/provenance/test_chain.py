@@ -16,6 +16,7 @@ from ledger._rpc import call
 from ledger.audit import audit
 from ledger.index import EventIndex, SyncProgress
 from ledger.models import Composition, LotSpec, Role, to_bytes32
+from ledger.passport import battery_passport, pact_footprint
 from ledger.provenance import footprint, trace
 
 from chain import World, give, start_world, stop_world, story
@@ -174,6 +175,20 @@ def test_flag_declared_footprint_mismatch(fresh: World, tmp_path: Path) -> None:
     assert audit(fresh.admin, ix, declared={"PACK1": 64.0}).passed
     report = audit(fresh.admin, ix, declared={"PACK1": 60.0, "ESS1": 1.0})
     assert report.flag_codes() == {"footprint-mismatch"} and len(report.flags) == 2
+
+
+def test_exported_claims_audit_until_an_attestation_under_them_is_revoked(fresh: World, tmp_path: Path) -> None:
+    """A PACT footprint and a passport exported today hold; after a revocation upstream they no longer do."""
+    ix = _index(tmp_path, fresh)
+    claims = [pact_footprint(ix, "CAM"), battery_passport(ix, "PACK1")]
+    assert claims[0]["pcf"]["pCfExcludingBiogenic"] == pytest.approx(49 / 50)
+    report = audit(fresh.admin, ix, declared=claims)
+    assert report.passed and report.declared_checked == 2
+    uid = next(u for u, a in ix.state().attestations.items() if a.lot_id == bytes.fromhex(to_bytes32("ORE-CO")[2:]))
+    fresh.verifier.revoke_attestation("0x" + uid.hex())
+    report = audit(fresh.admin, ix, declared=claims)
+    assert report.flag_codes() == {"footprint-mismatch", "revoked-attestation"}
+    assert {f.label for f in report.flags if f.code == "footprint-mismatch"} == {"CAM", "PACK1"}
 
 
 # ------------------------------------------------------- tamper: a doctored index (contracts prevent it)
