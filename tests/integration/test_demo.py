@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _demo():
     spec = importlib.util.spec_from_file_location("rinne_demo", ROOT / "scripts" / "demo.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["rinne_demo"] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
