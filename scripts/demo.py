@@ -397,12 +397,14 @@ def results(demo: Demo) -> dict[str, Any]:
     tr = provenance.trace(index, "LF005", direction="up")
     (demo.out / "LF005-provenance.html").write_text(tr.to_html())
     (demo.out / "LF005-provenance.dot").write_text(tr.to_dot())
-    try:
-        from ledger import passport
+    from ledger.passport import battery_passport, pact_footprint, passport_html
 
-        (demo.out / "LF005-passport.json").write_text(json.dumps(passport.battery_passport(index, "LF005"), indent=2, default=str) if not hasattr(passport.battery_passport(index, "LF005"), "to_json") else passport.battery_passport(index, "LF005").to_json())
-    except ImportError:
-        (demo.out / "LF005-passport.json").write_text(json.dumps(summary["units"]["LF005"], indent=2))
+    d = demo.base.deployment
+    doc = battery_passport(index, "LF005", chain_id=d.chain_id, ledger_address=d.ledger)
+    (demo.out / "LF005-passport.json").write_text(json.dumps(doc, indent=2))
+    (demo.out / "LF005-passport.html").write_text(passport_html(doc))
+    pact = pact_footprint(index, "CAM-02", chain_id=d.chain_id, ledger_address=d.ledger)
+    (demo.out / "CAM-02-pact.json").write_text(json.dumps(pact, indent=2))
     summary["audit"] = {"passed": report.passed, "events": report.events, "flags": [f.code for f in report.flags], "seconds": round(report.seconds, 2)}
     summary["mines_of_LF005"] = sorted({m.label for m in tr.mines})
     index.close()
@@ -435,7 +437,7 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
     a = s["audit"]
     p("")
     p(f"audit replay: {'PASSED' if a['passed'] else 'FAILED ' + ', '.join(a['flags'])} ({a['events']} events, {a['seconds']} s)")
-    p(f"files: {out}/audit.html, audit.json, LF005-passport.json, LF005-provenance.html")
+    p(f"files: {out}/audit.html, audit.json, LF005-passport.json (+ .html), LF005-provenance.html, CAM-02-pact.json")
     p(f"whole run: {seconds:.1f} s")
 
 
