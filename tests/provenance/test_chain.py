@@ -4,6 +4,7 @@ history, one tamper scenario per audit flag, and a replay after a reorg."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -275,3 +276,17 @@ def test_replay_after_reorg(fresh: World, tmp_path: Path) -> None:
     assert not ix.has_lot("BRANCH-A") and not ix.has_lot("BRANCH-A2") and ix.has_lot("BRANCH-B")
     report = audit(fresh.admin, ix, sync=False)
     assert report.passed, report.flags
+
+
+@pytest.mark.browser
+def test_real_audit_report_in_chromium(fresh: World, tmp_path: Path) -> None:
+    """A real failing audit (a frozen lot under live packs) rendered by headless Chromium."""
+    from test_browser import CHROMIUM, count, render  # noqa: F401  (skips the test when Chromium is missing)
+
+    fresh.auditor.freeze("NISO4", "assay disputed")
+    report = audit(fresh.admin, EventIndex.open(tmp_path / "i.sqlite"))
+    dom, pixels = render(report.to_html(), "audit-frozen", tmp_path)
+    assert '<div id="verdict" class="fail">FAIL: 1 flag</div>' in dom
+    assert re.search(r'<tr class="flag" data-code="frozen-lot-used"><td>frozen-lot-used</td><td>NISO4</td>', dom)
+    assert dom.count("✔") == 2  # both ledger heads match: the index is complete, the deed is real
+    assert count(pixels, "#c0392b") > 500

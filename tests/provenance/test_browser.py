@@ -1,0 +1,154 @@
+"""The HTML reports opened in headless Chromium (Debian package `chromium`): what the page shows, read
+from the rendered DOM and from the pixels of a screenshot kept under test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ledger.audit import AuditReport, Flag, HeadCheck
+from ledger.passport import battery_passport, passport_html
+from ledger.provenance import trace
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:  # pragma: no cover - depends on the machine
+    pytest.skip("headless Chromium is not installed: `apt-get install -y chromium` (Debian package chromium)", allow_module_level=True)
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
+]
+
+
+def _run(args: list[str], tmp: Path) -> str:
+    profile = tmp / "profile"
+    proc = subprocess.run(
+        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def render(html: str, name: str, tmp: Path, size: str = "1200,900") -> tuple[str, list[list[tuple[int, int, int]]]]:
+    """Open the page: return Chromium's DOM dump and the screenshot's pixels (also saved as an artifact)."""
+    page = tmp / f"{name}.html"
+    page.write_text(html, encoding="utf-8")
+    dom = _run(["--dump-dom", page.as_uri()], tmp)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    _run([f"--screenshot={shot}", f"--window-size={size}", page.as_uri()], tmp)
+    (ARTIFACTS / f"{name}.html").write_text(html, encoding="utf-8")
+    return dom, read_png(shot.read_bytes())
+
+
+def read_png(data: bytes) -> list[list[tuple[int, int, int]]]:
+    """Decode an 8-bit RGB/RGBA, non-interlaced PNG (what Chromium writes) into rows of RGB pixels."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and color in (2, 6) and interlace == 0
+            bpp = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[list[tuple[int, int, int]]] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        if f == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 0xFF
+        elif f == 2:
+            for i in range(stride):
+                line[i] = (line[i] + prev[i]) & 0xFF
+        elif f == 3:
+            for i in range(stride):
+                left = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+        elif f == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append([(line[i], line[i + 1], line[i + 2]) for i in range(0, stride, bpp)])
+        prev = line
+    return rows
+
+
+def count(pixels: list[list[tuple[int, int, int]]], hex_color: str) -> int:
+    """Number of pixels of exactly this colour."""
+    rgb = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(row.count(rgb) for row in pixels)  # type: ignore[arg-type]
+
+
+def test_trace_page_draws_the_graph(ref_index, tmp_path: Path) -> None:
+    t = trace(ref_index, "PACK2")
+    html = t.to_html()
+    assert not re.search(r"(src|href)=[\"']https?:", html)
+    dom, pixels = render(html, "trace-pack2", tmp_path)
+    assert '<svg xmlns="http://www.w3.org/2000/svg" id="trace-graph"' in dom
+    labels = set(re.findall(r'class="lot [a-z]+" data-lot="0x[0-9a-f]+" data-label="([^"]+)"', dom))
+    assert labels == {lot.label for lot in t.lots} and {"PACK2", "ESS1", "REC-NI", "CAM3", "CELL2"} <= labels
+    assert len(re.findall(r'<g class="op"', dom)) == len(t.ops)
+    assert '<span id="lot-count">' + str(len(t.lots)) in dom
+    # What is drawn: unit boxes (green), the mined cell lot (yellow), recovered lots (violet), operations (grey).
+    assert count(pixels, "#b9f0c8") > 2_000
+    assert count(pixels, "#f6d365") > 1_000
+    assert count(pixels, "#e2c9ff") > 2_000
+    assert count(pixels, "#eceff4") > 1_000
+
+
+def _report(flags: list[Flag]) -> AuditReport:
+    heads = [
+        HeadCheck(contract="RinneLedger", address="0x" + "11" * 20, replayed_sequence=70, replayed_head="0x" + "ab" * 32,
+                  chain_sequence=70 if not flags else 71, chain_head="0x" + ("ab" if not flags else "cd") * 32),
+        HeadCheck(contract="GwpAttestations", address="0x" + "22" * 20, replayed_sequence=6, replayed_head="0x" + "ef" * 32,
+                  chain_sequence=6, chain_head="0x" + "ef" * 32),
+    ]
+    return AuditReport(
+        chain_id=31337, ledger="0x" + "11" * 20, attestations="0x" + "22" * 20, from_block=1, to_block=99, at=1_700_000_000,
+        events=76, lots=17, operations=9, units=3, attestation_count=6, participants=6, heads=heads, storage_checked=20,
+        signatures_checked=6, transforms_checked=9, declared_checked=0, flags=flags, seconds=0.1,
+    )
+
+
+def test_audit_page_shows_pass_and_fail(tmp_path: Path) -> None:
+    dom, pixels = render(_report([]).to_html(), "audit-pass", tmp_path)
+    assert '<div id="verdict" class="pass">PASS: nothing flagged</div>' in dom
+    assert '<p id="no-flags">None.</p>' in dom
+    assert count(pixels, "#1f8a4c") > 500 and count(pixels, "#c0392b") == 0
+    flags = [
+        Flag(code="head-mismatch", subject="0x" + "11" * 20, label="RinneLedger", message="replay saw 70 events, the contract counts 71"),
+        Flag(code="revoked-attestation", subject="0x" + "aa" * 32, label="CAM", message="attestation of lot CAM is revoked <script>x</script>"),
+    ]
+    dom, pixels = render(_report(flags).to_html(), "audit-fail", tmp_path)
+    assert '<div id="verdict" class="fail">FAIL: 2 flags</div>' in dom
+    assert len(re.findall(r'<tr class="flag" data-code="', dom)) == 2
+    assert "&lt;script&gt;x&lt;/script&gt;" in dom and "<script>x</script>" not in dom
+    assert "✘" in dom
+    assert count(pixels, "#c0392b") > 500 and count(pixels, "#1f8a4c") == 0
+
+
+def test_passport_page(ref_index, tmp_path: Path) -> None:
+    dom, _ = render(passport_html(battery_passport(ref_index, "ESS1")), "passport-ess1", tmp_path)
+    assert '<b id="status">Repurposed</b>' in dom
+    assert "1.457 kg CO2e/kWh" in dom
+    assert re.search(r"<td>Nickel</td><td>0.00</td><td>0.00</td>", dom)
