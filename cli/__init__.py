@@ -1,0 +1,5 @@
+"""The `rinne` command line: a thin click shell over the `ledger` library.
+
+Installed as the package ``rinne_cli`` (source folder ``cli/``); the entry point is
+:func:`rinne_cli.main.main`.
+"""

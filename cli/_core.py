@@ -1,0 +1,435 @@
+"""The shared machinery of every command: options written once, the session they fill, the error
+boundary, and the output streams (data on stdout; prompts, progress and notes on stderr)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import click
+from eth_utils import is_address, to_checksum_address
+from pydantic import BaseModel, ValidationError
+
+from ledger import Composition, Ledger, LedgerError, Receipt, _keys, _node
+from ledger.models import label_of
+
+from ._errors import describe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class CliError(click.ClickException):
+    """A domain or chain error: one line, exit status 1."""
+
+    exit_code = 1
+
+
+def _color() -> bool | None:
+    # None lets click decide (colour only on a terminal); NO_COLOR (https://no-color.org) turns it off.
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def note(message: str, *, fg: str | None = None) -> None:
+    """Write a note for the human to stderr (coloured only on a terminal)."""
+    click.secho(message, err=True, fg=fg, color=_color())
+
+
+# ------------------------------------------------------------------------------------ session
+
+
+@dataclass
+class Session:
+    """Options of the current invocation, and the connection and account they lead to."""
+
+    rpc_url: str | None = None
+    chain_id: int | None = None
+    data_dir: Path | None = None
+    account: str | None = None
+    keystore_dir: Path | None = None
+    password_file: Path | None = None
+    confirmations: int = 0
+    yes: bool = False
+    json: bool = False
+    verbose: bool = False
+    scrypt_n: int | None = None
+    _ledger: Ledger | None = field(default=None, repr=False)
+    _unlocked: Any = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- chain
+
+    @property
+    def managed(self) -> bool:
+        """Whether this invocation talks to the managed local node (no --rpc-url)."""
+        return self.rpc_url is None
+
+    @property
+    def home(self) -> Path:
+        """The data directory."""
+        return Path(self.data_dir) if self.data_dir else _node.default_data_dir()
+
+    def ledger(self, *, deployed: bool = True) -> Ledger:
+        """Connect once (starting the managed node on demand); with `deployed`, check the contracts are there."""
+        if self._ledger is None:
+            if self.managed and _node.status(self.home) is None:
+                note(f"starting the local node (data in {self.home}; stop it with `rinne node stop`)")
+            with self.busy("connecting"):
+                self._ledger = Ledger.connect(
+                    self.rpc_url, chain_id=self.chain_id, data_dir=self.home, confirmations=self.confirmations
+                )
+        if deployed:
+            self._ledger.check_deployment()
+        return self._ledger
+
+    def signer(self) -> Ledger:
+        """The ledger acting as the unlocked --account."""
+        return self.ledger().with_account(self.unlock())
+
+    # -------------------------------------------------------------- accounts
+
+    def require_account(self) -> str:
+        """Return the --account name, or fail with a usage error saying how to give one."""
+        if not self.account:
+            raise click.UsageError(
+                "this command needs an account: pass --account NAME or set RINNE_ACCOUNT (`rinne account list` shows them)"
+            )
+        return self.account
+
+    def password(self, name: str, *, confirm: bool = False) -> str:
+        """Get a keystore password from --password-file, $RINNE_PASSWORD, or a hidden prompt on stderr."""
+
+        def prompt() -> str:
+            value = click.prompt(
+                f"Password for {name}", hide_input=True, confirmation_prompt=confirm, err=True, show_default=False
+            )
+            return str(value)
+
+        return _keys.read_password(password_file=self.password_file, prompt=prompt)
+
+    def unlock(self) -> Any:
+        """Unlock the --account keystore once per invocation."""
+        if self._unlocked is None:
+            name = self.require_account()
+            password = self.password(name)
+            with self.busy(f"unlocking {name}"):
+                self._unlocked = _keys.load_account(name, password, self.keystore_dir)
+        return self._unlocked
+
+    def account_address(self) -> str:
+        """The --account's address, from its keystore file when recorded there, else by unlocking it."""
+        name = self.require_account()
+        for n, address in _keys.list_accounts(self.keystore_dir):
+            if n == name and address:
+                return address
+        return str(self.unlock().address)
+
+    def resolve_address(self, text: str, what: str = "address") -> str:
+        """Return a checksummed address from an address or the name of a local account."""
+        if is_address(text):
+            return to_checksum_address(text)
+        names = dict(_keys.list_accounts(self.keystore_dir))
+        if text in names:
+            if names[text]:
+                return names[text]
+            raise click.BadParameter(f"the keystore {text!r} records no address (a Foundry file?): give the address instead")
+        raise click.BadParameter(f"{text!r} is neither an address (0x + 40 hex digits) nor a local account name", param_hint=what)
+
+    # ---------------------------------------------------------------- writes
+
+    def confirm(self, action: str) -> None:
+        """Ask before a write unless --yes; declining sends nothing."""
+        if self.yes:
+            return
+        try:
+            ok = click.confirm(f"{action}?", default=False, err=True)
+        except click.Abort:
+            click.echo(err=True)
+            raise CliError("not confirmed (no answer on stdin): nothing was sent; pass --yes to skip the prompt") from None
+        if not ok:
+            raise CliError("not confirmed: nothing was sent")
+
+    def who(self) -> str:
+        """Describe the acting account for prompts: name (address) on chain N."""
+        ledger = self.ledger(deployed=False)
+        return f"as {self.account} ({self.unlock().address}) on chain {ledger.chain_id}"
+
+    @contextmanager
+    def busy(self, text: str) -> Iterator[None]:
+        """Show a spinner on stderr while a slow step runs (only on a terminal)."""
+        if not sys.stderr.isatty():
+            yield
+            return
+        stop = threading.Event()
+
+        def spin() -> None:
+            frames = "|/-\\"
+            i = 0
+            while not stop.wait(0.1):
+                sys.stderr.write(f"\r{frames[i % 4]} {text}…")
+                sys.stderr.flush()
+                i += 1
+
+        thread = threading.Thread(target=spin, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    # ---------------------------------------------------------------- output
+
+    def emit(self, data: Any, human: str | list[str] | Callable[[], None]) -> None:
+        """Print `data` as JSON with --json, else the human form, to stdout."""
+        if self.json:
+            click.echo(json.dumps(jsonable(data), indent=2))
+        elif callable(human):
+            human()
+        else:
+            for line in [human] if isinstance(human, str) else human:
+                click.echo(line, color=_color())
+
+    def done(self, receipt: Receipt | None, message: str, **data: Any) -> None:
+        """Report a write: one line (or JSON) with what happened and where it was recorded."""
+        if receipt is not None:
+            data.update(tx_hash=receipt.tx_hash, block=receipt.block_number, gas_used=receipt.gas_used)
+            line = f"{message} (block {receipt.block_number}, tx {receipt.tx_hash})"
+        else:
+            line = message
+        self.emit(data, line)
+
+
+def jsonable(value: Any) -> Any:
+    """Turn models, compositions, enums and bytes into plain JSON values."""
+    if isinstance(value, Composition):
+        return {"total": value.as_dict("total"), "pre_consumer": value.as_dict("pre"), "post_consumer": value.as_dict("post")}
+    if isinstance(value, BaseModel):
+        return jsonable(value.model_dump())
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+#: Decorator passing the Session (created on first use) as the first argument of a command.
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+# ------------------------------------------------------------------------------------ options
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None and value is not False:
+            setattr(ctx.ensure_object(Session), name, value)
+        return value
+
+    return callback
+
+
+def _apply(f: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def chain_options(f: F) -> F:
+    """--rpc-url, --chain-id, --data-dir: which chain, and where deployments are recorded."""
+    return _apply(f, [
+        click.option("--rpc-url", metavar="URL", envvar="ETH_RPC_URL", show_envvar=True, expose_value=False,
+                     callback=_store("rpc_url"), help="JSON-RPC endpoint of the chain.  [default: the managed local node]"),
+        click.option("--chain-id", type=click.IntRange(min=1), expose_value=False, callback=_store("chain_id"),
+                     help="Refuse to run unless the node serves this chain id."),
+        data_dir_option,
+    ])
+
+
+def data_dir_option(f: F) -> F:
+    """--data-dir."""
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="RINNE_HOME", show_envvar=True,
+        expose_value=False, callback=_store("data_dir"), help="Where deployments and the local node's state live.  [default: ~/.rinne]",
+    )(f)
+
+
+def account_options(f: F) -> F:
+    """--account, --keystore-dir, --password-file: the keystore that signs."""
+    return _apply(f, [
+        click.option("--account", "-a", metavar="NAME", envvar="RINNE_ACCOUNT", show_envvar=True, expose_value=False,
+                     callback=_store("account"), help="Keystore account that signs (see `rinne account list`)."),
+        keystore_dir_option,
+        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), envvar="RINNE_PASSWORD_FILE",
+                     show_envvar=True, expose_value=False, callback=_store("password_file"),
+                     help="Read the keystore password from this file (else $RINNE_PASSWORD, else a prompt)."),
+    ])
+
+
+def keystore_dir_option(f: F) -> F:
+    """--keystore-dir."""
+    return click.option(
+        "--keystore-dir", type=click.Path(file_okay=False, path_type=Path), envvar="RINNE_KEYSTORE_DIR", show_envvar=True,
+        expose_value=False, callback=_store("keystore_dir"), help="Keystore folder.  [default: ~/.foundry/keystores]",
+    )(f)
+
+
+def write_options(f: F) -> F:
+    """--confirmations, -y/--yes."""
+    return _apply(f, [
+        click.option("--confirmations", type=click.IntRange(min=0), metavar="N", expose_value=False,
+                     callback=_store("confirmations"), help="Wait until the transaction is N blocks deep.  [default: 0]"),
+        click.option("--yes", "-y", is_flag=True, expose_value=False, callback=_store("yes"),
+                     help="Do not ask for confirmation before writing."),
+    ])
+
+
+def json_option(f: F) -> F:
+    """--json."""
+    return click.option("--json", "json_", is_flag=True, expose_value=False, callback=_store("json"),
+                        help="Print machine-readable JSON on stdout.")(f)
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(Session).verbose = True
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    return value
+
+
+def verbose_option(f: F) -> F:
+    """-v/--verbose."""
+    return click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
+                        help="Show tracebacks on errors, and the library's log on stderr.")(f)
+
+
+def read_command(f: F) -> F:
+    """Options of a command that reads the chain."""
+    return _apply(f, [chain_options, json_option, verbose_option])
+
+
+def write_command(f: F) -> F:
+    """Options of a command that signs and sends a transaction."""
+    return _apply(f, [chain_options, account_options, write_options, json_option, verbose_option])
+
+
+def parsed(parser: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback running a parser from ._units on a value (or each value of a multiple option)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            if isinstance(value, tuple):
+                return tuple(parser(v) for v in value)
+            return parser(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).splitlines()[0], ctx=ctx, param=param) from None
+
+    return callback
+
+
+# --------------------------------------------------------------------------------- groups
+
+
+class OrderedGroup(click.Group):
+    """A group that lists its commands in the order they were added (the order of the manual)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+class RinneGroup(OrderedGroup):
+    """The top-level group: library errors become one line and exit 1, usage errors one line and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except LedgerError as exc:
+            _trace(ctx)
+            raise CliError(describe(exc)) from None
+        except ValidationError as exc:
+            _trace(ctx)
+            raise click.UsageError(validation_message(exc), ctx=ctx) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback without -v
+            _trace(ctx)
+            raise CliError(
+                f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'} (run with -v for the traceback)"
+            ) from None
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+
+
+def _trace(ctx: click.Context) -> None:
+    session = ctx.find_object(Session)
+    if session is not None and session.verbose:
+        click.echo(traceback.format_exc().rstrip(), err=True)
+
+
+def lot_ref(lot_id: str) -> str:
+    """Show a lot id as its label."""
+    return label_of(lot_id)
+
+
+@contextmanager
+def user_input() -> Iterator[None]:
+    """Turn a ValueError from parsing the user's input into a one-line usage error (exit 2)."""
+    try:
+        yield
+    except LedgerError:
+        raise
+    except ValidationError as exc:
+        raise click.UsageError(validation_message(exc)) from None
+    except ValueError as exc:
+        raise click.UsageError(_one_line(str(exc))) from None
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first problem of a pydantic ValidationError, on one line."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    msg = _one_line(first["msg"].removeprefix("Value error, "))
+    return f"{where}: {msg}" if where else msg

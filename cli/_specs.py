@@ -1,0 +1,265 @@
+"""Building the library's input records (LotSpec, Use, Composition) from command-line text and files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from eth_utils import keccak
+from pydantic import ValidationError
+
+from ledger import Composition, InvalidInput, Ledger, LotSpec, LotState, Use
+from ledger.models import ELEMENTS, origin_code, to_bytes32
+
+from ._units import element_name, parse_elements, parse_mass, parse_origin, parse_output, parse_recycled, parse_use
+
+ZERO32 = "0x" + "00" * 32
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def bytes32(text: str, what: str = "id") -> str:
+    """Return the bytes32 form of a label or 0x-hex id; ValueError with one line otherwise."""
+    try:
+        return to_bytes32(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} {text!r}: {exc}") from None
+
+
+def evidence(text: str | None) -> str:
+    """Return the evidence word: keccak256 of a file's bytes when `text` names a file, else a 0x-hex hash or label."""
+    if not text:
+        return ZERO32
+    path = Path(text)
+    if path.is_file():
+        return "0x" + keccak(path.read_bytes()).hex()
+    if text.startswith("0x"):
+        return bytes32(text, "evidence")
+    raise ValueError(f"evidence {text!r} is neither a file nor a 0x-prefixed 32-byte hash")
+
+
+def origin(text: str | None) -> str:
+    """Return the origin word from ``CC:site`` (or zero when absent)."""
+    if not text:
+        return ZERO32
+    country, site = parse_origin(text)
+    return origin_code(country, site)
+
+
+def composition(elements: str | Mapping[str, Any] | None, mass: int, pre: Any = None, post: Any = None) -> Composition:
+    """Build a Composition from element text (``Ni=52%`` shares of `mass`) and recycled parts."""
+    totals = _element_map(elements, mass) if elements else {}
+    pre_g = _recycled_map(pre, totals) if pre else {}
+    post_g = _recycled_map(post, totals) if post else {}
+    for e in set(pre_g) & set(post_g):
+        if pre_g[e] + post_g[e] > totals.get(e, 0):
+            raise ValueError(f"recycled {e} (pre + post consumer) exceeds the lot's {e}")
+    try:
+        return Composition.of(totals, pre_g, post_g)
+    except ValidationError as exc:
+        raise ValueError(_first_error(exc)) from None
+
+
+def _element_map(value: str | Mapping[str, Any], mass: int) -> dict[str, int]:
+    if isinstance(value, Mapping):
+        text = ",".join(f"{k}={v}" for k, v in value.items())
+        return parse_elements(text, mass)
+    return parse_elements(str(value), mass)
+
+
+def _recycled_map(value: Any, totals: dict[str, int]) -> dict[str, int]:
+    if isinstance(value, Mapping):
+        value = ",".join(f"{k}={v}" for k, v in value.items())
+    return parse_recycled(str(value), totals)
+
+
+def lot_spec(
+    lot_id: str, material: str, mass: int, *, elements: Any = None, pre: Any = None, post: Any = None,
+    origin_text: str | None = None, evidence_text: str | None = None, comp: Composition | None = None,
+) -> LotSpec:
+    """Build a LotSpec; ValueError with one line when anything does not fit."""
+    if comp is None:
+        comp = composition(elements, mass, pre, post)
+    try:
+        return LotSpec(
+            lot_id=bytes32(lot_id, "lot id"), material=bytes32(material, "material"), mass=mass, composition=comp,
+            origin=origin(origin_text), evidence=evidence(evidence_text),
+        )
+    except ValidationError as exc:
+        raise ValueError(f"lot {lot_id}: {_first_error(exc)}") from None
+
+
+def uses(texts: Sequence[str]) -> list[Use]:
+    """Turn ``LOT`` / ``LOT=MASS`` texts into Use records."""
+    out = []
+    for text in texts:
+        lot_id, mass = parse_use(text)
+        out.append(Use(lot_id=bytes32(lot_id, "lot id"), mass=mass))
+    return out
+
+
+def used_composition(ledger: Ledger, inputs: Iterable[Use]) -> Composition:
+    """What the inputs give: whole lots' compositions, or the library's pro-rata part (Composition.take) of partial uses."""
+    total = Composition()
+    for use in inputs:
+        lot = ledger.lot(use.lot_id)
+        if lot.state == LotState.NONE:
+            raise InvalidInput(f"no lot {lot.label} on chain {ledger.chain_id}")
+        held = lot.composition or Composition()
+        if use.mass is None or use.mass == lot.mass:
+            total = total + held
+        elif 0 < use.mass < lot.mass:
+            total = total + held.take(use.mass, lot.mass)
+        else:
+            raise ValueError(f"cannot use {use.mass} g of lot {lot.label}, which holds {lot.mass} g")
+    return total
+
+
+def outputs(
+    texts: Sequence[str], file: Path | None, *, inherit: Composition | None = None, pre: str | None = None, post: str | None = None
+) -> list[LotSpec]:
+    """Output lots from ``ID:MATERIAL:MASS[:ELEMENTS]`` texts and/or a lot file.
+
+    A single output given without elements takes all of `inherit` (what the inputs give, recycled
+    parts included); ELEMENTS "none" (or "-") means no tracked elements (slag, casing scrap);
+    `pre` / `post` apply to a single output given with elements.
+    """
+    specs: list[LotSpec] = []
+    parsed = [parse_output(t) for t in texts]
+    if (pre or post) and (len(parsed) != 1 or file):
+        raise ValueError("--recycled-pre/--recycled-post apply to a single --out; give recycled columns in --outputs FILE instead")
+    for lot_id, material, mass, elements in parsed:
+        if elements is None:
+            if len(parsed) != 1 or file or inherit is None:
+                raise ValueError(
+                    f"output {lot_id}: give its elements (ID:MATERIAL:MASS:Ni=...,Co=..., or :none) when there are several outputs"
+                )
+            specs.append(lot_spec(lot_id, material, mass, comp=inherit))
+        elif elements.lower() in ("none", "-"):
+            specs.append(lot_spec(lot_id, material, mass, comp=Composition()))
+        else:
+            specs.append(lot_spec(lot_id, material, mass, elements=elements, pre=pre, post=post))
+    if file is not None:
+        specs.extend(read_lot_file(file))
+    if not specs:
+        raise ValueError("name at least one output with --out ID:MATERIAL:MASS[:ELEMENTS] or --outputs FILE")
+    return specs
+
+
+# ---------------------------------------------------------------------------------- lot files
+
+_ALIASES = {"id": "lot_id", "lot": "lot_id", "lotid": "lot_id", "pre": "recycled_pre", "post": "recycled_post",
+            "recycled_pre_consumer": "recycled_pre", "recycled_post_consumer": "recycled_post", "mass_g": "mass"}
+_KNOWN = {"lot_id", "material", "mass", "elements", "recycled_pre", "recycled_post", "origin", "evidence"}
+
+
+def _key(name: str) -> str:
+    k = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    return _ALIASES.get(k, k)
+
+
+def _row_spec(row: Mapping[str, Any]) -> LotSpec:
+    fields: dict[str, Any] = {}
+    element_columns: dict[str, Any] = {}
+    for raw_key, value in row.items():
+        if raw_key is None:
+            raise ValueError("more values than columns")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        key = _key(raw_key)
+        if key in _KNOWN:
+            fields[key] = value
+            continue
+        try:
+            element_columns[element_name(str(raw_key))] = value
+        except ValueError:
+            raise ValueError(f"unknown column {raw_key!r}; columns are {', '.join(sorted(_KNOWN))} or element symbols ({', '.join(ELEMENTS)})") from None
+    for required in ("lot_id", "material", "mass"):
+        if required not in fields:
+            raise ValueError(f"{required} is missing")
+    mass_value = fields["mass"]
+    if isinstance(mass_value, bool) or not isinstance(mass_value, (int, str)):
+        raise ValueError("mass: give grams as an integer or a text such as \"12.5t\"")
+    mass = mass_value if isinstance(mass_value, int) else parse_mass(mass_value)
+    elements = fields.get("elements")
+    if element_columns:
+        if elements:
+            raise ValueError("give elements either in the elements column or in element columns, not both")
+        elements = element_columns
+    if isinstance(elements, Mapping):
+        elements = {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in elements.items()}
+    return lot_spec(
+        str(fields["lot_id"]), str(fields["material"]), mass, elements=elements, pre=fields.get("recycled_pre"),
+        post=fields.get("recycled_post"), origin_text=fields.get("origin"), evidence_text=_evidence_field(fields.get("evidence")),
+    )
+
+
+def _evidence_field(value: Any) -> str | None:
+    # In files, evidence is a hash (never a path: a file of lots should not depend on the working directory).
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.startswith("0x"):
+        raise ValueError(f"evidence {text!r}: give the document's 0x-prefixed 32-byte hash")
+    return text
+
+
+def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
+    """Read lots from CSV (header row), JSON (a list, or {"lots": [...]}) or JSON Lines; ValueError names the row."""
+    name = str(path)
+    if fmt is None:
+        suffix = Path(name).suffix.lower()
+        fmt = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
+        if fmt is None:
+            raise ValueError(f"{name}: cannot tell the format from the name; pass --format csv, json or jsonl")
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: not UTF-8 text") from None
+    rows: list[tuple[int, Any]]
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        rows = [(reader.line_num, r) for r in reader]
+        what = "line"
+    elif fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if isinstance(data, Mapping) and "lots" in data:
+            data = data["lots"]
+        if not isinstance(data, list):
+            raise ValueError(f"{name}: expected a JSON list of lots (or an object with a \"lots\" list)")
+        rows = list(enumerate(data, 1))
+        what = "item"
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{name}: line {n}: not JSON: {exc.msg}") from None
+        what = "line"
+    specs = []
+    for n, row in rows:
+        if not isinstance(row, Mapping):
+            raise ValueError(f"{name}: {what} {n}: expected an object with lot_id, material, mass")
+        try:
+            specs.append(_row_spec(row))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {what} {n}: {exc}") from None
+    if not specs:
+        raise ValueError(f"{name}: no lots in the file")
+    return specs

@@ -1,0 +1,158 @@
+"""`rinne account`: encrypted keystores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ledger import _keys, _node
+
+from ._core import (
+    OrderedGroup,
+    Session,
+    chain_options,
+    json_option,
+    keystore_dir_option,
+    note,
+    pass_session,
+    verbose_option,
+    _store,
+)
+
+
+@click.group(cls=OrderedGroup)
+def account() -> None:
+    """Manage the encrypted keystores that sign transactions.
+
+    Keystores are Ethereum V3 JSON files (scrypt), one per account, named
+    after it, in Foundry's folder ~/.foundry/keystores (or --keystore-dir,
+    $RINNE_KEYSTORE_DIR): `cast wallet list` sees the same accounts. Choose one
+    for a command with --account NAME or $RINNE_ACCOUNT. Passwords come from a
+    hidden prompt, --password-file, or $RINNE_PASSWORD; keys never from the
+    command line.
+
+    On the managed local node, new and imported accounts are given test ETH
+    so they can pay for gas; elsewhere only with --fund (Anvil chains only).
+
+    \b
+    Examples:
+      rinne account new refiner
+      rinne account import ops --key-file ops.key
+      rinne account list --json
+    """
+
+
+def _key_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--fund/--no-fund", default=None,
+                     help="Give the account 1000 test ETH (anvil_setBalance).  [default: on the managed local node only]")(f)
+    f = click.option("--scrypt-n", type=int, envvar="RINNE_SCRYPT_N", expose_value=False, hidden=True, callback=_store("scrypt_n"))(f)
+    f = click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), envvar="RINNE_PASSWORD_FILE",
+                     show_envvar=True, expose_value=False, callback=_store("password_file"),
+                     help="Read the new password from this file (else $RINNE_PASSWORD, else a prompt).")(f)
+    f = keystore_dir_option(f)
+    f = chain_options(f)
+    f = json_option(f)
+    return verbose_option(f)
+
+
+def _folder(session: Session) -> Path:
+    return Path(session.keystore_dir) if session.keystore_dir else _keys.default_keystore_dir()
+
+
+def _check_new_name(session: Session, name: str) -> None:
+    # Before any prompt: a bad or taken name should not cost the user a password.
+    try:
+        _keys._check_name(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    if (_folder(session) / name).exists():
+        raise click.BadParameter(f"an account named {name!r} exists already in {_folder(session)}: choose another name", param_hint="NAME")
+
+
+def _finish(session: Session, name: str, address: str, fund: bool | None) -> None:
+    funded = False
+    if fund is None:
+        fund = session.managed and _node.status(session.home) is not None
+    if fund:
+        ledger = session.ledger(deployed=False)
+        ledger.fund(address)
+        funded = True
+    path = _folder(session) / name
+    session.emit(
+        {"name": name, "address": address, "keystore": str(path), "funded": funded},
+        f"{name} {address}" + (" (funded with 1000 test ETH)" if funded else ""),
+    )
+    if not session.json:
+        note(f"keystore {path}")
+
+
+@account.command()
+@click.argument("name")
+@_key_options
+@pass_session
+def new(session: Session, name: str, fund: bool | None) -> None:
+    """Create an account with a new random key, encrypted under a password.
+
+    \b
+    Example:
+      rinne account new refiner
+      RINNE_PASSWORD=... rinne account new verifier --keystore-dir ./keys
+    """
+    _check_new_name(session, name)
+    password = session.password(name, confirm=True)
+    address = _keys.create_account(name, password, session.keystore_dir, scrypt_n=session.scrypt_n)
+    _finish(session, name, address, fund)
+
+
+@account.command("import")
+@click.argument("name")
+@click.option("--key-file", type=click.File("r"), help="Read the hex private key from this file ('-' for stdin).  [default: a hidden prompt]")
+@_key_options
+@pass_session
+def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  # type: ignore[no-untyped-def]
+    """Encrypt an existing private key into a keystore.
+
+    The key is read from a hidden prompt or from --key-file, never from the
+    command line, where it would land in the shell history and the process list.
+
+    \b
+    Example:
+      rinne account import ops --key-file ops.key
+      pass show ops-key | rinne account import ops --key-file -
+    """
+    _check_new_name(session, name)
+    if key_file is not None:
+        key = key_file.read().strip()
+    else:
+        key = click.prompt("Private key (hex)", hide_input=True, err=True)
+    password = session.password(name, confirm=True)
+    address = _keys.import_private_key(name, key, password, session.keystore_dir, scrypt_n=session.scrypt_n)
+    _finish(session, name, address, fund)
+
+
+@account.command("list")
+@keystore_dir_option
+@json_option
+@verbose_option
+@pass_session
+def list_(session: Session) -> None:
+    """List the accounts in the keystore folder.
+
+    Foundry-written keystores record no address; it shows once they are used.
+
+    \b
+    Example:
+      rinne account list
+    """
+    accounts = _keys.list_accounts(session.keystore_dir)
+    folder = _folder(session)
+
+    def human() -> None:
+        if not accounts:
+            note(f"no accounts in {folder}; create one with `rinne account new NAME`")
+        width = max((len(n) for n, _ in accounts), default=0)
+        for n, address in accounts:
+            click.echo(f"{n:<{width}}  {address or '(address not recorded)'}")
+
+    session.emit([{"name": n, "address": a} for n, a in accounts], human)

@@ -1,0 +1,56 @@
+"""`rinne deploy`: the contract suite."""
+
+from __future__ import annotations
+
+import click
+
+from ledger import NotDeployed
+from ledger._deployments import deployment_file
+
+from ._core import CliError, Session, note, pass_session, write_command
+
+
+@click.command()
+@click.option("--admin", metavar="ADDRESS|ACCOUNT", help="Registry admin (a multisig in production).  [default: the deployer]")
+@click.option("--force", is_flag=True, help="Deploy a new, empty suite even though a live one is recorded for this chain.")
+@write_command
+@pass_session
+def deploy(session: Session, admin: str | None, force: bool) -> None:
+    """Deploy the contract suite and record its addresses.
+
+    The suite is RinneLedger (registry, lots, passports) and GwpAttestations.
+
+    The addresses are recorded per chain id in the data directory
+    (deployments/<chain-id>.json); later commands on that chain find them there.
+    The deployer becomes the registry admin unless --admin names another.
+    On the managed local node the deployer is given test ETH first; elsewhere
+    it must hold ETH for gas.
+
+    \b
+    Example:
+      rinne deploy --account admin
+      rinne deploy --rpc-url https://besu.example:8545 --chain-id 1337 --account admin --confirmations 2
+    """
+    ledger = session.ledger(deployed=False)
+    if ledger.deployment is not None and not force:
+        try:
+            d = ledger.check_deployment()
+        except NotDeployed:
+            note(f"the recorded deployment on chain {ledger.chain_id} has no code (node reset?): deploying a new one")
+        else:
+            raise CliError(
+                f"already deployed on chain {ledger.chain_id} (RinneLedger {d.ledger}); pass --force to deploy a new, empty suite"
+            )
+    admin_address = session.resolve_address(admin, "--admin") if admin else None
+    account = session.unlock()
+    session.confirm(f"Deploy the Rinne contracts {session.who()}" + (f" with admin {admin_address}" if admin_address else ""))
+    if session.managed:
+        ledger.fund(account.address)
+    with session.busy("deploying"):
+        d = ledger.with_account(account).deploy(admin_address)
+    record = deployment_file(session.home, d.chain_id)
+    session.emit(
+        {**d.model_dump(), "record": str(record)},
+        [f"RinneLedger      {d.ledger}", f"GwpAttestations  {d.attestations}", f"admin            {d.admin}",
+         f"chain {d.chain_id}, block {d.block}; recorded in {record}"],
+    )

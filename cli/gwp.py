@@ -1,0 +1,366 @@
+"""`rinne gwp`: signed GWP (kg CO2e) attestations."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger import Deployment, Role, _attest
+from ledger._attest import GwpAttestation, LifeCycleStage, SignedAttestation
+from ledger._deployments import load_deployment
+from ledger._registry_logs import attestations
+from ledger.models import label_of
+
+from . import _specs
+from ._core import (
+    CliError,
+    OrderedGroup,
+    Session,
+    account_options,
+    data_dir_option,
+    json_option,
+    jsonable,
+    note,
+    pass_session,
+    read_command,
+    user_input,
+    verbose_option,
+    write_command,
+    _store,
+)
+from ._units import format_mass, format_time, parse_duration, parse_emissions, parse_time
+
+STAGES = {"raw-material-acquisition": LifeCycleStage.RawMaterialAcquisition, "main-production": LifeCycleStage.MainProduction,
+          "distribution": LifeCycleStage.Distribution, "end-of-life": LifeCycleStage.EndOfLife}
+#: Problems reported but not failing a check (the relay deadline).
+INFORMATIONAL = _attest.INFORMATIONAL_PROBLEMS
+STAGE_NAMES = {v: k for k, v in STAGES.items()}
+_UID = re.compile(r"^0x[0-9a-fA-F]{64}$")
+#: What each problem code of an offline check means, for the one-line messages.
+PROBLEMS = {
+    "wrong-chain": "signed for another chain", "wrong-contract": "signed for another deployment",
+    "bad-signature": "the signature is malformed or does not verify", "high-s": "malleable (high-s) signature",
+    "signer-mismatch": "the signature is not by the named signer (or a field was altered)",
+    "contract-signer": "a contract signer needs a chain to check", "expired": "past its valid-until",
+    "not-yet-valid": "its issued-at lies in the future", "deadline-passed": "its relay deadline has passed",
+    "not-on-chain": "not recorded on this chain", "revoked": "revoked on-chain",
+    "signer-not-accredited": "the signer does not hold GWP_VERIFIER now",
+}
+
+
+@click.group(cls=OrderedGroup)
+def gwp() -> None:
+    """Sign, relay, verify and revoke GWP attestations.
+
+    An accredited GWP verifier signs one process step's own emissions for a
+    lot (gate-to-gate, kg CO2e) as an EIP-712 message bound to the chain and
+    the attestation contract, with a nonce and a relay deadline. Signing is
+    offline and writes a file; anyone may submit the file on-chain; anyone can
+    verify it with or without a chain. The signer or an AUDITOR can revoke it:
+    the record stays, marked revoked.
+
+    \b
+    Stages: raw-material-acquisition, main-production, distribution, end-of-life.
+    Emissions take units: 1250kg, 3.2t, 800kgCO2e (a bare integer is grams).
+
+    \b
+    Examples:
+      rinne gwp sign CAM-001 --emissions 18.4t --stage main-production --account verifier -o cam-001.gwp.json
+      rinne gwp submit cam-001.gwp.json --account cam-maker
+      rinne gwp verify cam-001.gwp.json
+      rinne gwp list --lot CAM-001
+    """
+
+
+def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> LifeCycleStage | None:
+    if value is None:
+        return None
+    key = value.strip().lower().replace("_", "-").replace(" ", "-")
+    if key in STAGES:
+        return STAGES[key]
+    try:
+        return _attest._to_stage(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use one of {', '.join(STAGES)}", ctx=ctx, param=param) from None
+
+
+def _recorded_deployments(home: Path) -> list[Deployment]:
+    folder = home / "deployments"
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if path.stem.isdigit():
+            d = load_deployment(home, int(path.stem))
+            if d is not None:
+                found.append(d)
+    return found
+
+
+def _domain(session: Session, contract: str | None) -> tuple[int, str]:
+    if contract:
+        if session.chain_id is None:
+            raise click.UsageError("--contract needs --chain-id too: the signature binds both")
+        return session.chain_id, session.resolve_address(contract, "--contract")
+    recorded = _recorded_deployments(session.home)
+    if session.chain_id is not None:
+        recorded = [d for d in recorded if d.chain_id == session.chain_id]
+    if not recorded:
+        where = f"chain {session.chain_id}" if session.chain_id else "any chain"
+        raise click.UsageError(f"no deployment recorded for {where} in {session.home}: pass --chain-id N --contract ADDRESS of GwpAttestations")
+    if len(recorded) > 1:
+        chains = ", ".join(str(d.chain_id) for d in recorded)
+        raise click.UsageError(f"deployments are recorded for chains {chains}: pick one with --chain-id")
+    return recorded[0].chain_id, recorded[0].attestations
+
+
+def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
+    a = signed.attestation
+    return {
+        "uid": signed.uid, "lot_id": a.lot_id, "label": label_of(a.lot_id), "signer": signed.signer,
+        "emissions_g": a.emissions_grams, "stage": STAGE_NAMES[a.stage], "methodology": a.methodology_label or a.methodology,
+        "evidence": a.evidence, "issued_at": a.issued_at, "valid_until": a.valid_until, "nonce": str(a.nonce),
+        "deadline": a.deadline, "chain_id": signed.chain_id, "contract": signed.contract,
+    }
+
+
+@gwp.command()
+@click.argument("lot_id")
+@click.option("--emissions", required=True, help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
+@click.option("--stage", required=True, callback=_stage, metavar="STAGE", help=f"Life-cycle stage: {', '.join(STAGES)}.")
+@click.option("--methodology", default="ISO14067:2018", show_default=True, help="Methodology id (up to 32 ASCII characters) or 0x hash.")
+@click.option("--evidence", metavar="FILE|HASH", help="LCA report: a file (hashed with keccak256) or its 0x hash.")
+@click.option("--issued-at", metavar="TIME", help="Start of validity: 2027-01-31, 2027-01-31T12:00:00Z or @unix.  [default: now]")
+@click.option("--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y, 12h.")
+@click.option("--valid-until", metavar="TIME", help="End of validity (instead of --valid-for).")
+@click.option("--deadline", "deadline_in", default="30d", show_default=True, metavar="DURATION",
+              help="How long the file may be relayed on-chain, from now.")
+@click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Attestation nonce (each used once per signer).  [default: random]")
+@click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
+@click.option("--chain-id", type=click.IntRange(min=1), expose_value=False, callback=_store("chain_id"),
+              help="Chain the attestation is for.  [default: the only recorded deployment]")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: gwp-<lot>-<uid>.json]")
+@click.option("--force", is_flag=True, help="Overwrite the output file.")
+@data_dir_option
+@account_options
+@json_option
+@verbose_option
+@pass_session
+def sign(session: Session, lot_id: str, emissions: str, stage: LifeCycleStage, methodology: str, evidence: str | None,
+         issued_at: str | None, valid_for: str, valid_until: str | None, deadline_in: str, nonce: int | None,
+         contract: str | None, out: Path | None, force: bool) -> None:
+    """Sign an attestation offline and write it to a file (GWP_VERIFIER).
+
+    No chain is contacted: the chain id and contract come from the recorded
+    deployment (or --chain-id and --contract). Hand the file to anyone to submit.
+
+    \b
+    Example:
+      rinne gwp sign CAM-001 --emissions 18.4t --stage main-production \\
+          --evidence lca-report.pdf --valid-for 1y --account verifier -o cam-001.gwp.json
+    """
+    with user_input():
+        now = int(time.time())
+        issued = parse_time(issued_at) if issued_at else now
+        until = parse_time(valid_until) if valid_until else issued + parse_duration(valid_for)
+        attestation = GwpAttestation(
+            lot_id=_specs.bytes32(lot_id, "lot id"), emissions_grams=parse_emissions(emissions), stage=stage,
+            methodology=methodology, evidence=_specs.evidence(evidence), issued_at=issued, valid_until=until,
+            nonce=secrets.randbits(256) if nonce is None else nonce, deadline=now + parse_duration(deadline_in),
+        )
+    chain_id, gwp_contract = _domain(session, contract)
+    signed = _attest.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
+    path = out or Path(f"gwp-{re.sub(r'[^A-Za-z0-9_.-]', '_', label_of(attestation.lot_id))[:40]}-{signed.uid[2:10]}.json")
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} exists: choose another --out or pass --force")
+    _attest.save_attestation(signed, path)
+    session.emit({**_signed_json(signed), "file": str(path)},
+                 f"signed {format_mass(attestation.emissions_grams)} CO2e for {label_of(attestation.lot_id)}: {path} (uid {signed.uid})")
+
+
+def _load(files: tuple[Path, ...]) -> list[SignedAttestation]:
+    return [_attest.load_attestation(f) for f in files]
+
+
+@gwp.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE...")
+@write_command
+@pass_session
+def submit(session: Session, files: tuple[Path, ...]) -> None:
+    """Record signed attestation files on-chain (any registered account may relay).
+
+    Every file is checked offline first; nothing is sent unless all pass.
+    Files already on-chain are skipped, so a retried command is safe.
+
+    \b
+    Example:
+      rinne gwp submit cam-001.gwp.json --account cam-maker
+    """
+    loaded = _load(files)
+    ledger = session.ledger()
+    d = ledger.check_deployment()
+    for f, signed in zip(files, loaded):
+        check = _attest.verify_attestation(signed, chain_id=ledger.chain_id, contract=d.attestations)
+        if check.problems:
+            raise CliError(f"{f}: " + "; ".join(PROBLEMS.get(p, p) for p in check.problems) + ": nothing was sent")
+    todo = [(f, s) for f, s in zip(files, loaded) if ledger.attestation(s.uid)["signer"] is None]
+    results = [{"file": str(f), "uid": s.uid, "lot_id": s.attestation.lot_id, "recorded": False} for f, s in zip(files, loaded)]
+    if not todo:
+        session.emit(results, [f"{r['file']}: on-chain already (uid {r['uid']})" for r in results])
+        return
+    signer = session.signer()
+    session.confirm(f"Submit {len(todo)} attestation(s) {session.who()}")
+    lines = []
+    for f, s in todo:
+        with session.busy(f"submitting {f}"):
+            signer.submit_attestation(s)
+        record = next(r for r in results if r["uid"] == s.uid)
+        record["recorded"] = True
+        lines.append(f"recorded {f}: {format_mass(s.attestation.emissions_grams)} CO2e for {label_of(s.attestation.lot_id)} (uid {s.uid})")
+    lines += [f"{r['file']}: on-chain already (uid {r['uid']})" for r in results if not r["recorded"]]
+    session.emit(results, lines)
+
+
+@gwp.command()
+@click.argument("target", metavar="FILE|UID")
+@click.option("--on-chain", is_flag=True, help="For a file: also check against the chain (not revoked, signer accredited, contract signers).")
+@read_command
+@pass_session
+def verify(session: Session, target: str, on_chain: bool) -> None:
+    """Check an attestation; exit 1 when it does not hold.
+
+    A FILE is checked offline, with no chain: the signature recovers to the
+    named signer over exactly these fields, for the recorded deployment, within
+    its validity period. With --on-chain the chain is asked too: not revoked,
+    signer accredited now (or a self-declaration recorded), contract signers
+    via ERC-1271; whether it is recorded is reported. A UID is looked up on the
+    chain: recorded, not revoked, within validity, signer accredited.
+
+    \b
+    Examples:
+      rinne gwp verify cam-001.gwp.json
+      rinne gwp verify cam-001.gwp.json --on-chain --json
+      rinne gwp verify 0x5f1c...e2 --rpc-url $ETH_RPC_URL
+    """
+    problems: list[str] = []
+    info: dict[str, Any] = {}
+    uid: str
+    if Path(target).is_file():
+        signed = _attest.load_attestation(target)
+        uid = signed.uid
+        info.update(_signed_json(signed))
+        if on_chain:
+            result = session.ledger().verify_attestation(signed)
+            problems += result["problems"]
+            info.update({k: result[k] for k in ("recorded", "revoked", "self_declared", "accredited")})
+        else:
+            recorded = load_deployment(session.home, signed.chain_id)
+            contract = recorded.attestations if recorded else None
+            if contract is None:
+                note(f"no deployment of chain {signed.chain_id} is recorded here: the contract address was not compared")
+            check = _attest.verify_attestation(signed, chain_id=session.chain_id, contract=contract)
+            problems += check.problems
+    elif _UID.match(target):
+        uid = target.lower()
+        ledger = session.ledger()
+        record = ledger.attestation(uid)
+        if record["signer"] is None:
+            problems.append("not-on-chain")
+        else:
+            accredited = ledger.has_role(record["signer"], Role.GWP_VERIFIER)
+            if record["revoked"]:
+                problems.append("revoked")
+            elif not record["valid"]:
+                problems.append("expired")
+            if not accredited and not record["self_declared"]:
+                problems.append("signer-not-accredited")
+            info.update(
+                lot_id=record["lot_id"], label=label_of(record["lot_id"]), signer=record["signer"],
+                emissions_g=record["emissions_grams"], stage=STAGE_NAMES[LifeCycleStage(record["stage"])],
+                issued_at=record["issued_at"], valid_until=record["valid_until"], recorded=True,
+                revoked=record["revoked"], self_declared=record["self_declared"], accredited=accredited,
+            )
+    else:
+        raise click.BadParameter(f"{target!r} is neither a file nor a 0x-prefixed 32-byte uid", param_hint="FILE|UID")
+    ok = all(p in INFORMATIONAL for p in problems)
+    data = {"ok": ok, "problems": problems, "uid": uid, **{k: v for k, v in info.items() if k != "uid"}}
+    if not session.json:
+        head = "valid" if ok else "NOT VALID"
+        click.secho(f"{head}: {uid}", fg="green" if ok else "red", color=None)
+        if info.get("lot_id"):
+            click.echo(f"lot        {info.get('label')}")
+            click.echo(f"emissions  {format_mass(info['emissions_g'])} CO2e ({info.get('stage')})")
+            click.echo(f"signer     {info.get('signer')}" + (" (self-declared)" if info.get("self_declared") else ""))
+            click.echo(f"valid      {format_time(info.get('issued_at'))} to {format_time(info.get('valid_until'))}")
+            if "recorded" in info:
+                click.echo(f"on-chain   {'recorded' if info['recorded'] else 'not recorded'}" + (", revoked" if info.get("revoked") else ""))
+        for p in problems:
+            click.echo(f"problem    {p}: {PROBLEMS.get(p, p)}")
+    else:
+        click.echo(json.dumps(jsonable(data), indent=2))
+    if not ok:
+        click.get_current_context().exit(1)
+
+
+@gwp.command()
+@click.argument("target", metavar="UID|FILE")
+@click.option("--reason", default="", help="Why (stored as its hash).")
+@write_command
+@pass_session
+def revoke(session: Session, target: str, reason: str) -> None:
+    """Revoke an attestation (its signer or an AUDITOR); the record stays.
+
+    \b
+    Example:
+      rinne gwp revoke cam-001.gwp.json --reason "meter calibration error" --account verifier
+    """
+    if Path(target).is_file():
+        uid = _attest.load_attestation(target).uid
+    elif _UID.match(target):
+        uid = target.lower()
+    else:
+        raise click.BadParameter(f"{target!r} is neither an attestation file nor a 0x-prefixed 32-byte uid", param_hint="UID|FILE")
+    ledger = session.signer()
+    session.confirm(f"Revoke attestation {uid} {session.who()}")
+    receipt = ledger.revoke_attestation(uid, reason)
+    session.done(receipt, f"revoked {uid}", uid=uid)
+
+
+@gwp.command("list")
+@click.option("--lot", "lot_id", help="Only attestations of this lot.")
+@click.option("--signer", metavar="ADDRESS|ACCOUNT", help="Only attestations by this signer.")
+@read_command
+@pass_session
+def list_(session: Session, lot_id: str | None, signer: str | None) -> None:
+    """List attestations recorded on-chain, oldest first.
+
+    \b
+    Example:
+      rinne gwp list --lot CAM-001 --json
+    """
+    with user_input():
+        lot_word = _specs.bytes32(lot_id, "lot id") if lot_id else None
+    signer_address = session.resolve_address(signer, "--signer") if signer else None
+    ledger = session.ledger()
+    with session.busy("reading attestations"):
+        found = attestations(ledger, lot_id=lot_word, signer=signer_address)
+    out = [
+        {
+            "uid": e["uid"], "lot_id": e["lotId"], "label": label_of(e["lotId"]), "signer": e["signer"],
+            "emissions_g": e["emissionsGrams"], "stage": STAGE_NAMES[LifeCycleStage(e["stage"])],
+            "methodology": label_of(e["methodology"]), "issued_at": e["issuedAt"], "valid_until": e["validUntil"],
+            "self_declared": e["selfDeclared"], "revoked": e["revoked"], "valid": e["valid"], "block": e["block"],
+            "tx_hash": e["tx_hash"],
+        }
+        for e in found
+    ]
+    lines = [
+        f"{o['uid'][:18]}…  {o['label']:<16} {format_mass(o['emissions_g']):>10} CO2e  {o['stage']:<22} {o['signer']}"
+        + ("  revoked" if o["revoked"] else "") + ("  self-declared" if o["self_declared"] else "")
+        for o in out
+    ]
+    session.emit(out, lines or ["no attestations"])

@@ -1,0 +1,110 @@
+"""`rinne node`: the managed local Anvil node."""
+
+from __future__ import annotations
+
+import click
+
+from ledger import _node
+from ledger._deployments import load_deployment
+
+from ._core import OrderedGroup, Session, data_dir_option, json_option, pass_session, verbose_option
+
+
+@click.group(cls=OrderedGroup)
+def node() -> None:
+    """Run the managed local chain (an Anvil node).
+
+    Without --rpc-url every command talks to this node, starting it on demand.
+    It listens on 127.0.0.1 only and keeps its chain in the data directory
+    (~/.rinne/node/state.json, or $RINNE_HOME), saved every 2 seconds and on
+    stop, so a local ledger survives restarts.
+
+    \b
+    Examples:
+      rinne node start
+      rinne node status --json
+      rinne node stop
+    """
+
+
+def _info_json(session: Session, info: _node.NodeInfo | None) -> dict:
+    if info is None:
+        return {"running": False, "data_dir": str(session.home)}
+    deployment = load_deployment(session.home, info.chain_id)
+    return {
+        "running": True, "rpc_url": info.rpc_url, "chain_id": info.chain_id, "pid": info.pid, "port": info.port,
+        "state_file": info.state_file, "log_file": info.log_file, "data_dir": str(session.home),
+        "deployment": deployment.model_dump() if deployment else None,
+    }
+
+
+def _describe(data: dict) -> list[str]:
+    if not data["running"]:
+        return [f"no local node running (data in {data['data_dir']}); start one with `rinne node start`"]
+    lines = [
+        f"running   {data['rpc_url']} (chain {data['chain_id']}, pid {data['pid']})",
+        f"state     {data['state_file']}",
+        f"log       {data['log_file']}",
+    ]
+    d = data.get("deployment")
+    lines.append(f"deployed  RinneLedger {d['ledger']}, GwpAttestations {d['attestations']}" if d else "deployed  no (run `rinne deploy`)")
+    return lines
+
+
+@node.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="TCP port on 127.0.0.1.  [default: a free one]")
+@click.option("--block-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Mine a block every SECONDS instead of one per transaction.")
+@data_dir_option
+@json_option
+@verbose_option
+@pass_session
+def start(session: Session, port: int | None, block_time: float | None) -> None:
+    """Start the local node (or report the one already running).
+
+    \b
+    Example:
+      rinne node start --port 8545
+    """
+    running = _node.status(session.home)
+    if running is not None:
+        if port is not None and port != running.port:
+            raise click.UsageError(f"the local node runs already on port {running.port}: stop it first to change the port")
+        data = _info_json(session, running)
+        session.emit({**data, "started": False}, ["already running"] + _describe(data))
+        return
+    info = _node.start(session.home, port=port, block_time=block_time)
+    data = _info_json(session, info)
+    session.emit({**data, "started": True}, _describe(data))
+
+
+@node.command()
+@data_dir_option
+@json_option
+@verbose_option
+@pass_session
+def stop(session: Session) -> None:
+    """Stop the local node; it saves its chain first.
+
+    \b
+    Example:
+      rinne node stop
+    """
+    stopped = _node.stop(session.home)
+    session.emit({"stopped": stopped, "data_dir": str(session.home)}, "stopped" if stopped else "no local node was running")
+
+
+@node.command()
+@data_dir_option
+@json_option
+@verbose_option
+@pass_session
+def status(session: Session) -> None:
+    """Show whether the local node runs, where, and what is deployed on it.
+
+    \b
+    Example:
+      rinne node status --json
+    """
+    data = _info_json(session, _node.status(session.home))
+    session.emit(data, _describe(data))

@@ -1,0 +1,260 @@
+"""`rinne unit`: battery units (packs, modules, ESS) and their passports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger import Composition, LotKind, LotState, PassportStatus, SohRecord, UnitSpec
+from ledger._registry_logs import unit_parents
+from ledger.models import label_of
+
+from . import _specs
+from ._core import CliError, OrderedGroup, Session, jsonable, pass_session, read_command, user_input, write_command
+from ._units import format_elements, format_energy, format_mass, format_time, parse_elements, parse_energy, parse_mass, parse_percent_bp
+from .lot import _id
+
+SETTABLE = ["reused", "remanufactured", "waste"]
+
+
+@click.group(cls=OrderedGroup)
+def unit() -> None:
+    """Build battery units and keep their passports.
+
+    A unit (pack, module or ESS) is a lot of kind "unit" with a passport: a
+    serial (stored as its hash), rated energy, status, and state-of-health
+    records. Status follows the EU passport vocabulary: original → reused |
+    repurposed | remanufactured → waste → recycled, along allowed edges only.
+    Energies take units: 75kWh, 1.2MWh (a bare integer is Wh).
+
+    \b
+    Examples:
+      rinne unit build PACK-001 --cells CELL-001 --material PACK-75KWH --mass 450kg \\
+          --serial VIN123-PACK --rated 75kWh --account pack-maker
+      rinne unit soh PACK-001 --soh 82% --capacity 61kWh --cycles 900 --throughput 70MWh --account diag
+      rinne unit status PACK-001 waste --account oem
+      rinne unit recycle PACK-001 --out BM-001:BLACK-MASS:300kg --account recycler
+      rinne unit show PACK-001 --json
+    """
+
+
+def _unit_spec(serial: str, rated: int) -> UnitSpec:
+    return UnitSpec(serial=serial, rated_wh=rated)
+
+
+def _unit_lot(session: Session, unit_id: str, material: str, mass: str, elements: str | None, pre: str | None,
+              post: str | None, evidence: str | None, inputs: list[Any]) -> Any:
+    grams = parse_mass(mass)
+    if elements:
+        return _specs.lot_spec(unit_id, material, grams, elements=elements, pre=pre, post=post, evidence_text=evidence)
+    if pre or post:
+        raise ValueError("--recycled-pre/--recycled-post go with --elements; without --elements the unit takes all the inputs give")
+    inherit = _specs.used_composition(session.ledger(), inputs)
+    return _specs.lot_spec(unit_id, material, grams, comp=inherit, evidence_text=evidence)
+
+
+def _unit_options(f: Any) -> Any:
+    for option in reversed([
+        click.option("--material", "-m", required=True, help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."),
+        click.option("--mass", required=True, help="Mass of the unit: 450kg."),
+        click.option("--serial", required=True, help="Manufacturer's serial number (stored as its hash)."),
+        click.option("--rated", required=True, help="Rated energy: 75kWh."),
+        click.option("--elements", "-e", help="Element content.  [default: everything the inputs give]"),
+        click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part (with --elements)."),
+        click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part (with --elements)."),
+        click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the unit does not carry]"),
+        click.option("--evidence", metavar="FILE|HASH", help="Build record: a file (hashed) or its 0x hash."),
+    ]):
+        f = option(f)
+    return f
+
+
+@unit.command()
+@click.argument("unit_id")
+@click.option("--cells", "cells", multiple=True, required=True, metavar="LOT[=MASS]", help="Cell lot used, whole or part (repeat).")
+@_unit_options
+@write_command
+@pass_session
+def build(session: Session, unit_id: str, cells: tuple[str, ...], material: str, mass: str, serial: str, rated: str,
+          elements: str | None, recycled_pre: str | None, recycled_post: str | None, loss: str | None, evidence: str | None) -> None:
+    """Build a unit from cell lots (CELL_MAKER, PACK_ASSEMBLER); its passport starts as original.
+
+    \b
+    Example:
+      rinne unit build PACK-001 --cells CELL-001=400kg --material PACK-NMC811-75KWH \\
+          --mass 450kg --serial VIN123-PACK --rated 75kWh --account pack-maker
+    """
+    with user_input():
+        used = _specs.uses(cells)
+        spec = _unit_spec(serial, parse_energy(rated))
+        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
+    ledger = session.signer()
+    session.confirm(f"Build unit {label_of(unit_lot.lot_id)} ({format_energy(spec.rated_wh)}) from "
+                    f"{', '.join(label_of(u.lot_id) for u in used)} {session.who()}")
+    with session.busy("building"):
+        receipt = ledger.build_unit(used, unit_lot, spec, loss_comp)
+    session.done(receipt, f"built unit {label_of(unit_lot.lot_id)}", unit_id=unit_lot.lot_id, cells=[u.lot_id for u in used])
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@read_command
+@pass_session
+def show(session: Session, unit_id: str) -> None:
+    """Show a unit's passport: status, rated energy, latest SOH, holder, parents.
+
+    \b
+    Example:
+      rinne unit show ESS-001 --json
+    """
+    ledger = session.ledger()
+    passport = ledger.unit(unit_id)
+    lot = ledger.lot(unit_id)
+    if passport.status == PassportStatus.NONE or lot.kind != LotKind.UNIT:
+        raise CliError(f"no battery unit {label_of(unit_id)} on chain {ledger.chain_id}" +
+                       (" (it is a material lot: see `rinne lot show`)" if lot.state != LotState.NONE else ""))
+    parents = unit_parents(ledger, unit_id) or []
+    soh = None
+    if passport.soh_at:
+        soh = {"soce_bp": passport.soce_bp, "capacity_wh": passport.capacity_wh, "cycles": passport.cycles,
+               "throughput_wh": passport.throughput_wh, "recorded_at": passport.soh_at}
+    data = {
+        "unit_id": passport.unit_id, "label": label_of(unit_id), "status": passport.status.name, "rated_wh": passport.rated_wh,
+        "soh": soh, "holder": lot.holder, "state": lot.state.name, "material": lot.material, "material_label": lot.material_label,
+        "mass_g": lot.mass, "composition": jsonable(lot.composition) if lot.composition else None, "parents": parents,
+    }
+    lines = [
+        f"unit       {label_of(unit_id)}",
+        f"status     {passport.status.name.lower()}",
+        f"rated      {format_energy(passport.rated_wh)}",
+        (f"soh        SOCE {passport.soce_bp / 100:g} %, {format_energy(passport.capacity_wh)} left, {passport.cycles} cycles, "
+         f"{format_energy(passport.throughput_wh)} throughput ({format_time(passport.soh_at)})") if soh else "soh        none recorded",
+        f"material   {lot.material_label}, {format_mass(lot.mass)}: {format_elements((lot.composition or Composition()).as_dict())}",
+        f"holder     {lot.holder} ({lot.state.name.lower()})",
+        f"parents    {', '.join(label_of(p) for p in parents) or 'none (original build)'}",
+    ]
+    session.emit(data, lines)
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@click.option("--soh", "soce", required=True, help="State of certified energy: 87.5%.")
+@click.option("--capacity", required=True, help="Remaining energy capacity: 65kWh.")
+@click.option("--cycles", required=True, type=click.IntRange(0, 2**32 - 1), help="Full equivalent cycles so far.")
+@click.option("--throughput", required=True, help="Cumulative energy throughput so far: 30MWh.")
+@click.option("--evidence", metavar="FILE|HASH", help="Diagnosis report: a file (hashed) or its 0x hash.")
+@write_command
+@pass_session
+def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None) -> None:
+    """Record a state-of-health diagnosis (the holder or a DIAGNOSTICIAN).
+
+    Cycles and throughput may not go down between records.
+
+    \b
+    Example:
+      rinne unit soh PACK-001 --soh 82% --capacity 61kWh --cycles 900 --throughput 70MWh \\
+          --evidence bms-report.json --account diag
+    """
+    with user_input():
+        record = SohRecord(soce_bp=parse_percent_bp(soce), capacity_wh=parse_energy(capacity), cycles=cycles,
+                           throughput_wh=parse_energy(throughput), evidence=_specs.evidence(evidence))
+    ledger = session.signer()
+    session.confirm(f"Record SOH {record.soce_bp / 100:g} % for {label_of(unit_id)} {session.who()}")
+    receipt = ledger.record_soh(unit_id, record)
+    session.done(receipt, f"recorded SOH {record.soce_bp / 100:g} % for {label_of(unit_id)}", unit_id=unit_id,
+                 soh=record.model_dump())
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@click.argument("status", metavar="STATUS", type=click.Choice(SETTABLE, case_sensitive=False))
+@click.option("--evidence", metavar="FILE|HASH", help="Grading or decision record: a file (hashed) or its 0x hash.")
+@write_command
+@pass_session
+def status(session: Session, unit_id: str, status: str, evidence: str | None) -> None:
+    """Move a unit's passport status (the holder).
+
+    \b
+    Allowed moves (STATUS is reused, remanufactured or waste):
+      original        → reused, remanufactured, waste
+      reused          → remanufactured, waste
+      remanufactured  → reused, waste
+      repurposed      → waste
+    A unit becomes repurposed through `rinne unit repurpose` (from original,
+    reused, remanufactured or waste) and recycled through `rinne unit recycle`
+    (from waste).
+
+    \b
+    Example:
+      rinne unit status PACK-001 waste --evidence grading.pdf --account oem
+    """
+    with user_input():
+        word = _specs.evidence(evidence) if evidence else ""
+    target = PassportStatus[status.upper()]
+    ledger = session.signer()
+    session.confirm(f"Set {label_of(unit_id)} to {status.lower()} {session.who()}")
+    receipt = ledger.set_status(unit_id, target, word)
+    session.done(receipt, f"{label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name)
+
+
+@unit.command()
+@click.argument("unit_id")
+@click.option("--from", "parents", multiple=True, required=True, metavar="UNIT", help="Parent unit consumed (repeat).")
+@_unit_options
+@write_command
+@pass_session
+def repurpose(session: Session, unit_id: str, parents: tuple[str, ...], material: str, mass: str, serial: str, rated: str,
+              elements: str | None, recycled_pre: str | None, recycled_post: str | None, loss: str | None, evidence: str | None) -> None:
+    """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE).
+
+    \b
+    Example:
+      rinne unit repurpose ESS-001 --from LF003 --from LF004 --material ESS-120KWH \\
+          --mass 900kg --serial ESS-2027-001 --rated 120kWh --account second-life
+    """
+    with user_input():
+        used = _specs.uses(parents)
+        spec = _unit_spec(serial, parse_energy(rated))
+        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
+    ledger = session.signer()
+    names = ", ".join(label_of(u.lot_id) for u in used)
+    session.confirm(f"Repurpose {names} into {label_of(unit_lot.lot_id)} {session.who()}")
+    with session.busy("repurposing"):
+        receipt = ledger.repurpose(used, unit_lot, spec, loss_comp)
+    session.done(receipt, f"repurposed {names} into {label_of(unit_lot.lot_id)}", unit_id=unit_lot.lot_id, parents=[u.lot_id for u in used])
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@click.option("--out", "outs", multiple=True, metavar="ID:MATERIAL:MASS[:ELEMENTS]",
+              help="Recovered lot (repeat). Without ELEMENTS a single output takes all the unit's content; 'none' means no tracked elements.")
+@click.option("--outputs", "outputs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Recovered lots from a CSV or JSON file (the `lot import` format).")
+@click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the recovered lots do not carry]")
+@write_command
+@pass_session
+def recycle(session: Session, unit_id: str, outs: tuple[str, ...], outputs_file: Path | None, loss: str | None) -> None:
+    """Recycle a waste unit into recovered material lots (RECYCLER).
+
+    Everything recovered counts as post-consumer recycled content.
+
+    \b
+    Example:
+      rinne unit recycle PACK-001 --out BM-001:BLACK-MASS:300kg:Ni=40kg,Co=5kg,Li=6kg --account recycler
+    """
+    with user_input():
+        inherit = None
+        if len(outs) == 1 and not outputs_file:
+            inherit = _specs.used_composition(session.ledger(), _specs.uses([unit_id]))
+        specs = _specs.outputs(outs, outputs_file, inherit=inherit)
+        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+    ledger = session.signer()
+    desc = ", ".join(f"{label_of(s.lot_id)} ({label_of(s.material)}, {format_mass(s.mass)})" for s in specs)
+    session.confirm(f"Recycle {label_of(unit_id)} into {desc} {session.who()}")
+    with session.busy("recycling"):
+        receipt = ledger.recycle(unit_id, specs, loss_comp)
+    session.done(receipt, f"recycled {label_of(unit_id)} into {desc}", unit_id=unit_id, outputs=[s.lot_id for s in specs])
