@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS events(
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_key ON events(key);
+CREATE INDEX IF NOT EXISTS events_freeze ON events(name, id) WHERE name IN ('LotFrozen', 'LotUnfrozen');
 CREATE TABLE IF NOT EXISTS lots(
     lot_id BLOB PRIMARY KEY, event INTEGER NOT NULL, material BLOB NOT NULL, mass INTEGER NOT NULL,
     origin BLOB NOT NULL, holder TEXT NOT NULL, kind INTEGER NOT NULL DEFAULT 0
@@ -111,6 +112,69 @@ def _b32(value: str | bytes) -> bytes:
     return bytes.fromhex(to_bytes32(value)[2:])
 
 
+class MaterialGraph:
+    """Operations as adjacency lists (lot → creating op, op → inputs and outputs, lot → consuming ops),
+    loaded from the index once and extended as it syncs; traversals are plain dictionary walks."""
+
+    __slots__ = ("made_by", "inputs", "outputs", "consumers", "lots", "_interned")
+
+    def __init__(self) -> None:
+        #: lot id -> (material, mass at creation, origin, creator, kind, LotCreated event id)
+        self.lots: dict[bytes, tuple[bytes, int, bytes, str, int, int]] = {}
+        self._interned: dict[Any, Any] = {}
+        self.made_by: dict[bytes, int] = {}
+        self.inputs: dict[int, list[tuple[bytes, int]]] = {}
+        self.outputs: dict[int, list[bytes]] = {}
+        self.consumers: dict[bytes, list[tuple[int, int]]] = {}  # lot -> [(op, grams used; 0 = whole)]
+
+    def add(self, ins: Iterable[tuple[int, int, bytes, int]], outs: Iterable[tuple[int, int, bytes]]) -> None:
+        """Add op_in rows (op, pos, lot, used) and op_out rows (op, pos, lot), each in position order."""
+        for op, _pos, lot, used in ins:
+            self.inputs.setdefault(op, []).append((lot, used))
+            self.consumers.setdefault(lot, []).append((op, used))
+        for op, _pos, lot in outs:
+            self.outputs.setdefault(op, []).append(lot)
+            self.made_by[lot] = op
+
+    def add_lots(self, rows: Iterable[tuple[bytes, int, bytes, int, bytes, str]], units: Iterable[tuple[bytes]] = ()) -> None:
+        """Add lots rows (lot, event, material, mass, origin, creator) and mark `units` as battery units."""
+        intern = self._interned.setdefault
+        for lot, event, material, mass, origin, holder in rows:
+            self.lots[lot] = (intern(material, material), mass, intern(origin, origin), intern(holder, holder), 0, event)
+        for (unit,) in units:
+            rec = self.lots.get(unit)
+            if rec is not None:
+                self.lots[unit] = rec[:4] + (1,) + rec[5:]
+
+    def upstream(self, root: bytes) -> list[bytes]:
+        """The lot and every lot it was made from, transitively."""
+        seen = {root}
+        stack = [root]
+        made_by, inputs = self.made_by, self.inputs
+        while stack:
+            op = made_by.get(stack.pop())
+            if op is None:
+                continue
+            for lot, _ in inputs.get(op, ()):
+                if lot not in seen:
+                    seen.add(lot)
+                    stack.append(lot)
+        return list(seen)
+
+    def downstream(self, root: bytes) -> list[bytes]:
+        """The lot and every lot made from it, transitively."""
+        seen = {root}
+        stack = [root]
+        consumers, outputs = self.consumers, self.outputs
+        while stack:
+            for op, _ in consumers.get(stack.pop(), ()):
+                for lot in outputs.get(op, ()):
+                    if lot not in seen:
+                        seen.add(lot)
+                        stack.append(lot)
+        return list(seen)
+
+
 class EventIndex:
     """The SQLite event index of one deployment. Open it with :meth:`EventIndex.open`."""
 
@@ -118,6 +182,20 @@ class EventIndex:
         self.conn = conn
         self.path = path
         self._state_cache: tuple[int, LedgerState] | None = None
+        self._graph: MaterialGraph | None = None
+
+    def graph(self) -> MaterialGraph:
+        """Return the material graph (loaded on first use, then kept in step with every sync)."""
+        if self._graph is None:
+            g = MaterialGraph()
+            g.add(
+                self.conn.execute("SELECT op, pos, lot_id, used FROM op_in ORDER BY op, pos"),
+                self.conn.execute("SELECT op, pos, lot_id FROM op_out ORDER BY op, pos"),
+            )
+            g.add_lots(self.conn.execute("SELECT lot_id, event, material, mass, origin, holder FROM lots"))
+            g.add_lots((), self.conn.execute("SELECT lot_id FROM lots WHERE kind = 1"))
+            self._graph = g
+        return self._graph
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -348,6 +426,9 @@ class EventIndex:
             self._set_meta("synced_block", end)
             self._set_meta("synced_timestamp", tip_ts)
             c.execute("COMMIT")
+            if self._graph is not None:
+                self._graph.add(ins, outs)
+                self._graph.add_lots(lots, units)
         except sqlite3.IntegrityError as exc:
             c.execute("ROLLBACK")
             raise errors.IndexCorrupt(f"{self.path}: the chain gave an event the index holds already ({exc}): rebuild the index") from None
@@ -407,6 +488,7 @@ class EventIndex:
             c.execute("ROLLBACK")
             raise
         self._state_cache = None
+        self._graph = None
 
     # --------------------------------------------------------------------------- reading
 
@@ -429,17 +511,37 @@ class EventIndex:
         return st
 
     def upstream_lots(self, lot_id: str | bytes) -> list[bytes]:
-        """Return the lot and every lot it was made from, transitively (recursive CTE)."""
-        rows = self.conn.execute(_UP_SQL, (_b32(lot_id),)).fetchall()
-        return [r[0] for r in rows]
+        """Return the lot and every lot it was made from, transitively."""
+        return self.graph().upstream(_b32(lot_id))
 
     def downstream_lots(self, lot_id: str | bytes) -> list[bytes]:
-        """Return the lot and every lot made from it, transitively (recursive CTE)."""
-        rows = self.conn.execute(_DOWN_SQL, (_b32(lot_id),)).fetchall()
-        return [r[0] for r in rows]
+        """Return the lot and every lot made from it, transitively."""
+        return self.graph().downstream(_b32(lot_id))
+
+    def lot_rows(self, lot_ids: Sequence[bytes]) -> list[tuple[Any, ...]]:
+        """Return (lot_id, material, mass, origin, creator, kind, event) of the given lots that exist."""
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(lot_ids), 900):
+            part = lot_ids[start : start + 900]
+            out.extend(
+                self.conn.execute(
+                    "SELECT lot_id, material, mass, origin, holder, kind, event FROM lots WHERE lot_id IN (" + ",".join("?" * len(part)) + ")",
+                    part,
+                )
+            )
+        return out
+
+    def frozen_lots(self) -> set[bytes]:
+        """Return the lots whose last freeze event froze them."""
+        state: dict[bytes, bool] = {}
+        for key, name in self.conn.execute("SELECT key, name FROM events WHERE name IN ('LotFrozen','LotUnfrozen') ORDER BY id"):
+            state[key] = name == "LotFrozen"
+        return {k for k, v in state.items() if v}
 
     def has_lot(self, lot_id: str | bytes) -> bool:
         """Whether the index knows the lot."""
+        if self._graph is not None:
+            return _b32(lot_id) in self._graph.lots
         return self.conn.execute("SELECT 1 FROM lots WHERE lot_id=?", (_b32(lot_id),)).fetchone() is not None
 
     def substate(self, lot_ids: Iterable[bytes]) -> LedgerState:
@@ -467,25 +569,6 @@ class EventIndex:
 
 class _RangeTooLarge(Exception):
     pass
-
-
-_UP_SQL = """
-WITH RECURSIVE up(lot_id) AS (
-    SELECT ?
-    UNION
-    SELECT i.lot_id FROM up JOIN op_out o ON o.lot_id = up.lot_id JOIN op_in i ON i.op = o.op
-)
-SELECT lot_id FROM up
-"""
-
-_DOWN_SQL = """
-WITH RECURSIVE down(lot_id) AS (
-    SELECT ?
-    UNION
-    SELECT o.lot_id FROM down JOIN op_in i ON i.lot_id = down.lot_id JOIN op_out o ON o.op = i.op
-)
-SELECT lot_id FROM down
-"""
 
 
 def _key(name: str, topics: list[bytes]) -> bytes | None:

@@ -14,7 +14,8 @@ inputs of a Recycle operation pass nothing on, so recovered lots carry only the 
 from __future__ import annotations
 
 import heapq
-from typing import Any, Literal, Union
+import json
+from typing import Any, Literal, NamedTuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,44 +81,50 @@ def _now(source: Source, st: LedgerState, at: int | None) -> int:
 # -------------------------------------------------------------------------------------- trace
 
 
-class TraceLot(BaseModel):
-    """A lot or unit in a trace."""
-
-    model_config = _frozen()
+class TraceLot(NamedTuple):
+    """A lot or unit in a trace. ``made_by`` is the id of the operation that created it (None: minted)."""
 
     id: str
     label: str
     material: str
     mass_g: int
-    kind: Literal["material", "unit"]
+    kind: str  # "material" or "unit"
     origin_country: str | None
     creator: str
     block: int
-    state: Literal["active", "consumed", "frozen"]
-    role: Literal["root", "upstream", "downstream"]
-    made_by: str | None = Field(default=None, description="id of the operation that created it (None: minted)")
+    state: str  # "active", "consumed" or "frozen"
+    role: str  # "root", "upstream" or "downstream"
+    made_by: str | None
 
 
-class TraceOp(BaseModel):
-    """An operation linking input lots to output lots."""
-
-    model_config = _frozen()
+class TraceOp(NamedTuple):
+    """An operation linking input lots (id, grams used; 0 = the whole lot) to output lots."""
 
     id: str
     kind: str
     operator: str
     block: int
-    inputs: list[tuple[str, int]] = Field(description="(lot id, grams used; 0 = the whole lot)")
+    inputs: list[tuple[str, int]]
     outputs: list[str]
 
 
-class Trace(_Report):
-    """The material graph around one lot: upstream to the mines, downstream to units and recovered lots."""
+class Trace:
+    """The material graph around one lot: upstream to the mines, downstream to units and recovered lots.
 
-    root: str
-    direction: Literal["up", "down", "both"]
-    lots: list[TraceLot]
-    ops: list[TraceOp]
+    Lots and operations are light named tuples (a trace may hold tens of thousands of them);
+    :meth:`to_dict`, :meth:`to_json`, :meth:`to_dot` and :meth:`to_html` render it.
+    """
+
+    __slots__ = ("root", "direction", "lots", "ops")
+
+    def __init__(self, root: str, direction: str, lots: list[TraceLot], ops: list[TraceOp]) -> None:
+        self.root = root
+        self.direction = direction
+        self.lots = lots
+        self.ops = ops
+
+    def __repr__(self) -> str:
+        return f"Trace({label_of(self.root)}, {self.direction}, {len(self.lots)} lots, {len(self.ops)} ops)"
 
     @property
     def mines(self) -> list[TraceLot]:
@@ -128,6 +135,18 @@ class Trace(_Report):
     def units(self) -> list[TraceLot]:
         """Battery units in the trace."""
         return [lot for lot in self.lots if lot.kind == "unit"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the trace as JSON-ready data."""
+        return {
+            "root": self.root, "direction": self.direction,
+            "lots": [lot._asdict() for lot in self.lots],
+            "ops": [{**op._asdict(), "inputs": [{"lot": i, "used_g": u} for i, u in op.inputs]} for op in self.ops],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Return the trace as JSON."""
+        return json.dumps(self.to_dict(), indent=indent)
 
     def to_dot(self) -> str:
         """Return the graph in Graphviz DOT (lots as boxes, operations as ellipses)."""
@@ -145,80 +164,82 @@ class Trace(_Report):
 _OP_NAMES = {k.value: k.name.lower() for k in OpKind}
 
 
+def _label(raw: bytes) -> str:
+    # label_of's fast path for the common case: a short printable ASCII label padded with zeros.
+    text = raw.rstrip(b"\0")
+    if text and text.isascii() and b"\0" not in text:
+        t = text.decode()
+        if t.isprintable():
+            return t
+    return label_of(raw)
+
+
+def _op_id(op: int) -> str:
+    return f"op-{op >> 24}-{op & 0xFFFFFF}"
+
+
 def trace(index: EventIndex, lot_id: str | bytes, *, direction: Literal["up", "down", "both"] = "both") -> Trace:
     """Trace a lot or unit upstream (to the mines, every step) and/or downstream (to every unit, ESS
-    and recovered lot) from the index, with recursive CTEs over the operation tables."""
+    and recovered lot) from the index's material graph."""
     root = _b32(lot_id)
     if not index.has_lot(root):
         raise errors.InvalidInput(f"no lot {label_of(root)} in the index (sync it first?)")
-    c = index.conn
-    up = index.upstream_lots(root) if direction in ("up", "both") else [root]
-    down = index.downstream_lots(root) if direction in ("down", "both") else [root]
-    role: dict[bytes, str] = {i: "upstream" for i in up}
-    for i in down:
-        role[i] = "downstream"
+    g = index.graph()
+    role: dict[bytes, str] = {}
+    if direction in ("up", "both"):
+        role = dict.fromkeys(g.upstream(root), "upstream")
+    if direction in ("down", "both"):
+        role.update(dict.fromkeys(g.downstream(root), "downstream"))
     role[root] = "root"
-    c.execute("CREATE TEMP TABLE IF NOT EXISTS tsel(lot_id BLOB PRIMARY KEY) WITHOUT ROWID")
-    c.execute("DELETE FROM tsel")
-    c.executemany("INSERT INTO tsel VALUES(?)", ((i,) for i in role))
-    lots_rows = c.execute(
-        "SELECT l.lot_id, l.material, l.mass, l.origin, l.holder, l.kind, l.event FROM lots l JOIN tsel t ON t.lot_id = l.lot_id"
-    ).fetchall()
-    made_by: dict[bytes, int] = dict(
-        (r[0], r[1]) for r in c.execute("SELECT o.lot_id, o.op FROM op_out o JOIN tsel t ON t.lot_id = o.lot_id")
-    )
-    consumed = {r[0] for r in c.execute("SELECT i.lot_id FROM op_in i JOIN tsel t ON t.lot_id = i.lot_id WHERE i.used = 0")}
-    frozen: dict[bytes, bool] = {}
-    for key, name in c.execute(
-        "SELECT e.key, e.name FROM events e JOIN tsel t ON t.lot_id = e.key WHERE e.name IN ('LotFrozen','LotUnfrozen') ORDER BY e.id"
-    ):
-        frozen[key] = name == "LotFrozen"
-    # Operations: the one creating each lot of the trace (the root's only when looking upstream).
+    made_by, consumers, inputs, outputs = g.made_by, g.consumers, g.inputs, g.outputs
     op_ids = {made_by[i] for i in role if i in made_by and not (i == root and direction == "down")}
-    ops_out: dict[int, list[str]] = {}
-    ops_in: dict[int, list[tuple[str, int]]] = {}
-    if op_ids:
-        c.execute("CREATE TEMP TABLE IF NOT EXISTS topsel(op INTEGER PRIMARY KEY)")
-        c.execute("DELETE FROM topsel")
-        c.executemany("INSERT INTO topsel VALUES(?)", ((o,) for o in op_ids))
-        for op, lot, _pos in c.execute("SELECT o.op, o.lot_id, o.pos FROM op_out o JOIN topsel s ON s.op = o.op ORDER BY o.op, o.pos"):
-            if lot in role:
-                ops_out.setdefault(op, []).append(_hex(lot))
-        for op, lot, used in c.execute("SELECT i.op, i.lot_id, i.used FROM op_in i JOIN topsel s ON s.op = i.op ORDER BY i.op, i.pos"):
-            if lot in role:
-                ops_in.setdefault(op, []).append((_hex(lot), used))
-        meta = {
-            r[0]: r[1]
-            for r in c.execute("SELECT e.id, e.topics FROM events e JOIN topsel s ON s.op = e.id")
-        }
-        c.execute("DELETE FROM topsel")
-    else:
-        meta = {}
-    c.execute("DELETE FROM tsel")
+    frozen = index.frozen_lots()
     ops = []
-    for op in sorted(op_ids):
-        topics = meta.get(op, b"")
-        kind = int.from_bytes(topics[32:64], "big") if len(topics) >= 96 else 0
-        operator = "0x" + topics[76:96].hex() if len(topics) >= 96 else ""
-        ops.append(
-            TraceOp.model_construct(
-                id=f"op-{op >> 24}-{op & 0xFFFFFF}", kind=_OP_NAMES.get(kind, str(kind)), operator=operator,
-                block=op >> 24, inputs=ops_in.get(op, []), outputs=ops_out.get(op, []),
-            )
+    if op_ids:
+        kinds = dict(
+            index.conn.execute(
+                "SELECT id, topics FROM events WHERE id IN (" + ",".join(str(int(o)) for o in op_ids) + ")"
+            ).fetchall()
         )
+        for op in sorted(op_ids):
+            topics = kinds.get(op, b"")
+            kind = int.from_bytes(topics[32:64], "big") if len(topics) >= 96 else -1
+            ops.append(
+                TraceOp(
+                    id=_op_id(op), kind=_OP_NAMES.get(kind, str(kind)),
+                    operator="0x" + topics[76:96].hex() if len(topics) >= 96 else "", block=op >> 24,
+                    inputs=[("0x" + lot.hex(), used) for lot, used in inputs.get(op, ()) if lot in role],
+                    outputs=["0x" + lot.hex() for lot in outputs.get(op, ()) if lot in role],
+                )
+            )
     lots = []
-    for lot_id_, material, mass, origin, holder, kind, event in sorted(lots_rows, key=lambda r: r[6]):
-        state = "frozen" if frozen.get(lot_id_) else "consumed" if lot_id_ in consumed else "active"
+    labels: dict[bytes, str] = {}
+    meta = g.lots
+    order = sorted((meta[x][5], x) for x in role if x in meta)
+    for event, lot_id_ in order:
+        material, mass, origin, holder, kind, _ = meta[lot_id_]
+        mat = labels.get(material)
+        if mat is None:
+            mat = labels[material] = label_of(material)
+        country = labels.get(origin)
+        if country is None:
+            country = labels[origin] = origin_country(origin) or ""
+        if lot_id_ in frozen:
+            state = "frozen"
+        else:
+            state = "active"
+            for _, used in consumers.get(lot_id_, ()):
+                if used == 0:
+                    state = "consumed"
+                    break
         mb = made_by.get(lot_id_)
         lots.append(
-            TraceLot.model_construct(
-                id=_hex(lot_id_), label=label_of(lot_id_), material=label_of(material), mass_g=mass,
-                kind="unit" if kind == LotKind.UNIT else "material", origin_country=origin_country(origin), creator=holder,
-                block=event >> 24, state=state, role=role[lot_id_],
-                made_by=None if mb is None else f"op-{mb >> 24}-{mb & 0xFFFFFF}",
+            TraceLot(
+                "0x" + lot_id_.hex(), _label(lot_id_), mat, mass, "unit" if kind == 1 else "material", country or None,
+                holder, event >> 24, state, role[lot_id_], None if mb is None else f"op-{mb >> 24}-{mb & 0xFFFFFF}",
             )
         )
-    return Trace.model_construct(root=_hex(root), direction=direction, lots=lots, ops=ops)
+    return Trace(_hex(root), direction, lots, ops)
 
 
 # ---------------------------------------------------------------------------------- footprint
