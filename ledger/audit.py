@@ -38,11 +38,10 @@ from ledger._logs import ATTESTATIONS, LEDGER, advance_head, event_hash
 from ledger._rpc import batch, call
 from ledger._state import Comp, LedgerState
 from ledger.index import EventIndex, SyncProgress, replay
-from ledger.models import ELEMENTS, LotState, OpKind, label_of
+from ledger.models import LotState, OpKind, label_of
 from ledger.provenance import all_footprints, attestation_status
 
 _LEDGER_ABI = contract_abi("RinneLedger")
-_GWP_ABI = contract_abi("GwpAttestations")
 _BATCH = 500
 
 
@@ -105,6 +104,16 @@ class AuditReport(BaseModel):
     def passed(self) -> bool:
         """True when nothing was flagged."""
         return not self.flags
+
+    def raise_for_flags(self) -> "AuditReport":
+        """Raise :class:`ledger.errors.AuditFailed` when anything was flagged; return the report otherwise."""
+        if self.flags:
+            counts: dict[str, int] = {}
+            for f in self.flags:
+                counts[f.code] = counts.get(f.code, 0) + 1
+            summary = ", ".join(f"{n} {code}" for code, n in sorted(counts.items()))
+            raise errors.AuditFailed(f"audit of chain {self.chain_id} blocks {self.from_block}-{self.to_block} failed: {summary}")
+        return self
 
     def flag_codes(self) -> set[str]:
         """Return the set of flag codes raised."""

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from eth_account import Account
 
-from ledger import _node
+from ledger import _node, errors
 from ledger._logs import layout_by_name
 from ledger._rpc import call
 from ledger.audit import audit
@@ -20,7 +20,7 @@ from ledger.models import Composition, LotSpec, Role, to_bytes32
 from ledger.passport import battery_passport, pact_footprint
 from ledger.provenance import footprint, trace
 
-from chain import World, give, start_world, stop_world, story
+from prov_chain import World, start_world, stop_world, story
 
 pytestmark = pytest.mark.chain
 
@@ -127,6 +127,8 @@ def test_flag_revoked_attestation(fresh: World, tmp_path: Path) -> None:
     report = audit(fresh.admin, ix)
     assert not report.passed
     assert report.flag_codes() == {"revoked-attestation"}
+    with pytest.raises(errors.AuditFailed, match="1 revoked-attestation"):
+        report.raise_for_flags()
     assert report.flags[0].subject == "0x" + uid.hex()
 
 
@@ -281,7 +283,10 @@ def test_replay_after_reorg(fresh: World, tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_real_audit_report_in_chromium(fresh: World, tmp_path: Path) -> None:
     """A real failing audit (a frozen lot under live packs) rendered by headless Chromium."""
-    from test_browser import CHROMIUM, count, render  # noqa: F401  (skips the test when Chromium is missing)
+    from prov_render import CHROMIUM, MISSING, count, render
+
+    if CHROMIUM is None:
+        pytest.skip(MISSING)
 
     fresh.auditor.freeze("NISO4", "assay disputed")
     report = audit(fresh.admin, EventIndex.open(tmp_path / "i.sqlite"))

@@ -25,7 +25,7 @@ from ledger.provenance import (
     triage,
 )
 
-from conftest import AUDITOR, REFINER, VERIFIER, build_reference
+from prov_synth import AUDITOR, VERIFIER, build_reference
 
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
 

@@ -11,7 +11,7 @@ from ledger.index import EventIndex
 from ledger.models import Composition, OpKind, Role
 from ledger.provenance import footprint, origin_mix, trace
 
-from synth import Synth, account
+from prov_synth import Synth, account
 
 MINER, MAKER, VERIFIER = account(11), account(12), account(13)
 
@@ -83,7 +83,7 @@ def test_footprint_and_origin_of_10k_ancestors(wide_index: EventIndex) -> None:
 @pytest.mark.slow
 def test_sync_throughput_on_anvil(tmp_path: Path) -> None:
     """Mint 20,000 lots in batches on Anvil and index them: events per second of a full sync."""
-    from chain import start_world, stop_world
+    from prov_chain import start_world, stop_world
     from ledger.models import LotSpec
 
     w = start_world(tmp_path)
