@@ -326,7 +326,10 @@ class EventIndex:
             if progress:
                 progress(SyncProgress(first, target, end, total))
             start = end + 1
-            if n < 2_000 and span < chunk_blocks:
+            # Keep each response near 10k logs: memory stays flat however dense the blocks are.
+            if n > 20_000:
+                span = max(1, span // 2)
+            elif n < 5_000 and span < chunk_blocks:
                 span = min(chunk_blocks, span * 2)
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
