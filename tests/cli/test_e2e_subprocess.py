@@ -1,0 +1,109 @@
+"""The installed `rinne` as a real subprocess against a real Anvil: a refiner mints and offers, a cathode
+maker accepts and transforms, a verifier signs offline, someone submits; --json output matches the chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ledger import Ledger, LotState, to_bytes32
+from ledger._rpc import call
+
+pytestmark = pytest.mark.chain
+
+RINNE = Path(sys.executable).parent / "rinne"
+
+
+@pytest.fixture
+def env(anvil, tmp_path):
+    if not RINNE.exists():
+        pytest.fail(f"{RINNE} is missing: install the package with `{Path(sys.executable).parent}/pip install -e .`")
+    ledger = Ledger.connect(anvil.rpc_url, data_dir=tmp_path)
+    snapshot = call(ledger.w3, "evm_snapshot", [])
+    latest = int(call(ledger.w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    call(ledger.w3, "evm_setTime", [max(int(time.time()), latest + 1)])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RINNE_", "ETH_RPC_URL"))}
+    environ.update(
+        RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_SCRYPT_N="1024",
+        RINNE_PASSWORD="e2e password", ETH_RPC_URL=anvil.rpc_url, NO_COLOR="1",
+    )
+    yield environ
+    call(ledger.w3, "evm_revert", [snapshot])
+
+
+def run(env, *args, code=0, extra_env=None, cwd=None):
+    proc = subprocess.run([str(RINNE), *map(str, args)], env={**env, **(extra_env or {})}, capture_output=True, text=True,
+                          timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+    assert proc.returncode == code, f"rinne {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def data(env, *args, **kwargs):
+    return json.loads(run(env, *args, "--json", **kwargs).stdout)
+
+
+def test_refiner_to_cathode_maker_with_an_offline_attestation(env, tmp_path):
+    names = ["admin", "refiner", "cam", "verifier"]
+    with ThreadPoolExecutor(4) as pool:
+        accounts = dict(zip(names, pool.map(lambda n: data(env, "account", "new", n, "--fund"), names)))
+    addr = {n: a["address"] for n, a in accounts.items()}
+    assert all(a["funded"] for a in accounts.values())
+
+    deployed = data(env, "deploy", "--account", "admin", "--yes")
+    for name, roles in [("refiner", "REFINER"), ("cam", "PRECURSOR_MAKER,CATHODE_MAKER"), ("verifier", "GWP_VERIFIER")]:
+        data(env, "party", "register", name, "--roles", roles, "--name", name, "--account", "admin", "--yes")
+
+    minted = data(env, "lot", "mint", "R-NI-E2E", "--material", "NiSO4", "--mass", "20t", "--elements", "Ni=22%,Co=0.8%",
+                  "--recycled-post", "Ni=10%", "--origin", "FI:Harjavalta", "--account", "refiner", "--yes")
+    assert minted["created"] is True
+    data(env, "transfer", "offer", "R-NI-E2E", "cam", "--account", "refiner", "--yes")
+    pending = data(env, "transfer", "pending", "--account", "cam")
+    assert [(p["lot_id"], p["from"]) for p in pending] == [(to_bytes32("R-NI-E2E"), addr["refiner"])]
+    accepted = data(env, "transfer", "accept", "R-NI-E2E", "--account", "cam", "--yes")
+    assert accepted["holder"] == addr["cam"]
+    # Accepting twice is a chain error: exit 1, one line, nothing on stdout.
+    again = run(env, "transfer", "accept", "R-NI-E2E", "--account", "cam", "--yes", code=1)
+    assert again.stdout == "" and again.stderr.strip().count("\n") == 0 and "no current offer" in again.stderr
+    data(env, "lot", "transform", "--in", "R-NI-E2E", "--out", "CAM-E2E:CAM-NMC811:15t", "--account", "cam", "--yes")
+
+    # Offline: no node reachable at all while signing.
+    att = tmp_path / "cam-e2e.gwp.json"
+    signed = data(env, "gwp", "sign", "CAM-E2E", "--emissions", "18.4t", "--stage", "main-production", "--account", "verifier",
+                  "-o", att, extra_env={"ETH_RPC_URL": "http://127.0.0.1:1"})
+    submitted = data(env, "gwp", "submit", att, "--account", "refiner", "--yes")
+    assert submitted[0]["recorded"] is True and submitted[0]["uid"] == signed["uid"]
+
+    with ThreadPoolExecutor(4) as pool:
+        verified, shown, history, listed = pool.map(
+            lambda args: data(env, *args),
+            [("gwp", "verify", att, "--on-chain"), ("lot", "show", "CAM-E2E"), ("lot", "history", "CAM-E2E"),
+             ("gwp", "list", "--lot", "CAM-E2E")],
+        )
+
+    chain = Ledger.connect(env["ETH_RPC_URL"], data_dir=Path(env["RINNE_HOME"]))
+    assert chain.deployment.ledger == deployed["ledger"]
+    cam_lot, ni_lot = chain.lot("CAM-E2E"), chain.lot("R-NI-E2E")
+    assert ni_lot.state == LotState.CONSUMED
+    assert shown["holder"] == cam_lot.holder == addr["cam"]
+    assert shown["mass_g"] == cam_lot.mass == 15_000_000
+    assert shown["composition"]["total"] == cam_lot.composition.as_dict() == {"Ni": 4_400_000, "Co": 160_000}
+    assert shown["composition"]["post_consumer"] == cam_lot.composition.as_dict("post") == {"Ni": 440_000}
+    assert shown["commitment"] == cam_lot.commitment
+    assert [e["event"] for e in history] == ["LotCreated", "LotsTransformed", "Attested"]
+    assert history[1]["inputs"] == [to_bytes32("R-NI-E2E")] and history[1]["operator"] == addr["cam"]
+    record = chain.attestation(signed["uid"])
+    assert verified["ok"] is True and verified["recorded"] is True and verified["uid"] == record["uid"]
+    assert record["signer"] == addr["verifier"] and record["emissions_grams"] == 18_400_000 and record["valid"]
+    assert listed == [{**listed[0], "uid": signed["uid"], "signer": addr["verifier"], "emissions_g": 18_400_000, "revoked": False}]
+
+    # Usage errors exit 2 with one line.
+    bad = run(env, "lot", "mint", "X", "--material", "NiSO4", "--mass", "12.5", "--account", "refiner", "--yes", code=2)
+    assert bad.stderr.strip().count("\n") == 0 and "needs a unit" in bad.stderr

@@ -1,0 +1,118 @@
+"""`rinne unit`: build, passport, SOH, status, repurpose, recycle; checked against the chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli_support import mint
+from ledger import LotKind, LotState, PassportStatus, to_bytes32
+
+pytestmark = pytest.mark.chain
+
+
+def _cells(rinne, lot_id, mass="500kg", elements="Ni=40kg,Co=5kg,Li=7kg"):
+    mint(rinne, lot_id, material="CELL-NMC811", mass=mass, elements=elements)
+    rinne.write("transfer", "offer", lot_id, "pack", account="refiner")
+    rinne.write("transfer", "accept", lot_id, account="pack")
+
+
+def _pack(rinne, unit_id, cells, *extra):
+    return rinne.write("unit", "build", unit_id, "--cells", cells, "--material", "PACK-75KWH", "--mass", "450kg",
+                       "--serial", f"SN-{unit_id}", "--rated", "75kWh", *extra, account="pack")
+
+
+def _to(rinne, unit_id, frm, to):
+    rinne.write("transfer", "offer", unit_id, to, account=frm)
+    rinne.write("transfer", "accept", unit_id, account=to)
+
+
+def test_build_and_show(rinne):
+    _cells(rinne, "CELLS-1")
+    out = _pack(rinne, "PACK-1", "CELLS-1=400kg")
+    assert out["unit_id"] == to_bytes32("PACK-1")
+    ledger = rinne.ledger()
+    unit, lot = ledger.unit("PACK-1"), ledger.lot("PACK-1")
+    assert unit.status == PassportStatus.ORIGINAL and unit.rated_wh == 75_000
+    assert lot.kind == LotKind.UNIT and lot.holder == rinne.addr("pack") and lot.mass == 450_000
+    # Without --elements the pack carries everything the 400 kg of cells gave (Composition.take).
+    assert lot.composition.as_dict() == {"Ni": 32_000, "Co": 4_000, "Li": 5_600}
+    assert ledger.lot("CELLS-1").mass == 100_000
+    shown = rinne.json("unit", "show", "PACK-1")
+    assert shown["status"] == "ORIGINAL" and shown["rated_wh"] == 75_000 and shown["parents"] == [] and shown["soh"] is None
+    assert shown["holder"] == rinne.addr("pack") and shown["composition"]["total"] == {"Ni": 32_000, "Co": 4_000, "Li": 5_600}
+    text = rinne.run("unit", "show", "PACK-1").stdout
+    assert "original" in text and "75 kWh" in text and "none recorded" in text
+    assert "material lot" in rinne.fail("unit", "show", "CELLS-1")
+    assert "no battery unit" in rinne.fail("unit", "show", "NOPE")
+
+
+def test_build_needs_a_builder_and_balanced_elements(rinne):
+    _cells(rinne, "CELLS-2")
+    line = rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg", "--serial", "S",
+                      "--rated", "75kWh", "--elements", "Ni=50kg", "--account", "pack", "--yes")
+    assert "10000 g more Ni" in line
+    line = rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg", "--serial", "S",
+                      "--rated", "75kWh", "--account", "oem", "--yes")
+    assert "CELL_MAKER or PACK_ASSEMBLER" in line
+    assert "needs a unit" in rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg",
+                                        "--serial", "S", "--rated", "7.5", "--account", "pack", "--yes", code=2)
+    assert rinne.ledger().lot("PACK-X").state == LotState.NONE
+
+
+def test_soh_status_and_their_rules(rinne):
+    _cells(rinne, "CELLS-3")
+    _pack(rinne, "PACK-3", "CELLS-3")
+    _to(rinne, "PACK-3", "pack", "oem")
+    out = rinne.write("unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "300",
+                      "--throughput", "22MWh", account="diag")
+    assert out["soh"]["soce_bp"] == 9_150
+    unit = rinne.ledger().unit("PACK-3")
+    assert (unit.soce_bp, unit.capacity_wh, unit.cycles, unit.throughput_wh) == (9_150, 68_600, 300, 22_000_000)
+    assert rinne.json("unit", "show", "PACK-3")["soh"]["cycles"] == 300
+    line = rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "68kWh", "--cycles", "200", "--throughput", "23MWh",
+                      "--account", "oem", "--yes")
+    assert "may not decrease" in line
+    assert "DIAGNOSTICIAN" in rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "1kWh", "--cycles", "400",
+                                         "--throughput", "23MWh", "--account", "refiner", "--yes")
+    rinne.write("unit", "status", "PACK-3", "waste", account="oem")
+    assert rinne.ledger().unit("PACK-3").status == PassportStatus.WASTE
+    line = rinne.fail("unit", "status", "PACK-3", "reused", "--account", "oem", "--yes")
+    assert "cannot go from waste to reused" in line and "rinne unit status --help" in line
+    assert "'broken' is not one of 'reused'" in rinne.fail("unit", "status", "PACK-3", "broken", "--account", "oem", "--yes", code=2)
+    history = [e["event"] for e in rinne.json("lot", "history", "PACK-3")]
+    assert "SohRecorded" in history and history[-1] == "StatusChanged"
+
+
+def test_repurpose_links_every_parent(rinne):
+    for n in (4, 5):
+        _cells(rinne, f"CELLS-{n}")
+        _pack(rinne, f"LF00{n}", f"CELLS-{n}")
+        _to(rinne, f"LF00{n}", "pack", "second")
+    rinne.write("unit", "status", "LF004", "reused", account="second")
+    assert "'repurposed' is not one of" in rinne.fail("unit", "status", "LF005", "repurposed", "--account", "second", "--yes",
+                                                      code=2)
+    out = rinne.write("unit", "repurpose", "ESS001", "--from", "LF004", "--from", "LF005", "--material", "ESS-150KWH",
+                      "--mass", "1t", "--serial", "ESS-2027-001", "--rated", "150kWh", account="second")
+    assert out["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")]
+    shown = rinne.json("unit", "show", "ESS001")
+    assert shown["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")] and shown["status"] == "REPURPOSED"
+    assert shown["composition"]["total"] == {"Ni": 80_000, "Co": 10_000, "Li": 14_000}
+    assert rinne.ledger().lot("LF004").state == LotState.CONSUMED
+
+
+def test_recycle_into_post_consumer_lots(rinne):
+    _cells(rinne, "CELLS-6")
+    _pack(rinne, "PACK-6", "CELLS-6")
+    _to(rinne, "PACK-6", "pack", "recycler")
+    assert "cannot go from original to recycled" in rinne.fail("unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg",
+                                                              "--account", "recycler", "--yes")
+    rinne.write("unit", "status", "PACK-6", "waste", account="recycler")
+    rinne.write("unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg:Ni=38kg,Co=4.5kg,Li=6kg",
+                "--out", "AL-6:AL-SCRAP:100kg:none", account="recycler")
+    ledger = rinne.ledger()
+    bm = ledger.lot("BM-6")
+    assert bm.holder == rinne.addr("recycler") and bm.composition.as_dict() == {"Ni": 38_000, "Co": 4_500, "Li": 6_000}
+    assert bm.composition.as_dict("post") == bm.composition.as_dict()
+    assert ledger.unit("PACK-6").status == PassportStatus.RECYCLED
+    hist = rinne.json("lot", "history", "BM-6")
+    assert hist[-1]["kind"] == "RECYCLE" and hist[-1]["loss"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
