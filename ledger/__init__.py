@@ -42,6 +42,18 @@ from ledger.errors import (
     WrongChain,
     WrongPassword,
 )
+from ledger.audit import AuditReport, audit
+from ledger.index import EventIndex, SyncResult
+from ledger.passport import battery_passport, pact_footprint, passport_html
+from ledger.provenance import (
+    TriageThresholds,
+    footprint,
+    lifetime_carbon,
+    origin_mix,
+    recycled_content,
+    trace,
+    triage,
+)
 from ledger.models import (
     ELEMENTS,
     Composition,
@@ -68,6 +80,8 @@ from ledger.models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport", "EventIndex", "SyncResult", "TriageThresholds", "audit", "battery_passport", "footprint",
+    "lifetime_carbon", "origin_mix", "pact_footprint", "passport_html", "recycled_content", "trace", "triage",
     "AttestationCheck", "GwpAttestation", "LifeCycleStage", "SignedAttestation", "attestation_digest",
     "load_attestation", "save_attestation", "sign_attestation", "verify_attestation", "create_account",
     "default_keystore_dir", "import_private_key", "list_accounts", "load_account", "read_password",
