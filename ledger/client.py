@@ -567,6 +567,9 @@ class Ledger:
         """Verify a signed attestation offline, then against this chain: ERC-1271 answer for contract
         signers, the signer's accreditation now, whether it is recorded and whether it was revoked.
 
+        An attestation that is not recorded also fails when the chain would refuse to record it:
+        ``expired-deadline`` (its relay deadline passed) or ``nonce-used`` (its signer spent the nonce).
+
         Returns ``{"ok", "problems", "uid", "recorded", "revoked", "self_declared", "accredited"}``.
         """
         from ledger._attest import INFORMATIONAL_PROBLEMS, verify_attestation
@@ -587,6 +590,12 @@ class Ledger:
         accredited = self.has_role(signed.signer, Role.GWP_VERIFIER)
         if recorded and record["revoked"]:
             problems.append("revoked")
+        if not recorded:
+            # Not on-chain yet: it can only get there before its deadline and while its nonce is unspent.
+            if "deadline-passed" in check.problems:
+                problems.append("expired-deadline")
+            if self.nonce_used(signed.signer, signed.attestation.nonce):
+                problems.append("nonce-used")
         if not accredited and not (recorded and record["self_declared"]):
             problems.append("signer-not-accredited")
         return {
