@@ -257,7 +257,7 @@ def chain_options(f: F) -> F:
     return _apply(f, [
         click.option("--rpc-url", metavar="URL", envvar="ETH_RPC_URL", show_envvar=True, expose_value=False,
                      callback=_store("rpc_url"), help="JSON-RPC endpoint of the chain.  [default: the managed local node]"),
-        click.option("--chain-id", type=click.IntRange(min=1), expose_value=False, callback=_store("chain_id"),
+        click.option("--chain-id", type=click.IntRange(min=1), metavar="ID", expose_value=False, callback=_store("chain_id"),
                      help="Refuse to run unless the node serves this chain id."),
         data_dir_option,
     ])

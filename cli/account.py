@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ledger import _keys, _node
+from ledger import LedgerError, _keys, _node
 
 from ._core import (
+    CliError,
     OrderedGroup,
     Session,
     chain_options,
@@ -19,6 +21,7 @@ from ._core import (
     verbose_option,
     _store,
 )
+from ._errors import describe
 
 
 @click.group(cls=OrderedGroup)
@@ -70,13 +73,22 @@ def _check_new_name(session: Session, name: str) -> None:
         raise click.BadParameter(f"an account named {name!r} exists already in {_folder(session)}: choose another name", param_hint="NAME")
 
 
-def _finish(session: Session, name: str, address: str, fund: bool | None) -> None:
-    funded = False
+def _will_fund(session: Session, fund: bool | None) -> Any:
+    """Decide on funding and, when funding, connect before the keystore is written (a dead chain fails first)."""
     if fund is None:
         fund = session.managed and _node.status(session.home) is not None
-    if fund:
-        ledger = session.ledger(deployed=False)
-        ledger.fund(address)
+    return session.ledger(deployed=False) if fund else None
+
+
+def _finish(session: Session, name: str, address: str, ledger: Any) -> None:
+    funded = False
+    if ledger is not None:
+        try:
+            ledger.fund(address)
+        except LedgerError as exc:
+            raise CliError(
+                f"account {name} ({address}) was created, but funding failed: {describe(exc)} (--fund works on Anvil dev chains only)"
+            ) from None
         funded = True
     path = _folder(session) / name
     session.emit(
@@ -100,9 +112,10 @@ def new(session: Session, name: str, fund: bool | None) -> None:
       RINNE_PASSWORD=... rinne account new verifier --keystore-dir ./keys
     """
     _check_new_name(session, name)
+    ledger = _will_fund(session, fund)
     password = session.password(name, confirm=True)
     address = _keys.create_account(name, password, session.keystore_dir, scrypt_n=session.scrypt_n)
-    _finish(session, name, address, fund)
+    _finish(session, name, address, ledger)
 
 
 @account.command("import")
@@ -122,13 +135,14 @@ def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  
       pass show ops-key | rinne account import ops --key-file -
     """
     _check_new_name(session, name)
+    ledger = _will_fund(session, fund)
     if key_file is not None:
         key = key_file.read().strip()
     else:
         key = click.prompt("Private key (hex)", hide_input=True, err=True)
     password = session.password(name, confirm=True)
     address = _keys.import_private_key(name, key, password, session.keystore_dir, scrypt_n=session.scrypt_n)
-    _finish(session, name, address, fund)
+    _finish(session, name, address, ledger)
 
 
 @account.command("list")

@@ -20,6 +20,7 @@ from ledger.models import label_of
 from . import _specs
 from ._core import (
     CliError,
+    _color,
     OrderedGroup,
     Session,
     account_options,
@@ -130,7 +131,7 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
 
 @gwp.command()
 @click.argument("lot_id")
-@click.option("--emissions", required=True, help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
+@click.option("--emissions", required=True, metavar="MASS", help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
 @click.option("--stage", required=True, callback=_stage, metavar="STAGE", help=f"Life-cycle stage: {', '.join(STAGES)}.")
 @click.option("--methodology", default="ISO14067:2018", show_default=True, help="Methodology id (up to 32 ASCII characters) or 0x hash.")
 @click.option("--evidence", metavar="FILE|HASH", help="LCA report: a file (hashed with keccak256) or its 0x hash.")
@@ -141,7 +142,7 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
               help="How long the file may be relayed on-chain, from now.")
 @click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Attestation nonce (each used once per signer).  [default: random]")
 @click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
-@click.option("--chain-id", type=click.IntRange(min=1), expose_value=False, callback=_store("chain_id"),
+@click.option("--chain-id", type=click.IntRange(min=1), metavar="ID", expose_value=False, callback=_store("chain_id"),
               help="Chain the attestation is for.  [default: the only recorded deployment]")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: gwp-<lot>-<uid>.json]")
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
@@ -290,7 +291,7 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
     data = {"ok": ok, "problems": problems, "uid": uid, **{k: v for k, v in info.items() if k != "uid"}}
     if not session.json:
         head = "valid" if ok else "NOT VALID"
-        click.secho(f"{head}: {uid}", fg="green" if ok else "red", color=None)
+        click.secho(f"{head}: {uid}", fg="green" if ok else "red", color=_color())
         if info.get("lot_id"):
             click.echo(f"lot        {info.get('label')}")
             click.echo(f"emissions  {format_mass(info['emissions_g'])} CO2e ({info.get('stage')})")

@@ -144,9 +144,9 @@ def _history_line(e: dict[str, Any], times: dict[int, int]) -> str:
 
 @lot.command()
 @click.argument("lot_id")
-@click.option("--material", "-m", required=True, help="Material code, e.g. NiSO4, Li2CO3, ORE-SPODUMENE.")
-@click.option("--mass", required=True, help="Total mass: 12.5t, 500kg, or grams.")
-@click.option("--elements", "-e", help=ELEMENT_HELP)
+@click.option("--material", "-m", required=True, metavar="CODE", help="Material code, e.g. NiSO4, Li2CO3, ORE-SPODUMENE.")
+@click.option("--mass", required=True, metavar="MASS", help="Total mass: 12.5t, 500kg, or grams.")
+@click.option("--elements", "-e", metavar="ELEMENTS", help=ELEMENT_HELP)
 @click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part: Co=120kg or shares of the element, Co=16%.")
 @click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part, same forms.")
 @click.option("--origin", metavar="CC:SITE", help="Country (ISO 3166 alpha-2) and site, e.g. AU:Greenbushes.")

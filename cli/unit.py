@@ -57,11 +57,11 @@ def _unit_lot(session: Session, unit_id: str, material: str, mass: str, elements
 
 def _unit_options(f: Any) -> Any:
     for option in reversed([
-        click.option("--material", "-m", required=True, help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."),
-        click.option("--mass", required=True, help="Mass of the unit: 450kg."),
-        click.option("--serial", required=True, help="Manufacturer's serial number (stored as its hash)."),
-        click.option("--rated", required=True, help="Rated energy: 75kWh."),
-        click.option("--elements", "-e", help="Element content.  [default: everything the inputs give]"),
+        click.option("--material", "-m", required=True, metavar="CODE", help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."),
+        click.option("--mass", required=True, metavar="MASS", help="Mass of the unit: 450kg."),
+        click.option("--serial", required=True, metavar="SERIAL", help="Manufacturer's serial number (stored as its hash)."),
+        click.option("--rated", required=True, metavar="ENERGY", help="Rated energy: 75kWh."),
+        click.option("--elements", "-e", metavar="ELEMENTS", help="Element content.  [default: everything the inputs give]"),
         click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part (with --elements)."),
         click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part (with --elements)."),
         click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the unit does not carry]"),
@@ -141,10 +141,10 @@ def show(session: Session, unit_id: str) -> None:
 
 @unit.command()
 @click.argument("unit_id", callback=_id)
-@click.option("--soh", "soce", required=True, help="State of certified energy: 87.5%.")
-@click.option("--capacity", required=True, help="Remaining energy capacity: 65kWh.")
+@click.option("--soh", "soce", required=True, metavar="PERCENT", help="State of certified energy: 87.5%.")
+@click.option("--capacity", required=True, metavar="ENERGY", help="Remaining energy capacity: 65kWh.")
 @click.option("--cycles", required=True, type=click.IntRange(0, 2**32 - 1), help="Full equivalent cycles so far.")
-@click.option("--throughput", required=True, help="Cumulative energy throughput so far: 30MWh.")
+@click.option("--throughput", required=True, metavar="ENERGY", help="Cumulative energy throughput so far: 30MWh.")
 @click.option("--evidence", metavar="FILE|HASH", help="Diagnosis report: a file (hashed) or its 0x hash.")
 @write_command
 @pass_session

@@ -113,3 +113,12 @@ def test_an_account_created_by_cast_style_import_of_a_known_key_signs(rinne, tmp
     keys.mkdir()
     (keys / "ext").write_text(json.dumps(Account.encrypt(KEY, PASSWORD, kdf="scrypt", iterations=1024)))
     assert rinne.json("account", "list", "--keystore-dir", keys)[0]["name"] == "ext"
+
+
+def test_fund_on_an_unreachable_chain_fails_before_writing_a_keystore(rinne, tmp_path):
+    from ledger import _node
+
+    keys = tmp_path / "keys"
+    url = f"http://127.0.0.1:{_node.free_port()}"
+    line = rinne.fail("account", "new", "lost", "--keystore-dir", keys, "--fund", "--rpc-url", url)
+    assert "cannot reach" in line and not (keys / "lost").exists()

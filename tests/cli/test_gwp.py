@@ -112,3 +112,17 @@ def test_sign_usage(rinne, tmp_path):
     assert "exists" in rinne.fail("gwp", "sign", "G-6", "--emissions", "1t", "--stage", "distribution", "--account", "verifier",
                                   "-o", path, code=2)
     assert "neither a file" in rinne.fail("gwp", "verify", "0x1234", code=2)
+
+
+def test_sign_with_an_explicit_domain_and_no_recorded_deployment(rinne, tmp_path):
+    contract = rinne.ledger().deployment.attestations
+    path = tmp_path / "explicit.json"
+    out = rinne.json("gwp", "sign", "G-7", "--emissions", "500kg", "--stage", "end-of-life", "--account", "verifier",
+                     "--data-dir", tmp_path / "empty", "--chain-id", "31337", "--contract", contract, "-o", path)
+    signed = load_attestation(path)
+    assert out["contract"] == signed.contract == contract and signed.chain_id == 31337
+    assert "--chain-id" in rinne.fail("gwp", "sign", "G-7", "--emissions", "1t", "--stage", "end-of-life", "--account",
+                                      "verifier", "--contract", contract, "-o", tmp_path / "x.json", code=2)
+    # Verified offline without a recorded deployment: the signature holds, and the user is told the contract was not compared.
+    result = rinne.run("gwp", "verify", str(path), "--data-dir", tmp_path / "empty", "--json", rpc=False)
+    assert json.loads(result.stdout)["ok"] is True and "not compared" in result.stderr

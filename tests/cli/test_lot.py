@@ -205,8 +205,12 @@ def test_import_json_and_jsonl(rinne, tmp_path):
     lines = tmp_path / "lots.ndjson"
     lines.write_text('{"lot_id": "J-3", "material": "Li2CO3", "mass": "1t"}\n\n{"lot_id": "J-4", "material": "Li2CO3", "mass": "1t"}\n')
     assert rinne.write("lot", "import", str(lines), account="refiner")["minted"] == 2
+    piped = rinne.run("lot", "import", "-", "--format", "jsonl", "--account", "refiner", "--yes", "--json",
+                      input='{"lot_id": "J-5", "material": "Li2CO3", "mass": "2t", "Li": "376kg"}\n')
+    assert json.loads(piped.stdout)["minted"] == 1
     ledger = rinne.ledger()
     assert ledger.lot("J-1").composition.as_dict() == {"Li": 376_000} and ledger.lot("J-4").mass == 1_000_000
+    assert ledger.lot("J-5").composition.as_dict() == {"Li": 376_000}
 
 
 def test_import_checks_the_whole_file_before_sending(rinne, tmp_path):
