@@ -52,6 +52,8 @@ PROBLEMS = {
     "not-yet-valid": "its issued-at lies in the future", "deadline-passed": "its relay deadline has passed",
     "not-on-chain": "not recorded on this chain", "revoked": "revoked on-chain",
     "signer-not-accredited": "the signer does not hold GWP_VERIFIER now",
+    "expired-deadline": "not recorded, and its relay deadline has passed: it can no longer be recorded",
+    "nonce-used": "not recorded, and its signer spent that nonce on another attestation: it can never be recorded",
 }
 
 
