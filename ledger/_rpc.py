@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 import requests
@@ -55,14 +56,22 @@ def call(w3: Web3, method: str, params: list[Any]) -> Any:
 
 
 def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:
-    """Send requests as one JSON-RPC batch array; return results in order (errors raise)."""
+    """Send requests as one JSON-RPC batch array; return results in order (errors raise).
+
+    Batches carry reads only, so a transport failure is retried as web3 retries single reads
+    (web3 itself does not retry batches).
+    """
     reqs = list(requests_)
     if not reqs:
         return []
-    try:
-        responses = w3.provider.make_batch_request(reqs)  # type: ignore[arg-type]
-    except (requests.ConnectionError, ConnectionError) as exc:
-        raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+    for attempt in range(_RETRY.retries):
+        try:
+            responses = w3.provider.make_batch_request(reqs)  # type: ignore[arg-type]
+            break
+        except (requests.ConnectionError, ConnectionError, requests.Timeout) as exc:
+            if attempt == _RETRY.retries - 1:
+                raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+            time.sleep(_RETRY.backoff_factor * 2**attempt)
     if isinstance(responses, dict):  # a node that rejects the whole batch
         _raise_rpc_error("batch", responses.get("error", responses))
     by_id = sorted(responses, key=lambda r: int(r["id"]))

@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger import errors
@@ -96,10 +96,10 @@ class Sender:
             nonce = self._next_nonce()
             raw = self.sign(to, data, gas, nonce, fees)
             try:
-                tx_hash = call(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()])
+                tx_hash = self._submit(raw)
                 break
             except errors.ChainError as exc:
-                if attempt == 0 and "nonce" in str(exc).lower():
+                if attempt == 0 and not isinstance(exc, errors.ConnectionFailed) and "nonce" in str(exc).lower():
                     self.resync()  # another process used this account: take the node's count
                     continue
                 self.resync()
@@ -128,7 +128,7 @@ class Sender:
             for to, data, gas in chunk:
                 raw = self.sign(to, data, gas, self._next_nonce(), fees)
                 try:
-                    hashes.append(call(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+                    hashes.append(self._submit(raw))
                 except errors.ChainError:
                     self.resync()
                     raise
@@ -143,6 +143,29 @@ class Sender:
         if receipts:
             self._await_confirmations(int(receipts[-1]["blockNumber"], 16))
         return receipts
+
+    def _submit(self, raw: bytes) -> str:
+        """Send a signed transaction and return its hash, exactly once.
+
+        An answer can be lost after the node took the transaction (connection dropped, or timed out
+        and retried by web3, whose retry then hears "nonce too low" or "already known"). Before any
+        error goes up, the transaction is looked up by its hash: if the node has it, it was sent, and
+        the caller must not sign the operation again under the next nonce.
+        """
+        tx_hash = "0x" + keccak(raw).hex()
+        try:
+            return str(call(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+        except errors.ChainError as exc:
+            try:
+                known = call(self.w3, "eth_getTransactionByHash", [tx_hash]) is not None
+            except errors.ChainError:
+                raise errors.ConnectionFailed(
+                    f"transaction {tx_hash} may or may not have reached the node (the connection failed): "
+                    "check it before sending the operation again"
+                ) from None
+            if known:
+                return tx_hash
+            raise exc
 
     def wait(self, tx_hash: str, timeout: float = 120.0) -> dict[str, Any]:
         """Poll for a receipt."""
