@@ -13,6 +13,7 @@ from .gwp import gwp
 from .lot import lot
 from .node import node
 from .party import party
+from .provenance import audit, passport, trace, verify
 from .transfer import transfer
 from .unit import unit
 
@@ -72,6 +73,10 @@ cli.add_command(lot)
 cli.add_command(transfer)
 cli.add_command(gwp)
 cli.add_command(unit)
+cli.add_command(trace)
+cli.add_command(verify)
+cli.add_command(audit)
+cli.add_command(passport)
 
 
 def main() -> None:

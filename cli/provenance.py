@@ -1,0 +1,200 @@
+"""`rinne trace | verify | audit | passport`: proof, recomputed from the chain's own events."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger import EventIndex, audit as run_audit, battery_passport, footprint, lifetime_carbon, origin_mix
+from ledger import pact_footprint, passport_html, recycled_content, trace as run_trace
+from ledger.index import SyncProgress
+from ledger.models import label_of
+
+from ._core import CliError, Session, jsonable, pass_session, read_command
+from .lot import _id
+
+
+def _index(session: Session) -> EventIndex:
+    """Open this deployment's event index in the data directory and bring it up to date."""
+    ledger = session.ledger()
+    d = ledger.deployment
+    path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
+    index = EventIndex.open(path)
+    tty = sys.stderr.isatty()
+
+    def progress(p: SyncProgress) -> None:
+        if tty:
+            width = 30
+            done = int(width * p.fraction)
+            sys.stderr.write(f"\rindexing [{'#' * done}{'.' * (width - done)}] block {p.block}/{p.target}, {p.events} events")
+            sys.stderr.flush()
+
+    index.sync(ledger, progress)
+    if tty:
+        sys.stderr.write("\r\033[K")
+    return index
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("lot_id", callback=_id)
+@click.option("--direction", type=click.Choice(["up", "down", "both"]), default="both", show_default=True,
+              help="Upstream to the mines, downstream to units and recovered lots, or both.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "html"]), default="text", show_default=True,
+              help="text: a list; json; dot: Graphviz; html: a self-contained page that draws the graph.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@read_command
+@pass_session
+def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path | None) -> None:
+    """Show where a lot or unit came from and where it went.
+
+    The graph is built from the local event index (synced first), so it shows
+    every step as recorded on-chain: mines, refining, cathode, cells, packs,
+    repurposing and recycling.
+
+    \b
+    Examples:
+      rinne trace LF005 --direction up
+      rinne trace NI-ORE-AU-01 --direction down --format json
+      rinne trace LF005 --format html -o lf005.html
+    """
+    with _index(session) as index:
+        t = run_trace(index, lot_id, direction=direction)
+    if session.json or fmt == "json":
+        _write(t.to_json(), output)
+    elif fmt == "dot":
+        _write(t.to_dot(), output)
+    elif fmt == "html":
+        _write(t.to_html(), output)
+    else:
+        data = json.loads(t.to_json())
+        lines = [f"{len(data.get('lots', []))} lots, {len(data.get('ops', []))} operations ({direction})"]
+        lines += [f"mine  {m.label}" for m in t.mines]
+        lines += [f"unit  {u.label}" for u in t.units]
+        _write("\n".join(lines), output)
+
+
+@click.command()
+@click.argument("lot_id", callback=_id)
+@click.option("--price", type=click.FloatRange(min=0), metavar="PER_TONNE", help="Carbon price per tonne CO2e, for a cost figure.")
+@read_command
+@pass_session
+def verify(session: Session, lot_id: str, price: float | None) -> None:
+    """Recompute a lot's or unit's claims and say what they rest on.
+
+    Cradle-to-gate kg CO2e (per kWh and per EU Battery Regulation Art. 7
+    stage for a battery unit), recycled content per element against the
+    Art. 8 targets, the country-of-origin mix, and for a unit the embodied
+    CO2e per kWh delivered over its lives. Exits 1 when any part of the
+    footprint rests on a missing, self-declared, expired or revoked
+    attestation (the weakest link is named).
+
+    \b
+    Examples:
+      rinne verify LF005
+      rinne verify CAM-02 --price 85 --json
+    """
+    with _index(session) as index:
+        fp = footprint(index, lot_id, price_per_tonne=price)
+        rc = recycled_content(index, lot_id)
+        om = origin_mix(index, lot_id)
+        life = lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
+    data: dict[str, Any] = {
+        "footprint": json.loads(fp.to_json()), "recycled_content": json.loads(rc.to_json()),
+        "origin": json.loads(om.to_json()), "lifetime": json.loads(life.to_json()) if life else None,
+    }
+    lines = [f"{fp.label} ({fp.material}, {fp.mass_g / 1000:,.1f} kg): {fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"]
+    if fp.per_kwh:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in fp.per_kwh.stages.items())
+        lines.append(f"  {fp.per_kwh.kg_co2e_per_kwh:.1f} kg CO2e/kWh ({stages})")
+    if fp.carbon_cost:
+        lines.append(f"  carbon cost: {fp.carbon_cost.model_dump()}")
+    weakest = ", ".join(label_of(w) if w.startswith("0x") else w for w in fp.weakest)
+    lines.append(f"  assurance: {fp.assurance}" + (f" (weakest: {weakest})" if fp.assurance != "verified" else ""))
+    shares = ", ".join(f"{e.element} {100 * (e.recycled_share or 0):.0f}%" for e in rc.elements if e.total_g)
+    lines.append(f"  recycled: {shares or 'none'}; Art. 8 " + ", ".join(f"{y}: {'met' if m else 'missed' if m is False else 'n/a'}" for y, m in rc.meets.items()))
+    lines.append("  origin: " + "; ".join(f"{el} " + ", ".join(f"{c} {100 * s:.0f}%" for c, s in sorted(m.items(), key=lambda kv: -kv[1])) for el, m in om.shares.items()))
+    if life and life.kg_co2e_per_kwh_delivered is not None:
+        lines.append(f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered")
+    session.emit(data, lines)
+    if fp.assurance != "verified":
+        # The report above is the data; the exit status is the verdict (like `audit`).
+        raise CliError(f"{label_of(lot_id)}'s footprint rests on {fp.assurance} attestations: {weakest}")
+
+
+@click.command()
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as a self-contained HTML page.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report to FILE.")
+@click.option("--no-storage", is_flag=True, help="Skip comparing the rebuilt state with contract storage (faster on remote nodes).")
+@read_command
+@pass_session
+def audit(session: Session, html_out: Path | None, report: Path | None, no_storage: bool) -> None:
+    """Replay the whole ledger from its events and check every claim.
+
+    Rebuilds the state from the deployment block, proves completeness with both
+    contracts' ledger heads (sequence and running hash), compares the rebuilt
+    state with contract storage, re-verifies every attestation signature offline,
+    recomputes conservation for every transform and recycling, and flags
+    unaccredited signers, revoked or expired attestations that claims rest on,
+    custody gaps, and frozen lots used downstream. Exits 1 when anything is flagged.
+
+    \b
+    Examples:
+      rinne audit
+      rinne audit --html audit.html --report audit.json
+    """
+    with _index(session) as index:
+        result = run_audit(session.ledger(), index, sync=False, check_storage=not no_storage)
+    if html_out:
+        html_out.write_text(result.to_html())
+    if report:
+        report.write_text(result.to_json())
+    data = json.loads(result.to_json())
+    lines = [f"audit {'PASSED' if result.passed else 'FAILED'}: {result.events} events, {result.lots} lots, "
+             f"{result.attestation_count} attestations, {result.signatures_checked} signatures, blocks {result.from_block}-{result.to_block}"]
+    lines += [f"  {f.code} {f.label}: {f.message}" for f in result.flags]
+    session.emit(data, lines)
+    if not result.passed:
+        raise CliError(f"audit flagged {len(result.flags)} problem(s): {', '.join(sorted(result.flag_codes()))}")
+
+
+@click.command()
+@click.argument("lot_id", callback=_id)
+@click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
+@read_command
+@pass_session
+def passport(session: Session, lot_id: str, pact: bool, html_out: Path | None, output: Path | None) -> None:
+    """Export a battery passport (Battery Pass data model v1.2 groups) or a PACT footprint.
+
+    The passport carries identity and status, carbon footprint per kWh and per
+    stage, recycled content pre/post-consumer, SOH with last-update times and the
+    origin of materials, all recomputed from events (docs/passport-mapping.md).
+
+    \b
+    Examples:
+      rinne passport LF005 -o lf005-passport.json --html lf005.html
+      rinne passport CAM-02 --pact
+    """
+    ledger = session.ledger()
+    d = ledger.deployment
+    with _index(session) as index:
+        if pact:
+            doc = pact_footprint(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
+        else:
+            doc = battery_passport(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
+    if html_out and not pact:
+        html_out.write_text(passport_html(doc))
+    _write(json.dumps(jsonable(doc), indent=2), output)

@@ -1,0 +1,74 @@
+"""`rinne trace | verify | audit | passport` over the event index, against a real Anvil."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli_support import mint
+
+pytestmark = pytest.mark.chain
+
+
+def _story(rinne, tmp_path) -> None:
+    """Refiner mints and attests nickel sulphate; the cathode maker turns it into CAM."""
+    mint(rinne, "P-NI", mass="10t", elements="Ni=22%")
+    att = tmp_path / "p-ni.json"
+    rinne.json("gwp", "sign", "P-NI", "--emissions", "38t", "--stage", "raw-material-acquisition", "--account", "verifier", "-o", att)
+    rinne.write("gwp", "submit", str(att), account="refiner")
+    rinne.write("transfer", "offer", "P-NI", "cam", account="refiner")
+    rinne.write("transfer", "accept", "P-NI", account="cam")
+    rinne.write("lot", "transform", "--in", "P-NI", "--out", "P-CAM:CAM-NMC811:9t:Ni=2t", account="cam")
+
+
+def test_trace_json_and_html_follow_the_transform(rinne, tmp_path):
+    _story(rinne, tmp_path)
+    up = rinne.json("trace", "P-CAM", "--direction", "up")
+    labels = {lot["label"] for lot in up["lots"]}
+    assert {"P-NI", "P-CAM"} <= labels
+    page = tmp_path / "trace.html"
+    rinne.run("trace", "P-CAM", "--format", "html", "-o", str(page))
+    html = page.read_text()
+    assert "<svg" in html and "P-NI" in html and "http://" not in html.split("<svg", 1)[0].lower().replace("http://www.w3.org", "")
+    dot = rinne.run("trace", "P-NI", "--direction", "down", "--format", "dot").stdout
+    assert dot.startswith("digraph") and "P-CAM" in dot
+
+
+def test_verify_recomputes_the_footprint_and_names_the_weakest_link(rinne, tmp_path):
+    _story(rinne, tmp_path)
+    # The cathode maker's own step is not attested yet: the claim's weakest link is P-CAM itself.
+    result = rinne.run("verify", "P-CAM", code=1)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "Error: P-CAM's footprint rests on missing attestations: P-CAM"
+    assert "38,000.0 kg CO2e" in result.stdout  # the report is still printed: the exit status is the verdict
+    att = tmp_path / "p-cam.json"
+    rinne.json("gwp", "sign", "P-CAM", "--emissions", "2t", "--stage", "main-production", "--account", "verifier", "-o", att)
+    rinne.write("gwp", "submit", str(att), account="cam")
+    out = rinne.json("verify", "P-CAM")
+    # All 10 t of sulphate (38 t CO2e) went into the one output, plus the step's own 2 t.
+    assert out["footprint"]["kg_co2e"] == pytest.approx(40_000, rel=1e-9)
+    assert out["footprint"]["stages"]["main_production"] == pytest.approx(2_000, rel=1e-9)
+    assert out["footprint"]["assurance"] == "verified"
+
+
+def test_audit_passes_then_fails_when_a_claim_rests_on_a_revoked_attestation(rinne, tmp_path):
+    _story(rinne, tmp_path)
+    report = tmp_path / "audit.json"
+    html = tmp_path / "audit.html"
+    out = rinne.json("audit", "--report", str(report), "--html", str(html))
+    assert out["flags"] == [] and out["events"] > 5
+    assert json.loads(report.read_text())["flags"] == [] and "<html" in html.read_text().lower()
+    uid = rinne.json("gwp", "list", "--lot", "P-NI")
+    uid = (uid[0] if isinstance(uid, list) else uid["attestations"][0])["uid"]
+    rinne.write("gwp", "revoke", uid, account="auditor")
+    result = rinne.run("audit", code=1)
+    assert "revoked-attestation" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+
+
+def test_passport_and_pact_exports(rinne, tmp_path):
+    _story(rinne, tmp_path)
+    pact = rinne.json("passport", "P-CAM", "--pact")
+    assert pact["specVersion"].startswith("2.") and pact["pcf"]["declaredUnit"] in ("kilogram", "kg")
+    line = rinne.fail("passport", "NOPE")
+    assert "NOPE" in line
