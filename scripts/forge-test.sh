@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Contract tests, offline: forge unit, fuzz and invariant tests (contracts/test), then the gas check
+# against .gas-snapshot. Called by `make test-forge`; assumes `npm ci` has installed node_modules.
+# forge uses the repo's foundry.toml: solc is scripts/solc-shim (solcjs), offline = true, no forge-std.
+#
+#   scripts/forge-test.sh                 everything (invariants at 256 runs x depth 64)
+#   FOUNDRY_PROFILE=quick scripts/forge-test.sh   a faster pass with fewer fuzz and invariant runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+forge=node_modules/.bin/forge
+if [[ ! -x $forge ]]; then
+  echo "forge-test: $forge is missing; run 'npm ci' first" >&2
+  exit 1
+fi
+python=python3
+[[ -x .venv/bin/python ]] && python=.venv/bin/python
+
+log=build/forge-test.log
+mkdir -p build
+set +e
+"$forge" test 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line for runners that count results ("N passed, N failed").
+summary=$(grep -E '^Ran [0-9]+ test suites?' "$log" | tail -1 || true)
+if [[ $summary =~ ([0-9]+)\ tests\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
+  echo "forge: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
+fi
+if [[ $status -ne 0 ]]; then
+  echo "forge-test: forge test failed" >&2
+  exit "$status"
+fi
+
+"$python" scripts/gas_check.py
