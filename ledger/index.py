@@ -312,8 +312,21 @@ class EventIndex:
         addresses = [deployment.ledger, deployment.attestations]
         slots = {deployment.ledger.lower(): LEDGER, deployment.attestations.lower(): ATTESTATIONS}
         span = max(1, chunk_blocks)
+        reorgs_seen = 0
         while start <= target:
             end = min(start + span - 1, target)
+            # The chain may reorganise while we sync. Read the chunk's last block first, then check that
+            # what is indexed already is still on the chain (dropping what a reorg orphaned), and at the
+            # end require the same last block: logs and tip then come from one branch, continuous with
+            # the blocks stored before.
+            tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
+            fork = self._check_reorg(w3, deployment.block)
+            if fork is not None:
+                reorged = fork if reorged is None else min(reorged, fork)
+                synced = self.synced_block
+                start = deployment.block if synced is None else synced + 1
+                first = min(first, start)
+                continue
             try:
                 logs = self._get_logs(w3, addresses, start, end, retries)
             except _RangeTooLarge:
@@ -321,7 +334,13 @@ class EventIndex:
                     raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
                 span = max(1, span // 4)
                 continue
-            n = self._store(w3, logs, slots, end)
+            try:
+                n = self._store(w3, logs, slots, end, expected_tip=None if tip is None else tip["hash"])
+            except _ReorgDuringChunk:
+                reorgs_seen += 1
+                if reorgs_seen > 10:
+                    raise
+                continue  # the next round finds the fork and resumes from it
             total += n
             if progress:
                 progress(SyncProgress(first, target, end, total))
@@ -352,7 +371,7 @@ class EventIndex:
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
-    def _store(self, w3: Any, logs: list[dict[str, Any]], slots: dict[str, int], end: int) -> int:
+    def _store(self, w3: Any, logs: list[dict[str, Any]], slots: dict[str, int], end: int, expected_tip: str | None = None) -> int:
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
         for log in logs:
@@ -367,11 +386,13 @@ class EventIndex:
             part = missing[start : start + 500]
             for b, blk in zip(part, batch(w3, [("eth_getBlockByNumber", [hex(b), False]) for b in part])):
                 if blk is None or bytes.fromhex(blk["hash"][2:]) != hashes[b]:
-                    raise errors.ChainError(f"block {b} changed while it was being indexed (a reorg): sync again")
+                    raise _ReorgDuringChunk(f"block {b} changed while it was being indexed (a reorg): sync again")
                 stamps[b] = int(blk["timestamp"], 16)
         tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
         if tip is None:
-            raise errors.ChainError(f"block {end} vanished while it was being indexed (a reorg): sync again")
+            raise _ReorgDuringChunk(f"block {end} vanished while it was being indexed (a reorg): sync again")
+        if expected_tip is not None and tip["hash"] != expected_tip:
+            raise _ReorgDuringChunk(f"block {end} changed while it was being indexed (a reorg): sync again")
         return self.ingest(logs, slots, stamps, (end, bytes.fromhex(tip["hash"][2:]), int(tip["timestamp"], 16)))
 
     def ingest(
@@ -572,6 +593,10 @@ class EventIndex:
 
 class _RangeTooLarge(Exception):
     pass
+
+
+class _ReorgDuringChunk(errors.ChainError):
+    """The blocks of a chunk changed while it was being fetched; nothing of it was stored."""
 
 
 def _key(name: str, topics: list[bytes]) -> bytes | None:
