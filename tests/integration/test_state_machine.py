@@ -67,6 +67,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def split(self, data, share: int, pieces: int) -> None:
         lot_id = data.draw(st.sampled_from(self._active()))
         lot = self.lots[lot_id]
+        pieces = min(pieces, lot["mass"])  # a 1 g lot splits into one piece at most
         total = max(pieces, lot["mass"] * share // 100)
         masses = [total // pieces] * (pieces - 1) + [total - (total // pieces) * (pieces - 1)]
         ids = [self._new_id() for _ in masses]
