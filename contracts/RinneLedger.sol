@@ -331,7 +331,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function commitmentOf(bytes32 material, Composition calldata composition) external pure returns (bytes32) {
-        return _commit(material, composition);
+        return _commitCalldata(material, composition);
     }
 
     // ------------------------------------------------------------------------------- internals
@@ -376,14 +376,30 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
             offeredTo: address(0),
             offerEpoch: 0,
             mass: spec.mass,
-            commitment: _commit(spec.material, spec.composition)
+            commitment: _commitCalldata(spec.material, spec.composition)
         });
-        emit LotCreated(id, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence, spec.composition);
-        _record(
-            keccak256(
-                abi.encode(LotCreated.selector, id, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence, spec.composition)
-            )
-        );
+        _record(_emitLotCreated(spec));
+    }
+
+    /// @dev Emit `LotCreated(spec.lotId, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence,
+    /// spec.composition)` and return the hash of its topics and data for the head. A `LotSpec` is static,
+    /// so the event's data (mass, origin, evidence, composition) are its last nine calldata words: they
+    /// are copied once, for both the log and the hash. The caller has read `spec.mass`, which makes
+    /// Solidity reject a mass with dirty high bits before anything is logged.
+    function _emitLotCreated(LotSpec calldata spec) private returns (bytes32 eventHash) {
+        bytes32 topic0 = LotCreated.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            let lotId := calldataload(spec)
+            let material := calldataload(add(spec, 0x20))
+            mstore(p, topic0)
+            mstore(add(p, 0x20), lotId)
+            mstore(add(p, 0x40), caller())
+            mstore(add(p, 0x60), material)
+            calldatacopy(add(p, 0x80), add(spec, 0x40), 0x120)
+            log4(add(p, 0x80), 0x120, topic0, lotId, caller(), material)
+            eventHash := keccak256(p, 0x1a0)
+        }
     }
 
     function _createAll(LotSpec[] calldata specs, LotKind kind) private returns (Sums memory made, bytes32[] memory ids) {
@@ -417,7 +433,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Lot storage l = _lots[id];
         _requireHeldActive(l, id);
         if (l.kind != kind) revert RinneLedgerWrongKind(id);
-        if (l.commitment != _commit(input.material, input.held)) revert RinneLedgerCommitmentMismatch(id);
+        if (l.commitment != _commitCalldata(input.material, input.held)) revert RinneLedgerCommitmentMismatch(id);
         usedMass = input.usedMass;
         if (usedMass == 0) {
             l.state = LotState.Consumed;
@@ -437,7 +453,9 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
             rest.post = [held.post[0] - part.post[0], held.post[1] - part.post[1]];
             mass -= usedMass;
         }
-        if (!_valid(rest, mass)) revert RinneLedgerInvalidUsage(id);
+        if (!_validWords(rest.total[0], rest.total[1], rest.pre[0], rest.pre[1], rest.post[0], rest.post[1], mass)) {
+            revert RinneLedgerInvalidUsage(id);
+        }
         l.mass = mass;
         l.commitment = _commit(input.material, rest);
         l.epoch += 1;
@@ -456,9 +474,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         usedMasses = new uint64[](n);
         for (uint256 i; i < n; ++i) {
             bytes32 id = inputs[i].lotId;
-            for (uint256 j; j < i; ++j) {
-                if (ids[j] == id) revert RinneLedgerDuplicateInput(id);
-            }
+            if (_contains(ids, i, id)) revert RinneLedgerDuplicateInput(id);
             ids[i] = id;
             usedMasses[i] = _consume(inputs[i], kind, needMass, used);
         }
@@ -477,14 +493,26 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         bytes32[] memory outputs,
         uint256[2] memory loss
     ) private {
-        emit LotsTransformed(kind, msg.sender, inputs, usedMasses, outputs, loss);
-        _record(
-            keccak256(
-                bytes.concat(
-                    abi.encode(LotsTransformed.selector, kind, msg.sender), abi.encode(inputs, usedMasses, outputs, loss)
-                )
-            )
-        );
+        // Encode the data once, for both the log and the head's hash of topics and data.
+        bytes memory data = abi.encode(inputs, usedMasses, outputs, loss);
+        bytes32 topic0 = LotsTransformed.selector;
+        assembly ("memory-safe") {
+            log3(add(data, 0x20), mload(data), topic0, kind, caller())
+        }
+        _record(keccak256(bytes.concat(abi.encode(topic0, kind, msg.sender), data)));
+    }
+
+    /// @dev Whether `id` is among the first `n` entries of `ids` (a plain scan: inputs are few).
+    function _contains(bytes32[] memory ids, uint256 n, bytes32 id) private pure returns (bool found) {
+        assembly ("memory-safe") {
+            let p := add(ids, 0x20)
+            for { let end := add(p, shl(5, n)) } lt(p, end) { p := add(p, 0x20) } {
+                if eq(mload(p), id) {
+                    found := 1
+                    break
+                }
+            }
+        }
     }
 
     /// @dev Outputs plus loss equal the inputs per element, and recycled parts did not grow.
@@ -514,7 +542,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (l.holder != msg.sender) revert RinneLedgerNotHolder(lotId, msg.sender);
     }
 
-    function _add(Sums memory s, Composition memory c, uint256 mass) private pure {
+    function _add(Sums memory s, Composition calldata c, uint256 mass) private pure {
         unchecked {
             // Callers only add validated (lane-bounded) compositions, at most 64 of them.
             s.t0 += c.total[0];
@@ -528,12 +556,20 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     /// @dev Lanes below 2**56, recycled (pre + post) within total, and elements within `mass`.
-    function _valid(Composition memory c, uint256 mass) private pure returns (bool) {
-        uint256 t0 = c.total[0];
-        uint256 t1 = c.total[1];
-        if (!(t0 | t1 | c.pre[0] | c.pre[1] | c.post[0] | c.post[1]).bounded()) return false;
+    /// Compositions are read from calldata in place: copying them to memory cost more than the checks.
+    function _valid(Composition calldata c, uint256 mass) private pure returns (bool) {
+        return _validWords(c.total[0], c.total[1], c.pre[0], c.pre[1], c.post[0], c.post[1], mass);
+    }
+
+    /// @dev `_valid` on the six words of a composition: totals `t0, t1`, pre `p0, p1`, post `q0, q1`.
+    function _validWords(uint256 t0, uint256 t1, uint256 p0, uint256 p1, uint256 q0, uint256 q1, uint256 mass)
+        private
+        pure
+        returns (bool)
+    {
+        if (!(t0 | t1 | p0 | p1 | q0 | q1).bounded()) return false;
         unchecked {
-            return (c.pre[0] + c.post[0]).le(t0) && (c.pre[1] + c.post[1]).le(t1) && t0.sum() + t1.sum() <= mass;
+            return (p0 + q0).le(t0) && (p1 + q1).le(t1) && t0.sum() + t1.sum() <= mass;
         }
     }
 
@@ -545,6 +581,17 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     function _commit(bytes32 material, Composition memory c) private pure returns (bytes32) {
         return keccak256(abi.encode(material, c));
+    }
+
+    /// @dev `_commit` of a calldata composition without copying it to memory first: a composition is
+    /// six static words, so `abi.encode(material, c)` is `material` followed by those words.
+    function _commitCalldata(bytes32 material, Composition calldata c) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, material)
+            calldatacopy(add(p, 0x20), c, 0xc0)
+            h := keccak256(p, 0xe0)
+        }
     }
 
     function _edge(PassportStatus from, PassportStatus to) private pure returns (bool) {
