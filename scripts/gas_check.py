@@ -44,13 +44,15 @@ BUDGETS = [
 
 
 def run_forge() -> dict[str, int]:
-    forge = ROOT / "node_modules" / ".bin" / "forge"
-    if not forge.exists():
-        sys.exit("node_modules/.bin/forge is missing: run `npm ci` first")
+    # The platform binary: node_modules/.bin/forge (an npm wrapper) does not pass on forge's exit status.
+    found = sorted((ROOT / "node_modules" / "@foundry-rs").glob("forge-*/bin/forge"))
+    if not found:
+        sys.exit("no forge binary under node_modules/@foundry-rs/forge-*/bin: run `npm ci` first")
+    forge = found[0]
     RESULTS.unlink(missing_ok=True)
     cmd = [str(forge), "test", "--isolate", "--match-path", "contracts/test/Gas.t.sol"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
+    if proc.returncode != 0 or re.search(r"\b[1-9]\d* failed\b", proc.stdout):
         sys.stdout.write(proc.stdout[-4000:])
         sys.stderr.write(proc.stderr[-4000:])
         sys.exit("gas suite failed")

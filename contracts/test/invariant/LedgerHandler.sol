@@ -319,7 +319,7 @@ contract LedgerHandler is CompositionBuilder {
         if (id == 0) return;
         Model storage l = _m[id];
         address to = _actor(toSeed);
-        if (to == l.holder && toSeed & 7 != 0) to = _actor(toSeed + 1); // mostly a real recipient
+        if (to == l.holder && toSeed & 7 != 0) to = actors[(toSeed % actors.length + 1) % actors.length]; // mostly a real recipient
         bool expectOk = to != l.holder && !suspended[to];
         vm.prank(l.holder);
         try ledger.offer(id, to) {
