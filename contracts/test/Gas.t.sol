@@ -26,6 +26,8 @@ contract GasTest is RinneTest {
     LotSpec internal _pack3;
     LotSpec internal _wastePack; // a Waste pack held by recycler
     LotSpec[] internal _cells; // cell lots held by packer
+    bytes32[] internal _minerLots; // ten lots held by miner
+    bytes32[] internal _offeredLots; // ten lots offered by miner to refiner
 
     function setUp() public {
         _deploy();
@@ -47,6 +49,17 @@ contract GasTest is RinneTest {
         _mint(miner, _offered);
         vm.prank(miner);
         ledger.offer(_offered.lotId, refiner);
+
+        for (uint256 i; i < 10; ++i) {
+            LotSpec memory m = _nickelSpec();
+            _mint(miner, m);
+            _minerLots.push(m.lotId);
+            LotSpec memory o = _nickelSpec();
+            _mint(miner, o);
+            vm.prank(miner);
+            ledger.offer(o.lotId, refiner);
+            _offeredLots.push(o.lotId);
+        }
 
         GwpAttestation memory a = _attestationFor(_lots[0].lotId, 7);
         _uid = attestations.attest(a, verifier, _signAttestation(VERIFIER_KEY, a));
@@ -115,6 +128,26 @@ contract GasTest is RinneTest {
         vm.prank(refiner);
         ledger.accept(_offered.lotId);
         vm.snapshotGasLastCall("accept");
+    }
+
+    function test_offerBatch10() public {
+        address[] memory to = new address[](10);
+        for (uint256 i; i < 10; ++i) to[i] = refiner;
+        vm.prank(miner);
+        ledger.offerBatch(_minerLots, to);
+        vm.snapshotValue("offerBatch10 per lot", vm.snapshotGasLastCall("offerBatch10") / 10);
+    }
+
+    function test_acceptBatch10() public {
+        vm.prank(refiner);
+        ledger.acceptBatch(_offeredLots);
+        vm.snapshotValue("acceptBatch10 per lot", vm.snapshotGasLastCall("acceptBatch10") / 10);
+    }
+
+    function test_cancel() public {
+        vm.prank(miner);
+        ledger.cancel(_offered.lotId);
+        vm.snapshotGasLastCall("cancel");
     }
 
     function _splitInto(uint256 n) internal {
