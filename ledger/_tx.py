@@ -12,7 +12,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger import errors
-from ledger._rpc import call
+from ledger._rpc import batch, call
 from ledger.models import Receipt
 
 _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 6, 5  # estimates + 20 %: storage refunds and warm/cold differences
@@ -32,6 +32,7 @@ class Sender:
         self.confirmations = confirmations
         self._lock = threading.Lock()
         self._nonce: int | None = None
+        self._manual: bool | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"Sender({self.account.address}, chain {self.chain_id})"
@@ -56,13 +57,39 @@ class Sender:
 
     def fees(self) -> tuple[int, int]:
         """Return (maxFeePerGas, maxPriorityFeePerGas) for the next block."""
+        return self._fees_and_gas_limit()[0]
+
+    def _fees_and_gas_limit(self) -> tuple[tuple[int, int], int]:
         block = call(self.w3, "eth_getBlockByNumber", ["latest", False])
         base = int(block.get("baseFeePerGas") or "0x0", 16)
         try:
             tip = int(call(self.w3, "eth_maxPriorityFeePerGas", []), 16)
         except errors.ChainError:
             tip = 1_000_000_000
-        return 2 * base + tip, tip
+        return (2 * base + tip, tip), int(block.get("gasLimit") or "0x0", 16)
+
+    def block_gas_limit(self) -> int:
+        """Return the gas limit of the latest block (0 when the node does not say)."""
+        block = call(self.w3, "eth_getBlockByNumber", ["latest", False])
+        return int(block.get("gasLimit") or "0x0", 16)
+
+    def manual_mining(self) -> bool:
+        """Whether the node mines only when asked (Anvil started with ``--no-mining``).
+
+        Such a node never mines a transaction by itself, so this sender asks it to (``evm_mine``) after
+        sending; that lets bulk writes fill one large block instead of one block per transaction.
+        Any other node (automine, interval mining, a real chain) mines by itself.
+        """
+        if self._manual is None:
+            try:
+                auto = call(self.w3, "anvil_getAutomine", [])
+                interval = call(self.w3, "anvil_getIntervalMining", []) if auto is False else None
+                self._manual = auto is False and not interval
+            except errors.ConnectionFailed:
+                return False  # ask again next time
+            except errors.ChainError:  # not Anvil: the chain mines by itself
+                self._manual = False
+        return self._manual
 
     def estimate(self, to: str | None, data: bytes) -> int:
         """Estimate gas; a revert raises the contract's named error before anything is sent."""
@@ -104,7 +131,7 @@ class Sender:
                     continue
                 self.resync()
                 raise
-        raw_receipt = self.wait(tx_hash)
+        raw_receipt = self._mine_until([tx_hash])[0] if self.manual_mining() else self.wait(tx_hash)
         receipt = _receipt(raw_receipt)
         if receipt.status != 1:
             self._raise_failure(to, data, raw_receipt)
@@ -114,16 +141,31 @@ class Sender:
     def send_many(
         self, calls: Sequence[tuple[str, bytes, int]], *, window: int = 8, progress: Callable[[int], None] | None = None
     ) -> list[dict[str, Any]]:
-        """Pipeline many transactions: keep up to `window` in flight, then collect their receipts.
+        """Pipeline many transactions: send up to `window` at a time, then collect their receipts.
 
         Returns the raw receipts in order; raises on the first failed one. Transactions are sent one
-        request each: large JSON-RPC batch arrays of big transactions are refused by some nodes and
-        can stall Anvil's automining pool.
+        request each: large JSON-RPC batch arrays of big transactions are refused by some nodes (Anvil
+        takes at most 2 MB a request) and can stall Anvil's automining pool. Receipts of a window are
+        fetched in one batch request.
+
+        On a node that mines only when asked (:meth:`manual_mining`), a window is as many
+        transactions as fit in two blocks; they are mined together with ``evm_mine``.
         """
         receipts: list[dict[str, Any]] = []
-        for start in range(0, len(calls), window):
-            chunk = calls[start : start + window]
-            fees = self.fees()
+        manual = self.manual_mining() if calls else False
+        start = 0
+        while start < len(calls):
+            fees, gas_limit = self._fees_and_gas_limit()
+            if manual:
+                # Fill up to two blocks per window: fees are refreshed per window, and 2 × base fee
+                # covers the base fee's rise (12.5 % per full block) over two blocks.
+                budget, end = 2 * gas_limit if gas_limit else 0, start
+                while end < len(calls) and (end == start or budget >= calls[end][2]):
+                    budget -= calls[end][2]
+                    end += 1
+            else:
+                end = min(start + window, len(calls))
+            chunk = calls[start:end]
             hashes = []
             for to, data, gas in chunk:
                 raw = self.sign(to, data, gas, self._next_nonce(), fees)
@@ -132,17 +174,55 @@ class Sender:
                 except errors.ChainError:
                     self.resync()
                     raise
-            for h, (to, data, _) in zip(hashes, chunk):
-                raw_receipt = self.wait(h)
+            if manual:
+                found = self._mine_until(hashes)
+            else:
+                found = self._receipts(hashes)
+            for raw_receipt, (to, data, _) in zip(found, chunk):
                 if int(raw_receipt["status"], 16) != 1:
                     self.resync()
                     self._raise_failure(to, data, raw_receipt)
                 receipts.append(raw_receipt)
                 if progress:
                     progress(1)
+            start = end
         if receipts:
             self._await_confirmations(int(receipts[-1]["blockNumber"], 16))
         return receipts
+
+    def _receipts(self, hashes: Sequence[str], timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Poll for the receipts of several transactions with batch requests; return them in order."""
+        found: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            missing = [h for h in hashes if h not in found]
+            for h, r in zip(missing, batch(self.w3, [("eth_getTransactionReceipt", [h]) for h in missing])):
+                if r is not None:
+                    found[h] = r
+            if len(found) == len(set(hashes)):
+                return [found[h] for h in hashes]
+            if time.monotonic() > deadline:
+                raise errors.TransactionFailed(f"transaction {missing[0]} not mined within {timeout:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _mine_until(self, hashes: Sequence[str]) -> list[dict[str, Any]]:
+        """On a manual-mining node: mine blocks until every transaction of `hashes` has a receipt."""
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            before = len(found)
+            call(self.w3, "evm_mine", [])
+            missing = [h for h in hashes if h not in found]
+            for h, r in zip(missing, batch(self.w3, [("eth_getTransactionReceipt", [h]) for h in missing])):
+                if r is not None:
+                    found[h] = r
+            if len(found) == len(set(hashes)):
+                return [found[h] for h in hashes]
+            if len(found) == before:
+                raise errors.TransactionFailed(
+                    f"transaction {missing[0]} stays in the pool of a node that mines on request (fee too low?)"
+                )
 
     def _submit(self, raw: bytes) -> str:
         """Send a signed transaction and return its hash, exactly once.
@@ -183,6 +263,10 @@ class Sender:
     def _await_confirmations(self, block: int, timeout: float = 600.0) -> None:
         if self.confirmations <= 1:
             return
+        if self.manual_mining():  # nobody else mines: add the blocks the confirmations need
+            head = int(call(self.w3, "eth_blockNumber", []), 16)
+            if head < block + self.confirmations - 1:
+                call(self.w3, "anvil_mine", [hex(block + self.confirmations - 1 - head)])
         deadline = time.monotonic() + timeout
         while int(call(self.w3, "eth_blockNumber", []), 16) < block + self.confirmations - 1:
             if time.monotonic() > deadline:
