@@ -4,7 +4,7 @@
 eth-account's generic EIP-712 encoder (`encode_typed_data(full_message=...)`) hashes one fixed
 GwpAttestation under the domain {name "Rinne GWP Attestations", version "1", chainId 31337,
 verifyingContract = the CREATE address of DEPLOYER at nonce 0}, and signs it with a fixed test key.
-contracts/test/Eip712Vector.t.sol deploys GwpAttestations from DEPLOYER at nonce 0 and asserts the
+contracts/_test/Eip712Vector.t.sol deploys GwpAttestations from DEPLOYER at nonce 0 and asserts the
 same digest, domain separator and signer; paste this script's output there when the message changes.
 
     .venv/bin/python scripts/eip712_vector.py
@@ -19,7 +19,7 @@ from eth_utils import keccak, to_checksum_address
 
 CHAIN_ID = 31337  # forge's default chain id
 DEPLOYER = "0x000000000000000000000000000000000000d3F1"
-SIGNER_KEY = 0xA11CE  # VERIFIER_KEY in contracts/test/utils/RinneTest.sol
+SIGNER_KEY = 0xA11CE  # VERIFIER_KEY in contracts/_test/utils/RinneTest.sol
 
 
 def create_address(deployer: str, nonce: int) -> str:

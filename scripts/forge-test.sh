@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract tests, offline: forge unit, fuzz and invariant tests (contracts/test), then the gas check
+# Contract tests, offline: forge unit, fuzz and invariant tests (contracts/_test), then the gas check
 # against .gas-snapshot. Called by `make test-forge`; assumes `npm ci` has installed node_modules.
 # forge uses the repo's foundry.toml: solc is scripts/solc-shim (solcjs), offline = true, no forge-std.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole-transaction gas of the ledger's operations, checked against the committed `.gas-snapshot`.
 
-Runs the forge suite contracts/test/Gas.t.sol with `--isolate`, where every top-level call is its own
+Runs the forge suite contracts/_test/Gas.t.sol with `--isolate`, where every top-level call is its own
 transaction, so each `snapshotGasLastCall` figure is what a receipt would show (21,000 base, calldata,
 cold storage, refunds). Compares every figure with `.gas-snapshot` and fails when one grew by more
 than the tolerance; prints the figures against the budgets of the Foundation issue.
@@ -50,7 +50,7 @@ def run_forge() -> dict[str, int]:
         sys.exit("no forge binary under node_modules/@foundry-rs/forge-*/bin: run `npm ci` first")
     forge = found[0]
     RESULTS.unlink(missing_ok=True)
-    cmd = [str(forge), "test", "--isolate", "--match-path", "contracts/test/Gas.t.sol"]
+    cmd = [str(forge), "test", "--isolate", "--match-path", "contracts/_test/Gas.t.sol"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0 or re.search(r"\b[1-9]\d* failed\b", proc.stdout):
         sys.stdout.write(proc.stdout[-4000:])

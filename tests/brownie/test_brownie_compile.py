@@ -7,7 +7,7 @@ Runs in the brownie environment: scripts/test-brownie.sh (set-up included), or
 brownie_hooks.py if any; node_modules/ linked), so the work tree gets no build/ and concurrent runs do
 not meet. The copy leaves out what contracts/compiler.json excludes (forge tests, contracts/test/) and
 *.t.sol, like scripts/compile.mjs: brownie itself cannot exclude them, which
-test_forge_tests_not_compiled_by_brownie checks separately (XFAIL while the forge tests live there).
+test_forge_tests_not_compiled_by_brownie checks separately that they stay out (contracts/_test/).
 The subprocess gets:
 - HOME in the temporary folder: no ~/.brownie or ~/.solcx of the machine is read or written, so the only
   solc brownie can find is the one scripts/setup-brownie.sh put at the venv's SOLCX_BINARY_PATH;
@@ -169,9 +169,7 @@ def test_forge_tests_not_compiled_by_brownie(tmp_path):
     brownie 1.22.2 compiles every .sol under contracts/: it has no exclude setting, and `.t.sol` is
     not special. It skips only paths with a part starting with `_`, and a `brownie_hooks.py` at the
     project root may rewrite sources (this check runs the hook, so a hook that empties forge tests
-    counts as a fix). While forge tests sit in contracts/test/ this reports XFAIL with the list:
-    it is a layout decision outside brownie's files (see tests/brownie/README.md), not a brownie set-up
-    failure. Once fixed, the test passes by itself.
+    counts as a fix). The forge tests live in contracts/_test/ for that reason.
     """
     code = (
         "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
@@ -188,8 +186,7 @@ def test_forge_tests_not_compiled_by_brownie(tmp_path):
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
     assert "RinneLedger" in loaded.get("contracts/RinneLedger.sol", [])
     leaked = {p: names for p, names in loaded.items() if _excluded(Path(p)) and names}
-    if leaked:
-        pytest.xfail(f"brownie compiles forge test sources from contracts/: {leaked}")
+    assert not leaked, f"brownie compiles forge test sources from contracts/: {leaked}"
 
 
 def _free_port() -> int:
