@@ -77,6 +77,8 @@ def _decoder(t: str) -> Decoder:
         def dyn_bytes(d: bytes, p: int, b: int) -> Any:
             start = b + _word(d, p)
             n = _word(d, start)
+            if start + 32 + n > len(d):
+                raise ValueError("malformed log data: bytes run past the end")
             raw = d[start + 32 : start + 32 + n]
             return raw.decode() if t == "string" else raw
 
@@ -91,6 +93,8 @@ def _decoder(t: str) -> Decoder:
         def dyn_array(d: bytes, p: int, b: int) -> Any:
             start = b + _word(d, p)
             n = _word(d, start)
+            if start + 32 + n * size > len(d):  # a corrupted length must not make a 2**200-item list
+                raise ValueError("malformed log data: array runs past the end")
             return [inner(d, start + 32 + k * size, start + 32) for k in range(n)]
 
         return dyn_array

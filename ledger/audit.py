@@ -221,9 +221,13 @@ def audit(
     block = index.synced_block
     if deployment is None or block is None:
         raise errors.IndexCorrupt(f"{index.path} is empty: sync it before auditing")
-    if ledger.deployment is not None and ledger.deployment.ledger != deployment.ledger:
-        raise errors.IndexCorrupt(f"{index.path} indexes ledger {deployment.ledger}, not {ledger.deployment.ledger}")
+    if ledger.deployment is not None and (ledger.deployment.ledger, ledger.deployment.block) != (deployment.ledger, deployment.block):
+        raise errors.IndexCorrupt(
+            f"{index.path} indexes ledger {deployment.ledger} from block {deployment.block}, not {ledger.deployment.ledger} "
+            f"from block {ledger.deployment.block}"
+        )
     w3 = ledger.w3
+    index.verify(w3)  # a damaged index is refused (IndexCorrupt) rather than audited
     flags: list[Flag] = []
 
     def flag(code: str, subject: bytes | str, message: str, blk: int | None = None) -> None:

@@ -106,6 +106,88 @@ class RawEvent:
     timestamp: int
 
 
+_DAMAGE_WORDS = ("malformed", "not a database", "could not decode", "disk image")
+
+
+def _damaged(path: str, what: object) -> errors.IndexCorrupt:
+    return errors.IndexCorrupt(f"{path}: the index file is damaged ({what}): delete it and sync again")
+
+
+def _reraise(exc: Exception, path: str) -> None:
+    # Integrity errors and operational ones (a locked file) are not damage: they keep their own handling.
+    if isinstance(exc, UnicodeDecodeError):
+        raise _damaged(path, "text that is not UTF-8") from None
+    if isinstance(exc, sqlite3.IntegrityError):
+        raise exc
+    if isinstance(exc, sqlite3.OperationalError) and not any(w in str(exc).lower() for w in _DAMAGE_WORDS):
+        raise exc
+    raise _damaged(path, exc) from None
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor that reports a damaged database file as IndexCorrupt instead of sqlite3's errors."""
+
+    def _path(self) -> str:
+        return getattr(self.connection, "index_path", "index")
+
+    def execute(self, *args: Any) -> "_Cursor":
+        try:
+            return super().execute(*args)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+    def executemany(self, *args: Any) -> "_Cursor":
+        try:
+            return super().executemany(*args)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+
+class _Connection(sqlite3.Connection):
+    """Connection whose execute/executemany go through :class:`_Cursor`."""
+
+    index_path = "index"
+
+    def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().executemany(*args)
+
+    def executescript(self, script: str) -> Any:  # type: ignore[override]
+        try:
+            return super().executescript(script)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self.index_path)
+            raise
+
+
 def _b32(value: str | bytes) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
@@ -206,15 +288,16 @@ class EventIndex:
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False, factory=_Connection)
+            conn.index_path = p
             conn.execute("PRAGMA journal_mode=WAL" if p != ":memory:" else "PRAGMA journal_mode=MEMORY")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA cache_size=-65536")
             conn.executescript(_SCHEMA)
             version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise errors.IndexCorrupt(f"{p}: not a usable event index ({exc})") from None
+        except (sqlite3.DatabaseError, errors.IndexCorrupt) as exc:
+            raise errors.IndexCorrupt(f"{p}: not a usable event index ({str(exc).split(': ')[-1]})") from None
         if version is None:
             conn.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
         elif version[0] != SCHEMA_VERSION:
@@ -247,19 +330,22 @@ class EventIndex:
     def synced_block(self) -> int | None:
         """The last block fully indexed, or None before the first sync."""
         v = self._meta("synced_block")
-        return int(v) if v is not None else None
+        return _meta_int(self.path, "synced_block", v) if v is not None else None
 
     @property
     def deployment(self) -> Deployment | None:
         """The deployment this index belongs to."""
         v = self._meta("deployment")
-        return Deployment.model_validate_json(v) if v else None
+        try:
+            return Deployment.model_validate_json(v) if v else None
+        except ValueError:
+            raise _damaged(self.path, "unreadable deployment record") from None
 
     @property
     def chain_timestamp(self) -> int:
         """Timestamp of the last indexed block (the index's idea of "now")."""
         v = self._meta("synced_timestamp")
-        return int(v) if v else 0
+        return _meta_int(self.path, "synced_timestamp", v) if v else 0
 
     def event_count(self) -> int:
         """Number of stored events."""
@@ -421,19 +507,7 @@ class EventIndex:
             key = _key(name, topics)
             tx = log.get("transactionHash")
             rows.append((eid, block, li, bytes.fromhex(tx[2:]) if tx else None, slot, name, key, b"".join(topics), data))
-            if layout is None:
-                continue
-            if name == "LotCreated":
-                a = layout.decode(topics, data)
-                lots.append((a["lotId"], eid, a["material"], a["mass"], a["origin"], a["holder"]))
-            elif name == "LotsTransformed":
-                a = layout.decode(topics, data)
-                ins.extend((eid, k, lot, used) for k, (lot, used) in enumerate(zip(a["inputs"], a["usedMasses"])))
-                outs.extend((eid, k, lot) for k, lot in enumerate(a["outputs"]))
-            elif name == "UnitCreated":
-                units.append((topics[1],))
-            elif name == "Attested":
-                atts.append((topics[1], topics[2], eid))
+            _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
         end, tip_hash, tip_ts = tip
         c = self.conn
         c.execute("BEGIN")
@@ -514,6 +588,71 @@ class EventIndex:
         self._state_cache = None
         self._graph = None
 
+    def verify(self, w3: Any | None = None) -> None:
+        """Check that the index says what its own raw logs say, and with `w3` what the chain says.
+
+        Event ids, names and keys and the lots, operation and attestation tables must follow from the
+        raw logs; with `w3`, every stored block hash and time must be the chain's. The raw logs
+        themselves are checked by the audit (ledger heads, contract storage). Raises IndexCorrupt
+        when the index cannot be trusted: delete it and sync again.
+        """
+        lay = layouts()
+        lots: list[tuple[Any, ...]] = []
+        ins: list[tuple[Any, ...]] = []
+        outs: list[tuple[Any, ...]] = []
+        atts: list[tuple[Any, ...]] = []
+        units: list[tuple[bytes]] = []
+        for eid, block, li, contract, name, key, blob, data in self.conn.execute(
+            "SELECT id, block, log_index, contract, name, key, topics, data FROM events ORDER BY id"
+        ):
+            if not _row_ok(eid, block, li, contract, blob, data):
+                raise _damaged(self.path, f"event row {eid!r} is malformed")
+            topics = split_topics(blob)
+            layout = lay.get((contract, topics[0]))
+            want = layout.name if layout else "?"
+            if name != want or key != _key(want, topics):
+                raise _damaged(self.path, f"event {eid} is stored as {name!r} but its log is {want!r}")
+            try:
+                _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
+            except (ValueError, IndexError, TypeError):
+                raise _damaged(self.path, f"event {eid} cannot be decoded") from None
+        derived_lots = {row[0]: (*row, 0) for row in lots}
+        for (lot_id,) in units:
+            if lot_id in derived_lots:
+                derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
+        tables = [
+            ("lots", "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots", sorted(derived_lots.values())),
+            ("op_in", "SELECT op, pos, lot_id, used FROM op_in", sorted(ins)),
+            ("op_out", "SELECT op, pos, lot_id FROM op_out", sorted(outs)),
+            ("attested", "SELECT uid, lot_id, event FROM attested", sorted({a[0]: a for a in atts}.values())),
+        ]
+        for table, sql, derived in tables:
+            try:
+                stored = sorted(self.conn.execute(sql).fetchall())
+            except TypeError:  # values of mixed types that do not even compare
+                raise _damaged(self.path, f"table {table} holds malformed rows") from None
+            if stored != derived:
+                raise _damaged(self.path, f"table {table} does not follow from the stored events")
+        if self._meta("schema") != SCHEMA_VERSION:
+            raise _damaged(self.path, "schema record altered")
+        blocks = self.conn.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number").fetchall()
+        synced = self.synced_block
+        if synced is not None and (not blocks or blocks[-1][0] != synced or blocks[-1][2] != self.chain_timestamp):
+            raise _damaged(self.path, "the synced block and time do not match the block table")
+        used = {b for (b,) in self.conn.execute("SELECT DISTINCT block FROM events")}
+        if not used <= {b[0] for b in blocks}:
+            raise _damaged(self.path, "events of blocks the block table does not know")
+        if w3 is None:
+            return
+        for start in range(0, len(blocks), 500):
+            part = blocks[start : start + 500]
+            for (number, h, ts), blk in zip(part, batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n, _, _ in part])):
+                if blk is None or bytes.fromhex(blk["hash"][2:]) != h or int(blk["timestamp"], 16) != ts:
+                    raise errors.IndexCorrupt(
+                        f"{self.path}: block {number} differs from the chain's (a reorg since the last sync, or a "
+                        "damaged index): sync again, or delete the index and sync again"
+                    )
+
     # --------------------------------------------------------------------------- reading
 
     def raw_events(self, *, where: str = "", params: Sequence[Any] = ()) -> Iterator[RawEvent]:
@@ -523,6 +662,8 @@ class EventIndex:
             "FROM events e LEFT JOIN blocks b ON b.number = e.block " + (f"WHERE {where} " if where else "") + "ORDER BY e.id"
         )
         for row in self.conn.execute(sql, params):
+            if not _row_ok(row[0], row[1], row[2], row[3], row[5], row[6]) or type(row[7]) is not int:
+                raise _damaged(self.path, f"event row {row[0]!r} is malformed")
             yield RawEvent(row[0], row[1], row[2], row[3], row[4], split_topics(row[5]), row[6], row[7])
 
     def state(self) -> LedgerState:
@@ -599,6 +740,43 @@ class _ReorgDuringChunk(errors.ChainError):
     """The blocks of a chunk changed while it was being fetched; nothing of it was stored."""
 
 
+def _meta_int(path: str, key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise _damaged(path, f"unreadable {key}") from None
+
+
+def _row_ok(eid: Any, block: Any, li: Any, contract: Any, topics: Any, data: Any) -> bool:
+    """Whether a stored event row has the shape ingest gives it."""
+    return (
+        type(eid) is int and type(block) is int and type(li) is int and eid == (block << _LOG_BITS) | li
+        and contract in (LEDGER, ATTESTATIONS) and type(topics) is bytes and 0 < len(topics) <= 128
+        and len(topics) % 32 == 0 and type(data) is bytes
+    )
+
+
+def _derive(
+    eid: int, layout: EventLayout | None, topics: list[bytes], data: bytes, lots: list[Any], ins: list[Any],
+    outs: list[Any], atts: list[Any], units: list[Any],
+) -> None:
+    """Append the relation rows (lots, op_in, op_out, attested, units) one event gives."""
+    if layout is None:
+        return
+    name = layout.name
+    if name == "LotCreated":
+        a = layout.decode(topics, data)
+        lots.append((a["lotId"], eid, a["material"], a["mass"], a["origin"], a["holder"]))
+    elif name == "LotsTransformed":
+        a = layout.decode(topics, data)
+        ins.extend((eid, k, lot, used) for k, (lot, used) in enumerate(zip(a["inputs"], a["usedMasses"])))
+        outs.extend((eid, k, lot) for k, lot in enumerate(a["outputs"]))
+    elif name == "UnitCreated":
+        units.append((topics[1],))
+    elif name == "Attested":
+        atts.append((topics[1], topics[2], eid))
+
+
 def _key(name: str, topics: list[bytes]) -> bytes | None:
     if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or len(topics) < 2:
         return None
@@ -616,5 +794,9 @@ def replay(events: Iterable[RawEvent], *, strict: bool = True) -> LedgerState:
         if layout is None:
             st.events += 1
             continue
-        st.apply(layout.name, layout.decode(ev.topics, ev.data), ev.block, ev.timestamp, ev.id)
+        try:
+            args = layout.decode(ev.topics, ev.data)
+        except (ValueError, IndexError, TypeError):
+            raise errors.IndexCorrupt(f"stored event {ev.id} ({layout.name}) cannot be decoded: delete the index and sync again") from None
+        st.apply(layout.name, args, ev.block, ev.timestamp, ev.id)
     return st

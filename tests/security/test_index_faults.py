@@ -5,11 +5,15 @@ never passes on an index that differs from what the chain says.
 
 from __future__ import annotations
 
+import os
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import Suite, start_suite
 from ledger import Composition, LotSpec, _node, errors
@@ -109,3 +113,122 @@ def test_confirmation_depth_keeps_a_shallow_reorg_out_of_the_index(suite: Suite,
     assert ix.has_lot("NEW-1") and not ix.has_lot("A39")
     assert rows(ix) == fresh_rows(suite, tmp_path)
 
+
+# ------------------------------------------------------------------------------- corrupted index
+
+
+class Indexed(tuple):  # type: ignore[type-arg]
+    """(suite, index file bytes, event rows), with a short repr for hypothesis' failure reports."""
+
+    def __repr__(self) -> str:
+        return f"<indexed chain, {len(self[1])}-byte index, {len(self[2])} events>"
+
+
+def rows_trusted(ix: EventIndex) -> list[tuple[Any, ...]]:
+    """Event rows without tx_hash: the one column nothing in the library reads (nor checks)."""
+    return [r[:3] + r[4:] for r in rows(ix)]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
+    """A chain with a few hundred events and the bytes of its (closed, checkpointed) index file."""
+    tmp = tmp_path_factory.mktemp("indexed")
+    s = start_suite(tmp / "node")
+    s.miner.mint_many([ore(f"C{i:03d}", ni=i + 1) for i in range(300)], batch_size=50)
+    for i in range(5):
+        s.miner.mint(ore(f"S{i}"))
+    ix = EventIndex.open(tmp / "good.sqlite")
+    ix.sync(s.base)
+    good_rows = rows_trusted(ix)
+    ix.close()
+    yield Indexed((s, (tmp / "good.sqlite").read_bytes(), good_rows))
+    _node.stop(s.data_dir)
+
+
+def _write(path: Path, data: bytes) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
+def _judge(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> str:
+    """Open, sync and audit a possibly corrupted index. Allowed: a clean IndexCorrupt, a failing
+    audit, or a passing audit of an index whose events equal the chain's. Anything else fails."""
+    try:
+        ix = EventIndex.open(path)
+        report = audit(s.base, ix)
+    except errors.IndexCorrupt as exc:
+        assert "\n" not in str(exc)
+        return "refused"
+    try:
+        if report.passed:
+            assert rows_trusted(ix) == good_rows, "the audit passed on an index that differs from the chain"
+            return "passed, equal to the chain"
+        return "flagged"
+    finally:
+        ix.close()
+
+
+def _rebuild(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> None:
+    """What a user does with a refused or flagged index: delete it, sync again from the chain."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    ix = EventIndex.open(path)
+    assert audit(s.base, ix).passed
+    assert rows_trusted(ix) == good_rows
+    ix.close()
+
+
+def test_deleted_index_is_rebuilt_from_the_chain(indexed: Any, tmp_path: Path) -> None:
+    s, _, good_rows = indexed
+    _rebuild(s, tmp_path / "index.sqlite", good_rows)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "zeroed page", "header only", "synced_block ahead",
+                                    "synced_block behind", "block hash altered", "event deleted", "deployment swapped"])
+def test_damaged_index_is_never_trusted_and_rebuilds(indexed: Any, tmp_path: Path, damage: str) -> None:
+    s, good, good_rows = indexed
+    path = tmp_path / "index.sqlite"
+    data = good
+    if damage == "garbage":
+        data = os.urandom(len(good))
+    elif damage == "empty":
+        data = b""
+    elif damage == "truncated":
+        data = good[: len(good) // 2]
+    elif damage == "zeroed page":
+        data = good[: len(good) // 2] + b"\0" * 4096 + good[len(good) // 2 + 4096 :]
+    elif damage == "header only":
+        data = good[:100]
+    _write(path, data)
+    if damage in ("synced_block ahead", "synced_block behind", "block hash altered", "event deleted", "deployment swapped"):
+        db = sqlite3.connect(path)
+        synced = int(db.execute("SELECT value FROM meta WHERE key='synced_block'").fetchone()[0])
+        if damage == "synced_block ahead":
+            db.execute("UPDATE meta SET value=? WHERE key='synced_block'", (str(synced + 1000),))
+        elif damage == "synced_block behind":
+            db.execute("UPDATE meta SET value=? WHERE key='synced_block'", (str(synced - 3),))
+        elif damage == "block hash altered":
+            db.execute("UPDATE blocks SET hash=? WHERE number=(SELECT MAX(number) FROM blocks)", (b"\1" * 32,))
+        elif damage == "event deleted":
+            db.execute("DELETE FROM events WHERE id=(SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 10)")
+        else:
+            db.execute("UPDATE meta SET value=replace(value, '\"chain_id\":31337', '\"chain_id\":1') WHERE key='deployment'")
+        db.commit()
+        db.close()
+    verdict = _judge(s, path, good_rows)
+    assert verdict in ("refused", "flagged", "passed, equal to the chain")
+    _rebuild(s, path, good_rows)
+
+
+@settings(max_examples=int(os.environ.get("RINNE_INDEX_FUZZ_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(flips=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=40))
+def test_random_byte_damage_is_never_trusted(indexed: Any, tmp_path: Path, flips: list[tuple[float, int]]) -> None:
+    s, good, good_rows = indexed
+    data = bytearray(good)
+    for where, mask in flips:
+        data[100 + int(where * (len(data) - 100))] ^= mask  # past the 100-byte file header
+    path = tmp_path / f"fuzz-{random.getrandbits(48)}.sqlite"
+    _write(path, bytes(data))
+    _judge(s, path, good_rows)
