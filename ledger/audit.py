@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import errors
@@ -146,8 +147,10 @@ def _pack(v: tuple[int, ...]) -> list[int]:
 
 def commitment_of(material: bytes, comp: Comp) -> bytes:
     """Return keccak256(abi.encode(material, composition)) of replayed values."""
-    words = (_pack(comp[0]), _pack(comp[1]), _pack(comp[2]))
-    return keccak(abi_encode(["bytes32", "(uint256[2],uint256[2],uint256[2])"], [material, words]))
+    # abi.encode of a bytes32 and a static tuple is their words side by side (eth_abi took ~0.2 ms).
+    if len(material) != 32:
+        return keccak(abi_encode(["bytes32", "(uint256[2],uint256[2],uint256[2])"], [material, tuple(_pack(v) for v in comp)]))
+    return keccak(material + b"".join(w.to_bytes(32, "big") for v in comp for w in _pack(v)))
 
 
 def replay_heads(index: EventIndex) -> dict[int, int]:
@@ -323,15 +326,26 @@ def _label(subject: str) -> str:
     return subject
 
 
+def _words(raw: bytes, n: int, what: str) -> list[int]:
+    """Split the return data of a function returning `n` static words (eth_abi took ~0.4 ms a call)."""
+    if len(raw) != 32 * n:
+        raise errors.ChainError(f"{what} returned {len(raw)} bytes, expected {32 * n}")
+    return [int.from_bytes(raw[k : k + 32], "big") for k in range(0, 32 * n, 32)]
+
+
 def _check_storage(w3: Any, deployment: Any, st: LedgerState, block: int, flag: Callable[..., None]) -> int:
     lot_fn, unit_fn = _LEDGER_ABI.fn("lot"), _LEDGER_ABI.fn("unit")
     ids = list(st.lots)
-    results = _eth_calls(w3, [(deployment.ledger, lot_fn.encode(i)) for i in ids], block)
+    results = _eth_calls(w3, [(deployment.ledger, lot_fn.selector + i) for i in ids], block)
     for lot_id, raw in zip(ids, results):
         lot = st.lots[lot_id]
-        holder, state, kind, _epoch, _upd, _offered, _cur, mass, commit = lot_fn.decode_output(raw)[0]
+        # lot(bytes32) returns (holder, state, kind, epoch, updated, offeredTo, current, mass, commitment).
+        w = _words(raw, 9, "lot()")
+        holder = "0x" + raw[12:32].hex()
+        state, kind, mass, commit = w[1], w[2], w[7], raw[256:288]
         problems = []
-        if holder.lower() != lot.holder:
+        if holder != lot.holder:
+            holder = to_checksum_address(holder)
             problems.append(f"holder {holder} on-chain, {lot.holder} replayed")
         if state != lot.state:
             problems.append(f"state {LotState(state).name.lower()} on-chain, {LotState(lot.state).name.lower()} replayed")
@@ -344,10 +358,10 @@ def _check_storage(w3: Any, deployment: Any, st: LedgerState, block: int, flag: 
         if problems:
             flag("storage-mismatch", lot_id, "; ".join(problems), block)
     units = list(st.units)
-    results = _eth_calls(w3, [(deployment.ledger, unit_fn.encode(u)) for u in units], block)
+    results = _eth_calls(w3, [(deployment.ledger, unit_fn.selector + u) for u in units], block)
     for unit_id, raw in zip(units, results):
         u = st.units[unit_id]
-        status, rated, soce, cap, cycles, thr, _at = unit_fn.decode_output(raw)[0]
+        status, rated, soce, cap, cycles, thr, _at = _words(raw, 7, "unit()")
         last = u.soh[-1] if u.soh else None
         mine = (u.status, u.rated_wh, last.soce_bp if last else 0, last.capacity_wh if last else 0,
                 last.cycles if last else 0, last.throughput_wh if last else 0)
