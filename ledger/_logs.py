@@ -13,9 +13,21 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from eth_hash.auto import keccak
-
 from ledger._abi import Event, contract_abi
+
+try:  # safe-pysha3's C Keccak takes ~1 µs a hash, pycryptodome (eth-hash's default) ~5-10 µs: the
+    # audit hashes every event twice (ledger heads), so the faster one is used when installed.
+    from sha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        """Keccak-256 of `data`."""
+        return _keccak_256(data).digest()
+
+    KECCAK_BACKEND = "pysha3"
+except ImportError:  # pragma: no cover - depends on the environment
+    from eth_hash.auto import keccak  # type: ignore[assignment]
+
+    KECCAK_BACKEND = "eth-hash"
 
 #: Contract slots in the index: the ledger (with its registry) and the attestation contract.
 LEDGER, ATTESTATIONS = 0, 1
@@ -128,6 +140,74 @@ def _head_decoder(types: list[str]) -> Callable[[bytes, int], tuple[Any, ...]]:
     return lambda d, base: tuple(dec(d, base + off, base) for off, dec in parts)
 
 
+def _static_expr(t: str, pos: int) -> str | None:
+    """A Python expression decoding static type `t` whose head sits at constant offset `pos` of `d`
+    (same slicing as the closures above), or None for types the closures must decode."""
+    if t in ("bytes", "string") or t.endswith("[]"):
+        return None
+    m = re.fullmatch(r"(.*)\[(\d+)\]", t)
+    if m:
+        inner_t, count = m.group(1), int(m.group(2))
+        size = _static_size(inner_t)
+        if size is None:
+            return None
+        parts = [_static_expr(inner_t, pos + k * size) for k in range(count)]
+        return None if any(p is None for p in parts) else "[" + ", ".join(parts) + "]"  # type: ignore[arg-type]
+    if t.startswith("("):
+        members = _split_tuple(t)
+        if any(_static_size(c) is None for c in members):
+            return None
+        parts, off = [], pos
+        for c in members:
+            parts.append(_static_expr(c, off))
+            off += _static_size(c)  # type: ignore[operator]
+        return None if any(p is None for p in parts) else "(" + ", ".join(parts) + ",)"  # type: ignore[arg-type]
+    if t == "address":
+        return f'"0x" + d[{pos + 12}:{pos + 32}].hex()'
+    if t == "bool":
+        return f"d[{pos + 31}] != 0"
+    if t.startswith("bytes"):
+        return f"d[{pos}:{pos + 32}]"
+    if t.startswith("uint"):
+        return f'_int(d[{pos}:{pos + 32}], "big")'
+    raise ValueError(f"unsupported ABI type {t}")
+
+
+def _compile_decode(indexed: tuple[tuple[str, str], ...], data_names: tuple[str, ...], data_types: list[str]) -> Callable[[list[bytes], bytes], dict[str, Any]]:
+    """Generate one function decoding topics and data straight into the name → value dict.
+
+    The closures above interpret the type tree on every call (~10 µs for a LotCreated); the
+    generated code slices at constant offsets (~3 µs) and gives the same values, dynamic members
+    (arrays, bytes) still going through the closures and their bounds checks.
+    """
+    env: dict[str, Any] = {"_int": int.from_bytes}
+    items = []
+    for k, (name, t) in enumerate(indexed):
+        topic = f"topics[{k + 1}]"
+        if t == "address":
+            expr = f'"0x" + {topic}[12:].hex()'
+        elif t.startswith("uint") or t == "bool":
+            expr = f'_int({topic}, "big")'
+        else:
+            expr = topic
+        items.append((name, expr, k + 1))
+    lines = ["def decode(topics, d):", f"    n = len(topics)", "    out = {}"]
+    for name, expr, need in items:
+        lines.append(f"    if n > {need}: out[{name!r}] = {expr}")  # zip() semantics: missing topics are skipped
+    pos = 0
+    for k, (name, t) in enumerate(zip(data_names, data_types)):
+        expr = _static_expr(t, pos)
+        if expr is None:
+            env[f"_dec{k}"] = _decoder(t)
+            expr = f"_dec{k}(d, {pos}, 0)"
+        lines.append(f"    out[{name!r}] = {expr}")
+        size = _static_size(t)
+        pos += 32 if size is None else size
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<event decoder {'/'.join(data_names)}>", "exec"), env)  # noqa: S102
+    return env["decode"]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class EventLayout:
     """How to decode one event of one contract from its raw topics and data."""
@@ -138,9 +218,12 @@ class EventLayout:
     indexed: tuple[tuple[str, str], ...]
     data_names: tuple[str, ...]
     decode_data: Callable[[bytes, int], tuple[Any, ...]]
+    fast_decode: Callable[[list[bytes], bytes], dict[str, Any]] | None = None
 
     def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
         """Decode a raw log into name → value (addresses as lowercase hex, bytes32 as bytes)."""
+        if self.fast_decode is not None:
+            return self.fast_decode(topics, data)
         out: dict[str, Any] = {}
         for (name, t), topic in zip(self.indexed, topics[1:]):
             if t == "address":
@@ -163,6 +246,7 @@ def _layout(contract: int, ev: Event) -> EventLayout:
         indexed=tuple(ev.indexed),
         data_names=tuple(ev.data_names),
         decode_data=_head_decoder(list(ev.data_types)),
+        fast_decode=_compile_decode(tuple(ev.indexed), tuple(ev.data_names), list(ev.data_types)),
     )
 
 

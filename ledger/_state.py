@@ -26,6 +26,9 @@ ZERO_COMP: Comp = (ZERO, ZERO, ZERO)
 
 def unpack(words: Iterable[int]) -> Vec:
     """Unpack two 256-bit words of four 64-bit lanes into an element vector."""
+    if type(words) is list and len(words) == 2:  # the ABI form; unrolled, as replay unpacks every lot
+        a, b = words
+        return (a & _LANE, a >> 64 & _LANE, a >> 128 & _LANE, a >> 192 & _LANE, b & _LANE, b >> 64 & _LANE, b >> 128 & _LANE, b >> 192 & _LANE)
     out: list[int] = []
     for w in words:
         out.extend((w >> (64 * i)) & _LANE for i in range(4))

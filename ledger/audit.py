@@ -24,18 +24,18 @@ Flags (``Flag.code``):
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
 
 from eth_abi import encode as abi_encode
-from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import errors
 from ledger._abi import contract_abi
 from ledger._attest import GwpAttestation, SignedAttestation, verify_attestation
-from ledger._logs import ATTESTATIONS, LEDGER, advance_head, event_hash
+from ledger._logs import ATTESTATIONS, LEDGER, advance_head, event_hash, keccak
 from ledger._rpc import batch, call
 from ledger._state import Comp, LedgerState
 from ledger.index import EventIndex, SyncProgress, replay
@@ -230,7 +230,15 @@ def audit(
             f"from block {ledger.deployment.block}"
         )
     w3 = ledger.w3
-    index.verify(w3)  # a damaged index is refused (IndexCorrupt) rather than audited
+    # Contract storage of every indexed lot and unit is read in a background thread: the node answers
+    # while this process verifies and replays the index (lots only the replay knows are read after).
+    prefetch = _StoragePrefetch(w3, deployment, index, block) if check_storage else None
+    try:
+        index.verify(w3)  # a damaged index is refused (IndexCorrupt) rather than audited
+    except BaseException:
+        if prefetch is not None:
+            prefetch.result()
+        raise
     flags: list[Flag] = []
 
     def flag(code: str, subject: bytes | str, message: str, blk: int | None = None) -> None:
@@ -238,14 +246,21 @@ def audit(
         lab = label_of(subject) if isinstance(subject, bytes) and len(subject) == 32 else subj
         flags.append(Flag(code=code, subject=subj, label=lab, message=message, block=blk))
 
-    st = replay(index.raw_events(), strict=True)
+    # One pass over the stored events: replay them and advance both contracts' head words.
+    heads = {LEDGER: 0, ATTESTATIONS: 0}
+
+    def hashed(events: Iterable[Any]) -> Iterator[Any]:
+        for ev in events:
+            heads[ev.contract] = advance_head(heads[ev.contract], event_hash(ev.topics, ev.data))
+            yield ev
+
+    st = replay(hashed(index.raw_events()), strict=True)
     at = index.chain_timestamp or st.last_timestamp
     for issue in st.issues:
         code = "frozen-lot-used" if issue.code == "inactive-lot-used" else issue.code
         flags.append(Flag(code=code, subject=issue.subject, label=_label(issue.subject), message=issue.message, block=issue.block))
 
     # 1. Completeness: the replayed heads must equal both contracts' ledgerHead() at the audited block.
-    heads = replay_heads(index)
     fn = _LEDGER_ABI.fn("ledgerHead")
     chain = _eth_calls(w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], block)
     head_checks = []
@@ -270,7 +285,7 @@ def audit(
     # 2. Storage: every lot and unit as replayed against the contract at the same block.
     storage_checked = 0
     if check_storage:
-        storage_checked = _check_storage(w3, deployment, st, block, flag)
+        storage_checked = _check_storage(w3, deployment, st, block, flag, prefetch.result() if prefetch else None)
 
     # 3. Signatures, offline, and the signer's accreditation at the time.
     signatures = _check_attestations(ledger, deployment, st, flag)
@@ -333,10 +348,45 @@ def _words(raw: bytes, n: int, what: str) -> list[int]:
     return [int.from_bytes(raw[k : k + 32], "big") for k in range(0, 32 * n, 32)]
 
 
-def _check_storage(w3: Any, deployment: Any, st: LedgerState, block: int, flag: Callable[..., None]) -> int:
+class _StoragePrefetch:
+    """Reads lot() and unit() of every lot the index lists, at `block`, in a background thread."""
+
+    def __init__(self, w3: Any, deployment: Any, index: EventIndex, block: int) -> None:
+        self.lots: dict[bytes, bytes] = {}
+        self.units: dict[bytes, bytes] = {}
+        self._error: BaseException | None = None
+        rows = index.conn.execute("SELECT lot_id, kind FROM lots").fetchall()
+        self._thread = threading.Thread(target=self._run, args=(w3, deployment.ledger, rows, block), daemon=True)
+        self._thread.start()
+
+    def _run(self, w3: Any, ledger: str, rows: list[tuple[bytes, int]], block: int) -> None:
+        lot_sel, unit_sel = _LEDGER_ABI.fn("lot").selector, _LEDGER_ABI.fn("unit").selector
+        try:
+            ids = [r[0] for r in rows if isinstance(r[0], bytes) and len(r[0]) == 32]
+            units = [r[0] for r in rows if r[1] == 1 and isinstance(r[0], bytes) and len(r[0]) == 32]
+            self.lots = dict(zip(ids, _eth_calls(w3, [(ledger, lot_sel + i) for i in ids], block)))
+            self.units = dict(zip(units, _eth_calls(w3, [(ledger, unit_sel + u) for u in units], block)))
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+        """Wait for the reads; return (lot id → lot() data, unit id → unit() data)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.lots, self.units
+
+
+def _check_storage(
+    w3: Any, deployment: Any, st: LedgerState, block: int, flag: Callable[..., None],
+    prefetched: tuple[dict[bytes, bytes], dict[bytes, bytes]] | None = None,
+) -> int:
     lot_fn, unit_fn = _LEDGER_ABI.fn("lot"), _LEDGER_ABI.fn("unit")
+    have_lots, have_units = prefetched or ({}, {})
     ids = list(st.lots)
-    results = _eth_calls(w3, [(deployment.ledger, lot_fn.selector + i) for i in ids], block)
+    missing = [i for i in ids if i not in have_lots]
+    fetched = dict(zip(missing, _eth_calls(w3, [(deployment.ledger, lot_fn.selector + i) for i in missing], block)))
+    results = [have_lots[i] if i in have_lots else fetched[i] for i in ids]
     for lot_id, raw in zip(ids, results):
         lot = st.lots[lot_id]
         # lot(bytes32) returns (holder, state, kind, epoch, updated, offeredTo, current, mass, commitment).
@@ -358,7 +408,9 @@ def _check_storage(w3: Any, deployment: Any, st: LedgerState, block: int, flag: 
         if problems:
             flag("storage-mismatch", lot_id, "; ".join(problems), block)
     units = list(st.units)
-    results = _eth_calls(w3, [(deployment.ledger, unit_fn.selector + u) for u in units], block)
+    missing = [u for u in units if u not in have_units]
+    fetched = dict(zip(missing, _eth_calls(w3, [(deployment.ledger, unit_fn.selector + u) for u in missing], block)))
+    results = [have_units[u] if u in have_units else fetched[u] for u in units]
     for unit_id, raw in zip(units, results):
         u = st.units[unit_id]
         status, rated, soce, cap, cycles, thr, _at = _words(raw, 7, "unit()")
