@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -397,45 +398,62 @@ class EventIndex:
         total = 0
         addresses = [deployment.ledger, deployment.attestations]
         slots = {deployment.ledger.lower(): LEDGER, deployment.attestations.lower(): ATTESTATIONS}
-        span = max(1, chunk_blocks)
+        # Start small and double while responses stay small: the first request of a chain with dense
+        # blocks must not be its whole history.
+        span = max(1, min(chunk_blocks, 16))
         reorgs_seen = 0
-        while start <= target:
-            end = min(start + span - 1, target)
-            # The chain may reorganise while we sync. Read the chunk's last block first, then check that
-            # what is indexed already is still on the chain (dropping what a reorg orphaned), and at the
-            # end require the same last block: logs and tip then come from one branch, continuous with
-            # the blocks stored before.
-            tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
-            fork = self._check_reorg(w3, deployment.block)
-            if fork is not None:
-                reorged = fork if reorged is None else min(reorged, fork)
-                synced = self.synced_block
-                start = deployment.block if synced is None else synced + 1
-                first = min(first, start)
-                continue
-            try:
-                logs = self._get_logs(w3, addresses, start, end, retries)
-            except _RangeTooLarge:
-                if span == 1:
-                    raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
-                span = max(1, span // 4)
-                continue
-            try:
-                n = self._store(w3, logs, slots, end, expected_tip=None if tip is None else tip["hash"])
-            except _ReorgDuringChunk:
-                reorgs_seen += 1
-                if reorgs_seen > 10:
-                    raise
-                continue  # the next round finds the fork and resumes from it
-            total += n
-            if progress:
-                progress(SyncProgress(first, target, end, total))
-            start = end + 1
-            # Keep each response near 10k logs: memory stays flat however dense the blocks are.
-            if n > 20_000:
-                span = max(1, span // 2)
-            elif n < 5_000 and span < chunk_blocks:
-                span = min(chunk_blocks, span * 2)
+        # The next chunk's logs are fetched in a background thread while this one is stored. For each
+        # chunk its last block is read before its logs, and that block is checked again after them:
+        # the logs are of the branch that block is on, and the reorg check (between the two reads)
+        # ties that branch to the blocks stored before.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rinne-sync")
+        pending: tuple[tuple[int, int], Any, Future[list[dict[str, Any]]]] | None = None
+        try:
+            while start <= target:
+                end = min(start + span - 1, target)
+                if pending is not None and pending[0] == (start, end):
+                    _, tip, fetching = pending
+                else:
+                    tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
+                    fetching = pool.submit(self._get_logs, w3, addresses, start, end, retries)
+                pending = None
+                fork = self._check_reorg(w3, deployment.block)
+                if fork is not None:
+                    reorged = fork if reorged is None else min(reorged, fork)
+                    synced = self.synced_block
+                    start = deployment.block if synced is None else synced + 1
+                    first = min(first, start)
+                    continue
+                try:
+                    logs = fetching.result()
+                except _RangeTooLarge:
+                    if span == 1:
+                        raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
+                    span = max(1, span // 4)
+                    continue
+                # Keep each response near 10k logs: memory stays flat however dense the blocks are.
+                if len(logs) > 20_000:
+                    span = max(1, span // 2)
+                elif len(logs) < 5_000 and span < chunk_blocks:
+                    span = min(chunk_blocks, span * 2)
+                if end < target:
+                    nxt = (end + 1, min(end + span, target))
+                    nxt_tip = call(w3, "eth_getBlockByNumber", [hex(nxt[1]), False])
+                    pending = (nxt, nxt_tip, pool.submit(self._get_logs, w3, addresses, nxt[0], nxt[1], retries))
+                try:
+                    n = self._store(w3, logs, slots, end, expected_tip=None if tip is None else tip["hash"])
+                except _ReorgDuringChunk:
+                    reorgs_seen += 1
+                    if reorgs_seen > 10:
+                        raise
+                    continue  # the next round finds the fork and resumes from it
+                del logs
+                total += n
+                if progress:
+                    progress(SyncProgress(first, target, end, total))
+                start = end + 1
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
     def _get_logs(self, w3: Any, addresses: list[str], start: int, end: int, retries: int) -> list[dict[str, Any]]:
@@ -490,15 +508,32 @@ class EventIndex:
         lay = layouts()
         hashes: dict[int, bytes] = {}
         rows, lots, ins, outs, atts, units = [], [], [], [], [], []
+        # Consecutive logs mostly share address, block and transaction: convert each of those once.
+        addr_slot: dict[str, int | None] = {}
+        last_bn, last_bh, last_tx = "", "", ""
+        block, bh, txb = 0, b"", None
         for log in logs:
             if log.get("removed"):
                 continue
-            slot = slots.get(log["address"].lower())
+            address = log["address"]
+            slot = addr_slot.get(address, -1)
+            if slot == -1:
+                slot = addr_slot[address] = slots.get(address.lower())
             if slot is None:
                 continue
-            block = int(log["blockNumber"], 16)
-            hashes[block] = bytes.fromhex(log["blockHash"][2:])
-            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            if log["blockNumber"] != last_bn:
+                last_bn = log["blockNumber"]
+                block = int(last_bn, 16)
+            if log["blockHash"] != last_bh:
+                last_bh = log["blockHash"]
+                bh = bytes.fromhex(last_bh[2:])
+            hashes[block] = bh
+            hex_topics = log["topics"]
+            blob = bytes.fromhex("".join(t[2:] for t in hex_topics))
+            if len(blob) == 32 * len(hex_topics):
+                topics = [blob[i : i + 32] for i in range(0, len(blob), 32)]
+            else:  # topics that are not 32 bytes each (not from a real node): as they come
+                topics = [bytes.fromhex(t[2:]) for t in hex_topics]
             data = bytes.fromhex(log["data"][2:])
             li = int(log["logIndex"], 16)
             eid = (block << _LOG_BITS) | li
@@ -506,7 +541,10 @@ class EventIndex:
             name = layout.name if layout else "?"
             key = _key(name, topics)
             tx = log.get("transactionHash")
-            rows.append((eid, block, li, bytes.fromhex(tx[2:]) if tx else None, slot, name, key, b"".join(topics), data))
+            if tx != last_tx:
+                last_tx = tx
+                txb = bytes.fromhex(tx[2:]) if tx else None
+            rows.append((eid, block, li, txb, slot, name, key, blob, data))
             _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
         end, tip_hash, tip_ts = tip
         c = self.conn
@@ -764,7 +802,9 @@ def _derive(
     if layout is None:
         return
     name = layout.name
-    if name == "LotCreated":
+    if name == "LotCreated" and len(topics) == 4:  # the lots row without decoding the composition
+        lots.append((topics[1], eid, topics[3], int.from_bytes(data[0:32], "big"), data[32:64], "0x" + topics[2][12:].hex()))
+    elif name == "LotCreated":
         a = layout.decode(topics, data)
         lots.append((a["lotId"], eid, a["material"], a["mass"], a["origin"], a["holder"]))
     elif name == "LotsTransformed":
