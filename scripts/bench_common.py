@@ -201,7 +201,7 @@ def print_table(title: str, rows: Sequence[Sequence[Any]], header: Sequence[str]
 
 def _fmt(c: Any) -> str:
     if isinstance(c, float):
-        return f"{c:,.1f}" if abs(c) < 100 else f"{c:,.0f}"
+        return f"{c:.2f}" if abs(c) < 10 else f"{c:,.1f}" if abs(c) < 100 else f"{c:,.0f}"
     if isinstance(c, int) and not isinstance(c, bool):
         return f"{c:,}"
     return str(c)

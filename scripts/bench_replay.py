@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Replay and index: ledger events made by the bulk path, then an index sync from scratch and a full
+audit replay, in events/s and peak RSS, against a raw eth_getLogs fetch of the same range in the
+same run, on a fresh Anvil this script starts.
+
+Usage: python scripts/bench_replay.py [--events 100000] [--sizes 10000,100000,1000000] [--quick] [--json]
+
+Events: half LotCreated (Ledger.mint_many), a quarter OfferMade (offer_many) and a quarter
+OfferAccepted (accept_many), plus the registry's. Each measurement runs in its own fresh process
+(so its peak RSS is its own), against the same node:
+
+- raw: plain JSON-RPC eth_getLogs POSTs over the deployment's range, in pieces of about 10,000
+  events, JSON-parsed and dropped: the floor any reader pays.
+- sync: EventIndex.sync into a new SQLite file (fetch, decode, store).
+- audit: ledger.audit.audit on that index (replay every event into state, both ledger heads
+  recomputed and compared with ledgerHead(), every lot and unit compared with contract storage,
+  signatures re-verified).
+- replay_events_per_s: events / (sync + audit seconds): chain to audited state, end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import Timer, current_rss_mb, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict  # noqa: E402
+
+from ledger.models import Composition, Deployment, LotSpec, Role  # noqa: E402
+
+COMP = Composition.of({"Ni": 20_000, "Co": 2_500, "Mn": 2_000, "Li": 1_500})
+TARGET_LOGS_PER_REQUEST = 10_000
+
+
+def make_events(b, events: int, quiet: bool) -> dict:  # noqa: ANN001
+    """Mint events/2 lots, offer half of them to the refiner, who accepts: about `events` events."""
+    lots = max(2, events // 2)
+    miner, refiner = b["miner"], b["refiner"]
+    specs = [LotSpec(lot_id=f"R-{k}", material="ORE-NMC", mass=1_000_000 + k, composition=COMP) for k in range(lots)]
+    moved = [s.lot_id for s in specs[: lots // 2]]
+    t0 = time.perf_counter()
+    step = 100_000
+    for i in range(0, lots, step):
+        miner.mint_many(specs[i : i + step])
+        log(f"replay: minted {min(i + step, lots):,}/{lots:,} lots ({time.perf_counter() - t0:.0f} s)", quiet=quiet)
+    for i in range(0, len(moved), step):
+        miner.offer_many([(x, refiner.address) for x in moved[i : i + step]])
+        refiner.accept_many(moved[i : i + step])
+    log(f"replay: {lots:,} lots minted, {len(moved):,} handed over in {time.perf_counter() - t0:.0f} s", quiet=quiet)
+    return {"lots": lots, "handed_over": len(moved), "make_seconds": round(time.perf_counter() - t0, 1)}
+
+
+# ------------------------------------------------------------------------------------ children
+
+
+def child_raw(rpc_url: str, deployment: Deployment, events_hint: int) -> dict:
+    """Fetch the deployment's logs with plain POSTs and json.loads; return count and seconds."""
+    import requests
+
+    session = requests.Session()
+    headers = {"Content-Type": "application/json"}
+
+    def post(method: str, params: list) -> object:
+        r = session.post(rpc_url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}), headers=headers)
+        return r.json()["result"]
+
+    head = int(post("eth_blockNumber", []), 16)
+    blocks = head - deployment.block + 1
+    span = max(1, blocks * TARGET_LOGS_PER_REQUEST // max(events_hint, 1))
+    count = 0
+    with Timer() as t:
+        start = deployment.block
+        while start <= head:
+            end = min(start + span - 1, head)
+            logs = post("eth_getLogs", [{"address": [deployment.ledger, deployment.attestations], "fromBlock": hex(start), "toBlock": hex(end)}])
+            count += len(logs)  # type: ignore[arg-type]
+            del logs
+            start = end + 1
+    return {"events": count, "seconds": t.s, "peak_rss_mb": peak_rss_mb()}
+
+
+def child_replay(rpc_url: str, deployment: Deployment, workdir: str) -> dict:
+    """Sync a new index and audit it; return seconds of each, the audit's verdict, and peak RSS."""
+    from ledger.audit import audit
+    from ledger.client import Ledger
+    from ledger.index import EventIndex
+
+    base_rss = current_rss_mb()
+    ledger = Ledger.connect(rpc_url, data_dir=workdir, deployment=deployment)
+    path = Path(workdir) / f"index-{time.time_ns()}.sqlite"
+    ix = EventIndex.open(path)
+    samples: list[tuple[int, float]] = []
+
+    def progress(p) -> None:  # noqa: ANN001
+        samples.append((p.events, current_rss_mb()))
+
+    with Timer() as ts:
+        result = ix.sync(ledger, progress)
+    sync_rss = peak_rss_mb()
+    with Timer() as ta:
+        report = audit(ledger, ix, sync=False)
+    out = {
+        "events": result.events,
+        "sync_seconds": ts.s,
+        "audit_seconds": ta.s,
+        "audit_passed": report.passed,
+        "audit_flags": sorted(report.flag_codes()),
+        "lots": report.lots,
+        "base_rss_mb": base_rss,
+        "sync_peak_rss_mb": sync_rss,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_during_sync": samples[:: max(1, len(samples) // 8)],
+        "index_mb": round(path.stat().st_size / 2**20, 1),
+    }
+    ix.close()
+    for p in path.parent.glob(path.name + "*"):
+        p.unlink()
+    return out
+
+
+# ------------------------------------------------------------------------------------- driver
+
+
+def run(events: int, quiet: bool) -> dict:
+    out: dict = {}
+    with fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER}, bulk=True) as b:
+        out.update(make_events(b, events, quiet))
+        d = b.admin.deployment.model_dump_json()
+        url = b.node.rpc_url
+        log("replay: raw eth_getLogs fetch (fresh process) ...", quiet=quiet)
+        raw = run_child("bench_replay.py", ["--child", "raw", "--rpc-url", url, "--deployment", d, "--events", str(events)])
+        log("replay: index sync + audit (fresh process) ...", quiet=quiet)
+        rep = run_child("bench_replay.py", ["--child", "replay", "--rpc-url", url, "--deployment", d, "--workdir", str(b.data_dir)])
+        out["chain_blocks"] = b.head()
+    n = rep["events"]
+    if raw["events"] != n:
+        raise SystemExit(f"raw fetch saw {raw['events']} events, the index {n}")
+    out.update(
+        events=n,
+        raw_getlogs_events_per_s=round(n / raw["seconds"]),
+        index_sync_events_per_s=round(n / rep["sync_seconds"]),
+        audit_events_per_s=round(n / rep["audit_seconds"]),
+        replay_events_per_s=round(n / (rep["sync_seconds"] + rep["audit_seconds"])),
+        sync_seconds=round(rep["sync_seconds"], 2),
+        audit_seconds=round(rep["audit_seconds"], 2),
+        audit_passed=rep["audit_passed"],
+        audit_flags=rep["audit_flags"],
+        replay_peak_rss_mb=round(rep["peak_rss_mb"], 1),
+        replay_base_rss_mb=round(rep["base_rss_mb"], 1),
+        sync_peak_rss_mb=round(rep["sync_peak_rss_mb"], 1),
+        raw_peak_rss_mb=round(raw["peak_rss_mb"], 1),
+        index_mb=rep["index_mb"],
+        rss_during_sync=[(e, round(r, 1)) for e, r in rep["rss_during_sync"]],
+    )
+    out["sync_vs_raw"] = round(out["index_sync_events_per_s"] / out["raw_getlogs_events_per_s"], 2)
+    out["replay_vs_raw"] = round(out["replay_events_per_s"] / out["raw_getlogs_events_per_s"], 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events to make and replay (default 100,000)")
+    parser.add_argument("--sizes", default="", help="comma-separated event counts: a full run at each (fresh node and processes)")
+    parser.add_argument("--quick", action="store_true", help="20,000 events")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--child", choices=("raw", "replay"), help=argparse.SUPPRESS)
+    parser.add_argument("--rpc-url", help=argparse.SUPPRESS)
+    parser.add_argument("--deployment", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        d = Deployment.model_validate_json(args.deployment)
+        res = child_raw(args.rpc_url, d, args.events) if args.child == "raw" else child_replay(args.rpc_url, d, args.workdir)
+        print(json.dumps(res))
+        return 0
+    if args.quick:
+        args.events = min(args.events, 20_000)
+    result: dict = {"benchmark": "replay", **run(args.events, False)}
+    scaling = []
+    for size in [int(x) for x in args.sizes.split(",") if x.strip()]:
+        if size == args.events:
+            r = result
+        else:
+            log(f"replay: scaling run at {size:,} events ...")
+            r = run(size, False)
+        scaling.append({k: r[k] for k in ("events", "raw_getlogs_events_per_s", "index_sync_events_per_s", "audit_events_per_s",
+                                          "replay_events_per_s", "replay_peak_rss_mb", "sync_peak_rss_mb", "index_mb", "make_seconds")})
+    if scaling:
+        result["scaling"] = scaling
+    result["goals"] = {
+        "replay_events_per_s": {"goal": ">= 10000", "verdict": verdict(result["replay_events_per_s"], 10_000)},
+        "replay_vs_raw": {"goal": ">= 0.70", "verdict": verdict(result["replay_vs_raw"], 0.70)},
+        "sync_vs_raw": {"goal": ">= 0.70", "verdict": verdict(result["sync_vs_raw"], 0.70)},
+    }
+    result["machine"] = machine()
+    if args.json:
+        emit(result, True)
+        return 0
+    n = result["events"]
+    rows = [
+        ("raw eth_getLogs + json.loads", result["raw_getlogs_events_per_s"], "", result["raw_peak_rss_mb"], ""),
+        ("EventIndex.sync (fetch, decode, SQLite)", result["index_sync_events_per_s"], result["sync_seconds"], result["sync_peak_rss_mb"],
+         f"{result['sync_vs_raw']:.0%} of raw"),
+        ("audit replay (state, heads, storage, sigs)", result["audit_events_per_s"], result["audit_seconds"], result["replay_peak_rss_mb"], ""),
+        ("end to end: sync + audit", result["replay_events_per_s"], round(result["sync_seconds"] + result["audit_seconds"], 2), result["replay_peak_rss_mb"],
+         f"{result['replay_vs_raw']:.0%} of raw; >= 10k/s: {result['goals']['replay_events_per_s']['verdict']}"),
+    ]
+    print_table(f"Replay and index of {n:,} events (audit passed: {result['audit_passed']})", rows, ("step", "events/s", "seconds", "peak RSS MB", "vs goal"))
+    if scaling:
+        print_table("By size (fresh node and processes each)", [(s["events"], s["raw_getlogs_events_per_s"], s["index_sync_events_per_s"], s["audit_events_per_s"],
+                                                                 s["replay_events_per_s"], s["replay_peak_rss_mb"], s["index_mb"]) for s in scaling],
+                    ("events", "raw/s", "sync/s", "audit/s", "end-to-end/s", "peak RSS MB", "index MB"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
