@@ -138,6 +138,8 @@ def start(
         raise NodeError(f"port {port} is already in use by another node: choose another with --port")
     state_file = node_dir / "state.json"
     log_file = node_dir / "anvil.log"
+    # A state file saved while a block was being mined can hold that block's state without the block.
+    check = persist and state_file.exists()
     args = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
     if persist:
         args += ["--state", str(state_file), "--state-interval", "2"]
@@ -155,11 +157,51 @@ def start(
             tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise NodeError(f"anvil exited with code {proc.returncode}: {tail[0]} (log: {log_file})")
         if rpc_answers(info.rpc_url, timeout=0.5) == chain_id:
+            problem = _state_ahead_of_blocks(info.rpc_url) if check else None
+            if problem:
+                proc.kill()
+                proc.wait()
+                raise NodeError(
+                    f"the chain in {state_file} is inconsistent: {problem}. Anvil saved the "
+                    "state of a block it had not saved yet (its periodic dump raced the miner): that block's events are "
+                    f"gone but its effects remain, so the ledger cannot be audited. Move {state_file} aside and start a "
+                    "new ledger, or restore a backup"
+                )
             (node_dir / "node.json").write_text(info.model_dump_json())
             return info
         time.sleep(0.1)
     proc.kill()
     raise NodeError(f"anvil did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+
+
+def _rpc(url: str, method: str, params: list[object]) -> object:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read()).get("result")
+
+
+def _state_ahead_of_blocks(url: str, depth: int = 64) -> str | None:
+    """After a node was killed: whether its reloaded state holds transactions its reloaded blocks lack.
+
+    Every account that sent one of the last `depth` blocks' transactions must have, by its state,
+    sent exactly up to the last of them; a higher nonce means the state includes a lost block.
+    """
+    try:
+        head = int(str(_rpc(url, "eth_blockNumber", [])), 16)
+        last: dict[str, int] = {}
+        for n in range(head, max(-1, head - depth), -1):
+            block = _rpc(url, "eth_getBlockByNumber", [hex(n), True])
+            for tx in block.get("transactions", []) if isinstance(block, dict) else []:
+                sender = str(tx["from"]).lower()
+                last[sender] = max(last.get(sender, -1), int(tx["nonce"], 16))
+        for sender, nonce in last.items():
+            sent = int(str(_rpc(url, "eth_getTransactionCount", [sender, "latest"])), 16)
+            if sent > nonce + 1:
+                return f"account {sender} has sent {sent} transactions by its state, but the blocks hold only {nonce + 1}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the check could not run; the node answers, so let it be used
+    return None
 
 
 def stop(data_dir: Path | None = None, *, timeout: float = 30.0) -> bool:
@@ -170,6 +212,14 @@ def stop(data_dir: Path | None = None, *, timeout: float = 30.0) -> bool:
     if info is None:
         info_file.unlink(missing_ok=True)
         return False
+    # Stop mining first: a state saved while a block is being mined can hold that block's state
+    # without the block (Anvil 1.7.1). Transactions still in the pool are not saved either way.
+    try:
+        _rpc(info.rpc_url, "evm_setIntervalMining", [0])
+        _rpc(info.rpc_url, "evm_setAutomine", [False])
+        time.sleep(0.3)
+    except (OSError, ValueError):
+        pass
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(info.pid):
