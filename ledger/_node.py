@@ -149,7 +149,9 @@ def start(
         args += list(BULK_ARGS)
     args += extra_args or []
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=_node_env()
+        )
     info = NodeInfo(pid=proc.pid, port=port, chain_id=chain_id, state_file=str(state_file), log_file=str(log_file))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -172,6 +174,15 @@ def start(
         time.sleep(0.1)
     proc.kill()
     raise NodeError(f"anvil did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+
+
+_SECRET_ENV_WORDS = ("PASSWORD", "PASSPHRASE", "PRIVATE_KEY", "SECRET", "MNEMONIC")
+
+
+def _node_env() -> dict[str, str]:
+    """The environment for the long-lived node: ours without secrets (RINNE_PASSWORD and the like),
+    which would otherwise sit in /proc/<pid>/environ for as long as the node runs."""
+    return {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_ENV_WORDS)}
 
 
 def _rpc(url: str, method: str, params: list[object]) -> object:
