@@ -161,6 +161,55 @@ def replay_heads(index: EventIndex) -> dict[int, int]:
     return heads
 
 
+#: A reader contract, never deployed: eth_call runs it at a scratch address through a state override.
+#: Calldata: target ‖ selector (left-aligned word) ‖ return size ‖ ids; it calls target.selector(id)
+#: for each id (staticcall, reverting unless it succeeds with exactly the return size) and returns the
+#: results side by side. Assembled from:
+#:   CALLDATASIZE 0 64 CALLDATACOPY                        mem[64..] = calldata
+#:   96 CALLDATASIZE SUB 5 SHR                             n = (size - 96) / 32
+#:   CALLDATASIZE 64 ADD DUP1 0                            out, ptr, i = 0
+#:   loop: JUMPDEST DUP4 DUP2 EQ end JUMPI
+#:     96 MLOAD 0 MSTORE                                   selector at mem[0..4]
+#:     DUP1 5 SHL 160 ADD MLOAD 4 MSTORE                    id at mem[4..36]
+#:     128 MLOAD DUP3 36 0 64 MLOAD GAS STATICCALL ISZERO fail JUMPI
+#:     RETURNDATASIZE 128 MLOAD EQ ISZERO fail JUMPI
+#:     SWAP1 128 MLOAD ADD SWAP1 1 ADD loop JUMP            ptr += size, i += 1
+#:   end: JUMPDEST DUP3 DUP3 SUB DUP4 RETURN                return mem[out..ptr]
+#:   fail: JUMPDEST 0 DUP1 REVERT
+_READER_CODE = (
+    "0x3660006040376060360360051c366040018060005b838114610056576060516000528060051b60a0015160045260805182602460"
+    "006040515afa1561005c573d608051141561005c57906080510190600101610014565b82820383f35b600080fd"
+)
+_READER = "0x00000000000000000000000000000000000a0d17"
+_READER_IDS = 500  # about 11k gas a lot: 5.5M gas a call, under any node's eth_call cap
+
+
+def _read_all(w3: Any, target: str, selector: bytes, size: int, ids: list[bytes], block: int) -> list[bytes]:
+    """Return target.selector(id) for every id at `block`: 500 ids an eth_call through the reader
+    contract (state override; one EVM run instead of 500 calls, ~6x faster on Anvil), or one eth_call
+    per id on a node without state overrides."""
+    out: list[bytes] = []
+    head = bytes(12) + bytes.fromhex(target[2:]) + selector + bytes(28) + size.to_bytes(32, "big")
+    tag = hex(block)
+    parts = [ids[i : i + _READER_IDS] for i in range(0, len(ids), _READER_IDS)]
+    try:
+        for start in range(0, len(parts), 10):
+            reqs = [
+                ("eth_call", [{"to": _READER, "data": _hex(head + b"".join(p))}, tag, {_READER: {"code": _READER_CODE}}])
+                for p in parts[start : start + 10]
+            ]
+            for p, r in zip(parts[start : start + 10], batch(w3, reqs)):
+                raw = bytes.fromhex(r[2:])
+                if len(raw) != size * len(p):
+                    raise errors.ChainError("the node ignored the state override")
+                out.extend(raw[k : k + size] for k in range(0, len(raw), size))
+        return out
+    except errors.ConnectionFailed:
+        raise
+    except errors.ChainError:  # no state overrides (or a lower eth_call gas cap): one call per id
+        return _eth_calls(w3, [(target, selector + i) for i in ids], block)
+
+
 def _eth_calls(w3: Any, calls: list[tuple[str, bytes]], block: int) -> list[bytes]:
     out: list[bytes] = []
     tag = hex(block)
@@ -364,8 +413,8 @@ class _StoragePrefetch:
         try:
             ids = [r[0] for r in rows if isinstance(r[0], bytes) and len(r[0]) == 32]
             units = [r[0] for r in rows if r[1] == 1 and isinstance(r[0], bytes) and len(r[0]) == 32]
-            self.lots = dict(zip(ids, _eth_calls(w3, [(ledger, lot_sel + i) for i in ids], block)))
-            self.units = dict(zip(units, _eth_calls(w3, [(ledger, unit_sel + u) for u in units], block)))
+            self.lots = dict(zip(ids, _read_all(w3, ledger, lot_sel, 9 * 32, ids, block)))
+            self.units = dict(zip(units, _read_all(w3, ledger, unit_sel, 7 * 32, units, block)))
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
 
@@ -385,7 +434,7 @@ def _check_storage(
     have_lots, have_units = prefetched or ({}, {})
     ids = list(st.lots)
     missing = [i for i in ids if i not in have_lots]
-    fetched = dict(zip(missing, _eth_calls(w3, [(deployment.ledger, lot_fn.selector + i) for i in missing], block)))
+    fetched = dict(zip(missing, _read_all(w3, deployment.ledger, lot_fn.selector, 9 * 32, missing, block)))
     results = [have_lots[i] if i in have_lots else fetched[i] for i in ids]
     for lot_id, raw in zip(ids, results):
         lot = st.lots[lot_id]
@@ -409,7 +458,7 @@ def _check_storage(
             flag("storage-mismatch", lot_id, "; ".join(problems), block)
     units = list(st.units)
     missing = [u for u in units if u not in have_units]
-    fetched = dict(zip(missing, _eth_calls(w3, [(deployment.ledger, unit_fn.selector + u) for u in missing], block)))
+    fetched = dict(zip(missing, _read_all(w3, deployment.ledger, unit_fn.selector, 7 * 32, missing, block)))
     results = [have_units[u] if u in have_units else fetched[u] for u in units]
     for unit_id, raw in zip(units, results):
         u = st.units[unit_id]
