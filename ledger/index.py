@@ -166,6 +166,21 @@ class _Cursor(sqlite3.Cursor):
             _reraise(exc, self._path())
             raise
 
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            _reraise(exc, self._path())
+            raise
+
+    def rows(self, size: int = 2_000) -> Iterator[Any]:
+        """Iterate the result in batches of `size` rows (one checked call per batch, not per row)."""
+        while True:
+            batch_ = self.fetchmany(size)
+            if not batch_:
+                return
+            yield from batch_
+
 
 class _Connection(sqlite3.Connection):
     """Connection whose execute/executemany go through :class:`_Cursor`."""
@@ -642,7 +657,7 @@ class EventIndex:
         units: list[tuple[bytes]] = []
         for eid, block, li, contract, name, key, blob, data in self.conn.execute(
             "SELECT id, block, log_index, contract, name, key, topics, data FROM events ORDER BY id"
-        ):
+        ).rows():
             if not _row_ok(eid, block, li, contract, blob, data):
                 raise _damaged(self.path, f"event row {eid!r} is malformed")
             topics = split_topics(blob)
@@ -699,7 +714,7 @@ class EventIndex:
             "SELECT e.id, e.block, e.log_index, e.contract, e.name, e.topics, e.data, COALESCE(b.timestamp, 0) "
             "FROM events e LEFT JOIN blocks b ON b.number = e.block " + (f"WHERE {where} " if where else "") + "ORDER BY e.id"
         )
-        for row in self.conn.execute(sql, params):
+        for row in self.conn.execute(sql, params).rows():
             if not _row_ok(row[0], row[1], row[2], row[3], row[5], row[6]) or type(row[7]) is not int:
                 raise _damaged(self.path, f"event row {row[0]!r} is malformed")
             yield RawEvent(row[0], row[1], row[2], row[3], row[4], split_topics(row[5]), row[6], row[7])
