@@ -496,13 +496,18 @@ class EventIndex:
     def _store(self, w3: Any, logs: list[dict[str, Any]], slots: dict[str, int], end: int, expected_tip: str | None = None) -> int:
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
+        seen: set[tuple[str, str, str | None]] = set()  # a block's logs repeat the same three strings
         for log in logs:
-            block = int(log["blockNumber"], 16)
-            bh = bytes.fromhex(log["blockHash"][2:])
+            marks = (log["blockNumber"], log["blockHash"], log.get("blockTimestamp"))
+            if marks in seen:
+                continue
+            seen.add(marks)
+            block = int(marks[0], 16)
+            bh = bytes.fromhex(marks[1][2:])
             if hashes.setdefault(block, bh) != bh:
                 raise errors.ChainError(f"the node returned logs of two different blocks at height {block}: retry the sync")
-            if log.get("blockTimestamp"):
-                stamps[block] = int(log["blockTimestamp"], 16)
+            if marks[2]:
+                stamps[block] = int(marks[2], 16)
         missing = [b for b in hashes if b not in stamps]
         for start in range(0, len(missing), 500):
             part = missing[start : start + 500]
