@@ -210,6 +210,7 @@ class Sender:
     def _mine_until(self, hashes: Sequence[str]) -> list[dict[str, Any]]:
         """On a manual-mining node: mine blocks until every transaction of `hashes` has a receipt."""
         found: dict[str, dict[str, Any]] = {}
+        stalls = 0
         while True:
             before = len(found)
             call(self.w3, "evm_mine", [])
@@ -219,10 +220,17 @@ class Sender:
                     found[h] = r
             if len(found) == len(set(hashes)):
                 return [found[h] for h in hashes]
-            if len(found) == before:
+            if len(found) > before:
+                stalls = 0
+                continue
+            # A mined block with none of ours: a busy node may still be inserting it, or another
+            # client's transactions filled it. Give up only after several such rounds.
+            stalls += 1
+            if stalls > 6:
                 raise errors.TransactionFailed(
                     f"transaction {missing[0]} stays in the pool of a node that mines on request (fee too low?)"
                 )
+            time.sleep(0.05 * 2**stalls)
 
     def _submit(self, raw: bytes) -> str:
         """Send a signed transaction and return its hash, exactly once.
