@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -159,6 +160,9 @@ def world(anvil: _node.NodeInfo, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("bad-input")
     w3 = Ledger.connect(anvil.rpc_url, data_dir=tmp).w3
     snap = call(w3, "evm_snapshot", [])
+    # Earlier tests' evm_revert rewinds Anvil's clock; `gwp sign` stamps issued-at from the wall clock.
+    latest = int(call(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    call(w3, "evm_setTime", [max(int(time.time()), latest + 1)])
     try:
         yield World(anvil, tmp)
     finally:

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,6 +44,9 @@ def rolled_back(anvil: _node.NodeInfo) -> Iterator[_node.NodeInfo]:
     """The session Anvil, rolled back after the module (these tests deploy their own suite)."""
     w3 = Ledger.connect(anvil.rpc_url, data_dir=Path(anvil.state_file).parent).w3
     snap = call(w3, "evm_snapshot", [])
+    # Earlier tests' evm_revert rewinds Anvil's clock; `gwp sign` stamps issued-at from the wall clock.
+    latest = int(call(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    call(w3, "evm_setTime", [max(int(time.time()), latest + 1)])
     yield anvil
     call(w3, "evm_revert", [snap])
 

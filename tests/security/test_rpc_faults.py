@@ -89,6 +89,8 @@ def _unit(chain: Any) -> None:
                               UnitSpec(serial="SN-1", rated_wh=50_000))
 
 
+_SIGNED: dict[str, Any] = {}  # attestations signed while preparing a case, used when running it
+
 # Operations that are not idempotent on their own: sent twice, each leaves a second event (or the
 # second copy reverts and the caller is told it failed although it happened).
 OPS: dict[str, tuple[Callable[[Any], None], Callable[[Callable[[str], Ledger], Any], Any], str]] = {
@@ -108,8 +110,8 @@ OPS: dict[str, tuple[Callable[[Any], None], Callable[[Callable[[str], Ledger], A
         "RolesChanged",
     ),
     "revoke": (
-        lambda c: (c["miner"].mint(ore("L1")), c["oem"].submit_attestation(_attestation(c, "L1", 9))),
-        lambda p, c: p("auditor").revoke_attestation(_attestation(c, "L1", 9).uid, "double counted"),
+        lambda c: (c["miner"].mint(ore("L1")), _SIGNED.__setitem__("L1", _attestation(c, "L1", 9)), c["oem"].submit_attestation(_SIGNED["L1"])),
+        lambda p, c: p("auditor").revoke_attestation(_SIGNED["L1"].uid, "double counted"),
         "Revoked",
     ),
 }
