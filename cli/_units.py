@@ -10,9 +10,12 @@ because it is ambiguous.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+import click
 
 from ledger.models import ELEMENTS
 
@@ -142,6 +145,26 @@ def _share(value: str, whole: int, of: str) -> int:
         raise ValueError(f"{value!r} is outside 0-100 % of {of}")
     # Rounded down so that shares never add up to more than the whole.
     return int((number * whole / 100).to_integral_value(ROUND_FLOOR))
+
+
+class FiniteFloat(click.ParamType):
+    """A float that must be finite and within [low, high] (click.FloatRange lets nan and inf through)."""
+
+    name = "number"
+
+    def __init__(self, low: float = 0.0, *, low_open: bool = False) -> None:
+        self.low, self.low_open = low, low_open
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if number < self.low or (self.low_open and number == self.low):
+            self.fail(f"{value!r} must be {'more than' if self.low_open else 'at least'} {self.low:g}", param, ctx)
+        return number
 
 
 def parse_elements(text: str, mass: int | None = None) -> dict[str, int]:

@@ -8,6 +8,7 @@ from ledger import _node
 from ledger._deployments import load_deployment
 
 from ._core import OrderedGroup, Session, data_dir_option, json_option, pass_session, verbose_option
+from ._units import FiniteFloat
 
 
 @click.group(cls=OrderedGroup)
@@ -53,7 +54,7 @@ def _describe(data: dict) -> list[str]:
 
 @node.command()
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port on 127.0.0.1.  [default: a free one]")
-@click.option("--block-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--block-time", type=FiniteFloat(0, low_open=True), metavar="SECONDS",
               help="Mine a block every SECONDS instead of one per transaction.")
 @data_dir_option
 @json_option

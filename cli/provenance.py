@@ -15,6 +15,7 @@ from ledger.index import SyncProgress
 from ledger.models import label_of
 
 from ._core import CliError, Session, jsonable, pass_session, read_command
+from ._units import FiniteFloat
 from .lot import _id
 
 
@@ -87,7 +88,7 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
 
 @click.command()
 @click.argument("lot_id", callback=_id)
-@click.option("--price", type=click.FloatRange(min=0), metavar="PER_TONNE", help="Carbon price per tonne CO2e, for a cost figure.")
+@click.option("--price", type=FiniteFloat(0), metavar="PER_TONNE", help="Carbon price per tonne CO2e, for a cost figure.")
 @read_command
 @pass_session
 def verify(session: Session, lot_id: str, price: float | None) -> None:
@@ -154,6 +155,10 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
       rinne audit
       rinne audit --html audit.html --report audit.json
     """
+    for out in (html_out, report):
+        # Check every destination before writing any, so a bad one leaves no half-written output.
+        if out is not None and not out.parent.is_dir():
+            raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--html/--report")
     with _index(session) as index:
         result = run_audit(session.ledger(), index, sync=False, check_storage=not no_storage)
     if html_out:

@@ -6,7 +6,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {IGwpAttestations, GwpAttestation, AttestationRecord, LifeCycleStage} from "./interfaces/IGwpAttestations.sol";
 import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
 import {LedgerHead} from "./LedgerHead.sol";
-import {LotState, Roles} from "./types/LedgerTypes.sol";
+import {LotState, ParticipantInfo, Roles} from "./types/LedgerTypes.sol";
 
 /// @title GwpAttestations
 /// @notice EIP-712 signed GWP figures for lots, relayable by anyone, bound to this chain and contract.
@@ -74,7 +74,10 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
         address signer = r.signer;
         if (signer == address(0)) revert GwpAttestationsUnknown(uid);
         if (r.revoked) revert GwpAttestationsAlreadyRevoked(uid);
-        if (msg.sender != signer && !_ledger.hasAnyRole(msg.sender, Roles.AUDITOR)) {
+        // The signer may withdraw its own figure only while it is an active participant: a suspended
+        // (leaked) verifier key must not be able to revoke, since a revocation cannot be undone.
+        bool bySigner = msg.sender == signer && _isActive(msg.sender);
+        if (!bySigner && !_ledger.hasAnyRole(msg.sender, Roles.AUDITOR)) {
             revert GwpAttestationsUnauthorizedRevoker(msg.sender);
         }
         r.revoked = true;
@@ -132,6 +135,11 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
                 )
             )
         );
+    }
+
+    function _isActive(address account) private view returns (bool) {
+        ParticipantInfo memory p = _ledger.participant(account);
+        return p.registered && !p.suspended;
     }
 
     function _useNonce(address signer, uint256 nonce) private {

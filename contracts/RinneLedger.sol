@@ -123,6 +123,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function reject(bytes32 lotId) external {
+        // A suspended (possibly leaked) key may not even clear offers: deny by default.
+        _requireActive(msg.sender);
         Lot storage l = _lots[lotId];
         if (msg.sender == address(0) || l.offeredTo != msg.sender) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
         l.offeredTo = address(0);
@@ -133,6 +135,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function cancel(bytes32 lotId) external {
+        _requireActive(msg.sender);
         Lot storage l = _lots[lotId];
         if (l.holder != msg.sender || l.state == LotState.None) revert RinneLedgerNotHolder(lotId, msg.sender);
         address to = l.offeredTo;

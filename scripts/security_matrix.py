@@ -30,7 +30,9 @@ def block() -> str:
         "suspended; *unregistered*: never registered. For \"own\" rows the admin and an unregistered address, which "
         "can hold nothing, act on another party's lot or attestation."
     )
-    return "\n".join([BEGIN, "", markdown_table(), "", legend, "", "Known deviations:", "", deviations_markdown(), "", END])
+    deviations = deviations_markdown()
+    known = ["Known deviations:", "", deviations, ""] if deviations.strip() else ["No known deviations.", ""]
+    return "\n".join([BEGIN, "", markdown_table(), "", legend, "", *known, END])
 
 
 def current(text: str) -> str | None:

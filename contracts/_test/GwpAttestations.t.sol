@@ -312,6 +312,20 @@ contract GwpAttestationsTest is RinneTest {
         assertTrue(attestations.attestation(uid).revoked, "revoked");
     }
 
+    function test_revoke_suspendedSignerCannotRevoke() public {
+        // A suspended (leaked) verifier key must not withdraw figures: a revocation is permanent.
+        (bytes32 uid,) = _attestSigned(1);
+        vm.prank(admin);
+        ledger.suspend(verifier, keccak256("key leaked"));
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsUnauthorizedRevoker.selector, verifier));
+        vm.prank(verifier);
+        attestations.revoke(uid, bytes32(0));
+        assertTrue(attestations.isValid(uid), "still valid");
+        vm.prank(auditor);
+        attestations.revoke(uid, keccak256("key leaked"));
+        assertFalse(attestations.isValid(uid), "the auditor can");
+    }
+
     function test_revoke_reverts() public {
         (bytes32 uid,) = _attestSigned(1);
         vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsUnauthorizedRevoker.selector, otherVerifier));

@@ -347,9 +347,26 @@ contract RinneLedgerLotsTest is RinneTest {
         ledger.reject(s.lotId);
         // With no offer pending, the zero address cannot "reject" the empty slot either.
         bytes32 other = _mintNickel(miner).lotId;
-        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNoCurrentOffer.selector, other, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, address(0), uint16(0)));
         vm.prank(address(0));
         ledger.reject(other);
+    }
+
+    function test_suspendedKeyCannotRejectOrCancel() public {
+        LotSpec memory s = _mintNickel(miner);
+        vm.prank(miner);
+        ledger.offer(s.lotId, refiner);
+        vm.startPrank(admin);
+        ledger.suspend(refiner, keccak256("key leaked"));
+        ledger.suspend(miner, keccak256("key leaked"));
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, refiner, uint16(0)));
+        vm.prank(refiner);
+        ledger.reject(s.lotId);
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, miner, uint16(0)));
+        vm.prank(miner);
+        ledger.cancel(s.lotId);
+        assertEq(ledger.lot(s.lotId).offeredTo, refiner, "offer untouched");
     }
 
     function test_cancel_clearsOffer() public {
@@ -374,8 +391,12 @@ contract RinneLedgerLotsTest is RinneTest {
         vm.prank(refiner);
         ledger.cancel(s.lotId);
         bytes32 none = keccak256("no such lot");
-        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotHolder.selector, none, address(0)));
+        // An unregistered caller is refused before anything else (deny by default).
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, address(0), uint16(0)));
         vm.prank(address(0));
+        ledger.cancel(none);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotHolder.selector, none, refiner));
+        vm.prank(refiner);
         ledger.cancel(none);
     }
 

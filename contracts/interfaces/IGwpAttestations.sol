@@ -81,7 +81,7 @@ interface IGwpAttestations {
     /// @return uid The attestation id (the EIP-712 digest).
     function attest(GwpAttestation calldata attestation, address signer, bytes calldata signature) external returns (bytes32 uid);
 
-    /// @notice Revoke an attestation. Its signer or an AUDITOR.
+    /// @notice Revoke an attestation. Its signer (while an active participant) or an AUDITOR.
     /// @param uid The attestation.
     /// @param reason Hash of the reason document.
     function revoke(bytes32 uid, bytes32 reason) external;

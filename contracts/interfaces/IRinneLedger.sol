@@ -171,11 +171,11 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param lotIds The lots.
     function acceptBatch(bytes32[] calldata lotIds) external;
 
-    /// @notice Reject an offer made to the caller.
+    /// @notice Reject an offer made to the caller (an active participant).
     /// @param lotId The lot.
     function reject(bytes32 lotId) external;
 
-    /// @notice Withdraw the caller's pending offer of a lot.
+    /// @notice Withdraw the caller's pending offer of a lot (the caller must be an active participant).
     /// @param lotId The lot.
     function cancel(bytes32 lotId) external;
 

@@ -164,14 +164,7 @@ def expected(case: Case, caller: Caller) -> bool:
 
 #: Cells where the deployed contracts differ from the design, each with what goes wrong. The test
 #: marks them xfail(strict): when a contract fix lands they pass, and the entry must be removed.
-DEVIATIONS: dict[tuple[str, str], str] = {
-    ("reject", "suspended"): "reject() has no active-participant check: a suspended (leaked) key can still reject offers made to it",
-    ("cancel", "suspended"): "cancel() has no active-participant check: a suspended (leaked) key can still withdraw its pending offers",
-    ("revoke", "suspended"): (
-        "revoke() checks only msg.sender == signer: a suspended (leaked) verifier key can still revoke that "
-        "verifier's attestations, and a revocation cannot be undone"
-    ),
-}
+DEVIATIONS: dict[tuple[str, str], str] = {}
 
 #: Errors that mean "you may not do this" (an authorization refusal), as opposed to bad arguments.
 AUTH_ERRORS = frozenset({

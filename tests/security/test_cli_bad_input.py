@@ -282,10 +282,7 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
 #: Commands that print a report and exit 1 when what they check does not hold (not an error).
 REPORTS = {"audit", "verify", "gwp verify"}
 #: Known CLI defects (reported, cli/ is not ours): strict xfail, so the fix shows up as XPASS.
-KNOWN: dict[str, str] = {
-    "node start": "click.FloatRange(min=0, min_open=True) lets --block-time nan/inf through: anvil is started, "
-                  "refuses it, and its log in the data directory is written before the command fails",
-}
+KNOWN: dict[str, str] = {}
 
 
 def test_every_command_is_covered() -> None:
@@ -361,10 +358,9 @@ def _diff(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-# ------------------------------------------------------------------------- known defects, pinned
+# ------------------------------------------------------------- defects found here, fixed and kept fixed
 
 
-@pytest.mark.xfail(strict=True, reason="audit writes --html before it finds it cannot write --report: a half-written output")
 def test_audit_with_one_unwritable_output_writes_neither(world: World) -> None:
     html, report = world.out / "pinned.html", world.out / "no-such-dir" / "pinned.json"
     result = world.cli.run("audit", "--html", html, "--report", report)
@@ -374,6 +370,5 @@ def test_audit_with_one_unwritable_output_writes_neither(world: World) -> None:
         world.restore_disk()
 
 
-@pytest.mark.xfail(strict=True, reason="click.FloatRange(min=0) accepts nan: `verify --price nan` prints a nan cost")
 def test_nan_price_is_a_usage_error(world: World) -> None:
     assert world.cli.run("verify", "R1", "--price", "nan").exit_code == 2

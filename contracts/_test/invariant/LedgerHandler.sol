@@ -363,7 +363,8 @@ contract LedgerHandler is CompositionBuilder {
         if (offers.length == 0) return;
         bytes32 id = offers[offerSeed % offers.length].lotId;
         Model storage l = _m[id];
-        bool expectOk = l.pointer != address(0);
+        // Deny by default: a suspended holder may not even withdraw its offer.
+        bool expectOk = l.pointer != address(0) && !suspended[l.holder];
         vm.prank(l.holder);
         try ledger.cancel(id) {
             if (!expectOk) return _violation("cancel without an offer succeeded");
@@ -373,6 +374,7 @@ contract LedgerHandler is CompositionBuilder {
             calls["cancel"]++;
         } catch {
             if (expectOk) _violation("cancel of a pending offer reverted");
+            else if (l.pointer != address(0)) calls["suspended cancel refused"]++;
         }
     }
 
@@ -380,7 +382,7 @@ contract LedgerHandler is CompositionBuilder {
         if (offers.length == 0) return;
         Offer memory o = offers[_recentOffer(offerSeed)];
         Model storage l = _m[o.lotId];
-        bool expectOk = l.pointer == o.to;
+        bool expectOk = l.pointer == o.to && !suspended[o.to];
         vm.prank(o.to);
         try ledger.reject(o.lotId) {
             if (!expectOk) return _violation("reject without an offer succeeded");
@@ -390,6 +392,7 @@ contract LedgerHandler is CompositionBuilder {
             calls["reject"]++;
         } catch {
             if (expectOk) _violation("reject of a pending offer reverted");
+            else if (l.pointer == o.to) calls["suspended reject refused"]++;
         }
     }
 
