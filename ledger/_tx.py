@@ -166,7 +166,7 @@ class Sender:
             else:
                 end = min(start + window, len(calls))
             chunk = calls[start:end]
-            hashes = []
+            hashes, raws = [], []
             for to, data, gas in chunk:
                 raw = self.sign(to, data, gas, self._next_nonce(), fees)
                 try:
@@ -174,8 +174,9 @@ class Sender:
                 except errors.ChainError:
                     self.resync()
                     raise
+                raws.append(raw)
             if manual:
-                found = self._mine_until(hashes)
+                found = self._mine_until(hashes, raws)
             else:
                 found = self._receipts(hashes)
             for raw_receipt, (to, data, _) in zip(found, chunk):
@@ -207,8 +208,12 @@ class Sender:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _mine_until(self, hashes: Sequence[str]) -> list[dict[str, Any]]:
-        """On a manual-mining node: mine blocks until every transaction of `hashes` has a receipt."""
+    def _mine_until(self, hashes: Sequence[str], raws: Sequence[bytes] = ()) -> list[dict[str, Any]]:
+        """On a manual-mining node: mine blocks until every transaction of `hashes` has a receipt.
+
+        Anvil 1.7.1 now and then drops the last of ~100 large transactions sent in a row (the node
+        answered with its hash, but it never reaches the pool): a transaction the node no longer
+        knows is sent again (the same signed bytes, so it cannot be applied twice)."""
         found: dict[str, dict[str, Any]] = {}
         stalls = 0
         while True:
@@ -224,8 +229,12 @@ class Sender:
                 stalls = 0
                 continue
             # A mined block with none of ours: a busy node may still be inserting it, or another
-            # client's transactions filled it. Give up only after several such rounds.
+            # client's transactions filled it, or it dropped one. Give up only after several rounds.
             stalls += 1
+            by_hash = dict(zip(hashes, raws))
+            for h, known in zip(missing, batch(self.w3, [("eth_getTransactionByHash", [h]) for h in missing])):
+                if known is None and h in by_hash:
+                    self._submit(by_hash[h])
             if stalls > 6:
                 raise errors.TransactionFailed(
                     f"transaction {missing[0]} stays in the pool of a node that mines on request (fee too low?)"
