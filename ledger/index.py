@@ -110,7 +110,9 @@ class RawEvent:
     timestamp: int
 
 
-_DAMAGE_WORDS = ("malformed", "not a database", "could not decode", "disk image")
+# Operational errors that say the file is in use or unreachable, not that it is damaged. Any other
+# (e.g. "no such column" after a flipped byte in the schema text) means the file cannot be trusted.
+_TRANSIENT_WORDS = ("locked", "busy", "readonly", "read-only", "unable to open", "disk i/o", "interrupted")
 
 
 def _damaged(path: str, what: object) -> errors.IndexCorrupt:
@@ -123,7 +125,7 @@ def _reraise(exc: Exception, path: str) -> None:
         raise _damaged(path, "text that is not UTF-8") from None
     if isinstance(exc, sqlite3.IntegrityError):
         raise exc
-    if isinstance(exc, sqlite3.OperationalError) and not any(w in str(exc).lower() for w in _DAMAGE_WORDS):
+    if isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _TRANSIENT_WORDS):
         raise exc
     raise _damaged(path, exc) from None
 
