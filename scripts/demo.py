@@ -204,7 +204,6 @@ def make_cathode(demo: Demo, gen: int, ni: float, co: float, mn: float, li: floa
         if top_up > 0:
             inputs.append(use_for(p, lot, element, top_up))
     pcam = LotSpec(lot_id=f"PCAM-{g}", material="pCAM-NMC811-OH2", mass=round((ni + co + mn) * 1.57 * KG), composition=comp(Ni=ni, Co=co, Mn=mn))
-    used, _ = p._inputs(inputs)
     pcam = pcam.model_copy(update={"composition": _recycled_share(p, inputs, pcam.composition)})
     p.transform(inputs, [pcam])
     demo.attest(pcam.lot_id, 95 * (ni + co + mn) / 10, LifeCycleStage.MainProduction)
