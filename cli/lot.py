@@ -114,9 +114,7 @@ def _history_line(e: dict[str, Any], times: dict[int, int]) -> str:
         what = f"{e['to']} took it from {e['from']}"
     elif ev in ("OfferCancelled", "OfferRejected"):
         what = f"offer to {e['to']}"
-    elif ev == "LotFrozen":
-        what = f"by {e['auditor']}"
-    elif ev == "LotUnfrozen":
+    elif ev in ("LotFrozen", "LotUnfrozen"):
         what = f"by {e['auditor']}"
     elif ev == "LotsTransformed":
         ins = ", ".join(label_of(i) for i in e["inputs"])

@@ -337,10 +337,9 @@ class Ledger:
         size = batch_size or _bulk_chunk(sender.block_gas_limit(), per_lot, 30_000, len(rows[0]))
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         calls = [(d.ledger, _encode_arrays(fn.selector, [c]), per_lot * len(c) + 30_000) for c in chunks]
-        sizes = [len(c) for c in chunks]
-        step = (lambda k: progress(sizes[k])) if progress else None
-        counter = iter(range(len(chunks)))
-        receipts = sender.send_many(calls, progress=(lambda _n: step(next(counter))) if step else None)
+        # send_many reports one receipt at a time; the caller counts lots, so advance by each chunk's size.
+        sizes = iter(len(c) for c in chunks)
+        receipts = sender.send_many(calls, progress=(lambda _n: progress(next(sizes))) if progress else None)
         gas = sum(int(r["gasUsed"], 16) for r in receipts)
         return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)
 

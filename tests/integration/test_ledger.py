@@ -322,3 +322,13 @@ def test_partial_use_with_explicit_composition(chain):
     chain["refiner"].transform([Use(lot_id="ORE-1", mass=lot.mass // 4, composition=part)], [out])
     rest = chain.base.lot("ORE-1")
     assert rest.state == LotState.ACTIVE and rest.composition == lot.composition - part
+
+
+def test_bulk_mint_progress_counts_every_lot_once(chain):
+    specs = [LotSpec(lot_id=f"P{i}", material="ORE-NI", mass=1000, composition=Composition.of({"Ni": 10})) for i in range(250)]
+    chain["miner"].mint_many(specs[:40])
+    seen: list[int] = []
+    result = chain["miner"].mint_many(specs, batch_size=100, progress=seen.append)
+    # 40 skipped (reported at once), then one step per transaction of up to 100 lots.
+    assert result.skipped == 40 and result.done == 210
+    assert seen == [40, 100, 100, 10]
