@@ -55,8 +55,10 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
         if (state == LotState.None) revert GwpAttestationsUnknownLot(a.lotId);
         bool selfDeclared;
         if (!_ledger.hasAnyRole(signer, Roles.GWP_VERIFIER)) {
-            // Without accreditation a figure is only a self-declaration, and only the holder may make it.
+            // Without accreditation a figure is only a self-declaration, and only the holder may make it,
+            // while it holds the lot: nobody changes the figures of a lot once it was used (or is frozen).
             if (signer != holder || !_ledger.hasAnyRole(signer, Roles.ALL)) revert GwpAttestationsUnauthorizedSigner(signer);
+            if (state != LotState.Active) revert GwpAttestationsSelfDeclarationClosed(a.lotId, uint8(state));
             selfDeclared = true;
         }
         _records[uid] = Record(signer, a.validUntil, a.stage, selfDeclared, false, a.lotId, a.emissionsGrams, a.issuedAt);

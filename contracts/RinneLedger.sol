@@ -247,6 +247,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         u.cycles = soh.cycles;
         u.throughputWh = soh.throughputWh;
         u.sohAt = uint40(block.timestamp);
+        // A new record changes the passport a buyer was offered: the offer must not complete.
+        l.epoch += 1;
         emit SohRecorded(unitId, msg.sender, soh);
         _record(keccak256(abi.encode(SohRecorded.selector, unitId, msg.sender, soh)));
     }
@@ -483,8 +485,10 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         }
     }
 
+    /// @dev Every status change bumps the lot's epoch: an offer made for the unit as it was is stale.
     function _setStatus(bytes32 unitId, PassportStatus from, PassportStatus to, bytes32 evidence) private {
         _units[unitId].status = to;
+        _lots[unitId].epoch += 1;
         emit StatusChanged(unitId, from, to, evidence);
         _record(keccak256(abi.encode(StatusChanged.selector, unitId, from, to, evidence)));
     }

@@ -412,6 +412,13 @@ class LedgerState:
             return
         soce, cap, cycles, thr, evidence = a["soh"]
         unit.soh.append(SohRec(ts, block, self._pos, a["recorder"].lower(), soce, cap, cycles, thr, evidence, unit.status))
+        self._passport_changed(unit.unit_id)
+
+    def _passport_changed(self, unit_id: bytes) -> None:
+        # The contract bumps the lot's epoch on every status change and SOH record: a pending offer is dead.
+        lot = self.lots.get(unit_id)
+        if lot is not None:
+            lot.offered_to = None
 
     def _on_StatusChanged(self, a: dict[str, Any], block: int, ts: int) -> None:
         unit = self.units.get(a["unitId"])
@@ -422,6 +429,7 @@ class LedgerState:
                         f"{PassportStatus(unit.status).name}", unit.unit_id, block)
         unit.statuses.append((ts, self._pos, a["from"], a["to"], a["evidence"]))
         unit.status = a["to"]
+        self._passport_changed(unit.unit_id)
 
     # --------------------------------------------------------------------- registry
 
@@ -470,6 +478,11 @@ class LedgerState:
             if lot is None or lot.holder != rec.signer or not self._active(rec.signer):
                 self._issue(
                     "unaccredited-signer", "a self-declared figure was signed by someone who was not the lot's active holder",
+                    uid, block,
+                )
+            elif lot.state != LotState.ACTIVE:
+                self._issue(
+                    "unaccredited-signer", f"a self-declared figure was relayed for a lot already {LotState(lot.state).name.lower()}",
                     uid, block,
                 )
 

@@ -43,6 +43,9 @@ interface IGwpAttestations {
     error GwpAttestationsInvalidSignature(address signer);
     /// @notice The signer is neither an accredited verifier nor the lot's active holder.
     error GwpAttestationsUnauthorizedSigner(address signer);
+    /// @notice The lot is no longer active (consumed or frozen; `state` as in `LotState`): its last holder may
+    /// not self-declare a figure on it any more, only an accredited verifier may attest it.
+    error GwpAttestationsSelfDeclarationClosed(bytes32 lotId, uint8 state);
     /// @notice The submission deadline has passed.
     error GwpAttestationsExpiredDeadline(uint64 deadline);
     /// @notice The nonce was used before by this signer.
@@ -74,7 +77,9 @@ interface IGwpAttestations {
     /// @param reason Hash of the reason document.
     event Revoked(bytes32 indexed uid, address indexed revoker, bytes32 reason);
 
-    /// @notice Record a signed attestation; callable by anyone.
+    /// @notice Record a signed attestation; callable by anyone. An accredited verifier (GWP_VERIFIER at
+    /// submission) may attest any existing lot, also one already consumed (the record's block shows that it
+    /// came later); anyone else only self-declares, and only for a lot it holds while the lot is Active.
     /// @param attestation The signed message.
     /// @param signer The claimed signer (EOA or ERC-1271 contract).
     /// @param signature 65-byte ECDSA signature (low s) or the wallet's ERC-1271 signature.

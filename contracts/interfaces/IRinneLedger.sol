@@ -212,12 +212,14 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param loss Declared loss per element.
     function buildUnit(LotInput[] calldata cells, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss) external;
 
-    /// @notice Record a state-of-health diagnosis. Holder or DIAGNOSTICIAN.
+    /// @notice Record a state-of-health diagnosis. Holder or DIAGNOSTICIAN. Kills any pending offer of the
+    /// unit (the passport it described changed).
     /// @param unitId The unit.
     /// @param soh The record; cycles and throughput may not go backwards.
     function recordSoh(bytes32 unitId, SohRecord calldata soh) external;
 
     /// @notice Move a unit's passport status along an allowed edge (Reused, Remanufactured, Waste). Holder.
+    /// Kills any pending offer of the unit, as every status change does (also inside repurpose and recycle).
     /// @param unitId The unit.
     /// @param to New status; Repurposed and Recycled come only from `repurpose` and `recycle`.
     /// @param evidence Hash of the decision record.

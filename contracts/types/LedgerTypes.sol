@@ -86,7 +86,7 @@ struct LotInfo {
     address holder; // current custodian
     LotState state; // Active, Consumed or Frozen (None: no such lot)
     LotKind kind; // Material or Unit
-    uint32 epoch; // bumped by every change of holder, content or state; offers made in an older epoch are stale
+    uint32 epoch; // bumped by every change of holder, content, state, passport status or SOH; offers made in an older epoch are stale
     uint48 updatedBlock; // block of the last event that set the lot's composition
     address offeredTo; // pending recipient, or zero
     bool offerCurrent; // whether the pending offer can still be accepted

@@ -20,7 +20,7 @@ import {
 /// @notice Drives the ledger with random operations for the invariant tests and keeps an independent
 /// model of what the ledger should hold. The model follows the specification, not the contract's
 /// bookkeeping: an offer is acceptable while it is the lot's latest offer and nothing has happened to
-/// the lot since (no acceptance, cancel, reject, consumption, freeze or unfreeze).
+/// the lot since (no acceptance, cancel, reject, consumption, freeze, unfreeze or passport change).
 /// @dev Every ledger call is wrapped in try/catch and compared with the model's expectation; a
 /// mismatch is recorded in `violations` (the invariants require none), so the handler itself never
 /// reverts and `fail_on_revert` catches only handler bugs.
@@ -617,6 +617,7 @@ contract LedgerHandler is CompositionBuilder {
         try ledger.setStatus(id, to, bytes32(0)) {
             if (!expectOk) return _violation("passport moved along a forbidden edge");
             l.status = to;
+            _touch(id); // a status change kills pending offers
             expectedSeq += 1;
             calls["setStatus"]++;
         } catch {
@@ -635,6 +636,7 @@ contract LedgerHandler is CompositionBuilder {
             if (!expectOk) return _violation("repurposed a unit whose status forbids it");
             _consumeWhole(id);
             l.status = PassportStatus.Repurposed;
+            l.epoch += 1; // the status change bumps the epoch once more
             _newLot(ess.lotId, ess.material, ess.mass, ess.composition, l.holder, LotKind.Unit);
             _m[ess.lotId].status = PassportStatus.Repurposed;
             expectedSeq += 3; // StatusChanged (parent), UnitCreated, LotsTransformed
@@ -668,6 +670,7 @@ contract LedgerHandler is CompositionBuilder {
             if (!expectOk) return _violation("recycled a unit that is not Waste");
             _consumeWhole(id);
             l.status = PassportStatus.Recycled;
+            l.epoch += 1; // the status change bumps the epoch once more
             _newLot(outs[0].lotId, outs[0].material, outs[0].mass, rec, l.holder, LotKind.Material);
             _addLoss(loss);
             for (uint256 i; i < 8; ++i) recoveredPost[i] += _lane(rec.post, i);

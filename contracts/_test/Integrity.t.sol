@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {RinneTest} from "./utils/RinneTest.sol";
+import {IRinneLedger} from "../interfaces/IRinneLedger.sol";
+import {IGwpAttestations, GwpAttestation, AttestationRecord} from "../interfaces/IGwpAttestations.sol";
+import {Composition, LotSpec, LotInput, UnitInfo, SohRecord, LotState, PassportStatus} from "../types/LedgerTypes.sol";
+
+/// @notice Issue 11 (integrity of the figures): each attack played against the contracts, refused by a
+/// named error, and the honest variant beside it still passing.
+contract IntegrityTest is RinneTest {
+    uint256[8] internal _cellEl = [uint256(28_000), 190_000, 24_000, 22_000, 60_000, 0, 30_000, 25_000];
+
+    function setUp() public {
+        _deploy();
+    }
+
+    function _cells(address holder) internal returns (LotSpec memory c) {
+        c = _spec(_newId(), CELL, 500_000, _virgin(_cellEl));
+        _mint(refiner, c);
+        _transfer(c.lotId, refiner, holder);
+    }
+
+    /// @dev A 550 kg, 75 kWh pack built by the packer from one cell lot, then handed to `holder`.
+    function _pack(address holder) internal returns (LotSpec memory p) {
+        LotSpec memory c = _cells(packer);
+        p = _spec(_newId(), PACK, 550_000, c.composition);
+        vm.prank(packer);
+        ledger.buildUnit(_ones(_whole(c)), p, _unitSpec(string(abi.encode(p.lotId)), 75_000), _noLoss());
+        if (holder != packer) _transfer(p.lotId, packer, holder);
+    }
+
+    // ------------------------------------------------------ class 8: an offer survives a passport change
+
+    function test_class8_offerDiesWhenTheSellerSetsWaste() public {
+        LotSpec memory p = _pack(oem);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(10_000, 0, 0));
+        // The buyer is offered an Original unit at 100 % SOH ...
+        vm.prank(oem);
+        ledger.offer(p.lotId, secondLife);
+        assertTrue(_lot(p.lotId).offerCurrent, "offer current");
+        // ... and the seller downgrades it before the buyer accepts.
+        vm.prank(oem);
+        ledger.setStatus(p.lotId, PassportStatus.Waste, keccak256("scrap"));
+        assertFalse(_lot(p.lotId).offerCurrent, "offer stale after the status change");
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNoCurrentOffer.selector, p.lotId, secondLife));
+        vm.prank(secondLife);
+        ledger.accept(p.lotId);
+        // Honest: a new offer of the unit as it now is completes.
+        vm.prank(oem);
+        ledger.offer(p.lotId, secondLife);
+        vm.prank(secondLife);
+        ledger.accept(p.lotId);
+        assertEq(_lot(p.lotId).holder, secondLife, "new offer accepted");
+    }
+
+    function test_class8_offerDiesOnANewSohRecord() public {
+        LotSpec memory p = _pack(oem);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(10_000, 0, 0));
+        vm.prank(oem);
+        ledger.offer(p.lotId, secondLife);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(6_000, 100, 7_000_000));
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNoCurrentOffer.selector, p.lotId, secondLife));
+        vm.prank(secondLife);
+        ledger.accept(p.lotId);
+    }
+
+    function test_class8_everyStatusChangeBumpsTheEpoch() public {
+        LotSpec memory p = _pack(oem);
+        uint32 before = _lot(p.lotId).epoch;
+        vm.prank(oem);
+        ledger.setStatus(p.lotId, PassportStatus.Reused, bytes32(0));
+        assertEq(_lot(p.lotId).epoch, before + 1, "setStatus bumps the epoch");
+        vm.prank(oem);
+        ledger.setStatus(p.lotId, PassportStatus.Waste, bytes32(0));
+        assertEq(_lot(p.lotId).epoch, before + 2, "every status change bumps it");
+    }
+
+    // ------------------------------------------------------------------ class 3: retroactive claims
+
+    /// @dev keyedMiner (a MINER with a known key) mints a lot and splits it whole: it is Consumed, and
+    /// keyedMiner is still recorded as its last holder.
+    function _consumedLotOfKeyedMiner() internal returns (LotSpec memory s) {
+        s = _nickelSpec();
+        _mint(keyedMiner, s);
+        LotSpec memory a = _spec(_newId(), NISO4, 500_000, _scale(s.composition, 1, 2));
+        LotSpec memory b = _spec(_newId(), NISO4, 500_000, _sub(s.composition, a.composition));
+        vm.prank(keyedMiner);
+        ledger.split(_whole(s), _pair(a, b));
+        (address holder, LotState state) = ledger.holderOf(s.lotId);
+        assertEq(holder, keyedMiner, "last holder");
+        assertEq(uint8(state), uint8(LotState.Consumed), "consumed");
+    }
+
+    function test_class3_lastHolderCannotSelfDeclareAfterUse() public {
+        LotSpec memory s = _consumedLotOfKeyedMiner();
+        GwpAttestation memory a = _attestationFor(s.lotId, 1);
+        a.emissionsGrams = 1e15; // 10^12 kg CO2e, to turn the buyer's product from verified to self-declared
+        bytes memory sig = _signAttestation(MINER_KEY, a);
+        vm.expectRevert(
+            abi.encodeWithSelector(IGwpAttestations.GwpAttestationsSelfDeclarationClosed.selector, s.lotId, uint8(LotState.Consumed))
+        );
+        attestations.attest(a, keyedMiner, sig);
+    }
+
+    function test_class3_accreditedVerifierMayAttestAfterUse() public {
+        LotSpec memory s = _consumedLotOfKeyedMiner();
+        GwpAttestation memory a = _attestationFor(s.lotId, 7);
+        bytes32 uid = attestations.attest(a, verifier, _signAttestation(VERIFIER_KEY, a));
+        AttestationRecord memory r = attestations.attestation(uid);
+        assertFalse(r.selfDeclared, "accredited");
+        assertEq(r.signer, verifier, "verifier");
+    }
+
+    function test_class3_noSelfDeclarationWhileFrozen_againAfterRelease() public {
+        LotSpec memory s = _nickelSpec();
+        _mint(keyedMiner, s);
+        vm.prank(auditor);
+        ledger.freeze(s.lotId, keccak256("assay dispute"));
+        GwpAttestation memory a = _attestationFor(s.lotId, 1);
+        bytes memory sig = _signAttestation(MINER_KEY, a);
+        vm.expectRevert(
+            abi.encodeWithSelector(IGwpAttestations.GwpAttestationsSelfDeclarationClosed.selector, s.lotId, uint8(LotState.Frozen))
+        );
+        attestations.attest(a, keyedMiner, sig);
+        // An accredited verifier may attest a frozen lot (that is what an investigation may need).
+        GwpAttestation memory v = _attestationFor(s.lotId, 2);
+        attestations.attest(v, verifier, _signAttestation(VERIFIER_KEY, v));
+        vm.prank(auditor);
+        ledger.unfreeze(s.lotId);
+        // Honest: the holder of an active lot self-declares.
+        bytes32 uid = attestations.attest(a, keyedMiner, sig);
+        assertTrue(attestations.attestation(uid).selfDeclared, "self-declared while held and active");
+    }
+}

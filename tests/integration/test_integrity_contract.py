@@ -1,0 +1,105 @@
+"""Issue 11 on a real Anvil through the public library: each attack on the figures played as a cheating
+participant would, refused by the contracts with a named error, and the honest variant beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import (
+    Composition,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    LotState,
+    PassportStatus,
+    SohRecord,
+    UnitSpec,
+    errors,
+    sign_attestation,
+    to_bytes32,
+)
+
+KG = 1000
+CELL_COMP = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
+
+
+def _give(chain, lot_id: str, frm: str, to: str) -> None:
+    chain[frm].offer(lot_id, chain.addr(to))
+    chain[to].accept(lot_id)
+
+
+def _pack(chain, unit_id: str = "LF001", holder: str = "oem") -> str:
+    """The honest path to a pack: a cathode lot, cells made from it by the cell maker, a pack built from them."""
+    cam = f"CAM-{unit_id}"
+    cells = f"CELLS-{unit_id}"
+    chain["admin"].grant_roles(chain.addr("miner"), "REFINER")
+    chain["miner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELL_COMP))
+    _give(chain, cam, "miner", "cells")
+    chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
+    _give(chain, cells, "cells", "packs")
+    chain["packs"].build_unit([cells], LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP), UnitSpec(serial="SN-" + unit_id, rated_wh=75_000))
+    if holder != "packs":
+        _give(chain, unit_id, "packs", holder)
+    return unit_id
+
+
+# ---------------------------------------------------------------- class 8: offers die on a passport change
+
+
+def test_offer_of_an_original_unit_dies_when_the_seller_sets_waste(chain):
+    unit = _pack(chain)
+    chain["oem"].record_soh(unit, SohRecord(soce_bp=10_000, capacity_wh=75_000, cycles=0, throughput_wh=0))
+    chain["oem"].offer(unit, chain.addr("second_life"))
+    assert chain.base.offer_of(unit).current
+    chain["oem"].set_status(unit, PassportStatus.WASTE, "scrapped")
+    assert not chain.base.offer_of(unit).current
+    with pytest.raises(errors.revert_class("RinneLedgerNoCurrentOffer")):
+        chain["second_life"].accept(unit)
+    # Honest: the buyer accepts a fresh offer of the unit as it now is.
+    chain["oem"].offer(unit, chain.addr("second_life"))
+    chain["second_life"].accept(unit)
+    assert chain.base.lot(unit, with_composition=False).holder == chain.addr("second_life")
+
+
+def test_offer_dies_when_a_new_soh_record_lowers_the_passport(chain):
+    unit = _pack(chain)
+    chain["oem"].record_soh(unit, SohRecord(soce_bp=10_000, capacity_wh=75_000, cycles=0, throughput_wh=0))
+    chain["oem"].offer(unit, chain.addr("second_life"))
+    chain.rpc("evm_increaseTime", [30 * 86_400])
+    chain["oem"].record_soh(unit, SohRecord(soce_bp=6_000, capacity_wh=45_000, cycles=90, throughput_wh=6_000_000))
+    with pytest.raises(errors.revert_class("RinneLedgerNoCurrentOffer")):
+        chain["second_life"].accept(unit)
+
+
+# ----------------------------------------------------------------------- class 3: retroactive claims
+
+
+def _now(chain) -> int:
+    return int(chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+
+def _signed(chain, signer: str, lot_id: str, grams: int, nonce: int):
+    now = _now(chain)
+    att = GwpAttestation(
+        lot_id=to_bytes32(lot_id), emissions_grams=grams, stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + 10 * 365 * 86_400,
+        nonce=nonce, deadline=now + 3_600,
+    )
+    d = chain.base.deployment
+    return sign_attestation(att, chain.accounts[signer], d.chain_id, d.attestations)
+
+
+def test_last_holder_cannot_self_declare_on_a_consumed_lot(chain):
+    chain["miner"].mint(LotSpec(lot_id="ORE-1", material="ORE-NI", mass=100 * KG, composition=Composition.of({"Ni": 2 * KG})))
+    chain["miner"].split("ORE-1", [("ORE-1A", 50 * KG), ("ORE-1B", 50 * KG)])
+    assert chain.base.lot("ORE-1", with_composition=False).state == LotState.CONSUMED
+    # 10^12 kg CO2e, self-declared by the lot's last holder after it was used.
+    late = _signed(chain, "miner", "ORE-1", 10**15, 1)
+    with pytest.raises(errors.revert_class("GwpAttestationsSelfDeclarationClosed")):
+        chain["miner"].submit_attestation(late)
+    # Honest: an accredited verifier may still attest it; the record is not self-declared.
+    uid = chain["miner"].submit_attestation(_signed(chain, "verifier", "ORE-1", 2_000_000, 1))
+    assert chain.base.attestation(uid)["self_declared"] is False
+    # And the holder of the active part self-declares as before.
+    uid = chain["miner"].submit_attestation(_signed(chain, "miner", "ORE-1A", 1_000, 2))
+    assert chain.base.attestation(uid)["self_declared"] is True
