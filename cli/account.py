@@ -38,6 +38,14 @@ def account() -> None:
     On the managed local node, new and imported accounts are given test ETH
     so they can pay for gas; elsewhere only with --fund (Anvil chains only).
 
+    New keystores use scrypt n = 2^18 (eth-keyfile's default; Foundry writes
+    2^13) or a higher --scrypt-n. A lower cost is refused, except under the
+    development switch RINNE_INSECURE_FAST_KEYS=1, which writes throwaway
+    keys with n = 2^10 (or --scrypt-n) and warns on stderr for each one:
+    never use it for keys that hold value. The keystore folder is kept 0700
+    (an existing one open to others is made 0700, or refused if another user
+    owns it) and every keystore file 0600.
+
     \b
     Examples:
       rinne account new refiner
@@ -49,7 +57,10 @@ def account() -> None:
 def _key_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--fund/--no-fund", default=None,
                      help="Give the account 1000 test ETH (anvil_setBalance).  [default: on the managed local node only]")(f)
-    f = click.option("--scrypt-n", type=int, envvar="RINNE_SCRYPT_N", expose_value=False, hidden=True, callback=_store("scrypt_n"))(f)
+    f = click.option("--scrypt-n", type=int, envvar="RINNE_SCRYPT_N", show_envvar=True, expose_value=False, callback=_store("scrypt_n"),
+                     metavar="N", help=f"Scrypt cost of the new keystore, a power of two from {_keys.MIN_SCRYPT_N} "
+                     f"(lower only with {_keys.INSECURE_FAST_KEYS_ENV}=1).  [default: {_keys.DEFAULT_SCRYPT_N}; "
+                     f"{_keys.DEV_SCRYPT_N} under {_keys.INSECURE_FAST_KEYS_ENV}=1]")(f)
     f = click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), envvar="RINNE_PASSWORD_FILE",
                      show_envvar=True, expose_value=False, callback=_store("password_file"),
                      help="Read the new password from this file (else $RINNE_PASSWORD, else a prompt).")(f)

@@ -12,6 +12,8 @@ import logging
 import os
 import re
 import secrets
+import stat
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,24 +22,47 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from ledger.errors import AccountExists, AccountNotFound, InvalidInput, KeystoreError, WrongPassword
+from ledger.errors import (
+    AccountExists,
+    AccountNotFound,
+    InvalidInput,
+    KeystoreError,
+    LedgerError,
+    WeakKeyDerivation,
+    WrongPassword,
+)
 
 __all__ = [
     "DEFAULT_SCRYPT_N",
+    "DEV_SCRYPT_N",
+    "INSECURE_FAST_KEYS_ENV",
+    "MIN_SCRYPT_N",
     "create_account",
     "default_keystore_dir",
     "import_private_key",
+    "insecure_fast_keys",
     "list_accounts",
     "load_account",
     "load_keystore",
+    "private_folder",
     "read_password",
 ]
 
 log = logging.getLogger(__name__)
 
-#: geth's "standard" scrypt cost (256 MiB, about a second); Foundry itself writes n = 2**13.
+#: geth's "standard" scrypt cost and eth-keyfile's default (n = 2**18, r = 8, p = 1: 256 MiB, about a second).
 DEFAULT_SCRYPT_N = 2**18
-_MIN_SCRYPT_N = 2**10
+#: The cheapest cost a keystore is written with outside the development switch. eth-keyfile (which
+#: writes our files, r = 8, p = 1) defaults to n = 2**18; Foundry's eth-keystore writes n = 2**13 with
+#: the same r and p. The floor is the stronger of the two, so no Rinne keystore is easier to guess
+#: offline than what either tool writes by default.
+MIN_SCRYPT_N = 2**18
+#: The development switch: set to 1, keystores may be written as cheaply as :data:`DEV_SCRYPT_N`
+#: (and are by default), for throwaway keys in tests and demos. Never for keys that hold value.
+INSECURE_FAST_KEYS_ENV = "RINNE_INSECURE_FAST_KEYS"
+#: Scrypt cost of keystores written under the development switch when no cost is given.
+DEV_SCRYPT_N = 2**10
+_MIN_SCRYPT_N = DEV_SCRYPT_N
 # Decrypting a hostile keystore must not exhaust memory: scrypt needs 128 * n * r bytes.
 _MAX_SCRYPT_MEMORY = 2**30
 _MAX_KEYSTORE_BYTES = 64 * 1024
@@ -92,8 +117,76 @@ def _new_private_key() -> bytes:
             return key
 
 
+def insecure_fast_keys() -> bool:
+    """Whether the development switch ``RINNE_INSECURE_FAST_KEYS=1`` is set (any other value is off)."""
+    return os.environ.get(INSECURE_FAST_KEYS_ENV, "").strip() == "1"
+
+
+def _scrypt_cost(scrypt_n: int | None) -> int:
+    """The scrypt n to write ``name`` with: the default, a stronger one, or (dev switch only) a weaker one."""
+    fast = insecure_fast_keys()
+    n = (DEV_SCRYPT_N if fast else DEFAULT_SCRYPT_N) if scrypt_n is None else scrypt_n
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, int)
+        or n < _MIN_SCRYPT_N
+        or n & (n - 1)
+        or 128 * 8 * n > _MAX_SCRYPT_MEMORY
+    ):
+        lowest = _MIN_SCRYPT_N if fast else MIN_SCRYPT_N
+        raise InvalidInput(f"scrypt_n must be a power of two from {lowest} to {_MAX_SCRYPT_MEMORY // (128 * 8)}")
+    if n < MIN_SCRYPT_N and not fast:
+        raise WeakKeyDerivation(
+            f"scrypt n = {n} is weaker than the {MIN_SCRYPT_N} floor (eth-keyfile's default; Foundry writes 8192): "
+            f"keystores are written with n >= {MIN_SCRYPT_N} unless {INSECURE_FAST_KEYS_ENV}=1 is set for throwaway development keys"
+        )
+    return n
+
+
+def private_folder(directory: Path, *, what: str = "keystore folder", error: type[LedgerError] = KeystoreError) -> None:
+    """Make an existing folder private (mode 0700) if group or others have any access to it.
+
+    Only the owner may change a folder's mode, and a folder another user owns can be rewritten by
+    them whatever its mode: such a folder is refused with ``error`` rather than trusted. A missing
+    folder is left alone (it is created 0700 when first written).
+    """
+    try:
+        st = os.stat(directory)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise error(f"cannot read {what} {directory}: {e.strerror or e}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise error(f"{what} {directory} exists and is not a folder")
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077:
+        return
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise error(
+            f"{what} {directory} is open to other users (mode {mode:04o}) and belongs to uid {st.st_uid}, "
+            "not to you, so it cannot be made private: use a folder of your own"
+        )
+    try:
+        os.chmod(directory, 0o700)
+    except OSError as e:
+        raise error(f"{what} {directory} is open to other users (mode {mode:04o}) and cannot be made private: {e.strerror or e}") from None
+    log.warning("%s %s was open to other users (mode %04o): made it private (0700)", what, directory, mode)
+
+
+def _private_file(path: Path) -> None:
+    # A keystore readable by others can be attacked offline: it is the owner's alone, like the folder.
+    try:
+        st = os.stat(path)
+        if stat.S_IMODE(st.st_mode) & 0o077 and (not hasattr(os, "geteuid") or st.st_uid == os.geteuid()):
+            os.chmod(path, 0o600)
+            log.warning("keystore %s was readable by other users (mode %04o): made it 0600", path, stat.S_IMODE(st.st_mode))
+    except OSError:
+        pass  # reading it will report what is wrong
+
+
 def _ensure_dir(directory: Path) -> None:
     if directory.is_dir():
+        private_folder(directory)
         return
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -159,19 +252,19 @@ def create_account(
     private_key: str | bytes | None = None,
     scrypt_n: int | None = None,
 ) -> str:
-    """Create an encrypted keystore named ``name`` (a new key, or ``private_key``) and return its address."""
+    """Create an encrypted keystore named ``name`` (a new key, or ``private_key``) and return its address.
+
+    The key is encrypted with scrypt (n = ``scrypt_n``, r = 8, p = 1; default :data:`DEFAULT_SCRYPT_N`).
+    A cost below :data:`MIN_SCRYPT_N` is refused with :class:`~ledger.errors.WeakKeyDerivation` unless the
+    development switch ``RINNE_INSECURE_FAST_KEYS=1`` is set; with it, the default becomes
+    :data:`DEV_SCRYPT_N` and every weak keystore written prints a one-line warning on stderr. The folder
+    is created 0700, or made 0700 if it exists open to others (refused if it is not the user's), and the
+    file is written 0600.
+    """
     _check_name(name)
     if not isinstance(password, str) or not password:
         raise InvalidInput("the password must not be empty")
-    n = DEFAULT_SCRYPT_N if scrypt_n is None else scrypt_n
-    if (
-        isinstance(n, bool)
-        or not isinstance(n, int)
-        or n < _MIN_SCRYPT_N
-        or n & (n - 1)
-        or 128 * 8 * n > _MAX_SCRYPT_MEMORY
-    ):
-        raise InvalidInput(f"scrypt_n must be a power of two from {_MIN_SCRYPT_N} to {_MAX_SCRYPT_MEMORY // (128 * 8)}")
+    n = _scrypt_cost(scrypt_n)
     key = _new_private_key() if private_key is None else _parse_private_key(private_key)
     directory = _dir(keystore_dir)
     path = directory / name
@@ -185,6 +278,13 @@ def create_account(
         _write_new_file(path, (json.dumps(keyfile) + "\n").encode("utf-8"))
     except OSError as e:
         raise KeystoreError(f"cannot write keystore {path}: {e.strerror or e}") from None
+    if n < MIN_SCRYPT_N:
+        # One line on stderr whatever logging is configured: a cheap key must never go unnoticed.
+        print(
+            f"rinne: warning: {INSECURE_FAST_KEYS_ENV}=1: keystore {name!r} written with scrypt n = {n} "
+            f"(< {MIN_SCRYPT_N}), for throwaway development keys only",
+            file=sys.stderr,
+        )
     log.info("created keystore %s for %s", path, address)
     return address
 
@@ -247,6 +347,7 @@ def _address_field(data: Mapping[str, Any]) -> str | None:
 def list_accounts(keystore_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, str | None]]:
     """List (name, address) of the keystores in a folder, sorted by name; address None if the file has none."""
     directory = _dir(keystore_dir)
+    private_folder(directory)
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
@@ -273,6 +374,7 @@ def load_keystore(path: str | os.PathLike[str], password: str) -> LocalAccount:
     p = Path(path).expanduser()
     if not p.is_file():
         raise AccountNotFound(f"no keystore file at {p}")
+    _private_file(p)
     return _unlock(p, _read_keystore(p), password, label=str(p))
 
 
@@ -281,8 +383,10 @@ def load_account(name: str, password: str, keystore_dir: str | os.PathLike[str] 
     _check_name(name)
     directory = _dir(keystore_dir)
     path = directory / name
+    private_folder(directory)
     if not path.is_file():
         raise AccountNotFound(f"no account named {name!r} in {directory}")
+    _private_file(path)
     return _unlock(path, _read_keystore(path), password, label=repr(name))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ledger._deployments import _private_dir
 from ledger.errors import NodeError
 
 DEFAULT_CHAIN_ID = 31337
@@ -135,6 +136,7 @@ def start(
     if running:
         return running
     node_dir = _node_dir(data_dir)
+    _private_dir(data_dir)
     node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     port = port or free_port()
     if rpc_answers(f"http://127.0.0.1:{port}") is not None:

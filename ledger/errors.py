@@ -116,3 +116,13 @@ def __getattr__(name: str) -> type[ContractRevert]:
     if name in custom_error_names():
         return revert_class(name)
     raise AttributeError(name)
+
+
+# keys
+class WeakKeyDerivation(InvalidInput):
+    """A keystore would be written with a cheaper scrypt cost than the floor, outside the development switch."""
+
+
+# trust root
+class DeploymentMismatch(ChainError):
+    """The code or wiring at the recorded addresses is not the shipped Rinne contracts."""

@@ -122,3 +122,17 @@ def test_fund_on_an_unreachable_chain_fails_before_writing_a_keystore(rinne, tmp
     url = f"http://127.0.0.1:{_node.free_port()}"
     line = rinne.fail("account", "new", "lost", "--keystore-dir", keys, "--fund", "--rpc-url", url)
     assert "cannot reach" in line and not (keys / "lost").exists()
+
+
+def test_weak_scrypt_cost_needs_the_dev_switch(rinne, tmp_path):
+    # Attack: RINNE_SCRYPT_N=1024 alone (the variable the test helpers once set) writes a cheap keystore.
+    keys = tmp_path / "keys"
+    line = rinne.fail("account", "new", "weak", "--keystore-dir", keys, "--no-fund",
+                      env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": None})
+    assert "weaker than the 262144 floor" in line and "RINNE_INSECURE_FAST_KEYS=1" in line
+    assert not (keys / "weak").exists()
+    # With the switch it is written, and announced once on stderr.
+    result = rinne.run("account", "new", "fast", "--keystore-dir", keys, "--no-fund",
+                       env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"})
+    assert result.stderr.count("warning: RINNE_INSECURE_FAST_KEYS=1") == 1
+    assert json.loads((keys / "fast").read_text())["crypto"]["kdfparams"]["n"] == 1024

@@ -76,9 +76,10 @@ def test_keystores_are_private_scrypt_files(tmp_path: Path) -> None:
     (tmp_path / "key.txt").write_text(key + "\n")
     old = os.umask(0)  # even with a permissive umask
     try:
-        c.ok("account", "new", "alice", "--no-fund")
-        c.ok("account", "import", "bob", "--key-file", tmp_path / "key.txt", "--no-fund", env={"RINNE_SCRYPT_N": "1024"})
-        refused = c.run("account", "new", "carol", "--no-fund", env={"RINNE_SCRYPT_N": "16"})
+        c.ok("account", "new", "alice", "--no-fund", env={"RINNE_INSECURE_FAST_KEYS": None})
+        c.ok("account", "import", "bob", "--key-file", tmp_path / "key.txt", "--no-fund",
+             env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"})
+        refused = c.run("account", "new", "carol", "--no-fund", env={"RINNE_SCRYPT_N": "16", "RINNE_INSECURE_FAST_KEYS": "1"})
     finally:
         os.umask(old)
     assert refused.exit_code in (1, 2) and not (c.keystores / "carol").exists()  # a too-cheap KDF is refused
@@ -91,6 +92,60 @@ def test_keystores_are_private_scrypt_files(tmp_path: Path) -> None:
         assert key[2:] not in path.read_text()
     assert _keys.load_account("bob", PASSWORD, c.keystores).key.hex().removeprefix("0x") == key[2:]
     assert "Traceback" not in "".join(c.transcript) and key[2:] not in "".join(c.transcript)
+
+
+@pytest.mark.parametrize("how", [("RINNE_SCRYPT_N", "1024"), ("RINNE_SCRYPT_N", "8192"), ("--scrypt-n", "1024")])
+def test_weak_key_derivation_is_refused_without_the_dev_switch(tmp_path: Path, how: tuple[str, str]) -> None:
+    """Attack: a cheap scrypt cost slipped in through the environment or the option, without the
+    documented development switch: refused in one line naming the switch, and no keystore written."""
+    c = Cli(home=tmp_path / "home", keystores=tmp_path / "ks", rpc_url=None, password=PASSWORD, scrypt_n=None)
+    off: dict[str, str | None] = {"RINNE_INSECURE_FAST_KEYS": None}
+    if how[0] == "--scrypt-n":
+        result = c.run("account", "new", "mallory", "--no-fund", "--scrypt-n", how[1], env=off)
+    else:
+        result = c.run("account", "new", "mallory", "--no-fund", env={**off, how[0]: how[1]})
+    assert result.exit_code == 1 and not (c.keystores / "mallory").exists()
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert f"scrypt n = {how[1]} is weaker than the 262144 floor" in line and "RINNE_INSECURE_FAST_KEYS=1" in line
+    # Honest development use: the switch is explicit and every cheap keystore is announced on stderr.
+    dev = c.run("account", "new", "dev", "--no-fund", env={"RINNE_SCRYPT_N": None, "RINNE_INSECURE_FAST_KEYS": "1"})
+    assert dev.exit_code == 0, dev.stderr
+    assert "warning: RINNE_INSECURE_FAST_KEYS=1: keystore 'dev' written with scrypt n = 1024" in dev.stderr
+    assert json.loads((c.keystores / "dev").read_text())["crypto"]["kdfparams"]["n"] == 1024
+
+
+def test_open_keystore_and_data_folders_are_made_private(tmp_path: Path) -> None:
+    """Attack: keystore and data folders left 0755/0777 by an earlier tool or a careless umask (others
+    copy keystores for an offline search, or rewrite the deployment record). Rinne makes them 0700."""
+    c = Cli(home=tmp_path / "home", keystores=tmp_path / "ks", rpc_url=None, password=PASSWORD, scrypt_n="1024")
+    for folder, mode in ((c.keystores, 0o755), (c.home, 0o777)):
+        folder.mkdir()
+        os.chmod(folder, mode)
+    c.ok("account", "new", "alice", "--no-fund", env={"RINNE_INSECURE_FAST_KEYS": "1"})
+    assert stat.S_IMODE(c.keystores.stat().st_mode) == 0o700
+    assert stat.S_IMODE((c.keystores / "alice").stat().st_mode) == 0o600
+    os.chmod(c.keystores, 0o755)
+    c.ok("account", "list")
+    assert stat.S_IMODE(c.keystores.stat().st_mode) == 0o700
+    from ledger._deployments import load_deployment
+
+    assert load_deployment(c.home, 31337) is None  # read on every connect
+    assert stat.S_IMODE(c.home.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a folder to another uid")
+def test_open_folder_of_another_user_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A folder someone else owns can be rewritten by them whatever its mode: refused, not trusted."""
+    c = Cli(home=tmp_path / "home", keystores=tmp_path / "ks", rpc_url=None, password=PASSWORD, scrypt_n="1024")
+    c.keystores.mkdir()
+    os.chown(c.keystores, 65534, 65534)
+    os.chmod(c.keystores, 0o755)
+    result = c.run("account", "new", "alice", "--no-fund", env={"RINNE_INSECURE_FAST_KEYS": "1"})
+    assert result.exit_code == 1 and not (c.keystores / "alice").exists()
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "belongs to uid 65534, not to you" in line
+    assert stat.S_IMODE(c.keystores.stat().st_mode) == 0o755
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")

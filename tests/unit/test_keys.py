@@ -17,6 +17,8 @@ from eth_account import Account
 from ledger import _keys
 from ledger._keys import (
     DEFAULT_SCRYPT_N,
+    INSECURE_FAST_KEYS_ENV,
+    MIN_SCRYPT_N,
     create_account,
     default_keystore_dir,
     import_private_key,
@@ -25,7 +27,15 @@ from ledger._keys import (
     load_keystore,
     read_password,
 )
-from ledger.errors import AccountExists, AccountNotFound, InvalidInput, KeystoreError, LedgerError, WrongPassword
+from ledger.errors import (
+    AccountExists,
+    AccountNotFound,
+    InvalidInput,
+    KeystoreError,
+    LedgerError,
+    WeakKeyDerivation,
+    WrongPassword,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_N = 2**12  # tests only: the default (2**18) costs about a second per encrypt/decrypt
@@ -42,6 +52,13 @@ CAST_KEYSTORE = (
     '"mac":"b2c936e9c22f76f4dd459089e51e6506cc53456b4be3d21525696bff1d4a9f5b"},'
     '"id":"37e61efc-aa13-4a70-adfb-e7655b00197e","version":3}'
 )
+
+
+@pytest.fixture(autouse=True)
+def fast_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests write FAST_N keystores: under the documented development switch (tests that play
+    the weak-KDF attack turn it off)."""
+    monkeypatch.setenv(INSECURE_FAST_KEYS_ENV, "1")
 
 
 @pytest.fixture
@@ -93,11 +110,55 @@ def test_create_writes_a_private_v3_file(ks: Path) -> None:
     assert address.startswith("0x") and address != address.lower()  # checksummed
 
 
-def test_existing_folder_keeps_its_mode(ks: Path) -> None:
+def test_existing_open_folder_is_made_private(ks: Path) -> None:
+    # Attack: a keystore folder left 0755 (another user lists the accounts and copies the keystores
+    # for an offline password search). Writing, listing or unlocking makes it 0700 again.
     ks.mkdir(mode=0o755)
     os.chmod(ks, 0o755)
     create_account("a", PASSWORD, ks, scrypt_n=FAST_N)
-    assert stat.S_IMODE(ks.stat().st_mode) == 0o755
+    assert stat.S_IMODE(ks.stat().st_mode) == 0o700
+    for use in (lambda: list_accounts(ks), lambda: load_account("a", PASSWORD, ks)):
+        os.chmod(ks, 0o775)
+        use()
+        assert stat.S_IMODE(ks.stat().st_mode) == 0o700
+
+
+def test_private_folder_is_left_alone(ks: Path) -> None:
+    ks.mkdir(mode=0o700)
+    os.chmod(ks, 0o500)  # stricter than ours: not loosened
+    assert list_accounts(ks) == []
+    assert stat.S_IMODE(ks.stat().st_mode) == 0o500
+
+
+def test_open_keystore_file_is_made_0600(ks: Path) -> None:
+    create_account("a", PASSWORD, ks, scrypt_n=FAST_N)
+    os.chmod(ks / "a", 0o644)
+    load_account("a", PASSWORD, ks)
+    assert stat.S_IMODE((ks / "a").stat().st_mode) == 0o600
+
+
+def _folder_of_another_user(tmp_path: Path) -> Path | None:
+    if os.geteuid() == 0:  # root can hand a folder to another uid
+        folder = tmp_path / "theirs"
+        folder.mkdir()
+        os.chown(folder, 65534, 65534)
+        os.chmod(folder, 0o777)
+        return folder
+    return next((p for p in (Path("/tmp"), Path("/var/tmp")) if p.is_dir() and p.stat().st_uid != os.geteuid()
+                 and stat.S_IMODE(p.stat().st_mode) & 0o077), None)
+
+
+def test_open_folder_of_another_user_is_refused(tmp_path: Path) -> None:
+    # A folder another user owns can be rewritten by them whatever its mode: refused, never trusted.
+    theirs = _folder_of_another_user(tmp_path)
+    if theirs is None:
+        pytest.skip("no world-open folder owned by another user")
+    mode = stat.S_IMODE(theirs.stat().st_mode)
+    with pytest.raises(KeystoreError, match="belongs to uid .* not to you"):
+        list_accounts(theirs)
+    with pytest.raises(KeystoreError, match="not to you"):
+        create_account("a", PASSWORD, theirs, scrypt_n=FAST_N)
+    assert not (theirs / "a").exists() and stat.S_IMODE(theirs.stat().st_mode) == mode
 
 
 def test_new_keys_differ(ks: Path) -> None:
@@ -199,6 +260,50 @@ def test_invalid_scrypt_cost(ks: Path, n: Any) -> None:
         create_account("a", PASSWORD, ks, scrypt_n=n)
 
 
+@pytest.mark.parametrize("n", [2**10, 2**13, 2**17])
+def test_weak_scrypt_cost_is_refused_without_the_switch(ks: Path, n: int, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Attack: a cheaper scrypt cost than eth-keyfile's default (even Foundry's 2**13) asked for
+    # quietly, through the API or an environment variable. Refused, nothing written.
+    for value in (None, "0", "true", "yes"):  # only "1" turns the switch on
+        if value is None:
+            monkeypatch.delenv(INSECURE_FAST_KEYS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(INSECURE_FAST_KEYS_ENV, value)
+        with pytest.raises(WeakKeyDerivation, match=f"scrypt n = {n} is weaker than the {MIN_SCRYPT_N} floor.*{INSECURE_FAST_KEYS_ENV}=1"):
+            create_account("a", PASSWORD, ks, scrypt_n=n)
+        with pytest.raises(WeakKeyDerivation):
+            import_private_key("b", KEY, PASSWORD, ks, scrypt_n=n)
+    assert not ks.exists() or os.listdir(ks) == []
+    assert capsys.readouterr().err == ""
+
+
+def test_switch_writes_fast_keys_and_warns_once_per_key(ks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    create_account("a", PASSWORD, ks)  # under the switch the default is the development cost
+    create_account("b", PASSWORD, ks, scrypt_n=2**12)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith(f"rinne: warning: {INSECURE_FAST_KEYS_ENV}=1: keystore") for line in err)
+    assert "'a'" in err[0] and "n = 1024" in err[0] and "'b'" in err[1] and "n = 4096" in err[1]
+    assert json.loads((ks / "a").read_text())["crypto"]["kdfparams"]["n"] == _keys.DEV_SCRYPT_N
+
+
+def test_honest_cost_needs_no_switch_and_warns_nothing(ks: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(INSECURE_FAST_KEYS_ENV)
+    seen: list[int | None] = []
+    real = Account.encrypt
+
+    def spy(key: Any, password: str, kdf: str | None = None, iterations: int | None = None) -> Any:
+        seen.append(iterations)
+        return real(key, password, kdf=kdf, iterations=FAST_N)  # keep the test fast
+
+    monkeypatch.setattr(_keys.Account, "encrypt", staticmethod(spy))
+    create_account("a", PASSWORD, ks)
+    create_account("b", PASSWORD, ks, scrypt_n=2**19)
+    assert seen == [2**18, 2**19] and MIN_SCRYPT_N == 2**18
+    assert capsys.readouterr().err == ""
+
+
 def test_default_scrypt_cost_is_geths(ks: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
     real = Account.encrypt
@@ -207,6 +312,7 @@ def test_default_scrypt_cost_is_geths(ks: Path, monkeypatch: pytest.MonkeyPatch)
         seen.update(kdf=kdf, iterations=iterations)
         return real(key, password, kdf=kdf, iterations=FAST_N)  # keep the test fast
 
+    monkeypatch.delenv(INSECURE_FAST_KEYS_ENV)
     monkeypatch.setattr(_keys.Account, "encrypt", staticmethod(spy))
     create_account("a", PASSWORD, ks)
     assert seen == {"kdf": "scrypt", "iterations": 2**18} and DEFAULT_SCRYPT_N == 2**18
