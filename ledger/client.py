@@ -16,6 +16,7 @@ from ledger import _node, errors
 from ledger._abi import artifact, contract_abi
 from ledger._deployments import load_deployment, save_deployment
 from ledger._rpc import batch, call, make_web3
+from ledger._trust import verify_deployment
 from ledger._tx import Sender, to_receipt
 from ledger.models import (
     ELEMENTS,
@@ -191,13 +192,13 @@ class Ledger:
         return self.deployment
 
     def check_deployment(self) -> Deployment:
-        """Return the deployment after checking that both contracts have code on this chain."""
+        """Return the deployment after checking that the chain holds the shipped contracts there, wired to each other.
+
+        Raises NotDeployed when the recorded addresses have no code (a reset node) and DeploymentMismatch when
+        the code or the wiring is not the shipped suite's (see ledger/_trust.py).
+        """
         d = self._deployment()
-        codes = batch(self.w3, [("eth_getCode", [d.ledger, "latest"]), ("eth_getCode", [d.attestations, "latest"])])
-        if any(c in ("0x", "0x0", None) for c in codes):
-            raise errors.NotDeployed(
-                f"the recorded contracts are not on chain {self.chain_id} (was the node reset?): run `rinne deploy`"
-            )
+        verify_deployment(self.w3, d)
         return d
 
     def fund(self, address: str, wei: int = 10**21) -> None:

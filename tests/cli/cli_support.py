@@ -41,6 +41,7 @@ def base_env(home: Path, keystores: Path) -> dict[str, str | None]:
     """Environment of a test invocation: private data dir and keystores, fast scrypt, a password."""
     return {
         "RINNE_HOME": str(home), "RINNE_KEYSTORE_DIR": str(keystores), "RINNE_SCRYPT_N": FAST_SCRYPT_N,
+        "RINNE_INSECURE_FAST_KEYS": "1",
         "RINNE_PASSWORD": PASSWORD, "ETH_RPC_URL": None, "RINNE_ACCOUNT": None, "RINNE_PASSWORD_FILE": None,
         "NO_COLOR": "1",
     }

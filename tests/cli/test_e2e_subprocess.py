@@ -31,7 +31,7 @@ def env(anvil, tmp_path):
     call(ledger.w3, "evm_setTime", [max(int(time.time()), latest + 1)])
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("RINNE_", "ETH_RPC_URL"))}
     environ.update(
-        RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_SCRYPT_N="1024",
+        RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_SCRYPT_N="1024", RINNE_INSECURE_FAST_KEYS="1",
         RINNE_PASSWORD="e2e password", ETH_RPC_URL=anvil.rpc_url, NO_COLOR="1",
     )
     yield environ

@@ -28,7 +28,7 @@ def test_readme_walkthrough_runs(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("ETH_RPC_URL", "RINNE_ACCOUNT")}
     env.update(
         RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_PASSWORD="walkthrough-pw",
-        RINNE_SCRYPT_N="1024", PATH=f"{RINNE.parent}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1",
+        RINNE_SCRYPT_N="1024", RINNE_INSECURE_FAST_KEYS="1", PATH=f"{RINNE.parent}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1",
     )
     commands = _commands()
     assert len(commands) > 15

@@ -29,7 +29,9 @@ class Cli:
     def env(self, extra: dict[str, str | None] | None = None) -> dict[str, str | None]:
         env: dict[str, str | None] = {
             "RINNE_HOME": str(self.home), "RINNE_KEYSTORE_DIR": str(self.keystores), "RINNE_PASSWORD": self.password,
-            "RINNE_SCRYPT_N": self.scrypt_n, "ETH_RPC_URL": None, "RINNE_ACCOUNT": None, "RINNE_PASSWORD_FILE": None,
+            "RINNE_SCRYPT_N": self.scrypt_n,
+            # The cheap test cost needs the documented development switch.
+            "RINNE_INSECURE_FAST_KEYS": "1" if self.scrypt_n else None, "ETH_RPC_URL": None, "RINNE_ACCOUNT": None, "RINNE_PASSWORD_FILE": None,
             "NO_COLOR": "1",
         }
         env.update(extra or {})
