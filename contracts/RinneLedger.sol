@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
 import {Lanes} from "./libraries/Lanes.sol";
+import {ProRata} from "./libraries/ProRata.sol";
 import {
     Composition,
     LotSpec,
@@ -161,6 +162,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (made.mass != used.mass) revert RinneLedgerMassMismatch();
         uint256[2] memory noLoss;
         _requireBalanced(used, made, noLoss);
+        _requireSplitProRata(usedMasses[0] == 0 ? input.held : input.used, used.mass, outputs);
         _emitTransformed(OpKind.Split, _one(input.lotId), usedMasses, outIds, noLoss);
     }
 
@@ -449,10 +451,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Composition calldata part = input.used;
         Composition calldata held = input.held;
         uint64 mass = l.mass;
-        if (usedMass >= mass || !_valid(part, usedMass) || !_within(part, held)) revert RinneLedgerInvalidUsage(id);
+        if (usedMass >= mass || !_valid(part, usedMass)) revert RinneLedgerInvalidUsage(id);
+        // A part of a homogeneous lot has the lot's composition: declaring only the element grams taken
+        // (the nickel of a NiSO4 lot, not its mass) would carry a fraction of its burden with all its nickel.
+        if (!ProRata.isPart(part, held, usedMass, mass)) revert RinneLedgerNotProRata(id);
         Composition memory rest;
         unchecked {
-            // No lane borrows: `_within` proved part <= held lane by lane.
+            // No lane borrows: a pro-rata part of less than the whole mass is at most the whole, lane by lane.
             rest.total = [held.total[0] - part.total[0], held.total[1] - part.total[1]];
             rest.pre = [held.pre[0] - part.pre[0], held.pre[1] - part.pre[1]];
             rest.post = [held.post[0] - part.post[0], held.post[1] - part.post[1]];
@@ -580,10 +585,30 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         }
     }
 
-    /// @dev `part` <= `whole` lane by lane for all three vectors (both lane-bounded).
-    function _within(Composition calldata part, Composition calldata whole) private pure returns (bool) {
-        return part.total[0].le(whole.total[0]) && part.total[1].le(whole.total[1]) && part.pre[0].le(whole.pre[0])
-            && part.pre[1].le(whole.pre[1]) && part.post[0].le(whole.post[0]) && part.post[1].le(whole.post[1]);
+    /// @dev Each output of a split but the last is a pro-rata part (by mass) of what the outputs before it
+    /// left of `source` (`mass` grams); the last takes the rest, which conservation already checked. This is
+    /// how `Composition.divide` cuts a lot, and it keeps a split from putting one element into a light output.
+    function _requireSplitProRata(Composition calldata source, uint256 mass, LotSpec[] calldata outputs) private pure {
+        uint256 n = outputs.length;
+        if (n == 1) return;
+        uint256[6] memory r =
+            [source.total[0], source.total[1], source.pre[0], source.pre[1], source.post[0], source.post[1]];
+        for (uint256 i; i + 1 < n; ++i) {
+            LotSpec calldata o = outputs[i];
+            uint256 m = o.mass;
+            if (m >= mass || !ProRata.isPartOf(o.composition, r, m, mass)) revert RinneLedgerNotProRata(o.lotId);
+            Composition calldata c = o.composition;
+            unchecked {
+                // A pro-rata part of less than the whole is at most the whole, lane by lane: no borrows.
+                r[0] -= c.total[0];
+                r[1] -= c.total[1];
+                r[2] -= c.pre[0];
+                r[3] -= c.pre[1];
+                r[4] -= c.post[0];
+                r[5] -= c.post[1];
+                mass -= m;
+            }
+        }
     }
 
     function _commit(bytes32 material, Composition memory c) private pure returns (bytes32) {

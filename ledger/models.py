@@ -269,8 +269,12 @@ class Composition(BaseModel):
     def take(self, mass: int, of_mass: int) -> "Composition":
         """Return the part of this composition that goes with `mass` grams of a lot of `of_mass` grams.
 
-        Pro rata by mass, rounded so that both the part and the rest stay valid: neither carries
-        more elements than its own mass, nor more recycled than its totals (the contracts check both).
+        Pro rata by mass, as the contracts require (``RinneLedgerNotProRata``): every lane of every vector
+        is the floor or the ceiling of its share ``lane * mass / of_mass``. Among those roundings it picks
+        one where both the part and the rest stay valid (neither carries more elements than its own mass,
+        nor more recycled than its totals); one always exists. Totals are rounded down, then up for the
+        largest remainders (as in apportionment) while the rest would hold more elements than its mass;
+        recycled parts are rounded down, then up where the rest would otherwise hold more recycled than total.
         """
         if not 0 < mass <= of_mass:
             raise ValueError(f"cannot take {mass} g of {of_mass} g")
@@ -279,24 +283,35 @@ class Composition(BaseModel):
         used = [t * mass // of_mass for t in self.total]
         excess = sum(self.total) - sum(used) - (of_mass - mass)
         if excess > 0:
-            # Largest remainders first, as in apportionment: the rest gives up the grams it cannot hold.
-            order = sorted(range(len(used)), key=lambda k: -(self.total[k] * mass % of_mass))
-            for k in order:
-                if excess == 0:
-                    break
-                if used[k] < self.total[k]:
-                    used[k] += 1
-                    excess -= 1
-        rest = [t - u for t, u in zip(self.total, used)]
-        pre = [min(max(p * mass // of_mass, p - r), u, p) for p, r, u in zip(self.pre, rest, used)]
-        post = [
-            min(max(q * mass // of_mass, q - (r - (p - a))), u - a, q)
-            for q, r, p, a, u in zip(self.post, rest, self.pre, pre, used)
-        ]
+            # Only lanes with a remainder may be rounded up; there are always more of them than `excess`.
+            order = sorted((k for k in range(len(used)) if self.total[k] * mass % of_mass), key=lambda k: -(self.total[k] * mass % of_mass))
+            for k in order[:excess]:
+                used[k] += 1
+        pre, post = [], []
+        for t, p, q, u in zip(self.total, self.pre, self.post, used):
+            a, b = p * mass // of_mass, q * mass // of_mass
+            low = p + q - (t - u)  # the part must take at least this much recycled for the rest to stay valid
+            if a + b < low and p * mass % of_mass:
+                a += 1
+            if a + b < low and q * mass % of_mass:
+                b += 1
+            pre.append(a)
+            post.append(b)
         return Composition(total=used, pre=pre, post=post)
 
+    def is_part(self, part: "Composition", mass: int, of_mass: int) -> bool:
+        """Whether `part` is a pro-rata part of this composition for `mass` of `of_mass` grams: every lane of
+        every vector the floor or the ceiling of ``lane * mass / of_mass`` (the contracts' rule)."""
+        def ok(h: int, x: int) -> bool:
+            return abs(x * of_mass - h * mass) < of_mass
+        return all(ok(h, x) for whole, got in ((self.total, part.total), (self.pre, part.pre), (self.post, part.post)) for h, x in zip(whole, got))
+
     def divide(self, masses: list[int], of_mass: int) -> list["Composition"]:
-        """Split this composition into parts for lots of `masses` grams (summing to `of_mass`)."""
+        """Split this composition into parts for lots of `masses` grams (summing to `of_mass`).
+
+        Each part but the last is the pro-rata part (:meth:`take`) of what the parts before it left, the
+        last takes the rest: the cut the contracts check for the outputs of a split.
+        """
         if sum(masses) != of_mass or any(m <= 0 for m in masses):
             raise ValueError(f"masses {masses} must be positive and add up to {of_mass} g")
         parts, remaining, left = [], self, of_mass

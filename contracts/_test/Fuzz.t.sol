@@ -136,35 +136,32 @@ contract FuzzTest is RinneTest {
         _checkSplit(s, outs, partly ? _sub(c, used) : used, partly);
     }
 
-    /// @dev A random valid part of a lot and a mass for it that leaves the remainder valid.
+    /// @dev A random mass of a lot (less than all of it) and the pro-rata part that goes with it.
     function _randomUse(uint256 seed, Composition memory c, uint64 mass)
         internal
         pure
         returns (Composition memory used, uint64 usedMass)
     {
-        used = _randomPart(seed, c);
-        uint256 usedElements = _sumElements(used);
-        uint256 restElements = _sumElements(_sub(c, used));
-        if (usedElements == 0) usedElements = 1;
-        vm.assume(mass > restElements + usedElements);
-        // At least the part's elements, and at least the remainder's elements plus one gram left over.
-        usedMass = uint64(_bound(_rand(seed, 51), usedElements, uint256(mass) - restElements - 1));
+        vm.assume(mass > 1);
+        usedMass = uint64(_bound(_rand(seed, 51), 1, uint256(mass) - 1));
+        used = _take(c, usedMass, mass);
     }
 
-    /// @dev `n` outputs sharing `used` at random; each but the last weighs exactly its elements.
+    /// @dev `n` outputs of random masses, each but the last the pro-rata part of what the ones before it left.
     function _shares(uint256 seed, Composition memory used, uint256 massToSplit, uint256 n)
         internal
         returns (LotSpec[] memory outs)
     {
+        vm.assume(massToSplit >= n);
         outs = new LotSpec[](n);
         Composition memory left = _copy(used);
-        for (uint256 i; i < n; ++i) {
-            Composition memory share = i + 1 == n ? left : _randomPart(_rand(seed, 60 + i), left);
-            left = _sub(left, share);
-            uint256 shareMass = i + 1 == n ? massToSplit : _sumElements(share);
+        for (uint256 i; i + 1 < n; ++i) {
+            uint256 shareMass = _bound(_rand(seed, 60 + i), 1, massToSplit - (n - 1 - i));
+            outs[i] = _spec(_newId(), NISO4, uint64(shareMass), _take(left, shareMass, massToSplit));
+            left = _sub(left, outs[i].composition);
             massToSplit -= shareMass;
-            outs[i] = _spec(_newId(), NISO4, uint64(shareMass), share);
         }
+        outs[n - 1] = _spec(_newId(), NISO4, uint64(massToSplit), left);
     }
 
     /// @dev Stored outputs plus what is left of the source (`rest`, when partly used) equal the source.
@@ -198,27 +195,66 @@ contract FuzzTest is RinneTest {
         return true;
     }
 
-    /// @dev Partial use: accepted exactly when the model says both the part and the remainder are valid.
-    function testFuzz_partialUse_acceptedIffModelValid(uint256 seed, uint64 usedMass, uint8 tweak) public {
+    /// @dev Partial use: accepted exactly when the model says the part is valid and pro rata (every lane the
+    /// floor or ceiling of held x usedMass / mass) and the remainder is valid; every accepted part is pro rata.
+    function testFuzz_partialUse_acceptedIffModelValid(uint256 seed, uint64 massSeed, uint8 tweak) public {
         (Composition memory c, uint256 elements) = _randomComposition(seed, 1 << 30);
-        uint64 mass = uint64(elements + 1 + (_rand(seed, 9) % (1 << 30)));
-        LotSpec memory s = _spec(_newId(), NISO4, mass, c);
+        LotSpec memory s = _spec(_newId(), NISO4, uint64(elements + 1 + (_rand(seed, 9) % (1 << 30))), c);
         _mint(miner, s);
-        Composition memory part = _randomPart(seed, c);
-        // Sometimes take virgin material only, which can leave more recycled than total behind.
-        if (tweak % 3 == 0) (part.pre, part.post) = (_one(0, 0), _one(0, 0));
-        usedMass = uint64(_bound(usedMass, 1, uint256(mass) + 1));
-        bool within = true;
-        for (uint256 i; i < 8; ++i) {
-            if (_lane(part.total, i) > _lane(c.total, i) || _lane(part.pre, i) > _lane(c.pre, i)) within = false;
-            if (_lane(part.post, i) > _lane(c.post, i)) within = false;
-        }
-        bool ok = usedMass < mass && _modelValid(part, usedMass) && within && _modelValid(_sub(c, part), mass - usedMass);
-        LotSpec memory out = _spec(_newId(), NISO4, usedMass, part);
-        if (!ok) vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidUsage.selector, s.lotId));
+        (Composition memory part, uint64 usedMass) =
+            _candidatePart(seed, c, s.mass, uint64(_bound(massSeed, 1, uint256(s.mass) + 1)), tweak);
+        // 0: accepted; 1: InvalidUsage (part or remainder invalid); 2: NotProRata
+        uint256 verdict = _partialUseVerdict(c, s.mass, part, usedMass);
+        if (verdict == 1) vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidUsage.selector, s.lotId));
+        if (verdict == 2) vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, s.lotId));
         vm.prank(miner);
-        ledger.split(_part(s.lotId, NISO4, c, usedMass, part), _ones(out));
-        if (ok) assertEq(_lot(s.lotId).mass, mass - usedMass, "remaining mass");
+        ledger.split(_part(s.lotId, NISO4, c, usedMass, part), _ones(_spec(_newId(), NISO4, usedMass, part)));
+        if (verdict == 0) {
+            assertEq(_lot(s.lotId).mass, s.mass - usedMass, "remaining mass");
+            assertTrue(_isProRata(part, c, usedMass, s.mass), "accepted part is pro rata");
+        }
+    }
+
+    /// @dev The model's verdict on a partial use, in the contract's order of checks.
+    function _partialUseVerdict(Composition memory c, uint64 mass, Composition memory part, uint64 usedMass)
+        internal
+        pure
+        returns (uint256)
+    {
+        if (usedMass >= mass || !_modelValid(part, usedMass)) return 1;
+        if (!_isProRata(part, c, usedMass, mass)) return 2;
+        return _modelValid(_sub(c, part), mass - usedMass) ? 0 : 1;
+    }
+
+    /// @dev A part to try: any part at all (almost never pro rata), the honest pro-rata part, that part
+    /// with one lane of one vector moved by a gram (may stay within floor/ceil, or not), or the honest part
+    /// declared in a much smaller mass (the nickel of a NiSO4 lot in 1 % of its mass).
+    function _candidatePart(uint256 seed, Composition memory c, uint64 mass, uint64 usedMass, uint8 tweak)
+        internal
+        pure
+        returns (Composition memory part, uint64)
+    {
+        if (tweak % 4 == 0) return (_randomPart(seed, c), usedMass);
+        part = _take(c, _min(usedMass, mass), mass);
+        if (tweak % 4 == 2) {
+            _nudge(part, tweak, _rand(seed, 77) % 8);
+        } else if (tweak % 4 == 3) {
+            usedMass = uint64(_bound(usedMass, 1, _max(1, uint256(mass) / 100)));
+        }
+        return (part, usedMass);
+    }
+
+    /// @dev One gram more (or less, when there is one) in lane `lane` of the total, pre or post vector.
+    function _nudge(Composition memory part, uint8 tweak, uint256 lane) internal pure {
+        uint256 which = (tweak >> 2) % 3;
+        uint256[2] memory v = which == 0 ? part.total : which == 1 ? part.pre : part.post;
+        uint256 unit = 1 << (64 * (lane % 4));
+        if (tweak & 0x80 != 0) v[lane / 4] += unit;
+        else if (_lane(v, lane) != 0) v[lane / 4] -= unit;
+    }
+
+    function _max(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a > b ? a : b;
     }
 
     // ------------------------------------------------------------------------- transform

@@ -136,4 +136,63 @@ contract IntegrityTest is RinneTest {
         bytes32 uid = attestations.attest(a, keyedMiner, sig);
         assertTrue(attestations.attestation(uid).selfDeclared, "self-declared while held and active");
     }
+
+    // ------------------------------------------------- class 1b: a part of a homogeneous lot is pro rata
+
+    function test_class1b_partialUseDeclaringOnlyTheNickelIsRefused() public {
+        LotSpec memory s = _mintNickel(refiner); // 1 t NiSO4, 223 kg Ni
+        // The cheat: "use" 223 kg of the lot that carry all of its nickel, so that the output takes
+        // 22 % of the lot's burden by mass and 100 % of its nickel.
+        Composition memory allNickel = _copy(s.composition);
+        LotSpec memory out = _spec(_newId(), PCAM, 223_000, allNickel);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, s.lotId));
+        vm.prank(refiner);
+        ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, 223_000, allNickel)), _ones(out), _noLoss());
+        // Also refused a gram outside the rounding: 300 kg of the lot carry 66,900 g of nickel, not 66,902.
+        Composition memory nearly = _virgin([uint256(0), 66_902, 0, 0, 0, 0, 0, 0]);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, s.lotId));
+        vm.prank(refiner);
+        ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, 300_000, nearly)), _ones(_spec(_newId(), PCAM, 300_000, nearly)), _noLoss());
+        // Honest: 300 kg carry 30 % of the nickel.
+        Composition memory honest = _take(s.composition, 300_000, 1_000_000);
+        assertEq(_lane(honest.total, NI), 66_900, "pro rata nickel");
+        vm.prank(refiner);
+        ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, 300_000, honest)), _ones(_spec(_newId(), PCAM, 300_000, honest)), _noLoss());
+        assertEq(_lot(s.lotId).mass, 700_000, "remainder");
+    }
+
+    function test_class1b_splitIntoALightOutputWithAllTheNickelIsRefused() public {
+        LotSpec memory s = _mintNickel(refiner);
+        // Split 1 t into 223 kg holding all the nickel and 777 kg holding none, then use the light one whole.
+        LotSpec memory rich = _spec(_newId(), NISO4, 223_000, s.composition);
+        LotSpec memory poor = _spec(_newId(), NISO4, 777_000, _virgin([uint256(0), 0, 0, 0, 0, 0, 0, 0]));
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, rich.lotId));
+        vm.prank(refiner);
+        ledger.split(_whole(s), _pair(rich, poor));
+        // Honest: each output but the last is the pro-rata part of what is left.
+        Composition memory a = _take(s.composition, 223_000, 1_000_000);
+        LotSpec memory o1 = _spec(_newId(), NISO4, 223_000, a);
+        LotSpec memory o2 = _spec(_newId(), NISO4, 777_000, _sub(s.composition, a));
+        vm.prank(refiner);
+        ledger.split(_whole(s), _pair(o1, o2));
+        assertEq(_lane(a.total, NI), 49_729, "223 kg carry 22.3 % of the nickel");
+    }
+
+    /// @dev Any partial use the contract accepts is pro rata, whatever the lot and the mass used.
+    function testFuzz_class1b_acceptedPartialUseIsProRata(uint64 niGrams, uint64 massSeed, uint64 usedSeed, int8 nudge) public {
+        uint256 mass = 2 + massSeed % (1 << 40);
+        uint256 ni = niGrams % (mass + 1);
+        LotSpec memory s = _spec(_newId(), NISO4, uint64(mass), _virgin([uint256(0), ni, 0, 0, 0, 0, 0, 0]));
+        _mint(refiner, s);
+        uint256 used = 1 + usedSeed % (mass - 1);
+        uint256 part = ni * used / mass + (nudge < 0 ? 0 : uint256(uint8(nudge)) % 3);
+        Composition memory p = _virgin([uint256(0), part, 0, 0, 0, 0, 0, 0]);
+        vm.prank(refiner);
+        try ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, uint64(used), p)), _ones(_spec(_newId(), PCAM, uint64(used), p)), _noLoss()) {
+            assertTrue(_isProRata(p, s.composition, used, mass), "accepted, so pro rata");
+        } catch (bytes memory err) {
+            assertFalse(_isProRata(p, s.composition, used, mass) && part <= used && ni - part <= mass - used, "refused, so not pro rata");
+            assertTrue(bytes4(err) == IRinneLedger.RinneLedgerNotProRata.selector || bytes4(err) == IRinneLedger.RinneLedgerInvalidUsage.selector, "named error");
+        }
+    }
 }

@@ -33,7 +33,7 @@ contract RinneLedgerTransformsTest is RinneTest {
 
     function test_split_wholeLotIntoTwo() public {
         LotSpec memory s = _mintPrecursor();
-        Composition memory a = _scale(s.composition, 1, 3);
+        Composition memory a = _scale(s.composition, 2, 5); // pro rata: 100 of 250 kg
         LotSpec memory o1 = _spec(_newId(), PCAM, 100_000, a);
         LotSpec memory o2 = _spec(_newId(), PCAM, 150_000, _sub(s.composition, a));
         bytes32[] memory ins = new bytes32[](1);
@@ -66,7 +66,7 @@ contract RinneLedgerTransformsTest is RinneTest {
         vm.roll(200);
         Composition memory part = _scale(s.composition, 2, 5);
         Composition memory rest = _sub(s.composition, part);
-        LotSpec memory o1 = _spec(_newId(), PCAM, 40_000, _scale(part, 1, 2));
+        LotSpec memory o1 = _spec(_newId(), PCAM, 40_000, _scale(part, 2, 5));
         LotSpec memory o2 = _spec(_newId(), PCAM, 60_000, _sub(part, o1.composition));
         uint64[] memory used = new uint64[](1);
         used[0] = 100_000;
@@ -224,13 +224,20 @@ contract RinneLedgerTransformsTest is RinneTest {
         tooMuch.total = _pack([uint256(0), 100_001, 0, 0, 0, 0, 0, 0]);
         tooMuch.pre = _one(NI, 0);
         tooMuch.post = _one(NI, 0);
-        _expectInvalidUsage(s, 200_000, tooMuch);
+        _expectNotProRata(s, 200_000, tooMuch);
         // The used part's own elements above its mass.
         _expectInvalidUsage(s, 10_000, half);
         // Taking the virgin nickel only would leave more recycled than total in the remainder.
         Composition memory virginOnly;
         virginOnly.total = _one(NI, 90_000);
-        _expectInvalidUsage(s, 100_000, virginOnly);
+        _expectNotProRata(s, 100_000, virginOnly);
+    }
+
+    function _expectNotProRata(LotSpec memory s, uint64 usedMass, Composition memory part) internal {
+        LotSpec memory o = _spec(_newId(), PCAM, usedMass, part);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, s.lotId));
+        vm.prank(cathodeMaker);
+        ledger.split(_part(s.lotId, PCAM, s.composition, usedMass, part), _ones(o));
     }
 
     function test_split_revertsForUnit() public {

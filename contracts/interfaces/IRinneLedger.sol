@@ -35,6 +35,10 @@ interface IRinneLedger is IParticipantRegistry {
     error RinneLedgerInvalidComposition(bytes32 lotId);
     /// @notice The consumed part of an input exceeds what the lot holds, or leaves an invalid remainder.
     error RinneLedgerInvalidUsage(bytes32 lotId);
+    /// @notice A part of a lot (a partial use, or a split output) does not have the lot's composition pro rata
+    /// by mass: some lane of its total, pre- or post-consumer vector is neither the floor nor the ceiling of
+    /// the lot's lane times part mass / lot mass.
+    error RinneLedgerNotProRata(bytes32 lotId);
     /// @notice Outputs plus declared loss differ from what the inputs gave, for some element.
     error RinneLedgerConservationViolated();
     /// @notice Outputs claim more recycled mass than the inputs gave, for some element.
@@ -180,6 +184,8 @@ interface IRinneLedger is IParticipantRegistry {
     function cancel(bytes32 lotId) external;
 
     /// @notice Split (part of) one lot into several lots of the same material; mass and elements conserved.
+    /// Each output but the last is a pro-rata part (by mass) of what the outputs before it left; the last
+    /// takes the rest (this is how the Python `Composition.divide` cuts).
     /// @param input The lot and the part of it to split off (whole lot when `usedMass` is 0).
     /// @param outputs The new lots.
     function split(LotInput calldata input, LotSpec[] calldata outputs) external;
@@ -190,6 +196,8 @@ interface IRinneLedger is IParticipantRegistry {
     function merge(LotInput[] calldata inputs, LotSpec calldata output) external;
 
     /// @notice Consume inputs and produce outputs of other materials (refining, calcination, cell making).
+    /// A partly used input gives a pro-rata part of its composition (every lane floor or ceiling of held x
+    /// usedMass / mass), in this and every other consuming operation.
     /// Per element, outputs plus `loss` must equal what was consumed; recycled parts can only shrink.
     /// @param inputs The lots (or parts of them).
     /// @param outputs The new lots.

@@ -28,7 +28,7 @@ struct LotInput {
     bytes32 material; // the lot's material, checked against the stored commitment
     Composition held; // the lot's current composition, checked against the stored commitment
     uint64 usedMass; // grams consumed; 0 consumes the whole lot
-    Composition used; // the part consumed when `usedMass != 0`; ignored otherwise
+    Composition used; // the part consumed when `usedMass != 0` (pro rata to `held`: each lane floor or ceil of held * usedMass / mass)
 }
 
 /// @notice Passport fields of a battery unit (pack, module or ESS) at creation.

@@ -14,6 +14,7 @@ from ledger import (
     PassportStatus,
     SohRecord,
     UnitSpec,
+    Use,
     errors,
     sign_attestation,
     to_bytes32,
@@ -103,3 +104,27 @@ def test_last_holder_cannot_self_declare_on_a_consumed_lot(chain):
     # And the holder of the active part self-declares as before.
     uid = chain["miner"].submit_attestation(_signed(chain, "miner", "ORE-1A", 1_000, 2))
     assert chain.base.attestation(uid)["self_declared"] is True
+
+
+# ------------------------------------------------------- class 1b: a part of a homogeneous lot is pro rata
+
+
+def test_partial_use_declaring_only_the_nickel_is_refused(chain):
+    niso4 = Composition.of({"Ni": 223 * KG})
+    chain["refiner"].mint(LotSpec(lot_id="NISO4-1", material="NiSO4", mass=1_000 * KG, composition=niso4))
+    # The cheat: "use" 223 kg of the lot, declaring that they carry all of its nickel.
+    cheat = LotSpec(lot_id="PCAM-X", material="pCAM", mass=223 * KG, composition=niso4)
+    with pytest.raises(errors.revert_class("RinneLedgerNotProRata")):
+        chain["refiner"].transform([Use(lot_id="NISO4-1", mass=223 * KG, composition=niso4)], [cheat])
+    # The same cut as a split into a light, nickel-rich lot and a heavy, nickel-free one.
+    with pytest.raises(errors.revert_class("RinneLedgerNotProRata")):
+        chain["refiner"]._send("ledger", "split", chain["refiner"]._input(Use(lot_id="NISO4-1"), chain.base.lot("NISO4-1"))[0], [
+            LotSpec(lot_id="RICH", material="NiSO4", mass=223 * KG, composition=niso4).abi(),
+            LotSpec(lot_id="POOR", material="NiSO4", mass=777 * KG).abi(),
+        ])
+    # Honest: the library takes 300 kg pro rata (66.9 kg Ni), and splits pro rata.
+    honest = LotSpec(lot_id="PCAM-1", material="pCAM", mass=300 * KG, composition=niso4.take(300 * KG, 1_000 * KG))
+    chain["refiner"].transform([Use(lot_id="NISO4-1", mass=300 * KG)], [honest])
+    assert chain.base.lot("NISO4-1").composition.total[1] == 223 * KG - 66_900
+    chain["refiner"].split("NISO4-1", [("PART-A", 123 * KG), ("PART-B", 577 * KG)])
+    assert chain.base.lot("PART-A").composition.total[1] == 123 * KG * 156_100 // (700 * KG)

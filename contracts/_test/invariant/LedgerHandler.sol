@@ -403,24 +403,23 @@ contract LedgerHandler is CompositionBuilder {
         Composition memory used = l.comp;
         uint64 usedMass;
         if (partly) {
-            used = _part(seed, l.comp);
-            uint256 ue = _elements(used);
-            uint256 re = _elements(_sub(l.comp, used));
-            if (ue == 0 || l.mass <= ue + re) return;
-            usedMass = uint64(ue + seed % (l.mass - ue - re)); // leaves the remainder >= its elements + 1
+            // A part of a lot is pro rata to it (the contract refuses any other): the library's cut.
+            if (l.mass < 2) return;
+            usedMass = uint64(1 + seed % (l.mass - 1));
+            used = _take(l.comp, usedMass, l.mass);
         }
         uint256 n = 1 + seed % 3;
         LotSpec[] memory outs = new LotSpec[](n);
         Composition memory left = _copy(used);
         uint256 massLeft = partly ? usedMass : l.mass;
-        for (uint256 i; i < n; ++i) {
-            Composition memory share = i + 1 == n ? left : _part(_rand(seed, 50 + i), left);
-            left = _sub(left, share);
-            uint256 shareMass = i + 1 == n ? massLeft : _elements(share);
-            if (shareMass == 0) return;
+        if (massLeft < n) return;
+        for (uint256 i; i + 1 < n; ++i) {
+            uint256 shareMass = 1 + _rand(seed, 50 + i) % (massLeft - (n - 1 - i));
+            outs[i] = _spec(_newId(), l.material, uint64(shareMass), _take(left, shareMass, massLeft));
+            left = _sub(left, outs[i].composition);
             massLeft -= shareMass;
-            outs[i] = _spec(_newId(), l.material, uint64(shareMass), share);
         }
+        outs[n - 1] = _spec(_newId(), l.material, uint64(massLeft), left);
         LotInput memory input = _input(id);
         if (partly) (input.usedMass, input.used) = (usedMass, used);
         vm.prank(l.holder);

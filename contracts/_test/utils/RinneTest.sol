@@ -134,6 +134,71 @@ abstract contract CompositionBuilder {
         }
     }
 
+    /// @dev The pro-rata part that goes with `m` grams of a lot of `whole` grams, cut as the Python
+    /// `Composition.take` cuts it: every lane the floor or the ceiling of its share, the totals' ceilings
+    /// given to the largest remainders while the rest would carry more elements than its mass, and
+    /// recycled parts rounded so that neither the part nor the rest holds more recycled than total.
+    function _take(Composition memory c, uint256 m, uint256 whole) internal pure returns (Composition memory) {
+        if (m == whole) return _copy(c);
+        uint256[8] memory t = _takeTotals(c, m, whole);
+        (uint256[8] memory p, uint256[8] memory q) = _takeRecycled(c, t, m, whole);
+        return _comp(t, p, q);
+    }
+
+    function _takeTotals(Composition memory c, uint256 m, uint256 whole) private pure returns (uint256[8] memory t) {
+        uint256[8] memory rem;
+        uint256 excess; // elements the rest would carry beyond its mass, if every lane were rounded down
+        for (uint256 i; i < 8; ++i) {
+            t[i] = _lane(c.total, i) * m / whole;
+            rem[i] = _lane(c.total, i) * m % whole;
+            excess += _lane(c.total, i) - t[i];
+        }
+        excess = excess > whole - m ? excess - (whole - m) : 0;
+        for (; excess != 0; --excess) {
+            uint256 best;
+            for (uint256 i = 1; i < 8; ++i) {
+                if (rem[i] > rem[best]) best = i;
+            }
+            require(rem[best] != 0, "take: no lane to round up");
+            rem[best] = 0;
+            t[best] += 1;
+        }
+    }
+
+    function _takeRecycled(Composition memory c, uint256[8] memory t, uint256 m, uint256 whole)
+        private
+        pure
+        returns (uint256[8] memory p, uint256[8] memory q)
+    {
+        for (uint256 i; i < 8; ++i) {
+            uint256 pp = _lane(c.pre, i);
+            uint256 qq = _lane(c.post, i);
+            p[i] = pp * m / whole;
+            q[i] = qq * m / whole;
+            // The rest may hold at most its own total in recycled: pre + post of the part >= lo.
+            uint256 lo = pp + qq + t[i] > _lane(c.total, i) ? pp + qq + t[i] - _lane(c.total, i) : 0;
+            if (p[i] + q[i] < lo && pp * m % whole != 0) p[i] += 1;
+            if (p[i] + q[i] < lo && qq * m % whole != 0) q[i] += 1;
+        }
+    }
+
+    /// @dev Whether every lane of every vector of `part` is the floor or ceiling of `whole`'s times `num / den`
+    /// (a naive model of the contract's `ProRata`).
+    function _isProRata(Composition memory part, Composition memory whole, uint256 num, uint256 den) internal pure returns (bool) {
+        for (uint256 i; i < 8; ++i) {
+            if (!_laneProRata(_lane(part.total, i), _lane(whole.total, i), num, den)) return false;
+            if (!_laneProRata(_lane(part.pre, i), _lane(whole.pre, i), num, den)) return false;
+            if (!_laneProRata(_lane(part.post, i), _lane(whole.post, i), num, den)) return false;
+        }
+        return true;
+    }
+
+    function _laneProRata(uint256 p, uint256 h, uint256 num, uint256 den) internal pure returns (bool) {
+        uint256 floor = h * num / den;
+        uint256 ceil = floor + (h * num % den == 0 ? 0 : 1);
+        return p == floor || p == ceil;
+    }
+
     /// @dev Every lane of every vector multiplied by `num / den`, rounded down.
     function _scale(Composition memory c, uint256 num, uint256 den) internal pure returns (Composition memory r) {
         for (uint256 i; i < 8; ++i) {
