@@ -240,7 +240,9 @@ def repurpose(session: Session, unit_id: str, parents: tuple[str, ...], material
 def recycle(session: Session, unit_id: str, outs: tuple[str, ...], outputs_file: Path | None, loss: str | None) -> None:
     """Recycle a waste unit into recovered material lots (RECYCLER).
 
-    Everything recovered counts as post-consumer recycled content.
+    Everything recovered counts as post-consumer recycled content when the unit reached an end user
+    (an OEM or second-life operator held it) and was used (an SOH record shows energy throughput);
+    otherwise it counts as pre-consumer (ISO 14021). The contract decides; `rinne unit show` tells.
 
     \b
     Example:

@@ -37,6 +37,12 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     // Original -> Reused | Repurposed | Remanufactured | Waste; Reused -> Repurposed | Remanufactured | Waste;
     // Repurposed -> Waste; Remanufactured -> Reused | Repurposed | Waste; Waste -> Repurposed | Recycled.
     uint256 private constant _EDGES = 0x482c20383c00;
+    // Unit flags. END_USER: the unit was held by an OEM or SECOND_LIFE party (it reached an end user).
+    // ENDED_USE: built by repurposing units that had all reached an end user and were used (inherited).
+    // HAS_SOH: a state-of-health record exists (`sohAt` is its time, not the creation time).
+    uint8 private constant _END_USER = 1;
+    uint8 private constant _ENDED_USE = 2;
+    uint8 private constant _HAS_SOH = 4;
 
     struct Lot {
         address holder;
@@ -50,14 +56,19 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         bytes32 commitment;
     }
 
+    // One word. Rated and remaining energy fit 40 bits (1.1 TWh; `_createUnit` checks the rating, and
+    // capacity is bounded by it); `sohAt` holds the creation time until the first SOH record (flag
+    // `_HAS_SOH`), so that the plausibility bound on cycles always has a start.
     struct Unit {
         PassportStatus status;
-        uint48 ratedWh;
+        uint40 ratedWh;
         uint16 soceBp;
-        uint48 capacityWh;
+        uint40 capacityWh;
         uint32 cycles;
         uint64 throughputWh;
-        uint40 sohAt;
+        uint32 sohAt;
+        uint8 flags;
+        uint16 custody; // changes of holder so far (wrapping): binds diagnostician authorisations to one custody
     }
 
     // Lane-wise running sums of the three vectors of several compositions, and of their masses.
@@ -190,6 +201,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(inputs, LotKind.Material, false);
         (Sums memory made, bytes32[] memory outIds) = _createAll(outputs, LotKind.Material);
         _requireBalanced(used, made, loss);
+        _requireShare(used, made, false, outputs[0].lotId);
+        // With several outputs, each one on its own too, within the rounding of whole grams.
+        for (uint256 i; i < outputs.length && outputs.length > 1; ++i) {
+            Sums memory one;
+            _add(one, outputs[i].composition, 0);
+            _requireShare(used, one, true, outputs[i].lotId);
+        }
         _emitTransformed(OpKind.Transform, inIds, usedMasses, outIds, loss);
     }
 
@@ -225,10 +243,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _requireRole(msg.sender, Roles.BUILDERS);
         _checkCounts(cells.length, 1);
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(cells, LotKind.Material, false);
-        _createUnit(unitLot, unitSpec, PassportStatus.Original, new bytes32[](0));
+        _createUnit(unitLot, unitSpec, PassportStatus.Original, new bytes32[](0), hasAnyRole(msg.sender, Roles.END_USERS) ? _END_USER : 0);
         Sums memory made;
         _add(made, unitLot.composition, unitLot.mass);
         _requireBalanced(used, made, loss);
+        _requireShare(used, made, false, unitLot.lotId);
         _emitTransformed(OpKind.Build, inIds, usedMasses, _one(unitLot.lotId), loss);
     }
 
@@ -245,10 +264,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
             revert RinneLedgerInvalidSoh(unitId);
         }
         u.soceBp = soh.soceBp;
-        u.capacityWh = soh.capacityWh;
+        u.capacityWh = uint40(soh.capacityWh);
         u.cycles = soh.cycles;
         u.throughputWh = soh.throughputWh;
-        u.sohAt = uint40(block.timestamp);
+        u.sohAt = uint32(block.timestamp);
+        u.flags |= _HAS_SOH;
         // A new record changes the passport a buyer was offered: the offer must not complete.
         l.epoch += 1;
         emit SohRecorded(unitId, msg.sender, soh);
@@ -275,17 +295,21 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _requireRole(msg.sender, Roles.SECOND_LIFE);
         _checkCounts(parents.length, 1);
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(parents, LotKind.Unit, false);
+        // The new unit inherits post-consumer standing only when every parent reached an end user and was used.
+        uint8 flags = _END_USER | _ENDED_USE;
         for (uint256 i; i < parents.length; ++i) {
             bytes32 parentId = inIds[i];
+            if (!_postConsumer(_units[parentId])) flags = _END_USER;
             PassportStatus from = _units[parentId].status;
             if (!_edge(from, PassportStatus.Repurposed)) revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
             // A parent that gave only some modules keeps its passport status.
             if (usedMasses[i] == 0) _setStatus(parentId, from, PassportStatus.Repurposed, unitLot.lotId);
         }
-        _createUnit(unitLot, unitSpec, PassportStatus.Repurposed, inIds);
+        _createUnit(unitLot, unitSpec, PassportStatus.Repurposed, inIds, flags);
         Sums memory made;
         _add(made, unitLot.composition, unitLot.mass);
         _requireBalanced(used, made, loss);
+        _requireShare(used, made, false, unitLot.lotId);
         _emitTransformed(OpKind.Repurpose, inIds, usedMasses, _one(unitLot.lotId), loss);
     }
 
@@ -301,10 +325,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Sums memory used;
         uint64[] memory usedMasses = new uint64[](1);
         _consume(unitInput, LotKind.Unit, false, used);
+        // ISO 14021: post-consumer material comes from a product that reached its end user and ended its
+        // use; what is recovered from any other unit (never sold, never used) is pre-consumer.
+        bool postConsumer = _postConsumer(_units[unitId]);
         for (uint256 i; i < n; ++i) {
             Composition calldata c = recovered[i].composition;
-            // Everything recovered from an end-of-life battery is post-consumer recycled content.
-            if (c.pre[0] | c.pre[1] != 0 || c.post[0] != c.total[0] || c.post[1] != c.total[1]) {
+            (uint256[2] calldata none, uint256[2] calldata all) = postConsumer ? (c.pre, c.post) : (c.post, c.pre);
+            if (none[0] | none[1] != 0 || all[0] != c.total[0] || all[1] != c.total[1]) {
                 revert RinneLedgerInvalidRecovered(recovered[i].lotId);
             }
         }
@@ -333,7 +360,15 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @inheritdoc IRinneLedger
     function unit(bytes32 unitId) external view returns (UnitInfo memory) {
         Unit storage u = _units[unitId];
-        return UnitInfo(u.status, u.ratedWh, u.soceBp, u.capacityWh, u.cycles, u.throughputWh, u.sohAt);
+        return UnitInfo(
+            u.status, u.ratedWh, u.soceBp, u.capacityWh, u.cycles, u.throughputWh, u.flags & _HAS_SOH != 0 ? u.sohAt : 0
+        );
+    }
+
+    /// @inheritdoc IRinneLedger
+    function unitUse(bytes32 unitId) external view returns (bool reachedEndUser, bool postConsumer) {
+        Unit storage u = _units[unitId];
+        return (u.flags & _END_USER != 0, _postConsumer(u));
     }
 
     /// @inheritdoc IRinneLedger
@@ -366,8 +401,20 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         l.epoch += 1;
         l.offeredTo = address(0);
         l.offerEpoch = 0;
+        if (l.kind == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
         emit OfferAccepted(lotId, from, msg.sender);
         _record(keccak256(abi.encode(OfferAccepted.selector, lotId, from, msg.sender)));
+    }
+
+    /// @dev A unit changed hands: count the custody (ending diagnostician authorisations) and note when the
+    /// new holder is an end user. One read and one write of the unit's word: `custody` is its top 16 bits
+    /// (wrapping), `flags` the 8 below.
+    function _custodyChanged(bytes32 unitId, bool endUser) private {
+        Unit storage u = _units[unitId];
+        assembly ("memory-safe") {
+            let slot := u.slot
+            sstore(slot, or(add(sload(slot), shl(240, 1)), shl(232, endUser)))
+        }
     }
 
     function _create(LotSpec calldata spec, LotKind kind) private {
@@ -419,10 +466,18 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         }
     }
 
-    function _createUnit(LotSpec calldata unitLot, UnitSpec calldata unitSpec, PassportStatus status, bytes32[] memory parents) private {
+    function _createUnit(
+        LotSpec calldata unitLot,
+        UnitSpec calldata unitSpec,
+        PassportStatus status,
+        bytes32[] memory parents,
+        uint8 flags
+    ) private {
         _create(unitLot, LotKind.Unit);
         bytes32 id = unitLot.lotId;
-        _units[id] = Unit(status, unitSpec.ratedWh, 0, 0, 0, 0, 0);
+        uint48 rated = unitSpec.ratedWh;
+        if (rated >> 40 != 0) revert RinneLedgerInvalidRating(id);
+        _units[id] = Unit(status, uint40(rated), 0, 0, 0, 0, uint32(block.timestamp), flags, 0);
         emit UnitCreated(id, unitSpec.serialHash, unitSpec.ratedWh, status, parents);
         _record(
             keccak256(
@@ -542,6 +597,52 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         }
     }
 
+    /// @dev ISO 22095 controlled blending (proportional): per element, the recycled share of `made` (pre- and
+    /// post-consumer separately) is at most that of `used`, `made.recycled * used.total <= used.recycled *
+    /// made.total` (plus `used.total - 1` when `roundUp`: the share's ceiling in whole grams, for one output
+    /// of several). Declaring a loss of virgin material, or cutting several outputs, cannot concentrate the
+    /// recycled credit. An element `used` lacks passes here; `_requireBalanced` (made <= used) covers it.
+    /// Lanes are sums of at most 64 lanes (below 2**62): products stay below 2**126.
+    function _requireShare(Sums memory used, Sums memory made, bool roundUp, bytes32 lotId) private pure {
+        bool ok;
+        assembly ("memory-safe") {
+            // Lane by lane: rec * baseTot <= baseRec * tot (+ baseTot - 1 when rounding up).
+            function wordOk(rec, tot, baseRec, baseTot, up) -> r {
+                r := 1
+                for { let s := 0 } lt(s, 256) { s := add(s, 64) } {
+                    let bt := and(shr(s, baseTot), 0xFFFFFFFFFFFFFFFF)
+                    let lhs := mul(and(shr(s, rec), 0xFFFFFFFFFFFFFFFF), bt)
+                    let rhs := mul(and(shr(s, baseRec), 0xFFFFFFFFFFFFFFFF), and(shr(s, tot), 0xFFFFFFFFFFFFFFFF))
+                    r := and(r, iszero(gt(lhs, add(rhs, mul(up, sub(bt, gt(bt, 0)))))))
+                }
+            }
+            // Sums words: t0 t1 p0 p1 q0 q1 at 0x00..0xa0; pairs (p0, t0) (p1, t1) (q0, t0) (q1, t1).
+            let t0 := mload(made)
+            let t1 := mload(add(made, 0x20))
+            let u0 := mload(used)
+            let u1 := mload(add(used, 0x20))
+            ok := and(
+                and(
+                    wordOk(mload(add(made, 0x40)), t0, mload(add(used, 0x40)), u0, roundUp),
+                    wordOk(mload(add(made, 0x60)), t1, mload(add(used, 0x60)), u1, roundUp)
+                ),
+                and(
+                    wordOk(mload(add(made, 0x80)), t0, mload(add(used, 0x80)), u0, roundUp),
+                    wordOk(mload(add(made, 0xa0)), t1, mload(add(used, 0xa0)), u1, roundUp)
+                )
+            )
+        }
+        if (!ok) revert RinneLedgerRecycledShareExceeded(lotId);
+    }
+
+    /// @dev Whether recycling the unit yields post-consumer material: it reached an end user (held by an
+    /// OEM or SECOND_LIFE party) and was used (its latest SOH record shows energy throughput), or it was
+    /// repurposed from units that all were.
+    function _postConsumer(Unit storage u) private view returns (bool) {
+        uint8 f = u.flags;
+        return f & _ENDED_USE != 0 || (f & _END_USER != 0 && u.throughputWh != 0);
+    }
+
     function _checkCounts(uint256 inputs, uint256 outputs) private pure {
         if (inputs == 0 || inputs > _MAX_INPUTS || outputs == 0 || outputs > _MAX_OUTPUTS) {
             revert RinneLedgerInvalidCount(inputs, outputs);
@@ -586,29 +687,10 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     /// @dev Each output of a split but the last is a pro-rata part (by mass) of what the outputs before it
-    /// left of `source` (`mass` grams); the last takes the rest, which conservation already checked. This is
-    /// how `Composition.divide` cuts a lot, and it keeps a split from putting one element into a light output.
+    /// left, as `Composition.divide` cuts: a split cannot put one element into a light output.
     function _requireSplitProRata(Composition calldata source, uint256 mass, LotSpec[] calldata outputs) private pure {
-        uint256 n = outputs.length;
-        if (n == 1) return;
-        uint256[6] memory r =
-            [source.total[0], source.total[1], source.pre[0], source.pre[1], source.post[0], source.post[1]];
-        for (uint256 i; i + 1 < n; ++i) {
-            LotSpec calldata o = outputs[i];
-            uint256 m = o.mass;
-            if (m >= mass || !ProRata.isPartOf(o.composition, r, m, mass)) revert RinneLedgerNotProRata(o.lotId);
-            Composition calldata c = o.composition;
-            unchecked {
-                // A pro-rata part of less than the whole is at most the whole, lane by lane: no borrows.
-                r[0] -= c.total[0];
-                r[1] -= c.total[1];
-                r[2] -= c.pre[0];
-                r[3] -= c.pre[1];
-                r[4] -= c.post[0];
-                r[5] -= c.post[1];
-                mass -= m;
-            }
-        }
+        uint256 bad = ProRata.firstNotProRata(source, mass, outputs);
+        if (bad < outputs.length) revert RinneLedgerNotProRata(outputs[bad].lotId);
     }
 
     function _commit(bytes32 material, Composition memory c) private pure returns (bytes32) {

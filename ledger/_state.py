@@ -124,6 +124,14 @@ class UnitRec:
     timestamp: int
     soh: list[SohRec] = field(default_factory=list)
     statuses: list[tuple[int, int, int, int, bytes]] = field(default_factory=list)  # (timestamp, pos, from, to, evidence)
+    end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party (the contract's END_USER flag)
+    ended_use: bool = False  # repurposed from units that were all post-consumer (the contract's ENDED_USE flag)
+
+    @property
+    def post_consumer(self) -> bool:
+        """Whether recycling the unit yields post-consumer material (ISO 14021), as the contract decides: it
+        reached an end user and its latest SOH record shows throughput, or it inherited that standing."""
+        return self.ended_use or (self.end_user and bool(self.soh) and self.soh[-1].throughput_wh > 0)
 
 
 @dataclass(slots=True)
@@ -335,21 +343,44 @@ class LedgerState:
                 )
                 break
         if op.kind == OpKind.RECYCLE:
+            unit = self.units.get(op.inputs[0]) if op.inputs else None
+            post = unit is not None and unit.post_consumer
             for o in outs:
-                if any(o.comp0[1]) or o.comp0[2] != o.comp0[0]:
+                if post and (any(o.comp0[1]) or o.comp0[2] != o.comp0[0]):
                     self._issue("recycled-credit", "a recovered lot is not entirely post-consumer recycled", o.lot_id, block)
+                elif not post and (any(o.comp0[2]) or o.comp0[1] != o.comp0[0]):
+                    self._issue(
+                        "recycled-credit", "a lot recovered from a unit that never reached an end user or was never used "
+                        "is not entirely pre-consumer", o.lot_id, block,
+                    )
         else:
             for vec, name in ((1, "pre-consumer"), (2, "post-consumer")):
                 used_v = [sum(c[vec][k] for c in op.used_comps) for k in range(N)]
                 made_v = [sum(o.comp0[vec][k] for o in outs) for k in range(N)]
                 if any(m > u for m, u in zip(made_v, used_v)):
                     self._issue("recycled-credit", f"outputs claim more {name} recycled mass than the inputs gave", subject, block)
+                elif op.kind in (OpKind.TRANSFORM, OpKind.BUILD, OpKind.REPURPOSE) and not self._share_kept(op, outs, vec, used_t):
+                    self._issue("recycled-credit", f"an output claims a larger {name} recycled share than the inputs gave", subject, block)
         if op.kind in (OpKind.SPLIT, OpKind.MERGE):
             if sum(o.mass0 for o in outs) != sum(op.used):
                 self._issue("conservation", f"{OpKind(op.kind).name.lower()} does not conserve mass", subject, block)
             materials = {o.material for o in outs} | {self.lots[i].material for i in op.inputs if i in self.lots}
             if len(materials) > 1:
                 self._issue("conservation", f"{OpKind(op.kind).name.lower()} mixes materials", subject, block)
+
+    @staticmethod
+    def _share_kept(op: OpRec, outs: list[LotRec], vec: int, used_t: list[int]) -> bool:
+        """ISO 22095 controlled blending, as the contract checks it: per element, the outputs' recycled share
+        is at most the inputs' (exactly for the outputs together, within a gram's rounding for each)."""
+        used_r = [sum(c[vec][k] for c in op.used_comps) for k in range(N)]
+        made_t = [sum(o.comp0[0][k] for o in outs) for k in range(N)]
+        made_r = [sum(o.comp0[vec][k] for o in outs) for k in range(N)]
+        for k in range(N):
+            if made_r[k] * used_t[k] > used_r[k] * made_t[k]:
+                return False
+            if used_t[k] and any(o.comp0[vec][k] * used_t[k] > used_r[k] * o.comp0[0][k] + used_t[k] - 1 for o in outs):
+                return False
+        return True
 
     def _on_OfferMade(self, a: dict[str, Any], block: int, ts: int) -> None:
         lot = self._lot(a["lotId"], block, "an offer")
@@ -374,6 +405,9 @@ class LedgerState:
         lot.custody.append((self._pos, ts, frm, to))
         lot.holder = to
         lot.offered_to = None
+        unit = self.units.get(lot.lot_id)
+        if unit is not None and self._active(to, Role.OEM | Role.SECOND_LIFE):
+            unit.end_user = True
 
     def _on_OfferRejected(self, a: dict[str, Any], block: int, ts: int) -> None:
         lot = self.lots.get(a["lotId"])
@@ -399,10 +433,15 @@ class LedgerState:
         lot = self.lots.get(unit_id)
         if lot is not None:
             lot.kind = LotKind.UNIT
-        self.units[unit_id] = UnitRec(
+        unit = self.units[unit_id] = UnitRec(
             unit_id=unit_id, serial_hash=a["serialHash"], rated_wh=a["ratedWh"], status=a["status"],
             parents=list(a["parents"]), pos=self._pos, block=block, timestamp=ts,
         )
+        if unit.parents:  # repurposed: made by a SECOND_LIFE party, post-consumer if every parent was
+            unit.end_user = True
+            unit.ended_use = all(p in self.units and self.units[p].post_consumer for p in unit.parents)
+        elif lot is not None:
+            unit.end_user = self._active(lot.creator, Role.OEM | Role.SECOND_LIFE)
 
     def _on_SohRecorded(self, a: dict[str, Any], block: int, ts: int) -> None:
         unit = self.units.get(a["unitId"])

@@ -508,8 +508,16 @@ class Ledger:
         return self._send("ledger", "repurpose", ins, unit_lot.abi(), unit.abi(), _loss(used, [unit_lot], loss))
 
     def recycle(self, unit_id: str, recovered: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
-        """Recycle a Waste unit into recovered lots; their content counts as post-consumer recycled (RECYCLER)."""
-        outs = [r.model_copy(update={"composition": r.composition.all_post_consumer()}) for r in recovered]
+        """Recycle a Waste unit into recovered lots (RECYCLER).
+
+        Their content counts as post-consumer recycled when the unit reached an end user and was used
+        (ISO 14021, :attr:`Unit.post_consumer`, as the contract decides), and as pre-consumer otherwise.
+        """
+        post = self.unit(unit_id).post_consumer
+        outs = [
+            r.model_copy(update={"composition": r.composition.all_post_consumer() if post else r.composition.all_pre_consumer()})
+            for r in recovered
+        ]
         ins, used = self._inputs([unit_id])
         return self._send("ledger", "recycle", ins[0], [o.abi() for o in outs], _loss(used, outs, loss))
 
@@ -550,7 +558,11 @@ class Ledger:
     def unit(self, unit_id: str) -> Unit:
         """Return a unit's stored passport."""
         status, rated, soce, cap, cycles, thr, at = self._call("ledger", "unit", _b32(unit_id))[0]
-        return Unit(unit_id=to_bytes32(unit_id), status=status, rated_wh=rated, soce_bp=soce, capacity_wh=cap, cycles=cycles, throughput_wh=thr, soh_at=at)
+        end_user, post = self._call("ledger", "unitUse", _b32(unit_id))
+        return Unit(
+            unit_id=to_bytes32(unit_id), status=status, rated_wh=rated, soce_bp=soce, capacity_wh=cap, cycles=cycles,
+            throughput_wh=thr, soh_at=at, reached_end_user=end_user, post_consumer=post,
+        )
 
     def offer_of(self, lot_id: str) -> Offer | None:
         """Return the pending offer of a lot, or None."""

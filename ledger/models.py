@@ -325,6 +325,20 @@ class Composition(BaseModel):
         """Return the same totals with every gram counted as post-consumer recycled (recovered material)."""
         return Composition(total=self.total, post=self.total)
 
+    def all_pre_consumer(self) -> "Composition":
+        """Return the same totals with every gram counted as pre-consumer recycled (material recovered from a
+        unit that never reached an end user or was never used: ISO 14021)."""
+        return Composition(total=self.total, pre=self.total)
+
+    def blend(self, total: Iterable[int] | Mapping[str, int]) -> "Composition":
+        """Return a composition with these totals whose recycled parts are this composition's recycled share of
+        each element, rounded down: what an output of a transform may claim (ISO 22095 controlled blending,
+        which the contracts enforce as ``RinneLedgerRecycledShareExceeded``)."""
+        out = Composition(total=total)
+        pre = [p * t // w if w else 0 for p, t, w in zip(self.pre, out.total, self.total)]
+        post = [q * t // w if w else 0 for q, t, w in zip(self.post, out.total, self.total)]
+        return Composition(total=out.total, pre=pre, post=post)
+
 
 # ----------------------------------------------------------------------------------- lots
 
@@ -428,6 +442,8 @@ class Unit(BaseModel):
     cycles: int
     throughput_wh: int
     soh_at: int
+    reached_end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party
+    post_consumer: bool = False  # recycling it yields post-consumer material (reached an end user and was used)
 
 
 class Participant(BaseModel):

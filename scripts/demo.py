@@ -222,12 +222,9 @@ def make_cathode(demo: Demo, gen: int, ni: float, co: float, mn: float, li: floa
 
 
 def _recycled_share(ledger: Ledger, uses: list[Use], out: Composition) -> Composition:
-    """Give the output the recycled credit of its inputs pro rata (mass balance, never more than given)."""
+    """Give the output its inputs' recycled share of each element (ISO 22095 controlled blending, rounded down)."""
     _, used = ledger._inputs(uses)
-    given = sum(used, Composition())
-    pre = [min(p * o // t, o) if t else 0 for p, o, t in zip(given.pre, out.total, given.total)]
-    post = [min(q * o // t, o - a) if t else 0 for q, o, t, a in zip(given.post, out.total, given.total, pre)]
-    return Composition(total=out.total, pre=pre, post=post)
+    return sum(used, Composition()).blend(out.total)
 
 
 def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
@@ -237,10 +234,13 @@ def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
     n = len(packs) + spare
     shares = cam_lot.composition.divide([cam_lot.mass // n] * (n - 1) + [cam_lot.mass - (cam_lot.mass // n) * (n - 1)], cam_lot.mass)
     graphite = use_for(cl, "GRAPHITE-01", "C", 70 * KG * n)
+    _, used = cl._inputs([Use(lot_id=cam), graphite])
+    given = sum(used, Composition())
     outputs = []
     for k in range(n):
         label = f"CELLS-{packs[k][2:]}" if k < len(packs) else f"CELLS-SPARE-{cam[-2:]}"
-        c = shares[k] + comp(C=70)
+        # Each cell lot at the inputs' recycled share of each element (ISO 22095 controlled blending).
+        c = given.blend((shares[k] + comp(C=70)).total)
         outputs.append(LotSpec(lot_id=label, material="CELL-NMC811-PRISMATIC", mass=c.element_mass + 150 * KG, composition=c))
     cl.transform([Use(lot_id=cam), graphite], outputs)
     for o in outputs:

@@ -73,9 +73,15 @@ contract GasTest is RinneTest {
         _pack1 = _buildPack(oem, "VIN-1");
         _pack2 = _buildPack(secondLife, "VIN-2");
         _pack3 = _buildPack(secondLife, "VIN-3");
-        _wastePack = _buildPack(recycler, "VIN-4");
-        vm.prank(recycler);
+        // A pack at the end of a used life (held by the OEM, with an SOH record showing throughput), so that
+        // what is recovered from it is post-consumer.
+        _wastePack = _buildPack(oem, "VIN-4");
+        vm.warp(block.timestamp + 365 days);
+        vm.prank(oem);
+        ledger.recordSoh(_wastePack.lotId, _soh(6_500, 300, 20_000_000));
+        vm.prank(oem);
         ledger.setStatus(_wastePack.lotId, PassportStatus.Waste, keccak256("end of life"));
+        _transfer(_wastePack.lotId, oem, recycler);
     }
 
     function _scaled(uint256[8] memory e, uint256 perMillion) internal pure returns (uint256[8] memory r) {

@@ -195,4 +195,153 @@ contract IntegrityTest is RinneTest {
             assertTrue(bytes4(err) == IRinneLedger.RinneLedgerNotProRata.selector || bytes4(err) == IRinneLedger.RinneLedgerInvalidUsage.selector, "named error");
         }
     }
+
+    // ------------------------------------------------------------ class 2: recycled-content laundering
+
+    /// @dev The laundering path: the pack assembler builds a unit and sets it to Waste at once (no end user,
+    /// no use), and the recycler recycles it.
+    function _neverUsedWastePack() internal returns (LotSpec memory p) {
+        p = _pack(packer);
+        vm.prank(packer);
+        ledger.setStatus(p.lotId, PassportStatus.Waste, keccak256("scrap"));
+        _transfer(p.lotId, packer, recycler);
+    }
+
+    function _recovered(LotSpec memory p, bool postConsumer) internal returns (LotSpec[] memory outs, uint256[2] memory loss) {
+        Composition memory c;
+        c.total = [p.composition.total[0], p.composition.total[1]];
+        if (postConsumer) c.post = c.total;
+        else c.pre = c.total;
+        outs = _ones(_spec(_newId(), BLACK_MASS, 400_000, c));
+        loss = _noLoss();
+    }
+
+    function test_class2a_neverUsedUnitYieldsOnlyPreConsumerMaterial() public {
+        LotSpec memory p = _neverUsedWastePack();
+        (bool endUser, bool postConsumer) = ledger.unitUse(p.lotId);
+        assertFalse(endUser, "never reached an end user");
+        assertFalse(postConsumer, "not post-consumer");
+        (LotSpec[] memory claim, uint256[2] memory loss) = _recovered(p, true);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidRecovered.selector, claim[0].lotId));
+        vm.prank(recycler);
+        ledger.recycle(_whole(p), claim, loss);
+        // Honest: what is recovered from it is pre-consumer.
+        (LotSpec[] memory honest,) = _recovered(p, false);
+        vm.prank(recycler);
+        ledger.recycle(_whole(p), honest, loss);
+        assertEq(uint8(_lot(honest[0].lotId).state), uint8(LotState.Active), "recovered, pre-consumer");
+    }
+
+    function test_class2a_heldByAnEndUserButNeverUsedIsStillPreConsumer() public {
+        LotSpec memory p = _pack(oem);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(10_000, 0, 0)); // a delivery check: no energy throughput
+        (bool endUser, bool postConsumer) = ledger.unitUse(p.lotId);
+        assertTrue(endUser, "held by the OEM");
+        assertFalse(postConsumer, "but never used");
+        vm.prank(oem);
+        ledger.setStatus(p.lotId, PassportStatus.Waste, bytes32(0));
+        _transfer(p.lotId, oem, recycler);
+        (LotSpec[] memory claim, uint256[2] memory loss) = _recovered(p, true);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidRecovered.selector, claim[0].lotId));
+        vm.prank(recycler);
+        ledger.recycle(_whole(p), claim, loss);
+    }
+
+    function test_class2a_usedUnitAtTheEndOfItsLifeYieldsPostConsumerMaterial() public {
+        LotSpec memory p = _pack(oem);
+        vm.warp(block.timestamp + 400 days);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(6_500, 800, 55_000_000));
+        assertTrue(_postConsumer(p.lotId), "reached an end user and was used");
+        vm.prank(oem);
+        ledger.setStatus(p.lotId, PassportStatus.Waste, bytes32(0));
+        _transfer(p.lotId, oem, recycler);
+        (LotSpec[] memory pre, uint256[2] memory loss) = _recovered(p, false);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidRecovered.selector, pre[0].lotId));
+        vm.prank(recycler);
+        ledger.recycle(_whole(p), pre, loss);
+        (LotSpec[] memory post,) = _recovered(p, true);
+        vm.prank(recycler);
+        ledger.recycle(_whole(p), post, loss);
+    }
+
+    function test_class2a_repurposedUnitInheritsPostConsumerOnlyFromUsedParents() public {
+        LotSpec memory used = _pack(oem);
+        vm.warp(block.timestamp + 400 days);
+        vm.prank(oem);
+        ledger.recordSoh(used.lotId, _soh(7_000, 600, 40_000_000));
+        _transfer(used.lotId, oem, secondLife);
+        LotSpec memory fresh = _pack(secondLife);
+        LotSpec memory ess1 = _spec(_newId(), ESS, 550_000, used.composition);
+        vm.prank(secondLife);
+        ledger.repurpose(_ones(_whole(used)), ess1, _unitSpec("ESS-1", 60_000), _noLoss());
+        assertTrue(_postConsumer(ess1.lotId), "from a used pack");
+        LotSpec memory ess2 = _spec(_newId(), ESS, 550_000, fresh.composition);
+        vm.prank(secondLife);
+        ledger.repurpose(_ones(_whole(fresh)), ess2, _unitSpec("ESS-2", 60_000), _noLoss());
+        assertFalse(_postConsumer(ess2.lotId), "from a never-used pack, until the ESS itself is used");
+    }
+
+    /// @dev Class 2b: 1 t of NiSO4 with 10 % post-consumer nickel, transformed with a declared loss of
+    /// virgin nickel so that the output claims all the recycled nickel on a smaller total.
+    function test_class2b_lossCannotConcentrateTheRecycledShare() public {
+        Composition memory c = _comp([uint256(0), 223_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
+        LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
+        _mint(refiner, s);
+        uint256[2] memory loss = _one(NI, 200_000); // "lost" 90 % of the nickel, all of it virgin
+        Composition memory out = _comp([uint256(0), 23_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
+        LotSpec memory o = _spec(_newId(), PCAM, 100_000, out); // 97 % post-consumer nickel
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerRecycledShareExceeded.selector, o.lotId));
+        vm.prank(refiner);
+        ledger.transform(_ones(_whole(s)), _ones(o), loss);
+        // Honest: the output keeps the 10 % share.
+        LotSpec memory fair = _spec(_newId(), PCAM, 100_000, _blend(c, out.total));
+        assertEq(_lane(fair.composition.post, NI), 2_300, "10 % of 23 kg");
+        vm.prank(refiner);
+        ledger.transform(_ones(_whole(s)), _ones(fair), loss);
+    }
+
+    function test_class2b_oneOutputOfSeveralCannotTakeAllTheCredit() public {
+        Composition memory c = _comp([uint256(0), 200_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
+        LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
+        _mint(refiner, s);
+        // 20 kg Ni entirely recycled in one output, 180 kg virgin in the other: the totals balance.
+        Composition memory a = _comp([uint256(0), 20_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
+        LotSpec memory green = _spec(_newId(), PCAM, 100_000, a);
+        LotSpec memory grey = _spec(_newId(), PCAM, 900_000, _virgin([uint256(0), 180_000, 0, 0, 0, 0, 0, 0]));
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerRecycledShareExceeded.selector, green.lotId));
+        vm.prank(refiner);
+        ledger.transform(_ones(_whole(s)), _pair(green, grey), _noLoss());
+        // Honest: both at 10 %.
+        vm.prank(refiner);
+        ledger.transform(_ones(_whole(s)), _pair(_spec(_newId(), PCAM, 100_000, _blend(c, a.total)), _spec(_newId(), PCAM, 900_000, _blend(c, grey.composition.total))), _noLoss());
+    }
+
+    /// @dev Any accepted transform keeps every output's recycled share of every element within the inputs'.
+    function testFuzz_class2b_acceptedOutputsKeepTheInputsShare(uint32 keepSeed, uint32 claimSeed, uint32 recSeed) public {
+        uint256 ni = 100_000 + keepSeed % 100_000;
+        uint256 post = recSeed % (ni + 1);
+        Composition memory c = _comp([uint256(0), ni, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), post, 0, 0, 0, 0, 0, 0]);
+        LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
+        _mint(refiner, s);
+        uint256 kept = 1 + keepSeed % ni;
+        uint256 claim = claimSeed % (_min(kept, post) + 1);
+        Composition memory out = _comp([uint256(0), kept, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), claim, 0, 0, 0, 0, 0, 0]);
+        vm.prank(refiner);
+        try ledger.transform(_ones(_whole(s)), _ones(_spec(_newId(), PCAM, 500_000, out)), _one(NI, ni - kept)) {
+            assertLe(claim * ni, post * kept, "accepted, so within the inputs' share");
+        } catch (bytes memory err) {
+            assertTrue(claim * ni > post * kept, "refused, so above the inputs' share");
+            assertTrue(bytes4(err) == IRinneLedger.RinneLedgerRecycledShareExceeded.selector, "named error");
+        }
+    }
+
+    function _postConsumer(bytes32 unitId) internal view returns (bool post) {
+        (, post) = ledger.unitUse(unitId);
+    }
+
+    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
+    }
 }

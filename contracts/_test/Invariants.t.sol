@@ -36,7 +36,7 @@ contract InvariantsTest is RinneTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory s) {
-        bytes4[] memory sel = new bytes4[](18);
+        bytes4[] memory sel = new bytes4[](19);
         sel[0] = LedgerHandler.mint.selector;
         sel[1] = LedgerHandler.mint.selector; // minting twice as likely: keeps lots flowing
         sel[2] = LedgerHandler.offer.selector;
@@ -55,6 +55,7 @@ contract InvariantsTest is RinneTest {
         sel[15] = LedgerHandler.intrude.selector;
         sel[16] = LedgerHandler.attest.selector;
         sel[17] = LedgerHandler.revoke.selector;
+        sel[18] = LedgerHandler.soh.selector;
         s = new FuzzSelector[](1);
         s[0] = FuzzSelector(address(handler), sel);
     }
@@ -68,10 +69,11 @@ contract InvariantsTest is RinneTest {
         invariant_elementConservationAndRecycledContent();
         invariant_usedNoncesStayUsed();
         invariant_headCountsEveryEvent();
-        string[21] memory actions = [
+        string[24] memory actions = [
             "mint", "offer", "accept", "stale offer refused", "cancel", "reject", "split (part)", "split (whole)",
             "merge", "transform", "greedy transform refused", "freeze", "unfreeze", "suspend/reinstate", "buildUnit",
-            "setStatus", "repurpose", "recycle", "attest", "revoke", "intrusion refused"
+            "setStatus", "repurpose", "recycle", "attest", "revoke", "intrusion refused", "soh",
+            "recycle (post-consumer)", "recycle (pre-consumer)"
         ];
         for (uint256 i; i < actions.length; ++i) {
             assertTrue(handler.calls(actions[i]) > 0, string.concat("never took effect: ", actions[i]));
@@ -81,25 +83,27 @@ contract InvariantsTest is RinneTest {
     function _walk(uint256 steps) internal {
         for (uint256 i; i < steps; ++i) {
             uint256 r = uint256(keccak256(abi.encode("walk", i)));
-            uint256 a = r % 19;
+            uint256 a = r % 20;
             uint256 x = r >> 16;
             uint256 y = r >> 96;
+            uint256 b = r >> 240; // flag bits independent of the action chosen by r % 20
             if (a <= 2) handler.mint(x, y);
             else if (a == 3) handler.offer(x, y);
             else if (a == 4 || a == 5) handler.accept(x);
             else if (a == 6) handler.cancel(x);
             else if (a == 7) handler.reject(x);
-            else if (a == 8) handler.split(x, y, r & 1 == 0);
+            else if (a == 8) handler.split(x, y, b & 1 == 0);
             else if (a == 9) handler.merge(x);
-            else if (a == 10) handler.transform(x, y, r & 3 == 0);
-            else if (a == 11) handler.freeze(x, r & 1 == 0);
-            else if (a == 12 && r & 7 == 0) handler.suspend(x);
+            else if (a == 10) handler.transform(x, y, b & 3 == 0);
+            else if (a == 11) handler.freeze(x, b & 1 == 0);
+            else if (a == 12 && b & 7 == 0) handler.suspend(x);
             else if (a == 13) handler.buildUnit(x);
             else if (a == 14) handler.setStatus(x, uint8(y));
             else if (a == 15) handler.repurpose(x);
             else if (a == 16) handler.recycle(x, y);
             else if (a == 17) handler.intrude(x, y);
-            else if (a == 18) r & 1 == 0 ? handler.attest(x, uint8(y)) : handler.revoke(x, r & 2 == 0);
+            else if (a == 18) b & 1 == 0 ? handler.attest(x, uint8(y)) : handler.revoke(x, b & 2 == 0);
+            else if (a == 19) handler.soh(x, y);
         }
     }
 
@@ -155,7 +159,7 @@ contract InvariantsTest is RinneTest {
         }
         for (uint256 e; e < 8; ++e) {
             assertEq(live[e] + handler.lost(e), handler.minted(e), "element conserved");
-            assertLe(pre[e], handler.mintedPre(e), "no pre-consumer credit created");
+            assertLe(pre[e], handler.mintedPre(e) + handler.recoveredPre(e), "pre-consumer only from mint or recycle");
             assertLe(post[e], handler.mintedPost(e) + handler.recoveredPost(e), "post-consumer only from mint or recycle");
         }
     }

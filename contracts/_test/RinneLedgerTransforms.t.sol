@@ -328,8 +328,8 @@ contract RinneLedgerTransformsTest is RinneTest {
         _transfer(li.lotId, refiner, cathodeMaker);
         Composition memory inSum = _addC(p.composition, li.composition);
         uint256[2] memory loss = _pack([uint256(150), 500, 0, 0, 0, 0, 0, 0]);
-        Composition memory out = _copy(inSum);
-        out.total = [inSum.total[0] - loss[0], inSum.total[1] - loss[1]];
+        // The output keeps the inputs' recycled share of each element (a loss cannot concentrate it).
+        Composition memory out = _blend(inSum, [inSum.total[0] - loss[0], inSum.total[1] - loss[1]]);
         LotSpec memory cam = _spec(_newId(), CAM, 200_000, out);
         bytes32[] memory ins = new bytes32[](2);
         ins[0] = p.lotId;

@@ -330,10 +330,16 @@ contract RinneLedgerUnitsTest is RinneTest {
 
     // -------------------------------------------------------------------------------- recycle
 
+    /// @dev A pack at the end of a used life, held by the recycler: it reached an end user (the OEM) and its
+    /// SOH record shows throughput, so what is recovered from it is post-consumer.
     function _wastePack() internal returns (LotSpec memory p) {
-        p = _pack(recycler);
-        vm.prank(recycler);
+        p = _pack(oem);
+        vm.warp(block.timestamp + 365 days);
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, _soh(6_500, 300, 20_000_000));
+        vm.prank(oem);
         ledger.setStatus(p.lotId, PassportStatus.Waste, keccak256("end of life"));
+        _transfer(p.lotId, oem, recycler);
     }
 
     function _recoveredFrom(LotSpec memory p)

@@ -61,8 +61,15 @@ interface IRinneLedger is IParticipantRegistry {
     error RinneLedgerInvalidTransition(bytes32 unitId, PassportStatus from, PassportStatus to);
     /// @notice A state-of-health record is out of range or runs the counters backwards.
     error RinneLedgerInvalidSoh(bytes32 unitId);
-    /// @notice Recovered lots must be entirely post-consumer recycled content.
+    /// @notice Recovered lots must be entirely post-consumer recycled content when the unit reached an end user
+    /// and was used (`UnitInfo.postConsumer`), and entirely pre-consumer otherwise.
     error RinneLedgerInvalidRecovered(bytes32 lotId);
+    /// @notice An output carries a larger recycled share of some element (pre- or post-consumer) than the
+    /// consumed inputs gave (ISO 22095 controlled blending; for one output of several, beyond the rounding
+    /// of whole grams).
+    error RinneLedgerRecycledShareExceeded(bytes32 lotId);
+    /// @notice A unit's rated energy does not fit 40 bits (1.1 TWh).
+    error RinneLedgerInvalidRating(bytes32 unitId);
     /// @notice The lot is not frozen.
     error RinneLedgerNotFrozen(bytes32 lotId);
     /// @notice The two arrays of a batch call differ in length.
@@ -198,7 +205,9 @@ interface IRinneLedger is IParticipantRegistry {
     /// @notice Consume inputs and produce outputs of other materials (refining, calcination, cell making).
     /// A partly used input gives a pro-rata part of its composition (every lane floor or ceiling of held x
     /// usedMass / mass), in this and every other consuming operation.
-    /// Per element, outputs plus `loss` must equal what was consumed; recycled parts can only shrink.
+    /// Per element, outputs plus `loss` must equal what was consumed; recycled parts can only shrink, and
+    /// (ISO 22095 controlled blending) the recycled share of each element, pre- and post-consumer, is at most
+    /// the inputs' share: in the outputs together exactly, in each output within one gram's rounding.
     /// @param inputs The lots (or parts of them).
     /// @param outputs The new lots.
     /// @param loss Declared process loss per element (packed lanes).
@@ -214,6 +223,7 @@ interface IRinneLedger is IParticipantRegistry {
     function unfreeze(bytes32 lotId) external;
 
     /// @notice Build a battery unit (pack or module) from cell lots; status Original. CELL_MAKER or PACK_ASSEMBLER.
+    /// The unit's recycled share of each element is at most the cells' (ISO 22095 controlled blending).
     /// @param cells The cell lots (or parts of them).
     /// @param unitLot The unit as a lot (kind Unit).
     /// @param unitSpec Passport fields.
@@ -234,15 +244,18 @@ interface IRinneLedger is IParticipantRegistry {
     function setStatus(bytes32 unitId, PassportStatus to, bytes32 evidence) external;
 
     /// @notice Build a new unit (e.g. an ESS) from used units; it links to every parent. SECOND_LIFE.
+    /// The unit's recycled share of each element is at most the parents' (ISO 22095 controlled blending).
     /// @param parents Parent units (or parts of them); wholly consumed parents become Repurposed.
     /// @param unitLot The new unit as a lot.
     /// @param unitSpec Its passport fields; status Repurposed.
     /// @param loss Declared loss per element.
     function repurpose(LotInput[] calldata parents, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss) external;
 
-    /// @notice Recycle a Waste unit into recovered lots carrying post-consumer recycled content. RECYCLER.
+    /// @notice Recycle a Waste unit into recovered lots. RECYCLER. Their content is post-consumer recycled
+    /// when the unit reached an end user and was used (ISO 14021; `UnitInfo.postConsumer`), pre-consumer
+    /// otherwise. The recycled-share rule does not apply: recycling is where recycled content comes from.
     /// @param unitInput The unit, wholly consumed.
-    /// @param recovered The recovered lots; each must be entirely post-consumer recycled.
+    /// @param recovered The recovered lots; each entirely post-consumer, or entirely pre-consumer, as above.
     /// @param loss Declared loss per element.
     function recycle(LotInput calldata unitInput, LotSpec[] calldata recovered, uint256[2] calldata loss) external;
 
@@ -261,6 +274,15 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param unitId The unit.
     /// @return The passport record (status None when absent).
     function unit(bytes32 unitId) external view returns (UnitInfo memory);
+
+    /// @notice Whether a unit reached an end user, and whether recycling it yields post-consumer material.
+    /// @dev ISO 14021 post-consumer: the unit was held at some point by an OEM or SECOND_LIFE party (an end
+    /// user) and its latest SOH record shows energy throughput (it was used), or it was repurposed from units
+    /// that all were. Otherwise what `recycle` recovers from it is pre-consumer.
+    /// @param unitId The unit.
+    /// @return reachedEndUser Held at some point by an OEM or SECOND_LIFE party.
+    /// @return postConsumer Recovered material from it counts as post-consumer.
+    function unitUse(bytes32 unitId) external view returns (bool reachedEndUser, bool postConsumer);
 
     /// @notice The commitment a lot's material and composition must hash to.
     /// @param material Material code.

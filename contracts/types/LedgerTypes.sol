@@ -133,6 +133,8 @@ library Roles {
     uint16 internal constant MINTERS = MINER | REFINER;
     /// @dev Roles that may run a transform (consume lots, produce other materials).
     uint16 internal constant PRODUCERS = REFINER | PRECURSOR_MAKER | CATHODE_MAKER | CELL_MAKER | PACK_ASSEMBLER | RECYCLER;
+    /// @dev Roles whose custody of a unit means it reached an end user (ISO 14021 post-consumer).
+    uint16 internal constant END_USERS = OEM | SECOND_LIFE;
     /// @dev Roles that may build battery units from cell lots.
     uint16 internal constant BUILDERS = CELL_MAKER | PACK_ASSEMBLER;
 }

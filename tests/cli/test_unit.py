@@ -6,6 +6,7 @@ import pytest
 
 from cli_support import mint
 from ledger import LotKind, LotState, PassportStatus, to_bytes32
+from ledger._rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -103,7 +104,12 @@ def test_repurpose_links_every_parent(rinne):
 def test_recycle_into_post_consumer_lots(rinne):
     _cells(rinne, "CELLS-6")
     _pack(rinne, "PACK-6", "CELLS-6")
-    _to(rinne, "PACK-6", "pack", "recycler")
+    # An end user (the OEM) used it: the SOH record shows throughput, so what is recovered is post-consumer.
+    _to(rinne, "PACK-6", "pack", "oem")
+    call(rinne.ledger().w3, "evm_increaseTime", [400 * 86_400])
+    rinne.write("unit", "soh", "PACK-6", "--soh", "70%", "--capacity", "52kWh", "--cycles", "900", "--throughput", "60MWh",
+                account="oem")
+    _to(rinne, "PACK-6", "oem", "recycler")
     assert "cannot go from original to recycled" in rinne.fail("unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg",
                                                               "--account", "recycler", "--yes")
     rinne.write("unit", "status", "PACK-6", "waste", account="recycler")
@@ -116,3 +122,14 @@ def test_recycle_into_post_consumer_lots(rinne):
     assert ledger.unit("PACK-6").status == PassportStatus.RECYCLED
     hist = rinne.json("lot", "history", "BM-6")
     assert hist[-1]["kind"] == "RECYCLE" and hist[-1]["loss"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
+
+
+def test_recycle_of_a_never_used_pack_gives_pre_consumer_lots(rinne):
+    # Issue 11 class 2: built, scrapped at once and recycled, a pack never reached an end user.
+    _cells(rinne, "CELLS-7")
+    _pack(rinne, "PACK-7", "CELLS-7")
+    rinne.write("unit", "status", "PACK-7", "waste", account="pack")
+    _to(rinne, "PACK-7", "pack", "recycler")
+    rinne.write("unit", "recycle", "PACK-7", "--out", "BM-7:BLACK-MASS:300kg:Ni=38kg,Co=4.5kg,Li=6kg", account="recycler")
+    bm = rinne.ledger().lot("BM-7")
+    assert bm.composition.as_dict("pre") == bm.composition.as_dict() and bm.composition.as_dict("post") == {}

@@ -128,3 +128,48 @@ def test_partial_use_declaring_only_the_nickel_is_refused(chain):
     assert chain.base.lot("NISO4-1").composition.total[1] == 223 * KG - 66_900
     chain["refiner"].split("NISO4-1", [("PART-A", 123 * KG), ("PART-B", 577 * KG)])
     assert chain.base.lot("PART-A").composition.total[1] == 123 * KG * 156_100 // (700 * KG)
+
+
+# ------------------------------------------------------------ class 2: recycled-content laundering
+
+
+def test_recycling_a_never_used_unit_yields_pre_consumer_material(chain):
+    unit = _pack(chain, "LF-SCRAP", holder="packs")
+    chain["packs"].set_status(unit, PassportStatus.WASTE, "scrapped at once")
+    _give(chain, unit, "packs", "recycler")
+    u = chain.base.unit(unit)
+    assert not u.reached_end_user and not u.post_consumer
+    black = LotSpec(lot_id="BM-SCRAP", material="BLACK-MASS", mass=200 * KG, composition=CELL_COMP)
+    # The laundering claim: 100 % post-consumer, sent straight to the contract.
+    claim = black.model_copy(update={"composition": CELL_COMP.all_post_consumer()})
+    used = chain["recycler"]._input(Use(lot_id=unit), chain.base.lot(unit))[0]
+    with pytest.raises(errors.revert_class("RinneLedgerInvalidRecovered")):
+        chain["recycler"]._send("ledger", "recycle", used, [claim.abi()], [0, 0])
+    # Honest: the library asks the contract and declares the recovered nickel pre-consumer.
+    chain["recycler"].recycle(unit, [black])
+    bm = chain.base.lot("BM-SCRAP").composition
+    assert bm.pre == bm.total and not any(bm.post)
+
+
+def test_used_unit_at_the_end_of_its_life_yields_post_consumer_material(chain):
+    unit = _pack(chain, "LF-USED")
+    chain.rpc("evm_increaseTime", [365 * 86_400])
+    chain["oem"].record_soh(unit, SohRecord(soce_bp=6_800, capacity_wh=51_000, cycles=350, throughput_wh=24_000_000))
+    assert chain.base.unit(unit).post_consumer
+    chain["oem"].set_status(unit, PassportStatus.WASTE)
+    _give(chain, unit, "oem", "recycler")
+    chain["recycler"].recycle(unit, [LotSpec(lot_id="BM-USED", material="BLACK-MASS", mass=200 * KG, composition=CELL_COMP)])
+    bm = chain.base.lot("BM-USED").composition
+    assert bm.post == bm.total and not any(bm.pre)
+
+
+def test_declared_loss_cannot_concentrate_the_recycled_share(chain):
+    lot = Composition.of({"Ni": 223 * KG}, post={"Ni": 22_300})  # 10 % post-consumer nickel
+    chain["refiner"].mint(LotSpec(lot_id="R-NISO4", material="NiSO4", mass=1_000 * KG, composition=lot))
+    # "Lose" 200 kg of (virgin) nickel and claim all 22.3 kg of recycled nickel on the 23 kg left: 97 %.
+    greedy = LotSpec(lot_id="PCAM-G", material="pCAM", mass=100 * KG, composition=Composition.of({"Ni": 23 * KG}, post={"Ni": 22_300}))
+    with pytest.raises(errors.revert_class("RinneLedgerRecycledShareExceeded")):
+        chain["refiner"].transform(["R-NISO4"], [greedy])
+    fair = greedy.model_copy(update={"composition": lot.blend(greedy.composition.total)})
+    assert fair.composition.post[1] == 2_300
+    chain["refiner"].transform(["R-NISO4"], [fair])

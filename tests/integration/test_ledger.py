@@ -243,13 +243,19 @@ def test_unit_life_from_build_to_recycling(chain):
     pack = _pack(chain)
     unit = chain.base.unit("LF001")
     assert unit.status == PassportStatus.ORIGINAL and unit.rated_wh == 75_000
-    chain["diagnostician"].record_soh("LF001", SohRecord(soce_bp=9100, capacity_wh=68_000, cycles=400, throughput_wh=27_000_000))
+    assert not unit.reached_end_user and not unit.post_consumer
+    chain["packs"].offer("LF001", chain.addr("oem"))
+    chain["oem"].accept("LF001")
+    chain.rpc("evm_increaseTime", [200 * 86_400])  # 400 cycles take time
+    chain["oem"].record_soh("LF001", SohRecord(soce_bp=9100, capacity_wh=68_000, cycles=400, throughput_wh=27_000_000))
+    unit = chain.base.unit("LF001")
+    assert unit.reached_end_user and unit.post_consumer  # an end user used it
     with pytest.raises(errors.revert_class("RinneLedgerInvalidSoh")):
-        chain["diagnostician"].record_soh("LF001", SohRecord(soce_bp=9000, capacity_wh=67_000, cycles=300, throughput_wh=28_000_000))
+        chain["oem"].record_soh("LF001", SohRecord(soce_bp=9000, capacity_wh=67_000, cycles=300, throughput_wh=28_000_000))
     with pytest.raises(errors.revert_class("RinneLedgerInvalidTransition")):
-        chain["packs"].set_status("LF001", PassportStatus.RECYCLED)
-    chain["packs"].set_status("LF001", PassportStatus.WASTE)
-    chain["packs"].offer("LF001", chain.addr("recycler"))
+        chain["oem"].set_status("LF001", PassportStatus.RECYCLED)
+    chain["oem"].set_status("LF001", PassportStatus.WASTE)
+    chain["oem"].offer("LF001", chain.addr("recycler"))
     chain["recycler"].accept("LF001")
     recovered = [
         LotSpec(lot_id="BM-1", material="BLACK-MASS", mass=200 * KG, composition=Composition.of({"Li": 6 * KG, "Ni": 28 * KG, "Co": 4 * KG, "Mn": 3 * KG})),

@@ -106,7 +106,8 @@ class LedgerMachine(RuleBasedStateMachine):
         lot = self.lots[lot_id]
         use_mass = lot["mass"] // 2 if partial and lot["mass"] > 1 else lot["mass"]
         used = lot["comp"].take(use_mass, lot["mass"])
-        out_comp = used.part(keep, 100)
+        # The output keeps the inputs' recycled share of each element (the contract refuses more).
+        out_comp = used.blend(used.part(keep, 100).total)
         new = self._new_id()
         out = LotSpec(lot_id=new, material="CAM", mass=max(1, out_comp.element_mass), composition=out_comp)
         self.chain["refiner"].transform([Use(lot_id=lot_id, mass=None if use_mass == lot["mass"] else use_mass)], [out])

@@ -201,7 +201,8 @@ def _repurpose(unit: str) -> tuple[Any, ...]:
 
 
 def _recycle(unit: str) -> tuple[Any, ...]:
-    return whole(unit, "PACK", CELLS), [spec(_fresh("REC"), "BLACK-MASS", CELLS.all_post_consumer())], NO_LOSS
+    # The Waste units of the matrix never reached an end user: what is recovered from them is pre-consumer.
+    return whole(unit, "PACK", CELLS), [spec(_fresh("REC"), "BLACK-MASS", CELLS.all_pre_consumer())], NO_LOSS
 
 
 @pytest.fixture(scope="module")

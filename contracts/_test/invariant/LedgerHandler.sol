@@ -14,7 +14,8 @@ import {
     UnitSpec,
     LotState,
     LotKind,
-    PassportStatus
+    PassportStatus,
+    SohRecord
 } from "../../types/LedgerTypes.sol";
 
 /// @notice Drives the ledger with random operations for the invariant tests and keeps an independent
@@ -40,6 +41,13 @@ contract LedgerHandler is CompositionBuilder {
         PassportStatus status;
         uint256 currentOffer; // 1-based index into `offers` of the offer that may be accepted, or 0
         address pointer; // the recipient the ledger still names (cleared by accept, cancel, reject only)
+        // Units: rated energy and the latest SOH counters. Every actor holds the OEM and SECOND_LIFE roles,
+        // so every unit reached an end user; it is post-consumer once used (throughput) or when repurposed
+        // from a unit that was (`ended`).
+        uint48 rated;
+        uint32 cycles;
+        uint64 throughput;
+        bool ended;
     }
 
     struct Offer {
@@ -72,7 +80,8 @@ contract LedgerHandler is CompositionBuilder {
     uint256[8] public mintedPre;
     uint256[8] public mintedPost;
     uint256[8] public lost; // per element, declared losses
-    uint256[8] public recoveredPost; // post-consumer content created by `recycle`
+    uint256[8] public recoveredPost; // post-consumer content created by `recycle` (units used by an end user)
+    uint256[8] public recoveredPre; // pre-consumer content created by `recycle` (units never used)
 
     uint64 public expectedSeq; // ledger events the model expects
     uint64 public expectedAttSeq;
@@ -476,7 +485,7 @@ contract LedgerHandler is CompositionBuilder {
         bytes32 id = _pick(lotSeed, LotState.Active, false);
         if (id == 0) return;
         Model storage l = _m[id];
-        Composition memory kept = _part(seed, l.comp);
+        Composition memory kept = _blend(l.comp, _part(seed, l.comp).total); // at the input's recycled shares
         uint256[2] memory loss = [l.comp.total[0] - kept.total[0], l.comp.total[1] - kept.total[1]];
         LotSpec[] memory outs = _outputsOf(seed, kept);
         if (greedy && !_claimOneMore(outs, l.comp.post)) return;
@@ -502,7 +511,8 @@ contract LedgerHandler is CompositionBuilder {
         outs = new LotSpec[](n);
         Composition memory left = kept;
         for (uint256 i; i < n; ++i) {
-            Composition memory share = i + 1 == n ? left : _part(_rand(seed, 70 + i), left);
+            // Each output at most at the inputs' recycled shares (the rest of `kept` for the last one).
+            Composition memory share = i + 1 == n ? left : _blend(kept, _part(_rand(seed, 70 + i), left).total);
             left = _sub(left, share);
             uint64 mass = uint64(_elements(share) + 1 + seed % 1000);
             outs[i] = _spec(_newId(), _material(seed >> (8 * i + 100)), mass, share);
@@ -583,6 +593,7 @@ contract LedgerHandler is CompositionBuilder {
         try ledger.buildUnit(_ones(_input(id)), u, UnitSpec(keccak256(abi.encode(u.lotId)), 75_000), [uint256(0), 0]) {
             _consumeWhole(id);
             _newLot(u.lotId, u.material, u.mass, u.composition, l.holder, LotKind.Unit);
+            _m[u.lotId].rated = 75_000;
             expectedSeq += 2; // UnitCreated, LotsTransformed
             calls["buildUnit"]++;
         } catch {
@@ -638,6 +649,8 @@ contract LedgerHandler is CompositionBuilder {
             l.epoch += 1; // the status change bumps the epoch once more
             _newLot(ess.lotId, ess.material, ess.mass, ess.composition, l.holder, LotKind.Unit);
             _m[ess.lotId].status = PassportStatus.Repurposed;
+            _m[ess.lotId].rated = 100_000;
+            _m[ess.lotId].ended = _postConsumer(id);
             expectedSeq += 3; // StatusChanged (parent), UnitCreated, LotsTransformed
             calls["repurpose"]++;
         } catch {
@@ -660,7 +673,9 @@ contract LedgerHandler is CompositionBuilder {
         bool expectOk = l.status == PassportStatus.Waste;
         Composition memory rec;
         rec.total = _part(seed, l.comp).total;
-        rec.post = rec.total;
+        bool post = _postConsumer(id);
+        if (post) rec.post = rec.total;
+        else rec.pre = rec.total;
         uint256[2] memory loss = [l.comp.total[0] - rec.total[0], l.comp.total[1] - rec.total[1]];
         LotSpec[] memory outs = new LotSpec[](1);
         outs[0] = _spec(_newId(), "BLACK-MASS", uint64(_elements(rec) + 1), rec);
@@ -672,11 +687,43 @@ contract LedgerHandler is CompositionBuilder {
             l.epoch += 1; // the status change bumps the epoch once more
             _newLot(outs[0].lotId, outs[0].material, outs[0].mass, rec, l.holder, LotKind.Material);
             _addLoss(loss);
-            for (uint256 i; i < 8; ++i) recoveredPost[i] += _lane(rec.post, i);
+            for (uint256 i; i < 8; ++i) {
+                recoveredPost[i] += _lane(rec.post, i);
+                recoveredPre[i] += _lane(rec.pre, i);
+            }
+            calls[post ? "recycle (post-consumer)" : "recycle (pre-consumer)"]++;
             expectedSeq += 2; // StatusChanged, LotsTransformed
             calls["recycle"]++;
         } catch {
             if (expectOk) _violation("valid recycle reverted");
+        }
+    }
+
+    /// @dev Whether recycling the unit yields post-consumer material, by the model.
+    function _postConsumer(bytes32 id) private view returns (bool) {
+        Model storage l = _m[id];
+        return l.ended || l.throughput != 0;
+    }
+
+    /// @dev The holder records a plausible state of health: at most one more cycle, throughput within
+    /// (cycles + 1) x rated x 2.
+    function soh(uint256 lotSeed, uint256 seed) external recorded {
+        bytes32 id = _pick(lotSeed, LotState.Active, true);
+        if (id == 0) return;
+        Model storage l = _m[id];
+        uint32 cycles = l.cycles + uint32(seed % 2);
+        uint256 cap = (uint256(cycles) + 1) * l.rated * 2;
+        uint256 thr = l.throughput + (seed >> 8) % 50_000;
+        if (thr > cap) thr = cap;
+        vm.prank(l.holder);
+        try ledger.recordSoh(id, SohRecord(uint16((seed >> 40) % 10_001), l.rated / 2, cycles, uint64(thr), bytes32(seed))) {
+            l.cycles = cycles;
+            l.throughput = uint64(thr);
+            _touch(id); // a new record kills pending offers
+            expectedSeq += 1;
+            calls["soh"]++;
+        } catch {
+            _violation("valid SOH record reverted");
         }
     }
 

@@ -199,6 +199,19 @@ abstract contract CompositionBuilder {
         return p == floor || p == ceil;
     }
 
+    /// @dev A composition with the given totals whose recycled parts are `base`'s recycled shares of each
+    /// element, rounded down (ISO 22095 controlled blending: what a transform's output may claim).
+    function _blend(Composition memory base, uint256[2] memory total) internal pure returns (Composition memory r) {
+        r.total = [total[0], total[1]];
+        for (uint256 i; i < 8; ++i) {
+            uint256 bt = _lane(base.total, i);
+            if (bt == 0) continue;
+            uint256 t = _lane(total, i);
+            r.pre[i / 4] |= (_lane(base.pre, i) * t / bt) << (64 * (i % 4));
+            r.post[i / 4] |= (_lane(base.post, i) * t / bt) << (64 * (i % 4));
+        }
+    }
+
     /// @dev Every lane of every vector multiplied by `num / den`, rounded down.
     function _scale(Composition memory c, uint256 num, uint256 den) internal pure returns (Composition memory r) {
         for (uint256 i; i < 8; ++i) {
