@@ -324,17 +324,29 @@ def transform(session: Session, inputs: tuple[str, ...], outs: tuple[str, ...], 
 @lot.command()
 @click.argument("lot_id", callback=_id)
 @click.option("--reason", default="", help="Why (stored as its hash).")
+@click.option("--lineage", is_flag=True, help="Also freeze every active lot made from it (split, merged, transformed, built).")
 @write_command
 @pass_session
-def freeze(session: Session, lot_id: str, reason: str) -> None:
+def freeze(session: Session, lot_id: str, reason: str, lineage: bool) -> None:
     """Freeze a lot under investigation (AUDITOR): nobody can move or use it.
+
+    With --lineage the lot and all its active descendants are frozen in one transaction (found from the
+    ledger's events up to the latest block), so material under investigation cannot escape by being
+    split or transformed just before the freeze; a consumed lot itself is skipped.
 
     \b
     Example:
       rinne lot freeze R-NI-001 --reason "assay dispute" --account auditor
+      rinne lot freeze NISO4-01 --lineage --reason "assay dispute" --account auditor
     """
     ledger = session.signer()
-    session.confirm(f"Freeze lot {label_of(lot_id)} {session.who()}")
+    what = f"lot {label_of(lot_id)} and every active lot made from it" if lineage else f"lot {label_of(lot_id)}"
+    session.confirm(f"Freeze {what} {session.who()}")
+    if lineage:
+        frozen = ledger.freeze_lineage(lot_id, reason)
+        names = ", ".join(label_of(i) for i in frozen) or "nothing (no active lot in the lineage)"
+        session.done(None, f"froze {len(frozen)} lot(s) of the lineage of {label_of(lot_id)}: {names}", lot_id=lot_id, frozen=frozen)
+        return
     receipt = ledger.freeze(lot_id, reason)
     session.done(receipt, f"froze lot {label_of(lot_id)}", lot_id=lot_id)
 

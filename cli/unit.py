@@ -146,15 +146,21 @@ def show(session: Session, unit_id: str) -> None:
 @click.option("--cycles", required=True, type=click.IntRange(0, 2**32 - 1), help="Full equivalent cycles so far.")
 @click.option("--throughput", required=True, metavar="ENERGY", help="Cumulative energy throughput so far: 30MWh.")
 @click.option("--evidence", metavar="FILE|HASH", help="Diagnosis report: a file (hashed) or its 0x hash.")
+@click.option("--correct", is_flag=True, help="Supersede the latest record with these values (may lower the counters).")
 @write_command
 @pass_session
-def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None) -> None:
-    """Record a state-of-health diagnosis (the holder or a DIAGNOSTICIAN).
+def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None,
+        correct: bool) -> None:
+    """Record a state-of-health diagnosis (the holder, or a DIAGNOSTICIAN the holder authorised).
 
-    Cycles and throughput may not go down between records.
+    Cycles and throughput may not go down between records, and must be physically plausible: SOH at
+    most 100 %, capacity at most the rating, throughput at most (cycles + 1) x rating x 2, at most 4
+    cycles a day since the latest record plus one. A wrong record is superseded with --correct, which
+    may lower cycles and throughput; both stay in the unit's history.
 
     \b
     Example:
+      rinne unit authorise PACK-001 diag --account oem
       rinne unit soh PACK-001 --soh 82% --capacity 61kWh --cycles 900 --throughput 70MWh \\
           --evidence bms-report.json --account diag
     """
@@ -162,10 +168,37 @@ def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, t
         record = SohRecord(soce_bp=parse_percent_bp(soce), capacity_wh=parse_energy(capacity), cycles=cycles,
                            throughput_wh=parse_energy(throughput), evidence=_specs.evidence(evidence))
     ledger = session.signer()
-    session.confirm(f"Record SOH {record.soce_bp / 100:g} % for {label_of(unit_id)} {session.who()}")
-    receipt = ledger.record_soh(unit_id, record)
-    session.done(receipt, f"recorded SOH {record.soce_bp / 100:g} % for {label_of(unit_id)}", unit_id=unit_id,
-                 soh=record.model_dump())
+    what = "Correct the latest SOH record to" if correct else "Record SOH"
+    session.confirm(f"{what} {record.soce_bp / 100:g} % for {label_of(unit_id)} {session.who()}")
+    receipt = ledger.correct_soh(unit_id, record) if correct else ledger.record_soh(unit_id, record)
+    done = "corrected the latest SOH record to" if correct else "recorded SOH"
+    session.done(receipt, f"{done} {record.soce_bp / 100:g} % for {label_of(unit_id)}", unit_id=unit_id,
+                 soh=record.model_dump(), correction=correct)
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@click.argument("diagnostician", metavar="DIAGNOSTICIAN")
+@click.option("--withdraw", is_flag=True, help="Stop authorising it.")
+@write_command
+@pass_session
+def authorise(session: Session, unit_id: str, diagnostician: str, withdraw: bool) -> None:
+    """Authorise a diagnostician (an address or local account name) to record a unit's SOH (the holder).
+
+    The authorisation ends when the unit changes hands, or with --withdraw.
+
+    \b
+    Example:
+      rinne unit authorise PACK-001 diag --account oem
+    """
+    address = session.resolve_address(diagnostician, "DIAGNOSTICIAN")
+    ledger = session.signer()
+    verb = "Stop authorising" if withdraw else "Authorise"
+    session.confirm(f"{verb} {address} to record the SOH of {label_of(unit_id)} {session.who()}")
+    receipt = ledger.authorise_diagnostician(unit_id, address, not withdraw)
+    done = "withdrew the SOH authorisation of" if withdraw else "authorised"
+    session.done(receipt, f"{done} {address} for {label_of(unit_id)}", unit_id=unit_id, diagnostician=address,
+                 authorised=not withdraw)
 
 
 @unit.command()

@@ -33,6 +33,10 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     uint256 private constant _MAX_INPUTS = 64;
     uint256 private constant _MAX_OUTPUTS = 64;
     uint16 private constant _MAX_SOCE_BP = 10_000;
+    uint256 private constant _MAX_CYCLES_PER_DAY = 4;
+    // Bits of the unit word an SOH record keeps: status, rating, (flags,) custody; a correction also keeps sohAt.
+    uint256 private constant _KEEP_ON_RECORD = (1 << 48) - 1 | uint256(0xFF) << 232 | uint256(0xFFFF) << 240;
+    uint256 private constant _KEEP_ON_CORRECTION = _KEEP_ON_RECORD | uint256(0xFFFFFFFF) << 200;
     // Allowed passport edges: bit (8 * from + to) is set when `from -> to` is allowed.
     // Original -> Reused | Repurposed | Remanufactured | Waste; Reused -> Repurposed | Remanufactured | Waste;
     // Repurposed -> Waste; Remanufactured -> Reused | Repurposed | Waste; Waste -> Repurposed | Recycled.
@@ -56,20 +60,12 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         bytes32 commitment;
     }
 
-    // One word. Rated and remaining energy fit 40 bits (1.1 TWh; `_createUnit` checks the rating, and
-    // capacity is bounded by it); `sohAt` holds the creation time until the first SOH record (flag
-    // `_HAS_SOH`), so that the plausibility bound on cycles always has a start.
-    struct Unit {
-        PassportStatus status;
-        uint40 ratedWh;
-        uint16 soceBp;
-        uint40 capacityWh;
-        uint32 cycles;
-        uint64 throughputWh;
-        uint32 sohAt;
-        uint8 flags;
-        uint16 custody; // changes of holder so far (wrapping): binds diagnostician authorisations to one custody
-    }
+    // A unit's passport is one word, read and written whole (packed-struct code was too large for the
+    // EIP-170 limit): status bits 0-7, ratedWh 8-47, soceBp 48-63, capacityWh 64-103, cycles 104-135,
+    // throughputWh 136-199, sohAt 200-231, flags 232-239, custody 240-255. Rated and remaining energy fit
+    // 40 bits (1.1 TWh; `_createUnit` checks the rating, capacity is bounded by it); sohAt holds the
+    // creation time until the first SOH record (flag `_HAS_SOH`), so that the bound on cycles always has a
+    // start; custody counts changes of holder (wrapping) and binds diagnostician authorisations to one custody.
 
     // Lane-wise running sums of the three vectors of several compositions, and of their masses.
     struct Sums {
@@ -83,7 +79,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     mapping(bytes32 lotId => Lot) private _lots;
-    mapping(bytes32 unitId => Unit) private _units;
+    mapping(bytes32 unitId => uint256 word) private _units;
+    mapping(bytes32 unitId => mapping(address diagnostician => uint256 authorisation)) private _diagnosticians;
 
     /// @param initialAdmin The registry admin (a multisig or consortium contract in production).
     constructor(address initialAdmin) ParticipantRegistry(initialAdmin) {}
@@ -214,13 +211,25 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @inheritdoc IRinneLedger
     function freeze(bytes32 lotId, bytes32 reason) external {
         _requireRole(msg.sender, Roles.AUDITOR);
-        Lot storage l = _lots[lotId];
-        LotState state = l.state;
+        LotState state = _lots[lotId].state;
         if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
-        l.state = LotState.Frozen;
-        l.epoch += 1;
-        emit LotFrozen(lotId, msg.sender, reason);
-        _record(keccak256(abi.encode(LotFrozen.selector, lotId, msg.sender, reason)));
+        _freeze(lotId, reason);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function freezeBatch(bytes32[] calldata lotIds, bytes32 reason) external returns (uint256 frozen) {
+        _requireRole(msg.sender, Roles.AUDITOR);
+        for (uint256 i; i < lotIds.length; ++i) {
+            bytes32 id = lotIds[i];
+            LotState state = _lots[id].state;
+            if (state == LotState.None) revert RinneLedgerLotNotActive(id, state);
+            // A lot consumed (or frozen) since the auditor listed the lineage is skipped, not an error:
+            // a front-running split must not void the freeze of everything else.
+            if (state == LotState.Active) {
+                _freeze(id, reason);
+                ++frozen;
+            }
+        }
     }
 
     /// @inheritdoc IRinneLedger
@@ -253,26 +262,23 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function recordSoh(bytes32 unitId, SohRecord calldata soh) external {
+        _soh(unitId, soh, false);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function correctSoh(bytes32 unitId, SohRecord calldata soh) external {
+        _soh(unitId, soh, true);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function authoriseDiagnostician(bytes32 unitId, address diagnostician, bool authorised) external {
+        _requireActive(msg.sender);
         Lot storage l = _lots[unitId];
-        LotState state = l.state;
-        if (state != LotState.Active) revert RinneLedgerLotNotActive(unitId, state);
+        _requireHeldActive(l, unitId);
         if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
-        if (l.holder == msg.sender) _requireActive(msg.sender);
-        else _requireRole(msg.sender, Roles.DIAGNOSTICIAN);
-        Unit storage u = _units[unitId];
-        if (soh.soceBp > _MAX_SOCE_BP || soh.cycles < u.cycles || soh.throughputWh < u.throughputWh) {
-            revert RinneLedgerInvalidSoh(unitId);
-        }
-        u.soceBp = soh.soceBp;
-        u.capacityWh = uint40(soh.capacityWh);
-        u.cycles = soh.cycles;
-        u.throughputWh = soh.throughputWh;
-        u.sohAt = uint32(block.timestamp);
-        u.flags |= _HAS_SOH;
-        // A new record changes the passport a buyer was offered: the offer must not complete.
-        l.epoch += 1;
-        emit SohRecorded(unitId, msg.sender, soh);
-        _record(keccak256(abi.encode(SohRecorded.selector, unitId, msg.sender, soh)));
+        _diagnosticians[unitId][diagnostician] = authorised ? _authorisation(msg.sender, uint16(_units[unitId] >> 240)) : 0;
+        emit DiagnosticianAuthorised(unitId, msg.sender, diagnostician, authorised);
+        _record(keccak256(abi.encode(DiagnosticianAuthorised.selector, unitId, msg.sender, diagnostician, authorised)));
     }
 
     /// @inheritdoc IRinneLedger
@@ -281,7 +287,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Lot storage l = _lots[unitId];
         _requireHeldActive(l, unitId);
         if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
-        PassportStatus from = _units[unitId].status;
+        PassportStatus from = PassportStatus(uint8(_units[unitId]));
         if (to == PassportStatus.Repurposed || to == PassportStatus.Recycled || !_edge(from, to)) {
             revert RinneLedgerInvalidTransition(unitId, from, to);
         }
@@ -300,7 +306,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         for (uint256 i; i < parents.length; ++i) {
             bytes32 parentId = inIds[i];
             if (!_postConsumer(_units[parentId])) flags = _END_USER;
-            PassportStatus from = _units[parentId].status;
+            PassportStatus from = PassportStatus(uint8(_units[parentId]));
             if (!_edge(from, PassportStatus.Repurposed)) revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
             // A parent that gave only some modules keeps its passport status.
             if (usedMasses[i] == 0) _setStatus(parentId, from, PassportStatus.Repurposed, unitLot.lotId);
@@ -320,7 +326,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (n == 0 || n > _MAX_OUTPUTS) revert RinneLedgerInvalidCount(1, n);
         bytes32 unitId = unitInput.lotId;
         if (unitInput.usedMass != 0) revert RinneLedgerInvalidUsage(unitId);
-        PassportStatus from = _units[unitId].status;
+        PassportStatus from = PassportStatus(uint8(_units[unitId]));
         if (from != PassportStatus.Waste) revert RinneLedgerInvalidTransition(unitId, from, PassportStatus.Recycled);
         Sums memory used;
         uint64[] memory usedMasses = new uint64[](1);
@@ -359,16 +365,23 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function unit(bytes32 unitId) external view returns (UnitInfo memory) {
-        Unit storage u = _units[unitId];
+        uint256 w = _units[unitId];
+        // Fields of the unit word (see `_units`); sohAt holds the creation time until the first record.
         return UnitInfo(
-            u.status, u.ratedWh, u.soceBp, u.capacityWh, u.cycles, u.throughputWh, u.flags & _HAS_SOH != 0 ? u.sohAt : 0
+            PassportStatus(uint8(w)),
+            uint40(w >> 8),
+            uint16(w >> 48),
+            uint40(w >> 64),
+            uint32(w >> 104),
+            uint64(w >> 136),
+            (w >> 232) & _HAS_SOH != 0 ? uint32(w >> 200) : 0
         );
     }
 
     /// @inheritdoc IRinneLedger
     function unitUse(bytes32 unitId) external view returns (bool reachedEndUser, bool postConsumer) {
-        Unit storage u = _units[unitId];
-        return (u.flags & _END_USER != 0, _postConsumer(u));
+        uint256 w = _units[unitId];
+        return ((w >> 232) & _END_USER != 0, _postConsumer(w));
     }
 
     /// @inheritdoc IRinneLedger
@@ -406,14 +419,86 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _record(keccak256(abi.encode(OfferAccepted.selector, lotId, from, msg.sender)));
     }
 
+    /// @dev Record (or, with `correction`, supersede the latest) state of health. The holder, or a DIAGNOSTICIAN
+    /// the holder authorised for this unit during its current custody. Physical bounds: state of certified
+    /// energy at most 100 %; remaining capacity at most the rating; throughput at most (cycles + 1) x rated x 2
+    /// (every full cycle charges and discharges the rated energy once; the + 1 covers the cycle under way);
+    /// a new record runs no counter backwards and adds at most 4 full cycles per elapsed day plus one since
+    /// the latest record (or since the unit was made): a fast-charged bus does about 2 a day. A correction
+    /// may only lower the counters of the record it supersedes (raising them is what a new record is for)
+    /// and keeps its time, so a wrong record never locks the passport and cannot reset the clock.
+    function _soh(bytes32 unitId, SohRecord calldata soh, bool correction) private {
+        Lot storage l = _lots[unitId];
+        LotState state = l.state;
+        if (state != LotState.Active) revert RinneLedgerLotNotActive(unitId, state);
+        if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
+        address holder = l.holder;
+        uint256 w = _units[unitId];
+        if (holder == msg.sender) {
+            _requireActive(msg.sender);
+        } else {
+            _requireRole(msg.sender, Roles.DIAGNOSTICIAN);
+            if (_diagnosticians[unitId][msg.sender] != _authorisation(holder, uint16(w >> 240))) {
+                revert RinneLedgerNotAuthorised(unitId, msg.sender);
+            }
+        }
+        if (!_sohInBounds(w, soh, correction)) revert RinneLedgerInvalidSoh(unitId);
+        _units[unitId] = _sohWord(w, soh, correction);
+        // A new or corrected record changes the passport a buyer was offered: the offer must not complete.
+        l.epoch += 1;
+        // SohRecorded and SohCorrected have the same layout: emit either with one encoding of the data.
+        bytes32 topic0 = correction ? SohCorrected.selector : SohRecorded.selector;
+        bytes memory data = abi.encode(soh);
+        assembly ("memory-safe") {
+            log3(add(data, 0x20), mload(data), topic0, unitId, caller())
+        }
+        _record(keccak256(bytes.concat(abi.encode(topic0, unitId, msg.sender), data)));
+    }
+
+    /// @dev Whether `soh` keeps the physical bounds of `_soh` against the unit word `w`.
+    function _sohInBounds(uint256 w, SohRecord calldata soh, bool correction) private view returns (bool ok) {
+        uint256 rated = uint40(w >> 8);
+        uint256 cycles = soh.cycles;
+        uint256 throughput = soh.throughputWh;
+        uint256 lastCycles = uint32(w >> 104);
+        uint256 lastThroughput = uint64(w >> 136);
+        ok = soh.soceBp <= _MAX_SOCE_BP && soh.capacityWh <= rated && throughput <= (cycles + 1) * rated * 2;
+        if (correction) {
+            return ok && (w >> 232) & _HAS_SOH != 0 && cycles <= lastCycles && throughput <= lastThroughput;
+        }
+        return ok && cycles >= lastCycles && throughput >= lastThroughput
+            && cycles <= lastCycles + _MAX_CYCLES_PER_DAY * (block.timestamp - uint32(w >> 200)) / 1 days + 1;
+    }
+
+    /// @dev The unit word `w` with `soh` written in: status, rating and custody kept (and, for a correction,
+    /// the record's time and the flags); a new record also sets its time and the HAS_SOH flag.
+    function _sohWord(uint256 w, SohRecord calldata soh, bool correction) private view returns (uint256) {
+        w = (w & (correction ? _KEEP_ON_CORRECTION : _KEEP_ON_RECORD)) | uint256(soh.soceBp) << 48
+            | uint256(soh.capacityWh) << 64 | uint256(soh.cycles) << 104 | uint256(soh.throughputWh) << 136;
+        if (!correction) w |= block.timestamp << 200 | uint256(_HAS_SOH) << 232;
+        return w;
+    }
+
+    /// @dev What `_diagnosticians` holds for an authorisation by `holder` during custody number `custody`: a
+    /// change of holder (which counts up `custody`) or a later holder's own authorisation ends it.
+    function _authorisation(address holder, uint16 custody) private pure returns (uint256) {
+        return uint256(uint160(holder)) << 16 | custody;
+    }
+
+    function _freeze(bytes32 lotId, bytes32 reason) private {
+        Lot storage l = _lots[lotId];
+        l.state = LotState.Frozen;
+        l.epoch += 1;
+        emit LotFrozen(lotId, msg.sender, reason);
+        _record(keccak256(abi.encode(LotFrozen.selector, lotId, msg.sender, reason)));
+    }
+
     /// @dev A unit changed hands: count the custody (ending diagnostician authorisations) and note when the
     /// new holder is an end user. One read and one write of the unit's word: `custody` is its top 16 bits
     /// (wrapping), `flags` the 8 below.
     function _custodyChanged(bytes32 unitId, bool endUser) private {
-        Unit storage u = _units[unitId];
-        assembly ("memory-safe") {
-            let slot := u.slot
-            sstore(slot, or(add(sload(slot), shl(240, 1)), shl(232, endUser)))
+        unchecked {
+            _units[unitId] = (_units[unitId] + (1 << 240)) | (endUser ? uint256(_END_USER) << 232 : 0);
         }
     }
 
@@ -477,7 +562,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         bytes32 id = unitLot.lotId;
         uint48 rated = unitSpec.ratedWh;
         if (rated >> 40 != 0) revert RinneLedgerInvalidRating(id);
-        _units[id] = Unit(status, uint40(rated), 0, 0, 0, 0, uint32(block.timestamp), flags, 0);
+        // The unit word (see `_units`): status, rating, creation time in sohAt, flags; no SOH, custody 0.
+        _units[id] = uint256(status) | uint256(rated) << 8 | block.timestamp << 200 | uint256(flags) << 232;
         emit UnitCreated(id, unitSpec.serialHash, unitSpec.ratedWh, status, parents);
         _record(
             keccak256(
@@ -547,7 +633,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @dev Every status change bumps the lot's epoch: an offer made for the unit as it was is stale.
     function _setStatus(bytes32 unitId, PassportStatus from, PassportStatus to, bytes32 evidence) private {
-        _units[unitId].status = to;
+        _units[unitId] = (_units[unitId] & ~uint256(0xFF)) | uint256(to);
         _lots[unitId].epoch += 1;
         emit StatusChanged(unitId, from, to, evidence);
         _record(keccak256(abi.encode(StatusChanged.selector, unitId, from, to, evidence)));
@@ -638,9 +724,9 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @dev Whether recycling the unit yields post-consumer material: it reached an end user (held by an
     /// OEM or SECOND_LIFE party) and was used (its latest SOH record shows energy throughput), or it was
     /// repurposed from units that all were.
-    function _postConsumer(Unit storage u) private view returns (bool) {
-        uint8 f = u.flags;
-        return f & _ENDED_USE != 0 || (f & _END_USER != 0 && u.throughputWh != 0);
+    function _postConsumer(uint256 w) private pure returns (bool) {
+        uint256 f = w >> 232;
+        return f & _ENDED_USE != 0 || (f & _END_USER != 0 && uint64(w >> 136) != 0);
     }
 
     function _checkCounts(uint256 inputs, uint256 outputs) private pure {
@@ -656,15 +742,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     function _add(Sums memory s, Composition calldata c, uint256 mass) private pure {
-        unchecked {
-            // Callers only add validated (lane-bounded) compositions, at most 64 of them.
-            s.t0 += c.total[0];
-            s.t1 += c.total[1];
-            s.p0 += c.pre[0];
-            s.p1 += c.pre[1];
-            s.q0 += c.post[0];
-            s.q1 += c.post[1];
-            s.mass += mass;
+        // Callers only add validated (lane-bounded) compositions, at most 64 of them: no carries. `Sums` is
+        // the six words of a composition (in calldata order) followed by the mass.
+        assembly ("memory-safe") {
+            for { let k := 0 } lt(k, 0xc0) { k := add(k, 0x20) } {
+                mstore(add(s, k), add(mload(add(s, k)), calldataload(add(c, k))))
+            }
+            mstore(add(s, 0xc0), add(mload(add(s, 0xc0)), mass))
         }
     }
 

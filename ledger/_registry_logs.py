@@ -20,7 +20,7 @@ from ledger.models import Composition, LotState, OpKind, Participant, PassportSt
 if TYPE_CHECKING:
     from ledger.client import Ledger
 
-__all__ = ["attestations", "get_logs", "lot_history", "participants", "pending_offers", "unit_parents"]
+__all__ = ["attestations", "descendants", "get_logs", "lot_history", "participants", "pending_offers", "unit_parents"]
 
 _LEDGER = contract_abi("RinneLedger")
 _GWP = contract_abi("GwpAttestations")
@@ -31,7 +31,7 @@ _MIN_CHUNK = 64
 #: Events whose first indexed topic is the lot (or unit) id.
 _LOT_TOPIC_EVENTS = (
     "LotCreated", "LotUpdated", "OfferMade", "OfferAccepted", "OfferCancelled", "OfferRejected",
-    "LotFrozen", "LotUnfrozen", "UnitCreated", "SohRecorded", "StatusChanged",
+    "LotFrozen", "LotUnfrozen", "UnitCreated", "SohRecorded", "SohCorrected", "DiagnosticianAuthorised", "StatusChanged",
 )
 
 
@@ -67,6 +67,27 @@ def get_logs(
         out.extend(logs)
         lo = hi + 1
     return [log for log in out if not log.get("removed")]
+
+
+def descendants(ledger: "Ledger", lot_id: bytes) -> list[bytes]:
+    """Return `lot_id` and every lot made from it, transitively, from the LotsTransformed events up to the
+    chain head (not an index: a freeze must see the split made a block ago)."""
+    ev = _LEDGER.events["LotsTransformed"]
+    consumers: dict[bytes, list[list[bytes]]] = {}
+    for log in get_logs(ledger, ledger._deployment().ledger, [_hex(ev.topic0)]):
+        fields = ev.decode([bytes.fromhex(t[2:]) for t in log["topics"]], bytes.fromhex(log["data"][2:]))
+        outputs = list(fields["outputs"])
+        for lot in fields["inputs"]:
+            consumers.setdefault(lot, []).append(outputs)
+    seen, order, stack = {lot_id}, [lot_id], [lot_id]
+    while stack:
+        for outputs in consumers.get(stack.pop(), ()):
+            for lot in outputs:
+                if lot not in seen:
+                    seen.add(lot)
+                    order.append(lot)
+                    stack.append(lot)
+    return order
 
 
 def _plain(value: Any) -> Any:

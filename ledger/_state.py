@@ -108,6 +108,7 @@ class SohRec:
     throughput_wh: int
     evidence: bytes
     status: int
+    corrected: "SohRec | None" = None  # the record this one superseded (SohCorrected), kept for the history
 
 
 @dataclass(slots=True)
@@ -126,6 +127,8 @@ class UnitRec:
     statuses: list[tuple[int, int, int, int, bytes]] = field(default_factory=list)  # (timestamp, pos, from, to, evidence)
     end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party (the contract's END_USER flag)
     ended_use: bool = False  # repurposed from units that were all post-consumer (the contract's ENDED_USE flag)
+    custody: int = 0  # changes of holder so far: an authorisation holds for one custody
+    diagnosticians: dict[str, tuple[str, int]] = field(default_factory=dict)  # diagnostician -> (holder, custody)
 
     @property
     def post_consumer(self) -> bool:
@@ -406,8 +409,10 @@ class LedgerState:
         lot.holder = to
         lot.offered_to = None
         unit = self.units.get(lot.lot_id)
-        if unit is not None and self._active(to, Role.OEM | Role.SECOND_LIFE):
-            unit.end_user = True
+        if unit is not None:
+            unit.custody += 1
+            if self._active(to, Role.OEM | Role.SECOND_LIFE):
+                unit.end_user = True
 
     def _on_OfferRejected(self, a: dict[str, Any], block: int, ts: int) -> None:
         lot = self.lots.get(a["lotId"])
@@ -450,8 +455,43 @@ class LedgerState:
                 self._issue("unknown-lot", "SOH recorded for a unit that was never created", a["unitId"], block)
             return
         soce, cap, cycles, thr, evidence = a["soh"]
-        unit.soh.append(SohRec(ts, block, self._pos, a["recorder"].lower(), soce, cap, cycles, thr, evidence, unit.status))
+        recorder = a["recorder"].lower()
+        self._check_recorder(unit, recorder, block)
+        unit.soh.append(SohRec(ts, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status))
         self._passport_changed(unit.unit_id)
+
+    def _on_SohCorrected(self, a: dict[str, Any], block: int, ts: int) -> None:
+        unit = self.units.get(a["unitId"])
+        if unit is None or not unit.soh:
+            if self.strict:
+                self._issue("unknown-lot", "an SOH correction without a record to correct", a["unitId"], block)
+            return
+        soce, cap, cycles, thr, evidence = a["soh"]
+        recorder = a["recorder"].lower()
+        self._check_recorder(unit, recorder, block)
+        old = unit.soh[-1]
+        # The correction supersedes the latest record and keeps its time (as the contract does); the
+        # superseded record stays reachable for the history.
+        unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status, old)
+        self._passport_changed(unit.unit_id)
+
+    def _on_DiagnosticianAuthorised(self, a: dict[str, Any], block: int, ts: int) -> None:
+        unit = self.units.get(a["unitId"])
+        if unit is None:
+            return
+        diagnostician = a["diagnostician"].lower()
+        if a["authorised"]:
+            unit.diagnosticians[diagnostician] = (a["holder"].lower(), unit.custody)
+        else:
+            unit.diagnosticians.pop(diagnostician, None)
+
+    def _check_recorder(self, unit: UnitRec, recorder: str, block: int) -> None:
+        lot = self.lots.get(unit.unit_id)
+        if not self.strict or lot is None or recorder == lot.holder:
+            return
+        if unit.diagnosticians.get(recorder) != (lot.holder, unit.custody) or not self._active(recorder, Role.DIAGNOSTICIAN):
+            self._issue("unauthorised-recorder", "an SOH record by someone who was neither the holder nor a diagnostician "
+                        "the holder authorised for the unit", unit.unit_id, block)
 
     def _passport_changed(self, unit_id: bytes) -> None:
         # The contract bumps the lot's epoch on every status change and SOH record: a pending offer is dead.

@@ -458,6 +458,51 @@ class Ledger:
         """Freeze a lot under investigation (AUDITOR)."""
         return self._send("ledger", "freeze", _b32(lot_id), keccak(text=reason) if reason else _ZERO32)
 
+    def freeze_many(self, lot_ids: Sequence[str], reason: str = "") -> Receipt:
+        """Freeze many lots in one transaction (AUDITOR); lots no longer active are skipped, an unknown id reverts."""
+        return self._send("ledger", "freezeBatch", [_b32(i) for i in lot_ids], keccak(text=reason) if reason else _ZERO32)
+
+    def freeze_lineage(self, lot_id: str, reason: str = "", *, rounds: int = 4) -> list[str]:
+        """Freeze a lot and every active lot made from it (AUDITOR), so that material under investigation
+        cannot escape by being split or transformed first; return the ids frozen (0x-hex, in lineage order).
+
+        Descendants come from the LotsTransformed events up to the chain head. A split mined between that
+        read and the freeze only consumes a listed lot (the contract skips it) and makes new ones: the read
+        is repeated until a round finds nothing active left to freeze (at most `rounds` transactions, each
+        of up to 200 lots).
+        """
+        from ledger._registry_logs import descendants
+
+        root = _b32(lot_id)
+        if self._call("ledger", "holderOf", root)[1] == LotState.NONE:
+            raise errors.InvalidInput(f"no lot {label_of(root)} on this ledger")
+        frozen: list[str] = []
+        for round_ in range(rounds):
+            lineage = descendants(self, root)
+            states = self._states(lineage)
+            active = [i for i, st in zip(lineage, states) if st == LotState.ACTIVE]
+            if not active:
+                if round_ == 0:  # nothing to freeze: still refuse a caller who may not (the contract decides)
+                    data = _LEDGER.fn("freezeBatch").encode([root], keccak(text=reason) if reason else _ZERO32)
+                    call(self.w3, "eth_call", [{"from": self.address, "to": self._deployment().ledger, "data": _hex(data)}, "latest"])
+                break
+            for start in range(0, len(active), 200):
+                part = active[start : start + 200]
+                self._send("ledger", "freezeBatch", part, keccak(text=reason) if reason else _ZERO32)
+                frozen.extend(_hex(i) for i, st in zip(part, self._states(part)) if st == LotState.FROZEN)
+        return frozen
+
+    def _states(self, lot_ids: Sequence[bytes]) -> list[int]:
+        """Return the state of each lot (one batched JSON-RPC request per 500 lots)."""
+        fn = _LEDGER.fn("holderOf")
+        d = self._deployment()
+        out: list[int] = []
+        for start in range(0, len(lot_ids), 500):
+            part = lot_ids[start : start + 500]
+            reqs = [("eth_call", [{"to": d.ledger, "data": _hex(fn.selector + i)}, "latest"]) for i in part]
+            out.extend(int(r[-64:], 16) for r in batch(self.w3, reqs))
+        return out
+
     def unfreeze(self, lot_id: str) -> Receipt:
         """Release a frozen lot (AUDITOR)."""
         return self._send("ledger", "unfreeze", _b32(lot_id))
@@ -493,8 +538,21 @@ class Ledger:
         return self._send("ledger", "buildUnit", ins, unit_lot.abi(), unit.abi(), _loss(used, [unit_lot], loss))
 
     def record_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
-        """Record a state-of-health diagnosis (holder or DIAGNOSTICIAN)."""
+        """Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
+        unit (:meth:`authorise_diagnostician`). The contract bounds the values by physics (state of certified
+        energy <= 100 %, capacity <= rating, throughput <= (cycles + 1) x rating x 2, at most 4 cycles a day
+        since the latest record plus one) and refuses counters that run backwards."""
         return self._send("ledger", "recordSoh", _b32(unit_id), soh.abi())
+
+    def correct_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
+        """Supersede the latest state-of-health record with a correction (holder or authorised diagnostician):
+        it may lower cycles and throughput, keeps the corrected record's time, and shows in the history."""
+        return self._send("ledger", "correctSoh", _b32(unit_id), soh.abi())
+
+    def authorise_diagnostician(self, unit_id: str, diagnostician: str, authorised: bool = True) -> Receipt:
+        """Authorise (or with `authorised` False, stop authorising) a diagnostician to record the unit's state
+        of health (holder only); the authorisation ends when the unit changes hands."""
+        return self._send("ledger", "authoriseDiagnostician", _b32(unit_id), to_checksum_address(diagnostician), authorised)
 
     def set_status(self, unit_id: str, status: PassportStatus, evidence: str = "") -> Receipt:
         """Move a unit's passport status along an allowed edge (holder)."""

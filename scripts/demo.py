@@ -256,6 +256,8 @@ def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
 
 def first_life(demo: Demo) -> None:
     soce = {"LF001": 8_900, "LF002": 5_600, "LF003": 7_400, "LF004": 7_100}
+    for pack in soce:  # only the holder, or a diagnostician it authorised for the unit, records its SOH
+        demo["oem"].authorise_diagnostician(pack, demo.addr("diagnostician"))
     for year in range(1, 6):
         demo.advance(YEAR)
         for pack, final in soce.items():
@@ -289,6 +291,7 @@ def next_lives(demo: Demo) -> None:
     ess_comp = parents[0].composition + parents[1].composition
     sl.repurpose(["LF003", "LF004"], LotSpec(lot_id="ESS001", material="ESS-NMC811-110KWH", mass=1_050 * KG, composition=ess_comp), UnitSpec(serial="SN-ESS001-2031", rated_wh=110_000))
     demo.attest("ESS001", 120, LifeCycleStage.MainProduction)
+    sl.authorise_diagnostician("ESS001", demo.addr("diagnostician"))
     for year in range(1, 9):
         demo.advance(YEAR // 2)
         s = 7_200 - 120 * year

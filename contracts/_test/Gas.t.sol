@@ -71,6 +71,8 @@ contract GasTest is RinneTest {
             _cells.push(c);
         }
         _pack1 = _buildPack(oem, "VIN-1");
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(_pack1.lotId, diagnostician, true);
         _pack2 = _buildPack(secondLife, "VIN-2");
         _pack3 = _buildPack(secondLife, "VIN-3");
         // A pack at the end of a used life (held by the OEM, with an SOH record showing throughput), so that

@@ -3,8 +3,9 @@ pragma solidity 0.8.28;
 
 import {RinneTest} from "./utils/RinneTest.sol";
 import {IRinneLedger} from "../interfaces/IRinneLedger.sol";
+import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
 import {IGwpAttestations, GwpAttestation, AttestationRecord} from "../interfaces/IGwpAttestations.sol";
-import {Composition, LotSpec, LotInput, UnitInfo, SohRecord, LotState, PassportStatus} from "../types/LedgerTypes.sol";
+import {Composition, LotSpec, LotInput, UnitInfo, SohRecord, LotState, PassportStatus, Roles} from "../types/LedgerTypes.sol";
 
 /// @notice Issue 11 (integrity of the figures): each attack played against the contracts, refused by a
 /// named error, and the honest variant beside it still passing.
@@ -343,5 +344,150 @@ contract IntegrityTest is RinneTest {
 
     function _min(uint256 a, uint256 b) internal pure returns (uint256) {
         return a < b ? a : b;
+    }
+
+    // ------------------------------------------------------------- class 4: state-of-health poisoning
+
+    function test_class4_unauthorisedDiagnosticianCannotRecord() public {
+        LotSpec memory p = _pack(oem);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotAuthorised.selector, p.lotId, diagnostician));
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, SohRecord(10_000, 75_000, type(uint32).max, type(uint64).max, bytes32(0)));
+        assertEq(ledger.unit(p.lotId).sohAt, 0, "nothing recorded");
+    }
+
+    function test_class4_authorisedDiagnosticianCannotRecordAbsurdValues() public {
+        LotSpec memory p = _pack(oem);
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.warp(block.timestamp + 365 days);
+        bytes memory invalid = abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidSoh.selector, p.lotId);
+        SohRecord[5] memory absurd = [
+            SohRecord(9_000, 60_000, type(uint32).max, 1_000_000, bytes32(0)), // 2^32-1 cycles in a year
+            SohRecord(9_000, 60_000, 300, type(uint64).max, bytes32(0)), // 2^64-1 Wh
+            SohRecord(9_000, 60_000, 300, 301 * 75_000 * 2 + 1, bytes32(0)), // a Wh beyond charge + discharge
+            SohRecord(10_001, 60_000, 300, 20_000_000, bytes32(0)), // above 100 %
+            SohRecord(9_000, 75_001, 300, 20_000_000, bytes32(0)) // above the rating
+        ];
+        for (uint256 i; i < absurd.length; ++i) {
+            vm.expectRevert(invalid);
+            vm.prank(diagnostician);
+            ledger.recordSoh(p.lotId, absurd[i]);
+        }
+        // At the bounds: 4 cycles a day for 365 days plus one, throughput (cycles + 1) x rated x 2.
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, SohRecord(9_000, 60_000, 1_461, 1_462 * 75_000 * 2, bytes32(0)));
+        vm.expectRevert(invalid);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, SohRecord(9_000, 60_000, 1_463, 1_462 * 75_000 * 2, bytes32(0))); // +2 with no time
+    }
+
+    function test_class4_aWrongRecordIsCorrectedAndHonestRecordsGoOn() public {
+        LotSpec memory p = _pack(oem);
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.warp(block.timestamp + 100 days);
+        // A plausible but wrong record (a misread log): 400 cycles, 60 MWh; the truth is 100 cycles, 7 MWh.
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, SohRecord(9_000, 65_000, 400, 60_000_000, keccak256("misread")));
+        uint40 at = ledger.unit(p.lotId).sohAt;
+        vm.warp(block.timestamp + 30 days);
+        bytes memory invalid = abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidSoh.selector, p.lotId);
+        vm.expectRevert(invalid); // the honest record runs the wrong counters backwards
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, SohRecord(8_900, 64_000, 130, 9_000_000, keccak256("honest")));
+        // A correction may not raise the counters ...
+        vm.expectRevert(invalid);
+        vm.prank(oem);
+        ledger.correctSoh(p.lotId, SohRecord(9_000, 65_000, 401, 60_000_000, bytes32(0)));
+        // ... but lowers them, keeps the record's time, and shows in the history (SohCorrected).
+        SohRecord memory corrected = SohRecord(9_000, 65_000, 100, 7_000_000, keccak256("corrected"));
+        uint64 seq = _sequence();
+        vm.expectEmit(address(ledger));
+        emit IRinneLedger.SohCorrected(p.lotId, oem, corrected);
+        vm.prank(oem);
+        ledger.correctSoh(p.lotId, corrected);
+        assertEq(_sequence(), seq + 1, "the correction is a ledger event");
+        UnitInfo memory u = ledger.unit(p.lotId);
+        assertEq(u.cycles, 100, "corrected cycles");
+        assertEq(u.sohAt, at, "time of the corrected record kept");
+        // Honest records go through again.
+        vm.prank(oem);
+        ledger.recordSoh(p.lotId, SohRecord(8_900, 64_000, 130, 9_000_000, keccak256("honest")));
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, SohRecord(8_900, 64_000, 131, 9_100_000, keccak256("honest 2")));
+        assertEq(ledger.unit(p.lotId).cycles, 131, "passport not locked");
+    }
+
+    function test_class4_noCorrectionWithoutARecord() public {
+        LotSpec memory p = _pack(oem);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidSoh.selector, p.lotId));
+        vm.prank(oem);
+        ledger.correctSoh(p.lotId, SohRecord(9_000, 65_000, 0, 0, bytes32(0)));
+    }
+
+    function test_class4_authorisationEndsWithCustodyAndCanBeWithdrawn() public {
+        LotSpec memory p = _pack(oem);
+        vm.warp(block.timestamp + 10 days);
+        vm.prank(outsider); // not even registered
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, outsider, uint16(0)));
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.prank(secondLife);
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotHolder.selector, p.lotId, secondLife));
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, _soh(9_900, 1, 100_000));
+        // The unit changes hands, and comes back: the old authorisation is dead in both custodies.
+        _transfer(p.lotId, oem, secondLife);
+        bytes memory denied = abi.encodeWithSelector(IRinneLedger.RinneLedgerNotAuthorised.selector, p.lotId, diagnostician);
+        vm.expectRevert(denied);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, _soh(9_900, 2, 200_000));
+        _transfer(p.lotId, secondLife, oem);
+        vm.expectRevert(denied);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, _soh(9_900, 2, 200_000));
+        // Authorised again, then withdrawn.
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, _soh(9_900, 2, 200_000));
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, false);
+        vm.expectRevert(denied);
+        vm.prank(diagnostician);
+        ledger.recordSoh(p.lotId, _soh(9_900, 3, 300_000));
+    }
+
+    // ------------------------------------------------------------------------ class 9: freeze dodged
+
+    function test_class9_freezeBatchFreezesTheChildrenAndSkipsTheConsumedParent() public {
+        LotSpec memory s = _mintNickel(refiner);
+        // The holder splits the lot just before the auditor's freeze lands.
+        Composition memory a = _take(s.composition, 400_000, 1_000_000);
+        LotSpec memory c1 = _spec(_newId(), NISO4, 400_000, a);
+        LotSpec memory c2 = _spec(_newId(), NISO4, 600_000, _sub(s.composition, a));
+        vm.prank(refiner);
+        ledger.split(_whole(s), _pair(c1, c2));
+        bytes32[] memory lineage = new bytes32[](3);
+        (lineage[0], lineage[1], lineage[2]) = (s.lotId, c1.lotId, c2.lotId);
+        vm.prank(auditor);
+        uint256 frozen = ledger.freezeBatch(lineage, keccak256("assay dispute"));
+        assertEq(frozen, 2, "both children frozen, the consumed parent skipped");
+        assertEq(uint8(_lot(c1.lotId).state), uint8(LotState.Frozen), "child 1");
+        assertEq(uint8(_lot(c2.lotId).state), uint8(LotState.Frozen), "child 2");
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerLotNotActive.selector, c1.lotId, LotState.Frozen));
+        vm.prank(refiner);
+        ledger.split(_whole(c1), _ones(_spec(_newId(), NISO4, 400_000, a)));
+        // Only an auditor; an unknown id reverts (a typo must not pass silently).
+        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, refiner, Roles.AUDITOR));
+        vm.prank(refiner);
+        ledger.freezeBatch(lineage, bytes32(0));
+        lineage[0] = keccak256("no such lot");
+        vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerLotNotActive.selector, lineage[0], LotState.None));
+        vm.prank(auditor);
+        ledger.freezeBatch(lineage, bytes32(0));
     }
 }

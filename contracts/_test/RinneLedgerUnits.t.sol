@@ -123,7 +123,10 @@ contract RinneLedgerUnitsTest is RinneTest {
         assertEq(u.throughputWh, 20_000_000, "throughput");
         assertEq(u.sohAt, 1_900_000_000, "sohAt");
 
-        // State of energy may fall (the battery ages); the diagnostician may record without holding it.
+        // State of energy may fall (the battery ages); a diagnostician the holder authorised may record
+        // without holding it.
+        vm.prank(oem);
+        ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
         vm.prank(diagnostician);
         ledger.recordSoh(p.lotId, _soh(8_800, 300, 20_000_000));
         assertEq(ledger.unit(p.lotId).soceBp, 8_800, "lower SOCE accepted");
@@ -133,6 +136,7 @@ contract RinneLedgerUnitsTest is RinneTest {
 
     function test_recordSoh_rejectsRegression() public {
         LotSpec memory p = _pack(oem);
+        vm.warp(block.timestamp + 200 days); // 500 cycles take time (at most 4 a day)
         vm.prank(oem);
         ledger.recordSoh(p.lotId, _soh(9_000, 500, 40_000_000));
         bytes memory invalid = abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidSoh.selector, p.lotId);
@@ -445,6 +449,7 @@ contract RinneLedgerUnitsTest is RinneTest {
     /// @dev The whole loop: pack -> use -> Waste -> recycle -> recovered nickel back into a precursor.
     function test_loop_recoveredContentFlowsIntoTheNextGeneration() public {
         LotSpec memory p = _pack(oem);
+        vm.warp(block.timestamp + 3 * 365 days);
         vm.prank(oem);
         ledger.recordSoh(p.lotId, _soh(6_500, 2_000, 150_000_000));
         vm.prank(oem);

@@ -59,8 +59,12 @@ interface IRinneLedger is IParticipantRegistry {
     error RinneLedgerWrongKind(bytes32 lotId);
     /// @notice The passport status cannot move from `from` to `to`.
     error RinneLedgerInvalidTransition(bytes32 unitId, PassportStatus from, PassportStatus to);
-    /// @notice A state-of-health record is out of range or runs the counters backwards.
+    /// @notice A state-of-health record is out of its physical bounds (state of certified energy above 100 %,
+    /// capacity above the rating, throughput above (cycles + 1) x rated x 2, more than 4 cycles per elapsed
+    /// day plus one), runs the counters backwards, or (a correction) raises them or has no record to correct.
     error RinneLedgerInvalidSoh(bytes32 unitId);
+    /// @notice The caller is neither the unit's holder nor a diagnostician the holder authorised for it.
+    error RinneLedgerNotAuthorised(bytes32 unitId, address account);
     /// @notice Recovered lots must be entirely post-consumer recycled content when the unit reached an end user
     /// and was used (`UnitInfo.postConsumer`), and entirely pre-consumer otherwise.
     error RinneLedgerInvalidRecovered(bytes32 lotId);
@@ -149,6 +153,19 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param recorder Holder or diagnostician who recorded it.
     /// @param soh The record.
     event SohRecorded(bytes32 indexed unitId, address indexed recorder, SohRecord soh);
+    /// @notice Emitted when a state-of-health record superseded the latest one (a correction; the record
+    /// corrected stays in the history as its `SohRecorded`).
+    /// @param unitId The unit.
+    /// @param recorder Holder or authorised diagnostician who corrected it.
+    /// @param soh The corrected record (its time is that of the record it corrects).
+    event SohCorrected(bytes32 indexed unitId, address indexed recorder, SohRecord soh);
+    /// @notice Emitted when the holder authorised a diagnostician to record the unit's state of health, or
+    /// withdrew that; an authorisation also ends when the unit changes hands.
+    /// @param unitId The unit.
+    /// @param holder The holder.
+    /// @param diagnostician The diagnostician.
+    /// @param authorised True when authorised, false when withdrawn.
+    event DiagnosticianAuthorised(bytes32 indexed unitId, address indexed holder, address indexed diagnostician, bool authorised);
     /// @notice Emitted when a unit's passport status changed.
     /// @param unitId The unit.
     /// @param from Previous status.
@@ -218,6 +235,14 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param reason Hash of the reason document.
     function freeze(bytes32 lotId, bytes32 reason) external;
 
+    /// @notice Freeze many lots in one transaction (a lineage under investigation: a lot and its descendants,
+    /// listed off-chain from the events). AUDITOR. Lots no longer active (consumed or frozen since they were
+    /// listed) are skipped, so a split that front-runs the freeze does not void it; an unknown id reverts.
+    /// @param lotIds The lots.
+    /// @param reason Hash of the reason document.
+    /// @return frozen How many lots this call froze.
+    function freezeBatch(bytes32[] calldata lotIds, bytes32 reason) external returns (uint256 frozen);
+
     /// @notice Release a frozen lot; offers made before the freeze stay dead. AUDITOR.
     /// @param lotId The lot.
     function unfreeze(bytes32 lotId) external;
@@ -230,11 +255,29 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param loss Declared loss per element.
     function buildUnit(LotInput[] calldata cells, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss) external;
 
-    /// @notice Record a state-of-health diagnosis. Holder or DIAGNOSTICIAN. Kills any pending offer of the
-    /// unit (the passport it described changed).
+    /// @notice Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
+    /// unit (`authoriseDiagnostician`). Values are bounded by physics: state of certified energy at most
+    /// 100 %, capacity at most the rating, throughput at most (cycles + 1) x rated x 2 (a full cycle charges
+    /// and discharges the rated energy once), at most 4 full cycles per day elapsed since the latest record
+    /// (or the unit's creation) plus one; cycles and throughput may not go backwards. Kills any pending offer
+    /// of the unit (the passport it described changed).
     /// @param unitId The unit.
-    /// @param soh The record; cycles and throughput may not go backwards.
+    /// @param soh The record.
     function recordSoh(bytes32 unitId, SohRecord calldata soh) external;
+
+    /// @notice Supersede the latest state-of-health record with a correction (same callers and bounds as
+    /// `recordSoh`); it may lower cycles and throughput, not raise them, and keeps the corrected record's time.
+    /// Both records stay in the history; the passport shows the correction. Kills any pending offer.
+    /// @param unitId The unit.
+    /// @param soh The corrected record.
+    function correctSoh(bytes32 unitId, SohRecord calldata soh) external;
+
+    /// @notice Authorise (or, with `authorised` false, stop authorising) a diagnostician to record and correct
+    /// the unit's state of health. Holder only; the authorisation ends when the unit changes hands.
+    /// @param unitId The unit.
+    /// @param diagnostician The diagnostician (it also needs the DIAGNOSTICIAN role when it records).
+    /// @param authorised Whether it is authorised from now on.
+    function authoriseDiagnostician(bytes32 unitId, address diagnostician, bool authorised) external;
 
     /// @notice Move a unit's passport status along an allowed edge (Reused, Remanufactured, Waste). Holder.
     /// Kills any pending offer of the unit, as every status change does (also inside repurpose and recycle).

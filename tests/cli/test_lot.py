@@ -169,6 +169,19 @@ def test_freeze_and_unfreeze(rinne):
     assert events == ["LotCreated", "LotFrozen", "LotUnfrozen"]
 
 
+def test_freeze_lineage_catches_the_lots_split_off_just_before(rinne):
+    # Issue 11 class 9: the holder splits the lot under investigation just before the auditor's freeze.
+    mint(rinne, "R-LN", mass="1t", elements="Ni=220kg")
+    rinne.write("lot", "split", "R-LN", "R-LN-A=400kg", "R-LN-B=600kg", account="refiner")
+    rinne.write("lot", "split", "R-LN-A", "R-LN-A1=100kg", account="refiner")  # part of a part
+    out = rinne.write("lot", "freeze", "R-LN", "--lineage", "--reason", "assay dispute", account="auditor")
+    assert sorted(out["frozen"]) == sorted(to_bytes32(x) for x in ("R-LN-A", "R-LN-B", "R-LN-A1"))
+    ledger = rinne.ledger()
+    assert ledger.lot("R-LN").state == LotState.CONSUMED  # the consumed parent is skipped, not an error
+    assert all(ledger.lot(x).state == LotState.FROZEN for x in ("R-LN-A", "R-LN-B", "R-LN-A1"))
+    assert "AUDITOR" in rinne.fail("lot", "freeze", "R-LN-B", "--lineage", "--account", "refiner", "--yes")
+
+
 def test_history_human_form(rinne):
     mint(rinne, "R-H", mass="1t", elements="Ni=100kg")
     _handover(rinne, "R-H")

@@ -64,6 +64,11 @@ def test_soh_status_and_their_rules(rinne):
     _cells(rinne, "CELLS-3")
     _pack(rinne, "PACK-3", "CELLS-3")
     _to(rinne, "PACK-3", "pack", "oem")
+    call(rinne.ledger().w3, "evm_increaseTime", [100 * 86_400])  # 300 cycles take time
+    # A diagnostician records only once the holder authorised it for the unit.
+    assert "RinneLedgerNotAuthorised" in rinne.fail("unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh",
+                                                    "--cycles", "300", "--throughput", "22MWh", "--account", "diag", "--yes")
+    rinne.write("unit", "authorise", "PACK-3", "diag", account="oem")
     out = rinne.write("unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "300",
                       "--throughput", "22MWh", account="diag")
     assert out["soh"]["soce_bp"] == 9_150
@@ -75,13 +80,25 @@ def test_soh_status_and_their_rules(rinne):
     assert "may not decrease" in line
     assert "DIAGNOSTICIAN" in rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "1kWh", "--cycles", "400",
                                          "--throughput", "23MWh", "--account", "refiner", "--yes")
+    # Absurd values are refused; a wrong but plausible record is superseded by a correction; history shows both.
+    assert "rejected" in rinne.fail("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "390",
+                                    "--throughput", "29MWh", "--account", "diag", "--yes")  # 90 cycles in no time
+    rinne.write("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "301", "--throughput", "29MWh",
+                account="diag")
+    out = rinne.write("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "300", "--throughput", "23MWh",
+                      "--correct", account="oem")
+    assert out["correction"] is True and rinne.ledger().unit("PACK-3").throughput_wh == 23_000_000
+    rinne.write("unit", "authorise", "PACK-3", "diag", "--withdraw", account="oem")
+    assert "RinneLedgerNotAuthorised" in rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "68kWh", "--cycles", "311",
+                                                    "--throughput", "23MWh", "--account", "diag", "--yes")
     rinne.write("unit", "status", "PACK-3", "waste", account="oem")
     assert rinne.ledger().unit("PACK-3").status == PassportStatus.WASTE
     line = rinne.fail("unit", "status", "PACK-3", "reused", "--account", "oem", "--yes")
     assert "cannot go from waste to reused" in line and "rinne unit status --help" in line
     assert "'broken' is not one of 'reused'" in rinne.fail("unit", "status", "PACK-3", "broken", "--account", "oem", "--yes", code=2)
     history = [e["event"] for e in rinne.json("lot", "history", "PACK-3")]
-    assert "SohRecorded" in history and history[-1] == "StatusChanged"
+    assert "SohRecorded" in history and "SohCorrected" in history and "DiagnosticianAuthorised" in history
+    assert history[-1] == "StatusChanged"
 
 
 def test_repurpose_links_every_parent(rinne):

@@ -173,3 +173,67 @@ def test_declared_loss_cannot_concentrate_the_recycled_share(chain):
     fair = greedy.model_copy(update={"composition": lot.blend(greedy.composition.total)})
     assert fair.composition.post[1] == 2_300
     chain["refiner"].transform(["R-NISO4"], [fair])
+
+
+# ------------------------------------------------------------- class 4: state-of-health poisoning
+
+
+def test_soh_poisoning_is_refused_and_a_wrong_record_is_corrected(chain):
+    unit = _pack(chain, "LF-SOH")
+    absurd = SohRecord(soce_bp=10_000, capacity_wh=75_000, cycles=2**32 - 1, throughput_wh=2**64 - 1)
+    # Any DIAGNOSTICIAN on any party's unit: not any more.
+    with pytest.raises(errors.revert_class("RinneLedgerNotAuthorised")):
+        chain["diagnostician"].record_soh(unit, absurd)
+    chain["oem"].authorise_diagnostician(unit, chain.addr("diagnostician"))
+    chain.rpc("evm_increaseTime", [100 * 86_400])
+    # Authorised, but bounded by physics.
+    with pytest.raises(errors.revert_class("RinneLedgerInvalidSoh")):
+        chain["diagnostician"].record_soh(unit, absurd)
+    with pytest.raises(errors.revert_class("RinneLedgerInvalidSoh")):
+        chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_500, capacity_wh=70_000, cycles=300, throughput_wh=2**64 - 1))
+    # A wrong but plausible record (a misread log), then its correction: honest records go on.
+    chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=400, throughput_wh=60_000_000))
+    honest = SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=120, throughput_wh=8_000_000)
+    with pytest.raises(errors.revert_class("RinneLedgerInvalidSoh")):
+        chain["oem"].record_soh(unit, honest)
+    chain["oem"].correct_soh(unit, honest)
+    chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=121, throughput_wh=8_100_000))
+    assert chain.base.unit(unit).cycles == 121
+    # The authorisation ends with the custody.
+    _give(chain, unit, "oem", "second_life")
+    with pytest.raises(errors.revert_class("RinneLedgerNotAuthorised")):
+        chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=122, throughput_wh=8_200_000))
+
+
+def test_replay_keeps_the_correction_and_the_record_it_superseded(chain):
+    from ledger import EventIndex
+
+    unit = _pack(chain, "LF-CORR")
+    chain.rpc("evm_increaseTime", [30 * 86_400])
+    chain["oem"].record_soh(unit, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=90, throughput_wh=9_000_000))
+    chain["oem"].correct_soh(unit, SohRecord(soce_bp=9_500, capacity_wh=70_000, cycles=30, throughput_wh=3_000_000))
+    index = EventIndex.open(chain.data_dir / "corr.sqlite")
+    index.sync(chain.base, confirmations=0)
+    rec = index.state().units[bytes.fromhex(to_bytes32(unit)[2:])].soh
+    assert [r.cycles for r in rec] == [30] and rec[0].corrected is not None and rec[0].corrected.cycles == 90
+    assert rec[0].timestamp == rec[0].corrected.timestamp  # the correction keeps the record's time
+
+
+# ------------------------------------------------------------------------ class 9: freeze dodged
+
+
+def test_freeze_lineage_freezes_the_children_of_a_lot_split_just_before(chain):
+    chain["refiner"].mint(LotSpec(lot_id="NI-INV", material="NiSO4", mass=1_000 * KG, composition=Composition.of({"Ni": 223 * KG})))
+    # The holder front-runs the freeze: a whole split, then a transform of one child.
+    chain["refiner"].split("NI-INV", [("NI-INV-A", 300 * KG), ("NI-INV-B", 700 * KG)])
+    a = chain.base.lot("NI-INV-A").composition
+    chain["refiner"].transform(["NI-INV-A"], [LotSpec(lot_id="PCAM-INV", material="pCAM", mass=250 * KG, composition=a)])
+    frozen = chain["auditor"].freeze_lineage("NI-INV", "assay dispute")
+    assert sorted(frozen) == sorted(to_bytes32(x) for x in ("NI-INV-B", "PCAM-INV"))
+    for lot_id, state in (("NI-INV", LotState.CONSUMED), ("NI-INV-A", LotState.CONSUMED), ("NI-INV-B", LotState.FROZEN),
+                          ("PCAM-INV", LotState.FROZEN)):
+        assert chain.base.lot(lot_id, with_composition=False).state == state, lot_id
+    with pytest.raises(errors.revert_class("RinneLedgerLotNotActive")):
+        chain["refiner"].split("NI-INV-B", [("X", 100 * KG)])
+    with pytest.raises(errors.revert_class("ParticipantRegistryUnauthorized")):
+        chain["refiner"].freeze_lineage("NI-INV")

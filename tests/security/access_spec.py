@@ -8,8 +8,9 @@ This module is data, transcribed from DESIGN.md §3 and the NatSpec of the inter
 - lots have one holder; only the holder offers, cancels, splits, merges, transforms or consumes them;
   only the recipient of a current offer accepts or rejects it;
 - role gates: MINER or REFINER mint; the producing roles transform; CELL_MAKER or PACK_ASSEMBLER
-  build units; SECOND_LIFE repurposes; RECYCLER recycles; AUDITOR freezes; the holder or a
-  DIAGNOSTICIAN records SOH; anyone relays a signed attestation; its signer or an AUDITOR revokes it.
+  build units; SECOND_LIFE repurposes; RECYCLER recycles; AUDITOR freezes; the holder, or a
+  DIAGNOSTICIAN the holder authorised for that unit, records and corrects SOH (issue 11 class 4);
+  anyone relays a signed attestation; its signer or an AUDITOR revokes it.
 
 `tests/security/test_access_matrix.py` checks every cell against a real deployment and
 `scripts/security_matrix.py` renders the same data as the table in docs/security.md.
@@ -91,6 +92,9 @@ class Case:
 ADMIN = Rule("admin", admin=True)
 HOLDER = Rule("holder", relation=True)
 RECIPIENT = Rule("recipient of the offer", relation=True)
+#: SOH records: the holder, or (the "-authorised" rows) a DIAGNOSTICIAN the holder authorised for the unit.
+SOH_RECORDER = Rule("holder, or a DIAGNOSTICIAN it authorised", relation=True)
+AUTHORISED_DIAGNOSTICIAN = Rule("holder, or a DIAGNOSTICIAN it authorised", roles=DIAGNOSTICIAN, relation=True)
 
 CASES: list[Case] = [
     # Registry (inside RinneLedger).
@@ -122,12 +126,19 @@ CASES: list[Case] = [
     Case("transform", "ledger", "transform", "own lot", Rule("holder with a producing role¹", roles=PRODUCERS, relation=True)),
     Case("transform-other", "ledger", "transform", "another's lot", Rule("holder with a producing role¹", roles=PRODUCERS, relation=True), "other"),
     Case("freeze", "ledger", "freeze", "any active lot", Rule("AUDITOR", roles=AUDITOR)),
+    Case("freezeBatch", "ledger", "freezeBatch", "a lineage of lots", Rule("AUDITOR", roles=AUDITOR)),
     Case("unfreeze", "ledger", "unfreeze", "a frozen lot", Rule("AUDITOR", roles=AUDITOR)),
     # Units and passports.
     Case("buildUnit", "ledger", "buildUnit", "own cell lot", Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True)),
     Case("buildUnit-other", "ledger", "buildUnit", "another's cell lot", Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True), "other"),
-    Case("recordSoh", "ledger", "recordSoh", "own unit", Rule("holder or DIAGNOSTICIAN", relation=True, or_roles=DIAGNOSTICIAN)),
-    Case("recordSoh-other", "ledger", "recordSoh", "another's unit", Rule("holder or DIAGNOSTICIAN", relation=True, or_roles=DIAGNOSTICIAN), "other"),
+    Case("recordSoh", "ledger", "recordSoh", "own unit", SOH_RECORDER),
+    Case("recordSoh-other", "ledger", "recordSoh", "another's unit", SOH_RECORDER, "other"),
+    Case("recordSoh-authorised", "ledger", "recordSoh", "another's unit, its holder authorised the caller", AUTHORISED_DIAGNOSTICIAN),
+    Case("correctSoh", "ledger", "correctSoh", "own unit with an SOH record", SOH_RECORDER),
+    Case("correctSoh-other", "ledger", "correctSoh", "another's unit with an SOH record", SOH_RECORDER, "other"),
+    Case("correctSoh-authorised", "ledger", "correctSoh", "another's unit with a record, caller authorised", AUTHORISED_DIAGNOSTICIAN),
+    Case("authoriseDiagnostician", "ledger", "authoriseDiagnostician", "own unit", HOLDER),
+    Case("authoriseDiagnostician-other", "ledger", "authoriseDiagnostician", "another's unit", HOLDER, "other"),
     Case("setStatus", "ledger", "setStatus", "own unit", HOLDER),
     Case("setStatus-other", "ledger", "setStatus", "another's unit", HOLDER, "other"),
     Case("repurpose", "ledger", "repurpose", "own used unit", Rule("holder, SECOND_LIFE", roles=SECOND_LIFE, relation=True)),
@@ -173,6 +184,7 @@ AUTH_ERRORS = frozenset({
     "ParticipantRegistryNotPendingAdmin",
     "RinneLedgerNotHolder",
     "RinneLedgerNoCurrentOffer",
+    "RinneLedgerNotAuthorised",
     "GwpAttestationsUnauthorizedRevoker",
 })
 

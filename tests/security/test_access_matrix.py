@@ -20,7 +20,7 @@ from eth_account.signers.local import LocalAccount
 
 from access_spec import AUTH_ERRORS, CALLERS, CASES, DEVIATIONS, Caller, Case, expected
 from conftest import call_as, resync
-from ledger import Composition, GwpAttestation, LifeCycleStage, LotSpec, PassportStatus, Role, UnitSpec, sign_attestation
+from ledger import Composition, GwpAttestation, LifeCycleStage, LotSpec, PassportStatus, Role, SohRecord, UnitSpec, sign_attestation
 from ledger._attest import to_contract_args
 from ledger._rpc import call
 from ledger.models import to_bytes32
@@ -31,6 +31,10 @@ ORE = Composition.of({"Ni": 100, "Co": 10})
 CELLS = Composition.of({"Li": 10, "Ni": 50, "Co": 5})
 ZERO = b"\0" * 32
 ZERO_WORDS = ([0, 0], [0, 0], [0, 0])
+# SOH of the matrix's 1 kWh units: the record made in the world, a next one, a correction of the first.
+SOH_BEFORE = SohRecord(soce_bp=9_500, capacity_wh=950, cycles=5, throughput_wh=5_000)
+SOH_NEXT = (9_000, 900, 6, 6_000, ZERO)
+SOH_FIXED = (9_500, 950, 5, 4_000, ZERO)
 NO_LOSS = [0, 0]
 
 # Conftest parties standing for the role columns.
@@ -99,16 +103,26 @@ def build_world(chain: Any) -> World:
     # Units: an Original one (U) and a Waste one (W) for each holder, and the builder's own.
     cells = [LotSpec(lot_id=f"CELL-{p}-{k}", material="CELL-NMC", mass=1000, composition=CELLS)
              for k in [c.key for c in holders] + ["src"] for p in ("U", "W")]
+    cells.append(LotSpec(lot_id="CELL-A-src", material="CELL-NMC", mass=1000, composition=CELLS))
     builder.mint_many(cells)
     for k in [c.key for c in holders] + ["src"]:
         for p in ("U", "W"):
             unit = LotSpec(lot_id=f"{p}-{k}", material="PACK", mass=1000, composition=CELLS)
             builder.build_unit([f"CELL-{p}-{k}"], unit, UnitSpec(serial=f"SN-{p}-{k}", rated_wh=1000))
         builder.set_status(f"W-{k}", PassportStatus.WASTE)
+    # A-src: the builder's unit that every caller is authorised to diagnose (the "-authorised" rows).
+    builder.build_unit(["CELL-A-src"], LotSpec(lot_id="A-src", material="PACK", mass=1000, composition=CELLS),
+                       UnitSpec(serial="SN-A-src", rated_wh=1000))
+    for key in [c.key for c in CALLERS]:
+        builder.authorise_diagnostician("A-src", w.addr(key))
+    chain.rpc("evm_increaseTime", [10 * 86_400])  # SOH counters grow with time (at most 4 cycles a day)
+    for unit in ("U-src", "A-src"):
+        builder.record_soh(unit, SOH_BEFORE)
     builder.offer_many([(f"{p}-{c.key}", w.addr(c.key)) for c in holders for p in ("U", "W")])
     for c in holders:
         mine = ledger[c.key]
         mine.accept_many([f"H-{c.key}", f"U-{c.key}", f"W-{c.key}"])
+        mine.record_soh(f"U-{c.key}", SOH_BEFORE)  # a record to correct
         mine.offer(f"H-{c.key}", w.addr("src"))  # a pending offer of its own, for cancel
     chain["auditor"].freeze("FRZ", "matrix")
     # Attestations: each holder's own (accredited, or self-declared as the holder of H), another
@@ -170,11 +184,18 @@ ARGS: dict[str, Callable[[World, Caller], tuple[Any, ...]]] = {
     "transform": lambda w, c: ([whole(w.lot_of(c, "H"), "ORE-NI", ORE)], [spec(_fresh("T"), "NiSO4", ORE)], NO_LOSS),
     "transform-other": lambda w, c: ([whole("H-src", "ORE-NI", ORE)], [spec(_fresh("T"), "NiSO4", ORE)], NO_LOSS),
     "freeze": lambda w, c: (b32("H-src"), ZERO),
+    "freezeBatch": lambda w, c: ([b32("H-src")], ZERO),
     "unfreeze": lambda w, c: (b32("FRZ"),),
     "buildUnit": lambda w, c: _build(w.lot_of(c, "H")),
     "buildUnit-other": lambda w, c: _build("H-src"),
-    "recordSoh": lambda w, c: (b32(w.lot_of(c, "U")), (9_000, 900, 10, 10_000, ZERO)),
-    "recordSoh-other": lambda w, c: (b32("U-src"), (9_000, 900, 10, 10_000, ZERO)),
+    "recordSoh": lambda w, c: (b32(w.lot_of(c, "U")), SOH_NEXT),
+    "recordSoh-other": lambda w, c: (b32("U-src"), SOH_NEXT),
+    "recordSoh-authorised": lambda w, c: (b32("A-src"), SOH_NEXT),
+    "correctSoh": lambda w, c: (b32(w.lot_of(c, "U")), SOH_FIXED),
+    "correctSoh-other": lambda w, c: (b32("U-src"), SOH_FIXED),
+    "correctSoh-authorised": lambda w, c: (b32("A-src"), SOH_FIXED),
+    "authoriseDiagnostician": lambda w, c: (b32(w.lot_of(c, "U")), w.addr("diagnostician"), True),
+    "authoriseDiagnostician-other": lambda w, c: (b32("U-src"), w.addr("diagnostician"), True),
     "setStatus": lambda w, c: (b32(w.lot_of(c, "U")), int(PassportStatus.REUSED), ZERO),
     "setStatus-other": lambda w, c: (b32("U-src"), int(PassportStatus.REUSED), ZERO),
     "repurpose": lambda w, c: _repurpose(w.lot_of(c, "U")),
