@@ -7,6 +7,7 @@ import pytest
 
 from ledger import (
     Composition,
+    audit,
     GwpAttestation,
     LifeCycleStage,
     LotSpec,
@@ -217,6 +218,13 @@ def test_replay_keeps_the_correction_and_the_record_it_superseded(chain):
     rec = index.state().units[bytes.fromhex(to_bytes32(unit)[2:])].soh
     assert [r.cycles for r in rec] == [30] and rec[0].corrected is not None and rec[0].corrected.cycles == 90
     assert rec[0].timestamp == rec[0].corrected.timestamp  # the correction keeps the record's time
+    # The new events (DiagnosticianAuthorised, SohCorrected, a freezeBatch's LotFrozen) fold into the heads the
+    # audit recomputes, and the on-chain passport matches the corrected replay.
+    chain["oem"].authorise_diagnostician(unit, chain.addr("diagnostician"))
+    chain["auditor"].freeze_many([unit], "check")
+    report = audit(chain.base, index)
+    assert report.passed, [f.code for f in report.flags]
+    assert all(h.ok for h in report.heads)
 
 
 # ------------------------------------------------------------------------ class 9: freeze dodged
