@@ -201,7 +201,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _requireShare(used, made, false, outputs[0].lotId);
         // With several outputs, each one on its own too, within the rounding of whole grams.
         for (uint256 i; i < outputs.length && outputs.length > 1; ++i) {
-            Sums memory one;
+            Sums memory one = Sums(0, 0, 0, 0, 0, 0, 0);
             _add(one, outputs[i].composition, 0);
             _requireShare(used, one, true, outputs[i].lotId);
         }
