@@ -294,6 +294,28 @@ contract GasTest is RinneTest {
         vm.snapshotGasLastCall("recordSoh");
     }
 
+    function test_correctSoh() public {
+        vm.prank(diagnostician);
+        ledger.recordSoh(_pack1.lotId, _soh(8_700, 1_200, 95_000_000));
+        vm.prank(diagnostician);
+        ledger.correctSoh(_pack1.lotId, _soh(8_700, 1_100, 90_000_000));
+        vm.snapshotGasLastCall("correctSoh");
+    }
+
+    function test_authoriseDiagnostician() public {
+        vm.prank(secondLife);
+        ledger.authoriseDiagnostician(_pack2.lotId, diagnostician, true);
+        vm.snapshotGasLastCall("authoriseDiagnostician");
+    }
+
+    function test_freezeBatch10() public {
+        bytes32[] memory ids = new bytes32[](10);
+        for (uint256 i; i < 10; ++i) ids[i] = _minerLots[i];
+        vm.prank(auditor);
+        ledger.freezeBatch(ids, keccak256("lineage under investigation"));
+        vm.snapshotValue("freezeBatch10 per lot", vm.snapshotGasLastCall("freezeBatch10") / 10);
+    }
+
     function test_setStatus() public {
         vm.prank(oem);
         ledger.setStatus(_pack1.lotId, PassportStatus.Reused, keccak256("diagnosis"));
