@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from ledger import Composition, ContractRevert, LotSpec, LotState, Use
+from ledger import Composition, ContractRevert, LotSpec, LotState, Use, errors
 
 EXAMPLES = int(os.environ.get("RINNE_STATE_MACHINE_EXAMPLES", "200"))
 
 grams = st.integers(min_value=0, max_value=50_000)
+#: How often each adversarial rule played its cheat (and saw it refused): guards against a vacuous run.
+CHEATS: dict[str, int] = {"nickel-only partial use": 0, "loss concentrates recycled": 0}
 
 
 @pytest.fixture
@@ -118,6 +120,40 @@ class LedgerMachine(RuleBasedStateMachine):
             lot["mass"] -= use_mass
             lot["comp"] = lot["comp"] - used
 
+    # Adversarial operations (issue 11): each must be refused by a named error and change nothing.
+
+    @precondition(lambda self: any(self.lots[i]["mass"] > 2 and self.lots[i]["comp"].total[1] for i in self._active("refiner")))
+    @rule(data=st.data())
+    def cheat_partial_use_takes_only_the_nickel(self, data) -> None:
+        # The nickel of the lot "used" as a part weighing just that nickel: all of the lot's nickel goes out
+        # with a fraction of its mass (and so of its mass-allocated burden).
+        lots = [i for i in self._active("refiner") if self.lots[i]["mass"] > 2 and self.lots[i]["comp"].total[1]]
+        lot_id = data.draw(st.sampled_from(lots))
+        lot = self.lots[lot_id]
+        nickel = lot["comp"].total[1]
+        greedy = Composition.of({"Ni": nickel}, post={"Ni": lot["comp"].post[1]}, pre={"Ni": lot["comp"].pre[1]})
+        if nickel >= lot["mass"] or lot["comp"].is_part(greedy, nickel, lot["mass"]):
+            return  # nothing else in the lot: taking its nickel is taking it whole
+        out = LotSpec(lot_id=self._new_id(), material="CAM", mass=nickel, composition=greedy)
+        with pytest.raises(errors.revert_class("RinneLedgerNotProRata")):
+            self.chain["refiner"].transform([Use(lot_id=lot_id, mass=nickel, composition=greedy)], [out])
+        CHEATS["nickel-only partial use"] += 1
+
+    @precondition(lambda self: any(self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]
+                                   for i in self._active("refiner")))
+    @rule(data=st.data())
+    def cheat_loss_concentrates_the_recycled_share(self, data) -> None:
+        lots = [i for i in self._active("refiner") if self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]]
+        lot_id = data.draw(st.sampled_from(lots))
+        comp = self.lots[lot_id]["comp"]
+        # Keep every recycled gram of nickel, declare the virgin rest as loss.
+        kept = Composition(total=[comp.post[1] if k == 1 else t for k, t in enumerate(comp.total)],
+                           pre=[0 if k == 1 else p for k, p in enumerate(comp.pre)], post=comp.post)
+        out = LotSpec(lot_id=self._new_id(), material="CAM", mass=max(1, kept.element_mass), composition=kept)
+        with pytest.raises(errors.revert_class("RinneLedgerRecycledShareExceeded")):
+            self.chain["refiner"].transform([lot_id], [out])
+        CHEATS["loss concentrates recycled"] += 1
+
     @precondition(lambda self: self._active())
     @rule(data=st.data())
     def stranger_cannot_take(self, data) -> None:
@@ -146,3 +182,5 @@ def test_ledger_state_machine(machine_chain):
         phases=[Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("RINNE_NO_SHRINK") else list(Phase),
     )
     run().runTest()
+    if EXAMPLES >= 50:
+        assert all(CHEATS.values()), f"an adversarial rule never played its cheat: {CHEATS}"
