@@ -71,8 +71,29 @@ _REVERTS: dict[str, Callable[[dict[str, Any]], str]] = {
         f"unit {_lot(a['unitId'])} cannot go from {_status(a['from'])} to {_status(a['to'])}: "
         "see `rinne unit status --help` for the allowed transitions"
     ),
-    "RinneLedgerInvalidSoh": lambda a: f"SOH record for {_lot(a['unitId'])} rejected: at most 100 %, and cycles and throughput may not decrease",
-    "RinneLedgerInvalidRecovered": lambda a: f"recovered lot {_lot(a['lotId'])} must count all of its content as post-consumer recycled",
+    "RinneLedgerInvalidSoh": lambda a: (
+        f"SOH record for {_lot(a['unitId'])} rejected: at most 100 %, capacity at most the rating, throughput at most "
+        "(cycles + 1) x rating x 2, at most 4 cycles a day since the last record plus one, and cycles and throughput may not decrease "
+        "(a correction may only lower them)"
+    ),
+    "RinneLedgerInvalidRecovered": lambda a: (
+        f"recovered lot {_lot(a['lotId'])} must count all of its content as post-consumer recycled if the unit reached an end user "
+        "and was used, else all of it as pre-consumer"
+    ),
+    "RinneLedgerNotAuthorised": lambda a: (
+        f"{a['account']} may not record the SOH of {_lot(a['unitId'])}: only its holder, or a diagnostician the holder authorised "
+        "(`rinne unit authorise`)"
+    ),
+    "RinneLedgerNotProRata": lambda a: (
+        f"the part of lot {_lot(a['lotId'])} is not pro rata: a part of a lot carries the lot's composition in proportion to its mass"
+    ),
+    "RinneLedgerRecycledShareExceeded": lambda a: (
+        f"lot {_lot(a['lotId'])} claims a larger recycled share of some element than the inputs carry"
+    ),
+    "RinneLedgerInvalidRating": lambda a: f"unit {_lot(a['unitId'])}: the rated energy is out of range (at most 1.1 TWh)",
+    "GwpAttestationsSelfDeclarationClosed": lambda a: (
+        f"lot {_lot(a['lotId'])} is no longer active: only an accredited GWP verifier may attest it now"
+    ),
     "RinneLedgerNotFrozen": lambda a: f"lot {_lot(a['lotId'])} is not frozen",
     "RinneLedgerLengthMismatch": lambda a: "lists of different lengths",
     "GwpAttestationsInvalidSignature": lambda a: f"the signature does not verify for signer {a['signer']} (altered file, or signed for another deployment)",

@@ -112,6 +112,8 @@ def story(w: World) -> None:
                          UnitSpec(serial="SN-2", rated_wh=40_000))
     give(w, w.refiner, w.oem, "PACK1")
     give(w, w.refiner, w.oem, "PACK2")
+    # SOH counters are bounded per elapsed day (class 4): a year of use passes before the first records.
+    call(w.oem.w3, "evm_increaseTime", [365 * 86_400])
     w.oem.record_soh("PACK1", SohRecord(soce_bp=8_500, capacity_wh=51_000, cycles=500, throughput_wh=10_000_000))
     w.oem.set_status("PACK1", PassportStatus.REUSED)
     w.oem.record_soh("PACK2", SohRecord(soce_bp=7_000, capacity_wh=28_000, cycles=900, throughput_wh=8_000_000))
@@ -120,6 +122,7 @@ def story(w: World) -> None:
         LotSpec(lot_id="ESS1", material="ESS-80KWH", mass=70_000, composition=Composition.of({"Ni": 2_700 + 900, "Co": 2_000})),
         UnitSpec(serial="ESS-1", rated_wh=80_000),
     )
+    call(w.oem.w3, "evm_increaseTime", [30 * 86_400])
     w.oem.record_soh("ESS1", SohRecord(soce_bp=9_500, capacity_wh=76_000, cycles=10, throughput_wh=1_000_000))
     w.oem.set_status("PACK2", PassportStatus.WASTE)
     give(w, w.oem, w.recycler, "PACK2")

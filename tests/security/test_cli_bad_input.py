@@ -264,6 +264,8 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
                                 "--material", "PACK", "--mass", _mass(d), "--serial", d(st.sampled_from(["", "x" * 300, "SN"])),
                                 "--rated", pick(d, ["60kWh"], ENERGIES), "--account", "packs", "--yes"],
     "unit show": lambda w, d: ["unit", "show", _lot(d)],
+    "unit authorise": lambda w, d: ["unit", "authorise", pick(d, ["PACK"], LOT_IDS), pick(d, ["diag"], ["ghost", "0x1234", ""]),
+                                    "--account", "packs", "--yes"],
     "unit soh": lambda w, d: ["unit", "soh", pick(d, ["PACK"], LOT_IDS), "--soh", pick(d, ["80%"], PERCENTS), "--capacity",
                               pick(d, ["50kWh"], ENERGIES), "--cycles", pick(d, ["10"], INTS), "--throughput", pick(d, ["1MWh"], ENERGIES),
                               "--account", pick(d, ["diag"], ["ghost", "refiner"]), "--yes"],

@@ -87,6 +87,9 @@ def _unit(chain: Any) -> None:
     chain["packs"].mint(cells)
     chain["packs"].build_unit(["CELLS"], LotSpec(lot_id="PACK", material="PACK", mass=1000, composition=cells.composition),
                               UnitSpec(serial="SN-1", rated_wh=50_000))
+    # Only a diagnostician the holder authorised records SOH, and cycles are bounded per elapsed day.
+    chain["packs"].authorise_diagnostician("PACK", chain.addr("diagnostician"))
+    chain.rpc("evm_increaseTime", [3 * 86_400])
 
 
 _SIGNED: dict[str, Any] = {}  # attestations signed while preparing a case, used when running it
