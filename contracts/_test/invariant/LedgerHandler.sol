@@ -511,8 +511,11 @@ contract LedgerHandler is CompositionBuilder {
         outs = new LotSpec[](n);
         Composition memory left = kept;
         for (uint256 i; i < n; ++i) {
-            // Each output at most at the inputs' recycled shares (the rest of `kept` for the last one).
-            Composition memory share = i + 1 == n ? left : _blend(kept, _part(_rand(seed, 70 + i), left).total);
+            // Each output at the inputs' recycled shares, rounded down; the last takes the rest of the totals.
+            // (Taking the rest of the recycled parts too can leave it more recycled than total once the
+            // earlier outputs' parts were rounded down.)
+            uint256[2] memory total = i + 1 == n ? left.total : _part(_rand(seed, 70 + i), left).total;
+            Composition memory share = _blend(kept, total);
             left = _sub(left, share);
             uint64 mass = uint64(_elements(share) + 1 + seed % 1000);
             outs[i] = _spec(_newId(), _material(seed >> (8 * i + 100)), mass, share);
