@@ -10,25 +10,8 @@ import {Composition, LotSpec, LotInput, UnitInfo, SohRecord, LotState, PassportS
 /// @notice Issue 11 (integrity of the figures): each attack played against the contracts, refused by a
 /// named error, and the honest variant beside it still passing.
 contract IntegrityTest is RinneTest {
-    uint256[8] internal _cellEl = [uint256(28_000), 190_000, 24_000, 22_000, 60_000, 0, 30_000, 25_000];
-
     function setUp() public {
         _deploy();
-    }
-
-    function _cells(address holder) internal returns (LotSpec memory c) {
-        c = _spec(_newId(), CELL, 500_000, _virgin(_cellEl));
-        _mint(refiner, c);
-        _transfer(c.lotId, refiner, holder);
-    }
-
-    /// @dev A 550 kg, 75 kWh pack built by the packer from one cell lot, then handed to `holder`.
-    function _pack(address holder) internal returns (LotSpec memory p) {
-        LotSpec memory c = _cells(packer);
-        p = _spec(_newId(), PACK, 550_000, c.composition);
-        vm.prank(packer);
-        ledger.buildUnit(_ones(_whole(c)), p, _unitSpec(string(abi.encode(p.lotId)), 75_000), _noLoss());
-        if (holder != packer) _transfer(p.lotId, packer, holder);
     }
 
     // ------------------------------------------------------ class 8: an offer survives a passport change

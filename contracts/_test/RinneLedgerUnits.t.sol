@@ -20,25 +20,8 @@ import {
 
 /// @notice Battery units and passports: build, state of health, status edges, repurpose, recycle.
 contract RinneLedgerUnitsTest is RinneTest {
-    uint256[8] internal _cellEl = [uint256(28_000), 190_000, 24_000, 22_000, 60_000, 0, 30_000, 25_000];
-
     function setUp() public {
         _deploy();
-    }
-
-    function _cells(address holder) internal returns (LotSpec memory c) {
-        c = _spec(_newId(), CELL, 500_000, _virgin(_cellEl));
-        _mint(refiner, c);
-        _transfer(c.lotId, refiner, holder);
-    }
-
-    /// @dev A 550 kg pack built by the packer from one cell lot, then handed to `holder`.
-    function _pack(address holder) internal returns (LotSpec memory p) {
-        LotSpec memory c = _cells(packer);
-        p = _spec(_newId(), PACK, 550_000, c.composition);
-        vm.prank(packer);
-        ledger.buildUnit(_ones(_whole(c)), p, _unitSpec(string(abi.encode(p.lotId)), 75_000), _noLoss());
-        if (holder != packer) _transfer(p.lotId, packer, holder);
     }
 
     function _status(bytes32 id) internal view returns (PassportStatus) {
@@ -48,8 +31,8 @@ contract RinneLedgerUnitsTest is RinneTest {
     // ------------------------------------------------------------------------------ buildUnit
 
     function test_buildUnit_createsOriginalPassport() public {
-        LotSpec memory c1 = _cells(packer);
-        LotSpec memory c2 = _cells(packer);
+        LotSpec memory c1 = _cellLot(packer);
+        LotSpec memory c2 = _cellLot(packer);
         Composition memory part = _scale(c2.composition, 1, 5);
         LotSpec memory p = _spec(_newId(), PACK, 700_000, _addC(c1.composition, part));
         bytes32[] memory ins = new bytes32[](2);
@@ -78,7 +61,7 @@ contract RinneLedgerUnitsTest is RinneTest {
     }
 
     function test_buildUnit_reverts() public {
-        LotSpec memory c = _cells(packer);
+        LotSpec memory c = _cellLot(packer);
         LotSpec memory p = _spec(_newId(), PACK, 550_000, c.composition);
         vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, oem, Roles.BUILDERS));
         vm.prank(oem);
@@ -307,7 +290,7 @@ contract RinneLedgerUnitsTest is RinneTest {
         ledger.repurpose(_ones(_whole(p)), fat, _unitSpec("E", 1), _noLoss());
         vm.stopPrank();
 
-        LotSpec memory cells = _cells(secondLife);
+        LotSpec memory cells = _cellLot(secondLife);
         LotSpec memory e2 = _spec(_newId(), ESS, cells.mass, cells.composition);
         vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerWrongKind.selector, cells.lotId));
         vm.prank(secondLife);

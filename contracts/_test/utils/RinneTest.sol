@@ -426,4 +426,25 @@ abstract contract RinneTest is Assertions, CompositionBuilder {
     function _signAttestation(uint256 key, GwpAttestation memory a) internal view returns (bytes memory) {
         return _sign(key, attestations.hashAttestation(a));
     }
+
+    // ------------------------------------------------------------------ cells and packs
+
+    /// @dev Element grams of the 500 kg cell lot the unit tests build packs from.
+    uint256[8] internal _cellEl = [uint256(28_000), 190_000, 24_000, 22_000, 60_000, 0, 30_000, 25_000];
+
+    /// @dev A 500 kg cell lot minted by the refiner and handed to `holder`.
+    function _cellLot(address holder) internal returns (LotSpec memory c) {
+        c = _spec(_newId(), CELL, 500_000, _virgin(_cellEl));
+        _mint(refiner, c);
+        _transfer(c.lotId, refiner, holder);
+    }
+
+    /// @dev A 550 kg, 75 kWh pack built by the packer from one cell lot, then handed to `holder`.
+    function _pack(address holder) internal returns (LotSpec memory p) {
+        LotSpec memory c = _cellLot(packer);
+        p = _spec(_newId(), PACK, 550_000, c.composition);
+        vm.prank(packer);
+        ledger.buildUnit(_ones(_whole(c)), p, _unitSpec(string(abi.encode(p.lotId)), 75_000), _noLoss());
+        if (holder != packer) _transfer(p.lotId, packer, holder);
+    }
 }
