@@ -25,6 +25,7 @@ compared against as soon as it lands.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -76,11 +77,11 @@ def immutable_slots(code: bytes, references: dict[str, Any] | None = None) -> li
     return slots
 
 
-def code_mismatch(expected: bytes, actual: bytes, slots: list[int] = ()) -> int | None:  # type: ignore[assignment]
+def code_mismatch(expected: bytes, actual: bytes, slots: Sequence[int] = ()) -> int | None:
     """The first byte offset where ``actual`` differs from ``expected`` outside the 32-byte ``slots`` (None: same)."""
     if len(expected) != len(actual):
         return min(len(expected), len(actual))
-    masked = set()
+    masked: set[int] = set()
     for s in slots:
         masked.update(range(s, s + 32))
     for i, (a, b) in enumerate(zip(expected, actual)):
