@@ -18,6 +18,7 @@ from ledger.provenance import (
     _b32,
     _now,
     _upstream_state,
+    cut_off,
     footprint_of,
     lifetime_carbon_of,
     origin_mix_of,
@@ -206,8 +207,7 @@ def pact_footprint(
     preceding: list[str] = []
     if lot.made_by is not None:
         op = st.ops[lot.made_by]
-        if op.kind != OpKind.RECYCLE:
-            preceding = [pcf_id(cid, ledger_addr, i) for i in op.inputs]
+        preceding = [pcf_id(cid, ledger_addr, i) for i in op.inputs if not cut_off(st, op, i)]
     counted = [a for c in fp.contributions for a in c.attestations if a.status in ("verified", "self-declared")]
     issued = [st.attestations[bytes.fromhex(a.uid[2:])].issued_at for a in counted]
     verified_kg = sum(c.kg_co2e for c in fp.contributions if c.assurance == "verified")

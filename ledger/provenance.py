@@ -5,10 +5,11 @@ Every figure is a pure function of the ledger as replayed from events (:class:`l
 the public functions accept either such a state or an :class:`ledger.index.EventIndex`, from which
 they replay only the subgraph they need.
 
-Allocation (DESIGN §4): an operation with inputs consuming ``m_i`` grams each and outputs of mass
-``M_o`` passes ``Σ fpg(i)·m_i`` (``fpg``: an input's footprint per gram) to its outputs by mass share
-``M_o / Σ M``; each lot adds its own attested step emissions on top. Recycled input is cut off: the
-inputs of a Recycle operation pass nothing on, so recovered lots carry only the recycling burden.
+Allocation (docs/methodology.md §1, :func:`op_shares`): an operation takes ``grams used / minted mass``
+of each input's footprint and its outputs share that burden by tracked-element mass; declared loss
+carries none. Every figure describes what a lot holds now. Recycling a post-consumer unit is cut off
+(recovered lots carry only the recycling burden); a never-used unit's burden and origin pass on.
+Claims are judged at the time they were used (:func:`claim_assurance`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Literal, NamedTuple, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import errors
-from ledger._state import AttRec, LedgerState, LotRec
+from ledger._state import AttRec, LedgerState, LotRec, OpRec
 from ledger.index import EventIndex
 from ledger.models import ELEMENTS, LotKind, LotState, OpKind, PassportStatus, SohRecord, label_of, origin_country, to_bytes32
 
@@ -29,7 +30,7 @@ Source = Union[EventIndex, LedgerState]
 #: Life-cycle stages of EU Battery Regulation Art. 7, in attestation order.
 STAGES: tuple[str, ...] = ("raw_material_acquisition", "main_production", "distribution", "end_of_life")
 #: Assurance levels from weakest to strongest. "n/a" (splits and merges need no attestation) ranks last.
-ASSURANCE_ORDER: tuple[str, ...] = ("revoked", "expired", "missing", "self-declared", "verified", "n/a")
+ASSURANCE_ORDER: tuple[str, ...] = ("revoked", "expired", "late", "missing", "self-declared", "verified", "n/a")
 #: EU Battery Regulation Art. 8(2) minimum recycled content, share of the element in active material.
 ART8_TARGETS: dict[int, dict[str, float]] = {2031: {"Co": 0.16, "Li": 0.06, "Ni": 0.06}, 2036: {"Co": 0.26, "Li": 0.12, "Ni": 0.15}}
 _NO_ATTESTATION_NEEDED = (OpKind.SPLIT, OpKind.MERGE)
@@ -67,7 +68,11 @@ def _upstream_state(source: Source, lot_id: bytes) -> LedgerState:
         return source
     if not source.has_lot(lot_id):
         raise errors.InvalidInput(f"no lot {label_of(lot_id)} in the index (sync it first?)")
-    return source.substate(source.upstream_lots(lot_id))
+    # The operations that used the lot itself are replayed too: they say what it holds now and when its
+    # own claim was used (their outputs come along; nothing upstream depends on them).
+    g = source.graph()
+    used_by = [o for op, _ in g.consumers.get(lot_id, ()) for o in g.outputs.get(op, ())]
+    return source.substate([*source.upstream_lots(lot_id), *used_by])
 
 
 def _now(source: Source, st: LedgerState, at: int | None) -> int:
@@ -246,7 +251,11 @@ def trace(index: EventIndex, lot_id: str | bytes, *, direction: Literal["up", "d
 
 
 class AttestationRef(BaseModel):
-    """One attestation behind a lot's own step emissions, and whether it counts."""
+    """One attestation behind a lot's own step emissions, and whether it counts.
+
+    ``status`` is judged at the time the claim was used (see :func:`claim_assurance`); ``late`` says the
+    attestation was relayed only after the lot had been used on the way to the lot being judged.
+    """
 
     model_config = _frozen()
 
@@ -254,9 +263,11 @@ class AttestationRef(BaseModel):
     signer: str
     stage: str
     kg_co2e: float
-    status: Literal["verified", "self-declared", "expired", "revoked", "not-yet-valid"]
+    status: Literal["verified", "self-declared", "late", "expired", "revoked", "not-yet-valid"]
     valid_until: int
     methodology: str
+    late: bool = False
+    judged_at: int = Field(default=0, description="unix time the attestation was judged at (the time of use)")
 
 
 class Contribution(BaseModel):
@@ -269,10 +280,10 @@ class Contribution(BaseModel):
     material: str
     share: float = Field(description="fraction of this lot's own emissions that reaches the target")
     own_kg: float = Field(description="the lot's own counted step emissions, kg CO2e")
-    kg_co2e: float = Field(description="share × own_kg")
+    kg_co2e: float = Field(description="the emissions that reach the target, each use judged at its own time")
     stages: dict[str, float]
     assurance: str
-    excluded_kg: float = Field(description="emissions of revoked, expired or not-yet-valid attestations, × share")
+    excluded_kg: float = Field(description="emissions of revoked, expired, late or not-yet-valid attestations, × share")
     attestations: list[AttestationRef]
 
 
@@ -297,14 +308,20 @@ class CarbonCost(BaseModel):
 
 
 class Footprint(_Report):
-    """Cradle-to-gate footprint of a lot or unit, with its weakest links visible."""
+    """Cradle-to-gate footprint of a lot or unit, with its weakest links visible.
+
+    Every figure describes what the lot holds now (issue 11, class 12): a partly used lot reports its
+    remaining mass and that share of the lot's footprint; a used-up lot reports the whole lot as it was.
+    """
 
     lot_id: str
     label: str
     material: str
-    mass_g: int
+    mass_g: int = Field(description="grams the lot holds now (the minted mass once it is used up)")
+    minted_mass_g: int
+    state: Literal["active", "frozen", "consumed"]
     kind: Literal["material", "unit"]
-    at: int = Field(description="unix time at which attestation validity was judged")
+    at: int = Field(description="unix time at which the lot's own, not yet used, attestations were judged")
     kg_co2e: float
     kg_co2e_per_kg: float
     stages: dict[str, float]
@@ -323,10 +340,33 @@ class Footprint(_Report):
         return out
 
 
-def attestation_status(att: AttRec, at: int) -> str:
-    """Judge one attestation at unix time `at`: verified, self-declared, expired, revoked or not-yet-valid."""
-    if att.revoked is not None and att.revoked[1] <= at:
+class ClaimAssurance(_Report):
+    """How well a lot's or unit's footprint claim is assured: the one judgement verify, passport and audit share."""
+
+    lot_id: str
+    label: str
+    kind: Literal["material", "unit"]
+    level: str = Field(description="verified, self-declared, missing, late, expired, revoked, or n/a (nothing to attest)")
+    weakest: list[str] = Field(description="lots at the weakest level")
+    by_level: dict[str, float] = Field(description="kg CO2e resting on each level")
+    late: list[str] = Field(description="uids of accredited attestations relayed after their lot was used (counted, shown)")
+
+
+_NOW = 1 << 62  # an event position after every real one: "judged now"
+
+
+def attestation_status(att: AttRec, at: int, pos: int | None = None) -> str:
+    """Judge one attestation for a use at unix time `at` (event position `pos`; None: not yet used).
+
+    Revoked whenever revoked (a revocation withdraws the figure); relayed after the use: a self-declaration
+    is "late" and does not count (nobody changes the figures of a lot they no longer hold), an accredited
+    attestation counts as "verified" (its lateness is shown by :func:`is_late`); otherwise expired,
+    not-yet-valid, self-declared or verified at `at` (an expiry after the use is no weakness).
+    """
+    if att.revoked is not None:
         return "revoked"
+    if pos is not None and att.pos > pos:
+        return "late" if att.self_declared else "verified"
     if at > att.valid_until:
         return "expired"
     if at < att.issued_at:
@@ -334,21 +374,29 @@ def attestation_status(att: AttRec, at: int) -> str:
     return "self-declared" if att.self_declared else "verified"
 
 
-def own_emissions(st: LedgerState, lot: LotRec, at: int) -> tuple[list[float], str, float, list[AttestationRef]]:
+def is_late(att: AttRec, pos: int | None) -> bool:
+    """Whether `att` was relayed after the use at event position `pos`."""
+    return pos is not None and att.pos > pos
+
+
+def own_emissions(
+    st: LedgerState, lot: LotRec, at: int, *, pos: int | None = None
+) -> tuple[list[float], str, float, list[AttestationRef]]:
     """Return a lot's own counted step emissions per stage (grams), its assurance level, the grams
-    excluded (revoked, expired, not yet valid) and the attestation references."""
+    excluded (revoked, expired, late, not yet valid) and the attestation references, judged for a use
+    at time `at` and event position `pos` (None: judged now, not yet used)."""
     grams = [0.0] * len(STAGES)
     refs: list[AttestationRef] = []
     excluded = 0.0
     counted: list[str] = []
     dropped: list[str] = []
     for att in st.attestations_of(lot.lot_id):
-        status = attestation_status(att, at)
+        status = attestation_status(att, at, pos)
         refs.append(
             AttestationRef.model_construct(
                 uid=_hex(att.uid), signer=att.signer, stage=STAGES[att.stage] if att.stage < len(STAGES) else str(att.stage),
                 kg_co2e=att.emissions_grams / 1000, status=status, valid_until=att.valid_until,
-                methodology=label_of(att.methodology) if any(att.methodology) else "",
+                methodology=label_of(att.methodology) if any(att.methodology) else "", late=is_late(att, pos), judged_at=at,
             )
         )
         if status in ("verified", "self-declared"):
@@ -361,7 +409,7 @@ def own_emissions(st: LedgerState, lot: LotRec, at: int) -> tuple[list[float], s
     if counted:
         level = min(counted, key=ASSURANCE_ORDER.index)
     elif dropped:
-        level = "expired" if "expired" in dropped or "not-yet-valid" in dropped else "revoked"
+        level = min(("expired" if s == "not-yet-valid" else s for s in dropped), key=ASSURANCE_ORDER.index)
     elif lot.made_by is not None and st.ops[lot.made_by].kind in _NO_ATTESTATION_NEEDED:
         level = "n/a"
     else:
@@ -369,15 +417,71 @@ def own_emissions(st: LedgerState, lot: LotRec, at: int) -> tuple[list[float], s
     return grams, level, excluded, refs
 
 
-def allocation_factors(st: LedgerState, target: bytes) -> dict[bytes, float]:
-    """Return, for every lot upstream of `target`, the fraction of its footprint that reaches `target`.
+def _tracked(v: tuple[int, ...]) -> int:
+    return sum(v)
 
-    Reverse propagation in descending creation order (a topological order): an output passes its
-    factor × its mass share among the operation's outputs × (grams used / the input's mass at
-    creation) to each input. Recycle operations pass nothing (cut-off).
+
+def op_shares(st: LedgerState, op: OpRec) -> tuple[list[float], list[float]]:
+    """The allocation rule (docs/methodology.md §1), written once: return, for an operation, the fraction of
+    each input's whole-lot footprint that enters it and the share of the entering burden each output takes.
+
+    An input gives ``grams used / minted mass`` of its footprint (the contract makes a part pro rata).
+    Outputs share by tracked-element mass (ISO 14044 §4.3.4.2, a physical relationship), so a declared
+    by-product without tracked elements takes nothing and declared loss carries nothing away; only when no
+    output holds a tracked element do they share by mass. Recycling a post-consumer unit is cut off (its
+    first life keeps its burden); recycling a unit that never reached an end user passes its burden on.
+    """
+    fractions = []
+    for i, used in zip(op.inputs, op.used):
+        src = st.lots.get(i)
+        fractions.append(0.0 if cut_off(st, op, i) or src is None or src.mass0 <= 0 else used / src.mass0)
+    outs = [st.lots.get(o) for o in op.outputs]
+    weights = [_tracked(o.comp0[0]) if o is not None else 0 for o in outs]
+    if not any(weights):
+        weights = [o.mass0 if o is not None else 0 for o in outs]
+    total = sum(weights)
+    return fractions, [w / total if total else 0.0 for w in weights]
+
+
+def cut_off(st: LedgerState, op: OpRec, input_id: bytes) -> bool:
+    """Whether an input's burden and origin stop at `op`: recycling of a post-consumer unit (ISO 14021:
+    it reached an end user and was used) is cut off; a never-used unit's material is pre-consumer scrap and
+    carries its upstream footprint and mines forward (docs/methodology.md §3)."""
+    if op.kind != OpKind.RECYCLE:
+        return False
+    unit = st.units.get(input_id)
+    return unit is None or unit.post_consumer
+
+
+def _remaining(lot: LotRec) -> float:
+    """The share of a lot's whole footprint that its current holding carries (1 once used up)."""
+    if lot.state == LotState.CONSUMED or lot.mass0 <= 0:
+        return 1.0
+    return min(lot.mass, lot.mass0) / lot.mass0
+
+
+def _own_point(st: LedgerState, lot: LotRec, at: int) -> tuple[int, int | None]:
+    """When a lot's own claim is judged for the lot itself: now while it holds material, else at its last use."""
+    if lot.state == LotState.CONSUMED and lot.used_by:
+        op = st.ops[lot.used_by[-1]]
+        return op.timestamp, op.pos
+    return at, None
+
+
+def allocation_factors(st: LedgerState, target: bytes) -> dict[bytes, float]:
+    """Return, for every lot upstream of `target`, the fraction of its whole-lot footprint that reaches
+    what `target` holds now (see :func:`op_shares` for the rule)."""
+    return {x: sum(u.values()) for x, u in _use_factors(st, target).items()}
+
+
+def _use_factors(st: LedgerState, target: bytes) -> dict[bytes, dict[int | None, float]]:
+    """Lot → {consuming operation index (None: the target itself) → fraction of the lot's footprint}.
+
+    Reverse propagation in descending creation order (a topological order); kept per use so that each
+    use of a lot's claim is judged at the time of that use.
     """
     lots = st.lots
-    factors = {target: 1.0}
+    uses: dict[bytes, dict[int | None, float]] = {target: {None: _remaining(lots[target])}}
     heap = [(-lots[target].pos, target)]
     while heap:
         _, x = heapq.heappop(heap)
@@ -385,21 +489,19 @@ def allocation_factors(st: LedgerState, target: bytes) -> dict[bytes, float]:
         if lot.made_by is None:
             continue
         op = st.ops[lot.made_by]
-        if op.kind == OpKind.RECYCLE:
+        fx = sum(uses[x].values())
+        fractions, shares = op_shares(st, op)
+        share = next((s for o, s in zip(op.outputs, shares) if o == x), 0.0)
+        if share <= 0:
             continue
-        out_mass = sum(lots[o].mass0 for o in op.outputs if o in lots)
-        if out_mass <= 0:
-            continue
-        fx = factors[x] * lot.mass0 / out_mass
-        for i, used in zip(op.inputs, op.used):
-            src = lots.get(i)
-            if src is None or src.mass0 <= 0:
+        for i, frac in zip(op.inputs, fractions):
+            if frac <= 0 or i not in lots:
                 continue
-            if i not in factors:
-                factors[i] = 0.0
-                heapq.heappush(heap, (-src.pos, i))
-            factors[i] += fx * used / src.mass0
-    return factors
+            if i not in uses:
+                uses[i] = {}
+                heapq.heappush(heap, (-lots[i].pos, i))
+            uses[i][op.index] = uses[i].get(op.index, 0.0) + fx * share * frac
+    return uses
 
 
 def footprint_of(st: LedgerState, lot_id: bytes, *, at: int, price_per_tonne: float | None = None) -> Footprint:
@@ -407,28 +509,48 @@ def footprint_of(st: LedgerState, lot_id: bytes, *, at: int, price_per_tonne: fl
     lot = st.lots.get(lot_id)
     if lot is None:
         raise errors.InvalidInput(f"no lot {label_of(lot_id)} in the replayed ledger")
-    factors = allocation_factors(st, lot_id)
+    uses = _use_factors(st, lot_id)
     stages = [0.0] * len(STAGES)
     excluded = 0.0
     contributions: list[Contribution] = []
     levels: dict[bytes, str] = {}
-    for x, f in factors.items():
-        if f <= 0:
-            continue
+    for x, by_use in uses.items():
         src = st.lots[x]
-        grams, level, dropped, refs = own_emissions(st, src, at)
+        f_total = sum(by_use.values())
+        if f_total <= 0:
+            continue
+        lot_stages = [0.0] * len(STAGES)
+        lot_excluded = 0.0
+        lot_levels: list[str] = []
+        refs: dict[str, AttestationRef] = {}
+        own_max = 0.0
+        for op_index, f in by_use.items():
+            if op_index is None:
+                when, pos = _own_point(st, src, at)
+            else:
+                when, pos = st.ops[op_index].timestamp, st.ops[op_index].pos
+            grams, level, dropped, att_refs = own_emissions(st, src, when, pos=pos)
+            for k in range(len(STAGES)):
+                lot_stages[k] += f * grams[k]
+            lot_excluded += f * dropped
+            lot_levels.append(level)
+            own_max = max(own_max, sum(grams))
+            for r in att_refs:  # the weakest judgement of each attestation over the uses is shown
+                seen = refs.get(r.uid)
+                if seen is None or ASSURANCE_ORDER.index(_rank(r.status)) < ASSURANCE_ORDER.index(_rank(seen.status)):
+                    refs[r.uid] = r
+        level = min(lot_levels, key=ASSURANCE_ORDER.index)
         levels[x] = level
         for k in range(len(STAGES)):
-            stages[k] += f * grams[k]
-        excluded += f * dropped
+            stages[k] += lot_stages[k]
+        excluded += lot_excluded
         if level == "n/a" and not refs:
             continue
-        own = sum(grams)
         contributions.append(
             Contribution.model_construct(
-                lot_id=_hex(x), label=label_of(x), material=label_of(src.material), share=f, own_kg=own / 1000,
-                kg_co2e=f * own / 1000, stages={s: f * g / 1000 for s, g in zip(STAGES, grams)}, assurance=level,
-                excluded_kg=f * dropped / 1000, attestations=refs,
+                lot_id=_hex(x), label=label_of(x), material=label_of(src.material), share=f_total, own_kg=own_max / 1000,
+                kg_co2e=sum(lot_stages) / 1000, stages={s: g / 1000 for s, g in zip(STAGES, lot_stages)}, assurance=level,
+                excluded_kg=lot_excluded / 1000, attestations=list(refs.values()),
             )
         )
     contributions.sort(key=lambda c: (-c.kg_co2e, c.lot_id))
@@ -446,45 +568,84 @@ def footprint_of(st: LedgerState, lot_id: bytes, *, at: int, price_per_tonne: fl
     if price_per_tonne is not None:
         c = total_kg / 1000 * price_per_tonne
         cost = CarbonCost(price_per_tonne=price_per_tonne, cost=c, cost_per_kwh=c / per_kwh.rated_kwh if per_kwh else None)
+    mass = lot.mass0 if lot.state == LotState.CONSUMED else lot.mass
     return Footprint(
-        lot_id=_hex(lot_id), label=label_of(lot_id), material=label_of(lot.material), mass_g=lot.mass0,
-        kind="unit" if lot.kind == LotKind.UNIT else "material", at=at, kg_co2e=total_kg,
-        kg_co2e_per_kg=total_kg / (lot.mass0 / 1000) if lot.mass0 else 0.0, stages=stage_kg, per_kwh=per_kwh,
+        lot_id=_hex(lot_id), label=label_of(lot_id), material=label_of(lot.material), mass_g=mass, minted_mass_g=lot.mass0,
+        state=_state_name(lot), kind="unit" if lot.kind == LotKind.UNIT else "material", at=at, kg_co2e=total_kg,
+        kg_co2e_per_kg=total_kg / (mass / 1000) if mass else 0.0, stages=stage_kg, per_kwh=per_kwh,
         assurance=weakest_level, weakest=weakest, excluded_kg=excluded / 1000, contributions=contributions, carbon_cost=cost,
     )
+
+
+def _rank(status: str) -> str:
+    return "expired" if status == "not-yet-valid" else status
+
+
+def _state_name(lot: LotRec) -> Literal["active", "frozen", "consumed"]:
+    if lot.state == LotState.FROZEN:
+        return "frozen"
+    return "consumed" if lot.state == LotState.CONSUMED else "active"
 
 
 def footprint(
     source: Source, lot_id: str | bytes, *, at: int | None = None, price_per_tonne: float | None = None
 ) -> Footprint:
-    """Compute the cradle-to-gate kg CO2e of a lot (per kWh and per Art. 7 stage for a battery unit).
+    """Compute the cradle-to-gate kg CO2e of what a lot holds now (per kWh and per Art. 7 stage for a
+    battery unit).
 
-    Attestations count when valid at `at` (default: the time of the last indexed block); revoked,
-    expired and not-yet-valid ones are excluded and shown. With `price_per_tonne`, also the carbon cost.
+    Each upstream lot's attestations are judged at the time it was used on the way here (an expiry after
+    the use is no weakness, an attestation relayed after it is late); the lot's own at `at` (default:
+    the time of the last indexed block). With `price_per_tonne`, also the carbon cost.
     """
     lid = _b32(lot_id)
     st = _upstream_state(source, lid)
     return footprint_of(st, lid, at=_now(source, st, at), price_per_tonne=price_per_tonne)
 
 
+def claim_assurance(st: LedgerState, lot_id: bytes, *, at: int) -> ClaimAssurance:
+    """Return how well the footprint claim of a lot or unit is assured, each claim judged at the time it
+    was used (docs/methodology.md §6); ``level`` equals ``footprint_of(st, lot_id, at=at).assurance``."""
+    lot = st.lots.get(lot_id)
+    if lot is not None and lot.made_by is None:
+        # A minted lot rests on its own claims alone: the same judgement as footprint_of, without its walk
+        # (an audit judges every end product, and most lots of a big ledger are minted ones).
+        when, pos = _own_point(st, lot, at)
+        grams, level, _, refs = own_emissions(st, lot, when, pos=pos)
+        has = level != "n/a" or bool(refs)
+        return ClaimAssurance.model_construct(
+            lot_id=_hex(lot_id), label=label_of(lot_id), kind="unit" if lot.kind == LotKind.UNIT else "material", level=level,
+            weakest=[_hex(lot_id)], by_level={level: sum(grams) * _remaining(lot) / 1000} if has else {},
+            late=sorted(r.uid for r in refs if r.late and r.status == "verified"),
+        )
+    fp = footprint_of(st, lot_id, at=at)
+    late = sorted({a.uid for c in fp.contributions for a in c.attestations if a.late and a.status == "verified"})
+    return ClaimAssurance(
+        lot_id=fp.lot_id, label=fp.label, kind=fp.kind, level=fp.assurance, weakest=fp.weakest, by_level=fp.by_assurance(),
+        late=late,
+    )
+
+
 def all_footprints(st: LedgerState, at: int) -> dict[bytes, float]:
-    """Return the footprint (grams CO2e) of every lot, by one forward pass in chain order."""
+    """Return the footprint (grams CO2e) of what every lot holds now, by one forward pass in chain order
+    (the same figures as :func:`footprint_of`, each claim judged at the time of its use)."""
+    inherited: dict[bytes, float] = {lot_id: 0.0 for lot_id in st.lots}
+    for op in st.ops:
+        fractions, shares = op_shares(st, op)
+        entering = 0.0
+        for i, frac in zip(op.inputs, fractions):
+            src = st.lots.get(i)
+            if src is None or frac <= 0:
+                continue
+            grams, _, _, _ = own_emissions(st, src, op.timestamp, pos=op.pos)
+            entering += (inherited[i] + sum(grams)) * frac
+        for o, share in zip(op.outputs, shares):
+            if o in inherited:
+                inherited[o] += entering * share
     total: dict[bytes, float] = {}
     for lot in st.lots.values():
-        grams, _, _, _ = own_emissions(st, lot, at)
-        total[lot.lot_id] = sum(grams)
-    for op in st.ops:
-        if op.kind == OpKind.RECYCLE:
-            continue
-        consumed = 0.0
-        for i, used in zip(op.inputs, op.used):
-            src = st.lots.get(i)
-            if src is not None and src.mass0 > 0:
-                consumed += total[i] / src.mass0 * used
-        outs = [st.lots[o] for o in op.outputs if o in st.lots]
-        out_mass = sum(o.mass0 for o in outs)
-        for o in outs:
-            total[o.lot_id] += consumed * o.mass0 / out_mass if out_mass else 0.0
+        when, pos = _own_point(st, lot, at)
+        grams, _, _, _ = own_emissions(st, lot, when, pos=pos)
+        total[lot.lot_id] = (inherited[lot.lot_id] + sum(grams)) * _remaining(lot)
     return total
 
 
@@ -526,6 +687,11 @@ class RecycledContent(_Report):
     elements: list[ElementShare]
     targets: list[TargetCheck]
     meets: dict[int, bool | None]
+    assurance: str = Field(
+        description="verified: every recycled gram comes from recycling on the ledger or from a lot minted with an "
+        "accredited attestation; self-declared: some rests on a minter's word alone; n/a: no recycled content"
+    )
+    declared_at_mint: list[str] = Field(description="minted lots whose declared recycled grams reach this lot")
 
 
 def recycled_content_of(st: LedgerState, lot_id: bytes) -> RecycledContent:
@@ -556,18 +722,29 @@ def recycled_content_of(st: LedgerState, lot_id: bytes) -> RecycledContent:
             results.append(met)
         known = [r for r in results if r is not None]
         meets[year] = None if not known else all(known)
+    declared = [x for x in _use_factors(st, lot_id) if st.lots[x].made_by is None and (any(st.lots[x].comp0[1]) or any(st.lots[x].comp0[2]))]
+    if declared:
+        assurance = "verified" if all(_mint_verified(st, x) for x in declared) else "self-declared"
+    else:
+        assurance = "verified" if any(p + q for p, q in zip(pre, post)) else "n/a"
     return RecycledContent(
         lot_id=_hex(lot_id), label=label_of(lot_id), kind="unit" if lot.kind == LotKind.UNIT else "material",
-        elements=shares, targets=targets, meets=meets,
+        elements=shares, targets=targets, meets=meets, assurance=assurance,
+        declared_at_mint=sorted(_hex(x) for x in declared),
     )
+
+
+def _mint_verified(st: LedgerState, lot_id: bytes) -> bool:
+    """Whether a minted lot's record (its composition commitment, recycled grams included) carries an
+    attestation of an accredited verifier that was not revoked."""
+    return any(not a.self_declared and a.revoked is None for a in st.attestations_of(lot_id))
 
 
 def recycled_content(source: Source, lot_id: str | bytes) -> RecycledContent:
     """Return pre- and post-consumer recycled shares per element of a lot or unit (from its mass-balance
     composition) and how they compare with the EU Art. 8 targets for 2031 and 2036."""
     lid = _b32(lot_id)
-    st = source if isinstance(source, LedgerState) else source.substate([lid])
-    return recycled_content_of(st, lid)
+    return recycled_content_of(_upstream_state(source, lid), lid)
 
 
 # --------------------------------------------------------------------------------- origin mix
@@ -627,7 +804,7 @@ def origin_mix_of(st: LedgerState, lot_id: bytes, *, through_recycling: bool = F
             credit(origin_country(lot.origin) or UNKNOWN_ORIGIN, w, x)
             continue
         op = st.ops[lot.made_by]
-        if op.kind == OpKind.RECYCLE and not through_recycling:
+        if not through_recycling and any(cut_off(st, op, i) for i in op.inputs):
             credit(RECYCLED_ORIGIN, w, None)
             continue
         # Every output of an operation has the same element mix: the inputs' used element masses.
@@ -880,9 +1057,10 @@ def lot_summary(st: LedgerState, lot_id: bytes) -> dict[str, Any]:
 
 
 __all__ = [
-    "ART8_TARGETS", "ASSURANCE_ORDER", "STAGES", "AttestationRef", "CarbonCost", "Contribution", "ElementShare", "Footprint",
-    "LifePoint", "LifetimeCarbon", "LineageUnit", "MineShare", "OriginMix", "PerKwh", "RecycledContent", "TargetCheck",
-    "Trace", "TraceLot", "TraceOp", "TriageDecision", "TriageThresholds", "all_footprints", "allocation_factors",
-    "attestation_status", "footprint", "footprint_of", "lifetime_carbon", "lifetime_carbon_of", "origin_mix",
-    "origin_mix_of", "own_emissions", "recycled_content", "recycled_content_of", "trace", "triage",
+    "ART8_TARGETS", "ASSURANCE_ORDER", "STAGES", "AttestationRef", "CarbonCost", "ClaimAssurance", "Contribution",
+    "ElementShare", "Footprint", "LifePoint", "LifetimeCarbon", "LineageUnit", "MineShare", "OriginMix", "PerKwh",
+    "RecycledContent", "TargetCheck", "Trace", "TraceLot", "TraceOp", "TriageDecision", "TriageThresholds",
+    "all_footprints", "allocation_factors", "attestation_status", "claim_assurance", "cut_off", "footprint",
+    "footprint_of", "is_late", "lifetime_carbon", "lifetime_carbon_of", "op_shares", "origin_mix", "origin_mix_of",
+    "own_emissions", "recycled_content", "recycled_content_of", "trace", "triage",
 ]

@@ -1,7 +1,10 @@
 """Random sequences of library operations against a plain-Python model of the ledger.
 
 After every step the chain must agree with the model on holders, masses, element and recycled
-vectors and states.
+vectors and states. Every operation is also checked against the figures (issue 11): no step, honest
+or adversarial (a heavy by-product, a partial use, a claim made after use), gives an output a lower
+footprint per gram of tracked element, or a higher recycled share, than what its inputs gave, and
+the burden that leaves a step equals the burden that entered it.
 """
 
 from __future__ import annotations
@@ -13,13 +16,28 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from ledger import Composition, ContractRevert, LotSpec, LotState, Use, errors
+from ledger import (
+    Composition,
+    ContractRevert,
+    EventIndex,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    LotState,
+    Use,
+    errors,
+    sign_attestation,
+    to_bytes32,
+)
+from ledger.provenance import footprint_of
 
 EXAMPLES = int(os.environ.get("RINNE_STATE_MACHINE_EXAMPLES", "200"))
 
 grams = st.integers(min_value=0, max_value=50_000)
 #: How often each adversarial rule played its cheat (and saw it refused): guards against a vacuous run.
-CHEATS: dict[str, int] = {"nickel-only partial use": 0, "loss concentrates recycled": 0}
+CHEATS: dict[str, int] = {
+    "nickel-only partial use": 0, "loss concentrates recycled": 0, "heavy by-product": 0, "claim after use": 0,
+}
 
 
 @pytest.fixture
@@ -36,8 +54,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.snapshot = self.chain.rpc("evm_snapshot")
         self.lots: dict[str, dict] = {}
         self.counter = 0
+        self.index = EventIndex.open(":memory:")
+        self.nonce = 0
 
     def teardown(self) -> None:
+        if hasattr(self, "index"):
+            self.index.close()
         self.chain.rpc("evm_revert", [self.snapshot])
         for sender in self.chain.base._shared["senders"].values():
             sender.resync()
@@ -45,6 +67,45 @@ class LedgerMachine(RuleBasedStateMachine):
     def _new_id(self) -> str:
         self.counter += 1
         return f"L{self.counter}"
+
+    # ------------------------------------------------------------------ figures
+
+    def _attest(self, lot_id: str, grams: int, signer: str = "verifier") -> None:
+        now = int(self.chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        self.nonce += 1
+        att = GwpAttestation(
+            lot_id=to_bytes32(lot_id), emissions_grams=grams, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018",
+            evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + 3650 * 86_400, nonce=self.nonce, deadline=now + 3_600,
+        )
+        d = self.chain.base.deployment
+        relayer = "verifier" if signer == "verifier" else signer
+        self.chain[relayer].submit_attestation(sign_attestation(att, self.chain.accounts[signer], d.chain_id, d.attestations))
+
+    def _figures(self) -> dict[str, float]:
+        """kg CO2e of what every modelled lot holds now, from the chain's events."""
+        self.index.sync(self.chain.base, confirmations=0)
+        st = self.index.state()
+        at = self.index.chain_timestamp
+        return {i: footprint_of(st, bytes.fromhex(to_bytes32(i)[2:]), at=at).kg_co2e for i in self.lots}
+
+    def _check_step(self, before: dict[str, float], uses: list[tuple[str, int, int, Composition]], outputs: list[str]) -> None:
+        """`uses`: (input, grams used, its mass before, the composition used). The step's outputs together carry
+        what entered; each output with tracked element carries at least the inputs' kg per gram of it."""
+        after = self._figures()
+        entering = sum(before[i] * used / mass for i, used, mass, _ in uses)
+        entering_el = sum(c.element_mass for *_, c in uses)
+        assert sum(after[o] for o in outputs) == pytest.approx(entering, rel=1e-9, abs=1e-9)
+        for o in outputs:
+            comp = self.lots[o]["comp"]
+            if comp.element_mass and entering_el:
+                assert after[o] / comp.element_mass >= entering / entering_el * (1 - 1e-9) - 1e-12, o
+            # No element's recycled share rises beyond rounding: a gram per output (pro-rata parts round each
+            # lane to the gram, and a split's last part takes the rest, so up to a gram from each other part).
+            for k, t in enumerate(comp.total):
+                used_t = sum(c.total[k] for *_, c in uses)
+                used_r = sum(c.pre[k] + c.post[k] for *_, c in uses)
+                if t and used_t:
+                    assert (comp.pre[k] + comp.post[k] - len(outputs)) * used_t <= used_r * t, (o, k)
 
     def _active(self, holder: str | None = None) -> list[str]:
         return sorted(i for i, v in self.lots.items() if v["state"] == LotState.ACTIVE and (holder is None or v["holder"] == holder))
@@ -54,6 +115,7 @@ class LedgerMachine(RuleBasedStateMachine):
         comp = Composition.of({"Ni": ni, "Co": co, "Li": li}, post={"Ni": ni * post // 100})
         spec = LotSpec(lot_id=self._new_id(), material=material, mass=ni + co + li + 1000, composition=comp)
         self.chain["miner"].mint(spec)
+        self._attest(spec.lot_id, 1 + (ni + 3 * co + 7 * li) * 10)
         self.lots[spec.lot_id] = {"holder": "miner", "state": LotState.ACTIVE, "mass": spec.mass, "comp": comp, "material": material}
 
     @precondition(lambda self: self._active("miner"))
@@ -74,15 +136,18 @@ class LedgerMachine(RuleBasedStateMachine):
         masses = [total // pieces] * (pieces - 1) + [total - (total // pieces) * (pieces - 1)]
         ids = [self._new_id() for _ in masses]
         holder = lot["holder"]
+        before = self._figures()
         self.chain[holder].split(lot_id, list(zip(ids, masses)))
         used = lot["comp"].take(total, lot["mass"])
         for i, m, comp in zip(ids, masses, used.divide(masses, total)):
             self.lots[i] = {"holder": holder, "state": LotState.ACTIVE, "mass": m, "comp": comp, "material": lot["material"]}
+        self._check_step(before, [(lot_id, total, lot["mass"], used)], ids)
         if total == lot["mass"]:
             lot["state"] = LotState.CONSUMED
         else:
             lot["mass"] -= total
             lot["comp"] = lot["comp"] - used
+            lot["used_from"] = True
 
     @precondition(lambda self: len(self._active()) >= 2)
     @rule(data=st.data())
@@ -94,11 +159,13 @@ class LedgerMachine(RuleBasedStateMachine):
         b = data.draw(st.sampled_from(same))
         new = self._new_id()
         holder = self.lots[a]["holder"]
+        before = self._figures()
         self.chain[holder].merge([a, b], new)
         self.lots[new] = {
             "holder": holder, "state": LotState.ACTIVE, "mass": self.lots[a]["mass"] + self.lots[b]["mass"],
             "comp": self.lots[a]["comp"] + self.lots[b]["comp"], "material": self.lots[a]["material"],
         }
+        self._check_step(before, [(x, self.lots[x]["mass"], self.lots[x]["mass"], self.lots[x]["comp"]) for x in (a, b)], [new])
         self.lots[a]["state"] = self.lots[b]["state"] = LotState.CONSUMED
 
     @precondition(lambda self: self._active("refiner"))
@@ -112,13 +179,16 @@ class LedgerMachine(RuleBasedStateMachine):
         out_comp = used.blend(used.part(keep, 100).total)
         new = self._new_id()
         out = LotSpec(lot_id=new, material="CAM", mass=max(1, out_comp.element_mass), composition=out_comp)
+        before = self._figures()
         self.chain["refiner"].transform([Use(lot_id=lot_id, mass=None if use_mass == lot["mass"] else use_mass)], [out])
         self.lots[new] = {"holder": "refiner", "state": LotState.ACTIVE, "mass": out.mass, "comp": out_comp, "material": "CAM"}
+        self._check_step(before, [(lot_id, use_mass, lot["mass"], used)], [new])
         if use_mass == lot["mass"]:
             lot["state"] = LotState.CONSUMED
         else:
             lot["mass"] -= use_mass
             lot["comp"] = lot["comp"] - used
+            lot["used_from"] = True
 
     # Adversarial operations (issue 11): each must be refused by a named error and change nothing.
 
@@ -153,6 +223,40 @@ class LedgerMachine(RuleBasedStateMachine):
         with pytest.raises(errors.revert_class("RinneLedgerRecycledShareExceeded")):
             self.chain["refiner"].transform([lot_id], [out])
         CHEATS["loss concentrates recycled"] += 1
+
+    @precondition(lambda self: any(self.lots[i]["comp"].element_mass for i in self._active("refiner")))
+    @rule(data=st.data(), water_t=st.integers(1, 4_000_000))
+    def cheat_heavy_by_product(self, data, water_t: int) -> None:
+        # Allowed on-chain: a by-product of no tracked element, heavy enough to take nearly all the burden
+        # by mass. The figures must not follow it: the product keeps the burden per gram of element.
+        lot_id = data.draw(st.sampled_from([i for i in self._active("refiner") if self.lots[i]["comp"].element_mass]))
+        lot = self.lots[lot_id]
+        product, water = self._new_id(), self._new_id()
+        outs = [LotSpec(lot_id=product, material="CAM", mass=max(1, lot["comp"].element_mass), composition=lot["comp"]),
+                LotSpec(lot_id=water, material="PROCESS-WATER", mass=water_t * 1_000_000)]
+        before = self._figures()
+        self.chain["refiner"].transform([lot_id], outs)
+        self.lots[product] = {"holder": "refiner", "state": LotState.ACTIVE, "mass": outs[0].mass, "comp": lot["comp"], "material": "CAM"}
+        self.lots[water] = {"holder": "refiner", "state": LotState.ACTIVE, "mass": outs[1].mass, "comp": Composition(), "material": "PROCESS-WATER"}
+        self._check_step(before, [(lot_id, lot["mass"], lot["mass"], lot["comp"])], [product, water])
+        assert self._figures()[water] == 0
+        lot["state"] = LotState.CONSUMED
+        CHEATS["heavy by-product"] += 1
+
+    @precondition(lambda self: any(self.lots[i].get("used_from") for i in self._active()))
+    @rule(data=st.data(), kg=st.integers(1, 10**9))
+    def cheat_claim_after_use(self, data, kg: int) -> None:
+        # Allowed on-chain: the holder of a partly used lot self-declares a figure on it. It may weigh on
+        # what the lot still holds, never on what was already made from it.
+        lot_id = data.draw(st.sampled_from([i for i in self._active() if self.lots[i].get("used_from")]))
+        before = self._figures()
+        self._attest(lot_id, kg * 1000, signer=self.lots[lot_id]["holder"])
+        after = self._figures()
+        for i, fig in before.items():
+            if i != lot_id:
+                assert after[i] == pytest.approx(fig, rel=1e-9, abs=1e-9), i
+        assert after[lot_id] > before[lot_id]
+        CHEATS["claim after use"] += 1
 
     @precondition(lambda self: self._active())
     @rule(data=st.data())
