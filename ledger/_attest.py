@@ -30,6 +30,7 @@ __all__ = [
     "INFORMATIONAL_PROBLEMS",
     "ATTESTATION_TYPEHASH",
     "ATTESTATION_TYPE_STRING",
+    "DELEGATION_PREFIX",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "FILE_TYPE",
@@ -41,6 +42,7 @@ __all__ = [
     "attestation_from_dict",
     "attestation_to_dict",
     "attestation_typed_data",
+    "delegation_target",
     "load_attestation",
     "save_attestation",
     "sign_attestation",
@@ -71,6 +73,9 @@ _HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 #: Problems that do not make an attestation untrustworthy (the deadline only limits relaying).
 INFORMATIONAL_PROBLEMS = frozenset({"deadline-passed"})
+
+#: EIP-7702: the code of a delegated EOA is this prefix followed by the 20-byte delegate address.
+DELEGATION_PREFIX = bytes.fromhex("ef0100")
 
 
 class LifeCycleStage(IntEnum):
@@ -394,6 +399,7 @@ def verify_attestation(
     contract: str | None = None,
     is_contract: bool | None = None,
     erc1271_check: Callable[[str, bytes, bytes], bool] | None = None,
+    delegated: bool = False,
 ) -> AttestationCheck:
     """Verify a signed attestation offline, the way the contract would, and list what is wrong.
 
@@ -403,7 +409,14 @@ def verify_attestation(
     pass ``is_contract=True`` and, to check it, ``erc1271_check(signer, digest, signature) -> bool``;
     without the callable "contract-signer" is reported. With ``is_contract=None`` the signer is taken
     for an EOA, and ``erc1271_check``, if given, is asked only when ECDSA recovery does not match.
-    (On-chain, an address with code, including an EIP-7702 delegated EOA, is always asked via ERC-1271.)
+
+    ``delegated=True`` (with ``is_contract=True``) says the signer's code was an EIP-7702 delegation
+    designator (``0xef0100 ‖ delegate``; see :func:`delegation_target`). OpenZeppelin 5.4's
+    ``SignatureChecker.isValidSignatureNow``, which the contract uses, dispatches on ``code.length``
+    alone, so on-chain such an account is asked via ERC-1271 and the call runs the delegate's code in the
+    account (EIP-7702). The account is still an EOA whose key signs for it, and a delegation never
+    revokes that key, so its ECDSA signature is accepted here, and ``erc1271_check``, if given, is asked
+    when ECDSA recovery does not match.
 
     Problem codes: wrong-chain, wrong-contract, bad-signature, high-s, signer-mismatch (also what any
     altered field produces), contract-signer, expired, not-yet-valid, deadline-passed (informational:
@@ -418,7 +431,12 @@ def verify_attestation(
     digest = _digest(signed.attestation, signed.chain_id, bytes.fromhex(signed.contract[2:]))
     signature = bytes.fromhex(signed.signature[2:])
     recovered: str | None = None
-    if is_contract:
+    if is_contract and delegated:
+        # An EIP-7702 account: its key still holds, and the delegate's ERC-1271 answer may add to it.
+        problem, recovered = _ecdsa_problem(digest, signature, signed.signer)
+        if problem is not None and not (erc1271_check is not None and erc1271_check(signed.signer, digest, signature)):
+            problems.append(problem)
+    elif is_contract:
         if erc1271_check is None:
             problems.append("contract-signer")
         elif not erc1271_check(signed.signer, digest, signature):
@@ -440,6 +458,25 @@ def verify_attestation(
         problems.append("deadline-passed")
     ok = all(p in INFORMATIONAL_PROBLEMS for p in problems)
     return AttestationCheck(ok=ok, problems=problems, uid="0x" + digest.hex(), recovered=recovered)
+
+
+def delegation_target(code: bytes | str | None) -> str | None:
+    """Return the delegate address (checksummed) when `code` (bytes or 0x-hex, as eth_getCode returns it)
+    is an EIP-7702 delegation designator ``0xef0100 ‖ address``; None for no code or real contract code."""
+    if code is None:
+        return None
+    if isinstance(code, str):
+        body = code[2:] if code[:2] in ("0x", "0X") else code
+        try:
+            raw = bytes.fromhex(body)
+        except ValueError:
+            return None
+    else:
+        raw = bytes(code)
+    # Exactly 23 bytes: EIP-7702 writes nothing else, and 0xef-prefixed code cannot be deployed (EIP-3541).
+    if len(raw) != 23 or not raw.startswith(DELEGATION_PREFIX):
+        return None
+    return _checksum(raw[3:])
 
 
 ContractStruct = tuple[bytes, int, int, bytes, bytes, int, int, int, int]

@@ -25,6 +25,7 @@ th{background:#eef1f6}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 .pass{display:inline-block;padding:6px 14px;border-radius:6px;background:#1f8a4c;color:#fff;font-weight:600}
 .fail{display:inline-block;padding:6px 14px;border-radius:6px;background:#c0392b;color:#fff;font-weight:600}
+.weak{display:inline-block;padding:6px 14px;border-radius:6px;background:#b7791f;color:#fff;font-weight:600}
 .legend span{display:inline-block;margin-right:14px}
 .sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:-1px}
 .graph{overflow:auto;border:1px solid #d9dde6;background:#fff;max-height:80vh}
@@ -244,8 +245,40 @@ def trace_html(t: "Trace") -> str:
 # ---------------------------------------------------------------------------------------- audit
 
 
+def _claims_html(r: "AuditReport") -> str:
+    """The claim-assurance part of an audit page: a verdict for the strict check and one row per end product."""
+    if not r.claims:
+        return '<h2>Claim assurance</h2><p id="no-claims">No live unit or end lot.</p>'
+    weak = r.weak_claims()
+    counts = ", ".join(f"{n} {level}" for level, n in r.claim_counts().items())
+    # Amber, not red: a weak claim is reported, and fails only the strict audit, never integrity.
+    verdict = (
+        f'<div id="claims-verdict" class="pass">STRICT PASS: all {len(r.claims)} claims verified</div>' if not weak
+        else f'<div id="claims-verdict" class="weak">{len(weak)} of {len(r.claims)} claims weaker than verified '
+        "(the strict audit fails)</div>"
+    )
+    rows = "".join(
+        f'<tr class="claim" data-level="{_e(c.level)}"><td>{_e(c.label)}</td><td>{_e(c.kind)}</td><td>{_e(c.level)}</td>'
+        f"<td>{_e(', '.join(_lot_label(w) for w in c.weakest[:5]) + (' …' if len(c.weakest) > 5 else '') if not c.strict_ok else '')}</td>"
+        f"<td>{_e(', '.join(f'{lv} {kg:,.1f}' for lv, kg in c.by_level.items()))}</td><td>{_e(c.message)}</td></tr>"
+        for c in sorted(r.claims, key=lambda c: (c.strict_ok, c.label))
+    )
+    return (
+        f"<h2>Claim assurance</h2><div class=\"sub\">judged when each figure was used; a weak claim fails only "
+        f"<code>rinne audit --strict</code> · {_e(counts)}</div>{verdict}"
+        f"<table id=\"claims\"><tr><th>lot</th><th>kind</th><th>level</th><th>weakest links</th><th>kg CO2e by level</th>"
+        f"<th>what it rests on</th></tr>{rows}</table>"
+    )
+
+
+def _lot_label(lot_id: str) -> str:
+    from ledger.models import label_of
+
+    return label_of(lot_id) if lot_id.startswith("0x") and len(lot_id) == 66 else lot_id
+
+
 def audit_html(r: "AuditReport") -> str:
-    """Return a self-contained HTML page of an audit report."""
+    """Return a self-contained HTML page of an audit report: ledger integrity, then claim assurance."""
     verdict = (
         '<div id="verdict" class="pass">PASS: nothing flagged</div>' if r.passed
         else f'<div id="verdict" class="fail">FAIL: {len(r.flags)} flag{"s" if len(r.flags) != 1 else ""}</div>'
@@ -274,13 +307,15 @@ def audit_html(r: "AuditReport") -> str:
     stats = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in checked)
     body = (
         f"<h1>Rinne audit replay</h1><div class=\"sub\">chain {r.chain_id} · ledger <code>{_e(r.ledger)}</code> · "
-        f"blocks {r.from_block}–{r.to_block} · {r.seconds:.2f} s</div>{verdict}"
+        f"blocks {r.from_block}–{r.to_block} · {r.seconds:.2f} s</div>"
+        f"<h2>Ledger integrity</h2>{verdict}"
         f"<h2>Completeness (ledger heads)</h2><table id=\"heads\"><tr><th>contract</th><th>address</th><th>replayed events</th>"
         f"<th>contract sequence</th><th>replayed head</th><th>contract head</th><th>match</th></tr>{heads}</table>"
         f"<h2>What was checked</h2><table id=\"checked\">{stats}</table>"
         + (f"<h2>Flags by kind</h2><table id=\"flag-summary\"><tr><th>flag</th><th>count</th></tr>{summary}</table>"
            f"<h2>Flags</h2><table id=\"flags\"><tr><th>flag</th><th>subject</th><th>block</th><th>finding</th></tr>{flags}</table>"
            if r.flags else "<h2>Flags</h2><p id=\"no-flags\">None.</p>")
+        + _claims_html(r)
         + f"<script type=\"application/json\" id=\"report-data\">{_json_script(r.to_json(indent=None))}</script>"
     )
     return page("Rinne audit replay", body)

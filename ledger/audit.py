@@ -2,17 +2,26 @@
 heads, compare it with contract storage, re-verify every signature offline, recompute conservation,
 and flag what an auditor must see.
 
-Flags (``Flag.code``):
+The report has two parts. **Ledger integrity** (``flags``, ``passed``, the exit status of ``rinne audit``):
+whether the record itself can be trusted. **Claim assurance** (``claims``): for every live battery unit
+and every live material lot that nothing live was made from (the end products whose figures people
+read), how well its footprint is attested: verified, self-declared, missing, late, expired or revoked,
+judged at the time each claim was used (:func:`ledger.provenance.claim_assurance`, the same judgement
+as ``rinne verify``). An attestation that expires after the lot it covers was used is not a failure,
+and a weak claim is not an integrity failure: anyone with a role can self-declare a figure on their
+own lot, so a weak claim fails the run only under ``strict`` (``strict_passed``, ``rinne audit --strict``).
+
+Integrity flags (``Flag.code``):
 
 - ``head-mismatch`` — the replayed sequence or running hash differs from a contract's ``ledgerHead()``
   (an event is missing, extra, reordered or altered in the index).
 - ``storage-mismatch`` — a lot's holder, state, mass or commitment, or a unit's passport, differs
   between the replay and contract storage.
 - ``bad-signature`` — an attestation's signature does not verify offline (or its uid is not its digest).
+  ECDSA or ERC-1271 is chosen, as the contract's SignatureChecker chose it, by the signer's code at the
+  block the attestation was relayed; an EIP-7702 delegated account still signs with its key.
 - ``unaccredited-signer`` — the signer was not an active GWP_VERIFIER when it issued the attestation
   (or, replayed, when it was relayed) and it is not a valid self-declaration.
-- ``revoked-attestation`` / ``expired-attestation`` — a revoked or expired figure that live lots'
-  footprints rest on.
 - ``custody-gap`` — a lot moved or was consumed by someone the replay does not show as its holder.
 - ``conservation`` / ``recycled-credit`` — a transform or recycling that does not balance.
 - ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
@@ -34,13 +43,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import errors
 from ledger._abi import contract_abi
-from ledger._attest import GwpAttestation, SignedAttestation, verify_attestation
+from ledger._attest import GwpAttestation, SignedAttestation, delegation_target, verify_attestation
 from ledger._logs import ATTESTATIONS, LEDGER, advance_head, event_hash, keccak
 from ledger._rpc import batch, call
 from ledger._state import Comp, LedgerState
 from ledger.index import EventIndex, SyncProgress, replay
-from ledger.models import LotState, OpKind, label_of
-from ledger.provenance import all_footprints, attestation_status
+from ledger.models import LotKind, LotState, OpKind, label_of
+from ledger.provenance import ASSURANCE_ORDER, all_footprints, claim_assurance
 
 _LEDGER_ABI = contract_abi("RinneLedger")
 _BATCH = 500
@@ -76,8 +85,44 @@ class HeadCheck(BaseModel):
         return self.replayed_sequence == self.chain_sequence and self.replayed_head == self.chain_head
 
 
+#: Claim levels that meet the strict audit: attested by an accredited verifier in time, or nothing to attest.
+STRICT_LEVELS = ("verified", "n/a")
+
+#: What a claim at each level rests on, for the report's one-line messages.
+_LEVEL_TEXT = {
+    "verified": "every figure it rests on was attested by an accredited verifier and valid when used",
+    "self-declared": "rests on figures its makers declared themselves",
+    "missing": "rests on steps nobody attested",
+    "late": "rests on figures attested only after the lot was used",
+    "expired": "rests on attestations that were no longer valid when the lot was used",
+    "revoked": "rests on revoked attestations",
+    "n/a": "no step it rests on needs an attestation",
+}
+
+
+class ClaimCheck(BaseModel):
+    """The assurance of one end product's footprint: a live unit, or a live lot nothing live was made from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: str
+    label: str
+    kind: Literal["material", "unit"]
+    level: str = Field(description="verified, self-declared, missing, late, expired, revoked or n/a")
+    weakest: list[str] = Field(description="hex ids of the upstream lots at the weakest level")
+    by_level: dict[str, float] = Field(default_factory=dict, description="kg CO2e resting on each level")
+    late: list[str] = Field(default_factory=list, description="uids of accredited attestations relayed after their lot was used")
+    message: str
+
+    @property
+    def strict_ok(self) -> bool:
+        """Whether the claim meets the strict audit (verified, or nothing to attest)."""
+        return self.level in STRICT_LEVELS
+
+
 class AuditReport(BaseModel):
-    """The result of an audit replay: pass or fail, what was checked, and every flag."""
+    """The result of an audit replay: ledger integrity (pass or fail, what was checked, every flag) and
+    the claim assurance of every end product."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -98,22 +143,49 @@ class AuditReport(BaseModel):
     signatures_checked: int
     transforms_checked: int
     declared_checked: int
-    flags: list[Flag]
+    flags: list[Flag] = Field(description="ledger integrity findings only; claim weaknesses are in `claims`")
     seconds: float
+    claims: list[ClaimCheck] = Field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """True when nothing was flagged."""
+        """True when the ledger's integrity holds (no flag); weak claims do not fail it."""
         return not self.flags
 
-    def raise_for_flags(self) -> "AuditReport":
-        """Raise :class:`ledger.errors.AuditFailed` when anything was flagged; return the report otherwise."""
+    @property
+    def strict_passed(self) -> bool:
+        """True when integrity holds and every end product's footprint rests on verified figures only."""
+        return self.passed and all(c.strict_ok for c in self.claims)
+
+    def weak_claims(self) -> list[ClaimCheck]:
+        """Return the claims weaker than verified (what fails the strict audit)."""
+        return [c for c in self.claims if not c.strict_ok]
+
+    def claim_counts(self) -> dict[str, int]:
+        """Return the number of claims at each level, strongest first."""
+        order = ["verified", "n/a", *reversed(ASSURANCE_ORDER)]
+        counts: dict[str, int] = {}
+        for c in sorted(self.claims, key=lambda c: order.index(c.level) if c.level in order else len(order)):
+            counts[c.level] = counts.get(c.level, 0) + 1
+        return counts
+
+    def raise_for_flags(self, strict: bool = False) -> "AuditReport":
+        """Raise :class:`ledger.errors.AuditFailed` when anything was flagged (with `strict`, also when a
+        claim is weaker than verified); return the report otherwise."""
+        where = f"audit of chain {self.chain_id} blocks {self.from_block}-{self.to_block}"
         if self.flags:
             counts: dict[str, int] = {}
             for f in self.flags:
                 counts[f.code] = counts.get(f.code, 0) + 1
             summary = ", ".join(f"{n} {code}" for code, n in sorted(counts.items()))
-            raise errors.AuditFailed(f"audit of chain {self.chain_id} blocks {self.from_block}-{self.to_block} failed: {summary}")
+            raise errors.AuditFailed(f"{where} failed: {summary}")
+        weak = self.weak_claims()
+        if strict and weak:
+            levels: dict[str, list[str]] = {}
+            for c in weak:
+                levels.setdefault(c.level, []).append(c.label)
+            summary = "; ".join(f"{len(v)} {lv} ({', '.join(v[:5])}{', …' if len(v) > 5 else ''})" for lv, v in levels.items())
+            raise errors.AuditFailed(f"{where} failed the strict check: claims weaker than verified: {summary}")
         return self
 
     def flag_codes(self) -> set[str]:
@@ -121,11 +193,11 @@ class AuditReport(BaseModel):
         return {f.code for f in self.flags}
 
     def to_json(self, indent: int | None = 2) -> str:
-        """Return the report as JSON (with a top-level "passed")."""
+        """Return the report as JSON (with top-level "passed" (integrity) and "strict_passed")."""
         import json
 
         data = self.model_dump(mode="json")
-        data = {"passed": self.passed, **data}
+        data = {"passed": self.passed, "strict_passed": self.strict_passed, **data}
         for h, model in zip(data["heads"], self.heads):
             h["ok"] = model.ok
         return json.dumps(data, indent=indent)
@@ -259,12 +331,14 @@ def audit(
     declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None = None,
     check_storage: bool = True,
     progress: Callable[[SyncProgress], None] | None = None,
+    index_checked: bool = False,
 ) -> AuditReport:
     """Replay the whole ledger from its events and check it (see the module doc for the flags).
 
     With `sync`, the index is brought up to date first. Contract storage and ledger heads are read
     at the last indexed block, so later events do not disturb the comparison. `declared` footprints
     (a {lot: kg CO2e} mapping, or passport / PACT documents exported earlier) are recomputed and compared.
+    `index_checked` says the caller has just run :meth:`EventIndex.verify_heads` itself (not repeated).
     """
     t0 = time.perf_counter()
     if sync:
@@ -283,7 +357,10 @@ def audit(
     # while this process verifies and replays the index (lots only the replay knows are read after).
     prefetch = _StoragePrefetch(w3, deployment, index, block) if check_storage else None
     try:
-        index.verify(w3)  # a damaged index is refused (IndexCorrupt) rather than audited
+        if not index_checked:
+            # A damaged or doctored index is refused (IndexCorrupt) rather than audited: every stored event
+            # bound to its block, log index and the chain's ledger heads.
+            index.verify_heads(w3, deployment=deployment)
     except BaseException:
         if prefetch is not None:
             prefetch.result()
@@ -339,20 +416,9 @@ def audit(
     # 3. Signatures, offline, and the signer's accreditation at the time.
     signatures = _check_attestations(ledger, deployment, st, flag)
 
-    # 4. Claims resting on revoked or expired attestations.
+    # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc).
     live = _live_downstream(st)
-    for att in st.attestations.values():
-        status = attestation_status(att, at)
-        if status not in ("revoked", "expired"):
-            continue
-        if not live.get(att.lot_id):
-            continue
-        what = "revoked" if status == "revoked" else f"expired at {att.valid_until}"
-        flag(
-            f"{status}-attestation", att.uid,
-            f"attestation of lot {label_of(att.lot_id)} ({att.emissions_grams / 1000:g} kg CO2e) is {what}, and live lots' "
-            "footprints rest on it", att.block,
-        )
+    claim_checks = claims_of(st, at=at, live=live)
 
     # 5. Frozen lots whose material lives on downstream.
     for lot in st.lots.values():
@@ -364,10 +430,10 @@ def audit(
             flag("frozen-lot-used", lot.lot_id, f"lot is frozen, but material from it lives on in {names}", lot.block)
 
     # 6. Declared footprints against the recomputation.
-    claims = _parse_declared(declared)
-    if claims:
+    declared_kg = _parse_declared(declared)
+    if declared_kg:
         recomputed = all_footprints(st, at)
-        for lot_id, (kg, source) in claims.items():
+        for lot_id, (kg, source) in declared_kg.items():
             if lot_id not in recomputed:
                 flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e for a lot the ledger does not have")
                 continue
@@ -380,8 +446,46 @@ def audit(
         from_block=deployment.block, to_block=block, at=at, events=st.events, lots=len(st.lots), operations=len(st.ops),
         units=len(st.units), attestation_count=len(st.attestations), participants=len(st.participants), heads=head_checks,
         storage_checked=storage_checked, signatures_checked=signatures, transforms_checked=len(st.ops),
-        declared_checked=len(claims), flags=flags, seconds=time.perf_counter() - t0,
+        declared_checked=len(declared_kg), flags=flags, seconds=time.perf_counter() - t0, claims=claim_checks,
     )
+
+
+def end_products(st: LedgerState, live: Mapping[bytes, bool] | None = None) -> list[bytes]:
+    """Return, in chain order, every live battery unit and every live material lot that nothing live was
+    made from: the lots whose figures people read (a lot that lives on only inside a live product is
+    covered by that product's claim)."""
+    live = _live_downstream(st) if live is None else live
+    out = []
+    for lot in sorted(st.lots.values(), key=lambda x: x.pos):
+        if lot.state not in (LotState.ACTIVE, LotState.FROZEN):
+            continue
+        if lot.kind == LotKind.UNIT or not any(
+            live.get(o) for op in lot.used_by if st.ops[op].kind != OpKind.RECYCLE for o in st.ops[op].outputs
+        ):
+            out.append(lot.lot_id)
+    return out
+
+
+def claims_of(st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = None) -> list[ClaimCheck]:
+    """Return the claim assurance of every end product (see :func:`end_products`), judged by
+    :func:`ledger.provenance.claim_assurance` at `at`, the same judgement ``rinne verify`` reports."""
+    out = []
+    for lot_id in end_products(st, live):
+        ca = claim_assurance(st, lot_id, at=at)
+        message = _LEVEL_TEXT.get(ca.level, f"rests on {ca.level} figures")
+        if ca.level not in STRICT_LEVELS and ca.weakest:  # name the weakest links (verify's "weakest")
+            names = ", ".join(label_of(w) if w.startswith("0x") else w for w in ca.weakest[:5])
+            message += f": {names}" + (f" and {len(ca.weakest) - 5} more" if len(ca.weakest) > 5 else "")
+        if ca.late:
+            # Accredited figures relayed after the use still count; the report says they came later.
+            message += f" ({len(ca.late)} accredited attestation{'s' if len(ca.late) != 1 else ''} relayed after the lot was used)"
+        out.append(
+            ClaimCheck.model_construct(  # the fields come validated from ClaimAssurance
+                lot_id=ca.lot_id, label=ca.label, kind=ca.kind, level=ca.level, weakest=list(ca.weakest),
+                by_level=dict(ca.by_level), late=list(ca.late), message=message,
+            )
+        )
+    return out
 
 
 def _label(subject: str) -> str:
@@ -471,11 +575,24 @@ def _check_storage(
     return len(ids) + len(units)
 
 
+def _signer_codes(w3: Any, st: LedgerState) -> dict[tuple[str, int], str]:
+    """Return each signer's code at each block where one of its attestations was relayed.
+
+    The contract (OpenZeppelin SignatureChecker) chose ECDSA or ERC-1271 by the signer's code when it
+    relayed the attestation; the code now says nothing about that (an EOA may have delegated its account
+    with EIP-7702 since, or a delegation may have been cleared)."""
+    pairs = sorted({(a.signer, a.block) for a in st.attestations.values()})
+    codes: dict[tuple[str, int], str] = {}
+    for start in range(0, len(pairs), _BATCH):
+        part = pairs[start : start + _BATCH]
+        for pair, code in zip(part, batch(w3, [("eth_getCode", [s, hex(b)]) for s, b in part])):
+            codes[pair] = code or "0x"
+    return codes
+
+
 def _check_attestations(ledger: Any, deployment: Any, st: LedgerState, flag: Callable[..., None]) -> int:
     w3 = ledger.w3
-    signers = sorted({a.signer for a in st.attestations.values()})
-    codes = batch(w3, [("eth_getCode", [s, "latest"]) for s in signers]) if signers else []
-    is_contract = {s: c not in ("0x", "0x0", None) for s, c in zip(signers, codes)}
+    codes = _signer_codes(w3, st)
     checked = 0
     for att in st.attestations.values():
         checked += 1
@@ -494,7 +611,11 @@ def _check_attestations(ledger: Any, deployment: Any, st: LedgerState, flag: Cal
         if signed.digest != att.uid:
             flag("bad-signature", att.uid, "uid is not the EIP-712 digest of the signed message", att.block)
             continue
-        contract_signer = is_contract.get(att.signer, False)
+        code = codes.get((att.signer, att.block), "0x")
+        # An EIP-7702 delegation designator is code to SignatureChecker (so the contract asked ERC-1271),
+        # but the account is still an EOA whose key signs for it (see verify_attestation).
+        delegated = delegation_target(code) is not None
+        contract_signer = code not in ("0x", "0x0")
 
         def check_1271(signer: str, digest: bytes, signature: bytes, _blk: int = att.block) -> bool:
             # The wallet's answer when the attestation was relayed (it may say no later).
@@ -506,7 +627,8 @@ def _check_attestations(ledger: Any, deployment: Any, st: LedgerState, flag: Cal
             return bytes.fromhex(result[2:10]) == bytes.fromhex("1626ba7e") if len(result) >= 10 else False
 
         check = verify_attestation(
-            signed, now=att.valid_until, is_contract=contract_signer, erc1271_check=check_1271 if contract_signer else None
+            signed, now=att.valid_until, is_contract=contract_signer, erc1271_check=check_1271 if contract_signer else None,
+            delegated=delegated,
         )
         sig_problems = [p for p in check.problems if p in ("bad-signature", "high-s", "signer-mismatch", "contract-signer")]
         if sig_problems:
@@ -545,4 +667,7 @@ def _live_downstream(st: LedgerState) -> dict[bytes, bool]:
     return live
 
 
-__all__ = ["AuditReport", "Flag", "HeadCheck", "audit", "commitment_of", "replay_heads"]
+__all__ = [
+    "STRICT_LEVELS", "AuditReport", "ClaimCheck", "Flag", "HeadCheck", "audit", "claims_of", "commitment_of", "end_products",
+    "replay_heads",
+]

@@ -184,7 +184,7 @@ def mine_and_refine(demo: Demo) -> None:
     ])
     r.transform(["LI-ORE-AU-01"], [LotSpec(lot_id="LI2CO3-01", material="Li2CO3", mass=309 * KG, composition=comp(Li=58))])
     r.transform(["MN-ORE-AU-01"], [LotSpec(lot_id="MNSO4-01", material="MnSO4.H2O", mass=154 * KG, composition=comp(Mn=50))])
-    for lot, kg in (("NISO4-01", 3_800), ("COSO4-01", 520), ("LI2CO3-01", 1_650), ("MNSO4-01", 90)):
+    for lot, kg in (("NISO4-01", 3_800), ("COSO4-01", 520), ("CU-CATHODE-01", 450), ("LI2CO3-01", 1_650), ("MNSO4-01", 90)):
         demo.attest(lot, kg, LifeCycleStage.RawMaterialAcquisition)
     demo.say("refined NiSO4, CoSO4, MnSO4 and Li2CO3 (copper cathode as by-product)")
     for lot in ("NISO4-01", "COSO4-01", "MNSO4-01"):
@@ -407,7 +407,10 @@ def results(demo: Demo) -> dict[str, Any]:
     (demo.out / "LF005-passport.html").write_text(passport_html(doc))
     pact = pact_footprint(index, "CAM-02", chain_id=d.chain_id, ledger_address=d.ledger)
     (demo.out / "CAM-02-pact.json").write_text(json.dumps(pact, indent=2))
-    summary["audit"] = {"passed": report.passed, "events": report.events, "flags": [f.code for f in report.flags], "seconds": round(report.seconds, 2)}
+    summary["audit"] = {
+        "passed": report.passed, "strict_passed": report.strict_passed, "events": report.events,
+        "flags": [f.code for f in report.flags], "claims": report.claim_counts(), "seconds": round(report.seconds, 2),
+    }
     summary["mines_of_LF005"] = sorted({m.label for m in tr.mines})
     index.close()
     return summary
@@ -438,7 +441,9 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
         p(f"fraud: {f['fraud']}: stopped by {f['stopped_by']}")
     a = s["audit"]
     p("")
-    p(f"audit replay: {'PASSED' if a['passed'] else 'FAILED ' + ', '.join(a['flags'])} ({a['events']} events, {a['seconds']} s)")
+    claims = ", ".join(f"{n} {level}" for level, n in a["claims"].items()) or "none"
+    p(f"audit replay: {'PASSED' if a['passed'] else 'FAILED ' + ', '.join(a['flags'])} ({a['events']} events, {a['seconds']} s); "
+      f"claims of live units and end lots: {claims}")
     p(f"files: {out}/audit.html, audit.json, LF005-passport.json (+ .html), LF005-provenance.html, CAM-02-pact.json")
     p(f"whole run: {seconds:.1f} s")
 

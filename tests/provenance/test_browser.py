@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.audit import AuditReport, Flag, HeadCheck
+from ledger.audit import AuditReport, ClaimCheck, Flag, HeadCheck
 from ledger.passport import battery_passport, passport_html
 from ledger.provenance import trace
 
@@ -37,7 +37,7 @@ def test_trace_page_draws_the_graph(ref_index, tmp_path: Path) -> None:
     assert count(pixels, "#eceff4") > 1_000
 
 
-def _report(flags: list[Flag]) -> AuditReport:
+def _report(flags: list[Flag], claims: list[ClaimCheck] | None = None) -> AuditReport:
     heads = [
         HeadCheck(contract="RinneLedger", address="0x" + "11" * 20, replayed_sequence=70, replayed_head="0x" + "ab" * 32,
                   chain_sequence=70 if not flags else 71, chain_head="0x" + ("ab" if not flags else "cd") * 32),
@@ -47,7 +47,7 @@ def _report(flags: list[Flag]) -> AuditReport:
     return AuditReport(
         chain_id=31337, ledger="0x" + "11" * 20, attestations="0x" + "22" * 20, from_block=1, to_block=99, at=1_700_000_000,
         events=76, lots=17, operations=9, units=3, attestation_count=6, participants=6, heads=heads, storage_checked=20,
-        signatures_checked=6, transforms_checked=9, declared_checked=0, flags=flags, seconds=0.1,
+        signatures_checked=6, transforms_checked=9, declared_checked=0, flags=flags, seconds=0.1, claims=claims or [],
     )
 
 
@@ -58,7 +58,7 @@ def test_audit_page_shows_pass_and_fail(tmp_path: Path) -> None:
     assert count(pixels, "#1f8a4c") > 500 and count(pixels, "#c0392b") == 0
     flags = [
         Flag(code="head-mismatch", subject="0x" + "11" * 20, label="RinneLedger", message="replay saw 70 events, the contract counts 71"),
-        Flag(code="revoked-attestation", subject="0x" + "aa" * 32, label="CAM", message="attestation of lot CAM is revoked <script>x</script>"),
+        Flag(code="unaccredited-signer", subject="0x" + "aa" * 32, label="CAM", message="signer of lot CAM was not accredited <script>x</script>"),
     ]
     dom, pixels = render(_report(flags).to_html(), "audit-fail", tmp_path)
     assert '<div id="verdict" class="fail">FAIL: 2 flags</div>' in dom
@@ -68,8 +68,23 @@ def test_audit_page_shows_pass_and_fail(tmp_path: Path) -> None:
     assert count(pixels, "#c0392b") > 500 and count(pixels, "#1f8a4c") == 0
 
 
+def test_audit_page_shows_weak_claims_apart_from_integrity(tmp_path: Path) -> None:
+    lot = "0x" + "50414b31".ljust(64, "0")
+    claims = [
+        ClaimCheck(lot_id="0x" + "bb" * 32, label="ESS1", kind="unit", level="verified", weakest=[], by_level={"verified": 64.0},
+                   message="every figure it rests on was attested by an accredited verifier and valid when used"),
+        ClaimCheck(lot_id=lot, label="PAK1", kind="unit", level="self-declared", weakest=[lot], by_level={"self-declared": 0.001},
+                   message="rests on figures its makers declared themselves: PAK1"),
+    ]
+    dom, pixels = render(_report([], claims).to_html(), "audit-claims", tmp_path)
+    assert '<div id="verdict" class="pass">PASS: nothing flagged</div>' in dom  # integrity holds
+    assert '<div id="claims-verdict" class="weak">1 of 2 claims weaker than verified (the strict audit fails)</div>' in dom
+    assert re.findall(r'<tr class="claim" data-level="([a-z-]+)"', dom) == ["self-declared", "verified"]
+    assert count(pixels, "#b7791f") > 500 and count(pixels, "#c0392b") == 0  # amber, never the integrity red
+
+
 def test_passport_page(ref_index, tmp_path: Path) -> None:
     dom, _ = render(passport_html(battery_passport(ref_index, "ESS1")), "passport-ess1", tmp_path)
     assert '<b id="status">Repurposed</b>' in dom
-    assert "1.457 kg CO2e/kWh" in dom
+    assert "1.586 kg CO2e/kWh" in dom
     assert re.search(r"<td>Nickel</td><td>0.00</td><td>0.00</td>", dom)
