@@ -93,12 +93,13 @@ def test_confirmation_depth_holds_back_recent_blocks(fresh: World, tmp_path: Pat
 
 def test_figures_from_the_chain_index(world: World, tmp_path: Path) -> None:
     ix = _index(tmp_path, world)
-    # CAM = 60/400 kg/kg × 60 kg of NISO4 (9) + a fifth of ORE-CO (10) + own 30 = 49; PACK1 = 49 + 15 = 64.
+    # NISO4 holds all the refinery's nickel, so it takes ORE-NI's 100 kg (the heavier slag none): with its
+    # own 20 kg, 120/400 kg/kg. CAM = 60 kg of NISO4 (18) + a fifth of ORE-CO (10) + own 30 = 58; PACK1 = 73.
     fp = footprint(ix, "PACK1")
-    assert fp.kg_co2e == pytest.approx(64) and fp.per_kwh is not None and fp.per_kwh.kg_co2e_per_kwh == pytest.approx(64 / 60)
+    assert fp.kg_co2e == pytest.approx(73) and fp.per_kwh is not None and fp.per_kwh.kg_co2e_per_kwh == pytest.approx(73 / 60)
     pack2 = footprint(ix, "PACK2")
     assert pack2.assurance == "missing"  # built without an attestation: the weakest link shows
-    assert pack2.kg_co2e == pytest.approx(60 * 40_000 / 400_000)
+    assert pack2.kg_co2e == pytest.approx(120 * 40_000 / 400_000)
     t = trace(ix, "ESS1")
     assert {m.label for m in t.mines} == {"ORE-NI", "ORE-CO"}
     t2 = trace(ix, "PACK2", direction="down")
@@ -107,7 +108,7 @@ def test_figures_from_the_chain_index(world: World, tmp_path: Path) -> None:
 
 def test_audit_of_a_clean_history_passes(world: World, tmp_path: Path) -> None:
     ix = EventIndex.open(tmp_path / "index.sqlite")
-    report = audit(world.admin, ix, declared={"PACK1": 64.0})
+    report = audit(world.admin, ix, declared={"PACK1": 73.0})
     assert report.passed, report.flags
     assert all(h.ok for h in report.heads)
     assert report.heads[0].replayed_sequence > 20 and report.heads[1].replayed_sequence == 6
@@ -120,24 +121,27 @@ def test_audit_of_a_clean_history_passes(world: World, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ tamper: real on-chain deeds
 
 
-def test_flag_revoked_attestation(fresh: World, tmp_path: Path) -> None:
+def test_revoked_attestation_is_a_weak_claim_not_an_integrity_failure(fresh: World, tmp_path: Path) -> None:
     ix = _index(tmp_path, fresh)
     uid = next(u for u, a in ix.state().attestations.items() if a.lot_id == bytes.fromhex(to_bytes32("CAM")[2:]))
     fresh.auditor.revoke_attestation("0x" + uid.hex(), "figures withdrawn")
     report = audit(fresh.admin, ix)
-    assert not report.passed
-    assert report.flag_codes() == {"revoked-attestation"}
-    with pytest.raises(errors.AuditFailed, match="1 revoked-attestation"):
-        report.raise_for_flags()
-    assert report.flags[0].subject == "0x" + uid.hex()
+    assert report.passed and not report.flags and not report.strict_passed
+    claim = next(c for c in report.claims if c.label == "ESS1")  # ESS1 was repurposed from PACK1, built from CAM
+    assert claim.level == "revoked" and claim.weakest == [to_bytes32("CAM")] and claim.by_level["revoked"] == 0
+    report.raise_for_flags()  # integrity holds
+    with pytest.raises(errors.AuditFailed, match="strict check.*revoked \\(.*ESS1"):
+        report.raise_for_flags(strict=True)
 
 
-def test_flag_expired_attestation(fresh: World, tmp_path: Path) -> None:
+def test_expired_attestation_of_an_unused_unit_is_a_weak_claim(fresh: World, tmp_path: Path) -> None:
     fresh.attest("ESS1", 3, 1, valid_for=30)
     call(fresh.admin.w3, "evm_increaseTime", [3600])
     call(fresh.admin.w3, "evm_mine", [])
     report = audit(fresh.admin, EventIndex.open(tmp_path / "i.sqlite"))
-    assert report.flag_codes() == {"expired-attestation"}
+    assert report.passed and report.flag_codes() == set()
+    ess1 = next(c for c in report.claims if c.label == "ESS1")
+    assert ess1.kind == "unit" and ess1.level == "expired" and not report.strict_passed
 
 
 def test_flag_signer_not_accredited_when_it_signed(fresh: World, tmp_path: Path) -> None:
@@ -175,7 +179,7 @@ def test_flag_frozen_lot_used_downstream(fresh: World, tmp_path: Path) -> None:
 
 def test_flag_declared_footprint_mismatch(fresh: World, tmp_path: Path) -> None:
     ix = _index(tmp_path, fresh)
-    assert audit(fresh.admin, ix, declared={"PACK1": 64.0}).passed
+    assert audit(fresh.admin, ix, declared={"PACK1": 73.0}).passed
     report = audit(fresh.admin, ix, declared={"PACK1": 60.0, "ESS1": 1.0})
     assert report.flag_codes() == {"footprint-mismatch"} and len(report.flags) == 2
 
@@ -184,13 +188,13 @@ def test_exported_claims_audit_until_an_attestation_under_them_is_revoked(fresh:
     """A PACT footprint and a passport exported today hold; after a revocation upstream they no longer do."""
     ix = _index(tmp_path, fresh)
     claims = [pact_footprint(ix, "CAM"), battery_passport(ix, "PACK1")]
-    assert claims[0]["pcf"]["pCfExcludingBiogenic"] == pytest.approx(49 / 50)
+    assert claims[0]["pcf"]["pCfExcludingBiogenic"] == pytest.approx(58 / 50)
     report = audit(fresh.admin, ix, declared=claims)
     assert report.passed and report.declared_checked == 2
     uid = next(u for u, a in ix.state().attestations.items() if a.lot_id == bytes.fromhex(to_bytes32("ORE-CO")[2:]))
     fresh.verifier.revoke_attestation("0x" + uid.hex())
     report = audit(fresh.admin, ix, declared=claims)
-    assert report.flag_codes() == {"footprint-mismatch", "revoked-attestation"}
+    assert report.flag_codes() == {"footprint-mismatch"}  # the revoked figure itself is a weak claim, not a flag
     assert {f.label for f in report.flags if f.code == "footprint-mismatch"} == {"CAM", "PACK1"}
 
 
@@ -201,10 +205,18 @@ def _doctor(ix: EventIndex, sql: str, *params: Any) -> None:
     ix.conn.execute(sql, params)
 
 
+def _audit_doctored(w: World, ix: EventIndex) -> Any:
+    """A doctored index is refused before it is audited; behind that check, the audit's own replay
+    (heads, storage, signatures, balances) still flags the doctoring: two lines of defence."""
+    with pytest.raises(errors.IndexCorrupt):
+        audit(w.admin, ix, sync=False)
+    return audit(w.admin, ix, sync=False, index_checked=True)
+
+
 def test_flag_missing_event_breaks_the_head(world: World, tmp_path: Path) -> None:
     ix = _index(tmp_path, world)
     _doctor(ix, "DELETE FROM events WHERE id = (SELECT MIN(id) FROM events WHERE name = 'OfferMade')")
-    report = audit(world.admin, ix, sync=False)
+    report = _audit_doctored(world, ix)
     assert "head-mismatch" in report.flag_codes()
     assert not report.heads[0].ok and report.heads[1].ok
     assert report.heads[0].replayed_sequence == report.heads[0].chain_sequence - 1
@@ -214,7 +226,7 @@ def test_flag_custody_gap(world: World, tmp_path: Path) -> None:
     """Drop the hand-over of ORE-NI: the refiner then consumes a lot the replay says the miner holds."""
     ix = _index(tmp_path, world)
     _doctor(ix, "DELETE FROM events WHERE name = 'OfferAccepted' AND key = ?", bytes.fromhex(to_bytes32("ORE-NI")[2:]))
-    report = audit(world.admin, ix, sync=False)
+    report = _audit_doctored(world, ix)
     assert {"custody-gap", "head-mismatch"} <= report.flag_codes()
     gap = next(f for f in report.flags if f.code == "custody-gap")
     assert gap.label == "ORE-NI"
@@ -224,7 +236,7 @@ def test_flag_storage_mismatch(world: World, tmp_path: Path) -> None:
     """Drop the LotUpdated of the partial split: the replayed NISO4 keeps its old mass."""
     ix = _index(tmp_path, world)
     _doctor(ix, "DELETE FROM events WHERE name = 'LotUpdated' AND key = ?", bytes.fromhex(to_bytes32("NISO4")[2:]))
-    report = audit(world.admin, ix, sync=False)
+    report = _audit_doctored(world, ix)
     assert {"storage-mismatch", "head-mismatch"} <= report.flag_codes()
     assert any(f.code == "storage-mismatch" and f.label == "NISO4" and "mass" in f.message for f in report.flags)
 
@@ -236,7 +248,7 @@ def test_flag_bad_signature(world: World, tmp_path: Path) -> None:
     # Word 1 of the data is the attestation's emissionsGrams.
     doctored = data[:32] + (10**9).to_bytes(32, "big") + data[64:]
     _doctor(ix, "UPDATE events SET data = ? WHERE id = ?", doctored, eid)
-    report = audit(world.admin, ix, sync=False)
+    report = _audit_doctored(world, ix)
     assert {"bad-signature", "head-mismatch"} <= report.flag_codes()
 
 
@@ -251,7 +263,7 @@ def test_flag_conservation(world: World, tmp_path: Path) -> None:
     # Data: mass, origin, evidence, then composition total[0] (Li lane 0, Ni lane 1): add 1 kg of Ni.
     word = int.from_bytes(data[96:128], "big") + (1_000 << 64)
     _doctor(ix, "UPDATE events SET data = ? WHERE id = ?", data[:96] + word.to_bytes(32, "big") + data[128:], eid)
-    report = audit(world.admin, ix, sync=False)
+    report = _audit_doctored(world, ix)
     assert {"conservation", "head-mismatch"} <= report.flag_codes()
 
 

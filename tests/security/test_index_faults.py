@@ -152,11 +152,15 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _judge(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> str:
-    """Open, sync and audit a possibly corrupted index. Allowed: a clean IndexCorrupt, a failing
-    audit, or a passing audit of an index whose events equal the chain's. Anything else fails."""
+    """Open, sync, check (what trace, verify and passport do) and audit a possibly corrupted index.
+    Allowed: a clean IndexCorrupt, a failing audit, or passing checks and audit of an index whose
+    events equal the chain's. Anything else fails."""
     try:
         ix = EventIndex.open(path)
-        report = audit(s.base, ix)
+        ix.sync(s.base)
+        ix.verify_heads(s.base.w3, deployment=s.base.deployment)
+        assert rows_trusted(ix) == good_rows, "the index passed verify_heads but differs from the chain"
+        report = audit(s.base, ix, sync=False)
     except errors.IndexCorrupt as exc:
         assert "\n" not in str(exc)
         return "refused"
