@@ -206,8 +206,9 @@ def submit(session: Session, files: tuple[Path, ...]) -> None:
     loaded = _load(files)
     ledger = session.ledger()
     d = ledger.check_deployment()
+    now = ledger.chain_time()  # the chain's clock decides validity on-chain, not this machine's
     for f, signed in zip(files, loaded):
-        check = _attest.verify_attestation(signed, chain_id=ledger.chain_id, contract=d.attestations)
+        check = _attest.verify_attestation(signed, now=now, chain_id=ledger.chain_id, contract=d.attestations)
         if check.problems:
             raise CliError(f"{f}: " + "; ".join(PROBLEMS.get(p, p) for p in check.problems) + ": nothing was sent")
     todo = [(f, s) for f, s in zip(files, loaded) if ledger.attestation(s.uid)["signer"] is None]

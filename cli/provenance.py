@@ -11,16 +11,22 @@ import click
 
 from ledger import EventIndex, audit as run_audit, battery_passport, footprint, lifetime_carbon, origin_mix
 from ledger import pact_footprint, passport_html, recycled_content, trace as run_trace
+from ledger.audit import STRICT_LEVELS
 from ledger.index import SyncProgress
 from ledger.models import label_of
 
-from ._core import CliError, Session, jsonable, pass_session, read_command
+from ._core import CliError, Session, jsonable, note, pass_session, read_command
 from ._units import FiniteFloat
 from .lot import _id
 
 
-def _index(session: Session) -> EventIndex:
-    """Open this deployment's event index in the data directory and bring it up to date."""
+def _index(session: Session, *, trust: bool = False) -> EventIndex:
+    """Open this deployment's event index in the data directory, bring it up to date, and check it.
+
+    The check (:meth:`EventIndex.verify_heads`) binds every stored event to its block and to the
+    chain's ledger heads, so a tampered index is refused before anything is answered from it;
+    `trust` (--trust-index) skips it and says so on stderr.
+    """
     ledger = session.ledger()
     d = ledger.deployment
     path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
@@ -34,10 +40,30 @@ def _index(session: Session) -> EventIndex:
             sys.stderr.write(f"\rindexing [{'#' * done}{'.' * (width - done)}] block {p.block}/{p.target}, {p.events} events")
             sys.stderr.flush()
 
-    index.sync(ledger, progress)
-    if tty:
-        sys.stderr.write("\r\033[K")
+    try:
+        index.sync(ledger, progress)
+        if tty:
+            sys.stderr.write("\r\033[K")
+        if trust:
+            note(f"the index was not checked against the chain's ledger heads and logs (--trust-index): {path}")
+        else:
+            checked = index.verify_heads(ledger.w3, deployment=d)
+            if checked.note:
+                note(checked.note)
+    except BaseException:
+        index.close()
+        raise
     return index
+
+
+def _trust_index_option(f: Any) -> Any:
+    """--trust-index."""
+    return click.option("--trust-index", is_flag=True,
+                        help="Answer from the local index without checking it against the chain's ledger heads.")(f)
+
+
+#: Assurance levels `verify` exits 0 on: the same as the strict audit's.
+_ASSURED = STRICT_LEVELS
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -55,9 +81,10 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "html"]), default="text", show_default=True,
               help="text: a list; json; dot: Graphviz; html: a self-contained page that draws the graph.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@_trust_index_option
 @read_command
 @pass_session
-def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path | None) -> None:
+def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path | None, trust_index: bool) -> None:
     """Show where a lot or unit came from and where it went.
 
     The graph is built from the local event index (synced first), so it shows
@@ -70,7 +97,7 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
       rinne trace NI-ORE-AU-01 --direction down --format json
       rinne trace LF005 --format html -o lf005.html
     """
-    with _index(session) as index:
+    with _index(session, trust=trust_index) as index:
         t = run_trace(index, lot_id, direction=direction)
     if session.json or fmt == "json":
         _write(t.to_json(), output)
@@ -89,24 +116,27 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
 @click.command()
 @click.argument("lot_id", callback=_id)
 @click.option("--price", type=FiniteFloat(0), metavar="PER_TONNE", help="Carbon price per tonne CO2e, for a cost figure.")
+@_trust_index_option
 @read_command
 @pass_session
-def verify(session: Session, lot_id: str, price: float | None) -> None:
+def verify(session: Session, lot_id: str, price: float | None, trust_index: bool) -> None:
     """Recompute a lot's or unit's claims and say what they rest on.
 
     Cradle-to-gate kg CO2e (per kWh and per EU Battery Regulation Art. 7
     stage for a battery unit), recycled content per element against the
     Art. 8 targets, the country-of-origin mix, and for a unit the embodied
-    CO2e per kWh delivered over its lives. Exits 1 when any part of the
-    footprint rests on a missing, self-declared, expired or revoked
-    attestation (the weakest link is named).
+    CO2e per kWh delivered over its lives. A partly used lot reports what it
+    holds now. Each figure is judged when it was used (an expiry after use is
+    no weakness). Exits 1 when any part of the footprint rests on a missing,
+    self-declared, late, expired or revoked attestation (the weakest link is
+    named): the same judgement as `rinne audit --strict`.
 
     \b
     Examples:
       rinne verify LF005
       rinne verify CAM-02 --price 85 --json
     """
-    with _index(session) as index:
+    with _index(session, trust=trust_index) as index:
         fp = footprint(index, lot_id, price_per_tonne=price)
         rc = recycled_content(index, lot_id)
         om = origin_mix(index, lot_id)
@@ -115,22 +145,28 @@ def verify(session: Session, lot_id: str, price: float | None) -> None:
         "footprint": json.loads(fp.to_json()), "recycled_content": json.loads(rc.to_json()),
         "origin": json.loads(om.to_json()), "lifetime": json.loads(life.to_json()) if life else None,
     }
-    lines = [f"{fp.label} ({fp.material}, {fp.mass_g / 1000:,.1f} kg): {fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"]
+    held = f"{fp.mass_g / 1000:,.1f} kg" + (f" left of {fp.minted_mass_g / 1000:,.1f} kg" if fp.mass_g != fp.minted_mass_g else "")
+    lines = [f"{fp.label} ({fp.material}, {held}{', used up' if fp.state == 'consumed' else ''}): "
+             f"{fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"]
     if fp.per_kwh:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in fp.per_kwh.stages.items())
         lines.append(f"  {fp.per_kwh.kg_co2e_per_kwh:.1f} kg CO2e/kWh ({stages})")
     if fp.carbon_cost:
         lines.append(f"  carbon cost: {fp.carbon_cost.model_dump()}")
     weakest = ", ".join(label_of(w) if w.startswith("0x") else w for w in fp.weakest)
-    lines.append(f"  assurance: {fp.assurance}" + (f" (weakest: {weakest})" if fp.assurance != "verified" else ""))
+    late = sorted({a.uid for c in fp.contributions for a in c.attestations if a.late and a.status == "verified"})
+    lines.append(f"  assurance: {fp.assurance}" + (f" (weakest: {weakest})" if fp.assurance not in _ASSURED else "")
+                 + (f"; {len(late)} accredited attestation(s) came after the lot they cover was used" if late else ""))
     shares = ", ".join(f"{e.element} {100 * (e.recycled_share or 0):.0f}%" for e in rc.elements if e.total_g)
-    lines.append(f"  recycled: {shares or 'none'}; Art. 8 " + ", ".join(f"{y}: {'met' if m else 'missed' if m is False else 'n/a'}" for y, m in rc.meets.items()))
+    declared = f" ({rc.assurance}: declared at mint by {', '.join(label_of(x) for x in rc.declared_at_mint)})" if rc.declared_at_mint else ""
+    lines.append(f"  recycled: {shares or 'none'}{declared}; Art. 8 "
+                 + ", ".join(f"{y}: {'met' if m else 'missed' if m is False else 'n/a'}" for y, m in rc.meets.items()))
     lines.append("  origin: " + "; ".join(f"{el} " + ", ".join(f"{c} {100 * s:.0f}%" for c, s in sorted(m.items(), key=lambda kv: -kv[1])) for el, m in om.shares.items()))
     if life and life.kg_co2e_per_kwh_delivered is not None:
         lines.append(f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered")
     session.emit(data, lines)
-    if fp.assurance != "verified":
-        # The report above is the data; the exit status is the verdict (like `audit`).
+    if fp.assurance not in _ASSURED:
+        # The report above is the data; the exit status is the verdict (like `audit --strict`).
         raise CliError(f"{label_of(lot_id)}'s footprint rests on {fp.assurance} attestations: {weakest}")
 
 
@@ -138,21 +174,29 @@ def verify(session: Session, lot_id: str, price: float | None) -> None:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as a self-contained HTML page.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report to FILE.")
 @click.option("--no-storage", is_flag=True, help="Skip comparing the rebuilt state with contract storage (faster on remote nodes).")
+@click.option("--strict", is_flag=True,
+              help="Also fail when any unit's or end lot's footprint rests on a claim weaker than verified.")
 @read_command
 @pass_session
-def audit(session: Session, html_out: Path | None, report: Path | None, no_storage: bool) -> None:
-    """Replay the whole ledger from its events and check every claim.
+def audit(session: Session, html_out: Path | None, report: Path | None, no_storage: bool, strict: bool) -> None:
+    """Replay the whole ledger from its events: its integrity, then every claim.
 
-    Rebuilds the state from the deployment block, proves completeness with both
-    contracts' ledger heads (sequence and running hash), compares the rebuilt
-    state with contract storage, re-verifies every attestation signature offline,
-    recomputes conservation for every transform and recycling, and flags
-    unaccredited signers, revoked or expired attestations that claims rest on,
-    custody gaps, and frozen lots used downstream. Exits 1 when anything is flagged.
+    Integrity (PASSED/FAILED, the exit status): rebuilds the state from the
+    deployment block, proves completeness with both contracts' ledger heads
+    (sequence and running hash), compares the rebuilt state with contract
+    storage, re-verifies every attestation signature offline, recomputes
+    conservation for every transform and recycling, and flags unaccredited
+    signers, custody gaps, and frozen lots used downstream.
+
+    Claims: for every live unit and every live lot nothing live was made from,
+    what its footprint rests on (verified, self-declared, missing, late,
+    expired, revoked), judged when each figure was used, as `rinne verify`
+    reports it. A weak claim is listed; it fails the run only with --strict.
 
     \b
     Examples:
       rinne audit
+      rinne audit --strict
       rinne audit --html audit.html --report audit.json
     """
     for out in (html_out, report):
@@ -160,7 +204,7 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
         if out is not None and not out.parent.is_dir():
             raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--html/--report")
     with _index(session) as index:
-        result = run_audit(session.ledger(), index, sync=False, check_storage=not no_storage)
+        result = run_audit(session.ledger(), index, sync=False, check_storage=not no_storage, index_checked=True)
     if html_out:
         html_out.write_text(result.to_html())
     if report:
@@ -169,9 +213,26 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
     lines = [f"audit {'PASSED' if result.passed else 'FAILED'}: {result.events} events, {result.lots} lots, "
              f"{result.attestation_count} attestations, {result.signatures_checked} signatures, blocks {result.from_block}-{result.to_block}"]
     lines += [f"  {f.code} {f.label}: {f.message}" for f in result.flags]
+    weak = result.weak_claims()
+    by_level: dict[str, list[str]] = {}
+    for c in weak:
+        by_level.setdefault(c.level, []).append(c.label)
+    counts = [f"{n} {level}" + (f" ({_names(by_level[level])})" if level in by_level else "") for level, n in result.claim_counts().items()]
+    lines.append(f"claims: {', '.join(counts) if counts else 'none (no live unit or end lot)'}")
+    lines += [f"  {c.level} {c.label}: {c.message}" for c in weak]
     session.emit(data, lines)
     if not result.passed:
         raise CliError(f"audit flagged {len(result.flags)} problem(s): {', '.join(sorted(result.flag_codes()))}")
+    if strict and weak:
+        raise CliError(
+            f"strict audit: {len(weak)} claim(s) weaker than verified: "
+            + "; ".join(f"{level} {_names(labels)}" for level, labels in by_level.items())
+        )
+
+
+def _names(labels: list[str], limit: int = 5) -> str:
+    """Return up to `limit` labels, comma-separated, saying how many more there are."""
+    return ", ".join(labels[:limit]) + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
 @click.command()
@@ -179,9 +240,10 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
 @click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
+@_trust_index_option
 @read_command
 @pass_session
-def passport(session: Session, lot_id: str, pact: bool, html_out: Path | None, output: Path | None) -> None:
+def passport(session: Session, lot_id: str, pact: bool, html_out: Path | None, output: Path | None, trust_index: bool) -> None:
     """Export a battery passport (Battery Pass data model v1.2 groups) or a PACT footprint.
 
     The passport carries identity and status, carbon footprint per kWh and per
@@ -195,7 +257,7 @@ def passport(session: Session, lot_id: str, pact: bool, html_out: Path | None, o
     """
     ledger = session.ledger()
     d = ledger.deployment
-    with _index(session) as index:
+    with _index(session, trust=trust_index) as index:
         if pact:
             doc = pact_footprint(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
         else:

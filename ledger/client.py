@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -663,6 +664,12 @@ class Ledger:
             "valid": bool(self._call("attestations", "isValid", _b32(uid))[0]),
         }
 
+    def chain_time(self) -> int:
+        """Return the time the next block will carry at the earliest: the later of the wall clock and the
+        latest block's timestamp (a dev chain's clock may have been moved ahead)."""
+        latest = call(self.w3, "eth_getBlockByNumber", ["latest", False])
+        return max(int(time.time()), int(latest["timestamp"], 16) if latest else 0)
+
     def verify_attestation(self, signed: Any, *, now: int | None = None) -> dict[str, Any]:
         """Verify a signed attestation offline, then against this chain: ERC-1271 answer for contract
         signers, the signer's accreditation now, whether it is recorded and whether it was revoked.
@@ -678,7 +685,7 @@ class Ledger:
         is_contract = call(self.w3, "eth_getCode", [signed.signer, "latest"]) not in ("0x", "0x0")
         check = verify_attestation(
             signed,
-            now=now,
+            now=self.chain_time() if now is None else now,
             chain_id=self.chain_id,
             contract=d.attestations,
             is_contract=is_contract,

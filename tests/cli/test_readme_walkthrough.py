@@ -32,14 +32,20 @@ def test_readme_walkthrough_runs(tmp_path):
     )
     commands = _commands()
     assert len(commands) > 15
+    out: dict[str, str] = {}
     try:
         for command in commands:
             result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, input="y\n" * 4, capture_output=True, text=True, timeout=120)
-            expected = 1 if command.startswith("rinne verify") else 0  # NISO4-001 was never attested: a weak link
-            assert result.returncode == expected, f"{command}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+            # Every step succeeds, `verify` and the strict `audit` included: both steps of CAM-001 are verified.
+            assert result.returncode == 0, f"{command}\nstdout: {result.stdout}\nstderr: {result.stderr}"
             assert "Traceback" not in result.stderr, command
+            out[command.split()[1]] = result.stdout
     finally:
         subprocess.run([str(RINNE), "node", "stop"], env=env, capture_output=True, timeout=60)
+    # verify and audit agree on the one end product's claim.
+    assert "  assurance: verified" in out["verify"].splitlines()
+    audit_lines = out["audit"].strip().splitlines()
+    assert audit_lines[0].startswith("audit PASSED: ") and audit_lines[1] == "claims: 1 verified"
     assert (tmp_path / "cam-001.gwp.json").exists()
     assert "<svg" in (tmp_path / "cam-001.html").read_text()
     assert (tmp_path / "audit.html").exists()
