@@ -74,6 +74,7 @@ class LotRec:
     custody: list[tuple[int, int, str, str]] = field(default_factory=list)  # (pos, timestamp, from, to)
     freezes: list[tuple[int, int, bool]] = field(default_factory=list)  # (pos, timestamp, frozen)
     offered_to: str | None = None
+    cell: bool = False  # made by a cell maker (docs/methodology.md §5): what a unit may be built from
 
 
 @dataclass(slots=True)
@@ -269,7 +270,7 @@ class LedgerState:
         self.lots[lot_id] = LotRec(
             lot_id=lot_id, material=a["material"], origin=a["origin"], evidence=a["evidence"], creator=holder,
             mass0=a["mass"], comp0=comp, pos=self._pos, block=block, timestamp=ts, holder=holder, mass=a["mass"],
-            comp=comp,
+            comp=comp, cell=self._active(holder, Role.CELL_MAKER),
         )
         if self.strict and not (self._active(holder)):
             self._issue("inactive-actor", "a lot was created by an account that was not an active participant", lot_id, block)
@@ -322,6 +323,12 @@ class LedgerState:
             lot.used_by.append(op.index)
             if self.strict and lot.holder != operator:
                 self._issue("custody-gap", f"consumed by {operator}, but the replayed holder is {lot.holder}", lot_id, block)
+        # The material taxonomy, by who made what: cells are what a cell maker makes (a transform it runs, or a
+        # lot it brings in), a split or merge of cells is cells, and a unit is built from cells only.
+        inputs = [self.lots.get(i) for i in op.inputs]
+        cells = (kind == OpKind.TRANSFORM and self._active(operator, Role.CELL_MAKER)) or (
+            kind in (OpKind.SPLIT, OpKind.MERGE) and all(i is not None and i.cell for i in inputs)
+        )
         for out_id in op.outputs:
             out = self.lots.get(out_id)
             if out is None:
@@ -329,7 +336,13 @@ class LedgerState:
                     self._issue("unknown-lot", "an operation output was never created", out_id, block)
                 continue
             out.made_by = op.index
+            out.cell = cells and out.kind == LotKind.MATERIAL
         if self.strict:
+            if kind == OpKind.BUILD:
+                odd = [i.lot_id for i in inputs if i is not None and not i.cell]
+                if odd:
+                    subject = op.outputs[0] if op.outputs else odd[0]
+                    self._issue("not-cells", f"a unit built from {len(odd)} lot(s) no cell maker made", subject, block)
             self._check_balance(op, block)
 
     def _check_balance(self, op: OpRec, block: int) -> None:

@@ -23,6 +23,8 @@ Integrity flags (``Flag.code``):
 - ``unaccredited-signer`` — the signer was not an active GWP_VERIFIER when it issued the attestation
   (or, replayed, when it was relayed) and it is not a valid self-declaration.
 - ``custody-gap`` — a lot moved or was consumed by someone the replay does not show as its holder.
+- ``not-cells`` — a unit built from lots that no cell maker made (the material taxonomy: the contract
+  cannot tell cells from sulphate, the replay knows who made each lot).
 - ``conservation`` / ``recycled-credit`` — a transform or recycling that does not balance.
 - ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
 - ``frozen-lot-used`` — a frozen lot whose material lives on downstream, or was used while frozen.

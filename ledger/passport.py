@@ -227,7 +227,7 @@ def pact_footprint(
         "productDescription": f"{label_of(lot.material)} lot {label_of(lid)}",
         "productIds": [f"urn:rinne:lot:{cid}:{lid.hex()}"],
         "productNameCompany": label_of(lid),
-        "comment": "Cradle-to-gate from the Rinne ledger: attested step emissions plus consumed inputs by mass allocation; "
+        "comment": "Cradle-to-gate from the Rinne ledger: attested step emissions plus consumed inputs allocated by tracked-element mass; "
                    "recycled input cut off (recovered lots carry only the recycling burden).",
         "pcf": {
             "declaredUnit": "kilogram",
@@ -240,7 +240,7 @@ def pact_footprint(
             "ipccCharacterizationFactorsSources": ["AR6"],
             "crossSectoralStandardsUsed": methodologies or ["ISO Standard 14067"],
             "productOrSectorSpecificRules": [],
-            "boundaryProcessesDescription": "Cradle-to-gate; mass allocation of consumed inputs; cut-off for recycled input.",
+            "boundaryProcessesDescription": "Cradle-to-gate; consumed inputs allocated by tracked-element mass (declared loss carries none); cut-off for post-consumer recycled input.",
             "referencePeriodStart": _iso(min(issued)) if issued else _iso(lot.timestamp),
             "referencePeriodEnd": _iso(max(issued)) if issued else _iso(lot.timestamp),
             "exemptedEmissionsPercent": 0,

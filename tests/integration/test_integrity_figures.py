@@ -19,6 +19,7 @@ from ledger import (
     SohRecord,
     UnitSpec,
     Use,
+    audit,
     claim_assurance,
     footprint,
     origin_code,
@@ -49,7 +50,7 @@ def _attest(chain, lot_id: str, kg: float, *, signer: str = "verifier", relayer:
     now = _now(chain)
     att = GwpAttestation(
         lot_id=to_bytes32(lot_id), emissions_grams=int(kg * 1000), stage=LifeCycleStage.MainProduction,
-        methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + days * 86_400,
+        methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now, valid_until=now + days * 86_400,
         nonce=next(_nonce), deadline=now + 3_600,
     )
     d = chain.base.deployment
@@ -218,3 +219,34 @@ def test_recycled_content_declared_at_mint_is_self_declared_until_an_accredited_
     assert next(e for e in rc.elements if e.element == "Ni").recycled_share == pytest.approx(0.5)
     _attest(chain, "REC-EXT", 5)
     assert recycled_content(_synced(chain, index), "PCAM-R").assurance == "verified"
+
+
+# ------------------------------------------- class 2: a "unit" built from what no unit is made of
+
+
+def test_a_unit_built_from_sulphate_and_laundered_through_a_colluding_oem_fails_the_audit(chain, index):
+    """The pack assembler builds a 'unit' from a NiSO4 lot (no cells), an OEM drives it for a day so that it
+    counts as used, and the recycler recovers '100 % post-consumer' nickel. The contract cannot tell a cell
+    from sulphate; the replay can (docs/methodology.md §5): cells are what a cell maker makes."""
+    niso4 = Composition.of({"Ni": 90 * KG})
+    chain["refiner"].mint(LotSpec(lot_id="NISO4-LAUNDER", material="NiSO4", mass=400 * KG, composition=niso4,
+                                  origin=origin_code("AU", "Ravensthorpe")))
+    _give(chain, "NISO4-LAUNDER", "refiner", "packs")
+    chain["packs"].build_unit(["NISO4-LAUNDER"], LotSpec(lot_id="FAKE-PACK", material="PACK-75KWH", mass=400 * KG, composition=niso4),
+                              UnitSpec(serial="SN-FAKE", rated_wh=75_000))
+    _give(chain, "FAKE-PACK", "packs", "oem")
+    chain.rpc("evm_increaseTime", [86_400])
+    chain["oem"].record_soh("FAKE-PACK", SohRecord(soce_bp=9_000, capacity_wh=67_500, cycles=4, throughput_wh=600_000))
+    chain["oem"].set_status("FAKE-PACK", PassportStatus.WASTE)
+    _give(chain, "FAKE-PACK", "oem", "recycler")
+    chain["recycler"].recycle("FAKE-PACK", [LotSpec(lot_id="NI-LAUNDERED", material="NiSO4", mass=390 * KG, composition=niso4)])
+    assert chain.base.lot("NI-LAUNDERED").composition.post[1] == 90 * KG  # the contract's view: post-consumer
+    report = audit(chain.base, index)
+    assert not report.passed and report.flag_codes() == {"not-cells"}
+    assert [f.label for f in report.flags] == ["FAKE-PACK"]
+
+
+def test_units_built_from_cells_a_cell_maker_made_pass_the_audit(chain, index):
+    _pack(chain, "LF-HONEST", "oem")
+    report = audit(chain.base, index)
+    assert report.passed, report.flags

@@ -187,7 +187,7 @@ def test_full_cli_run_leaks_no_key_and_the_chain_holds_only_hashes(rolled_back: 
         c.write("party", "register", "refiner", "--roles", "REFINER", "--name", SECRET_WORDS["display name"],
                 "--metadata", SECRET_WORDS["metadata"], "-v", account="admin")
         c.write("party", "register", "verifier", "--roles", "GWP_VERIFIER", "--name", "Verifier GmbH", "-v", account="admin")
-        c.write("party", "register", "packs", "--roles", "REFINER,PACK_ASSEMBLER", "--name", "Packs AB", "-v", account="admin")
+        c.write("party", "register", "packs", "--roles", "REFINER,CELL_MAKER,PACK_ASSEMBLER", "--name", "Packs AB", "-v", account="admin")
         c.write("party", "register", "ops", "--roles", "REFINER", "--name", "Ops", "-v", account="admin")
         c.write("lot", "mint", "R-NI-1", "--material", "NiSO4", "--mass", "10t", "--elements", "Ni=22%",
                 "--origin", f"FI:{SECRET_WORDS['site']}", "--evidence", docs["assay document"], "-v", account="refiner")
