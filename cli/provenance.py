@@ -238,30 +238,62 @@ def _names(labels: list[str], limit: int = 5) -> str:
 @click.command()
 @click.argument("lot_id", callback=_id)
 @click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
+@click.option(
+    "--pact-version", type=click.Choice(["2.2", "3.0"]), default="2.2", show_default=True,
+    help="PACT Technical Specification of the --pact export (3.0: declared unit, decimals as strings, verification).",
+)
+@click.option(
+    "--tier", type=click.Choice(["public", "legitimate-interest", "authority"]), default="authority", show_default=True,
+    help="Access tier (Art. 77(2), Annex XIII points 1-4): export only the fields this tier may see.",
+)
+@click.option(
+    "--declarations", "declarations_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file of declared data the ledger does not hold (documents, addresses, rated values, Art. 7 inputs); "
+    "it can never overwrite a ledger field.",
+)
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
 @_trust_index_option
 @read_command
 @pass_session
-def passport(session: Session, lot_id: str, pact: bool, html_out: Path | None, output: Path | None, trust_index: bool) -> None:
-    """Export a battery passport (Battery Pass data model v1.2 groups) or a PACT footprint.
+def passport(
+    session: Session, lot_id: str, pact: bool, pact_version: str, tier: str, declarations_file: Path | None,
+    html_out: Path | None, output: Path | None, trust_index: bool,
+) -> None:
+    """Export a battery passport (Battery Pass 1.2.0 aspect models) or a PACT footprint.
 
-    The passport carries identity and status, carbon footprint per kWh and per
-    stage, recycled content pre/post-consumer, SOH with last-update times and the
-    origin of materials, all recomputed from events (docs/passport-mapping.md).
+    The passport has one member per Battery Pass aspect (general product
+    information, carbon footprint, circularity, material composition, labels,
+    performance and durability 1.2.1, supply chain due diligence) and Rinne's own
+    data under extensions.rinne, all recomputed from events; --declarations adds
+    what only the economic operator can declare (docs/passport-mapping.md).
 
     \b
     Examples:
       rinne passport LF005 -o lf005-passport.json --html lf005.html
-      rinne passport CAM-02 --pact
+      rinne passport LF005 --tier public --declarations lf005-declared.json
+      rinne passport CAM-02 --pact --pact-version 3.0
     """
+    from ledger.passport import pact_footprint_v3  # imported here: this command's edits stay inside this function
+
+    declarations = None
+    if declarations_file is not None:
+        try:
+            declarations = json.loads(declarations_file.read_text())
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot read declarations {declarations_file}: {e}") from None
+        if not isinstance(declarations, dict):
+            raise CliError(f"declarations {declarations_file} must be a JSON object")
     ledger = session.ledger()
     d = ledger.deployment
     with _index(session, trust=trust_index) as index:
         if pact:
-            doc = pact_footprint(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
+            export = pact_footprint_v3 if pact_version == "3.0" else pact_footprint
+            doc = export(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
         else:
-            doc = battery_passport(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
+            doc = battery_passport(
+                index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger, declarations=declarations, tier=tier,
+            )
     if html_out and not pact:
         html_out.write_text(passport_html(doc))
     _write(json.dumps(jsonable(doc), indent=2), output)
