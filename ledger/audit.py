@@ -312,11 +312,18 @@ def _parse_declared(declared: Mapping[str, float] | Iterable[Mapping[str, Any]] 
 
 
 def _declared_from_doc(doc: Mapping[str, Any]) -> tuple[str, float, str]:
-    if "pcf" in doc:  # PACT product footprint: kg CO2e per declared unit (kg) × mass
+    if "pcf" in doc:  # PACT product footprint: kg CO2e per declared unit × the units the lot holds
+        pcf = doc["pcf"]
         for ext in doc.get("extensions") or []:
             data = ext.get("data") if isinstance(ext, Mapping) else None
             if isinstance(data, Mapping) and "lotId" in data and "massKg" in data:
-                return data["lotId"], float(doc["pcf"]["pCfExcludingBiogenic"]) * float(data["massKg"]), f"PACT footprint {doc.get('id', '')}"
+                if "pcfExcludingBiogenicUptake" in pcf:  # 3.0: decimals as strings, a piece or a kilogram
+                    per_kg = pcf.get("declaredUnitOfMeasurement") == "kilogram"
+                    units = float(data["massKg"]) / float(pcf.get("declaredUnitAmount", "1")) if per_kg else 1.0
+                    kg = float(pcf["pcfExcludingBiogenicUptake"]) * units
+                else:  # 2.2
+                    kg = float(pcf["pCfExcludingBiogenic"]) * float(data["massKg"])
+                return data["lotId"], kg, f"PACT footprint {doc.get('id', '')}"
         raise errors.InvalidInput("a PACT footprint without the Rinne extension (lotId, massKg) cannot be matched to a lot")
     cf = doc.get("carbonFootprint")
     rinne = (doc.get("extensions") or {}).get("rinne") if isinstance(doc.get("extensions"), Mapping) else None

@@ -17,7 +17,7 @@ from ledger._rpc import call
 from ledger.audit import audit
 from ledger.index import EventIndex, SyncProgress
 from ledger.models import Composition, LotSpec, Role, to_bytes32
-from ledger.passport import battery_passport, pact_footprint
+from ledger.passport import battery_passport, pact_footprint, pact_footprint_v3
 from ledger.provenance import footprint, trace
 
 from prov_chain import World, start_world, stop_world, story
@@ -187,10 +187,11 @@ def test_flag_declared_footprint_mismatch(fresh: World, tmp_path: Path) -> None:
 def test_exported_claims_audit_until_an_attestation_under_them_is_revoked(fresh: World, tmp_path: Path) -> None:
     """A PACT footprint and a passport exported today hold; after a revocation upstream they no longer do."""
     ix = _index(tmp_path, fresh)
-    claims = [pact_footprint(ix, "CAM"), battery_passport(ix, "PACK1")]
+    claims = [pact_footprint(ix, "CAM"), pact_footprint_v3(ix, "CAM"), battery_passport(ix, "PACK1")]
     assert claims[0]["pcf"]["pCfExcludingBiogenic"] == pytest.approx(58 / 50)
+    assert float(claims[1]["pcf"]["pcfExcludingBiogenicUptake"]) == pytest.approx(58 / 50)  # 3.0: per kilogram, a string
     report = audit(fresh.admin, ix, declared=claims)
-    assert report.passed and report.declared_checked == 2
+    assert report.passed and report.declared_checked == 2  # the two PACT versions name the same lot
     uid = next(u for u, a in ix.state().attestations.items() if a.lot_id == bytes.fromhex(to_bytes32("ORE-CO")[2:]))
     fresh.verifier.revoke_attestation("0x" + uid.hex())
     report = audit(fresh.admin, ix, declared=claims)
