@@ -19,7 +19,8 @@ import click
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ValidationError
 
-from ledger import Composition, Ledger, LedgerError, Receipt, _keys, _node
+from ledger import Composition, EventIndex, Ledger, LedgerError, Receipt, _keys, _node
+from ledger.index import SyncProgress
 from ledger.models import label_of
 
 from ._errors import describe
@@ -61,6 +62,7 @@ class Session:
     confirmations: int = 0
     yes: bool = False
     json: bool = False
+    output: str | None = None  # a listing's --table/--csv/--json/--nl (cli/_output.py)
     verbose: bool = False
     scrypt_n: int | None = None
     _ledger: Ledger | None = field(default=None, repr=False)
@@ -109,10 +111,9 @@ class Session:
         """Get a keystore password from --password-file, $RINNE_PASSWORD, or a hidden prompt on stderr."""
 
         def prompt() -> str:
-            value = click.prompt(
-                f"Password for {name}", hide_input=True, confirmation_prompt=confirm, err=True, show_default=False
-            )
-            return str(value)
+            return secret(f"Password for {name}", confirm=confirm,
+                          missing=f"no password for {name}: no terminal to ask on and nothing on stdin; "
+                                  "pass --password-file FILE or set RINNE_PASSWORD")
 
         return _keys.read_password(password_file=self.password_file, prompt=prompt)
 
@@ -211,6 +212,40 @@ class Session:
         self.emit(data, line)
 
 
+def secret(label: str, *, confirm: bool = False, missing: str) -> str:
+    """Ask for a secret on stderr with a hidden prompt; without a terminal, read it from stdin.
+
+    getpass on a stdin that is no terminal prints Python's GetPassWarning and "input may be
+    echoed" before falling back to stdin; piped input is not echoed anyway, so a line is read
+    from stdin directly (a second line, when there, must repeat it for `confirm`). Nothing on
+    stdin is the one-line error `missing` (exit 1), like the y/N prompt's.
+    """
+    stdin = sys.stdin
+    if not _is_tty(stdin):
+        value = stdin.readline().rstrip("\r\n")
+        if not value:
+            raise CliError(missing)
+        # The label is still shown (after the read, so that nothing on stdin stays a one-line error).
+        click.echo(f"{label}: (read from stdin)", err=True)
+        if confirm:
+            second = stdin.readline()
+            if second and second.rstrip("\r\n") != value:
+                raise CliError(f"{label}: the two entries on stdin differ")
+        return value
+    try:
+        return str(click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True, show_default=False))
+    except click.Abort:
+        click.echo(err=True)
+        raise CliError(missing) from None
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a closed or odd stream reads as no terminal
+        return False
+
+
 def jsonable(value: Any) -> Any:
     """Turn models, compositions, enums and bytes into plain JSON values."""
     if isinstance(value, Composition):
@@ -237,10 +272,21 @@ pass_session = click.make_pass_decorator(Session, ensure=True)
 # ------------------------------------------------------------------------------------ options
 
 
+def root_session(ctx: click.Context) -> Session:
+    """The invocation's one Session, kept on the root context.
+
+    Options store there wherever they stand on the command line: `rinne -v lot show X` and
+    `rinne lot show X -v` must fill the same Session, and the error boundary (on the root
+    context) reads -v from it. ``ctx.ensure_object`` alone would make a second Session on the
+    subcommand's context when the root has none yet.
+    """
+    return ctx.find_root().ensure_object(Session)
+
+
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is not None and value is not False:
-            setattr(ctx.ensure_object(Session), name, value)
+            setattr(root_session(ctx), name, value)
         return value
 
     return callback
@@ -309,7 +355,7 @@ def json_option(f: F) -> F:
 
 def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
-        ctx.ensure_object(Session).verbose = True
+        root_session(ctx).verbose = True
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     return value
 
@@ -360,6 +406,7 @@ class RinneGroup(OrderedGroup):
     """The top-level group: library errors become one line and exit 1, usage errors one line and exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        root_session(ctx)  # before any subcommand parses its options, so they all find this one
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort, click.ClickException):
@@ -407,6 +454,49 @@ def _trace(ctx: click.Context) -> None:
     session = ctx.find_object(Session)
     if session is not None and session.verbose:
         click.echo(traceback.format_exc().rstrip(), err=True)
+
+
+#: --trust-index, on every command that answers from the event index.
+trust_index_option = click.option(
+    "--trust-index", is_flag=True, help="Answer from the local index without checking it against the chain's ledger heads."
+)
+
+
+def open_index(session: Session, *, trust: bool = False) -> EventIndex:
+    """Open this deployment's event index in the data directory, bring it up to date, and check it.
+
+    The same steps as `rinne trace` takes (cli/provenance.py): the check
+    (:meth:`EventIndex.verify_heads`) binds every stored event to its block and the chain's ledger
+    heads, so a tampered index is refused before anything is listed from it; `trust` skips it and
+    says so on stderr. Progress goes to stderr, only on a terminal.
+    """
+    ledger = session.ledger()
+    d = ledger.deployment
+    path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
+    index = EventIndex.open(path)
+    tty = sys.stderr.isatty()
+
+    def progress(p: SyncProgress) -> None:
+        if tty:
+            width = 30
+            done = int(width * p.fraction)
+            sys.stderr.write(f"\rindexing [{'#' * done}{'.' * (width - done)}] block {p.block}/{p.target}, {p.events} events")
+            sys.stderr.flush()
+
+    try:
+        index.sync(ledger, progress)
+        if tty:
+            sys.stderr.write("\r\033[K")
+        if trust:
+            note(f"the index was not checked against the chain's ledger heads and logs (--trust-index): {path}")
+        else:
+            checked = index.verify_heads(ledger.w3, deployment=d)
+            if checked.note:
+                note(checked.note)
+    except BaseException:
+        index.close()
+        raise
+    return index
 
 
 def lot_ref(lot_id: str) -> str:

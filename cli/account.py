@@ -18,10 +18,12 @@ from ._core import (
     keystore_dir_option,
     note,
     pass_session,
+    secret,
     verbose_option,
     _store,
 )
 from ._errors import describe
+from ._output import Column, emit_rows, output_options
 
 
 @click.group(cls=OrderedGroup)
@@ -150,7 +152,7 @@ def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  
     if key_file is not None:
         key = key_file.read().strip()
     else:
-        key = click.prompt("Private key (hex)", hide_input=True, err=True)
+        key = secret("Private key (hex)", missing="no private key: no terminal to ask on and nothing on stdin; pass --key-file FILE")
     password = session.password(name, confirm=True)
     address = _keys.import_private_key(name, key, password, session.keystore_dir, scrypt_n=session.scrypt_n)
     _finish(session, name, address, ledger)
@@ -158,7 +160,7 @@ def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  
 
 @account.command("list")
 @keystore_dir_option
-@json_option
+@output_options
 @verbose_option
 @pass_session
 def list_(session: Session) -> None:
@@ -169,15 +171,10 @@ def list_(session: Session) -> None:
     \b
     Example:
       rinne account list
+      rinne account list --csv
     """
     accounts = _keys.list_accounts(session.keystore_dir)
     folder = _folder(session)
-
-    def human() -> None:
-        if not accounts:
-            note(f"no accounts in {folder}; create one with `rinne account new NAME`")
-        width = max((len(n) for n, _ in accounts), default=0)
-        for n, address in accounts:
-            click.echo(f"{n:<{width}}  {address or '(address not recorded)'}")
-
-    session.emit([{"name": n, "address": a} for n, a in accounts], human)
+    columns = [Column("NAME", lambda r: r["name"]), Column("ADDRESS", lambda r: r["address"] or "(address not recorded)")]
+    emit_rows(session, [{"name": n, "address": a} for n, a in accounts], columns, fields=("name", "address"),
+              empty=f"no accounts in {folder}; create one with `rinne account new NAME`")

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ledger import ChainError, Composition, Lot, LotSpec, LotState
+from ledger import ELEMENTS, ChainError, Composition, Lot, LotRow, LotSpec, LotState
 from ledger._registry_logs import block_times, lot_history
-from ledger.models import label_of
+from ledger.models import label_of, origin_country
 
 from . import _specs
-from ._core import CliError, OrderedGroup, Session, jsonable, note, pass_session, read_command, user_input, write_command
-from ._units import format_elements, format_mass, format_time, parse_elements, parse_mass, parse_use
+from ._core import (
+    CliError,
+    OrderedGroup,
+    Session,
+    jsonable,
+    note,
+    open_index,
+    parsed,
+    pass_session,
+    read_command,
+    trust_index_option,
+    user_input,
+    write_command,
+)
+from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of, write_rows
+from ._units import format_elements, format_mass, format_time, parse_elements, parse_mass, parse_time, parse_use
 
 ELEMENT_HELP = "Element content: Ni=5200kg,Co=640kg or shares of the mass, Ni=52%."
 
@@ -42,6 +60,8 @@ def lot() -> None:
       rinne lot split R-NI-001 R-NI-001a=5t R-NI-001b=7.5t --account refiner
       rinne lot transform --in R-NI-001a --in R-CO-001 --out CAM-001:CAM-NMC811:6t --account cam-maker
       rinne lot import lots.csv --account refiner
+      rinne lot list --holder refiner --material NiSO4 --origin FI --state active
+      rinne lot export --csv -o lots.csv
       rinne lot history CAM-001 --json
     """
 
@@ -49,10 +69,12 @@ def lot() -> None:
 # ------------------------------------------------------------------------------- formatting
 
 
-def lot_json(lot: Lot) -> dict[str, Any]:
-    """The JSON shape of a lot."""
+def lot_json(lot: Lot, names: Names | None = None) -> dict[str, Any]:
+    """The JSON shape of a lot (with `names`, the holder's local account and registered display names beside it)."""
+    names = names or Names()
     return {
         "lot_id": lot.lot_id, "label": lot.label, "kind": lot.kind.name, "state": lot.state.name, "holder": lot.holder,
+        "holder_account": names.account(lot.holder), "holder_name": names.party(lot.holder),
         "material": lot.material, "material_label": lot.material_label, "mass_g": lot.mass,
         "composition": jsonable(lot.composition) if lot.composition else None, "epoch": lot.epoch,
         "updated_block": lot.updated_block, "commitment": lot.commitment,
@@ -60,8 +82,9 @@ def lot_json(lot: Lot) -> dict[str, Any]:
     }
 
 
-def lot_lines(lot: Lot) -> list[str]:
-    """The human form of a lot."""
+def lot_lines(lot: Lot, names: Names | None = None) -> list[str]:
+    """The human form of a lot (with `names`, the holder shows with its name)."""
+    names = names or Names()
     comp = lot.composition or Composition()
     lines = [
         f"lot        {lot.label}" + (f"  ({lot.lot_id})" if lot.label != lot.lot_id else ""),
@@ -69,7 +92,7 @@ def lot_lines(lot: Lot) -> list[str]:
         f"mass       {format_mass(lot.mass)}",
         f"elements   {format_elements(comp.as_dict('total'))}",
         f"recycled   pre-consumer {format_elements(comp.as_dict('pre'))}; post-consumer {format_elements(comp.as_dict('post'))}",
-        f"state      {lot.state.name.lower()} {lot.kind.name.lower()}, held by {lot.holder}",
+        f"state      {lot.state.name.lower()} {lot.kind.name.lower()}, held by {names.who(lot.holder)}",
     ]
     if lot.offered_to:
         lines.append(f"offer      to {lot.offered_to} ({'current' if lot.offer_current else 'stale: cannot be accepted'})")
@@ -101,37 +124,42 @@ def _id(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def _history_line(e: dict[str, Any], times: dict[int, int]) -> str:
+def _history_line(e: dict[str, Any], times: dict[int, int], names: Names | None = None) -> str:
+    names = names or Names()
+    who = names.who
     ev = e["event"]
     head = f"{e['block']:>6}  {format_time(times.get(e['block']))}  {ev:<16}"
     if ev == "LotCreated":
-        what = f"by {e['holder']}: {label_of(e['material'])}, {format_mass(e['mass'])}, {format_elements(e['composition'].as_dict())}"
+        origin = e.get("origin")
+        place = names.place(origin, origin_country(origin)) if origin and int(origin, 16) else None
+        what = (f"by {who(e['holder'])}: {label_of(e['material'])}, {format_mass(e['mass'])}, {format_elements(e['composition'].as_dict())}"
+                + (f", origin {place}" if place else ""))
     elif ev == "LotUpdated":
         what = f"now {format_mass(e['mass'])}, {format_elements(e['composition'].as_dict())}"
     elif ev == "OfferMade":
-        what = f"{e['from']} → {e['to']}"
+        what = f"{who(e['from'])} → {who(e['to'])}"
     elif ev == "OfferAccepted":
-        what = f"{e['to']} took it from {e['from']}"
+        what = f"{who(e['to'])} took it from {who(e['from'])}"
     elif ev in ("OfferCancelled", "OfferRejected"):
-        what = f"offer to {e['to']}"
+        what = f"offer to {who(e['to'])}"
     elif ev in ("LotFrozen", "LotUnfrozen"):
-        what = f"by {e['auditor']}"
+        what = f"by {who(e['auditor'])}"
     elif ev == "LotsTransformed":
         ins = ", ".join(label_of(i) for i in e["inputs"])
         outs = ", ".join(label_of(o) for o in e["outputs"])
-        what = f"{e['kind'].lower()} by {e['operator']}: {ins} → {outs} (this lot: {e['role']})"
+        what = f"{e['kind'].lower()} by {who(e['operator'])}: {ins} → {outs} (this lot: {e['role']})"
     elif ev == "UnitCreated":
         parents = ", ".join(label_of(p) for p in e["parents"]) or "none"
         what = f"rated {e['ratedWh']} Wh, parents {parents}"
     elif ev == "SohRecorded":
         s = e["soh"]
-        what = f"by {e['recorder']}: SOCE {s['soce_bp'] / 100:g} %, {s['cycles']} cycles"
+        what = f"by {who(e['recorder'])}: SOCE {s['soce_bp'] / 100:g} %, {s['cycles']} cycles"
     elif ev == "StatusChanged":
         what = f"{e['from'].lower()} → {e['to'].lower()}"
     elif ev == "Attested":
-        what = f"{format_mass(e['emissionsGrams'])} CO2e by {e['signer']}{' (self-declared)' if e['selfDeclared'] else ''}, uid {e['uid']}"
+        what = f"{format_mass(e['emissionsGrams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['selfDeclared'] else ''}, uid {e['uid']}"
     elif ev == "Revoked":
-        what = f"attestation {e['uid']} by {e['revoker']}"
+        what = f"attestation {e['uid']} by {who(e['revoker'])}"
     else:
         what = ""
     return f"{head}  {what}".rstrip()
@@ -175,7 +203,15 @@ def mint(session: Session, lot_id: str, material: str, mass: str, elements: str 
         session.done(None, f"lot {label_of(spec.lot_id)} exists already with this content: nothing to do",
                      lot_id=spec.lot_id, created=False)
         return
+    if origin:
+        remember(session, sites={spec.origin: _site_text(origin)})
     session.done(receipt, f"minted lot {_spec_summary(spec)}", lot_id=spec.lot_id, created=True)
+
+
+def _site_text(origin: str) -> str:
+    """"CC:Site" as the origin word was made from it (country upper-cased, spaces trimmed)."""
+    country, _, site = origin.partition(":")
+    return f"{country.strip().upper()}:{site.strip()}"
 
 
 def _mass(text: str) -> int:
@@ -197,7 +233,8 @@ def show(session: Session, lot_id: str) -> None:
       rinne lot show R-NI-001 --json
     """
     found = fetch_lot(session, lot_id)
-    session.emit(lot_json(found), lot_lines(found))
+    names = load_names(session, scope_of(session.ledger()))
+    session.emit(lot_json(found, names), lot_lines(found, names))
 
 
 @lot.command()
@@ -221,9 +258,10 @@ def history(session: Session, lot_id: str) -> None:
         times = block_times(ledger, [e["block"] for e in events]) if events else {}
     if not events:
         raise CliError(f"no events mention lot {label_of(lot_id)} on chain {ledger.chain_id}")
+    names = load_names(session, scope_of(ledger))
     for e in events:
         e["time"] = times.get(e["block"])
-    session.emit(events, [_history_line(e, times) for e in events])
+    session.emit(events, [_history_line(e, times, names) for e in events])
 
 
 @lot.command()
@@ -396,6 +434,7 @@ def import_(session: Session, file: Path, fmt: str | None) -> None:
     with user_input():
         specs = _specs.read_lot_file(file, fmt)
     ledger = session.signer()
+    sites = _file_sites(file, fmt, {s.origin for s in specs})
     total_mass = sum(s.mass for s in specs)
     session.confirm(f"Mint {len(specs)} lots ({format_mass(total_mass)}) from {file} {session.who()}")
     if sys.stderr.isatty():
@@ -403,6 +442,8 @@ def import_(session: Session, file: Path, fmt: str | None) -> None:
             result = _mint_many(ledger, specs, bar.update)
     else:
         result = _mint_many(ledger, specs, None)
+    if sites:
+        remember(session, sites=sites)
     session.emit(
         {"minted": result.done, "skipped": result.skipped, "transactions": result.transactions, "gas_used": result.gas_used},
         f"minted {result.done} lots, skipped {result.skipped} existing, in {result.transactions} transactions ({result.gas_used} gas)",
@@ -415,3 +456,250 @@ def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:
     except ChainError:
         note("nothing is lost: run the same command again; lots already on the ledger are skipped", fg="yellow")
         raise
+
+
+def _file_sites(file: Path, fmt: str | None, words: set[str]) -> dict[str, str]:
+    """Origin word → "CC:Site" of the origins a lot file names, so that listings can show the site.
+
+    Best effort (the chain keeps only the country and a hash of the site): a file read from stdin
+    cannot be read twice, and a file that cannot be re-read just gives no sites.
+    """
+    if str(file) == "-":
+        return {}
+    fmt = fmt or {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(file.suffix.lower())
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+        if fmt == "csv":
+            rows: list[Any] = list(csv.DictReader(io.StringIO(text)))
+        elif fmt == "json":
+            data = json.loads(text)
+            rows = data.get("lots", []) if isinstance(data, dict) else data
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        for key, value in row.items():
+            if str(key).strip().lower() == "origin" and isinstance(value, str) and value.strip():
+                try:
+                    word = _specs.origin(value)
+                except ValueError:
+                    continue
+                if word in words:
+                    out[word] = _site_text(value)
+    return out
+
+
+# ------------------------------------------------------------------------------ list, export
+
+
+def _day_end(text: str) -> int:
+    """--minted-to: a bare date means up to the end of that day (UTC)."""
+    t = parse_time(text)
+    return t + 86_399 if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text) else t
+
+
+def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str | None] | None:
+    """--origin CC or CC:SITE → (country, origin word of the site or None)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"[A-Za-z]{2}", text):
+        return text.upper(), None
+    try:
+        return text[:2].upper(), _specs.origin(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give an ISO 3166 alpha-2 country such as FI, or COUNTRY:SITE such as FI:Harjavalta",
+                                 ctx=ctx, param=param) from None
+
+
+def _material(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _specs.bytes32(value, "material code")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _filter_options(f: Any) -> Any:
+    """The filters `lot list` and `lot export` share."""
+    for option in reversed([
+        click.option("--holder", metavar="NAME|ADDRESS", help="Only lots held now by this account (a local account name, "
+                     "a display name registered from here, or an address)."),
+        click.option("--material", "-m", metavar="CODE", callback=_material, help="Only lots of this material code, e.g. NiSO4."),
+        click.option("--origin", metavar="CC[:SITE]", callback=_country,
+                     help="Only lots minted with this origin country (ISO 3166 alpha-2), or country and site."),
+        click.option("--state", type=click.Choice(["active", "consumed", "frozen"], case_sensitive=False),
+                     help="Only lots in this state."),
+        click.option("--kind", type=click.Choice(["material", "unit"], case_sensitive=False),
+                     help="Only bulk material lots, or only battery units."),
+        click.option("--minted-from", metavar="TIME", callback=parsed(parse_time),
+                     help="Only lots minted at or after this time: 2027-06-30, 2027-06-30T12:00:00Z, @unix."),
+        click.option("--minted-to", metavar="TIME", callback=parsed(_day_end),
+                     help="Only lots minted at or before this time (a bare date includes the whole day)."),
+        click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N lots (the oldest first)."),
+        trust_index_option,
+    ]):
+        f = option(f)
+    return f
+
+
+def _holder_address(session: Session, names: Names, text: str) -> str:
+    """--holder as an address: an address, a local account name, or a display name registered from here."""
+    if text and not text.startswith("0x") and names.find_party(text) and text not in {n for n in names.accounts.values()}:
+        return str(names.find_party(text))
+    try:
+        return session.resolve_address(text, "--holder")
+    except click.BadParameter:
+        raise click.BadParameter(f"{text!r} is neither an address (0x + 40 hex digits), a local account name, nor a "
+                                 "display name registered from here", param_hint="'--holder'") from None
+
+
+def _query(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None, state: str | None,
+           kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
+           trust_index: bool) -> tuple[list[LotRow], Names]:
+    if minted_from is not None and minted_to is not None and minted_from > minted_to:
+        raise click.BadParameter("--minted-from is after --minted-to", param_hint="'--minted-from'")
+    names = load_names(session, scope_of(session.ledger()))
+    holder_address = _holder_address(session, names, holder) if holder else None
+    country, site_word = origin if origin else (None, None)
+    with open_index(session, trust=trust_index) as index:
+        rows = index.lots(holder=holder_address, material=material, country=country, state=state, kind=kind,
+                          minted_from=minted_from, minted_to=minted_to, limit=None if site_word else limit)
+    if site_word:
+        rows = [r for r in rows if r.origin == site_word][:limit]
+    return rows, names
+
+
+def _iso(unix: int) -> str | None:
+    return format_time(unix) if unix else None
+
+
+def lot_record(row: LotRow, names: Names) -> dict[str, Any]:
+    """The listing's record of a lot (the JSON shape of `lot list`)."""
+    site = names.site(row.origin)
+    return {
+        "lot_id": row.lot_id, "label": label_of(row.lot_id), "kind": row.kind.name.lower(), "state": row.state.name.lower(),
+        "material": row.material, "material_label": label_of(row.material), "mass_g": row.mass_g,
+        "holder": row.holder, "holder_account": names.account(row.holder), "holder_name": names.party(row.holder),
+        "origin_country": row.country, "origin_site": site.split(":", 1)[1] if site else None,
+        "minted_at": _iso(row.minted_at), "minted_block": row.minted_block,
+    }
+
+
+def lot_export_record(row: LotRow, names: Names) -> dict[str, Any]:
+    """Every field of a lot, flat (the JSON and CSV shape of `lot export`): element masses as ``ni_g``,
+    their pre- and post-consumer recycled parts as ``ni_pre_g`` and ``ni_post_g``."""
+    rec = lot_record(row, names)
+    zero = "0x" + "00" * 32
+    rec.update({
+        "minted_mass_g": row.minted_mass_g, "creator": row.creator, "creator_account": names.account(row.creator),
+        "creator_name": names.party(row.creator), "origin": None if row.origin == zero else row.origin,
+        "evidence": None if row.evidence == zero else row.evidence, "made_by_operation": row.made_by_operation,
+        "offered_to": row.offered_to,
+    })
+    total, pre, post = row.composition
+    for k, e in enumerate(ELEMENTS):
+        rec[f"{e.lower()}_g"] = total[k]
+    for k, e in enumerate(ELEMENTS):
+        rec[f"{e.lower()}_pre_g"] = pre[k]
+        rec[f"{e.lower()}_post_g"] = post[k]
+    return rec
+
+
+#: Keys of a `lot list` record and of a `lot export` record, in order (the CSV headers).
+LIST_FIELDS = ("lot_id", "label", "kind", "state", "material", "material_label", "mass_g", "holder", "holder_account",
+               "holder_name", "origin_country", "origin_site", "minted_at", "minted_block")
+EXPORT_FIELDS = LIST_FIELDS + (
+    "minted_mass_g", "creator", "creator_account", "creator_name", "origin", "evidence", "made_by_operation", "offered_to",
+    *(f"{e.lower()}_g" for e in ELEMENTS), *(f"{e.lower()}_{part}_g" for e in ELEMENTS for part in ("pre", "post")),
+)
+
+
+def _columns(names: Names) -> list[Column]:
+    return [
+        Column("LOT", lambda r: r["label"]),
+        Column("KIND", lambda r: r["kind"]),
+        Column("STATE", lambda r: r["state"]),
+        Column("MATERIAL", lambda r: r["material_label"]),
+        Column("MASS", lambda r: format_mass(r["mass_g"]), right=True),
+        Column("HOLDER", lambda r: names.who(r["holder"])),
+        Column("ORIGIN", lambda r: (f"{r['origin_country']}:{r['origin_site']}" if r["origin_site"] else r["origin_country"]) or "-"),
+        Column("MINTED", lambda r: r["minted_at"] or "-"),
+    ]
+
+
+@lot.command("list")
+@_filter_options
+@listing_command
+@pass_session
+def list_(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None,
+          state: str | None, kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
+          trust_index: bool) -> None:
+    """List lots and units as they stand now, oldest first, from the event index.
+
+    The index (in the data directory) is synced with the chain and checked
+    against its ledger heads first. Filters combine: all must match. Holders
+    show with their local account name, or the display name they were
+    registered with from this machine; origins as country and, where this
+    machine minted or imported them, site (the chain stores the site's hash).
+    Masses print as t/kg in the table and as grams (mass_g) in CSV and JSON.
+
+    \b
+    Examples:
+      rinne lot list
+      rinne lot list --holder refiner --material NiSO4 --state active
+      rinne lot list --origin FI --minted-from 2027-01-01 --minted-to 2027-03-31 --csv
+      rinne lot list --kind unit --json
+    """
+    rows, names = _query(session, holder, material, origin, state, kind, minted_from, minted_to, limit, trust_index)
+    emit_rows(session, [lot_record(r, names) for r in rows], _columns(names), fields=LIST_FIELDS, empty="no lots match")
+
+
+@lot.command()
+@_filter_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to FILE instead of stdout (the format from its name: .csv, .json, .jsonl/.ndjson).")
+@listing_command
+@pass_session
+def export(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None,
+           state: str | None, kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
+           trust_index: bool, output: Path | None) -> None:
+    """Export lots with every field: the `lot list` filters, CSV by default.
+
+    Beside the listing's fields: the mass at mint, creator, origin and
+    evidence hashes, whether an operation made it, a pending offer, and the
+    element content it holds now in grams (ni_g, ...) with its pre- and
+    post-consumer recycled parts (ni_pre_g, ni_post_g, ...).
+
+    \b
+    Examples:
+      rinne lot export -o lots.csv
+      rinne lot export --holder cam-maker --state active --nl > lots.jsonl
+      rinne lot export --material NiSO4 --json -o niso4.json
+    """
+    if output is not None and session.output is None:
+        session.output = {".json": "json", ".jsonl": "nl", ".ndjson": "nl"}.get(output.suffix.lower(), "csv")
+    if session.output == "table":
+        raise click.UsageError("export writes --csv, --json or --nl (for a table, use `rinne lot list`)")
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"{output.parent} is not a folder", param_hint="'--output'")
+    rows, names = _query(session, holder, material, origin, state, kind, minted_from, minted_to, limit, trust_index)
+    records = [lot_export_record(r, names) for r in rows]
+    if output is None:
+        write_rows(session, records, [], fields=EXPORT_FIELDS, default="csv")
+        return
+    # Written next to the target and renamed, so a failed export never leaves half a file behind.
+    tmp = output.with_name(f".{output.name}.part")
+    try:
+        with tmp.open("w", newline="") as fh:
+            write_rows(session, records, [], fields=EXPORT_FIELDS, out=fh, default="csv")
+        tmp.replace(output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    note(f"wrote {len(records)} lots to {output}")

@@ -38,7 +38,9 @@ def cli() -> None:
     Writes    Each write asks for confirmation (-y/--yes skips it) and waits
               for its receipt (--confirmations N for depth).
     Output    Data on stdout, --json for machines; prompts, progress and
-              notes on stderr; colour only on a terminal.
+              notes on stderr; colour only on a terminal. Listings (lot
+              list, lot export, party list, account list) take --table,
+              --csv, --json or --nl (newline-delimited JSON).
     Exit      0 done; 1 the ledger or the chain refused, one line says why
               and what to do; 2 bad usage. -v shows tracebacks.
 

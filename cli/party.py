@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ledger import Role
+from ledger import Participant, Role
 from ledger._registry_logs import participants
 
 from ._units import format_time
 from ._core import CliError, OrderedGroup, Session, pass_session, read_command, write_command
+from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of
 
 ROLE_LIST = ", ".join(Role.__members__)
 
@@ -45,13 +48,28 @@ def _roles(ctx: click.Context, param: click.Parameter, value: tuple[str, ...] | 
     return roles
 
 
-def _record(p) -> dict:  # type: ignore[no-untyped-def]
-    return {"address": p.address, "registered": p.registered, "suspended": p.suspended, "roles": p.roles.names(), "since": p.since}
+def _state(p: Participant) -> str:
+    return "suspended" if p.suspended else ("active" if p.registered else "not registered")
 
 
-def _line(p) -> str:  # type: ignore[no-untyped-def]
-    state = "suspended" if p.suspended else ("active" if p.registered else "not registered")
-    return f"{p.address}  {state:<9}  {','.join(p.roles.names()) or '-'}"
+def _record(p: Participant, names: Names) -> dict[str, Any]:
+    """The JSON shape of a participant: the address with the names this machine knows for it."""
+    return {
+        "address": p.address, "account": names.account(p.address), "name": names.party(p.address), "state": _state(p),
+        "registered": p.registered, "suspended": p.suspended, "roles": p.roles.names(),
+        "since": format_time(p.since) if p.since else None,
+    }
+
+
+_COLUMNS = [
+    Column("ADDRESS", lambda r: r["address"]),
+    Column("ACCOUNT", lambda r: r["account"] or "-"),
+    Column("NAME", lambda r: r["name"] or "-"),
+    Column("STATE", lambda r: r["state"]),
+    Column("ROLES", lambda r: ",".join(r["roles"]) or "-"),
+    Column("SINCE", lambda r: r["since"] or "-"),
+]
+_FIELDS = ("address", "account", "name", "state", "registered", "suspended", "roles", "since")
 
 
 @party.command()
@@ -73,6 +91,8 @@ def register(session: Session, who: str, roles: Role, name: str, metadata: str) 
     session.confirm(f"Register {address} as {','.join(roles.names())} ({name}) {session.who()}")
     with session.busy("registering"):
         receipt = ledger.register(address, roles, name, metadata)
+    # The chain keeps only the name's hash; this machine keeps the name, for listings to show.
+    remember(session, parties={f"{scope_of(ledger)}:{address}": name})
     session.done(receipt, f"registered {address}: {','.join(roles.names())}", address=address, roles=roles.names())
 
 
@@ -157,21 +177,27 @@ def reinstate(session: Session, who: str) -> None:
 @party.command("list")
 @click.option("--role", "role_filter", callback=lambda c, p, v: _roles(c, p, v) if v else None,
               help="Only participants holding any of these roles.")
-@read_command
+@listing_command
 @pass_session
 def list_(session: Session, role_filter: Role | None) -> None:
     """List every registered participant (from ParticipantRegistered events).
 
+    Each address shows with its local account name and the display name it
+    was registered with, when registered from this machine (the chain keeps
+    only the name's hash).
+
     \b
     Example:
       rinne party list --role GWP_VERIFIER --json
+      rinne party list --csv > parties.csv
     """
     ledger = session.ledger()
     with session.busy("reading the registry"):
         found = participants(ledger)
     if role_filter:
         found = [p for p in found if p.roles & role_filter]
-    session.emit([_record(p) for p in found], [_line(p) for p in found] or ["no participants"])
+    names = load_names(session, scope_of(ledger))
+    emit_rows(session, [_record(p, names) for p in found], _COLUMNS, fields=_FIELDS, empty="no participants")
 
 
 @party.command()
@@ -186,11 +212,15 @@ def show(session: Session, who: str) -> None:
       rinne party show refiner
     """
     address = session.resolve_address(who, "ACCOUNT")
-    p = session.ledger().participant(address)
+    ledger = session.ledger()
+    p = ledger.participant(address)
     if not p.registered:
         raise CliError(f"{address} is not a registered participant: the admin registers it with `rinne party register`")
-    session.emit(_record(p), [
+    record = _record(p, load_names(session, scope_of(ledger)))
+    session.emit(record, [
         f"address     {p.address}",
+        f"account     {record['account'] or '- (no local keystore)'}",
+        f"name        {record['name'] or '- (registered elsewhere: the chain keeps only its hash)'}",
         f"state       {'suspended' if p.suspended else 'active'}",
         f"roles       {', '.join(p.roles.names()) or '-'}",
         f"since       {format_time(p.since)}",

@@ -12,54 +12,16 @@ import click
 from ledger import EventIndex, audit as run_audit, battery_passport, footprint, lifetime_carbon, origin_mix
 from ledger import pact_footprint, passport_html, recycled_content, trace as run_trace
 from ledger.audit import STRICT_LEVELS
-from ledger.index import SyncProgress
 from ledger.models import label_of
 
-from ._core import CliError, Session, jsonable, note, pass_session, read_command
+from ._core import CliError, Session, jsonable, open_index, pass_session, read_command, trust_index_option
 from ._units import FiniteFloat
 from .lot import _id
 
 
 def _index(session: Session, *, trust: bool = False) -> EventIndex:
-    """Open this deployment's event index in the data directory, bring it up to date, and check it.
-
-    The check (:meth:`EventIndex.verify_heads`) binds every stored event to its block and to the
-    chain's ledger heads, so a tampered index is refused before anything is answered from it;
-    `trust` (--trust-index) skips it and says so on stderr.
-    """
-    ledger = session.ledger()
-    d = ledger.deployment
-    path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
-    index = EventIndex.open(path)
-    tty = sys.stderr.isatty()
-
-    def progress(p: SyncProgress) -> None:
-        if tty:
-            width = 30
-            done = int(width * p.fraction)
-            sys.stderr.write(f"\rindexing [{'#' * done}{'.' * (width - done)}] block {p.block}/{p.target}, {p.events} events")
-            sys.stderr.flush()
-
-    try:
-        index.sync(ledger, progress)
-        if tty:
-            sys.stderr.write("\r\033[K")
-        if trust:
-            note(f"the index was not checked against the chain's ledger heads and logs (--trust-index): {path}")
-        else:
-            checked = index.verify_heads(ledger.w3, deployment=d)
-            if checked.note:
-                note(checked.note)
-    except BaseException:
-        index.close()
-        raise
-    return index
-
-
-def _trust_index_option(f: Any) -> Any:
-    """--trust-index."""
-    return click.option("--trust-index", is_flag=True,
-                        help="Answer from the local index without checking it against the chain's ledger heads.")(f)
+    """Open this deployment's event index, bring it up to date and check it (see :func:`open_index`)."""
+    return open_index(session, trust=trust)
 
 
 #: Assurance levels `verify` exits 0 on: the same as the strict audit's.
@@ -81,7 +43,7 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "html"]), default="text", show_default=True,
               help="text: a list; json; dot: Graphviz; html: a self-contained page that draws the graph.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
-@_trust_index_option
+@trust_index_option
 @read_command
 @pass_session
 def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path | None, trust_index: bool) -> None:
@@ -116,7 +78,7 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
 @click.command()
 @click.argument("lot_id", callback=_id)
 @click.option("--price", type=FiniteFloat(0), metavar="PER_TONNE", help="Carbon price per tonne CO2e, for a cost figure.")
-@_trust_index_option
+@trust_index_option
 @read_command
 @pass_session
 def verify(session: Session, lot_id: str, price: float | None, trust_index: bool) -> None:
@@ -253,7 +215,7 @@ def _names(labels: list[str], limit: int = 5) -> str:
 )
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
-@_trust_index_option
+@trust_index_option
 @read_command
 @pass_session
 def passport(

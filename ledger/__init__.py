@@ -43,7 +43,7 @@ from ledger.errors import (
     WrongPassword,
 )
 from ledger.audit import AuditReport, audit
-from ledger.index import EventIndex, SyncResult
+from ledger.index import EventIndex, LotRow, SyncResult
 from ledger.passport import battery_passport, pact_footprint, passport_html
 from ledger.provenance import (
     TriageThresholds,
@@ -81,7 +81,7 @@ from ledger.models import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AuditReport", "EventIndex", "SyncResult", "TriageThresholds", "audit", "battery_passport", "claim_assurance", "footprint",
+    "AuditReport", "EventIndex", "LotRow", "SyncResult", "TriageThresholds", "audit", "battery_passport", "claim_assurance", "footprint",
     "lifetime_carbon", "origin_mix", "pact_footprint", "passport_html", "recycled_content", "trace", "triage",
     "AttestationCheck", "GwpAttestation", "LifeCycleStage", "SignedAttestation", "attestation_digest",
     "load_attestation", "save_attestation", "sign_attestation", "verify_attestation", "create_account",

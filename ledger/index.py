@@ -21,7 +21,9 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+
+from eth_utils import to_checksum_address
 
 from ledger import errors
 from ledger._abi import contract_abi
@@ -37,7 +39,7 @@ from ledger._logs import (
 )
 from ledger._rpc import batch, call
 from ledger._state import LedgerState
-from ledger.models import Deployment, to_bytes32
+from ledger.models import Deployment, LotKind, LotState, origin_country, to_bytes32
 
 SCHEMA_VERSION = "1"
 #: Event ids are (block << 24) | log index: chain order, and a block's events form one id range.
@@ -255,6 +257,51 @@ def _b32(value: str | bytes) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     return bytes.fromhex(to_bytes32(value)[2:])
+
+
+class LotRow(NamedTuple):
+    """One lot as :meth:`EventIndex.lots` answers: ids and hashes as 0x-hex, addresses checksummed,
+    masses in grams, times in unix seconds; `composition` is (total, pre-consumer, post-consumer)
+    grams per element in :data:`ledger.models.ELEMENTS` order, as the lot holds now."""
+
+    lot_id: str
+    kind: LotKind
+    state: LotState
+    material: str
+    mass_g: int
+    minted_mass_g: int
+    holder: str
+    creator: str
+    origin: str
+    country: str | None
+    evidence: str
+    minted_block: int
+    minted_at: int
+    made_by_operation: bool
+    offered_to: str | None
+    composition: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+    @classmethod
+    def of(cls, rec: Any) -> "LotRow":
+        """Make a row from a replayed :class:`ledger._state.LotRec`."""
+        return cls(
+            lot_id="0x" + rec.lot_id.hex(), kind=LotKind(rec.kind), state=LotState(rec.state), material="0x" + rec.material.hex(),
+            mass_g=rec.mass, minted_mass_g=rec.mass0, holder=to_checksum_address(rec.holder),
+            creator=to_checksum_address(rec.creator), origin="0x" + rec.origin.hex(), country=origin_country(rec.origin),
+            evidence="0x" + rec.evidence.hex(), minted_block=rec.block, minted_at=rec.timestamp,
+            made_by_operation=rec.made_by is not None,
+            offered_to=to_checksum_address(rec.offered_to) if rec.offered_to else None, composition=rec.comp,
+        )
+
+
+def _enum_member(enum: Any, value: Any, what: str) -> Any:
+    """Return `value` as a member of `enum` (a member, or its name in any case); None stays None."""
+    if value is None or isinstance(value, enum):
+        return value
+    try:
+        return enum[str(value).upper()]
+    except KeyError:
+        raise ValueError(f"unknown lot {what} {value!r}: one of {', '.join(m.name.lower() for m in enum)}") from None
 
 
 class MaterialGraph:
@@ -954,6 +1001,54 @@ class EventIndex:
                     part,
                 )
             )
+        return out
+
+    def lots(
+        self,
+        *,
+        holder: str | None = None,
+        material: str | bytes | None = None,
+        country: str | None = None,
+        state: LotState | str | None = None,
+        kind: LotKind | str | None = None,
+        minted_from: int | None = None,
+        minted_to: int | None = None,
+        limit: int | None = None,
+    ) -> list["LotRow"]:
+        """Return the lots as they stand at the last synced block, in creation order, filtered.
+
+        Read-only: the answer comes from the replayed state (:meth:`state`, cached until the next
+        sync), so holder, mass and state are current, not as minted. Filters combine with AND:
+        `holder` an address (any case); `material` a code or its bytes32; `country` an ISO 3166
+        alpha-2 code (lots made by an operation carry none); `state` and `kind` an enum member or its
+        name in any case (another name raises ValueError); `minted_from`/`minted_to` unix seconds,
+        both inclusive; `limit` at most that many rows.
+        """
+        want_holder = holder.lower() if holder else None
+        want_material = _b32(material) if material is not None else None
+        want_country = country.upper().encode() if country else None
+        want_state = _enum_member(LotState, state, "state")
+        want_kind = _enum_member(LotKind, kind, "kind")
+        out: list[LotRow] = []
+        st = self.state()
+        for rec in st.creation_order():
+            if want_holder is not None and rec.holder != want_holder:
+                continue
+            if want_material is not None and rec.material != want_material:
+                continue
+            if want_country is not None and rec.origin[:2] != want_country:
+                continue
+            if want_state is not None and rec.state != want_state:
+                continue
+            if want_kind is not None and rec.kind != want_kind:
+                continue
+            if minted_from is not None and rec.timestamp < minted_from:
+                continue
+            if minted_to is not None and rec.timestamp > minted_to:
+                continue
+            out.append(LotRow.of(rec))
+            if limit is not None and len(out) >= limit:
+                break
         return out
 
     def frozen_lots(self) -> set[bytes]:

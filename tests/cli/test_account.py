@@ -136,3 +136,23 @@ def test_weak_scrypt_cost_needs_the_dev_switch(rinne, tmp_path):
                        env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"})
     assert result.stderr.count("warning: RINNE_INSECURE_FAST_KEYS=1") == 1
     assert json.loads((keys / "fast").read_text())["crypto"]["kdfparams"]["n"] == 1024
+
+
+def test_list_formats(rinne, tmp_path):
+    keys = tmp_path / "keys"
+    a = rinne.json("account", "new", "alpha", "--keystore-dir", keys, "--no-fund")["address"]
+    b = rinne.json("account", "new", "beta", "--keystore-dir", keys, "--no-fund")["address"]
+    table = rinne.run("account", "list", "--keystore-dir", keys, "--table").stdout.splitlines()
+    assert table[0].split() == ["NAME", "ADDRESS"] and table[1].split() == ["alpha", a] and table[2].split() == ["beta", b]
+    assert rinne.run("account", "list", "--keystore-dir", keys, "--csv").stdout == f"name,address\nalpha,{a}\nbeta,{b}\n"
+    lines = rinne.run("account", "list", "--keystore-dir", keys, "--nl").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == [{"name": "alpha", "address": a}, {"name": "beta", "address": b}]
+    assert "one output format" in rinne.fail("account", "list", "--keystore-dir", keys, "--csv", "--nl", code=2)
+
+
+def test_no_password_and_nothing_on_stdin_is_one_line(rinne, tmp_path):
+    line = rinne.fail("account", "new", "nopw", "--keystore-dir", tmp_path / "keys", "--no-fund", env={"RINNE_PASSWORD": None})
+    assert "no password for nopw" in line and "--password-file" in line and not (tmp_path / "keys" / "nopw").exists()
+    line = rinne.fail("lot", "mint", "NOPW-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes",
+                      env={"RINNE_PASSWORD": None})
+    assert "no password for refiner" in line

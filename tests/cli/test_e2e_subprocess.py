@@ -3,6 +3,7 @@ maker accepts and transforms, a verifier signs offline, someone submits; --json 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -107,3 +108,68 @@ def test_refiner_to_cathode_maker_with_an_offline_attestation(env, tmp_path):
     # Usage errors exit 2 with one line.
     bad = run(env, "lot", "mint", "X", "--material", "NiSO4", "--mass", "12.5", "--account", "refiner", "--yes", code=2)
     assert bad.stderr.strip().count("\n") == 0 and "needs a unit" in bad.stderr
+
+
+def test_import_list_export_round_trip(env, tmp_path):
+    # A few hundred lots through the installed `rinne`: import, list with filters, export to CSV and back.
+    for name in ("admin", "refiner"):
+        data(env, "account", "new", name, "--fund")
+    data(env, "deploy", "--account", "admin", "--yes")
+    data(env, "party", "register", "refiner", "--roles", "REFINER", "--name", "Nordic Refining", "--account", "admin", "--yes")
+    origins = ["FI:Harjavalta", "AU:Greenbushes", ""]
+    lots = tmp_path / "lots.csv"
+    lots.write_text("lot_id,material,mass,Ni,origin\n" + "".join(
+        f"RT-{i:04d},{'NiSO4' if i % 2 else 'CoSO4'},{1_000_000 + i},{i % 7}%,{origins[i % 3]}\n" for i in range(300)))
+    assert data(env, "lot", "import", lots, "--account", "refiner", "--yes")["minted"] == 300
+
+    listed = data(env, "lot", "list")
+    assert [r["label"] for r in listed] == [f"RT-{i:04d}" for i in range(300)]
+    assert {r["holder_account"] for r in listed} == {"refiner"} and {r["holder_name"] for r in listed} == {"Nordic Refining"}
+    finnish = data(env, "lot", "list", "--origin", "FI", "--material", "CoSO4")
+    assert [r["label"] for r in finnish] == [f"RT-{i:04d}" for i in range(300) if i % 3 == 0 and i % 2 == 0]
+    assert {r["origin_site"] for r in finnish} == {"Harjavalta"}
+    table = run(env, "lot", "list", "--holder", "Nordic Refining", "--limit", "2").stdout.splitlines()
+    assert len(table) == 3 and "refiner 0x" in table[1] and "FI:Harjavalta" in table[1] and "1 t" in table[1]
+    nl = run(env, "lot", "list", "--nl", "--state", "active").stdout.splitlines()
+    assert len(nl) == 300 and json.loads(nl[-1])["label"] == "RT-0299"
+
+    out = tmp_path / "export.csv"
+    proc = run(env, "lot", "export", "--csv", "-o", out)
+    assert proc.stdout == "" and "wrote 300 lots" in proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["lot_id"], int(r["mass_g"])) for r in rows] == [(to_bytes32(f"RT-{i:04d}"), 1_000_000 + i) for i in range(300)]
+    assert [int(r["ni_g"]) for r in rows] == [(1_000_000 + i) * (i % 7) // 100 for i in range(300)]
+
+    # Bad filter values: one Error line, exit 2, no traceback.
+    for args in (["--state", "melted"], ["--origin", "Finland"], ["--minted-from", "soon"]):
+        bad = run(env, "lot", "list", *args, code=2)
+        assert bad.stdout == "" and bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("Error: ")
+
+
+def test_no_terminal_and_no_password_is_one_line(env):
+    # stdin is /dev/null (no terminal, nothing to read) and no password is configured: one line, no GetPassWarning.
+    no_password = {"RINNE_PASSWORD": ""}
+    proc = run(env, "account", "new", "nopw", "--no-fund", code=1, extra_env=no_password)
+    assert proc.stdout == "" and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith("Error: no password for nopw") and "RINNE_PASSWORD" in proc.stderr
+    assert "GetPassWarning" not in proc.stderr and "echoed" not in proc.stderr
+    data(env, "account", "new", "signer", "--fund")
+    data(env, "deploy", "--account", "signer", "--yes")
+    proc = run(env, "lot", "mint", "NOPW-1", "--material", "NiSO4", "--mass", "1t", "--account", "signer", "--yes",
+               code=1, extra_env=no_password)
+    assert proc.stderr.strip().count("\n") == 0 and "no password for signer" in proc.stderr and "GetPassWarning" not in proc.stderr
+    # A password piped in (no terminal either) is read without the warning.
+    piped = subprocess.run([str(RINNE), "account", "new", "piped", "--no-fund"], env={**env, **no_password}, input="pw\npw\n",
+                           capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "GetPassWarning" not in piped.stderr and "pw" not in piped.stdout
+
+
+def test_verbose_after_the_subcommand(env):
+    # Nothing deployed in this data directory: a library error, whose traceback -v shows wherever it stands.
+    before = subprocess.run([str(RINNE), "-v", "lot", "show", "X"], env=env, capture_output=True, text=True, timeout=120)
+    after = subprocess.run([str(RINNE), "lot", "show", "X", "-v"], env=env, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run([str(RINNE), "lot", "show", "X"], env=env, capture_output=True, text=True, timeout=120)
+    assert before.returncode == after.returncode == quiet.returncode == 1
+    assert "Traceback" in before.stderr and "Traceback" in after.stderr and "NotDeployed" in after.stderr
+    assert quiet.stderr.strip().count("\n") == 0 and quiet.stderr.startswith("Error: ")
+    assert after.stderr.strip().splitlines()[-1] == before.stderr.strip().splitlines()[-1]

@@ -30,6 +30,9 @@ def test_mint_with_units_shares_recycled_origin_and_evidence(rinne, tmp_path):
     assert created["event"] == "LotCreated"
     assert created["origin"] == origin_code("FI", "Harjavalta")
     assert created["evidence"] == "0x" + keccak(assay.read_bytes()).hex()
+    # In the human history: who by name, and the site this machine minted it with (the chain has its hash).
+    human = rinne.run("lot", "history", "R-NI-001").stdout.splitlines()[0]
+    assert f"by refiner {rinne.addr('refiner')}: NiSO4, 12.5 t" in human and human.endswith("origin FI:Harjavalta")
 
 
 def test_show_json_matches_the_chain(rinne):
@@ -43,6 +46,9 @@ def test_show_json_matches_the_chain(rinne):
     assert shown["commitment"] == lot.commitment and shown["offer"] is None
     human = rinne.run("lot", "show", "R-SHOW").stdout
     assert "2 t" in human and "Ni=400 kg" in human and lot.holder in human
+    # Who holds it, by the names this machine knows: the local account and the name registered from here.
+    assert shown["holder_account"] == "refiner" and shown["holder_name"] == "Refiner"
+    assert f"held by refiner {lot.holder}" in human
 
 
 def test_mint_is_idempotent_but_never_overwrites(rinne):
