@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast test-forge test-python test-brownie test-slither bench artifacts check-artifacts
+.PHONY: setup demo test test-fast test-forge test-python test-brownie test-slither bench artifacts check-artifacts check-fmt
 
 setup: $(VENV)/.ok node_modules/.ok
 
@@ -32,8 +32,14 @@ check-artifacts: node_modules/.ok
 
 test: setup check-artifacts test-forge test-slither test-python test-brownie
 
-test-forge: node_modules/.ok
+test-forge: node_modules/.ok check-fmt
 	bash scripts/forge-test.sh
+
+# Solidity formatting, by the [fmt] settings in foundry.toml: `$(FORGE) fmt contracts` fixes what this reports.
+# The platform binary (see scripts/forge-test.sh), looked up when the recipe runs, after `npm ci`.
+FORGE = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
+check-fmt: node_modules/.ok
+	$(FORGE) fmt --check contracts
 
 test-python: setup
 	$(BIN)/python -m pytest

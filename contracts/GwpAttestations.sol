@@ -62,12 +62,7 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
             selfDeclared = true;
         }
         _records[uid] = Record(signer, a.validUntil, a.stage, selfDeclared, false, a.lotId, a.emissionsGrams, a.issuedAt);
-        emit Attested(uid, a.lotId, signer, a, selfDeclared, signature);
-        _record(
-            keccak256(
-                bytes.concat(abi.encode(Attested.selector, uid, a.lotId, signer), abi.encode(a, selfDeclared, signature))
-            )
-        );
+        _emitRecorded(4, bytes.concat(abi.encode(Attested.selector, uid, a.lotId, signer), abi.encode(a, selfDeclared, signature)));
     }
 
     /// @inheritdoc IGwpAttestations
@@ -83,8 +78,7 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
             revert GwpAttestationsUnauthorizedRevoker(msg.sender);
         }
         r.revoked = true;
-        emit Revoked(uid, msg.sender, reason);
-        _record(keccak256(abi.encode(Revoked.selector, uid, msg.sender, reason)));
+        _emitRecorded(3, abi.encode(Revoked.selector, uid, msg.sender, reason));
     }
 
     /// @inheritdoc IGwpAttestations

@@ -30,8 +30,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
     constructor(address initialAdmin) {
         if (initialAdmin == address(0)) revert ParticipantRegistryZeroAddress();
         _admin = initialAdmin;
-        emit AdminTransferred(address(0), initialAdmin);
-        _record(keccak256(abi.encode(AdminTransferred.selector, address(0), initialAdmin)));
+        _emitRecorded(3, abi.encode(AdminTransferred.selector, address(0), initialAdmin));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -40,8 +39,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
         if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
         if (_participants[account].registered) revert ParticipantRegistryAlreadyRegistered(account);
         _participants[account] = Participant(roles, true, false, uint40(block.timestamp));
-        emit ParticipantRegistered(account, roles, nameHash, metadataHash);
-        _record(keccak256(abi.encode(ParticipantRegistered.selector, account, roles, nameHash, metadataHash)));
+        _emitRecorded(2, abi.encode(ParticipantRegistered.selector, account, roles, nameHash, metadataHash));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -59,22 +57,19 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
     /// @inheritdoc IParticipantRegistry
     function suspend(address account, bytes32 reason) external onlyAdmin {
         _registered(account).suspended = true;
-        emit ParticipantSuspended(account, reason);
-        _record(keccak256(abi.encode(ParticipantSuspended.selector, account, reason)));
+        _emitRecorded(2, abi.encode(ParticipantSuspended.selector, account, reason));
     }
 
     /// @inheritdoc IParticipantRegistry
     function reinstate(address account) external onlyAdmin {
         _registered(account).suspended = false;
-        emit ParticipantReinstated(account);
-        _record(keccak256(abi.encode(ParticipantReinstated.selector, account)));
+        _emitRecorded(2, abi.encode(ParticipantReinstated.selector, account));
     }
 
     /// @inheritdoc IParticipantRegistry
     function transferAdmin(address newAdmin) external onlyAdmin {
         _pendingAdmin = newAdmin;
-        emit AdminTransferStarted(msg.sender, newAdmin);
-        _record(keccak256(abi.encode(AdminTransferStarted.selector, msg.sender, newAdmin)));
+        _emitRecorded(3, abi.encode(AdminTransferStarted.selector, msg.sender, newAdmin));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -83,8 +78,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
         address previous = _admin;
         _admin = msg.sender;
         delete _pendingAdmin;
-        emit AdminTransferred(previous, msg.sender);
-        _record(keccak256(abi.encode(AdminTransferred.selector, previous, msg.sender)));
+        _emitRecorded(3, abi.encode(AdminTransferred.selector, previous, msg.sender));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -133,7 +127,6 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
 
     function _setRoles(address account, uint16 roles) private {
         _participants[account].roles = roles;
-        emit RolesChanged(account, roles);
-        _record(keccak256(abi.encode(RolesChanged.selector, account, roles)));
+        _emitRecorded(2, abi.encode(RolesChanged.selector, account, roles));
     }
 }

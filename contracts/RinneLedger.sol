@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
-import {Lanes} from "./libraries/Lanes.sol";
+import {CompositionMath, Sums} from "./libraries/CompositionMath.sol";
 import {ProRata} from "./libraries/ProRata.sol";
 import {
     Composition,
@@ -26,9 +26,12 @@ import {
 /// @dev A lot takes three storage words: (holder, state, kind, epoch, updatedBlock),
 /// (offeredTo, offerEpoch, mass) and the commitment `keccak256(abi.encode(material, composition))`.
 /// The composition itself is emitted in `LotCreated` / `LotUpdated` and passed back in calldata by
-/// whoever consumes the lot, which keeps a mint near three fresh storage words.
+/// whoever consumes the lot, which keeps a mint near three fresh storage words. The arithmetic on
+/// compositions is in `CompositionMath` and `ProRata`; every event is emitted by `_emitRecorded`
+/// (`LedgerHead`), which advances the ledger head over the very bytes it logs.
 contract RinneLedger is IRinneLedger, ParticipantRegistry {
-    using Lanes for uint256;
+    using CompositionMath for Composition;
+    using CompositionMath for Sums;
 
     uint256 private constant _MAX_INPUTS = 64;
     uint256 private constant _MAX_OUTPUTS = 64;
@@ -66,17 +69,6 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     // 40 bits (1.1 TWh; `_createUnit` checks the rating, capacity is bounded by it); sohAt holds the
     // creation time until the first SOH record (flag `_HAS_SOH`), so that the bound on cycles always has a
     // start; custody counts changes of holder (wrapping) and binds diagnostician authorisations to one custody.
-
-    // Lane-wise running sums of the three vectors of several compositions, and of their masses.
-    struct Sums {
-        uint256 t0;
-        uint256 t1;
-        uint256 p0;
-        uint256 p1;
-        uint256 q0;
-        uint256 q1;
-        uint256 mass;
-    }
 
     mapping(bytes32 lotId => Lot) private _lots;
     mapping(bytes32 unitId => uint256 word) private _units;
@@ -138,8 +130,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (msg.sender == address(0) || l.offeredTo != msg.sender) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
         l.offeredTo = address(0);
         l.offerEpoch = 0;
-        emit OfferRejected(lotId, msg.sender);
-        _record(keccak256(abi.encode(OfferRejected.selector, lotId, msg.sender)));
+        _emitRecorded(3, abi.encode(OfferRejected.selector, lotId, msg.sender));
     }
 
     /// @inheritdoc IRinneLedger
@@ -151,8 +142,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (to == address(0)) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
         l.offeredTo = address(0);
         l.offerEpoch = 0;
-        emit OfferCancelled(lotId, to);
-        _record(keccak256(abi.encode(OfferCancelled.selector, lotId, to)));
+        _emitRecorded(3, abi.encode(OfferCancelled.selector, lotId, to));
     }
 
     /// @inheritdoc IRinneLedger
@@ -184,7 +174,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(inputs, LotKind.Material, true);
         Sums memory made;
         _create(output, LotKind.Material);
-        _add(made, output.composition, output.mass);
+        made.add(output.composition, output.mass);
         if (made.mass != used.mass) revert RinneLedgerMassMismatch();
         uint256[2] memory noLoss;
         _requireBalanced(used, made, noLoss);
@@ -202,7 +192,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         // With several outputs, each one on its own too, within the rounding of whole grams.
         for (uint256 i; i < outputs.length && outputs.length > 1; ++i) {
             Sums memory one = Sums(0, 0, 0, 0, 0, 0, 0);
-            _add(one, outputs[i].composition, 0);
+            one.add(outputs[i].composition, 0);
             _requireShare(used, one, true, outputs[i].lotId);
         }
         _emitTransformed(OpKind.Transform, inIds, usedMasses, outIds, loss);
@@ -239,8 +229,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (l.state != LotState.Frozen) revert RinneLedgerNotFrozen(lotId);
         l.state = LotState.Active;
         l.epoch += 1;
-        emit LotUnfrozen(lotId, msg.sender);
-        _record(keccak256(abi.encode(LotUnfrozen.selector, lotId, msg.sender)));
+        _emitRecorded(3, abi.encode(LotUnfrozen.selector, lotId, msg.sender));
     }
 
     // ---------------------------------------------------------------------------------- units
@@ -252,9 +241,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _requireRole(msg.sender, Roles.BUILDERS);
         _checkCounts(cells.length, 1);
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(cells, LotKind.Material, false);
-        _createUnit(unitLot, unitSpec, PassportStatus.Original, new bytes32[](0), hasAnyRole(msg.sender, Roles.END_USERS) ? _END_USER : 0);
+        _createUnit(
+            unitLot, unitSpec, PassportStatus.Original, new bytes32[](0), hasAnyRole(msg.sender, Roles.END_USERS) ? _END_USER : 0
+        );
         Sums memory made;
-        _add(made, unitLot.composition, unitLot.mass);
+        made.add(unitLot.composition, unitLot.mass);
         _requireBalanced(used, made, loss);
         _requireShare(used, made, false, unitLot.lotId);
         _emitTransformed(OpKind.Build, inIds, usedMasses, _one(unitLot.lotId), loss);
@@ -277,8 +268,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _requireHeldActive(l, unitId);
         if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
         _diagnosticians[unitId][diagnostician] = authorised ? _authorisation(msg.sender, uint16(_units[unitId] >> 240)) : 0;
-        emit DiagnosticianAuthorised(unitId, msg.sender, diagnostician, authorised);
-        _record(keccak256(abi.encode(DiagnosticianAuthorised.selector, unitId, msg.sender, diagnostician, authorised)));
+        _emitRecorded(4, abi.encode(DiagnosticianAuthorised.selector, unitId, msg.sender, diagnostician, authorised));
     }
 
     /// @inheritdoc IRinneLedger
@@ -307,13 +297,15 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
             bytes32 parentId = inIds[i];
             if (!_postConsumer(_units[parentId])) flags = _END_USER;
             PassportStatus from = PassportStatus(uint8(_units[parentId]));
-            if (!_edge(from, PassportStatus.Repurposed)) revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
+            if (!_edge(from, PassportStatus.Repurposed)) {
+                revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
+            }
             // A parent that gave only some modules keeps its passport status.
             if (usedMasses[i] == 0) _setStatus(parentId, from, PassportStatus.Repurposed, unitLot.lotId);
         }
         _createUnit(unitLot, unitSpec, PassportStatus.Repurposed, inIds, flags);
         Sums memory made;
-        _add(made, unitLot.composition, unitLot.mass);
+        made.add(unitLot.composition, unitLot.mass);
         _requireBalanced(used, made, loss);
         _requireShare(used, made, false, unitLot.lotId);
         _emitTransformed(OpKind.Repurpose, inIds, usedMasses, _one(unitLot.lotId), loss);
@@ -335,11 +327,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         // use; what is recovered from any other unit (never sold, never used) is pre-consumer.
         bool postConsumer = _postConsumer(_units[unitId]);
         for (uint256 i; i < n; ++i) {
-            Composition calldata c = recovered[i].composition;
-            (uint256[2] calldata none, uint256[2] calldata all) = postConsumer ? (c.pre, c.post) : (c.post, c.pre);
-            if (none[0] | none[1] != 0 || all[0] != c.total[0] || all[1] != c.total[1]) {
-                revert RinneLedgerInvalidRecovered(recovered[i].lotId);
-            }
+            if (!recovered[i].composition.isAllRecycled(postConsumer)) revert RinneLedgerInvalidRecovered(recovered[i].lotId);
         }
         (Sums memory made, bytes32[] memory outIds) = _createAll(recovered, LotKind.Material);
         // The recycled-credit rule does not apply here: recycling is where recycled content comes from.
@@ -386,7 +374,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function commitmentOf(bytes32 material, Composition calldata composition) external pure returns (bytes32) {
-        return _commitCalldata(material, composition);
+        return CompositionMath.commitCalldata(material, composition);
     }
 
     // ------------------------------------------------------------------------------- internals
@@ -398,8 +386,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         uint32 epoch = l.epoch;
         l.offeredTo = to;
         l.offerEpoch = epoch;
-        emit OfferMade(lotId, msg.sender, to, epoch);
-        _record(keccak256(abi.encode(OfferMade.selector, lotId, msg.sender, to, epoch)));
+        _emitRecorded(4, abi.encode(OfferMade.selector, lotId, msg.sender, to, epoch));
     }
 
     function _accept(bytes32 lotId) private {
@@ -415,8 +402,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         l.offeredTo = address(0);
         l.offerEpoch = 0;
         if (l.kind == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
-        emit OfferAccepted(lotId, from, msg.sender);
-        _record(keccak256(abi.encode(OfferAccepted.selector, lotId, from, msg.sender)));
+        _emitRecorded(4, abi.encode(OfferAccepted.selector, lotId, from, msg.sender));
     }
 
     /// @dev Record (or, with `correction`, supersede the latest) state of health. The holder, or a DIAGNOSTICIAN
@@ -446,13 +432,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         _units[unitId] = _sohWord(w, soh, correction);
         // A new or corrected record changes the passport a buyer was offered: the offer must not complete.
         l.epoch += 1;
-        // SohRecorded and SohCorrected have the same layout: emit either with one encoding of the data.
-        bytes32 topic0 = correction ? SohCorrected.selector : SohRecorded.selector;
-        bytes memory data = abi.encode(soh);
-        assembly ("memory-safe") {
-            log3(add(data, 0x20), mload(data), topic0, unitId, caller())
-        }
-        _record(keccak256(bytes.concat(abi.encode(topic0, unitId, msg.sender), data)));
+        // SohRecorded and SohCorrected have the same layout: emit either with one encoding.
+        _emitRecorded(3, abi.encode(correction ? SohCorrected.selector : SohRecorded.selector, unitId, msg.sender, soh));
     }
 
     /// @dev Whether `soh` keeps the physical bounds of `_soh` against the unit word `w`.
@@ -473,8 +454,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @dev The unit word `w` with `soh` written in: status, rating and custody kept (and, for a correction,
     /// the record's time and the flags); a new record also sets its time and the HAS_SOH flag.
     function _sohWord(uint256 w, SohRecord calldata soh, bool correction) private view returns (uint256) {
-        w = (w & (correction ? _KEEP_ON_CORRECTION : _KEEP_ON_RECORD)) | uint256(soh.soceBp) << 48
-            | uint256(soh.capacityWh) << 64 | uint256(soh.cycles) << 104 | uint256(soh.throughputWh) << 136;
+        w = (w & (correction ? _KEEP_ON_CORRECTION : _KEEP_ON_RECORD)) | uint256(soh.soceBp) << 48 | uint256(soh.capacityWh) << 64
+            | uint256(soh.cycles) << 104 | uint256(soh.throughputWh) << 136;
         if (!correction) w |= block.timestamp << 200 | uint256(_HAS_SOH) << 232;
         return w;
     }
@@ -489,8 +470,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Lot storage l = _lots[lotId];
         l.state = LotState.Frozen;
         l.epoch += 1;
-        emit LotFrozen(lotId, msg.sender, reason);
-        _record(keccak256(abi.encode(LotFrozen.selector, lotId, msg.sender, reason)));
+        _emitRecorded(3, abi.encode(LotFrozen.selector, lotId, msg.sender, reason));
     }
 
     /// @dev A unit changed hands: count the custody (ending diagnostician authorisations) and note when the
@@ -505,7 +485,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     function _create(LotSpec calldata spec, LotKind kind) private {
         bytes32 id = spec.lotId;
         if (_lots[id].state != LotState.None) revert RinneLedgerLotExists(id);
-        if (id == 0 || spec.mass == 0 || !_valid(spec.composition, spec.mass)) revert RinneLedgerInvalidComposition(id);
+        if (id == 0 || spec.mass == 0 || !spec.composition.isValid(spec.mass)) revert RinneLedgerInvalidComposition(id);
         _lots[id] = Lot({
             holder: msg.sender,
             state: LotState.Active,
@@ -515,29 +495,27 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
             offeredTo: address(0),
             offerEpoch: 0,
             mass: spec.mass,
-            commitment: _commitCalldata(spec.material, spec.composition)
+            commitment: CompositionMath.commitCalldata(spec.material, spec.composition)
         });
-        _record(_emitLotCreated(spec));
+        _emitRecorded(4, _lotCreated(spec));
     }
 
-    /// @dev Emit `LotCreated(spec.lotId, msg.sender, spec.material, spec.mass, spec.origin, spec.evidence,
-    /// spec.composition)` and return the hash of its topics and data for the head. A `LotSpec` is static,
-    /// so the event's data (mass, origin, evidence, composition) are its last nine calldata words: they
-    /// are copied once, for both the log and the hash. The caller has read `spec.mass`, which makes
-    /// Solidity reject a mass with dirty high bits before anything is logged.
-    function _emitLotCreated(LotSpec calldata spec) private returns (bytes32 eventHash) {
+    /// @dev The log entry (see `_emitRecorded`) of `LotCreated(spec.lotId, msg.sender, spec.material,
+    /// spec.mass, spec.origin, spec.evidence, spec.composition)`: four topics, then the data. A `LotSpec` is
+    /// static, so the event's data (mass, origin, evidence, composition) are its last nine calldata words,
+    /// copied as they are. The caller has read `spec.mass`, which makes Solidity reject a mass with dirty
+    /// high bits before anything is logged.
+    function _lotCreated(LotSpec calldata spec) private view returns (bytes memory entry) {
         bytes32 topic0 = LotCreated.selector;
         assembly ("memory-safe") {
-            let p := mload(0x40)
-            let lotId := calldataload(spec)
-            let material := calldataload(add(spec, 0x20))
-            mstore(p, topic0)
-            mstore(add(p, 0x20), lotId)
-            mstore(add(p, 0x40), caller())
-            mstore(add(p, 0x60), material)
-            calldatacopy(add(p, 0x80), add(spec, 0x40), 0x120)
-            log4(add(p, 0x80), 0x120, topic0, lotId, caller(), material)
-            eventHash := keccak256(p, 0x1a0)
+            entry := mload(0x40)
+            mstore(entry, 0x1a0)
+            mstore(add(entry, 0x20), topic0)
+            mstore(add(entry, 0x40), calldataload(spec))
+            mstore(add(entry, 0x60), caller())
+            mstore(add(entry, 0x80), calldataload(add(spec, 0x20)))
+            calldatacopy(add(entry, 0xa0), add(spec, 0x40), 0x120)
+            mstore(0x40, add(entry, 0x1c0))
         }
     }
 
@@ -546,7 +524,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         for (uint256 i; i < specs.length; ++i) {
             LotSpec calldata spec = specs[i];
             _create(spec, kind);
-            _add(made, spec.composition, spec.mass);
+            made.add(spec.composition, spec.mass);
             ids[i] = spec.lotId;
         }
     }
@@ -564,14 +542,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (rated >> 40 != 0) revert RinneLedgerInvalidRating(id);
         // The unit word (see `_units`): status, rating, creation time in sohAt, flags; no SOH, custody 0.
         _units[id] = uint256(status) | uint256(rated) << 8 | block.timestamp << 200 | uint256(flags) << 232;
-        emit UnitCreated(id, unitSpec.serialHash, unitSpec.ratedWh, status, parents);
-        _record(
-            keccak256(
-                bytes.concat(
-                    abi.encode(UnitCreated.selector, id), abi.encode(unitSpec.serialHash, unitSpec.ratedWh, status, parents)
-                )
-            )
-        );
+        _emitRecorded(2, bytes.concat(abi.encode(UnitCreated.selector, id), abi.encode(unitSpec.serialHash, rated, status, parents)));
     }
 
     /// @dev Consume one input (whole or part) held by the caller and add what it gave to `used`.
@@ -581,39 +552,33 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Lot storage l = _lots[id];
         _requireHeldActive(l, id);
         if (l.kind != kind) revert RinneLedgerWrongKind(id);
-        if (l.commitment != _commitCalldata(input.material, input.held)) revert RinneLedgerCommitmentMismatch(id);
+        if (l.commitment != CompositionMath.commitCalldata(input.material, input.held)) revert RinneLedgerCommitmentMismatch(id);
         usedMass = input.usedMass;
         if (usedMass == 0) {
             l.state = LotState.Consumed;
             l.epoch += 1;
-            _add(used, input.held, needMass ? l.mass : 0);
+            used.add(input.held, needMass ? l.mass : 0);
             return 0;
         }
         Composition calldata part = input.used;
         Composition calldata held = input.held;
         uint64 mass = l.mass;
-        if (usedMass >= mass || !_valid(part, usedMass)) revert RinneLedgerInvalidUsage(id);
+        if (usedMass >= mass || !part.isValid(usedMass)) revert RinneLedgerInvalidUsage(id);
         // A part of a homogeneous lot has the lot's composition: declaring only the element grams taken
         // (the nickel of a NiSO4 lot, not its mass) would carry a fraction of its burden with all its nickel.
         if (!ProRata.isPart(part, held, usedMass, mass)) revert RinneLedgerNotProRata(id);
-        Composition memory rest;
         unchecked {
-            // No lane borrows: a pro-rata part of less than the whole mass is at most the whole, lane by lane.
-            rest.total = [held.total[0] - part.total[0], held.total[1] - part.total[1]];
-            rest.pre = [held.pre[0] - part.pre[0], held.pre[1] - part.pre[1]];
-            rest.post = [held.post[0] - part.post[0], held.post[1] - part.post[1]];
             mass -= usedMass;
         }
-        if (!_validWords(rest.total[0], rest.total[1], rest.pre[0], rest.pre[1], rest.post[0], rest.post[1], mass)) {
-            revert RinneLedgerInvalidUsage(id);
-        }
+        // No lane borrows: a pro-rata part of less than the whole mass is at most the whole, lane by lane.
+        (Composition memory rest, bool valid) = held.remainder(part, mass);
+        if (!valid) revert RinneLedgerInvalidUsage(id);
         l.mass = mass;
-        l.commitment = _commit(input.material, rest);
+        l.commitment = CompositionMath.commit(input.material, rest);
         l.epoch += 1;
         l.updatedBlock = uint48(block.number);
-        emit LotUpdated(id, input.material, mass, rest);
-        _record(keccak256(abi.encode(LotUpdated.selector, id, input.material, mass, rest)));
-        _add(used, part, usedMass);
+        _emitRecorded(2, abi.encode(LotUpdated.selector, id, input.material, mass, rest));
+        used.add(part, usedMass);
     }
 
     function _consumeAll(LotInput[] calldata inputs, LotKind kind, bool needMass)
@@ -635,8 +600,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     function _setStatus(bytes32 unitId, PassportStatus from, PassportStatus to, bytes32 evidence) private {
         _units[unitId] = (_units[unitId] & ~uint256(0xFF)) | uint256(to);
         _lots[unitId].epoch += 1;
-        emit StatusChanged(unitId, from, to, evidence);
-        _record(keccak256(abi.encode(StatusChanged.selector, unitId, from, to, evidence)));
+        _emitRecorded(2, abi.encode(StatusChanged.selector, unitId, from, to, evidence));
     }
 
     function _emitTransformed(
@@ -646,13 +610,9 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         bytes32[] memory outputs,
         uint256[2] memory loss
     ) private {
-        // Encode the data once, for both the log and the head's hash of topics and data.
-        bytes memory data = abi.encode(inputs, usedMasses, outputs, loss);
-        bytes32 topic0 = LotsTransformed.selector;
-        assembly ("memory-safe") {
-            log3(add(data, 0x20), mload(data), topic0, kind, caller())
-        }
-        _record(keccak256(bytes.concat(abi.encode(topic0, kind, msg.sender), data)));
+        _emitRecorded(
+            3, bytes.concat(abi.encode(LotsTransformed.selector, kind, msg.sender), abi.encode(inputs, usedMasses, outputs, loss))
+        );
     }
 
     /// @dev Whether `id` is among the first `n` entries of `ids` (a plain scan: inputs are few).
@@ -671,54 +631,17 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @dev Outputs plus loss equal the inputs per element, and recycled parts did not grow.
     function _requireBalanced(Sums memory used, Sums memory made, uint256[2] memory loss) private pure {
         _requireConserved(used, made, loss);
-        if (!made.p0.le(used.p0) || !made.p1.le(used.p1) || !made.q0.le(used.q0) || !made.q1.le(used.q1)) {
-            revert RinneLedgerRecycledCreditExceeded();
-        }
+        if (!made.recycledWithin(used)) revert RinneLedgerRecycledCreditExceeded();
     }
 
     function _requireConserved(Sums memory used, Sums memory made, uint256[2] memory loss) private pure {
-        // Bounded loss lanes keep `made + loss` free of carries, so word equality is lane equality.
-        if (!loss[0].bounded() || !loss[1].bounded() || used.t0 != made.t0 + loss[0] || used.t1 != made.t1 + loss[1]) {
-            revert RinneLedgerConservationViolated();
-        }
+        if (!used.conserves(made, loss)) revert RinneLedgerConservationViolated();
     }
 
-    /// @dev ISO 22095 controlled blending (proportional): per element, the recycled share of `made` (pre- and
-    /// post-consumer separately) is at most that of `used`, `made.recycled * used.total <= used.recycled *
-    /// made.total` (plus `used.total - 1` when `roundUp`: the share's ceiling in whole grams, for one output
-    /// of several). Declaring a loss of virgin material, or cutting several outputs, cannot concentrate the
-    /// recycled credit. An element `used` lacks passes here; `_requireBalanced` (made <= used) covers it.
-    /// Lanes are sums of at most 64 lanes (below 2**62): products stay below 2**126.
+    /// @dev The recycled share of `made` is at most that of `used` (see `CompositionMath.shareWithin`): declaring
+    /// a loss of virgin material, or cutting several outputs, cannot concentrate the recycled credit.
     function _requireShare(Sums memory used, Sums memory made, bool roundUp, bytes32 lotId) private pure {
-        bool ok;
-        assembly ("memory-safe") {
-            // Lane by lane: rec * baseTot <= baseRec * tot (+ baseTot - 1 when rounding up).
-            function wordOk(rec, tot, baseRec, baseTot, up) -> r {
-                r := 1
-                for { let s := 0 } lt(s, 256) { s := add(s, 64) } {
-                    let bt := and(shr(s, baseTot), 0xFFFFFFFFFFFFFFFF)
-                    let lhs := mul(and(shr(s, rec), 0xFFFFFFFFFFFFFFFF), bt)
-                    let rhs := mul(and(shr(s, baseRec), 0xFFFFFFFFFFFFFFFF), and(shr(s, tot), 0xFFFFFFFFFFFFFFFF))
-                    r := and(r, iszero(gt(lhs, add(rhs, mul(up, sub(bt, gt(bt, 0)))))))
-                }
-            }
-            // Sums words: t0 t1 p0 p1 q0 q1 at 0x00..0xa0; pairs (p0, t0) (p1, t1) (q0, t0) (q1, t1).
-            let t0 := mload(made)
-            let t1 := mload(add(made, 0x20))
-            let u0 := mload(used)
-            let u1 := mload(add(used, 0x20))
-            ok := and(
-                and(
-                    wordOk(mload(add(made, 0x40)), t0, mload(add(used, 0x40)), u0, roundUp),
-                    wordOk(mload(add(made, 0x60)), t1, mload(add(used, 0x60)), u1, roundUp)
-                ),
-                and(
-                    wordOk(mload(add(made, 0x80)), t0, mload(add(used, 0x80)), u0, roundUp),
-                    wordOk(mload(add(made, 0xa0)), t1, mload(add(used, 0xa0)), u1, roundUp)
-                )
-            )
-        }
-        if (!ok) revert RinneLedgerRecycledShareExceeded(lotId);
+        if (!made.shareWithin(used, roundUp)) revert RinneLedgerRecycledShareExceeded(lotId);
     }
 
     /// @dev Whether recycling the unit yields post-consumer material: it reached an end user (held by an
@@ -741,55 +664,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (l.holder != msg.sender) revert RinneLedgerNotHolder(lotId, msg.sender);
     }
 
-    function _add(Sums memory s, Composition calldata c, uint256 mass) private pure {
-        // Callers only add validated (lane-bounded) compositions, at most 64 of them: no carries. `Sums` is
-        // the six words of a composition (in calldata order) followed by the mass.
-        assembly ("memory-safe") {
-            for { let k := 0 } lt(k, 0xc0) { k := add(k, 0x20) } {
-                mstore(add(s, k), add(mload(add(s, k)), calldataload(add(c, k))))
-            }
-            mstore(add(s, 0xc0), add(mload(add(s, 0xc0)), mass))
-        }
-    }
-
-    /// @dev Lanes below 2**56, recycled (pre + post) within total, and elements within `mass`.
-    /// Compositions are read from calldata in place: copying them to memory cost more than the checks.
-    function _valid(Composition calldata c, uint256 mass) private pure returns (bool) {
-        return _validWords(c.total[0], c.total[1], c.pre[0], c.pre[1], c.post[0], c.post[1], mass);
-    }
-
-    /// @dev `_valid` on the six words of a composition: totals `t0, t1`, pre `p0, p1`, post `q0, q1`.
-    function _validWords(uint256 t0, uint256 t1, uint256 p0, uint256 p1, uint256 q0, uint256 q1, uint256 mass)
-        private
-        pure
-        returns (bool)
-    {
-        if (!(t0 | t1 | p0 | p1 | q0 | q1).bounded()) return false;
-        unchecked {
-            return (p0 + q0).le(t0) && (p1 + q1).le(t1) && t0.sum() + t1.sum() <= mass;
-        }
-    }
-
     /// @dev Each output of a split but the last is a pro-rata part (by mass) of what the outputs before it
     /// left, as `Composition.divide` cuts: a split cannot put one element into a light output.
     function _requireSplitProRata(Composition calldata source, uint256 mass, LotSpec[] calldata outputs) private pure {
         uint256 bad = ProRata.firstNotProRata(source, mass, outputs);
         if (bad < outputs.length) revert RinneLedgerNotProRata(outputs[bad].lotId);
-    }
-
-    function _commit(bytes32 material, Composition memory c) private pure returns (bytes32) {
-        return keccak256(abi.encode(material, c));
-    }
-
-    /// @dev `_commit` of a calldata composition without copying it to memory first: a composition is
-    /// six static words, so `abi.encode(material, c)` is `material` followed by those words.
-    function _commitCalldata(bytes32 material, Composition calldata c) private pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore(p, material)
-            calldatacopy(add(p, 0x20), c, 0xc0)
-            h := keccak256(p, 0xe0)
-        }
     }
 
     function _edge(PassportStatus from, PassportStatus to) private pure returns (bool) {

@@ -148,10 +148,7 @@ contract FuzzTest is RinneTest {
     }
 
     /// @dev `n` outputs of random masses, each but the last the pro-rata part of what the ones before it left.
-    function _shares(uint256 seed, Composition memory used, uint256 massToSplit, uint256 n)
-        internal
-        returns (LotSpec[] memory outs)
-    {
+    function _shares(uint256 seed, Composition memory used, uint256 massToSplit, uint256 n) internal returns (LotSpec[] memory outs) {
         vm.assume(massToSplit >= n);
         outs = new LotSpec[](n);
         Composition memory left = _copy(used);
@@ -191,7 +188,9 @@ contract FuzzTest is RinneTest {
     }
 
     function _noZeroMass(LotSpec[] memory outs) internal pure returns (bool) {
-        for (uint256 i; i < outs.length; ++i) if (outs[i].mass == 0) return false;
+        for (uint256 i; i < outs.length; ++i) {
+            if (outs[i].mass == 0) return false;
+        }
         return true;
     }
 

@@ -87,7 +87,9 @@ contract GasTest is RinneTest {
     }
 
     function _scaled(uint256[8] memory e, uint256 perMillion) internal pure returns (uint256[8] memory r) {
-        for (uint256 i; i < 8; ++i) r[i] = e[i] * perMillion / 1_000_000;
+        for (uint256 i; i < 8; ++i) {
+            r[i] = e[i] * perMillion / 1_000_000;
+        }
     }
 
     /// @dev A 450 kg pack built from a fresh cell lot, handed to `holder`.
@@ -120,7 +122,9 @@ contract GasTest is RinneTest {
 
     function test_mintBatch10() public {
         LotSpec[] memory specs = new LotSpec[](10);
-        for (uint256 i; i < 10; ++i) specs[i] = _nickelSpec();
+        for (uint256 i; i < 10; ++i) {
+            specs[i] = _nickelSpec();
+        }
         vm.prank(miner);
         ledger.mintBatch(specs);
         vm.snapshotValue("mintBatch10 per lot", vm.snapshotGasLastCall("mintBatch10") / 10);
@@ -140,7 +144,9 @@ contract GasTest is RinneTest {
 
     function test_offerBatch10() public {
         address[] memory to = new address[](10);
-        for (uint256 i; i < 10; ++i) to[i] = refiner;
+        for (uint256 i; i < 10; ++i) {
+            to[i] = refiner;
+        }
         vm.prank(miner);
         ledger.offerBatch(_minerLots, to);
         vm.snapshotValue("offerBatch10 per lot", vm.snapshotGasLastCall("offerBatch10") / 10);
@@ -310,7 +316,9 @@ contract GasTest is RinneTest {
 
     function test_freezeBatch10() public {
         bytes32[] memory ids = new bytes32[](10);
-        for (uint256 i; i < 10; ++i) ids[i] = _minerLots[i];
+        for (uint256 i; i < 10; ++i) {
+            ids[i] = _minerLots[i];
+        }
         vm.prank(auditor);
         ledger.freezeBatch(ids, keccak256("lineage under investigation"));
         vm.snapshotValue("freezeBatch10 per lot", vm.snapshotGasLastCall("freezeBatch10") / 10);

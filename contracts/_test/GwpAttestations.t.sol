@@ -60,12 +60,9 @@ contract GwpAttestationsTest is RinneTest {
         assertTrue(attestations.nonceUsed(verifier, 1), "nonce used");
         (uint64 seq2, bytes32 head) = attestations.ledgerHead();
         assertEq(seq2, seq + 1, "head advanced");
-        bytes32 eventHash = keccak256(
-            bytes.concat(abi.encode(IGwpAttestations.Attested.selector, uid, lotId, verifier), abi.encode(a, false, sig))
-        );
-        assertEq(
-            uint256(head) >> 64, uint256(keccak256(abi.encode(uint256(0), eventHash))) >> 64, "head hash is keccak(prev, event)"
-        );
+        bytes32 eventHash =
+            keccak256(bytes.concat(abi.encode(IGwpAttestations.Attested.selector, uid, lotId, verifier), abi.encode(a, false, sig)));
+        assertEq(uint256(head) >> 64, uint256(keccak256(abi.encode(uint256(0), eventHash))) >> 64, "head hash is keccak(prev, event)");
     }
 
     function test_attest_validityEndsAtValidUntil() public {
@@ -115,7 +112,9 @@ contract GwpAttestationsTest is RinneTest {
         _attest(a, verifier, sigA1);
         bytes memory sig = _signAttestation(VERIFIER_KEY, a);
         bytes memory short = new bytes(64);
-        for (uint256 i; i < 64; ++i) short[i] = sig[i];
+        for (uint256 i; i < 64; ++i) {
+            short[i] = sig[i];
+        }
         vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidSignature.selector, verifier));
         _attest(a, verifier, short);
         // A tampered field changes the digest, so the signature no longer matches.

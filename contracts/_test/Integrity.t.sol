@@ -136,12 +136,16 @@ contract IntegrityTest is RinneTest {
         Composition memory nearly = _virgin([uint256(0), 66_902, 0, 0, 0, 0, 0, 0]);
         vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerNotProRata.selector, s.lotId));
         vm.prank(refiner);
-        ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, 300_000, nearly)), _ones(_spec(_newId(), PCAM, 300_000, nearly)), _noLoss());
+        ledger.transform(
+            _ones(_part(s.lotId, NISO4, s.composition, 300_000, nearly)), _ones(_spec(_newId(), PCAM, 300_000, nearly)), _noLoss()
+        );
         // Honest: 300 kg carry 30 % of the nickel.
         Composition memory honest = _take(s.composition, 300_000, 1_000_000);
         assertEq(_lane(honest.total, NI), 66_900, "pro rata nickel");
         vm.prank(refiner);
-        ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, 300_000, honest)), _ones(_spec(_newId(), PCAM, 300_000, honest)), _noLoss());
+        ledger.transform(
+            _ones(_part(s.lotId, NISO4, s.composition, 300_000, honest)), _ones(_spec(_newId(), PCAM, 300_000, honest)), _noLoss()
+        );
         assertEq(_lot(s.lotId).mass, 700_000, "remainder");
     }
 
@@ -172,11 +176,19 @@ contract IntegrityTest is RinneTest {
         uint256 part = ni * used / mass + (nudge < 0 ? 0 : uint256(uint8(nudge)) % 3);
         Composition memory p = _virgin([uint256(0), part, 0, 0, 0, 0, 0, 0]);
         vm.prank(refiner);
-        try ledger.transform(_ones(_part(s.lotId, NISO4, s.composition, uint64(used), p)), _ones(_spec(_newId(), PCAM, uint64(used), p)), _noLoss()) {
+        try ledger.transform(
+            _ones(_part(s.lotId, NISO4, s.composition, uint64(used), p)), _ones(_spec(_newId(), PCAM, uint64(used), p)), _noLoss()
+        ) {
             assertTrue(_isProRata(p, s.composition, used, mass), "accepted, so pro rata");
         } catch (bytes memory err) {
-            assertFalse(_isProRata(p, s.composition, used, mass) && part <= used && ni - part <= mass - used, "refused, so not pro rata");
-            assertTrue(bytes4(err) == IRinneLedger.RinneLedgerNotProRata.selector || bytes4(err) == IRinneLedger.RinneLedgerInvalidUsage.selector, "named error");
+            assertFalse(
+                _isProRata(p, s.composition, used, mass) && part <= used && ni - part <= mass - used, "refused, so not pro rata"
+            );
+            assertTrue(
+                bytes4(err) == IRinneLedger.RinneLedgerNotProRata.selector
+                    || bytes4(err) == IRinneLedger.RinneLedgerInvalidUsage.selector,
+                "named error"
+            );
         }
     }
 
@@ -270,11 +282,13 @@ contract IntegrityTest is RinneTest {
     /// @dev Class 2b: 1 t of NiSO4 with 10 % post-consumer nickel, transformed with a declared loss of
     /// virgin nickel so that the output claims all the recycled nickel on a smaller total.
     function test_class2b_lossCannotConcentrateTheRecycledShare() public {
-        Composition memory c = _comp([uint256(0), 223_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
+        Composition memory c =
+            _comp([uint256(0), 223_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
         LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
         _mint(refiner, s);
         uint256[2] memory loss = _one(NI, 200_000); // "lost" 90 % of the nickel, all of it virgin
-        Composition memory out = _comp([uint256(0), 23_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
+        Composition memory out =
+            _comp([uint256(0), 23_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 22_300, 0, 0, 0, 0, 0, 0]);
         LotSpec memory o = _spec(_newId(), PCAM, 100_000, out); // 97 % post-consumer nickel
         vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerRecycledShareExceeded.selector, o.lotId));
         vm.prank(refiner);
@@ -287,11 +301,13 @@ contract IntegrityTest is RinneTest {
     }
 
     function test_class2b_oneOutputOfSeveralCannotTakeAllTheCredit() public {
-        Composition memory c = _comp([uint256(0), 200_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
+        Composition memory c =
+            _comp([uint256(0), 200_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
         LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
         _mint(refiner, s);
         // 20 kg Ni entirely recycled in one output, 180 kg virgin in the other: the totals balance.
-        Composition memory a = _comp([uint256(0), 20_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
+        Composition memory a =
+            _comp([uint256(0), 20_000, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), 20_000, 0, 0, 0, 0, 0, 0]);
         LotSpec memory green = _spec(_newId(), PCAM, 100_000, a);
         LotSpec memory grey = _spec(_newId(), PCAM, 900_000, _virgin([uint256(0), 180_000, 0, 0, 0, 0, 0, 0]));
         vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerRecycledShareExceeded.selector, green.lotId));
@@ -299,19 +315,27 @@ contract IntegrityTest is RinneTest {
         ledger.transform(_ones(_whole(s)), _pair(green, grey), _noLoss());
         // Honest: both at 10 %.
         vm.prank(refiner);
-        ledger.transform(_ones(_whole(s)), _pair(_spec(_newId(), PCAM, 100_000, _blend(c, a.total)), _spec(_newId(), PCAM, 900_000, _blend(c, grey.composition.total))), _noLoss());
+        ledger.transform(
+            _ones(_whole(s)),
+            _pair(
+                _spec(_newId(), PCAM, 100_000, _blend(c, a.total)), _spec(_newId(), PCAM, 900_000, _blend(c, grey.composition.total))
+            ),
+            _noLoss()
+        );
     }
 
     /// @dev Any accepted transform keeps every output's recycled share of every element within the inputs'.
     function testFuzz_class2b_acceptedOutputsKeepTheInputsShare(uint32 keepSeed, uint32 claimSeed, uint32 recSeed) public {
         uint256 ni = 100_000 + keepSeed % 100_000;
         uint256 post = recSeed % (ni + 1);
-        Composition memory c = _comp([uint256(0), ni, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), post, 0, 0, 0, 0, 0, 0]);
+        Composition memory c =
+            _comp([uint256(0), ni, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), post, 0, 0, 0, 0, 0, 0]);
         LotSpec memory s = _spec(_newId(), NISO4, 1_000_000, c);
         _mint(refiner, s);
         uint256 kept = 1 + keepSeed % ni;
         uint256 claim = claimSeed % (_min(kept, post) + 1);
-        Composition memory out = _comp([uint256(0), kept, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), claim, 0, 0, 0, 0, 0, 0]);
+        Composition memory out =
+            _comp([uint256(0), kept, 0, 0, 0, 0, 0, 0], [uint256(0), 0, 0, 0, 0, 0, 0, 0], [uint256(0), claim, 0, 0, 0, 0, 0, 0]);
         vm.prank(refiner);
         try ledger.transform(_ones(_whole(s)), _ones(_spec(_newId(), PCAM, 500_000, out)), _one(NI, ni - kept)) {
             assertLe(claim * ni, post * kept, "accepted, so within the inputs' share");

@@ -19,8 +19,8 @@ contract InvariantsTest is RinneTest {
         vm.warp(1_767_225_600);
         _deploy();
         address[] memory ops = new address[](4);
-        uint16 opRoles = Roles.MINER | Roles.REFINER | Roles.CATHODE_MAKER | Roles.PACK_ASSEMBLER | Roles.SECOND_LIFE
-            | Roles.RECYCLER | Roles.OEM;
+        uint16 opRoles =
+            Roles.MINER | Roles.REFINER | Roles.CATHODE_MAKER | Roles.PACK_ASSEMBLER | Roles.SECOND_LIFE | Roles.RECYCLER | Roles.OEM;
         vm.startPrank(admin);
         for (uint256 i; i < 4; ++i) {
             ops[i] = _actor(string.concat("operator", _str(i)));
@@ -69,6 +69,7 @@ contract InvariantsTest is RinneTest {
         invariant_elementConservationAndRecycledContent();
         invariant_usedNoncesStayUsed();
         invariant_headCountsEveryEvent();
+        // forgefmt: disable-next-item
         string[24] memory actions = [
             "mint", "offer", "accept", "stale offer refused", "cancel", "reject", "split (part)", "split (whole)",
             "merge", "transform", "greedy transform refused", "freeze", "unfreeze", "suspend/reinstate", "buildUnit",

@@ -116,12 +116,16 @@ contract RinneLedgerLotsTest is RinneTest {
 
     function test_mintBatch_createsAllOrNothing() public {
         LotSpec[] memory specs = new LotSpec[](3);
-        for (uint256 i; i < 3; ++i) specs[i] = _nickelSpec();
+        for (uint256 i; i < 3; ++i) {
+            specs[i] = _nickelSpec();
+        }
         uint64 seq = _sequence();
         vm.prank(miner);
         ledger.mintBatch(specs);
         assertEq(_sequence(), seq + 3, "three events");
-        for (uint256 i; i < 3; ++i) assertEq(_lot(specs[i].lotId).holder, miner, "holder");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(_lot(specs[i].lotId).holder, miner, "holder");
+        }
 
         LotSpec[] memory bad = new LotSpec[](2);
         bad[0] = _nickelSpec();
@@ -287,7 +291,9 @@ contract RinneLedgerLotsTest is RinneTest {
         vm.prank(refiner);
         ledger.acceptBatch(ids);
         assertEq(_sequence(), seq + 6, "three offers and three acceptances");
-        for (uint256 i; i < 3; ++i) assertEq(_lot(ids[i]).holder, refiner, "moved");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(_lot(ids[i]).holder, refiner, "moved");
+        }
     }
 
     function test_offerBatch_revertsOnLengthMismatch() public {

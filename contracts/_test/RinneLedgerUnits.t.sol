@@ -47,7 +47,9 @@ contract RinneLedgerUnitsTest is RinneTest {
         vm.expectEmit(address(ledger));
         emit IRinneLedger.LotsTransformed(OpKind.Build, packer, ins, used, outs, _noLoss());
         vm.prank(packer);
-        ledger.buildUnit(_pair(_whole(c1), _part(c2.lotId, CELL, c2.composition, 100_000, part)), p, _unitSpec("VIN-1", 75_000), _noLoss());
+        ledger.buildUnit(
+            _pair(_whole(c1), _part(c2.lotId, CELL, c2.composition, 100_000, part)), p, _unitSpec("VIN-1", 75_000), _noLoss()
+        );
 
         LotInfo memory l = _lot(p.lotId);
         assertEq(uint8(l.kind), uint8(LotKind.Unit), "unit kind");
@@ -136,7 +138,9 @@ contract RinneLedgerUnitsTest is RinneTest {
 
     function test_recordSoh_revertsForOthers() public {
         LotSpec memory p = _pack(oem);
-        vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, recycler, Roles.DIAGNOSTICIAN));
+        vm.expectRevert(
+            abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, recycler, Roles.DIAGNOSTICIAN)
+        );
         vm.prank(recycler);
         ledger.recordSoh(p.lotId, _soh(9_000, 1, 1));
         vm.prank(admin);
@@ -329,10 +333,7 @@ contract RinneLedgerUnitsTest is RinneTest {
         _transfer(p.lotId, oem, recycler);
     }
 
-    function _recoveredFrom(LotSpec memory p)
-        internal
-        returns (LotSpec[] memory outs, uint256[2] memory loss)
-    {
+    function _recoveredFrom(LotSpec memory p) internal returns (LotSpec[] memory outs, uint256[2] memory loss) {
         uint256[8] memory t = _unpack(p.composition.total);
         outs = new LotSpec[](2);
         outs[0] = _spec(_newId(), BLACK_MASS, 400_000, _recovered([t[LI], t[NI], t[CO], t[MN], t[C], 0, 0, 0]));
@@ -389,7 +390,9 @@ contract RinneLedgerUnitsTest is RinneTest {
         LotSpec memory p = _pack(recycler);
         (LotSpec[] memory outs, uint256[2] memory loss) = _recoveredFrom(p);
         vm.expectRevert(
-            abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidTransition.selector, p.lotId, PassportStatus.Original, PassportStatus.Recycled)
+            abi.encodeWithSelector(
+                IRinneLedger.RinneLedgerInvalidTransition.selector, p.lotId, PassportStatus.Original, PassportStatus.Recycled
+            )
         );
         vm.prank(recycler);
         ledger.recycle(_whole(p), outs, loss);
@@ -423,7 +426,9 @@ contract RinneLedgerUnitsTest is RinneTest {
         // A material lot has no passport, so it is not Waste.
         LotSpec memory s = _mintNickel(recycler);
         vm.expectRevert(
-            abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidTransition.selector, s.lotId, PassportStatus.None, PassportStatus.Recycled)
+            abi.encodeWithSelector(
+                IRinneLedger.RinneLedgerInvalidTransition.selector, s.lotId, PassportStatus.None, PassportStatus.Recycled
+            )
         );
         vm.prank(recycler);
         ledger.recycle(_whole(s), outs, loss);

@@ -69,7 +69,12 @@ interface IGwpAttestations {
     /// @param selfDeclared True when signed by the holder rather than an accredited verifier.
     /// @param signature The signature, so that auditors can verify it offline.
     event Attested(
-        bytes32 indexed uid, bytes32 indexed lotId, address indexed signer, GwpAttestation attestation, bool selfDeclared, bytes signature
+        bytes32 indexed uid,
+        bytes32 indexed lotId,
+        address indexed signer,
+        GwpAttestation attestation,
+        bool selfDeclared,
+        bytes signature
     );
     /// @notice Emitted when an attestation was revoked; the record stays.
     /// @param uid The attestation.

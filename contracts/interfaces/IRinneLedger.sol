@@ -253,7 +253,8 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param unitLot The unit as a lot (kind Unit).
     /// @param unitSpec Passport fields.
     /// @param loss Declared loss per element.
-    function buildUnit(LotInput[] calldata cells, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss) external;
+    function buildUnit(LotInput[] calldata cells, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external;
 
     /// @notice Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
     /// unit (`authoriseDiagnostician`). Values are bounded by physics: state of certified energy at most
@@ -292,7 +293,8 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param unitLot The new unit as a lot.
     /// @param unitSpec Its passport fields; status Repurposed.
     /// @param loss Declared loss per element.
-    function repurpose(LotInput[] calldata parents, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss) external;
+    function repurpose(LotInput[] calldata parents, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external;
 
     /// @notice Recycle a Waste unit into recovered lots. RECYCLER. Their content is post-consumer recycled
     /// when the unit reached an end user and was used (ISO 14021; `UnitInfo.postConsumer`), pre-consumer

@@ -13,11 +13,7 @@ import {Composition, LotSpec} from "../types/LedgerTypes.sol";
 /// Lanes are below 2**64 and masses below 2**64, so the products stay below 2**128: no overflow.
 library ProRata {
     /// @dev Whether every lane of `part` is pro rata to `whole` for `num / den` (`den` > 0).
-    function isPart(Composition calldata part, Composition calldata whole, uint256 num, uint256 den)
-        internal
-        pure
-        returns (bool ok)
-    {
+    function isPart(Composition calldata part, Composition calldata whole, uint256 num, uint256 den) internal pure returns (bool ok) {
         assembly ("memory-safe") {
             let m := 0xFFFFFFFFFFFFFFFF
             ok := 1

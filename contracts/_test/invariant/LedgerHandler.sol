@@ -140,7 +140,9 @@ contract LedgerHandler is CompositionBuilder {
         for (uint256 i = first; i < logs.length; ++i) {
             if (logs[i].emitter != emitter) continue;
             bytes memory packed;
-            for (uint256 t; t < logs[i].topics.length; ++t) packed = bytes.concat(packed, logs[i].topics[t]);
+            for (uint256 t; t < logs[i].topics.length; ++t) {
+                packed = bytes.concat(packed, logs[i].topics[t]);
+            }
             h = _fold(h, keccak256(bytes.concat(packed, logs[i].data)));
         }
         return h;
@@ -224,7 +226,9 @@ contract LedgerHandler is CompositionBuilder {
     }
 
     function _elements(Composition memory c) private pure returns (uint256 s) {
-        for (uint256 i; i < 8; ++i) s += _lane(c.total, i);
+        for (uint256 i; i < 8; ++i) {
+            s += _lane(c.total, i);
+        }
     }
 
     /// @dev A random part of `c` leaving a valid remainder (virgin, pre and post taken independently).
@@ -284,7 +288,9 @@ contract LedgerHandler is CompositionBuilder {
     }
 
     function _addLoss(uint256[2] memory loss) private {
-        for (uint256 i; i < 8; ++i) lost[i] += _lane(loss, i);
+        for (uint256 i; i < 8; ++i) {
+            lost[i] += _lane(loss, i);
+        }
     }
 
     // ------------------------------------------------------------------------------- actions
@@ -441,7 +447,9 @@ contract LedgerHandler is CompositionBuilder {
             } else {
                 _consumeWhole(id);
             }
-            for (uint256 i; i < n; ++i) _newLot(outs[i].lotId, l.material, outs[i].mass, outs[i].composition, l.holder, LotKind.Material);
+            for (uint256 i; i < n; ++i) {
+                _newLot(outs[i].lotId, l.material, outs[i].mass, outs[i].composition, l.holder, LotKind.Material);
+            }
             expectedSeq += 1; // LotsTransformed
             calls[partly ? "split (part)" : "split (whole)"]++;
         } catch {
@@ -456,7 +464,10 @@ contract LedgerHandler is CompositionBuilder {
         bytes32 b;
         for (uint256 i; i < ids.length && b == 0; ++i) {
             Model storage lb = _m[ids[i]];
-            if (ids[i] != a && lb.state == LotState.Active && lb.kind == LotKind.Material && lb.holder == la.holder && lb.material == la.material) {
+            if (
+                ids[i] != a && lb.state == LotState.Active && lb.kind == LotKind.Material && lb.holder == la.holder
+                    && lb.material == la.material
+            ) {
                 b = ids[i];
             }
         }
@@ -527,7 +538,9 @@ contract LedgerHandler is CompositionBuilder {
         Composition memory c = outs[0].composition;
         for (uint256 e; e < 8; ++e) {
             uint256 others;
-            for (uint256 j = 1; j < outs.length; ++j) others += _lane(outs[j].composition.post, e);
+            for (uint256 j = 1; j < outs.length; ++j) {
+                others += _lane(outs[j].composition.post, e);
+            }
             uint256 claim = _lane(inPost, e) - others + 1;
             if (_lane(c.pre, e) + claim <= _lane(c.total, e)) {
                 uint256 shift = 64 * (e % 4);

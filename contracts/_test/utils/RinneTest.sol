@@ -41,9 +41,13 @@ abstract contract Assertions {
     function _str(uint256 v) internal pure returns (string memory s) {
         if (v == 0) return "0";
         uint256 len;
-        for (uint256 t = v; t != 0; t /= 10) ++len;
+        for (uint256 t = v; t != 0; t /= 10) {
+            ++len;
+        }
         bytes memory b = new bytes(len);
-        for (; v != 0; v /= 10) b[--len] = bytes1(uint8(48 + v % 10));
+        for (; v != 0; v /= 10) {
+            b[--len] = bytes1(uint8(48 + v % 10));
+        }
         s = string(b);
     }
 }
@@ -81,7 +85,9 @@ abstract contract CompositionBuilder {
     }
 
     function _unpack(uint256[2] memory w) internal pure returns (uint256[8] memory e) {
-        for (uint256 i; i < 8; ++i) e[i] = _lane(w, i);
+        for (uint256 i; i < 8; ++i) {
+            e[i] = _lane(w, i);
+        }
     }
 
     /// @dev Composition with the given totals and no recycled content.
@@ -106,7 +112,9 @@ abstract contract CompositionBuilder {
     }
 
     function _sumElements(Composition memory c) internal pure returns (uint256 s) {
-        for (uint256 i; i < 8; ++i) s += _lane(c.total, i);
+        for (uint256 i; i < 8; ++i) {
+            s += _lane(c.total, i);
+        }
     }
 
     /// @dev A deep copy (memory structs alias: `Composition memory c = s.composition` shares the arrays).
@@ -237,8 +245,7 @@ abstract contract RinneTest is Assertions, CompositionBuilder {
     bytes32 internal constant ESS = "ESS-120KWH";
     bytes32 internal constant BLACK_MASS = "BLACK-MASS";
     // "ID" followed by the first 30 bytes of keccak256("Sorowako nickel mine").
-    bytes32 internal constant ORIGIN =
-        bytes32(uint256(0x4944) << 240 | uint256(keccak256("Sorowako nickel mine")) >> 16);
+    bytes32 internal constant ORIGIN = bytes32(uint256(0x4944) << 240 | uint256(keccak256("Sorowako nickel mine")) >> 16);
 
     RinneLedger internal ledger;
     GwpAttestations internal attestations;
