@@ -229,6 +229,10 @@ def submit(session: Session, files: tuple[Path, ...]) -> None:
     session.emit(results, lines)
 
 
+#: What an offline check of a file cannot know (issue 14: "valid" for a never-accredited signer misled).
+_OFFLINE_BLIND = ("signer accreditation", "revocation", "nonce spent", "recorded on-chain")
+
+
 @gwp.command()
 @click.argument("target", metavar="FILE|UID")
 @click.option("--on-chain", is_flag=True, help="For a file: also check against the chain (not revoked, signer accredited, contract signers).")
@@ -239,7 +243,8 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
 
     A FILE is checked offline, with no chain: the signature recovers to the
     named signer over exactly these fields, for the recorded deployment, within
-    its validity period. With --on-chain the chain is asked too: not revoked,
+    its validity period; the output lists what offline cannot know (the
+    signer's accreditation, revocation, the nonce). With --on-chain the chain is asked too: not revoked,
     signer accredited now (or a self-declaration recorded), contract signers
     via ERC-1271; whether it is recorded is reported. A UID is looked up on the
     chain: recorded, not revoked, within validity, signer accredited.
@@ -268,6 +273,8 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
                 note(f"no deployment of chain {signed.chain_id} is recorded here: the contract address was not compared")
             check = _attest.verify_attestation(signed, chain_id=session.chain_id, contract=contract)
             problems += check.problems
+            info["checked"] = ["signature", "fields", "chain id"] + (["contract"] if contract else []) + ["validity period"]
+            info["not_checked"] = list(_OFFLINE_BLIND)
     elif _UID.match(target):
         uid = target.lower()
         ledger = session.ledger()
@@ -304,6 +311,10 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
                 click.echo(f"on-chain   {'recorded' if info['recorded'] else 'not recorded'}" + (", revoked" if info.get("revoked") else ""))
         for p in problems:
             click.echo(f"problem    {p}: {PROBLEMS.get(p, p)}")
+        if "not_checked" in info:
+            # Offline, a valid signature says nothing about who the signer is on the ledger.
+            click.echo(f"checked    {', '.join(info['checked'])} (offline)")
+            click.echo(f"unchecked  {', '.join(info['not_checked'])}: only the chain knows (--on-chain)")
     else:
         click.echo(json.dumps(jsonable(data), indent=2))
     if not ok:

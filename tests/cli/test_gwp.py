@@ -31,6 +31,10 @@ def test_sign_is_offline_and_writes_a_verifiable_file(rinne, tmp_path):
     assert signed.chain_id == rinne.ledger().chain_id and signed.contract == rinne.ledger().deployment.attestations
     verified = rinne.json("gwp", "verify", str(path), rpc=False, env={"ETH_RPC_URL": "http://127.0.0.1:1"})
     assert verified["ok"] is True and verified["problems"] == [] and verified["uid"] == signed.uid
+    # Offline says what it could not know: a never-accredited signer's file is "valid" only as a signature.
+    assert "signer accreditation" in verified["not_checked"] and "signature" in verified["checked"]
+    human = rinne.run("gwp", "verify", str(path), rpc=False).stdout
+    assert "unchecked  signer accreditation, revocation" in human and "(--on-chain)" in human
 
 
 def test_tampered_file_fails_verification_offline(rinne, tmp_path):
