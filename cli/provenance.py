@@ -214,13 +214,15 @@ def _names(labels: list[str], limit: int = 5) -> str:
     "it can never overwrite a ledger field.",
 )
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
+@click.option("--qr", "qr_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the passport URL's QR code to FILE (.svg or .png); needs the declared identifier.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
 @trust_index_option
 @read_command
 @pass_session
 def passport(
     session: Session, lot_id: str, pact: bool, pact_version: str, tier: str, declarations_file: Path | None,
-    html_out: Path | None, output: Path | None, trust_index: bool,
+    html_out: Path | None, qr_out: Path | None, output: Path | None, trust_index: bool,
 ) -> None:
     """Export a battery passport (Battery Pass 1.2.0 aspect models) or a PACT footprint.
 
@@ -236,7 +238,13 @@ def passport(
       rinne passport LF005 --tier public --declarations lf005-declared.json
       rinne passport CAM-02 --pact --pact-version 3.0
     """
-    from ledger.passport import pact_footprint_v3  # imported here: this command's edits stay inside this function
+    from ledger.passport import pact_footprint_v3, passport_qr
+
+    qr_kind = None
+    if qr_out is not None:
+        qr_kind = qr_out.suffix.lower().lstrip(".")
+        if qr_kind not in ("svg", "png") or pact:
+            raise click.BadParameter("a passport's QR code is written to a .svg or .png file", param_hint="--qr")
 
     declarations = None
     if declarations_file is not None:
@@ -256,6 +264,9 @@ def passport(
             doc = battery_passport(
                 index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger, declarations=declarations, tier=tier,
             )
+    qr = passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none
     if html_out and not pact:
         html_out.write_text(passport_html(doc))
+    if qr_out is not None and qr is not None:
+        qr_out.write_bytes(qr)
     _write(json.dumps(jsonable(doc), indent=2), output)

@@ -505,6 +505,29 @@ def _held_vector(lot: Any) -> tuple[int, ...]:
     return lot.comp[0] if lot.mass > 0 and any(lot.comp[0]) else lot.comp0[0]
 
 
+def passport_qr(passport: dict[str, Any], kind: str = "svg") -> bytes:
+    """Return the QR code (Art. 77(3)) of a passport export's URL as SVG or PNG bytes.
+
+    The URL is the one built from the declared ISO/IEC 15459 identifier (``extensions.rinne.passportUrl``);
+    an export without one has no QR code to print (:class:`~ledger.errors.InvalidInput`).
+    """
+    import io
+
+    import segno
+
+    url = passport.get(EXTENSION, {}).get("rinne", {}).get("passportUrl")
+    if not url:
+        raise errors.InvalidInput(
+            "this passport has no URL to encode: declare uniqueIdentifier, serialNumber and passportBaseUrl (--declarations)"
+        )
+    if kind not in ("svg", "png"):
+        raise errors.InvalidInput(f"a QR code is written as svg or png, not {kind!r}")
+    buf = io.BytesIO()
+    # Error correction M (15 %): a label on a battery gets scratched; the scale suits print and screen.
+    segno.make(url, error="m", micro=False).save(buf, kind=kind, scale=4, border=4, **({"xmldecl": False, "svgns": True} if kind == "svg" else {}))
+    return buf.getvalue()
+
+
 def passport_html(passport: dict[str, Any]) -> str:
     """Return a self-contained HTML page of a battery passport export (any access tier)."""
     from ledger._html import _e as _esc
@@ -520,6 +543,11 @@ def passport_html(passport: dict[str, Any]) -> str:
         f"<b id=\"status\">{_esc(g.get('batteryStatus', 'not shown at this access tier'))}</b>"
         + (f" · rated {rated:g} kWh" if rated is not None else "") + "</div>"
     )
+    url = rinne.get("passportUrl")
+    if url:  # the code a reader scans, beside the URL it opens
+        svg = passport_qr(passport, "svg").decode().replace("<svg ", f'<svg id="qr" data-url="{_esc(url)}" ', 1)
+        header += f'<div class="qr">{svg}<div id="passport-url">{_esc(url)}</div></div>'
+
     art7 = cf.get("batteryCarbonFootprint")
     art7_text = (
         f"{art7:.4f} kg CO2e per kWh of lifetime energy (Art. 7)" if art7 is not None
@@ -556,4 +584,4 @@ def passport_html(passport: dict[str, Any]) -> str:
 
 
 __all__ = ["Art7Parameters", "BATTERYPASS_STAGE", "PACT_EXTENSION_SCHEMA", "PACT_SPEC_VERSION", "PACT_V2_SPEC_VERSION", "battery_passport",
-           "pact_footprint", "pact_footprint_v3", "passport_html", "passport_urn", "pcf_id"]
+           "pact_footprint", "pact_footprint_v3", "passport_html", "passport_qr", "passport_urn", "pcf_id"]

@@ -13,7 +13,7 @@ from ledger._passport_id import passport_url, unique_identifier
 from ledger._pact import conformance_errors, decimal_string, standards_of
 from ledger._passport_figures import DEFAULT_CYCLES_PER_YEAR
 from ledger.models import Composition, OpKind, Role, to_bytes32
-from ledger.passport import Art7Parameters, battery_passport, pact_footprint, pact_footprint_v3, passport_html, pcf_id
+from ledger.passport import Art7Parameters, battery_passport, pact_footprint, pact_footprint_v3, passport_html, passport_qr, pcf_id
 from ledger.provenance import recycled_content
 
 from prov_synth import Synth, account
@@ -251,3 +251,26 @@ def test_cli_passport_offers_tiers_and_declarations() -> None:
 
     out = CliRunner().invoke(passport, ["--help"]).output
     assert "--tier [public|legitimate-interest|authority]" in out and "--declarations" in out and "--pact-version [2.2|3.0]" in out
+
+
+def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> None:
+    import segno
+
+    decl = {"serialNumber": "PACK1", "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
+            "passportBaseUrl": "https://passport.example.com/b/"}
+    p = battery_passport(ref_index, "PACK1", declarations=decl)
+    url = p["extensions"]["rinne"]["passportUrl"]
+    png = passport_qr(p, "png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    # The same symbol as segno makes for the URL alone (no decoder here: the modules are compared).
+    svg = passport_qr(p, "svg").decode()
+    expected = segno.make(url, error="m", micro=False)
+    assert expected.designator.endswith("-M") and expected.matrix
+    import io
+    buf = io.BytesIO()
+    expected.save(buf, kind="svg", scale=4, border=4, xmldecl=False, svgns=True)
+    assert svg == buf.getvalue().decode()
+    html = passport_html(p)
+    assert f'<svg id="qr" data-url="{url}"' in html and f'<div id="passport-url">{url}</div>' in html
+    with pytest.raises(errors.InvalidInput, match="no URL to encode"):
+        passport_qr(battery_passport(ref_index, "PACK1"))
