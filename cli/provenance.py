@@ -110,6 +110,10 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
     held = f"{fp.mass_g / 1000:,.1f} kg" + (f" left of {fp.minted_mass_g / 1000:,.1f} kg" if fp.mass_g != fp.minted_mass_g else "")
     lines = [f"{fp.label} ({fp.material}, {held}{', used up' if fp.state == 'consumed' else ''}): "
              f"{fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"]
+    if fp.excluded_kg:
+        # A revoked or expired figure is not zero emissions: say what was left out, and why.
+        why = sorted({a.status for c in fp.contributions for a in c.attestations if a.status not in ("verified", "self-declared")})
+        lines.append(f"  not counted: {fp.excluded_kg:,.1f} kg CO2e of {', '.join(why)} attestations")
     if fp.per_kwh:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in fp.per_kwh.stages.items())
         lines.append(f"  {fp.per_kwh.kg_co2e_per_kwh:.1f} kg CO2e/kWh ({stages})")

@@ -71,6 +71,9 @@ def test_audit_reports_a_revoked_attestation_as_a_weak_claim_and_fails_only_stri
     strict = rinne.run("audit", "--strict", code=1)
     assert strict.stderr.strip().splitlines()[-1] == "Error: strict audit: 1 claim(s) weaker than verified: revoked P-CAM"
     assert "Traceback" not in strict.stderr
+    # verify does not call the revoked figure zero emissions: it says what it left out.
+    shown = rinne.run("verify", "P-CAM", code=1).stdout
+    assert "not counted: " in shown and " kg CO2e of revoked attestations" in shown
 
 
 def test_passport_and_pact_exports(rinne, tmp_path):
