@@ -100,7 +100,7 @@ def _finish(session: Session, name: str, address: str, ledger: Any) -> None:
             ledger.fund(address)
         except LedgerError as exc:
             raise CliError(
-                f"account {name} ({address}) was created, but funding failed: {describe(exc)} (--fund works on Anvil dev chains only)"
+                f"account {name} ({address}) was created, but funding failed: {describe(exc)} (--fund works on development nodes only: Anvil, Hardhat, Ganache)"
             ) from None
         funded = True
     path = _folder(session) / name

@@ -33,7 +33,7 @@ def _info_json(session: Session, info: _node.NodeInfo | None) -> dict:
         return {"running": False, "data_dir": str(session.home)}
     deployment = load_deployment(session.home, info.chain_id)
     return {
-        "running": True, "rpc_url": info.rpc_url, "chain_id": info.chain_id, "pid": info.pid, "port": info.port,
+        "running": True, "engine": info.engine, "rpc_url": info.rpc_url, "chain_id": info.chain_id, "pid": info.pid, "port": info.port,
         "state_file": info.state_file, "log_file": info.log_file, "data_dir": str(session.home),
         "deployment": deployment.model_dump() if deployment else None,
     }
@@ -43,7 +43,7 @@ def _describe(data: dict) -> list[str]:
     if not data["running"]:
         return [f"no local node running (data in {data['data_dir']}); start one with `rinne node start`"]
     lines = [
-        f"running   {data['rpc_url']} (chain {data['chain_id']}, pid {data['pid']})",
+        f"running   {data['rpc_url']} ({data.get('engine', 'anvil')}, chain {data['chain_id']}, pid {data['pid']})",
         f"state     {data['state_file']}",
         f"log       {data['log_file']}",
     ]
@@ -56,16 +56,20 @@ def _describe(data: dict) -> list[str]:
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port on 127.0.0.1.  [default: a free one]")
 @click.option("--block-time", type=FiniteFloat(0, low_open=True), metavar="SECONDS",
               help="Mine a block every SECONDS instead of one per transaction.")
+@click.option("--engine", type=click.Choice(["anvil", "hardhat", "ganache"]), default="anvil", show_default=True,
+              help="The node program: Anvil (keeps its chain across restarts), the Hardhat 3 node (in memory), or "
+              "Ganache 7.9 (its newest hardfork, Shanghai, cannot run the contracts' transforms and attestations).")
 @data_dir_option
 @json_option
 @verbose_option
 @pass_session
-def start(session: Session, port: int | None, block_time: float | None) -> None:
+def start(session: Session, port: int | None, block_time: float | None, engine: str) -> None:
     """Start the local node (or report the one already running).
 
     \b
-    Example:
+    Examples:
       rinne node start --port 8545
+      rinne node start --engine hardhat
     """
     running = _node.status(session.home)
     if running is not None:
@@ -74,7 +78,8 @@ def start(session: Session, port: int | None, block_time: float | None) -> None:
         data = _info_json(session, running)
         session.emit({**data, "started": False}, ["already running"] + _describe(data))
         return
-    info = _node.start(session.home, port=port, block_time=block_time)
+    # The Hardhat node keeps no state: it cannot restart where it stopped, so it runs without a state file.
+    info = _node.start(session.home, port=port, block_time=block_time, engine=engine, persist=engine != "hardhat")
     data = _info_json(session, info)
     session.emit({**data, "started": True}, _describe(data))
 

@@ -1,4 +1,22 @@
-"""The managed local Anvil node: started on demand on 127.0.0.1, state kept in the data directory."""
+"""The managed local node: started on demand on 127.0.0.1, state kept in the data directory.
+
+Anvil by default; Ganache 7.9 and the Hardhat 3 node (npm ``ganache`` and ``hardhat``, pinned in the
+repository's package.json) behind the same interface (``engine=``). What differs between them:
+
+* options: each has its own command line (:func:`_anvil_args`, :func:`_ganache_args`, :func:`_hardhat_args`);
+* EVM version: the Hardhat node is started on the contracts' own (cancun, :data:`HARDHAT_HARDFORK`);
+  Ganache 7.9 knows hardforks up to Shanghai only and is started on that (:data:`GANACHE_HARDFORK`),
+  which cannot run all of the contracts: RinneLedger's compiled code uses MCOPY (transform and split
+  reach it), and GwpAttestations cannot be built for Shanghai at all (OpenZeppelin 5.4's SignatureChecker
+  imports utils/Bytes.sol, whose assembly uses mcopy). On Ganache those calls fail with "invalid opcode";
+  registration, minting, bulk mints, offers and transfers work;
+* state: Anvil dumps JSON to ``state.json``; Ganache keeps a LevelDB folder (``ganache-db``), written as
+  blocks are mined; the Hardhat node keeps no state at all (``persist=False`` only);
+* bulk mode (mining on request, large blocks) is Anvil's (:data:`BULK_ARGS`); on the other engines
+  it only raises the block gas limit;
+* block times: the Hardhat node is told to allow blocks with equal timestamps, as Anvil and Ganache do,
+  so that its clock does not run ahead of the wall clock during a burst of transactions.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +43,12 @@ DEFAULT_CHAIN_ID = 31337
 #: twice as long to make and Anvil stopped answering); the price is that one eth_getLogs response,
 #: at least a block, can hold ~70k small events.
 BULK_ARGS = ("--no-mining", "--gas-limit", "1000000000", "--block-base-fee-per-gas", "0")
+#: The node programs :func:`start` can run.
+ENGINES = ("anvil", "ganache", "hardhat")
+#: Ganache 7.9's newest hardfork (its choices end there: no Cancun, so no MCOPY or transient storage).
+GANACHE_HARDFORK = "shanghai"
+#: The Hardhat node's hardfork: the contracts' EVM version (contracts/compiler.json).
+HARDHAT_HARDFORK = "cancun"
 
 
 class NodeInfo(BaseModel):
@@ -37,6 +61,8 @@ class NodeInfo(BaseModel):
     chain_id: int
     state_file: str
     log_file: str
+    #: Which program serves the chain (node.json files written before engines existed are Anvil's).
+    engine: str = "anvil"
 
     @property
     def rpc_url(self) -> str:
@@ -66,6 +92,32 @@ def find_anvil() -> str:
     if found:
         return found
     raise NodeError("anvil not found: run `npm ci` in the Rinne checkout, or set RINNE_ANVIL to an anvil binary")
+
+
+def _find_js(package: str, entry: str, env: str) -> list[str]:
+    """The command that runs an npm package's CLI with Node.js: ``$<env>``, else the repo's node_modules."""
+    override = os.environ.get(env)
+    if override:
+        return [override]
+    node = shutil.which("node")
+    here = Path(__file__).resolve()
+    for base in [Path.cwd(), *Path.cwd().parents, *here.parents]:
+        script = base / "node_modules" / package / entry
+        if script.exists():
+            if not node:
+                raise NodeError(f"{package} needs Node.js: install `node` (it runs the pinned {package} in {script.parent})")
+            return [node, str(script)]
+    raise NodeError(f"{package} not found: run `npm ci` in the Rinne checkout, or set {env} to its command")
+
+
+def find_ganache() -> list[str]:
+    """The command of the pinned Ganache: $RINNE_GANACHE, else node_modules/ganache run by `node`."""
+    return _find_js("ganache", "dist/node/cli.js", "RINNE_GANACHE")
+
+
+def find_hardhat() -> list[str]:
+    """The command of the pinned Hardhat CLI: $RINNE_HARDHAT, else node_modules/hardhat run by `node`."""
+    return _find_js("hardhat", "dist/src/cli.js", "RINNE_HARDHAT")
 
 
 def free_port() -> int:
@@ -124,13 +176,20 @@ def start(
     timeout: float = 30.0,
     extra_args: list[str] | None = None,
     bulk: bool = False,
+    engine: str = "anvil",
 ) -> NodeInfo:
-    """Start the managed Anvil node (or return the one already running for this data directory).
+    """Start the managed node (or return the one already running for this data directory).
 
-    The chain state is loaded from and saved to ``<data_dir>/node/state.json`` (on SIGTERM and every
-    few seconds), so a local ledger survives restarts. With `bulk`, the node is started with
-    :data:`BULK_ARGS` (mining on request, large blocks): fastest for imports, for one user.
+    `engine` is one of :data:`ENGINES`. Anvil's chain state is loaded from and saved to
+    ``<data_dir>/node/state.json`` (on SIGTERM and every few seconds), Ganache's to the LevelDB folder
+    ``<data_dir>/node/ganache-db``, so a local ledger survives restarts; the Hardhat node keeps none
+    (start it with ``persist=False``). With `bulk`, Anvil is started with :data:`BULK_ARGS` (mining on
+    request, large blocks): fastest for imports, for one user. `extra_args` go to the engine as they are.
     """
+    if engine not in ENGINES:
+        raise NodeError(f"unknown node engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "hardhat" and persist:
+        raise NodeError("the Hardhat node keeps no chain state between runs: start it with persist=False")
     data_dir = Path(data_dir or default_data_dir())
     running = status(data_dir)
     if running:
@@ -141,28 +200,32 @@ def start(
     port = port or free_port()
     if rpc_answers(f"http://127.0.0.1:{port}") is not None:
         raise NodeError(f"port {port} is already in use by another node: choose another with --port")
-    state_file = node_dir / "state.json"
-    log_file = node_dir / "anvil.log"
+    state_file = node_dir / ("ganache-db" if engine == "ganache" else "state.json")
+    log_file = node_dir / f"{engine}.log"
     # A state file saved while a block was being mined can hold that block's state without the block.
-    check = persist and state_file.exists()
-    args = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
-    if persist:
-        args += ["--state", str(state_file), "--state-interval", "2"]
-    if block_time:
-        args += ["--block-time", str(block_time)]
-    if bulk:
-        args += list(BULK_ARGS)
+    check = engine == "anvil" and persist and state_file.exists()
+    cwd = None
+    if engine == "anvil":
+        args = _anvil_args(port, chain_id, state_file if persist else None, block_time, bulk)
+    elif engine == "ganache":
+        args = _ganache_args(port, chain_id, state_file if persist else None, block_time, bulk)
+    else:
+        args = _hardhat_args(port, chain_id)
+        cwd = _hardhat_project(node_dir, chain_id, block_time, bulk, args[:2])
     args += extra_args or []
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=_node_env()
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=_node_env(), cwd=cwd,
         )
-    info = NodeInfo(pid=proc.pid, port=port, chain_id=chain_id, state_file=str(state_file), log_file=str(log_file))
+    info = NodeInfo(
+        pid=proc.pid, port=port, chain_id=chain_id, state_file=str(state_file), log_file=str(log_file), engine=engine
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise NodeError(f"anvil exited with code {proc.returncode}: {tail[0]} (log: {log_file})")
+            raise NodeError(f"{engine} exited with code {proc.returncode}: {tail[0]} (log: {log_file})")
         if rpc_answers(info.rpc_url, timeout=0.5) == chain_id:
             problem = _state_ahead_of_blocks(info.rpc_url) if check else None
             if problem:
@@ -178,7 +241,68 @@ def start(
             return info
         time.sleep(0.1)
     proc.kill()
-    raise NodeError(f"anvil did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+    proc.wait()
+    raise NodeError(f"{engine} did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+
+
+def _anvil_args(port: int, chain_id: int, state_file: Path | None, block_time: float | None, bulk: bool) -> list[str]:
+    args = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
+    if state_file:
+        args += ["--state", str(state_file), "--state-interval", "2"]
+    if block_time:
+        args += ["--block-time", str(block_time)]
+    if bulk:
+        args += list(BULK_ARGS)
+    return args
+
+
+def _ganache_args(port: int, chain_id: int, db_dir: Path | None, block_time: float | None, bulk: bool) -> list[str]:
+    # No generated accounts (the library funds its own with evm_setAccountBalance); JSON-RPC logging off:
+    # Ganache logs every request, which would grow the log by megabytes during an import.
+    args = [
+        *find_ganache(), "--server.host", "127.0.0.1", "--server.port", str(port), "--chain.chainId", str(chain_id),
+        "--chain.hardfork", GANACHE_HARDFORK, "--wallet.totalAccounts", "0", "--logging.quiet",
+        "--miner.blockGasLimit", hex(1_000_000_000 if bulk else 30_000_000),
+    ]
+    if bulk:  # eth_call and eth_estimateGas are capped at 50M gas by default; a bulk batch may use a block's
+        args += ["--miner.callGasLimit", hex(1_000_000_000)]
+    if db_dir:
+        db_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        args += ["--database.dbPath", str(db_dir)]
+    if block_time:
+        args += ["--miner.blockTime", str(block_time)]
+    return args
+
+
+def _hardhat_project(node_dir: Path, chain_id: int, block_time: float | None, bulk: bool, cli: list[str]) -> Path:
+    """Write the minimal Hardhat 3 project `hardhat node` needs: an ESM package.json, a config, and a
+    node_modules link to the folder that holds the pinned Hardhat (it refuses to run from elsewhere)."""
+    project = node_dir / "hardhat"
+    project.mkdir(parents=True, exist_ok=True, mode=0o700)
+    modules = project / "node_modules"
+    script = Path(cli[-1]).resolve()
+    if script.name == "cli.js" and script.parents[2].name == "hardhat" and not modules.exists():
+        modules.symlink_to(script.parents[3], target_is_directory=True)
+    (project / "package.json").write_text(json.dumps({"name": "rinne-hardhat-node", "private": True, "type": "module"}))
+    network = {
+        "type": "edr-simulated", "chainType": "l1", "chainId": chain_id, "hardfork": HARDHAT_HARDFORK,
+        "blockGasLimit": 1_000_000_000 if bulk else 30_000_000,
+        # Hardhat otherwise gives every block a timestamp one second past the last: a burst of transactions
+        # runs the chain's clock ahead of the wall clock, and an attestation signed "now" (issued-at from the
+        # wall clock) then predates the verifier's registration. Anvil and Ganache allow equal timestamps.
+        "allowBlocksWithSameTimestamp": True,
+    }
+    if block_time:
+        network["mining"] = {"auto": False, "interval": round(block_time * 1000)}
+    (project / "hardhat.config.js").write_text(
+        "// Written by ledger/_node.py for `hardhat node`: one simulated network, the contracts' hardfork.\n"
+        f"export default {json.dumps({'networks': {'node': network}})};\n"
+    )
+    return project
+
+
+def _hardhat_args(port: int, chain_id: int) -> list[str]:
+    return [*find_hardhat(), "node", "--hostname", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
 
 
 _SECRET_ENV_WORDS = ("PASSWORD", "PASSPHRASE", "PRIVATE_KEY", "SECRET", "MNEMONIC")
@@ -231,9 +355,12 @@ def stop(data_dir: Path | None = None, *, timeout: float = 30.0) -> bool:
     # Stop mining first: a state saved while a block is being mined can hold that block's state
     # without the block (Anvil 1.7.1). Transactions still in the pool are not saved either way.
     try:
-        _rpc(info.rpc_url, "evm_setIntervalMining", [0])
-        _rpc(info.rpc_url, "evm_setAutomine", [False])
-        time.sleep(0.3)
+        if info.engine == "anvil":
+            _rpc(info.rpc_url, "evm_setIntervalMining", [0])
+            _rpc(info.rpc_url, "evm_setAutomine", [False])
+            time.sleep(0.3)
+        elif info.engine == "ganache":
+            _rpc(info.rpc_url, "miner_stop", [])  # its database is written block by block: no dump to wait for
     except (OSError, ValueError):
         pass
     os.kill(info.pid, signal.SIGTERM)

@@ -32,8 +32,8 @@ def make_web3(rpc_url: str, timeout: float = 60.0) -> Web3:
 
 def _raise_rpc_error(method: str, error: dict[str, Any]) -> None:
     data = error.get("data")
-    if isinstance(data, dict):  # some nodes nest it
-        data = data.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": ...}, or Ganache's eth_estimateGas {"result": ...}
+        data = data.get("data") if "data" in data else data.get("result")
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         raise decode_revert(bytes.fromhex(data[2:]))
     message = str(error.get("message", error))

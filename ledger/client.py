@@ -54,6 +54,11 @@ _MAX_TX_BYTES = 120_000
 _MAX_TX_GAS = 1 << 24
 #: Items whose gas a probe estimate measures before the bulk methods size their transactions.
 _PROBE = 64
+#: How ``web3_clientVersion`` begins on each development node: "anvil/v1.7.1",
+#: "Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2/ethereum-js", "HardhatNetwork/3.3.0/@nomicfoundation/edr/0.3.8".
+_NODE_MARKS = (("anvil", "anvil/"), ("ganache", "ganache/"), ("hardhat", "hardhatnetwork/"))
+#: The balance-setting method of each development node (see :meth:`Ledger.fund`).
+_FUND_METHODS = {"anvil": "anvil_setBalance", "ganache": "evm_setAccountBalance", "hardhat": "hardhat_setBalance"}
 
 
 class Use(BaseModel):
@@ -202,9 +207,32 @@ class Ledger:
         verify_deployment(self.w3, d)
         return d
 
+    def node_kind(self) -> str:
+        """Which development node serves this connection: "anvil", "ganache", "hardhat", or "other".
+
+        Read from ``web3_clientVersion`` once per connection (ledgers made by :meth:`with_account` share it).
+        """
+        kind = self._shared.get("node_kind")
+        if kind is None:
+            try:
+                version = str(call(self.w3, "web3_clientVersion", [])).lower()
+            except errors.ConnectionFailed:
+                raise
+            except errors.ChainError:
+                version = ""
+            kind = next((k for k, mark in _NODE_MARKS if version.startswith(mark)), "other")
+            self._shared["node_kind"] = kind
+        return kind
+
     def fund(self, address: str, wei: int = 10**21) -> None:
-        """Give `address` a balance on a local Anvil chain (anvil_setBalance); dev chains only."""
-        call(self.w3, "anvil_setBalance", [to_checksum_address(address), hex(wei)])
+        """Give `address` a balance on a local development chain; dev chains only.
+
+        Each node names the method differently: ``anvil_setBalance`` (Anvil), ``evm_setAccountBalance``
+        (Ganache), ``hardhat_setBalance`` (the Hardhat node, also understood by Anvil).
+        Any other node is asked with ``anvil_setBalance`` (a real chain refuses it: :class:`~ledger.errors.ChainError`).
+        """
+        method = _FUND_METHODS.get(self.node_kind(), "anvil_setBalance")
+        call(self.w3, method, [to_checksum_address(address), hex(wei)])
 
     def deploy(self, admin: str | None = None, *, record: bool = True) -> Deployment:
         """Deploy RinneLedger and GwpAttestations in one go and record them for this chain."""

@@ -56,3 +56,22 @@ def test_status_human_form(managed):
     assert "running   http://127.0.0.1:" in text and "deployed  no" in text
     line = managed.fail("node", "start", "--port", "1", rpc=False, code=2)
     assert "runs already on port" in line
+
+
+def test_managed_node_on_the_hardhat_engine(managed):
+    """`rinne node start --engine hardhat`: the managed node is the Hardhat 3 node; deploy and mint on it."""
+    try:
+        _node.find_hardhat()
+    except Exception as exc:  # pragma: no cover - depends on npm ci
+        pytest.skip(f"hardhat is not installed ({exc}): run `npm ci`")
+    m = managed
+    started = m.json("node", "start", "--engine", "hardhat", rpc=False)
+    assert started["engine"] == "hardhat" and started["started"] is True
+    assert "(hardhat, chain 31337" in m.run("node", "status", rpc=False).stdout
+    m.json("account", "new", "admin", rpc=False)
+    m.json("account", "new", "refiner", rpc=False)
+    m.json("deploy", "--account", "admin", "--yes", rpc=False)
+    m.json("party", "register", "refiner", "--roles", "REFINER", "--name", "R", "--account", "admin", "--yes", rpc=False)
+    m.json("lot", "mint", "H-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes", rpc=False)
+    assert m.json("lot", "show", "H-1", rpc=False)["mass_g"] == 1_000_000
+    assert m.json("node", "stop", rpc=False)["stopped"] is True
