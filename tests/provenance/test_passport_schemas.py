@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,16 @@ from ledger.passport import battery_passport
 
 jsonschema = pytest.importorskip("jsonschema")
 
-STANDARDS = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "batterypass"
+
+def _standards() -> Path:
+    """The shared standards folder: $RINNE_STANDARDS, ../shared/standards beside the repository, or the
+    workplace's /work/shared/standards (a clean clone elsewhere still finds it)."""
+    candidates = [Path(p) for p in (os.environ.get("RINNE_STANDARDS"),) if p]
+    candidates += [Path(__file__).resolve().parents[2].parent / "shared" / "standards", Path("/work/shared/standards")]
+    return next((c for c in candidates if (c / "batterypass").is_dir()), candidates[0]) / "batterypass"
+
+
+STANDARDS = _standards()
 pytestmark = pytest.mark.skipif(not STANDARDS.is_dir(), reason=f"reference schemas not found at {STANDARDS}")
 #: Upstream example payload of each aspect (the file names differ per model; see the standards README).
 EXAMPLES = {
