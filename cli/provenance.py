@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ledger import EventIndex, audit as run_audit, battery_passport, footprint, lifetime_carbon, origin_mix
-from ledger import pact_footprint, passport_html, recycled_content, trace as run_trace
+from ledger import pact_footprint, pact_footprint_v3, passport_html, passport_qr, recycled_content, trace as run_trace
 from ledger.audit import STRICT_LEVELS
 from ledger.models import label_of
 
@@ -205,8 +205,9 @@ def _names(labels: list[str], limit: int = 5) -> str:
 @click.argument("lot_id", callback=_id)
 @click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
 @click.option(
-    "--pact-version", type=click.Choice(["2.2", "3.0"]), default="2.2", show_default=True,
-    help="PACT Technical Specification of the --pact export (3.0: declared unit, decimals as strings, verification).",
+    "--pact-version", type=click.Choice(["2.2", "3.0"]), default="3.0", show_default=True,
+    help="PACT Technical Specification of the --pact export (3.0, the current one: declared unit, decimals as "
+    "strings, verification; 2.2 for partners not yet on 3.0).",
 )
 @click.option(
     "--tier", type=click.Choice(["public", "legitimate-interest", "authority"]), default="authority", show_default=True,
@@ -240,10 +241,9 @@ def passport(
     Examples:
       rinne passport LF005 -o lf005-passport.json --html lf005.html
       rinne passport LF005 --tier public --declarations lf005-declared.json
-      rinne passport CAM-02 --pact --pact-version 3.0
+      rinne passport CAM-02 --pact
+      rinne passport CAM-02 --pact --pact-version 2.2
     """
-    from ledger.passport import pact_footprint_v3, passport_qr
-
     qr_kind = None
     if qr_out is not None:
         qr_kind = qr_out.suffix.lower().lstrip(".")

@@ -44,7 +44,7 @@ from ledger.errors import (
 )
 from ledger.audit import AuditReport, audit
 from ledger.index import EventIndex, LotRow, SyncResult
-from ledger.passport import battery_passport, pact_footprint, passport_html
+from ledger.passport import battery_passport, pact_footprint, pact_footprint_v3, passport_html, passport_qr
 from ledger.provenance import (
     TriageThresholds,
     claim_assurance,
@@ -82,7 +82,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuditReport", "EventIndex", "LotRow", "SyncResult", "TriageThresholds", "audit", "battery_passport", "claim_assurance", "footprint",
-    "lifetime_carbon", "origin_mix", "pact_footprint", "passport_html", "recycled_content", "trace", "triage",
+    "lifetime_carbon", "origin_mix", "pact_footprint", "pact_footprint_v3", "passport_html", "passport_qr", "recycled_content",
+    "trace", "triage",
     "AttestationCheck", "GwpAttestation", "LifeCycleStage", "SignedAttestation", "attestation_digest",
     "load_attestation", "save_attestation", "sign_attestation", "verify_attestation", "create_account",
     "default_keystore_dir", "import_private_key", "list_accounts", "load_account", "read_password",

@@ -399,13 +399,13 @@ def results(demo: Demo) -> dict[str, Any]:
     tr = provenance.trace(index, "LF005", direction="up")
     (demo.out / "LF005-provenance.html").write_text(tr.to_html())
     (demo.out / "LF005-provenance.dot").write_text(tr.to_dot())
-    from ledger.passport import battery_passport, pact_footprint, passport_html
+    from ledger.passport import battery_passport, pact_footprint_v3, passport_html
 
     d = demo.base.deployment
     doc = battery_passport(index, "LF005", chain_id=d.chain_id, ledger_address=d.ledger)
     (demo.out / "LF005-passport.json").write_text(json.dumps(doc, indent=2))
     (demo.out / "LF005-passport.html").write_text(passport_html(doc))
-    pact = pact_footprint(index, "CAM-02", chain_id=d.chain_id, ledger_address=d.ledger)
+    pact = pact_footprint_v3(index, "CAM-02", chain_id=d.chain_id, ledger_address=d.ledger)
     (demo.out / "CAM-02-pact.json").write_text(json.dumps(pact, indent=2))
     summary["audit"] = {
         "passed": report.passed, "strict_passed": report.strict_passed, "events": report.events,

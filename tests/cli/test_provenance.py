@@ -78,7 +78,10 @@ def test_audit_reports_a_revoked_attestation_as_a_weak_claim_and_fails_only_stri
 
 def test_passport_and_pact_exports(rinne, tmp_path):
     _story(rinne, tmp_path)
-    pact = rinne.json("passport", "P-CAM", "--pact")
-    assert pact["specVersion"].startswith("2.") and pact["pcf"]["declaredUnit"] in ("kilogram", "kg")
+    pact = rinne.json("passport", "P-CAM", "--pact")  # the current specification by default
+    assert pact["specVersion"].startswith("3.0") and pact["pcf"]["declaredUnitOfMeasurement"] == "kilogram"
+    assert isinstance(pact["pcf"]["pcfExcludingBiogenicUptake"], str)
+    old = rinne.json("passport", "P-CAM", "--pact", "--pact-version", "2.2")
+    assert old["specVersion"].startswith("2.") and old["pcf"]["declaredUnit"] in ("kilogram", "kg")
     line = rinne.fail("passport", "NOPE")
     assert "NOPE" in line
