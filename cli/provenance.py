@@ -15,6 +15,7 @@ from ledger.audit import STRICT_LEVELS
 from ledger.models import label_of
 
 from ._core import CliError, Session, jsonable, open_index, pass_session, read_command, trust_index_option
+from ._output import load_names, scope_of
 from ._units import FiniteFloat
 from .lot import _id
 
@@ -49,9 +50,12 @@ def _write(text: str, output: Path | None) -> None:
 def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path | None, trust_index: bool) -> None:
     """Show where a lot or unit came from and where it went.
 
-    The graph is built from the local event index (synced first), so it shows
-    every step as recorded on-chain: mines, refining, cathode, cells, packs,
-    repurposing and recycling.
+    The graph is built from the local event index (synced and checked first),
+    so it shows every step as recorded on-chain: mines, refining, cathode,
+    cells, packs, repurposing and recycling. As text it is a tree, like
+    `npm ls`: each lot with its mass, kg CO2e (whole lot) and assurance, each
+    edge with the operation, who ran it and the mass used; a lot already shown
+    is marked "(as above)". JSON, DOT and HTML hold the whole graph.
 
     \b
     Examples:
@@ -61,6 +65,7 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
     """
     with _index(session, trust=trust_index) as index:
         t = run_trace(index, lot_id, direction=direction)
+        figures = _tree_figures(index, t) if fmt == "text" and not session.json else {}
     if session.json or fmt == "json":
         _write(t.to_json(), output)
     elif fmt == "dot":
@@ -68,11 +73,110 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
     elif fmt == "html":
         _write(t.to_html(), output)
     else:
-        data = json.loads(t.to_json())
-        lines = [f"{len(data.get('lots', []))} lots, {len(data.get('ops', []))} operations ({direction})"]
-        lines += [f"mine  {m.label}" for m in t.mines]
-        lines += [f"unit  {u.label}" for u in t.units]
-        _write("\n".join(lines), output)
+        names = load_names(session, scope_of(session.ledger()))
+        _write("\n".join(_tree(t, figures, direction, names)), output)
+
+
+#: At most this many lines of a trace tree; the rest is counted (the JSON, DOT and HTML forms hold everything).
+_TREE_LINES = 400
+
+
+def _tree_figures(index: EventIndex, t: Any) -> dict[str, Any]:
+    """kg CO2e of the whole lot (as minted, like the mass the tree shows) and assurance of the root and
+    every upstream lot of a trace; and, under the key "cut", the recycling operations that are cut off."""
+    from ledger.provenance import cut_off, footprint_of
+
+    ids = [bytes.fromhex(lot.id[2:]) for lot in t.lots if lot.role in ("root", "upstream")]
+    if not ids or len(ids) > _TREE_LINES:
+        return {}
+    st = index.substate(index.upstream_lots(bytes.fromhex(t.root[2:])))
+    at = index.chain_timestamp or st.last_timestamp
+    out: dict[str, Any] = {}
+    for i in ids:
+        if i in st.lots:
+            fp = footprint_of(st, i, at=at)
+            whole = fp.kg_co2e * fp.minted_mass_g / fp.mass_g if fp.state != "consumed" and fp.mass_g else fp.kg_co2e
+            out["0x" + i.hex()] = (whole, fp.assurance)
+    out["cut"] = {
+        f"op-{op.pos >> 24}-{op.pos & 0xFFFFFF}" for op in st.ops if any(cut_off(st, op, i) for i in op.inputs)
+    }
+    return out
+
+
+def _tree(t: Any, figures: dict[str, Any], direction: str, names: Any) -> list[str]:
+    """The trace as `npm ls` draws a dependency tree: what each lot was made from (up), or what was made
+    from it (down), with masses, kg CO2e and assurance per lot and the operation on each edge."""
+    from ._units import format_mass
+
+    lots = {lot.id: lot for lot in t.lots}
+    ops = {op.id: op for op in t.ops}
+    consumers: dict[str, list[Any]] = {}
+    for op in t.ops:
+        for lot_id, _ in op.inputs:
+            consumers.setdefault(lot_id, []).append(op)
+    lines: list[str] = []
+    hidden = 0
+
+    def node(lot: Any) -> str:
+        what = f"{lot.label} ({lot.material}, {format_mass(lot.mass_g)}"
+        if lot.kind == "unit":
+            what += ", battery unit"
+        if lot.made_by is None:
+            what += ", minted" + (f" in {lot.origin_country}" if lot.origin_country else "")
+        if lot.state != "active":
+            what += f", {lot.state}"
+        what += ")"
+        if lot.id in figures:
+            kg, level = figures[lot.id]
+            what += f"  {kg:,.1f} kg CO2e, {level}"
+        return what
+
+    cut = figures.get("cut", set())
+    printed: set[str] = set()
+
+    def emit(text: str) -> bool:
+        nonlocal hidden
+        if len(lines) >= _TREE_LINES:
+            hidden += 1
+            return False
+        lines.append(text)
+        return True
+
+    def walk(lot_id: str, prefix: str, up: bool, seen: frozenset[str]) -> None:
+        if up:
+            op = ops.get(lots[lot_id].made_by) if lots[lot_id].made_by else None
+            edges = [(op, [(i, used) for i, used in op.inputs if i in lots])] if op else []
+        else:
+            edges = [(op, [(o, 0) for o in op.outputs if o in lots]) for op in consumers.get(lot_id, [])]
+        for k, (op, children) in enumerate(edges):
+            last_op = k == len(edges) - 1
+            note_ = "; post-consumer: the first life keeps its burden" if op.id in cut else ""
+            who = names.account(op.operator) or names.party(op.operator) or f"{op.operator[:10]}…"
+            emit(f"{prefix}{'└─' if last_op else '├─'} {op.kind} by {who} (block {op.block}{note_})")
+            inner = prefix + ("   " if last_op else "│  ")
+            for j, (child, used) in enumerate(children):
+                last = j == len(children) - 1
+                amount = f"{format_mass(used)} of " if up and used else ""
+                again = child in printed and (ops.get(lots[child].made_by) if up else consumers.get(child))
+                if not emit(f"{inner}{'└─' if last else '├─'} {amount}{node(lots[child])}{'  (as above)' if again else ''}"):
+                    continue
+                if child not in seen and not again:
+                    printed.add(child)
+                    walk(child, inner + ("   " if last else "│  "), up, seen | {child})
+
+    root = lots[t.root]
+    emit(node(root))
+    if direction in ("up", "both"):
+        emit("made from:" if direction == "both" else "")
+        walk(t.root, "", True, frozenset({t.root}))
+    if direction in ("down", "both"):
+        emit("went into:" if direction == "both" else "")
+        walk(t.root, "", False, frozenset({t.root}))
+    lines = [line for line in lines if line != ""]
+    if hidden:
+        lines.append(f"… and {hidden} more lines (--format json, dot or html shows the whole graph)")
+    lines.append(f"{len(t.lots)} lots, {len(t.ops)} operations; minted: {', '.join(m.label for m in t.mines) or 'none'}")
+    return lines
 
 
 @click.command()

@@ -35,6 +35,20 @@ def test_trace_json_and_html_follow_the_transform(rinne, tmp_path):
     assert dot.startswith("digraph") and "P-CAM" in dot
 
 
+def test_trace_text_is_a_tree_with_masses_footprints_and_operations(rinne, tmp_path):
+    _story(rinne, tmp_path)
+    lines = rinne.run("trace", "P-CAM", "--direction", "up").stdout.splitlines()
+    # The root with its figure, the operation on the edge, the input it was made from with its own.
+    assert lines[0].startswith("P-CAM (CAM-NMC811, 9 t)  38,000.0 kg CO2e, ")
+    assert lines[1].startswith("└─ transform by cam (block ")  # the operator by its local account name
+    assert lines[2].startswith("   └─ P-NI (NiSO4, 10 t, minted, consumed)  38,000.0 kg CO2e, verified")
+    assert lines[-1] == "2 lots, 1 operations; minted: P-NI"  # a refiner's lot is minted, not called a mine
+    down = rinne.run("trace", "P-NI", "--direction", "down").stdout.splitlines()
+    assert down[0].startswith("P-NI (NiSO4, 10 t, minted, consumed)") and down[2].startswith("   └─ P-CAM (CAM-NMC811, 9 t")
+    both = rinne.run("trace", "P-CAM").stdout
+    assert "made from:" in both and "went into:" in both
+
+
 def test_verify_recomputes_the_footprint_and_names_the_weakest_link(rinne, tmp_path):
     _story(rinne, tmp_path)
     # The cathode maker's own step is not attested yet: the claim's weakest link is P-CAM itself.
