@@ -14,6 +14,7 @@ from .lot import lot
 from .node import node
 from .party import party
 from .provenance import audit, passport, trace, verify
+from .report import report
 from .transfer import transfer
 from .unit import unit
 
@@ -79,6 +80,7 @@ cli.add_command(trace)
 cli.add_command(verify)
 cli.add_command(audit)
 cli.add_command(passport)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -235,6 +235,10 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
         "lot", "list", *opt(d, "--holder", _addr(d)), *opt(d, "--origin", d(st.sampled_from(["XX", "FI", "F1:site", ":", "Finland"]))),
         *opt(d, "--state", d(st.sampled_from(["melted", "ACTIVE", ""]))), *opt(d, "--minted-from", d(st.sampled_from(TIMES))),
     ],
+    "report recycling": lambda w, d: [
+        "report", "recycling", *opt(d, "--recycler", _addr(d)), *opt(d, "--from", d(st.sampled_from(TIMES))),
+        *opt(d, "--to", d(st.sampled_from(TIMES))),
+    ],
     "lot export": lambda w, d: ["lot", "export", *opt(d, "--kind", d(st.sampled_from(["pallet", "unit"]))), *opt(d, "-o", _out_path(w, d, "lots.csv"))],
     "lot split": lambda w, d: ["lot", "split", _lot(d), *d(st.lists(st.sampled_from(["A=1t", "A=-1t", "B=0", "=1t", "A", "A=20t",
                                                                                      "A=1t=2t", "R1=1t", "A=nan"]), min_size=1, max_size=3)),

@@ -1,0 +1,75 @@
+"""Yields and a recycler's recovery against EU 2023/1542 Annex XII, worked out by hand on a small graph
+(no chain): a pack recycled into black mass, the black mass refined by the recycler itself (with losses),
+one refined lot handed on, and a second recycling outside the period."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import errors
+from ledger.models import Composition, OpKind, PassportStatus, Role
+from ledger.recovery import recycling_report, yields_of
+
+from prov_synth import Synth, account
+
+MINER, REFINER, OEM, RECYCLER = (account(i) for i in range(11, 15))
+approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
+
+
+def _story() -> tuple[Synth, int]:
+    s = Synth()
+    s.register(REFINER, Role.REFINER | Role.CELL_MAKER | Role.PACK_ASSEMBLER)
+    s.register(OEM, Role.OEM)
+    s.register(RECYCLER, Role.RECYCLER)
+    cells = Composition.of({"Ni": 10_000, "Co": 2_000, "Li": 1_000})
+    for n in (1, 2):
+        s.mint(REFINER, f"CELLS-{n}", "CELL-NMC811", 50_000, cells)
+        s.op(OpKind.BUILD, REFINER, [(f"CELLS-{n}", 0)], [(f"PACK-{n}", "PACK", 50_000, cells)], unit=(60_000, []))
+        s.transfer(f"PACK-{n}", OEM)
+        s.soh(f"PACK-{n}", OEM, 5_000_000)
+        s.status(f"PACK-{n}", PassportStatus.WASTE)
+        s.transfer(f"PACK-{n}", RECYCLER)
+    s.mine()
+    start = s.ts
+    # Recycling: 30 kg of black mass, losing 500 g Ni, 100 g Co, 200 g Li.
+    bm = Composition.of({"Ni": 9_500, "Co": 1_900, "Li": 800}, post={"Ni": 9_500, "Co": 1_900, "Li": 800})
+    s.op(OpKind.RECYCLE, RECYCLER, [("PACK-1", 0)], [("BM-1", "BLACK-MASS", 30_000, bm)],
+         loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}))
+    # The recycler's own refining: sulphates and carbonate, losing another 500 g Ni, 100 g Co, 200 g Li.
+    s.op(OpKind.TRANSFORM, RECYCLER, [("BM-1", 0)], [
+        ("R-NI", "NiSO4", 40_000, Composition.of({"Ni": 9_000}, post={"Ni": 9_000})),
+        ("R-CO", "CoSO4", 9_000, Composition.of({"Co": 1_800}, post={"Co": 1_800})),
+        ("R-LI", "Li2CO3", 3_200, Composition.of({"Li": 600}, post={"Li": 600})),
+    ], loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}))
+    s.transfer("R-CO", REFINER)  # handed on: recovered as it left
+    end = s.ts
+    s.mine(30 * 86_400)
+    s.op(OpKind.RECYCLE, RECYCLER, [("PACK-2", 0)], [("BM-2", "BLACK-MASS", 40_000, cells.all_post_consumer())])
+    return s, (start, end)
+
+
+def test_recovery_and_efficiency_against_annex_xii_by_hand() -> None:
+    s, (start, end) = _story()
+    st = s.ingest().state()
+    r = recycling_report(st, RECYCLER.address, start=start, end=end)
+    assert r.units == ["PACK-1"]  # PACK-2 was recycled after the period
+    assert r.input_mass_g == 50_000 and r.output_mass_g == 30_000 and r.recycling_efficiency == approx(0.6)
+    assert r.input_g == {"Li": 1_000, "Ni": 10_000, "Co": 2_000}
+    # What finally came out of the recycler's hands: 9 kg Ni, 1.8 kg Co, 0.6 kg Li (both steps' losses count).
+    assert r.recovered_g == {"Li": 600, "Ni": 9_000, "Co": 1_800}
+    assert r.recovery == {"Li": approx(0.6), "Ni": approx(0.9), "Co": approx(0.9)}
+    assert sorted(r.recovered_lots) == ["R-CO", "R-LI", "R-NI"]
+    met = {(t.what, t.deadline): t.met for t in r.targets}
+    assert met[("recycling efficiency (lithium-based)", "2025-12-31")] is False  # 60 % < 65 %
+    assert met[("material recovery Ni", "2027-12-31")] is True and met[("material recovery Ni", "2031-12-31")] is False
+    assert met[("material recovery Li", "2027-12-31")] is True and met[("material recovery Li", "2031-12-31")] is False
+    assert met[("material recovery Cu", "2027-12-31")] is None  # no copper taken in
+
+
+def test_yields_per_element_and_a_period_that_ends_before_it_starts() -> None:
+    s, (start, end) = _story()
+    st = s.ingest().state()
+    refine = next(op for op in st.ops if op.kind == OpKind.TRANSFORM)
+    assert yields_of(st, refine) == {"Li": approx(600 / 800), "Ni": approx(9_000 / 9_500), "Co": approx(1_800 / 1_900)}
+    with pytest.raises(errors.InvalidInput, match="ends before it starts"):
+        recycling_report(st, RECYCLER.address, start=end, end=start)
