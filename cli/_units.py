@@ -260,6 +260,12 @@ def format_elements(grams: dict[str, int]) -> str:
     return ", ".join(f"{e}={format_mass(g)}" for e, g in grams.items()) or "-"
 
 
+def parse_time_end(text: str) -> int:
+    """The end of a period given as TIME: a bare date (2027-12-31) means up to the end of that day (UTC)."""
+    t = parse_time(text)
+    return t + 86_399 if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text) else t
+
+
 def format_time(unix: int | None) -> str:
     """Show a unix time as an ISO 8601 UTC timestamp."""
     if not unix:

@@ -32,7 +32,7 @@ from ._core import (
     write_command,
 )
 from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of, write_rows
-from ._units import format_elements, format_mass, format_time, parse_elements, parse_mass, parse_time, parse_use
+from ._units import format_elements, format_mass, format_time, parse_elements, parse_mass, parse_time, parse_time_end, parse_use
 
 ELEMENT_HELP = "Element content: Ni=5200kg,Co=640kg or shares of the mass, Ni=52%."
 
@@ -496,12 +496,6 @@ def _file_sites(file: Path, fmt: str | None, words: set[str]) -> dict[str, str]:
 # ------------------------------------------------------------------------------ list, export
 
 
-def _day_end(text: str) -> int:
-    """--minted-to: a bare date means up to the end of that day (UTC)."""
-    t = parse_time(text)
-    return t + 86_399 if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text) else t
-
-
 def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str | None] | None:
     """--origin CC or CC:SITE → (country, origin word of the site or None)."""
     if value is None:
@@ -539,7 +533,7 @@ def _filter_options(f: Any) -> Any:
                      help="Only bulk material lots, or only battery units."),
         click.option("--minted-from", metavar="TIME", callback=parsed(parse_time),
                      help="Only lots minted at or after this time: 2027-06-30, 2027-06-30T12:00:00Z, @unix."),
-        click.option("--minted-to", metavar="TIME", callback=parsed(_day_end),
+        click.option("--minted-to", metavar="TIME", callback=parsed(parse_time_end),
                      help="Only lots minted at or before this time (a bare date includes the whole day)."),
         click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N lots (the oldest first)."),
         trust_index_option,

@@ -7,7 +7,7 @@ import click
 from ledger.recovery import recycling_report
 
 from ._core import OrderedGroup, Session, open_index, parsed, pass_session, read_command, trust_index_option
-from ._units import format_mass, format_time, parse_time
+from ._units import format_mass, format_time, parse_time, parse_time_end
 
 
 @click.group(cls=OrderedGroup)
@@ -23,7 +23,8 @@ def report() -> None:
 @report.command("recycling")
 @click.option("--recycler", required=True, metavar="NAME|ADDRESS", help="The recycler: a local account name or an address.")
 @click.option("--from", "start", metavar="TIME", callback=parsed(parse_time), help="Start of the period (2027-01-01, @unix).  [default: the beginning]")
-@click.option("--to", "end", metavar="TIME", callback=parsed(parse_time), help="End of the period, inclusive.  [default: now]")
+@click.option("--to", "end", metavar="TIME", callback=parsed(parse_time_end),
+              help="End of the period, inclusive (a bare date: to the end of that day).  [default: now]")
 @trust_index_option
 @read_command
 @pass_session

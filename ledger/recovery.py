@@ -156,7 +156,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
     return RecyclingReport(
         recycler=recycler, start=start, end=end, units=units, input_mass_g=in_mass, output_mass_g=out_mass,
         recycling_efficiency=efficiency, input_g=input_g, recovered_g=recovered_g, recovery=recovery,
-        recovered_lots=[label_of(x) for x in final], targets=targets,
+        recovered_lots=[label_of(x) for x in dict.fromkeys(final)], targets=targets,
     )
 
 
