@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from eth_hash.auto import keccak
 
@@ -293,6 +293,44 @@ def battery_passport(
     return filter_tier(doc, tier)
 
 
+class _PactBasis(NamedTuple):
+    """What both PACT exports of a lot rest on: its replayed upstream, its footprint now, the footprint ids
+    of the inputs whose burden it carries, and the attestations counted in it."""
+
+    lid: bytes
+    st: Any
+    lot: Any
+    when: int
+    cid: int
+    ledger_addr: str
+    fp: Any
+    inputs: list[str]
+    issued: list[int]
+    verified_kg: float
+    methodologies: list[str]
+    signers: list[str]
+
+
+def _pact_basis(source: Source, lot_id: str | bytes, at: int | None, chain_id: int | None, ledger_address: str | None) -> _PactBasis:
+    lid = _b32(lot_id)
+    st = _upstream_state(source, lid)  # refuses an unknown lot
+    lot = st.lots[lid]
+    when = _now(source, st, at)
+    cid, ledger_addr = _context(source, chain_id, ledger_address)
+    fp = footprint_of(st, lid, at=when)
+    inputs: list[str] = []
+    if lot.made_by is not None:
+        op = st.ops[lot.made_by]
+        inputs = [pcf_id(cid, ledger_addr, i) for i in op.inputs if not cut_off(st, op, i)]
+    counted = [a for c in fp.contributions for a in c.attestations if a.status in ("verified", "self-declared")]
+    return _PactBasis(
+        lid=lid, st=st, lot=lot, when=when, cid=cid, ledger_addr=ledger_addr, fp=fp, inputs=inputs,
+        issued=[st.attestations[bytes.fromhex(a.uid[2:])].issued_at for a in counted],
+        verified_kg=sum(c.kg_co2e for c in fp.contributions if c.assurance == "verified"),
+        methodologies=sorted({a.methodology for a in counted if a.methodology}), signers=sorted({a.signer for a in counted}),
+    )
+
+
 def pact_footprint(
     source: Source,
     lot_id: str | bytes,
@@ -306,22 +344,10 @@ def pact_footprint(
     """Export a lot's cradle-to-gate footprint as a PACT (Pathfinder) ProductFootprint: declared unit
     kilogram, ``pCfExcludingBiogenic`` per kg, ``precedingPfIds`` of the inputs whose footprint it
     includes, and the assurance of its weakest link."""
-    lid = _b32(lot_id)
-    st = _upstream_state(source, lid)
-    lot = st.lots[lid]
-    when = _now(source, st, at)
-    cid, ledger_addr = _context(source, chain_id, ledger_address)
-    fp = footprint_of(st, lid, at=when)
-    preceding: list[str] = []
-    if lot.made_by is not None:
-        op = st.ops[lot.made_by]
-        preceding = [pcf_id(cid, ledger_addr, i) for i in op.inputs if not cut_off(st, op, i)]
-    counted = [a for c in fp.contributions for a in c.attestations if a.status in ("verified", "self-declared")]
-    issued = [st.attestations[bytes.fromhex(a.uid[2:])].issued_at for a in counted]
-    verified_kg = sum(c.kg_co2e for c in fp.contributions if c.assurance == "verified")
-    methodologies = sorted({a.methodology for a in counted if a.methodology})
-    signers = sorted({a.signer for a in counted})
-    mass_kg = lot.mass0 / 1000
+    b = _pact_basis(source, lot_id, at, chain_id, ledger_address)
+    lid, st, lot, when, cid, ledger_addr, fp = b.lid, b.st, b.lot, b.when, b.cid, b.ledger_addr, b.fp
+    preceding, issued, verified_kg, methodologies, signers = b.inputs, b.issued, b.verified_kg, b.methodologies, b.signers
+    mass_kg = fp.mass_g / 1000  # what the lot holds now, as the footprint describes it
     per_kg = fp.kg_co2e / mass_kg if mass_kg else 0.0
     doc: dict[str, Any] = {
         "id": pcf_id(cid, ledger_addr, lid),
@@ -396,34 +422,20 @@ def pact_footprint_v3(
     created: int | None = None,
 ) -> dict[str, Any]:
     """Export a lot's cradle-to-gate footprint as a PACT 3.0 ProductFootprint (spec/v3 of the PACT Technical
-    Specification; checked by :func:`ledger._pact.conformance_errors`). It is to replace :func:`pact_footprint`
-    (2.2.0) once ``ledger.audit`` reads 3.0 documents as declared claims.
+    Specification; checked by :func:`ledger._pact.conformance_errors`); the default export, with
+    :func:`pact_footprint` (2.2.0) kept for partners not yet on 3.0.
 
     Declared unit: one kilogram of a material lot, one piece of a battery unit. Every number is a decimal
     string. ``verification`` is present only when every contributing attestation is verified and none was
     excluded. The footprint ids of the inputs whose burden the lot carries are in the Rinne extension
     (``inputPfIds``): in PACT 3.0 ``precedingPfIds`` names earlier versions of the same footprint, not inputs."""
-    lid = _b32(lot_id)
-    st = _upstream_state(source, lid)
-    lot = st.lots.get(lid)
-    if lot is None:
-        raise errors.InvalidInput(f"no lot {label_of(lid)} in the replayed ledger")
-    when = _now(source, st, at)
-    cid, ledger_addr = _context(source, chain_id, ledger_address)
-    fp = footprint_of(st, lid, at=when)
-    inputs: list[str] = []
-    if lot.made_by is not None:
-        op = st.ops[lot.made_by]
-        inputs = [pcf_id(cid, ledger_addr, i) for i in op.inputs if not cut_off(st, op, i)]
-    counted = [a for c in fp.contributions for a in c.attestations if a.status in ("verified", "self-declared")]
-    issued = [st.attestations[bytes.fromhex(a.uid[2:])].issued_at for a in counted]
-    verified_kg = sum(c.kg_co2e for c in fp.contributions if c.assurance == "verified")
-    methodologies = sorted({a.methodology for a in counted if a.methodology})
+    b = _pact_basis(source, lot_id, at, chain_id, ledger_address)
+    lid, st, lot, when, cid, ledger_addr, fp = b.lid, b.st, b.lot, b.when, b.cid, b.ledger_addr, b.fp
+    inputs, issued, verified_kg, methodologies, signers = b.inputs, b.issued, b.verified_kg, b.methodologies, b.signers
     standards, unmapped = standards_of(methodologies)
     if "ISO14040-44" not in standards:
         # Rinne's own aggregation allocates by physical relationship per ISO 14044 §4.3.4.2 (docs/methodology.md §1).
         standards.append("ISO14040-44")
-    signers = sorted({a.signer for a in counted})
     mass_kg = fp.mass_g / 1000
     is_unit = lot.kind == LotKind.UNIT
     # Declared unit (PACT 3.0 CarbonFootprint.declaredUnitOfMeasurement): a battery is a piece; a material

@@ -274,3 +274,11 @@ def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> No
     assert f'<svg id="qr" data-url="{url}"' in html and f'<div id="passport-url">{url}</div>' in html
     with pytest.raises(errors.InvalidInput, match="no URL to encode"):
         passport_qr(battery_passport(ref_index, "PACK1"))
+
+
+def test_pact_of_a_remainder_is_per_kg_of_what_it_holds(ref_index) -> None:
+    """NISO4 holds 200 of its 400 kg and carries 60 kg CO2e of its 120: 0.3 kg/kg in both PACT versions
+    (dividing the remainder's figure by the minted mass would halve it)."""
+    v2, v3 = pact_footprint(ref_index, "NISO4"), pact_footprint_v3(ref_index, "NISO4")
+    assert v2["pcf"]["unitaryProductAmount"] == 200 and v2["pcf"]["pCfExcludingBiogenic"] == approx(0.3)
+    assert float(v3["pcf"]["pcfExcludingBiogenicUptake"]) == approx(0.3)
