@@ -462,30 +462,28 @@ class LedgerState:
             unit.end_user = self._active(lot.creator, Role.OEM | Role.SECOND_LIFE)
 
     def _on_SohRecorded(self, a: dict[str, Any], block: int, ts: int) -> None:
-        unit = self.units.get(a["unitId"])
-        if unit is None:
-            if self.strict:
-                self._issue("unknown-lot", "SOH recorded for a unit that was never created", a["unitId"], block)
-            return
-        soce, cap, cycles, thr, evidence = a["soh"]
-        recorder = a["recorder"].lower()
-        self._check_recorder(unit, recorder, block)
-        unit.soh.append(SohRec(ts, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status))
-        self._passport_changed(unit.unit_id)
+        self._soh(a, block, ts, correction=False)
 
     def _on_SohCorrected(self, a: dict[str, Any], block: int, ts: int) -> None:
+        self._soh(a, block, ts, correction=True)
+
+    def _soh(self, a: dict[str, Any], block: int, ts: int, *, correction: bool) -> None:
         unit = self.units.get(a["unitId"])
-        if unit is None or not unit.soh:
+        if unit is None or (correction and not unit.soh):
             if self.strict:
-                self._issue("unknown-lot", "an SOH correction without a record to correct", a["unitId"], block)
+                what = "an SOH correction without a record to correct" if correction else "SOH recorded for a unit that was never created"
+                self._issue("unknown-lot", what, a["unitId"], block)
             return
         soce, cap, cycles, thr, evidence = a["soh"]
         recorder = a["recorder"].lower()
         self._check_recorder(unit, recorder, block)
-        old = unit.soh[-1]
-        # The correction supersedes the latest record and keeps its time (as the contract does); the
-        # superseded record stays reachable for the history.
-        unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status, old)
+        if correction:
+            # The correction supersedes the latest record and keeps its time (as the contract does); the
+            # superseded record stays reachable for the history.
+            old = unit.soh[-1]
+            unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status, old)
+        else:
+            unit.soh.append(SohRec(ts, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status))
         self._passport_changed(unit.unit_id)
 
     def _on_DiagnosticianAuthorised(self, a: dict[str, Any], block: int, ts: int) -> None:
