@@ -52,6 +52,15 @@ class Chain:
     def rpc(self, method: str, params: list | None = None):
         return call(self.base.w3, method, params or [])
 
+    def give(self, lot_id: str, frm: str, to: str) -> None:
+        """Hand a lot from party `frm` to party `to` (offer, then accept)."""
+        self[frm].offer(lot_id, self.addr(to))
+        self[to].accept(lot_id)
+
+    def now(self) -> int:
+        """The latest block's timestamp."""
+        return int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
 
 @pytest.fixture(scope="session")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_node.NodeInfo]:

@@ -27,14 +27,10 @@ KG = 1000
 NI = Composition.of({"Ni": 220 * KG, "Co": 8 * KG})
 
 
-def _now(chain: Any) -> int:
-    return int(chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-
-
 def _attest(chain: Any, lot: str, kg: float, *, signer: str = "verifier", relayer: str = "admin", valid_for: int = 10 * 365 * 86_400,
             stage: LifeCycleStage = LifeCycleStage.MainProduction, nonce: int = 1) -> str:
     """Sign a figure for `lot` as `signer` (the holder signing its own lot is a self-declaration) and relay it."""
-    now = _now(chain)
+    now = chain.now()
     att = GwpAttestation(
         lot_id=to_bytes32(lot), emissions_grams=round(kg * KG), stage=stage, methodology="ISO14067:2018",
         evidence="0x" + "ab" * 32, issued_at=now, valid_until=now + valid_for, nonce=nonce, deadline=now + 3600,
@@ -43,16 +39,11 @@ def _attest(chain: Any, lot: str, kg: float, *, signer: str = "verifier", relaye
     return chain[relayer].submit_attestation(sign_attestation(att, chain.accounts[signer], d.chain_id, d.attestations))
 
 
-def _give(chain: Any, lot: str, frm: str, to: str) -> None:
-    chain[frm].offer(lot, chain.addr(to))
-    chain[to].accept(lot)
-
-
 def _cam(chain: Any, *, niso4_valid_for: int = 10 * 365 * 86_400) -> None:
     """Refiner mints and gets NiSO4 attested; the cathode maker turns it into CAM, which is attested too."""
     chain["refiner"].mint(LotSpec(lot_id="NISO4-A", material="NiSO4", mass=1_000 * KG, composition=NI))
     _attest(chain, "NISO4-A", 3_800, stage=LifeCycleStage.RawMaterialAcquisition, valid_for=niso4_valid_for)
-    _give(chain, "NISO4-A", "refiner", "cathode")
+    chain.give("NISO4-A", "refiner", "cathode")
     chain["cathode"].transform(["NISO4-A"], [LotSpec(lot_id="CAM-A", material="CAM-NMC811", mass=800 * KG, composition=NI)])
     _attest(chain, "CAM-A", 1_200, nonce=2)
 
@@ -90,7 +81,7 @@ def test_an_attestation_that_expires_after_its_lot_was_used_is_no_failure(chain,
     _cam(chain, niso4_valid_for=60)
     _pass_time(chain, 3600)
     report = _audit(chain, tmp_path)
-    assert report.at > _now(chain) - 10  # judged now, well past NISO4-A's valid_until ...
+    assert report.at > chain.now() - 10  # judged now, well past NISO4-A's valid_until ...
     assert report.passed and report.flags == [] and report.strict_passed, report.flags
     cam = _claim(report, "CAM-A")  # ... but it was valid when CAM-A was made from it
     assert cam.level == "verified" and cam.kind == "material"
@@ -129,9 +120,9 @@ def test_verify_and_audit_agree_on_every_unit_and_end_lot(chain, tmp_path):
     the audit gives its claim, and the audit lists every live unit."""
     _cam(chain, niso4_valid_for=60)  # verified, with an expiry after the use
     chain["cathode"].split("CAM-A", [("CAM-A1", 500 * KG), ("CAM-A2", 300 * KG)])
-    _give(chain, "CAM-A1", "cathode", "cells")
+    chain.give("CAM-A1", "cathode", "cells")
     chain["cells"].transform(["CAM-A1"], [LotSpec(lot_id="CELLS-A", material="CELL-NMC811", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG}))])
-    _give(chain, "CELLS-A", "cells", "packs")
+    chain.give("CELLS-A", "cells", "packs")
     chain["packs"].build_unit(["CELLS-A"], LotSpec(lot_id="PACK-A", material="PACK-60KWH", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG})),
                               UnitSpec(serial="SN-A", rated_wh=60_000))  # CELLS-A and PACK-A never attested: missing
     chain["refiner"].mint(LotSpec(lot_id="NISO4-SD", material="NiSO4", mass=1_000 * KG, composition=NI))

@@ -25,23 +25,18 @@ KG = 1000
 CELL_COMP = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
 
 
-def _give(chain, lot_id: str, frm: str, to: str) -> None:
-    chain[frm].offer(lot_id, chain.addr(to))
-    chain[to].accept(lot_id)
-
-
 def _pack(chain, unit_id: str = "LF001", holder: str = "oem") -> str:
     """The honest path to a pack: a cathode lot, cells made from it by the cell maker, a pack built from them."""
     cam = f"CAM-{unit_id}"
     cells = f"CELLS-{unit_id}"
     chain["admin"].grant_roles(chain.addr("miner"), "REFINER")
     chain["miner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELL_COMP))
-    _give(chain, cam, "miner", "cells")
+    chain.give(cam, "miner", "cells")
     chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
-    _give(chain, cells, "cells", "packs")
+    chain.give(cells, "cells", "packs")
     chain["packs"].build_unit([cells], LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP), UnitSpec(serial="SN-" + unit_id, rated_wh=75_000))
     if holder != "packs":
-        _give(chain, unit_id, "packs", holder)
+        chain.give(unit_id, "packs", holder)
     return unit_id
 
 
@@ -76,12 +71,8 @@ def test_offer_dies_when_a_new_soh_record_lowers_the_passport(chain):
 # ----------------------------------------------------------------------- class 3: retroactive claims
 
 
-def _now(chain) -> int:
-    return int(chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-
-
 def _signed(chain, signer: str, lot_id: str, grams: int, nonce: int):
-    now = _now(chain)
+    now = chain.now()
     att = GwpAttestation(
         lot_id=to_bytes32(lot_id), emissions_grams=grams, stage=LifeCycleStage.MainProduction,
         methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + 10 * 365 * 86_400,
@@ -137,7 +128,7 @@ def test_partial_use_declaring_only_the_nickel_is_refused(chain):
 def test_recycling_a_never_used_unit_yields_pre_consumer_material(chain):
     unit = _pack(chain, "LF-SCRAP", holder="packs")
     chain["packs"].set_status(unit, PassportStatus.WASTE, "scrapped at once")
-    _give(chain, unit, "packs", "recycler")
+    chain.give(unit, "packs", "recycler")
     u = chain.base.unit(unit)
     assert not u.reached_end_user and not u.post_consumer
     black = LotSpec(lot_id="BM-SCRAP", material="BLACK-MASS", mass=200 * KG, composition=CELL_COMP)
@@ -158,7 +149,7 @@ def test_used_unit_at_the_end_of_its_life_yields_post_consumer_material(chain):
     chain["oem"].record_soh(unit, SohRecord(soce_bp=6_800, capacity_wh=51_000, cycles=350, throughput_wh=24_000_000))
     assert chain.base.unit(unit).post_consumer
     chain["oem"].set_status(unit, PassportStatus.WASTE)
-    _give(chain, unit, "oem", "recycler")
+    chain.give(unit, "oem", "recycler")
     chain["recycler"].recycle(unit, [LotSpec(lot_id="BM-USED", material="BLACK-MASS", mass=200 * KG, composition=CELL_COMP)])
     bm = chain.base.lot("BM-USED").composition
     assert bm.post == bm.total and not any(bm.pre)
@@ -201,7 +192,7 @@ def test_soh_poisoning_is_refused_and_a_wrong_record_is_corrected(chain):
     chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=121, throughput_wh=8_100_000))
     assert chain.base.unit(unit).cycles == 121
     # The authorisation ends with the custody.
-    _give(chain, unit, "oem", "second_life")
+    chain.give(unit, "oem", "second_life")
     with pytest.raises(errors.revert_class("RinneLedgerNotAuthorised")):
         chain["diagnostician"].record_soh(unit, SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=122, throughput_wh=8_200_000))
 

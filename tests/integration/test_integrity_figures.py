@@ -34,20 +34,11 @@ KG = 1000
 CELLS = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
 
 
-def _give(chain, lot_id: str, frm: str, to: str) -> None:
-    chain[frm].offer(lot_id, chain.addr(to))
-    chain[to].accept(lot_id)
-
-
-def _now(chain) -> int:
-    return int(chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-
-
 _nonce = iter(range(1, 1 << 30))
 
 
 def _attest(chain, lot_id: str, kg: float, *, signer: str = "verifier", relayer: str = "verifier", days: int = 3650) -> str:
-    now = _now(chain)
+    now = chain.now()
     att = GwpAttestation(
         lot_id=to_bytes32(lot_id), emissions_grams=int(kg * 1000), stage=LifeCycleStage.MainProduction,
         methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now, valid_until=now + days * 86_400,
@@ -77,7 +68,7 @@ def _ore(chain, lot_id: str = "ORE-1", kg_co2e: float = 100.0) -> str:
     chain["miner"].mint(LotSpec(lot_id=lot_id, material="ORE-NI", mass=1_000 * KG, composition=Composition.of({"Ni": 20 * KG}),
                                 origin=origin_code("AU", "Ravensthorpe")))
     _attest(chain, lot_id, kg_co2e)
-    _give(chain, lot_id, "miner", "refiner")
+    chain.give(lot_id, "miner", "refiner")
     return lot_id
 
 
@@ -134,20 +125,20 @@ def _pack(chain, unit_id: str, holder: str) -> str:
     chain["refiner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELLS,
                                   origin=origin_code("FI", "Harjavalta")))
     _attest(chain, cam, 2_000)
-    _give(chain, cam, "refiner", "cells")
+    chain.give(cam, "refiner", "cells")
     chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELLS)])
-    _give(chain, cells, "cells", "packs")
+    chain.give(cells, "cells", "packs")
     chain["packs"].build_unit([cells], LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELLS),
                               UnitSpec(serial="SN-" + unit_id, rated_wh=75_000))
     if holder != "packs":
-        _give(chain, unit_id, "packs", holder)
+        chain.give(unit_id, "packs", holder)
     return unit_id
 
 
 def test_a_never_used_unit_recycled_keeps_its_footprint_and_mines(chain, index):
     unit = _pack(chain, "LF-SCRAP", "packs")
     chain["packs"].set_status(unit, PassportStatus.WASTE, "scrapped at once")
-    _give(chain, unit, "packs", "recycler")
+    chain.give(unit, "packs", "recycler")
     chain["recycler"].recycle(unit, [LotSpec(lot_id="BM-SCRAP", material="BLACK-MASS", mass=200 * KG, composition=CELLS)])
     _attest(chain, "BM-SCRAP", 50)
     ix = _synced(chain, index)
@@ -165,7 +156,7 @@ def test_a_used_unit_recycled_is_cut_off_and_its_material_counts_as_recycled(cha
     chain.rpc("evm_increaseTime", [365 * 86_400])
     chain["oem"].record_soh(unit, SohRecord(soce_bp=6_800, capacity_wh=51_000, cycles=350, throughput_wh=24_000_000))
     chain["oem"].set_status(unit, PassportStatus.WASTE)
-    _give(chain, unit, "oem", "recycler")
+    chain.give(unit, "oem", "recycler")
     chain["recycler"].recycle(unit, [LotSpec(lot_id="BM-USED", material="BLACK-MASS", mass=200 * KG, composition=CELLS)])
     _attest(chain, "BM-USED", 50)
     ix = _synced(chain, index)
@@ -231,14 +222,14 @@ def test_a_unit_built_from_sulphate_and_laundered_through_a_colluding_oem_fails_
     niso4 = Composition.of({"Ni": 90 * KG})
     chain["refiner"].mint(LotSpec(lot_id="NISO4-LAUNDER", material="NiSO4", mass=400 * KG, composition=niso4,
                                   origin=origin_code("AU", "Ravensthorpe")))
-    _give(chain, "NISO4-LAUNDER", "refiner", "packs")
+    chain.give("NISO4-LAUNDER", "refiner", "packs")
     chain["packs"].build_unit(["NISO4-LAUNDER"], LotSpec(lot_id="FAKE-PACK", material="PACK-75KWH", mass=400 * KG, composition=niso4),
                               UnitSpec(serial="SN-FAKE", rated_wh=75_000))
-    _give(chain, "FAKE-PACK", "packs", "oem")
+    chain.give("FAKE-PACK", "packs", "oem")
     chain.rpc("evm_increaseTime", [86_400])
     chain["oem"].record_soh("FAKE-PACK", SohRecord(soce_bp=9_000, capacity_wh=67_500, cycles=4, throughput_wh=600_000))
     chain["oem"].set_status("FAKE-PACK", PassportStatus.WASTE)
-    _give(chain, "FAKE-PACK", "oem", "recycler")
+    chain.give("FAKE-PACK", "oem", "recycler")
     chain["recycler"].recycle("FAKE-PACK", [LotSpec(lot_id="NI-LAUNDERED", material="NiSO4", mass=390 * KG, composition=niso4)])
     assert chain.base.lot("NI-LAUNDERED").composition.post[1] == 90 * KG  # the contract's view: post-consumer
     report = audit(chain.base, index)
