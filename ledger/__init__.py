@@ -1,96 +1,56 @@
 """Rinne: a traceability ledger for the EV battery material loop.
 
-The public surface of the client library; modules starting with ``_`` are internal.
+Everything public is importable from here, and only from here: the subpackages (``domain``,
+``attest``, ``local``, ``chain``, ``client``, ``replay``, ``index``, ``figures``, ``queries``,
+``exports``, ``auditor``) are the library's internal layers (docs/architecture.md) and may change.
+
+Names load on first use (PEP 562): ``import ledger`` costs only the exception classes, so that
+``rinne --help`` starts without web3 or eth-account. The one list of public names is the type stub
+beside this file, ``__init__.pyi``: type checkers read it, and this module reads its imports to
+know where each name lives.
 """
 
-from ledger import errors
-from ledger._attest import (
-    AttestationCheck,
-    GwpAttestation,
-    LifeCycleStage,
-    SignedAttestation,
-    attestation_digest,
-    load_attestation,
-    save_attestation,
-    sign_attestation,
-    verify_attestation,
-)
-from ledger._keys import (
-    create_account,
-    default_keystore_dir,
-    import_private_key,
-    list_accounts,
-    load_account,
-    read_password,
-)
-from ledger.client import BulkResult, Ledger, Use, commitment
-from ledger.errors import (
-    AccountExists,
-    AccountNotFound,
-    AttestationError,
-    ChainError,
-    ConfigError,
-    ConnectionFailed,
-    ContractRevert,
-    InvalidInput,
-    KeystoreError,
-    LedgerError,
-    NodeError,
-    NotDeployed,
-    SignatureError,
-    TransactionFailed,
-    WrongChain,
-    WrongPassword,
-)
-from ledger.audit import AuditReport, audit
-from ledger.index import EventIndex, LotRow, SyncResult
-from ledger.passport import battery_passport, pact_footprint, pact_footprint_v3, passport_html, passport_qr
-from ledger.provenance import (
-    TriageThresholds,
-    claim_assurance,
-    footprint,
-    lifetime_carbon,
-    origin_mix,
-    recycled_content,
-    trace,
-    triage,
-)
-from ledger.models import (
-    ELEMENTS,
-    Composition,
-    Deployment,
-    Lot,
-    LotKind,
-    LotSpec,
-    LotState,
-    Offer,
-    OpKind,
-    Participant,
-    PassportStatus,
-    Receipt,
-    Role,
-    SohRecord,
-    Unit,
-    UnitSpec,
-    label_of,
-    origin_code,
-    origin_country,
-    to_bytes32,
-)
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import Any
+
+from ledger import errors as errors
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AuditReport", "EventIndex", "LotRow", "SyncResult", "TriageThresholds", "audit", "battery_passport", "claim_assurance", "footprint",
-    "lifetime_carbon", "origin_mix", "pact_footprint", "pact_footprint_v3", "passport_html", "passport_qr", "recycled_content",
-    "trace", "triage",
-    "AttestationCheck", "GwpAttestation", "LifeCycleStage", "SignedAttestation", "attestation_digest",
-    "load_attestation", "save_attestation", "sign_attestation", "verify_attestation", "create_account",
-    "default_keystore_dir", "import_private_key", "list_accounts", "load_account", "read_password",
-    "ELEMENTS", "AccountExists", "AccountNotFound", "AttestationError", "BulkResult", "ChainError", "Composition",
-    "ConfigError", "ConnectionFailed", "ContractRevert", "Deployment", "InvalidInput", "KeystoreError", "Ledger",
-    "LedgerError", "Lot", "LotKind", "LotSpec", "LotState", "NodeError", "NotDeployed", "Offer", "OpKind",
-    "Participant", "PassportStatus", "Receipt", "Role", "SignatureError", "SohRecord", "TransactionFailed", "Unit",
-    "UnitSpec", "Use", "WrongChain", "WrongPassword", "commitment", "errors", "label_of", "origin_code",
-    "origin_country", "to_bytes32",
-]
+
+def _surface() -> tuple[dict[str, tuple[str, str]], list[str]]:
+    tree = ast.parse((Path(__file__).parent / "__init__.pyi").read_text(encoding="utf-8"))
+    where: dict[str, tuple[str, str]] = {}
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ledger."):
+            for alias in node.names:
+                where[alias.asname or alias.name] = (node.module, alias.name)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.List)
+            and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+        ):
+            names = [ast.literal_eval(e) for e in node.value.elts]
+    return where, names
+
+
+#: Public name -> (module, attribute), from the stub's imports.
+_WHERE, __all__ = _surface()
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'ledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -105,9 +105,7 @@ def brownie_project(tmp_path_factory) -> dict:
     (project / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
 
     env = _brownie_env(home)
-    run = subprocess.run(
-        [str(BROWNIE), "compile"], cwd=project, env=env, capture_output=True, text=True, timeout=600
-    )
+    run = subprocess.run([str(BROWNIE), "compile"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
     output = run.stdout + run.stderr
     build = {}
     for path in sorted((project / "build" / "contracts").glob("*.json")):
@@ -180,7 +178,11 @@ def test_forge_tests_not_compiled_by_brownie(tmp_path):
     (tmp_path / "home").mkdir()
     run = subprocess.run(
         [sys.executable, "-c", code, str(ROOT)],
-        env=_brownie_env(tmp_path / "home"), capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=_brownie_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     loaded = json.loads(run.stdout.strip().splitlines()[-1])

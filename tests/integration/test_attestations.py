@@ -20,8 +20,8 @@ from ledger import (
     sign_attestation,
     to_bytes32,
 )
-from ledger._abi import artifact
-from ledger._rpc import call
+from ledger.chain.abi import artifact
+from ledger.chain.rpc import call
 
 
 def _lot(chain) -> str:
@@ -32,9 +32,15 @@ def _lot(chain) -> str:
 def _att(chain, lot_id: str, nonce: int = 1, **kw) -> GwpAttestation:
     now = int(call(chain.base.w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     fields = dict(
-        lot_id=lot_id, emissions_grams=1_250_000_000, stage=LifeCycleStage.RawMaterialAcquisition,
-        methodology="ISO14067:2018", evidence="0x" + "ab" * 32, issued_at=now - 10,
-        valid_until=now + 365 * 86400, nonce=nonce, deadline=now + 3600,
+        lot_id=lot_id,
+        emissions_grams=1_250_000_000,
+        stage=LifeCycleStage.RawMaterialAcquisition,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now - 10,
+        valid_until=now + 365 * 86400,
+        nonce=nonce,
+        deadline=now + 3600,
     )
     fields.update(kw)
     return GwpAttestation(**fields)
@@ -65,7 +71,7 @@ def test_replay_from_another_deployment_is_refused(chain):
     with pytest.raises(AttestationError, match="replay"):
         chain["oem"].submit_attestation(signed)
     # Sent anyway (bypassing the library's own check), the contract refuses it too.
-    from ledger._attest import to_contract_args
+    from ledger.attest.eip712 import to_contract_args
 
     with pytest.raises(errors.revert_class("GwpAttestationsInvalidSignature")):
         chain["oem"]._send("attestations", "attest", *to_contract_args(signed))
@@ -130,3 +136,63 @@ def test_expired_deadline_is_refused(chain):
     with pytest.raises(ContractRevert) as exc:
         chain["oem"].submit_attestation(signed)
     assert exc.value.error_name == "GwpAttestationsExpiredDeadline"
+
+
+def _wallet_returning(word: bytes, length: int) -> bytes:
+    """Creation code of a wallet whose isValidSignature (any call) returns `length` bytes of `word`."""
+    runtime = b"\x7f" + word + bytes.fromhex("600052") + bytes([0x60, length]) + bytes.fromhex("6000f3")
+    n = len(runtime)
+    return bytes([0x60, n, 0x60, 0x0C, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xF3]) + runtime
+
+
+@pytest.mark.parametrize(
+    ("name", "word", "length", "approved"),
+    [
+        ("the magic word", bytes.fromhex("1626ba7e").ljust(32, b"\0"), 32, True),
+        ("only the 4-byte selector", bytes.fromhex("1626ba7e").ljust(32, b"\0"), 4, False),
+        ("the selector and a dirty word", bytes.fromhex("1626ba7e") + b"\0" * 27 + b"\x01", 32, False),
+    ],
+)
+def test_a_wallet_answer_is_judged_as_the_contract_judges_it(chain, name, word, length, approved):
+    """A cheating or sloppy wallet answer must not pass the library or the audit when the contract
+    refuses it (OpenZeppelin SignatureChecker: at least 32 bytes, first word the padded selector)."""
+    from ledger import EventIndex, audit
+
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    wallet = chain["verifier"].deploy_code(_wallet_returning(word, length))
+    chain["admin"].register(wallet, "GWP_VERIFIER", f"wallet answering {name}")
+    signed = sign_attestation(_att(chain, lot_id), chain.accounts["verifier"], d.chain_id, d.attestations)
+    as_wallet = signed.model_copy(update={"signer": wallet})
+    assert chain.base.is_valid_signature_1271(wallet, as_wallet.digest, bytes.fromhex(as_wallet.signature[2:])) is approved
+    assert chain.base.verify_attestation(as_wallet)["ok"] is approved
+    if not approved:
+        with pytest.raises(errors.revert_class("GwpAttestationsInvalidSignature")):
+            chain["oem"].submit_attestation(as_wallet)
+        return
+    chain["oem"].submit_attestation(as_wallet)
+    with EventIndex.open(":memory:") as index:
+        index.sync(chain.base)
+        report = audit(chain.base, index)
+    assert not [f for f in report.flags if f.code == "bad-signature"], report.flags
+
+
+def test_a_just_issued_attestation_waits_for_the_chain_clock_and_a_future_one_is_refused(chain):
+    """Relayed the second it was signed, an attestation may be ahead of the next block's time: the
+    relay waits for the chain (a few seconds at most); one issued far in the future is refused."""
+    import time as _time
+
+    from ledger.client.ledger import CLOCK_SLACK
+
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    soon = max(int(_time.time()), chain.now()) + 2
+    signed = sign_attestation(_att(chain, lot_id, nonce=1, issued_at=soon), chain.accounts["verifier"], d.chain_id, d.attestations)
+    chain["oem"].submit_attestation(signed)
+    assert chain.base.attestation(signed.uid)["valid"]
+    later = soon + CLOCK_SLACK + 60
+    far = sign_attestation(_att(chain, lot_id, nonce=2, issued_at=later), chain.accounts["verifier"], d.chain_id, d.attestations)
+    t0 = _time.monotonic()
+    with pytest.raises(errors.revert_class("GwpAttestationsInvalidPeriod")):
+        chain["oem"].submit_attestation(far)
+    assert _time.monotonic() - t0 < 2, "a relay must not wait for an attestation it cannot record"

@@ -17,8 +17,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger import Composition, EventIndex, errors, GwpAttestation, LifeCycleStage, LotSpec, UnitSpec, audit, sign_attestation, to_bytes32
-from ledger.audit import AuditReport
+from ledger import (
+    Composition,
+    EventIndex,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    UnitSpec,
+    audit,
+    errors,
+    sign_attestation,
+    to_bytes32,
+)
+from ledger.auditor.report import AuditReport
 from rinne_cli.main import cli
 
 pytestmark = pytest.mark.chain
@@ -27,13 +38,29 @@ KG = 1000
 NI = Composition.of({"Ni": 220 * KG, "Co": 8 * KG})
 
 
-def _attest(chain: Any, lot: str, kg: float, *, signer: str = "verifier", relayer: str = "admin", valid_for: int = 10 * 365 * 86_400,
-            stage: LifeCycleStage = LifeCycleStage.MainProduction, nonce: int = 1) -> str:
+def _attest(
+    chain: Any,
+    lot: str,
+    kg: float,
+    *,
+    signer: str = "verifier",
+    relayer: str = "admin",
+    valid_for: int = 10 * 365 * 86_400,
+    stage: LifeCycleStage = LifeCycleStage.MainProduction,
+    nonce: int = 1,
+) -> str:
     """Sign a figure for `lot` as `signer` (the holder signing its own lot is a self-declaration) and relay it."""
     now = chain.now()
     att = GwpAttestation(
-        lot_id=to_bytes32(lot), emissions_grams=round(kg * KG), stage=stage, methodology="ISO14067:2018",
-        evidence="0x" + "ab" * 32, issued_at=now, valid_until=now + valid_for, nonce=nonce, deadline=now + 3600,
+        lot_id=to_bytes32(lot),
+        emissions_grams=round(kg * KG),
+        stage=stage,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now,
+        valid_until=now + valid_for,
+        nonce=nonce,
+        deadline=now + 3600,
     )
     d = chain.base.deployment
     return chain[relayer].submit_attestation(sign_attestation(att, chain.accounts[signer], d.chain_id, d.attestations))
@@ -121,10 +148,15 @@ def test_verify_and_audit_agree_on_every_unit_and_end_lot(chain, tmp_path):
     _cam(chain, niso4_valid_for=60)  # verified, with an expiry after the use
     chain["cathode"].split("CAM-A", [("CAM-A1", 500 * KG), ("CAM-A2", 300 * KG)])
     chain.give("CAM-A1", "cathode", "cells")
-    chain["cells"].transform(["CAM-A1"], [LotSpec(lot_id="CELLS-A", material="CELL-NMC811", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG}))])
+    chain["cells"].transform(
+        ["CAM-A1"], [LotSpec(lot_id="CELLS-A", material="CELL-NMC811", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG}))]
+    )
     chain.give("CELLS-A", "cells", "packs")
-    chain["packs"].build_unit(["CELLS-A"], LotSpec(lot_id="PACK-A", material="PACK-60KWH", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG})),
-                              UnitSpec(serial="SN-A", rated_wh=60_000))  # CELLS-A and PACK-A never attested: missing
+    chain["packs"].build_unit(
+        ["CELLS-A"],
+        LotSpec(lot_id="PACK-A", material="PACK-60KWH", mass=450 * KG, composition=Composition.of({"Ni": 100 * KG})),
+        UnitSpec(serial="SN-A", rated_wh=60_000),
+    )  # CELLS-A and PACK-A never attested: missing
     chain["refiner"].mint(LotSpec(lot_id="NISO4-SD", material="NiSO4", mass=1_000 * KG, composition=NI))
     _attest(chain, "NISO4-SD", 700, signer="refiner", relayer="refiner", nonce=4)  # self-declared
     chain["refiner"].mint(LotSpec(lot_id="NISO4-RV", material="NiSO4", mass=1_000 * KG, composition=NI))

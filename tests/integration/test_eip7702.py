@@ -11,8 +11,9 @@ now, and an EIP-7702 account, which still holds its key, keeps its ECDSA signatu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_abi import encode as abi_encode
@@ -27,16 +28,16 @@ from ledger import (
     LifeCycleStage,
     LotSpec,
     Role,
-    _node,
     errors,
     sign_attestation,
     to_bytes32,
     verify_attestation,
 )
-from ledger._abi import artifact
-from ledger._attest import DELEGATION_PREFIX, delegation_target
-from ledger._rpc import call
-from ledger.audit import audit
+from ledger.attest.eip712 import DELEGATION_PREFIX, delegation_target
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.abi import artifact
+from ledger.chain.rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -54,7 +55,9 @@ class World:
     def __init__(self, data_dir: Path) -> None:
         self.node = _node.start(data_dir, persist=False, extra_args=["--hardfork", "prague"])
         self.data_dir = data_dir
-        self.keys = {name: Account.create() for name in ("admin", "refiner", "verifier", "verifier2", "sponsor", "wallet_owner", "other")}
+        self.keys = {
+            name: Account.create() for name in ("admin", "refiner", "verifier", "verifier2", "sponsor", "wallet_owner", "other")
+        }
         self.base = Ledger.connect(self.node.rpc_url, data_dir=data_dir)
         for acct in self.keys.values():
             self.base.fund(acct.address)
@@ -85,9 +88,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _signed(w: World, nonce: int, key: str = "verifier") -> Any:
     now = w.now()
     att = GwpAttestation(
-        lot_id=to_bytes32(LOT.lot_id), emissions_grams=3_800_000, stage=LifeCycleStage.RawMaterialAcquisition,
-        methodology="ISO14067:2018", evidence="0x" + "ab" * 32, issued_at=now, valid_until=now + 365 * 86_400,
-        nonce=nonce, deadline=now + 3600,
+        lot_id=to_bytes32(LOT.lot_id),
+        emissions_grams=3_800_000,
+        stage=LifeCycleStage.RawMaterialAcquisition,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now,
+        valid_until=now + 365 * 86_400,
+        nonce=nonce,
+        deadline=now + 3600,
     )
     d = w.admin.deployment
     return sign_attestation(att, w.keys[key], d.chain_id, d.attestations)
@@ -104,9 +113,17 @@ def _delegate(w: World, target: str, who: str = "verifier") -> None:
     )
     base_fee = int(w.rpc("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
     tx = {
-        "type": 4, "chainId": chain_id, "nonce": int(w.rpc("eth_getTransactionCount", [sponsor.address, "latest"]), 16),
-        "gas": 200_000, "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9, "to": sponsor.address,
-        "value": 0, "data": "0x", "accessList": (), "authorizationList": [auth],
+        "type": 4,
+        "chainId": chain_id,
+        "nonce": int(w.rpc("eth_getTransactionCount", [sponsor.address, "latest"]), 16),
+        "gas": 200_000,
+        "maxFeePerGas": 2 * base_fee + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "to": sponsor.address,
+        "value": 0,
+        "data": "0x",
+        "accessList": (),
+        "authorizationList": [auth],
     }
     raw = Account.sign_transaction(tx, sponsor.key).raw_transaction
     tx_hash = w.rpc("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
@@ -149,9 +166,7 @@ def test_a_verifier_that_delegates_later_keeps_its_attestations(world: World, tm
     # What the audit did before (contract-ness read at "latest") flags the valid ECDSA attestation: asked
     # via ERC-1271, neither the account as it was at the relay block nor its delegate now says yes.
     for block in (hex(relayed_at), "latest"):
-        then = verify_attestation(
-            signed, is_contract=True, erc1271_check=lambda s, d, sig, b=block: _is_valid_1271(w, s, d, sig, b)
-        )
+        then = verify_attestation(signed, is_contract=True, erc1271_check=lambda s, d, sig, b=block: _is_valid_1271(w, s, d, sig, b))
         assert "bad-signature" in then.problems
     # Offline, as EIP-7702 and SignatureChecker define it: the delegated account still holds its key.
     assert verify_attestation(signed, is_contract=True, delegated=True).ok

@@ -7,7 +7,6 @@ import pytest
 
 from ledger import (
     Composition,
-    audit,
     GwpAttestation,
     LifeCycleStage,
     LotSpec,
@@ -16,6 +15,7 @@ from ledger import (
     SohRecord,
     UnitSpec,
     Use,
+    audit,
     errors,
     sign_attestation,
     to_bytes32,
@@ -34,7 +34,11 @@ def _pack(chain, unit_id: str = "LF001", holder: str = "oem") -> str:
     chain.give(cam, "miner", "cells")
     chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
     chain.give(cells, "cells", "packs")
-    chain["packs"].build_unit([cells], LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP), UnitSpec(serial="SN-" + unit_id, rated_wh=75_000))
+    chain["packs"].build_unit(
+        [cells],
+        LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP),
+        UnitSpec(serial="SN-" + unit_id, rated_wh=75_000),
+    )
     if holder != "packs":
         chain.give(unit_id, "packs", holder)
     return unit_id
@@ -74,9 +78,15 @@ def test_offer_dies_when_a_new_soh_record_lowers_the_passport(chain):
 def _signed(chain, signer: str, lot_id: str, grams: int, nonce: int):
     now = chain.now()
     att = GwpAttestation(
-        lot_id=to_bytes32(lot_id), emissions_grams=grams, stage=LifeCycleStage.MainProduction,
-        methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + 10 * 365 * 86_400,
-        nonce=nonce, deadline=now + 3_600,
+        lot_id=to_bytes32(lot_id),
+        emissions_grams=grams,
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence=to_bytes32("report"),
+        issued_at=now - 10,
+        valid_until=now + 10 * 365 * 86_400,
+        nonce=nonce,
+        deadline=now + 3_600,
     )
     d = chain.base.deployment
     return sign_attestation(att, chain.accounts[signer], d.chain_id, d.attestations)
@@ -110,10 +120,15 @@ def test_partial_use_declaring_only_the_nickel_is_refused(chain):
         chain["refiner"].transform([Use(lot_id="NISO4-1", mass=223 * KG, composition=niso4)], [cheat])
     # The same cut as a split into a light, nickel-rich lot and a heavy, nickel-free one.
     with pytest.raises(errors.revert_class("RinneLedgerNotProRata")):
-        chain["refiner"]._send("ledger", "split", chain["refiner"]._input(Use(lot_id="NISO4-1"), chain.base.lot("NISO4-1"))[0], [
-            LotSpec(lot_id="RICH", material="NiSO4", mass=223 * KG, composition=niso4).abi(),
-            LotSpec(lot_id="POOR", material="NiSO4", mass=777 * KG).abi(),
-        ])
+        chain["refiner"]._send(
+            "ledger",
+            "split",
+            chain["refiner"]._input(Use(lot_id="NISO4-1"), chain.base.lot("NISO4-1"))[0],
+            [
+                LotSpec(lot_id="RICH", material="NiSO4", mass=223 * KG, composition=niso4).abi(),
+                LotSpec(lot_id="POOR", material="NiSO4", mass=777 * KG).abi(),
+            ],
+        )
     # Honest: the library takes 300 kg pro rata (66.9 kg Ni), and splits pro rata.
     honest = LotSpec(lot_id="PCAM-1", material="pCAM", mass=300 * KG, composition=niso4.take(300 * KG, 1_000 * KG))
     chain["refiner"].transform([Use(lot_id="NISO4-1", mass=300 * KG)], [honest])
@@ -229,8 +244,12 @@ def test_freeze_lineage_freezes_the_children_of_a_lot_split_just_before(chain):
     chain["refiner"].transform(["NI-INV-A"], [LotSpec(lot_id="PCAM-INV", material="pCAM", mass=250 * KG, composition=a)])
     frozen = chain["auditor"].freeze_lineage("NI-INV", "assay dispute")
     assert sorted(frozen) == sorted(to_bytes32(x) for x in ("NI-INV-B", "PCAM-INV"))
-    for lot_id, state in (("NI-INV", LotState.CONSUMED), ("NI-INV-A", LotState.CONSUMED), ("NI-INV-B", LotState.FROZEN),
-                          ("PCAM-INV", LotState.FROZEN)):
+    for lot_id, state in (
+        ("NI-INV", LotState.CONSUMED),
+        ("NI-INV-A", LotState.CONSUMED),
+        ("NI-INV-B", LotState.FROZEN),
+        ("PCAM-INV", LotState.FROZEN),
+    ):
         assert chain.base.lot(lot_id, with_composition=False).state == state, lot_id
     with pytest.raises(errors.revert_class("RinneLedgerLotNotActive")):
         chain["refiner"].split("NI-INV-B", [("X", 100 * KG)])

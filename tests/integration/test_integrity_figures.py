@@ -5,7 +5,7 @@ The rules are written down in docs/methodology.md."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +28,7 @@ from ledger import (
     sign_attestation,
     to_bytes32,
 )
-from ledger.provenance import all_footprints
+from ledger.figures.footprint import all_footprints
 
 KG = 1000
 CELLS = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
@@ -40,9 +40,15 @@ _nonce = iter(range(1, 1 << 30))
 def _attest(chain, lot_id: str, kg: float, *, signer: str = "verifier", relayer: str = "verifier", days: int = 3650) -> str:
     now = chain.now()
     att = GwpAttestation(
-        lot_id=to_bytes32(lot_id), emissions_grams=int(kg * 1000), stage=LifeCycleStage.MainProduction,
-        methodology="ISO14067:2018", evidence=to_bytes32("report"), issued_at=now, valid_until=now + days * 86_400,
-        nonce=next(_nonce), deadline=now + 3_600,
+        lot_id=to_bytes32(lot_id),
+        emissions_grams=int(kg * 1000),
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence=to_bytes32("report"),
+        issued_at=now,
+        valid_until=now + days * 86_400,
+        nonce=next(_nonce),
+        deadline=now + 3_600,
     )
     d = chain.base.deployment
     return chain[relayer].submit_attestation(sign_attestation(att, chain.accounts[signer], d.chain_id, d.attestations))
@@ -65,8 +71,15 @@ def _synced(chain, ix: EventIndex) -> EventIndex:
 
 
 def _ore(chain, lot_id: str = "ORE-1", kg_co2e: float = 100.0) -> str:
-    chain["miner"].mint(LotSpec(lot_id=lot_id, material="ORE-NI", mass=1_000 * KG, composition=Composition.of({"Ni": 20 * KG}),
-                                origin=origin_code("AU", "Ravensthorpe")))
+    chain["miner"].mint(
+        LotSpec(
+            lot_id=lot_id,
+            material="ORE-NI",
+            mass=1_000 * KG,
+            composition=Composition.of({"Ni": 20 * KG}),
+            origin=origin_code("AU", "Ravensthorpe"),
+        )
+    )
     _attest(chain, lot_id, kg_co2e)
     chain.give(lot_id, "miner", "refiner")
     return lot_id
@@ -75,10 +88,13 @@ def _ore(chain, lot_id: str = "ORE-1", kg_co2e: float = 100.0) -> str:
 def test_a_zero_element_by_product_takes_no_burden_however_heavy(chain, index):
     _ore(chain)
     # The cheat: 4,000,000 t of "process water" beside 400 kg of sulphate, to take the ore's CO2e by mass.
-    chain["refiner"].transform(["ORE-1"], [
-        LotSpec(lot_id="NISO4-1", material="NiSO4", mass=400 * KG, composition=Composition.of({"Ni": 18 * KG})),
-        LotSpec(lot_id="WATER-1", material="PROCESS-WATER", mass=4_000_000 * 1_000 * KG),
-    ])
+    chain["refiner"].transform(
+        ["ORE-1"],
+        [
+            LotSpec(lot_id="NISO4-1", material="NiSO4", mass=400 * KG, composition=Composition.of({"Ni": 18 * KG})),
+            LotSpec(lot_id="WATER-1", material="PROCESS-WATER", mass=4_000_000 * 1_000 * KG),
+        ],
+    )
     ix = _synced(chain, index)
     product, water = footprint(ix, "NISO4-1"), footprint(ix, "WATER-1")
     assert product.kg_co2e == pytest.approx(100) and water.kg_co2e == 0
@@ -88,10 +104,13 @@ def test_a_zero_element_by_product_takes_no_burden_however_heavy(chain, index):
 
 def test_a_by_product_holding_tracked_element_shares_by_element_mass(chain, index):
     _ore(chain)
-    chain["refiner"].transform(["ORE-1"], [
-        LotSpec(lot_id="NISO4-1", material="NiSO4", mass=400 * KG, composition=Composition.of({"Ni": 18 * KG})),
-        LotSpec(lot_id="SLAG-1", material="SLAG", mass=600 * KG, composition=Composition.of({"Ni": 2 * KG})),
-    ])
+    chain["refiner"].transform(
+        ["ORE-1"],
+        [
+            LotSpec(lot_id="NISO4-1", material="NiSO4", mass=400 * KG, composition=Composition.of({"Ni": 18 * KG})),
+            LotSpec(lot_id="SLAG-1", material="SLAG", mass=600 * KG, composition=Composition.of({"Ni": 2 * KG})),
+        ],
+    )
     ix = _synced(chain, index)
     assert footprint(ix, "NISO4-1").kg_co2e == pytest.approx(90)
     assert footprint(ix, "SLAG-1").kg_co2e == pytest.approx(10)  # the same 5 kg CO2e per kg of nickel
@@ -122,14 +141,18 @@ def test_the_remainder_reports_what_it_holds_now_and_nothing_is_counted_twice(ch
 
 def _pack(chain, unit_id: str, holder: str) -> str:
     cam, cells = f"CAM-{unit_id}", f"CELLS-{unit_id}"
-    chain["refiner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELLS,
-                                  origin=origin_code("FI", "Harjavalta")))
+    chain["refiner"].mint(
+        LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELLS, origin=origin_code("FI", "Harjavalta"))
+    )
     _attest(chain, cam, 2_000)
     chain.give(cam, "refiner", "cells")
     chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELLS)])
     chain.give(cells, "cells", "packs")
-    chain["packs"].build_unit([cells], LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELLS),
-                              UnitSpec(serial="SN-" + unit_id, rated_wh=75_000))
+    chain["packs"].build_unit(
+        [cells],
+        LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELLS),
+        UnitSpec(serial="SN-" + unit_id, rated_wh=75_000),
+    )
     if holder != "packs":
         chain.give(unit_id, "packs", holder)
     return unit_id
@@ -220,11 +243,15 @@ def test_a_unit_built_from_sulphate_and_laundered_through_a_colluding_oem_fails_
     counts as used, and the recycler recovers '100 % post-consumer' nickel. The contract cannot tell a cell
     from sulphate; the replay can (docs/methodology.md §5): cells are what a cell maker makes."""
     niso4 = Composition.of({"Ni": 90 * KG})
-    chain["refiner"].mint(LotSpec(lot_id="NISO4-LAUNDER", material="NiSO4", mass=400 * KG, composition=niso4,
-                                  origin=origin_code("AU", "Ravensthorpe")))
+    chain["refiner"].mint(
+        LotSpec(lot_id="NISO4-LAUNDER", material="NiSO4", mass=400 * KG, composition=niso4, origin=origin_code("AU", "Ravensthorpe"))
+    )
     chain.give("NISO4-LAUNDER", "refiner", "packs")
-    chain["packs"].build_unit(["NISO4-LAUNDER"], LotSpec(lot_id="FAKE-PACK", material="PACK-75KWH", mass=400 * KG, composition=niso4),
-                              UnitSpec(serial="SN-FAKE", rated_wh=75_000))
+    chain["packs"].build_unit(
+        ["NISO4-LAUNDER"],
+        LotSpec(lot_id="FAKE-PACK", material="PACK-75KWH", mass=400 * KG, composition=niso4),
+        UnitSpec(serial="SN-FAKE", rated_wh=75_000),
+    )
     chain.give("FAKE-PACK", "packs", "oem")
     chain.rpc("evm_increaseTime", [86_400])
     chain["oem"].record_soh("FAKE-PACK", SohRecord(soce_bp=9_000, capacity_wh=67_500, cycles=4, throughput_wh=600_000))

@@ -23,7 +23,7 @@ from ledger import (
     errors,
     origin_code,
 )
-from ledger import _node
+from ledger.chain import node as _node
 
 KG = 1000
 
@@ -205,7 +205,9 @@ def test_transform_that_creates_metal_is_stopped_before_sending(chain):
 def test_recycled_credit_cannot_grow(chain):
     _refine(chain)
     out = LotSpec(
-        lot_id="N", material="NiSO4", mass=6_000 * KG,
+        lot_id="N",
+        material="NiSO4",
+        mass=6_000 * KG,
         composition=Composition.of({"Ni": 1500 * KG}, post={"Ni": 100 * KG}),
     )
     with pytest.raises(errors.revert_class("RinneLedgerRecycledCreditExceeded")):
@@ -231,7 +233,12 @@ def test_frozen_lot_does_not_move_and_old_offers_stay_dead(chain):
 
 
 def _pack(chain, unit_id: str = "LF001", cells_id: str = "CELLS-1") -> LotSpec:
-    cells = LotSpec(lot_id=cells_id, material="CELL-NMC811", mass=300 * KG, composition=Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG}))
+    cells = LotSpec(
+        lot_id=cells_id,
+        material="CELL-NMC811",
+        mass=300 * KG,
+        composition=Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG}),
+    )
     chain["admin"].grant_roles(chain.addr("packs"), "REFINER")  # lets the pack maker bring cells in for the test
     chain["packs"].mint(cells)
     pack = LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=cells.composition)
@@ -258,7 +265,12 @@ def test_unit_life_from_build_to_recycling(chain):
     chain["oem"].offer("LF001", chain.addr("recycler"))
     chain["recycler"].accept("LF001")
     recovered = [
-        LotSpec(lot_id="BM-1", material="BLACK-MASS", mass=200 * KG, composition=Composition.of({"Li": 6 * KG, "Ni": 28 * KG, "Co": 4 * KG, "Mn": 3 * KG})),
+        LotSpec(
+            lot_id="BM-1",
+            material="BLACK-MASS",
+            mass=200 * KG,
+            composition=Composition.of({"Li": 6 * KG, "Ni": 28 * KG, "Co": 4 * KG, "Mn": 3 * KG}),
+        ),
     ]
     chain["recycler"].recycle("LF001", recovered)
     bm = chain.base.lot("BM-1")

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ledger import _node
+from ledger.chain import node as _node
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

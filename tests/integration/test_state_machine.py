@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ledger import (
@@ -32,15 +31,19 @@ from ledger import (
     sign_attestation,
     to_bytes32,
 )
-from ledger.provenance import footprint_of
+from ledger.figures.footprint import footprint_of
 
 EXAMPLES = int(os.environ.get("RINNE_STATE_MACHINE_EXAMPLES", "200"))
 
 grams = st.integers(min_value=0, max_value=50_000)
 #: How often each adversarial rule played its cheat (and saw it refused): guards against a vacuous run.
 CHEATS: dict[str, int] = {
-    "nickel-only partial use": 0, "loss concentrates recycled": 0, "heavy by-product": 0, "claim after use": 0,
-    "unit from material": 0, "early waste recycled": 0,
+    "nickel-only partial use": 0,
+    "loss concentrates recycled": 0,
+    "heavy by-product": 0,
+    "claim after use": 0,
+    "unit from material": 0,
+    "early waste recycled": 0,
 }
 
 
@@ -69,8 +72,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if hasattr(self, "index"):
             self.index.close()
         self.chain.rpc("evm_revert", [self.snapshot])
-        for sender in self.chain.base._shared["senders"].values():
-            sender.resync()
+        self.chain.base.resync(every_account=True)
 
     def _new_id(self) -> str:
         self.counter += 1
@@ -82,8 +84,15 @@ class LedgerMachine(RuleBasedStateMachine):
         now = int(self.chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
         self.nonce += 1
         att = GwpAttestation(
-            lot_id=to_bytes32(lot_id), emissions_grams=grams, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018",
-            evidence=to_bytes32("report"), issued_at=now - 10, valid_until=now + 3650 * 86_400, nonce=self.nonce, deadline=now + 3_600,
+            lot_id=to_bytes32(lot_id),
+            emissions_grams=grams,
+            stage=LifeCycleStage.MainProduction,
+            methodology="ISO14067:2018",
+            evidence=to_bytes32("report"),
+            issued_at=now - 10,
+            valid_until=now + 3650 * 86_400,
+            nonce=self.nonce,
+            deadline=now + 3_600,
         )
         self.emitted_kg = getattr(self, "emitted_kg", 0.0) + grams / 1000
         d = self.chain.base.deployment
@@ -104,7 +113,9 @@ class LedgerMachine(RuleBasedStateMachine):
         what entered; each output with tracked element carries at least the inputs' kg per gram of it."""
         after = self._figures()
         # Nothing is counted twice: what the live lots carry never exceeds what was ever attested.
-        live = sum(f for i, f in after.items() if self.lots[i]["state"] != LotState.CONSUMED and i not in [u[0] for u in uses if u[1] == u[2]])
+        live = sum(
+            f for i, f in after.items() if self.lots[i]["state"] != LotState.CONSUMED and i not in [u[0] for u in uses if u[1] == u[2]]
+        )
         assert live <= getattr(self, "emitted_kg", 0.0) * (1 + 1e-9) + 1e-9
         entering = sum(before[i] * used / mass for i, used, mass, _ in uses)
         entering_el = sum(c.element_mass for *_, c in uses)
@@ -123,7 +134,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _active(self, holder: str | None = None, kind: str = "material") -> list[str]:
         return sorted(
-            i for i, v in self.lots.items()
+            i
+            for i, v in self.lots.items()
             if v["state"] == LotState.ACTIVE and v.get("kind", "material") == kind and (holder is None or v["holder"] == holder)
         )
 
@@ -184,8 +196,11 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self._figures()
         self.chain[holder].merge([a, b], new)
         self.lots[new] = {
-            "holder": holder, "state": LotState.ACTIVE, "mass": self.lots[a]["mass"] + self.lots[b]["mass"],
-            "comp": self.lots[a]["comp"] + self.lots[b]["comp"], "material": self.lots[a]["material"],
+            "holder": holder,
+            "state": LotState.ACTIVE,
+            "mass": self.lots[a]["mass"] + self.lots[b]["mass"],
+            "comp": self.lots[a]["comp"] + self.lots[b]["comp"],
+            "material": self.lots[a]["material"],
         }
         self._check_step(before, [(x, self.lots[x]["mass"], self.lots[x]["mass"], self.lots[x]["comp"]) for x in (a, b)], [new])
         self.lots[a]["state"] = self.lots[b]["state"] = LotState.CONSUMED
@@ -231,16 +246,27 @@ class LedgerMachine(RuleBasedStateMachine):
             self.chain["refiner"].transform([Use(lot_id=lot_id, mass=nickel, composition=greedy)], [out])
         CHEATS["nickel-only partial use"] += 1
 
-    @precondition(lambda self: any(self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]
-                                   for i in self._active("refiner")))
+    @precondition(
+        lambda self: any(
+            self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]
+            for i in self._active("refiner")
+        )
+    )
     @rule(data=st.data())
     def cheat_loss_concentrates_the_recycled_share(self, data) -> None:
-        lots = [i for i in self._active("refiner") if self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]]
+        lots = [
+            i
+            for i in self._active("refiner")
+            if self.lots[i]["comp"].post[1] and self.lots[i]["comp"].post[1] < self.lots[i]["comp"].total[1]
+        ]
         lot_id = data.draw(st.sampled_from(lots))
         comp = self.lots[lot_id]["comp"]
         # Keep every recycled gram of nickel, declare the virgin rest as loss.
-        kept = Composition(total=[comp.post[1] if k == 1 else t for k, t in enumerate(comp.total)],
-                           pre=[0 if k == 1 else p for k, p in enumerate(comp.pre)], post=comp.post)
+        kept = Composition(
+            total=[comp.post[1] if k == 1 else t for k, t in enumerate(comp.total)],
+            pre=[0 if k == 1 else p for k, p in enumerate(comp.pre)],
+            post=comp.post,
+        )
         out = LotSpec(lot_id=self._new_id(), material="CAM", mass=max(1, kept.element_mass), composition=kept)
         with pytest.raises(errors.revert_class("RinneLedgerRecycledShareExceeded")):
             self.chain["refiner"].transform([lot_id], [out])
@@ -254,12 +280,26 @@ class LedgerMachine(RuleBasedStateMachine):
         lot_id = data.draw(st.sampled_from([i for i in self._active("refiner") if self.lots[i]["comp"].element_mass]))
         lot = self.lots[lot_id]
         product, water = self._new_id(), self._new_id()
-        outs = [LotSpec(lot_id=product, material="CAM", mass=max(1, lot["comp"].element_mass), composition=lot["comp"]),
-                LotSpec(lot_id=water, material="PROCESS-WATER", mass=water_t * 1_000_000)]
+        outs = [
+            LotSpec(lot_id=product, material="CAM", mass=max(1, lot["comp"].element_mass), composition=lot["comp"]),
+            LotSpec(lot_id=water, material="PROCESS-WATER", mass=water_t * 1_000_000),
+        ]
         before = self._figures()
         self.chain["refiner"].transform([lot_id], outs)
-        self.lots[product] = {"holder": "refiner", "state": LotState.ACTIVE, "mass": outs[0].mass, "comp": lot["comp"], "material": "CAM"}
-        self.lots[water] = {"holder": "refiner", "state": LotState.ACTIVE, "mass": outs[1].mass, "comp": Composition(), "material": "PROCESS-WATER"}
+        self.lots[product] = {
+            "holder": "refiner",
+            "state": LotState.ACTIVE,
+            "mass": outs[0].mass,
+            "comp": lot["comp"],
+            "material": "CAM",
+        }
+        self.lots[water] = {
+            "holder": "refiner",
+            "state": LotState.ACTIVE,
+            "mass": outs[1].mass,
+            "comp": Composition(),
+            "material": "PROCESS-WATER",
+        }
         self._check_step(before, [(lot_id, lot["mass"], lot["mass"], lot["comp"])], [product, water])
         assert self._figures()[water] == 0
         lot["state"] = LotState.CONSUMED
@@ -302,7 +342,14 @@ class LedgerMachine(RuleBasedStateMachine):
         spec = LotSpec(lot_id=unit, material="PACK", mass=src["mass"], composition=src["comp"])
         before = self._figures()
         self.chain[builder].build_unit([lot_id], spec, UnitSpec(serial="SN-" + unit, rated_wh=75_000))
-        self.lots[unit] = {"holder": builder, "state": LotState.ACTIVE, "mass": spec.mass, "comp": src["comp"], "material": "PACK", "kind": "unit"}
+        self.lots[unit] = {
+            "holder": builder,
+            "state": LotState.ACTIVE,
+            "mass": spec.mass,
+            "comp": src["comp"],
+            "material": "PACK",
+            "kind": "unit",
+        }
         self._check_step(before, [(lot_id, src["mass"], src["mass"], src["comp"])], [unit])
         src["state"] = LotState.CONSUMED
         flagged = {i.subject for i in self.index.state().issues if i.code == "not-cells"}

@@ -14,9 +14,9 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from ledger import Ledger
-from ledger._abi import artifact
-from ledger._trust import immutable_slots, strip_metadata, verify_deployment
-from ledger._tx import Sender
+from ledger.chain.abi import artifact
+from ledger.chain.trust import immutable_slots, strip_metadata, verify_deployment
+from ledger.chain.tx import Sender
 from ledger.errors import DeploymentMismatch, NotDeployed
 
 pytestmark = pytest.mark.chain

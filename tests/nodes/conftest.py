@@ -1,5 +1,5 @@
 """Fixtures for the other development nodes (npm `hardhat` and `ganache`, pinned in package.json), each
-started by `_node.start(tmp, persist=False, engine=...)` on a free port, as the root conftest starts
+started by `start_node(tmp, persist=False, engine=...)` on a free port, as the root conftest starts
 Anvil (which the rest of the suite covers).
 
 One node per engine for the session, the contracts deployed and the parties registered once; each
@@ -9,18 +9,17 @@ test that asks for `chain` runs inside an evm_snapshot/evm_revert, which all thr
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from node_support import NodeChain, revert  # noqa: E402
+from chain_support import Chain, deploy_suite
+from node_support import revert
 
-from ledger import Ledger, Role  # noqa: E402
-from ledger import _node  # noqa: E402
+from ledger import NodeInfo, Role, start_node, stop_node
 
 #: The engines these tests run on (Anvil runs everything else). Not Ganache 7.9: its newest hardfork is
 #: Shanghai, and the contracts need Cancun. RinneLedger's compiled code uses MCOPY (transform and split
@@ -42,32 +41,21 @@ PARTIES: dict[str, Role] = {
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def dev_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_node.NodeInfo]:
+def dev_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeInfo]:
     """A node of each of ENGINES on a free port, without kept state, for the whole session."""
     data_dir = tmp_path_factory.mktemp(request.param)
-    info = _node.start(data_dir, persist=False, engine=request.param)
+    info = start_node(data_dir, persist=False, engine=request.param)
     yield info
-    _node.stop(data_dir)
+    stop_node(data_dir)
 
 
 @pytest.fixture(scope="session")
-def node_chain(dev_node: _node.NodeInfo, tmp_path_factory: pytest.TempPathFactory) -> NodeChain:
-    data_dir = tmp_path_factory.mktemp(f"{dev_node.engine}-home")
-    base = Ledger.connect(dev_node.rpc_url, data_dir=data_dir)
-    accounts = {name: Account.create() for name in PARTIES}
-    for acct in accounts.values():
-        base.fund(acct.address)
-    chain = NodeChain(engine=dev_node.engine, node=dev_node, base=base, accounts=accounts, data_dir=data_dir)
-    chain.parties = {name: base.with_account(a) for name, a in accounts.items()}
-    chain["admin"].deploy()
-    for name, roles in PARTIES.items():
-        if roles:
-            chain["admin"].register(accounts[name].address, roles, name)
-    return chain
+def node_chain(dev_node: NodeInfo, tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    return deploy_suite(dev_node, tmp_path_factory.mktemp(f"{dev_node.engine}-home"), PARTIES)
 
 
 @pytest.fixture
-def chain(node_chain: NodeChain) -> Iterator[NodeChain]:
+def chain(node_chain: Chain) -> Iterator[Chain]:
     """The deployed suite, reverted to its starting state after the test."""
     snapshot = node_chain.rpc("evm_snapshot")
     yield node_chain

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 
 from ledger import Composition, Ledger, LotSpec, Role, errors
-from ledger import _node
+from ledger.chain import node as _node
 
 pytestmark = pytest.mark.chain
 

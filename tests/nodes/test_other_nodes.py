@@ -18,15 +18,27 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ledger import Composition, EventIndex, GwpAttestation, LifeCycleStage, LotSpec, Role, UnitSpec, audit, errors
-from ledger import _node, sign_attestation, to_bytes32
-from ledger.models import LotState, PassportStatus
+from ledger import (
+    Composition,
+    EventIndex,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    Role,
+    UnitSpec,
+    audit,
+    errors,
+    sign_attestation,
+    to_bytes32,
+)
+from ledger.chain import node as _node
+from ledger.domain.enums import LotState, PassportStatus
 from rinne_cli.main import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_support import Rinne  # noqa: E402
+from cli_support import Rinne
 
 pytestmark = pytest.mark.chain
 
@@ -47,8 +59,15 @@ def _give(chain, lot: str, frm: str, to: str) -> None:
 def _signed(chain, lot: str, kg: float, nonce: int, stage: LifeCycleStage = LifeCycleStage.MainProduction):
     now = _now(chain)
     att = GwpAttestation(
-        lot_id=to_bytes32(lot), emissions_grams=round(kg * KG), stage=stage, methodology="ISO14067:2018",
-        evidence="0x" + "ab" * 32, issued_at=now, valid_until=now + 10 * 365 * 86_400, nonce=nonce, deadline=now + 3600,
+        lot_id=to_bytes32(lot),
+        emissions_grams=round(kg * KG),
+        stage=stage,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now,
+        valid_until=now + 10 * 365 * 86_400,
+        nonce=nonce,
+        deadline=now + 3600,
     )
     d = chain.base.deployment
     return sign_attestation(att, chain.accounts["verifier"], d.chain_id, d.attestations)
@@ -57,6 +76,7 @@ def _signed(chain, lot: str, kg: float, nonce: int, stage: LifeCycleStage = Life
 def _transform_chain(chain, *, attest: bool):
     """NiSO4 → CAM → split → cells (CELL_MAKER) → a pack unit; with `attest`, a verifier's figure is relayed
     at each step. Returns CAM's signed attestation (None without `attest`)."""
+
     def figure(lot: str, kg: float, nonce: int, relayer: str, stage=LifeCycleStage.MainProduction):
         if not attest:
             return None
@@ -72,7 +92,9 @@ def _transform_chain(chain, *, attest: bool):
     chain["cathode"].split("CAM-A", [("CAM-A2", 300 * KG)])
     _give(chain, "CAM-A2", "cathode", "cells")
     cam2 = chain.base.lot("CAM-A2")
-    chain["cells"].transform(["CAM-A2"], [LotSpec(lot_id="CELLS-A", material="CELL-NMC811", mass=290 * KG, composition=cam2.composition)])
+    chain["cells"].transform(
+        ["CAM-A2"], [LotSpec(lot_id="CELLS-A", material="CELL-NMC811", mass=290 * KG, composition=cam2.composition)]
+    )
     figure("CELLS-A", 900, 3, "cells")
     _give(chain, "CELLS-A", "cells", "packs")
     cells = chain.base.lot("CELLS-A")

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prov_synth import Synth, build_reference  # noqa: E402
+from prov_synth import Synth, build_reference
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,15 @@ MISSING = "headless Chromium is not installed: `apt-get install -y chromium` (De
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 _FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
 ]
 
 
@@ -23,7 +30,11 @@ def _run(args: list[str], tmp: Path) -> str:
     assert CHROMIUM is not None, MISSING
     profile = tmp / "profile"
     proc = subprocess.run(
-        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

@@ -4,17 +4,21 @@ without a chain, on graphs whose answers are computed by hand."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
 
-from ledger._abi import contract_abi
-from ledger._attest import GwpAttestation, sign_attestation
-from ledger._logs import advance_head, event_hash
-from ledger.index import EventIndex
-from ledger.models import Composition, OpKind, PassportStatus, Role, origin_code, to_bytes32
+from ledger.attest.eip712 import sign_attestation
+from ledger.attest.records import GwpAttestation
+from ledger.chain.abi import contract_abi
+from ledger.chain.logs import advance_head, event_hash
+from ledger.domain.composition import Composition
+from ledger.domain.enums import OpKind, PassportStatus, Role
+from ledger.domain.ids import origin_code, to_bytes32
+from ledger.index.store import EventIndex
 
 LEDGER_ADDR = "0x" + "11" * 20
 GWP_ADDR = "0x" + "22" * 20
@@ -57,9 +61,14 @@ class Synth:
         self.heads[address] = advance_head(self.heads[address], event_hash(topics, data))
         self.logs.append(
             {
-                "address": address, "blockNumber": hex(self.block), "blockHash": "0x" + keccak(self.block.to_bytes(8, "big")).hex(),
-                "blockTimestamp": hex(self.ts), "logIndex": hex(self.log_index), "transactionHash": "0x" + "ab" * 32,
-                "topics": ["0x" + t.hex() for t in topics], "data": "0x" + data.hex(),
+                "address": address,
+                "blockNumber": hex(self.block),
+                "blockHash": "0x" + keccak(self.block.to_bytes(8, "big")).hex(),
+                "blockTimestamp": hex(self.ts),
+                "logIndex": hex(self.log_index),
+                "transactionHash": "0x" + "ab" * 32,
+                "topics": ["0x" + t.hex() for t in topics],
+                "data": "0x" + data.hex(),
             }
         )
         self.log_index += 1
@@ -75,7 +84,9 @@ class Synth:
         index = index or EventIndex.open(":memory:")
         stamps = {int(log["blockNumber"], 16): int(log["blockTimestamp"], 16) for log in self.logs}
         index.ingest(
-            self.logs, {LEDGER_ADDR: 0, GWP_ADDR: 1}, stamps,
+            self.logs,
+            {LEDGER_ADDR: 0, GWP_ADDR: 1},
+            stamps,
             (self.block, keccak(self.block.to_bytes(8, "big")), self.ts),
         )
         return index
@@ -96,8 +107,15 @@ class Synth:
         lid = b32(lot)
         o = bytes.fromhex(origin[2:]) if origin else ZERO32
         self._emit(
-            LEDGER_ADDR, "LotCreated", lotId=lid, holder=holder.address, material=b32(material), mass=mass, origin=o,
-            evidence=ZERO32, composition=comp.words(),
+            LEDGER_ADDR,
+            "LotCreated",
+            lotId=lid,
+            holder=holder.address,
+            material=b32(material),
+            mass=mass,
+            origin=o,
+            evidence=ZERO32,
+            composition=comp.words(),
         )
         self.lots[lid] = {"mass": mass, "comp": comp, "material": material, "holder": holder.address}
 
@@ -128,7 +146,14 @@ class Synth:
                 rest = rec["comp"] - part
                 rec["mass"] -= used
                 rec["comp"] = rest
-                self._emit(LEDGER_ADDR, "LotUpdated", lotId=b32(lot), material=b32(rec["material"]), mass=rec["mass"], composition=rest.words())
+                self._emit(
+                    LEDGER_ADDR,
+                    "LotUpdated",
+                    lotId=b32(lot),
+                    material=b32(rec["material"]),
+                    mass=rec["mass"],
+                    composition=rest.words(),
+                )
                 used_total = used_total + part
             used_masses.append(used)
         if kind == OpKind.REPURPOSE:
@@ -141,8 +166,13 @@ class Synth:
             rated, parents = unit
             status = PassportStatus.REPURPOSED if kind == OpKind.REPURPOSE else PassportStatus.ORIGINAL
             self._emit(
-                LEDGER_ADDR, "UnitCreated", unitId=b32(outputs[0][0]), serialHash=keccak(outputs[0][0].encode()), ratedWh=rated,
-                status=int(status), parents=[b32(p) for p in parents],
+                LEDGER_ADDR,
+                "UnitCreated",
+                unitId=b32(outputs[0][0]),
+                serialHash=keccak(outputs[0][0].encode()),
+                ratedWh=rated,
+                status=int(status),
+                parents=[b32(p) for p in parents],
             )
         if kind == OpKind.RECYCLE:
             self.status(inputs[0][0], PassportStatus.RECYCLED, mine=False, frm=PassportStatus.WASTE)
@@ -152,8 +182,14 @@ class Synth:
                 made = made + comp
             loss = Composition(total=[a - b for a, b in zip(used_total.total, made.total)])
         self._emit(
-            LEDGER_ADDR, "LotsTransformed", kind=int(kind), operator=operator.address, inputs=[b32(i) for i, _ in inputs],
-            usedMasses=used_masses, outputs=[b32(o[0]) for o in outputs], loss=loss.words()[0],
+            LEDGER_ADDR,
+            "LotsTransformed",
+            kind=int(kind),
+            operator=operator.address,
+            inputs=[b32(i) for i, _ in inputs],
+            usedMasses=used_masses,
+            outputs=[b32(o[0]) for o in outputs],
+            loss=loss.words()[0],
         )
         self.mine()
 
@@ -171,7 +207,9 @@ class Synth:
 
     # ---------------------------------------------------------------------------- units
 
-    def status(self, unit: str, to: PassportStatus, *, evidence: bytes = ZERO32, mine: bool = True, frm: PassportStatus | None = None) -> None:
+    def status(
+        self, unit: str, to: PassportStatus, *, evidence: bytes = ZERO32, mine: bool = True, frm: PassportStatus | None = None
+    ) -> None:
         rec = self.lots[b32(unit)]
         frm = rec.get("status", PassportStatus.ORIGINAL) if frm is None else frm
         self._emit(LEDGER_ADDR, "StatusChanged", unitId=b32(unit), **{"from": int(frm)}, to=int(to), evidence=evidence)
@@ -182,7 +220,10 @@ class Synth:
     def soh(self, unit: str, recorder: Any, throughput_wh: int, soce_bp: int = 9_000, cycles: int = 0, dt: int = 86_400) -> None:
         self.ts += dt
         self._emit(
-            LEDGER_ADDR, "SohRecorded", unitId=b32(unit), recorder=recorder.address,
+            LEDGER_ADDR,
+            "SohRecorded",
+            unitId=b32(unit),
+            recorder=recorder.address,
             soh=(soce_bp, 50_000, cycles, throughput_wh, ZERO32),
         )
         self.mine()
@@ -203,14 +244,37 @@ class Synth:
         self.nonce += 1
         issued = self.ts if issued_at is None else issued_at
         att = GwpAttestation(
-            lot_id=b32(lot), emissions_grams=round(kg * 1000), stage=stage, methodology="ISO14067:2018", evidence=ZERO32,
-            issued_at=issued, valid_until=issued + valid_for, nonce=self.nonce, deadline=issued + 86_400,
+            lot_id=b32(lot),
+            emissions_grams=round(kg * 1000),
+            stage=stage,
+            methodology="ISO14067:2018",
+            evidence=ZERO32,
+            issued_at=issued,
+            valid_until=issued + valid_for,
+            nonce=self.nonce,
+            deadline=issued + 86_400,
         )
         signed = sign_attestation(att, signer, CHAIN_ID, GWP_ADDR)
-        struct = (b32(lot), att.emissions_grams, stage, bytes.fromhex(att.methodology[2:]), ZERO32, issued, att.valid_until, att.nonce, att.deadline)
+        struct = (
+            b32(lot),
+            att.emissions_grams,
+            stage,
+            bytes.fromhex(att.methodology[2:]),
+            ZERO32,
+            issued,
+            att.valid_until,
+            att.nonce,
+            att.deadline,
+        )
         self._emit(
-            GWP_ADDR, "Attested", uid=signed.digest, lotId=b32(lot), signer=signer.address, attestation=struct,
-            selfDeclared=self_declared, signature=bytes.fromhex(signed.signature[2:]),
+            GWP_ADDR,
+            "Attested",
+            uid=signed.digest,
+            lotId=b32(lot),
+            signer=signer.address,
+            attestation=struct,
+            selfDeclared=self_declared,
+            signature=bytes.fromhex(signed.signature[2:]),
         )
         self.mine()
         return signed.digest
@@ -248,10 +312,14 @@ def build_reference() -> Synth:
     for lot in ("ORE-NI", "ORE-CO", "LI-BRINE"):
         s.transfer(lot, REFINER)
     # Refining: one ore lot into sulphate and slag (multi-output transform).
-    s.op(OpKind.TRANSFORM, REFINER, [("ORE-NI", 0)], [("NISO4", "NiSO4", 400_000, ni(18_000)), ("SLAG", "SLAG", 600_000, Composition())])
+    s.op(
+        OpKind.TRANSFORM, REFINER, [("ORE-NI", 0)], [("NISO4", "NiSO4", 400_000, ni(18_000)), ("SLAG", "SLAG", 600_000, Composition())]
+    )
     s.attest("NISO4", 20, 1, VERIFIER)
     # A partial split: 100 kg of the 400 kg, in two parts.
-    s.op(OpKind.SPLIT, REFINER, [("NISO4", 100_000)], [("NISO4-A", "NiSO4", 60_000, ni(2_700)), ("NISO4-B", "NiSO4", 40_000, ni(1_800))])
+    s.op(
+        OpKind.SPLIT, REFINER, [("NISO4", 100_000)], [("NISO4-A", "NiSO4", 60_000, ni(2_700)), ("NISO4-B", "NiSO4", 40_000, ni(1_800))]
+    )
     # Purchased sulphate entering the ledger, merged with part A.
     s.mint(REFINER, "NISO4-X", "NiSO4", 40_000, ni(1_800), origin_code("FI", "Harjavalta"))
     s.attest("NISO4-X", 8, 1, VERIFIER)
@@ -276,8 +344,11 @@ def build_reference() -> Synth:
     s.soh("PACK1", OEM, 14_000_000, soce_bp=7_000)
     s.soh("PACK2", OEM, 8_000_000, soce_bp=6_500)
     s.op(
-        OpKind.REPURPOSE, OEM, [("PACK1", 0), ("PACK2", 15_000)],
-        [("ESS1", "ESS-70KWH", 65_000, Composition.of({"Ni": 6_000, "Co": 2_000, "Li": 4_000}))], unit=(70_000, ["PACK1", "PACK2"]),
+        OpKind.REPURPOSE,
+        OEM,
+        [("PACK1", 0), ("PACK2", 15_000)],
+        [("ESS1", "ESS-70KWH", 65_000, Composition.of({"Ni": 6_000, "Co": 2_000, "Li": 4_000}))],
+        unit=(70_000, ["PACK1", "PACK2"]),
     )
     s.attest("ESS1", 5, 1, VERIFIER)
     s.soh("ESS1", OEM, 6_000_000, soce_bp=9_000)
@@ -285,7 +356,9 @@ def build_reference() -> Synth:
     s.status("PACK2", PassportStatus.WASTE)
     s.transfer("PACK2", RECYCLER)
     s.op(
-        OpKind.RECYCLE, RECYCLER, [("PACK2", 0)],
+        OpKind.RECYCLE,
+        RECYCLER,
+        [("PACK2", 0)],
         [("REC-NI", "NiSO4", 5_000, ni(1_200, post=1_200)), ("REC-BM", "BLACK-MASS", 8_000, ni(200, post=200))],
     )
     s.attest("REC-NI", 4, 1, VERIFIER)

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-
-from ledger.audit import AuditReport, ClaimCheck, Flag, HeadCheck
-from ledger.passport import battery_passport, passport_html
-from ledger.provenance import trace
-
 from prov_render import CHROMIUM, MISSING, count, render
+
+from ledger.auditor.report import AuditReport, ClaimCheck, Flag, HeadCheck
+from ledger.exports.passport import battery_passport, passport_html
+from ledger.queries.trace import trace
 
 pytestmark = pytest.mark.browser
 
@@ -39,15 +38,44 @@ def test_trace_page_draws_the_graph(ref_index, tmp_path: Path) -> None:
 
 def _report(flags: list[Flag], claims: list[ClaimCheck] | None = None) -> AuditReport:
     heads = [
-        HeadCheck(contract="RinneLedger", address="0x" + "11" * 20, replayed_sequence=70, replayed_head="0x" + "ab" * 32,
-                  chain_sequence=70 if not flags else 71, chain_head="0x" + ("ab" if not flags else "cd") * 32),
-        HeadCheck(contract="GwpAttestations", address="0x" + "22" * 20, replayed_sequence=6, replayed_head="0x" + "ef" * 32,
-                  chain_sequence=6, chain_head="0x" + "ef" * 32),
+        HeadCheck(
+            contract="RinneLedger",
+            address="0x" + "11" * 20,
+            replayed_sequence=70,
+            replayed_head="0x" + "ab" * 32,
+            chain_sequence=70 if not flags else 71,
+            chain_head="0x" + ("ab" if not flags else "cd") * 32,
+        ),
+        HeadCheck(
+            contract="GwpAttestations",
+            address="0x" + "22" * 20,
+            replayed_sequence=6,
+            replayed_head="0x" + "ef" * 32,
+            chain_sequence=6,
+            chain_head="0x" + "ef" * 32,
+        ),
     ]
     return AuditReport(
-        chain_id=31337, ledger="0x" + "11" * 20, attestations="0x" + "22" * 20, from_block=1, to_block=99, at=1_700_000_000,
-        events=76, lots=17, operations=9, units=3, attestation_count=6, participants=6, heads=heads, storage_checked=20,
-        signatures_checked=6, transforms_checked=9, declared_checked=0, flags=flags, seconds=0.1, claims=claims or [],
+        chain_id=31337,
+        ledger="0x" + "11" * 20,
+        attestations="0x" + "22" * 20,
+        from_block=1,
+        to_block=99,
+        at=1_700_000_000,
+        events=76,
+        lots=17,
+        operations=9,
+        units=3,
+        attestation_count=6,
+        participants=6,
+        heads=heads,
+        storage_checked=20,
+        signatures_checked=6,
+        transforms_checked=9,
+        declared_checked=0,
+        flags=flags,
+        seconds=0.1,
+        claims=claims or [],
     )
 
 
@@ -57,8 +85,15 @@ def test_audit_page_shows_pass_and_fail(tmp_path: Path) -> None:
     assert '<p id="no-flags">None.</p>' in dom
     assert count(pixels, "#1f8a4c") > 500 and count(pixels, "#c0392b") == 0
     flags = [
-        Flag(code="head-mismatch", subject="0x" + "11" * 20, label="RinneLedger", message="replay saw 70 events, the contract counts 71"),
-        Flag(code="unaccredited-signer", subject="0x" + "aa" * 32, label="CAM", message="signer of lot CAM was not accredited <script>x</script>"),
+        Flag(
+            code="head-mismatch", subject="0x" + "11" * 20, label="RinneLedger", message="replay saw 70 events, the contract counts 71"
+        ),
+        Flag(
+            code="unaccredited-signer",
+            subject="0x" + "aa" * 32,
+            label="CAM",
+            message="signer of lot CAM was not accredited <script>x</script>",
+        ),
     ]
     dom, pixels = render(_report(flags).to_html(), "audit-fail", tmp_path)
     assert '<div id="verdict" class="fail">FAIL: 2 flags</div>' in dom
@@ -71,10 +106,24 @@ def test_audit_page_shows_pass_and_fail(tmp_path: Path) -> None:
 def test_audit_page_shows_weak_claims_apart_from_integrity(tmp_path: Path) -> None:
     lot = "0x" + "50414b31".ljust(64, "0")
     claims = [
-        ClaimCheck(lot_id="0x" + "bb" * 32, label="ESS1", kind="unit", level="verified", weakest=[], by_level={"verified": 64.0},
-                   message="every figure it rests on was attested by an accredited verifier and valid when used"),
-        ClaimCheck(lot_id=lot, label="PAK1", kind="unit", level="self-declared", weakest=[lot], by_level={"self-declared": 0.001},
-                   message="rests on figures its makers declared themselves: PAK1"),
+        ClaimCheck(
+            lot_id="0x" + "bb" * 32,
+            label="ESS1",
+            kind="unit",
+            level="verified",
+            weakest=[],
+            by_level={"verified": 64.0},
+            message="every figure it rests on was attested by an accredited verifier and valid when used",
+        ),
+        ClaimCheck(
+            lot_id=lot,
+            label="PAK1",
+            kind="unit",
+            level="self-declared",
+            weakest=[lot],
+            by_level={"self-declared": 0.001},
+            message="rests on figures its makers declared themselves: PAK1",
+        ),
     ]
     dom, pixels = render(_report([], claims).to_html(), "audit-claims", tmp_path)
     assert '<div id="verdict" class="pass">PASS: nothing flagged</div>' in dom  # integrity holds

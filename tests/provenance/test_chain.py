@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
-
-from ledger import _node, errors
-from ledger._logs import layout_by_name
-from ledger._rpc import call
-from ledger.audit import audit
-from ledger.index import EventIndex, SyncProgress
-from ledger.models import Composition, LotSpec, Role, to_bytes32
-from ledger.passport import battery_passport, pact_footprint, pact_footprint_v3
-from ledger.provenance import footprint, trace
-
 from prov_chain import World, start_world, stop_world, story
+
+from ledger import errors
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.logs import layout_by_name
+from ledger.chain.rpc import call
+from ledger.domain.composition import Composition
+from ledger.domain.enums import Role
+from ledger.domain.ids import to_bytes32
+from ledger.domain.models import LotSpec
+from ledger.exports.passport import battery_passport
+from ledger.exports.pcf import pact_footprint, pact_footprint_v3
+from ledger.figures.footprint import footprint
+from ledger.index.store import EventIndex
+from ledger.index.sync import SyncProgress
+from ledger.queries.trace import trace
 
 pytestmark = pytest.mark.chain
 
@@ -44,8 +51,7 @@ def fresh(world: World) -> Iterator[World]:
     snap = call(world.admin.w3, "evm_snapshot", [])
     yield world
     call(world.admin.w3, "evm_revert", [snap])
-    for sender in world.admin._shared["senders"].values():
-        sender.resync()
+    world.admin.resync(every_account=True)
 
 
 def _index(tmp_path: Path, w: World) -> EventIndex:
@@ -282,8 +288,7 @@ def test_replay_after_reorg(fresh: World, tmp_path: Path) -> None:
     ix = _index(tmp_path, fresh)
     assert ix.has_lot("BRANCH-A")
     call(w3, "evm_revert", [snap])
-    for sender in fresh.admin._shared["senders"].values():
-        sender.resync()
+    fresh.admin.resync(every_account=True)
     call(w3, "evm_mine", [])  # a different block at the same height
     fresh.miner.mint(LotSpec(lot_id="BRANCH-B", material="ORE-CO", mass=2_000, composition=Composition.of({"Co": 20})))
     result = ix.sync(fresh.admin)

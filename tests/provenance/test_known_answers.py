@@ -9,26 +9,26 @@ import math
 
 import pytest
 from eth_abi import decode as abi_decode
-
-from ledger import errors
-from ledger._abi import contract_abi
-from ledger._logs import layouts
-from ledger.models import PassportStatus, SohRecord, to_bytes32
-from ledger.provenance import (
-    all_footprints,
-    claim_assurance,
-    footprint,
-    footprint_of,
-    lifetime_carbon,
-    origin_mix,
-    recycled_content,
-    trace,
-    triage,
-)
-
 from prov_synth import AUDITOR, VERIFIER, build_reference
 
+from ledger import errors
+from ledger.chain.abi import contract_abi
+from ledger.chain.logs import layouts
+from ledger.domain.enums import PassportStatus
+from ledger.domain.ids import to_bytes32
+from ledger.domain.models import SohRecord
+from ledger.figures.footprint import all_footprints, claim_assurance, footprint, footprint_of
+from ledger.figures.lifetime import lifetime_carbon
+from ledger.figures.origin import origin_mix
+from ledger.figures.recycled import recycled_content
+from ledger.figures.triage import triage
+from ledger.queries.trace import trace
+
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
+
+
+def _norm(v):
+    return v.lower() if isinstance(v, str) else list(map(_norm, v)) if isinstance(v, (list, tuple)) else v
 
 
 def b(label: str) -> bytes:
@@ -48,8 +48,7 @@ def test_fast_decoder_matches_eth_abi(reference) -> None:
         slow = dict(zip(ev.data_names, abi_decode(ev.data_types, data))) if ev.data_names else {}
         for (name, t), topic in zip(ev.indexed, topics[1:]):
             slow[name] = topic if t == "bytes32" else abi_decode([t], topic)[0]
-        norm = lambda v: v.lower() if isinstance(v, str) else list(map(norm, v)) if isinstance(v, (list, tuple)) else v  # noqa: E731
-        assert {k: norm(v) for k, v in fast.items()} == {k: norm(v) for k, v in slow.items()}, ev.name
+        assert {k: _norm(v) for k, v in fast.items()} == {k: _norm(v) for k, v in slow.items()}, ev.name
         seen.add(ev.name)
     assert {"LotCreated", "LotUpdated", "LotsTransformed", "UnitCreated", "SohRecorded", "StatusChanged", "Attested"} <= seen
 
@@ -76,7 +75,12 @@ def test_footprints_by_hand(ref_index) -> None:
     assert p1.kg_co2e == approx(91)
     assert p1.kind == "unit"
     assert p1.per_kwh is not None and p1.per_kwh.rated_kwh == 60 and p1.per_kwh.kg_co2e_per_kwh == approx(91 / 60)
-    assert p1.stages == {"raw_material_acquisition": approx(35), "main_production": approx(54), "distribution": approx(2), "end_of_life": 0}
+    assert p1.stages == {
+        "raw_material_acquisition": approx(35),
+        "main_production": approx(54),
+        "distribution": approx(2),
+        "end_of_life": 0,
+    }
     assert p1.per_kwh.stages["main_production"] == approx(54 / 60)
     assert p1.carbon_cost is not None and p1.carbon_cost.cost == approx(91 / 1000 * 80)
     assert p1.assurance == "verified" and p1.excluded_kg == 0
@@ -273,7 +277,7 @@ def test_triage_thresholds(soce: float, current, rec: str, status) -> None:
 
 
 def test_triage_from_soh_record_and_custom_thresholds() -> None:
-    from ledger.provenance import TriageThresholds
+    from ledger.figures.triage import TriageThresholds
 
     soh = SohRecord(soce_bp=7_500, capacity_wh=45_000, cycles=900, throughput_wh=30_000_000, evidence="0x" + "aa" * 32)
     assert triage(soh).recommendation == "repurpose"

@@ -7,22 +7,29 @@ import re
 import uuid
 
 import pytest
+from prov_synth import Synth, account
 
 from ledger import errors
-from ledger._passport_id import passport_url, unique_identifier
-from ledger._pact import conformance_errors, decimal_string, standards_of
-from ledger._passport_figures import DEFAULT_CYCLES_PER_YEAR
-from ledger.models import Composition, OpKind, Role, to_bytes32
-from ledger.passport import Art7Parameters, battery_passport, pact_footprint, pact_footprint_v3, passport_html, passport_qr, pcf_id
-from ledger.provenance import recycled_content
-
-from prov_synth import Synth, account
+from ledger.domain.composition import Composition
+from ledger.domain.enums import OpKind, Role
+from ledger.domain.ids import to_bytes32
+from ledger.exports.pact import conformance_errors, decimal_string, standards_of
+from ledger.exports.passport import battery_passport, passport_html, passport_qr
+from ledger.exports.passport_id import passport_url, unique_identifier
+from ledger.exports.pcf import pact_footprint, pact_footprint_v3, pcf_id
+from ledger.figures.recycled import recycled_content
+from ledger.figures.regulation import DEFAULT_CYCLES_PER_YEAR, Art7Parameters
 
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
 
 
 ASPECT_MEMBERS = {
-    "generalProductInformation", "carbonFootprint", "circularity", "materialComposition", "labels", "performanceAndDurability",
+    "generalProductInformation",
+    "carbonFootprint",
+    "circularity",
+    "materialComposition",
+    "labels",
+    "performanceAndDurability",
     "supplyChainDueDiligence",
 }
 
@@ -44,12 +51,16 @@ def test_battery_passport_groups(ref_index) -> None:
     assert list(stages) == ["RawMaterialExtraction", "MainProduction", "Distribution", "Recycling"]
     assert sum(stages.values()) == approx(111 / 175_000)
     # PACK1's 2 kg of distribution, all inherited.
-    assert stages["Distribution"] == approx(2 / 175_000) and rinne["cradleToGateStagesKgCo2ePerRatedKwh"]["distribution"] == approx(2 / 70)
+    assert stages["Distribution"] == approx(2 / 175_000) and rinne["cradleToGateStagesKgCo2ePerRatedKwh"]["distribution"] == approx(
+        2 / 70
+    )
     rc = {r["recycledMaterial"]: r for r in p["circularity"]["recycledContent"]}
     assert set(rc) == {"Nickel", "Cobalt", "Lithium"} and rc["Nickel"]["postConsumerShare"] == 0
     mats = {m["batteryMaterialName"]: m for m in p["materialComposition"]["batteryMaterials"]}
     assert {n: (m["batteryMaterialIdentifier"], m["batteryMaterialMass"], m["isCriticalRawMaterial"]) for n, m in mats.items()} == {
-        "Nickel": ("7440-02-0", 6000.0, True), "Cobalt": ("7440-48-4", 2000.0, True), "Lithium": ("7439-93-2", 4000.0, True),
+        "Nickel": ("7440-02-0", 6000.0, True),
+        "Cobalt": ("7440-48-4", 2000.0, True),
+        "Lithium": ("7439-93-2", 4000.0, True),
     }
     cond = p["performanceAndDurability"]["batteryCondition"]
     assert cond["stateOfCertifiedEnergy"]["stateOfCertifiedEnergyValue"] == 90.0
@@ -62,7 +73,10 @@ def test_battery_passport_groups(ref_index) -> None:
     assert rinne["assurance"] == "verified"
     # Active materials of the ESS: PACK1's cathode inputs (the cell maker made CAM itself) and half of CELL2.
     assert [(x["label"], x["fractionReachingUnit"]) for x in rinne["activeMaterials"]["lots"]] == [
-        ("ORE-CO", approx(0.2)), ("LI-BRINE", 1.0), ("NISO4-M", 1.0), ("CELL2", 0.5),
+        ("ORE-CO", approx(0.2)),
+        ("LI-BRINE", 1.0),
+        ("NISO4-M", 1.0),
+        ("CELL2", 0.5),
     ]
 
 
@@ -90,8 +104,13 @@ def _cell_graph() -> Synth:
     s.register(cell_maker, Role.CELL_MAKER)
     s.register(packer, Role.PACK_ASSEMBLER)
     s.register(verifier, Role.GWP_VERIFIER)
-    s.mint(cam_maker, "CAM-R", "CAM-NMC811", 100_000, Composition.of(
-        {"Li": 7_000, "Ni": 48_000, "Co": 6_000}, pre={"Co": 1_500}, post={"Ni": 12_000, "Co": 1_500}))
+    s.mint(
+        cam_maker,
+        "CAM-R",
+        "CAM-NMC811",
+        100_000,
+        Composition.of({"Li": 7_000, "Ni": 48_000, "Co": 6_000}, pre={"Co": 1_500}, post={"Ni": 12_000, "Co": 1_500}),
+    )
     s.mint(cam_maker, "ELYTE", "LIPF6-ELECTROLYTE", 10_000, Composition.of({"Li": 1_000}))
     s.mint(cam_maker, "CASING", "NI-PLATED-STEEL", 30_000, Composition.of({"Ni": 2_000, "Fe": 20_000}))
     s.mint(cam_maker, "GRAPHITE", "ANODE-GRAPHITE", 40_000, Composition.of({"C": 30_000}))
@@ -99,9 +118,12 @@ def _cell_graph() -> Synth:
     for lot in ("CAM-R", "ELYTE", "CASING", "GRAPHITE"):
         s.transfer(lot, cell_maker)
     cells = Composition.of(
-        {"Li": 8_000, "Ni": 50_000, "Co": 6_000, "Fe": 20_000, "C": 30_000}, pre={"Co": 1_500}, post={"Ni": 12_000, "Co": 1_500})
+        {"Li": 8_000, "Ni": 50_000, "Co": 6_000, "Fe": 20_000, "C": 30_000}, pre={"Co": 1_500}, post={"Ni": 12_000, "Co": 1_500}
+    )
     s.op(
-        OpKind.TRANSFORM, cell_maker, [("CAM-R", 0), ("ELYTE", 0), ("CASING", 0), ("GRAPHITE", 0)],
+        OpKind.TRANSFORM,
+        cell_maker,
+        [("CAM-R", 0), ("ELYTE", 0), ("CASING", 0), ("GRAPHITE", 0)],
         [("CELLS-K", "CELL-NMC811", 180_000, cells)],
     )
     s.attest("CELLS-K", 100, 1, verifier)
@@ -127,7 +149,11 @@ def test_known_answers_art7_and_art8_active_materials() -> None:
         assert cf["absoluteCarbonFootprint"] == approx(525)
         assert cf["batteryCarbonFootprint"] == approx(525 / 21_600)
         assert [s["carbonFootprint"] for s in cf["carbonFootprintPerLifecycleStage"]] == [
-            approx(400 / 21_600), approx(120 / 21_600), approx(5 / 21_600), approx(0)]
+            approx(400 / 21_600),
+            approx(120 / 21_600),
+            approx(5 / 21_600),
+            approx(0),
+        ]
         rinne = p["extensions"]["rinne"]
         assert rinne["art7"]["lifetimeEnergyKwh"] == approx(21_600) and rinne["art7"]["cyclesPerYear"] == 60
         assert rinne["cradleToGateKgCo2ePerRatedKwh"] == approx(525 / 50)
@@ -163,7 +189,9 @@ def test_pact_footprint_v2(ref_index) -> None:
     """The 2.2.0 export stays until ledger.audit reads 3.0 documents (it reads pCfExcludingBiogenic)."""
     d = pact_footprint(ref_index, "CAM", company_name="Refiner Oy")
     assert d["specVersion"] == "2.2.0" and d["pcf"]["pCfExcludingBiogenic"] == approx(76 / 50)
-    assert d["precedingPfIds"] == [pcf_id(0, "0x" + "00" * 20, bytes.fromhex(to_bytes32(x)[2:])) for x in ("NISO4-M", "ORE-CO", "LI-BRINE")]
+    assert d["precedingPfIds"] == [
+        pcf_id(0, "0x" + "00" * 20, bytes.fromhex(to_bytes32(x)[2:])) for x in ("NISO4-M", "ORE-CO", "LI-BRINE")
+    ]
     assert conformance_errors(d)  # and it is not a 3.0 document
 
 
@@ -181,7 +209,9 @@ def test_pact_footprint_v3(ref_index) -> None:
     # The inputs whose footprint CAM includes, by their own PCF ids, in the extension (3.0 precedingPfIds = earlier versions).
     data = d["extensions"][0]["data"]
     assert "precedingPfIds" not in d
-    assert data["inputPfIds"] == [pcf_id(0, "0x" + "00" * 20, bytes.fromhex(to_bytes32(x)[2:])) for x in ("NISO4-M", "ORE-CO", "LI-BRINE")]
+    assert data["inputPfIds"] == [
+        pcf_id(0, "0x" + "00" * 20, bytes.fromhex(to_bytes32(x)[2:])) for x in ("NISO4-M", "ORE-CO", "LI-BRINE")
+    ]
     ore = pact_footprint_v3(ref_index, "ORE-NI")
     assert ore["pcf"]["geographyCountry"] == "AU" and ore["extensions"][0]["data"]["inputPfIds"] == []
     rec = pact_footprint_v3(ref_index, "REC-NI")
@@ -208,9 +238,16 @@ def test_pact_conformance_checks_catch_2x_and_bad_values(ref_index) -> None:
     old["pcf"]["geographyCountry"] = "FI"
     del old["pcf"]["fossilCarbonContent"]
     errs = conformance_errors(old)
-    for needle in ("not a 3.x version", "version and updated were removed", "pCfExcludingBiogenic is a 2.x property",
-                   "declaredUnitAmount must be a decimal string", "crossSectoralStandards", "packagingGhgEmissions must be undefined",
-                   "only one geography", "missing mandatory property fossilCarbonContent"):
+    for needle in (
+        "not a 3.x version",
+        "version and updated were removed",
+        "pCfExcludingBiogenic is a 2.x property",
+        "declaredUnitAmount must be a decimal string",
+        "crossSectoralStandards",
+        "packagingGhgEmissions must be undefined",
+        "only one geography",
+        "missing mandatory property fossilCarbonContent",
+    ):
         assert any(needle in e for e in errs), needle
     assert decimal_string(1e-9) == "0.000000001" and decimal_string(2.0) == "2" and decimal_string(-0.0) == "0"
     assert standards_of(["ISO14067:2018", "EU-BCF-2024"]) == (["ISO14067"], ["EU-BCF-2024"])
@@ -226,8 +263,11 @@ def test_passport_html_is_self_contained(ref_index) -> None:
 
 
 def test_iso15459_identifier_and_passport_url(ref_index) -> None:
-    decl = {"serialNumber": "PACK1", "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
-            "passportBaseUrl": "https://passport.example.com/b/"}
+    decl = {
+        "serialNumber": "PACK1",
+        "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
+        "passportBaseUrl": "https://passport.example.com/b/",
+    }
     p = battery_passport(ref_index, "PACK1", declarations=decl)
     assert p["generalProductInformation"]["productIdentifier"] == "UN043325711PACK1"
     rinne = p["extensions"]["rinne"]
@@ -256,8 +296,11 @@ def test_cli_passport_offers_tiers_and_declarations() -> None:
 def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> None:
     import segno
 
-    decl = {"serialNumber": "PACK1", "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
-            "passportBaseUrl": "https://passport.example.com/b/"}
+    decl = {
+        "serialNumber": "PACK1",
+        "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
+        "passportBaseUrl": "https://passport.example.com/b/",
+    }
     p = battery_passport(ref_index, "PACK1", declarations=decl)
     url = p["extensions"]["rinne"]["passportUrl"]
     png = passport_qr(p, "png")
@@ -267,6 +310,7 @@ def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> No
     expected = segno.make(url, error="m", micro=False)
     assert expected.designator.endswith("-M") and expected.matrix
     import io
+
     buf = io.BytesIO()
     expected.save(buf, kind="svg", scale=4, border=4, xmldecl=False, svgns=True)
     assert svg == buf.getvalue().decode()

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from ledger import errors
-from ledger._batterypass import ASPECTS, FIELD_POINT, REQUIRED, filter_tier, leaf_paths, point_of
-from ledger._passport_figures import Art7Parameters
-from ledger.passport import battery_passport
+from ledger.exports.batterypass import ASPECTS, FIELD_POINT, REQUIRED, filter_tier, leaf_paths, point_of
+from ledger.exports.passport import battery_passport
+from ledger.figures.regulation import Art7Parameters
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -126,8 +126,13 @@ def test_declarations_cannot_overwrite_the_ledger(ref_index) -> None:
     with pytest.raises(errors.InvalidInput, match="batteryCarbonFootprint comes from the ledger"):
         battery_passport(ref_index, "ESS1", declarations={"carbonFootprint": {"batteryCarbonFootprint": 0.01}})
     with pytest.raises(errors.InvalidInput, match="stateOfCertifiedEnergy comes from the ledger"):
-        battery_passport(ref_index, "ESS1", declarations={
-            "performanceAndDurability": {"batteryCondition": {"stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": 99}}}})
+        battery_passport(
+            ref_index,
+            "ESS1",
+            declarations={
+                "performanceAndDurability": {"batteryCondition": {"stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": 99}}}
+            },
+        )
     with pytest.raises(errors.InvalidInput, match="unknown declaration key"):
         battery_passport(ref_index, "ESS1", declarations={"generalInformation": {}})
     with pytest.raises(errors.InvalidInput, match="does not match the serial hash"):
@@ -177,8 +182,13 @@ def test_public_tier_holds_no_point_2_to_4_field(ref_index) -> None:
     points = {path: point_of(path) for path in leaf_paths(public) if path != "extensions.rinne.accessTier"}
     assert points and set(points.values()) == {1}
     # What the restricted tiers add is really there in the full export, and really gone from the public one.
-    for gone in ("generalProductInformation.batteryStatus", "circularity.safetyMeasures", "labels.resultOfTestReport",
-                 "performanceAndDurability.batteryCondition", "extensions.rinne.stateOfHealthHistory"):
+    for gone in (
+        "generalProductInformation.batteryStatus",
+        "circularity.safetyMeasures",
+        "labels.resultOfTestReport",
+        "performanceAndDurability.batteryCondition",
+        "extensions.rinne.stateOfHealthHistory",
+    ):
         head, _, last = gone.rpartition(".")
         node_full, node_pub = full, public
         for k in head.split("."):

@@ -6,12 +6,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from ledger.index import EventIndex
-from ledger.models import Composition, OpKind, Role
-from ledger.provenance import footprint, origin_mix, trace
-
 from prov_synth import Synth, account
+
+from ledger.domain.composition import Composition
+from ledger.domain.enums import OpKind, Role
+from ledger.figures.footprint import footprint
+from ledger.figures.origin import origin_mix
+from ledger.index.store import EventIndex
+from ledger.queries.trace import trace
 
 MINER, MAKER, VERIFIER = account(11), account(12), account(13)
 
@@ -37,7 +39,12 @@ def _wide_graph(mines: int = 10_000, fan_in: int = 50) -> Synth:
         for g in range(0, len(level), fan_in):
             group = level[g : g + fan_in]
             out = f"L{depth}-{g // fan_in}"
-            s.op(OpKind.TRANSFORM, MAKER, [(x, 0) for x in group], [(out, "NI-INT", 1_000, Composition.of({"Ni": 10 * len(group) * fan_in ** (depth - 1)}))])
+            s.op(
+                OpKind.TRANSFORM,
+                MAKER,
+                [(x, 0) for x in group],
+                [(out, "NI-INT", 1_000, Composition.of({"Ni": 10 * len(group) * fan_in ** (depth - 1)}))],
+            )
             nxt.append(out)
         level = nxt
     s.op(OpKind.BUILD, MAKER, [(level[0], 0)], [("BIG-PACK", "PACK", 1_000, Composition.of({"Ni": 10 * mines}))], unit=(60_000, []))
@@ -63,8 +70,10 @@ def test_trace_of_10k_ancestors_under_100ms(wide_index: EventIndex) -> None:
         t = trace(wide_index, "BIG-PACK", direction="up")
         best_cpu, best_wall = min(best_cpu, time.process_time() - c0), min(best_wall, time.perf_counter() - w0)
     assert len(t.mines) == 10_000 and len(t.lots) > 10_200
-    print(f"\ntrace of {len(t.lots)} lots / {len(t.ops)} ops: {best_cpu * 1000:.1f} ms CPU, {best_wall * 1000:.1f} ms wall "
-          f"(graph loaded once in {build * 1000:.0f} ms)")
+    print(
+        f"\ntrace of {len(t.lots)} lots / {len(t.ops)} ops: {best_cpu * 1000:.1f} ms CPU, {best_wall * 1000:.1f} ms wall "
+        f"(graph loaded once in {build * 1000:.0f} ms)"
+    )
     assert best_cpu < 0.100
 
 
@@ -84,11 +93,14 @@ def test_footprint_and_origin_of_10k_ancestors(wide_index: EventIndex) -> None:
 def test_sync_throughput_on_anvil(tmp_path: Path) -> None:
     """Mint 20,000 lots in batches on Anvil and index them: events per second of a full sync."""
     from prov_chain import start_world, stop_world
-    from ledger.models import LotSpec
+
+    from ledger.domain.models import LotSpec
 
     w = start_world(tmp_path)
     try:
-        specs = [LotSpec(lot_id=f"BULK-{k}", material="ORE-NI", mass=1_000, composition=Composition.of({"Ni": 10})) for k in range(20_000)]
+        specs = [
+            LotSpec(lot_id=f"BULK-{k}", material="ORE-NI", mass=1_000, composition=Composition.of({"Ni": 10})) for k in range(20_000)
+        ]
         w.miner.mint_many(specs)
         ix = EventIndex.open(tmp_path / "index.sqlite")
         t0 = time.perf_counter()

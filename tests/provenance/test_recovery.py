@@ -5,12 +5,12 @@ one refined lot handed on, and a second recycling outside the period."""
 from __future__ import annotations
 
 import pytest
+from prov_synth import Synth, account
 
 from ledger import errors
-from ledger.models import Composition, OpKind, PassportStatus, Role
-from ledger.recovery import recycling_report, yields_of
-
-from prov_synth import Synth, account
+from ledger.domain.composition import Composition
+from ledger.domain.enums import OpKind, PassportStatus, Role
+from ledger.figures.recovery import recycling_report, yields_of
 
 MINER, REFINER, OEM, RECYCLER = (account(i) for i in range(11, 15))
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
@@ -33,14 +33,25 @@ def _story() -> tuple[Synth, int]:
     start = s.ts
     # Recycling: 30 kg of black mass, losing 500 g Ni, 100 g Co, 200 g Li.
     bm = Composition.of({"Ni": 9_500, "Co": 1_900, "Li": 800}, post={"Ni": 9_500, "Co": 1_900, "Li": 800})
-    s.op(OpKind.RECYCLE, RECYCLER, [("PACK-1", 0)], [("BM-1", "BLACK-MASS", 30_000, bm)],
-         loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}))
+    s.op(
+        OpKind.RECYCLE,
+        RECYCLER,
+        [("PACK-1", 0)],
+        [("BM-1", "BLACK-MASS", 30_000, bm)],
+        loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}),
+    )
     # The recycler's own refining: sulphates and carbonate, losing another 500 g Ni, 100 g Co, 200 g Li.
-    s.op(OpKind.TRANSFORM, RECYCLER, [("BM-1", 0)], [
-        ("R-NI", "NiSO4", 40_000, Composition.of({"Ni": 9_000}, post={"Ni": 9_000})),
-        ("R-CO", "CoSO4", 9_000, Composition.of({"Co": 1_800}, post={"Co": 1_800})),
-        ("R-LI", "Li2CO3", 3_200, Composition.of({"Li": 600}, post={"Li": 600})),
-    ], loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}))
+    s.op(
+        OpKind.TRANSFORM,
+        RECYCLER,
+        [("BM-1", 0)],
+        [
+            ("R-NI", "NiSO4", 40_000, Composition.of({"Ni": 9_000}, post={"Ni": 9_000})),
+            ("R-CO", "CoSO4", 9_000, Composition.of({"Co": 1_800}, post={"Co": 1_800})),
+            ("R-LI", "Li2CO3", 3_200, Composition.of({"Li": 600}, post={"Li": 600})),
+        ],
+        loss=Composition.of({"Ni": 500, "Co": 100, "Li": 200}),
+    )
     s.transfer("R-CO", REFINER)  # handed on: recovered as it left
     end = s.ts
     s.mine(30 * 86_400)

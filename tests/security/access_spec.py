@@ -25,8 +25,18 @@ MINER, REFINER, PRECURSOR_MAKER, CATHODE_MAKER, CELL_MAKER, PACK_ASSEMBLER = (1 
 OEM, SECOND_LIFE, DIAGNOSTICIAN, RECYCLER, GWP_VERIFIER, AUDITOR = (1 << i for i in range(6, 12))
 ALL_ROLES = (1 << 12) - 1
 ROLE_NAMES = [
-    "MINER", "REFINER", "PRECURSOR_MAKER", "CATHODE_MAKER", "CELL_MAKER", "PACK_ASSEMBLER",
-    "OEM", "SECOND_LIFE", "DIAGNOSTICIAN", "RECYCLER", "GWP_VERIFIER", "AUDITOR",
+    "MINER",
+    "REFINER",
+    "PRECURSOR_MAKER",
+    "CATHODE_MAKER",
+    "CELL_MAKER",
+    "PACK_ASSEMBLER",
+    "OEM",
+    "SECOND_LIFE",
+    "DIAGNOSTICIAN",
+    "RECYCLER",
+    "GWP_VERIFIER",
+    "AUDITOR",
 ]
 
 MINTERS = MINER | REFINER
@@ -104,7 +114,9 @@ CASES: list[Case] = [
     Case("suspend", "ledger", "suspend", "a participant", ADMIN),
     Case("reinstate", "ledger", "reinstate", "a suspended participant", ADMIN),
     Case("transferAdmin", "ledger", "transferAdmin", "any address", ADMIN),
-    Case("acceptAdmin-named", "ledger", "acceptAdmin", "caller was named successor", Rule("pending admin", pending_admin=True), "named"),
+    Case(
+        "acceptAdmin-named", "ledger", "acceptAdmin", "caller was named successor", Rule("pending admin", pending_admin=True), "named"
+    ),
     Case("acceptAdmin-not-named", "ledger", "acceptAdmin", "nobody was named", Rule("pending admin", pending_admin=True), "other"),
     # Lots.
     Case("mint", "ledger", "mint", "a new lot", Rule("MINER, REFINER", roles=MINTERS)),
@@ -124,13 +136,29 @@ CASES: list[Case] = [
     Case("merge", "ledger", "merge", "own lot", HOLDER),
     Case("merge-other", "ledger", "merge", "another's lot", HOLDER, "other"),
     Case("transform", "ledger", "transform", "own lot", Rule("holder with a producing role¹", roles=PRODUCERS, relation=True)),
-    Case("transform-other", "ledger", "transform", "another's lot", Rule("holder with a producing role¹", roles=PRODUCERS, relation=True), "other"),
+    Case(
+        "transform-other",
+        "ledger",
+        "transform",
+        "another's lot",
+        Rule("holder with a producing role¹", roles=PRODUCERS, relation=True),
+        "other",
+    ),
     Case("freeze", "ledger", "freeze", "any active lot", Rule("AUDITOR", roles=AUDITOR)),
     Case("freezeBatch", "ledger", "freezeBatch", "a lineage of lots", Rule("AUDITOR", roles=AUDITOR)),
     Case("unfreeze", "ledger", "unfreeze", "a frozen lot", Rule("AUDITOR", roles=AUDITOR)),
     # Units and passports.
-    Case("buildUnit", "ledger", "buildUnit", "own cell lot", Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True)),
-    Case("buildUnit-other", "ledger", "buildUnit", "another's cell lot", Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True), "other"),
+    Case(
+        "buildUnit", "ledger", "buildUnit", "own cell lot", Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True)
+    ),
+    Case(
+        "buildUnit-other",
+        "ledger",
+        "buildUnit",
+        "another's cell lot",
+        Rule("holder, CELL_MAKER or PACK_ASSEMBLER", roles=BUILDERS, relation=True),
+        "other",
+    ),
     Case("recordSoh", "ledger", "recordSoh", "own unit", SOH_RECORDER),
     Case("recordSoh-other", "ledger", "recordSoh", "another's unit", SOH_RECORDER, "other"),
     Case("recordSoh-authorised", "ledger", "recordSoh", "another's unit, its holder authorised the caller", AUTHORISED_DIAGNOSTICIAN),
@@ -142,13 +170,29 @@ CASES: list[Case] = [
     Case("setStatus", "ledger", "setStatus", "own unit", HOLDER),
     Case("setStatus-other", "ledger", "setStatus", "another's unit", HOLDER, "other"),
     Case("repurpose", "ledger", "repurpose", "own used unit", Rule("holder, SECOND_LIFE", roles=SECOND_LIFE, relation=True)),
-    Case("repurpose-other", "ledger", "repurpose", "another's used unit", Rule("holder, SECOND_LIFE", roles=SECOND_LIFE, relation=True), "other"),
+    Case(
+        "repurpose-other",
+        "ledger",
+        "repurpose",
+        "another's used unit",
+        Rule("holder, SECOND_LIFE", roles=SECOND_LIFE, relation=True),
+        "other",
+    ),
     Case("recycle", "ledger", "recycle", "own Waste unit", Rule("holder, RECYCLER", roles=RECYCLER, relation=True)),
-    Case("recycle-other", "ledger", "recycle", "another's Waste unit", Rule("holder, RECYCLER", roles=RECYCLER, relation=True), "other"),
+    Case(
+        "recycle-other", "ledger", "recycle", "another's Waste unit", Rule("holder, RECYCLER", roles=RECYCLER, relation=True), "other"
+    ),
     # Attestations.
     Case("attest", "attestations", "attest", "relay a verifier's signature", Rule("anyone (the signer is checked)", anyone=True)),
     Case("revoke", "attestations", "revoke", "own attestation", Rule("signer or AUDITOR", relation=True, or_roles=AUDITOR)),
-    Case("revoke-other", "attestations", "revoke", "another's attestation", Rule("signer or AUDITOR", relation=True, or_roles=AUDITOR), "other"),
+    Case(
+        "revoke-other",
+        "attestations",
+        "revoke",
+        "another's attestation",
+        Rule("signer or AUDITOR", relation=True, or_roles=AUDITOR),
+        "other",
+    ),
 ]
 CASE_BY_KEY = {c.key: c for c in CASES}
 
@@ -178,15 +222,17 @@ def expected(case: Case, caller: Caller) -> bool:
 DEVIATIONS: dict[tuple[str, str], str] = {}
 
 #: Errors that mean "you may not do this" (an authorization refusal), as opposed to bad arguments.
-AUTH_ERRORS = frozenset({
-    "ParticipantRegistryUnauthorized",
-    "ParticipantRegistryUnauthorizedAdmin",
-    "ParticipantRegistryNotPendingAdmin",
-    "RinneLedgerNotHolder",
-    "RinneLedgerNoCurrentOffer",
-    "RinneLedgerNotAuthorised",
-    "GwpAttestationsUnauthorizedRevoker",
-})
+AUTH_ERRORS = frozenset(
+    {
+        "ParticipantRegistryUnauthorized",
+        "ParticipantRegistryUnauthorizedAdmin",
+        "ParticipantRegistryNotPendingAdmin",
+        "RinneLedgerNotHolder",
+        "RinneLedgerNoCurrentOffer",
+        "RinneLedgerNotAuthorised",
+        "GwpAttestationsUnauthorizedRevoker",
+    }
+)
 
 
 def markdown_table() -> str:

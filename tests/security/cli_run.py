@@ -28,10 +28,15 @@ class Cli:
 
     def env(self, extra: dict[str, str | None] | None = None) -> dict[str, str | None]:
         env: dict[str, str | None] = {
-            "RINNE_HOME": str(self.home), "RINNE_KEYSTORE_DIR": str(self.keystores), "RINNE_PASSWORD": self.password,
+            "RINNE_HOME": str(self.home),
+            "RINNE_KEYSTORE_DIR": str(self.keystores),
+            "RINNE_PASSWORD": self.password,
             "RINNE_SCRYPT_N": self.scrypt_n,
             # The cheap test cost needs the documented development switch.
-            "RINNE_INSECURE_FAST_KEYS": "1" if self.scrypt_n else None, "ETH_RPC_URL": None, "RINNE_ACCOUNT": None, "RINNE_PASSWORD_FILE": None,
+            "RINNE_INSECURE_FAST_KEYS": "1" if self.scrypt_n else None,
+            "ETH_RPC_URL": None,
+            "RINNE_ACCOUNT": None,
+            "RINNE_PASSWORD_FILE": None,
             "NO_COLOR": "1",
         }
         env.update(extra or {})
@@ -47,7 +52,9 @@ class Cli:
 
     def ok(self, *args: Any, **kw: Any) -> Result:
         result = self.run(*args, **kw)
-        assert result.exit_code == 0, f"rinne {' '.join(map(str, args))}: {result.exit_code}\n{result.stdout}\n{result.stderr}\n{result.exception!r}"
+        assert result.exit_code == 0, (
+            f"rinne {' '.join(map(str, args))}: {result.exit_code}\n{result.stdout}\n{result.stderr}\n{result.exception!r}"
+        )
         return result
 
     def json(self, *args: Any, **kw: Any) -> Any:

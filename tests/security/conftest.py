@@ -4,9 +4,10 @@ chain, and a small deployment on a node of the test's own."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -14,9 +15,10 @@ from eth_account.signers.local import LocalAccount
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger import Ledger, Role, _node, errors  # noqa: E402
-from ledger._abi import contract_abi  # noqa: E402
-from ledger._rpc import call  # noqa: E402
+from ledger import Ledger, Role, errors
+from ledger.chain import node as _node
+from ledger.chain.abi import contract_abi
+from ledger.chain.rpc import call
 
 try:
     _node.find_anvil()
@@ -49,8 +51,7 @@ def call_as(ledger: Ledger, sender: str, contract: str, fn: str, *args: Any) -> 
 
 def resync(ledger: Ledger) -> None:
     """Forget every cached nonce of the ledgers sharing `ledger`'s connection (after a revert)."""
-    for sender in ledger._shared["senders"].values():
-        sender.resync()
+    ledger.resync(every_account=True)
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 Decision = str  # "pass" | "drop-request" | "drop-response" | "delay" | "slow-response"
 
@@ -58,7 +58,7 @@ class FlakyProxy:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 decision = proxy._decide(body)
                 if decision == "drop-request":
@@ -94,7 +94,7 @@ class FlakyProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FlakyProxy":
+    def __enter__(self) -> FlakyProxy:
         self._thread.start()
         return self
 

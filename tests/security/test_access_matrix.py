@@ -11,19 +11,20 @@ error (AUTH_ERRORS), never with some other error that would hide whether the gat
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from access_spec import AUTH_ERRORS, CALLERS, CASES, DEVIATIONS, Caller, Case, expected
+from conftest import call_as, resync
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from access_spec import AUTH_ERRORS, CALLERS, CASES, DEVIATIONS, Caller, Case, expected
-from conftest import call_as, resync
 from ledger import Composition, GwpAttestation, LifeCycleStage, LotSpec, PassportStatus, Role, SohRecord, UnitSpec, sign_attestation
-from ledger._attest import to_contract_args
-from ledger._rpc import call
-from ledger.models import to_bytes32
+from ledger.attest.eip712 import to_contract_args
+from ledger.chain.rpc import call
+from ledger.domain.ids import to_bytes32
 
 pytestmark = pytest.mark.chain
 
@@ -39,9 +40,18 @@ NO_LOSS = [0, 0]
 
 # Conftest parties standing for the role columns.
 ROLE_PARTY = {
-    "miner": "miner", "refiner": "refiner", "precursor_maker": "precursor", "cathode_maker": "cathode",
-    "cell_maker": "cells", "pack_assembler": "packs", "oem": "oem", "second_life": "second_life",
-    "diagnostician": "diagnostician", "recycler": "recycler", "gwp_verifier": "verifier", "auditor": "auditor",
+    "miner": "miner",
+    "refiner": "refiner",
+    "precursor_maker": "precursor",
+    "cathode_maker": "cathode",
+    "cell_maker": "cells",
+    "pack_assembler": "packs",
+    "oem": "oem",
+    "second_life": "second_life",
+    "diagnostician": "diagnostician",
+    "recycler": "recycler",
+    "gwp_verifier": "verifier",
+    "auditor": "auditor",
 }
 
 
@@ -82,8 +92,13 @@ def build_world(chain: Any) -> World:
         w.accounts[key] = chain.accounts[party]
     w.accounts["admin"] = chain.accounts["admin"]
     w.accounts["outsider"] = chain.accounts["outsider"]
-    extra = {"no_roles": Role.OEM, "suspended": Role(4095), "src": Role.MINER, "builder": Role.REFINER | Role.PACK_ASSEMBLER,
-             "verifier2": Role.GWP_VERIFIER}
+    extra = {
+        "no_roles": Role.OEM,
+        "suspended": Role(4095),
+        "src": Role.MINER,
+        "builder": Role.REFINER | Role.PACK_ASSEMBLER,
+        "verifier2": Role.GWP_VERIFIER,
+    }
     for name in extra:
         w.accounts[name] = Account.create()
         base.fund(w.accounts[name].address)
@@ -98,11 +113,17 @@ def build_world(chain: Any) -> World:
     lots = [LotSpec(lot_id=f"{p}-{c.key}", material="ORE-NI", mass=1000, composition=ORE) for c in holders for p in ("H", "IN")]
     lots += [LotSpec(lot_id=n, material="ORE-NI", mass=1000, composition=ORE) for n in ("H-src", "IN-v2", "FRZ")]
     src.mint_many(lots)
-    src.offer_many([(f"H-{c.key}", w.addr(c.key)) for c in holders] + [(f"IN-{c.key}", w.addr(c.key)) for c in holders]
-                   + [("IN-v2", w.addr("verifier2")), ("H-src", w.addr("miner"))])
+    src.offer_many(
+        [(f"H-{c.key}", w.addr(c.key)) for c in holders]
+        + [(f"IN-{c.key}", w.addr(c.key)) for c in holders]
+        + [("IN-v2", w.addr("verifier2")), ("H-src", w.addr("miner"))]
+    )
     # Units: an Original one (U) and a Waste one (W) for each holder, and the builder's own.
-    cells = [LotSpec(lot_id=f"CELL-{p}-{k}", material="CELL-NMC", mass=1000, composition=CELLS)
-             for k in [c.key for c in holders] + ["src"] for p in ("U", "W")]
+    cells = [
+        LotSpec(lot_id=f"CELL-{p}-{k}", material="CELL-NMC", mass=1000, composition=CELLS)
+        for k in [c.key for c in holders] + ["src"]
+        for p in ("U", "W")
+    ]
     cells.append(LotSpec(lot_id="CELL-A-src", material="CELL-NMC", mass=1000, composition=CELLS))
     builder.mint_many(cells)
     for k in [c.key for c in holders] + ["src"]:
@@ -111,8 +132,11 @@ def build_world(chain: Any) -> World:
             builder.build_unit([f"CELL-{p}-{k}"], unit, UnitSpec(serial=f"SN-{p}-{k}", rated_wh=1000))
         builder.set_status(f"W-{k}", PassportStatus.WASTE)
     # A-src: the builder's unit that every caller is authorised to diagnose (the "-authorised" rows).
-    builder.build_unit(["CELL-A-src"], LotSpec(lot_id="A-src", material="PACK", mass=1000, composition=CELLS),
-                       UnitSpec(serial="SN-A-src", rated_wh=1000))
+    builder.build_unit(
+        ["CELL-A-src"],
+        LotSpec(lot_id="A-src", material="PACK", mass=1000, composition=CELLS),
+        UnitSpec(serial="SN-A-src", rated_wh=1000),
+    )
     for key in [c.key for c in CALLERS]:
         builder.authorise_diagnostician("A-src", w.addr(key))
     chain.rpc("evm_increaseTime", [10 * 86_400])  # SOH counters grow with time (at most 4 cycles a day)
@@ -132,8 +156,15 @@ def build_world(chain: Any) -> World:
 
     def signed(lot: str, signer: LocalAccount, nonce: int) -> Any:
         att = GwpAttestation(
-            lot_id=to_bytes32(lot), emissions_grams=1_000, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018",
-            evidence="0x" + "00" * 32, issued_at=now - 60, valid_until=now + 10 * 365 * 86400, nonce=nonce, deadline=now + 30 * 86400,
+            lot_id=to_bytes32(lot),
+            emissions_grams=1_000,
+            stage=LifeCycleStage.MainProduction,
+            methodology="ISO14067:2018",
+            evidence="0x" + "00" * 32,
+            issued_at=now - 60,
+            valid_until=now + 10 * 365 * 86400,
+            nonce=nonce,
+            deadline=now + 30 * 86400,
         )
         return sign_attestation(att, signer, d.chain_id, d.attestations)
 
@@ -237,7 +268,7 @@ def test_every_case_has_a_call() -> None:
 
 def test_every_state_changing_function_is_in_the_matrix() -> None:
     """A function added to the contracts must be added to the matrix (views and pure functions aside)."""
-    from ledger._abi import artifact
+    from ledger.chain.abi import artifact
 
     covered = {(c.contract, c.function) for c in CASES}
     for contract, name in (("ledger", "RinneLedger"), ("attestations", "GwpAttestations")):

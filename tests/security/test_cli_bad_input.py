@@ -12,16 +12,17 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from cli_run import Cli
-from ledger import Ledger, _node
-from ledger._rpc import call
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ledger import Ledger
+from ledger.chain import node as _node
+from ledger.chain.rpc import call
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -31,13 +32,60 @@ DEAD_URL = f"http://127.0.0.1:{_node.free_port()}"
 
 # ------------------------------------------------------------------------------- malformed values
 
-ADDRESSES = ["0x123", "0x" + "g" * 40, "not-an-address", "0x" + "0" * 40, "0X" + "A" * 40, "0x" + "aB" * 20,
-             "0x4838B106FCe9647Bdf1E7877BF73cE8B0BAD5f97", "ghost", "-x", "", "admin\n", "0x" + "1" * 41]
+ADDRESSES = [
+    "0x123",
+    "0x" + "g" * 40,
+    "not-an-address",
+    "0x" + "0" * 40,
+    "0X" + "A" * 40,
+    "0x" + "aB" * 20,
+    "0x4838B106FCe9647Bdf1E7877BF73cE8B0BAD5f97",
+    "ghost",
+    "-x",
+    "",
+    "admin\n",
+    "0x" + "1" * 41,
+]
 LOT_IDS = ["NOPE-404", "", "0x" + "zz" * 32, "0x1234", "A" * 40, "лот-1", "\x00", "-x", " ", "R1 ", "0x" + "0" * 64, "R1,R2"]
-MASSES = ["-5t", "-1", "0", "0kg", "1e400kg", "99999999999999999999999t", "18446744073709551616", "NaN", "inf", "12..5t",
-          "5 tons", "", "t", "1.0000001g", "-0", "1e-9kg", "0x10", "5t5", "1_000kg"]
-ELEMENTS = ["Ni=", "Ni=-5%", "Ni=150%", "Xx=5kg", "Ni=5kg,Ni=6kg", "Ni=1e99kg", "=", ",", "Ni=5%%", "Ni=nan%", "Ni",
-            "Ni=20t", "none", "Li=1kg;Co=2kg", "Ni=-0kg", "Ni=18446744073709551616"]
+MASSES = [
+    "-5t",
+    "-1",
+    "0",
+    "0kg",
+    "1e400kg",
+    "99999999999999999999999t",
+    "18446744073709551616",
+    "NaN",
+    "inf",
+    "12..5t",
+    "5 tons",
+    "",
+    "t",
+    "1.0000001g",
+    "-0",
+    "1e-9kg",
+    "0x10",
+    "5t5",
+    "1_000kg",
+]
+ELEMENTS = [
+    "Ni=",
+    "Ni=-5%",
+    "Ni=150%",
+    "Xx=5kg",
+    "Ni=5kg,Ni=6kg",
+    "Ni=1e99kg",
+    "=",
+    ",",
+    "Ni=5%%",
+    "Ni=nan%",
+    "Ni",
+    "Ni=20t",
+    "none",
+    "Li=1kg;Co=2kg",
+    "Ni=-0kg",
+    "Ni=18446744073709551616",
+]
 ROLES = ["WIZARD", "", "MINER,", ",,", "4096", "miner refiner", "ALL", "-1", "GWP-VERIFIER,WIZARD"]
 ENERGIES = ["-75kWh", "75 kWh", "1e30Wh", "0", "kWh", "75kW", "nan", "281474976710656", "-1"]
 PERCENTS = ["101%", "-1%", "abc", "", "50", "1e3%", "nan%"]
@@ -54,7 +102,7 @@ def _files(tmp: Path) -> dict[str, Path]:
     d = tmp / "inputs"
     d.mkdir(exist_ok=True)
     content = {
-        "broken.json": "{\"lot_id\": \"X\", \"mass\": ",
+        "broken.json": '{"lot_id": "X", "mass": ',
         "deep.json": "[" * 5000 + "]" * 5000,
         "dupkeys.json": '{"type": "rinne.gwp-attestation/v1", "type": "x"}',
         "huge-numbers.json": '[{"lot_id": "H1", "material": "NiSO4", "mass": "1e999t"}]',
@@ -98,14 +146,35 @@ class World:
         for name in ("admin", "refiner", "packs", "verifier", "auditor", "diag", "second", "recycler"):
             c.addresses[name] = c.json("account", "new", name, "--fund")["address"]
         c.write("deploy", account="admin")
-        for name, roles in (("refiner", "REFINER"), ("packs", "REFINER,CELL_MAKER,PACK_ASSEMBLER"), ("verifier", "GWP_VERIFIER"),
-                            ("auditor", "AUDITOR"), ("diag", "DIAGNOSTICIAN"), ("second", "SECOND_LIFE"), ("recycler", "RECYCLER")):
+        for name, roles in (
+            ("refiner", "REFINER"),
+            ("packs", "REFINER,CELL_MAKER,PACK_ASSEMBLER"),
+            ("verifier", "GWP_VERIFIER"),
+            ("auditor", "AUDITOR"),
+            ("diag", "DIAGNOSTICIAN"),
+            ("second", "SECOND_LIFE"),
+            ("recycler", "RECYCLER"),
+        ):
             c.write("party", "register", name, "--roles", roles, "--name", name, account="admin")
         c.write("lot", "mint", "R1", "--material", "NiSO4", "--mass", "10t", "--elements", "Ni=22%", account="refiner")
         c.write("lot", "mint", "CELLS", "--material", "CELL", "--mass", "300kg", "--elements", "Ni=10%,Li=2%", account="packs")
         c.write("lot", "mint", "CELLS2", "--material", "CELL", "--mass", "300kg", "--elements", "Ni=10%", account="packs")
-        c.write("unit", "build", "PACK", "--cells", "CELLS2", "--material", "PACK", "--mass", "300kg", "--serial", "SN-1",
-                "--rated", "60kWh", account="packs")
+        c.write(
+            "unit",
+            "build",
+            "PACK",
+            "--cells",
+            "CELLS2",
+            "--material",
+            "PACK",
+            "--mass",
+            "300kg",
+            "--serial",
+            "SN-1",
+            "--rated",
+            "60kWh",
+            account="packs",
+        )
         self.att = tmp / "att.json"
         c.json("gwp", "sign", "R1", "--emissions", "1t", "--stage", "main-production", "--account", "verifier", "-o", self.att)
         self.files = _files(tmp)
@@ -148,10 +217,12 @@ def _no_retry_sleeps() -> Iterator[None]:
     milliseconds, not seconds (this module tests what the commands do with input, not retry timing)."""
     from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-    from ledger import _rpc
+    from ledger.chain import rpc as _rpc
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_rpc, "_RETRY", ExceptionRetryConfiguration(errors=_rpc._RETRY.errors, retries=_rpc._RETRY.retries, backoff_factor=0.0))
+        mp.setattr(
+            _rpc, "_RETRY", ExceptionRetryConfiguration(errors=_rpc._RETRY.errors, retries=_rpc._RETRY.retries, backoff_factor=0.0)
+        )
         yield
 
 
@@ -208,84 +279,255 @@ def _out_path(w: World, d: Draw, name: str) -> str:
 
 
 COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
-    "node start": lambda w, d: ["node", "start", *d(st.sampled_from([["--port", p] for p in ("0", "-1", "65536", "abc", "99999999999")]
-                                                                     + [["--block-time", f] for f in FLOATS]))],
+    "node start": lambda w, d: [
+        "node",
+        "start",
+        *d(
+            st.sampled_from(
+                [["--port", p] for p in ("0", "-1", "65536", "abc", "99999999999")] + [["--block-time", f] for f in FLOATS]
+            )
+        ),
+    ],
     "node status": lambda w, d: ["node", "status", *opt(d, "unexpected-argument")],
     "deploy": lambda w, d: ["deploy", "--admin", d(st.sampled_from(ADDRESSES[:-4])), "--account", "admin", "--yes"],
     "account new": lambda w, d: ["account", "new", d(st.sampled_from(NAMES)), "--no-fund"],
-    "account import": lambda w, d: ["account", "import", pick(d, ["fresh"], NAMES), "--key-file",
-                                    _file(w, d, w.files["key-short.txt"]), "--no-fund"],
+    "account import": lambda w, d: [
+        "account",
+        "import",
+        pick(d, ["fresh"], NAMES),
+        "--key-file",
+        _file(w, d, w.files["key-short.txt"]),
+        "--no-fund",
+    ],
     "account list": lambda w, d: ["account", "list", "--keystore-dir", _file(w, d, w.files["missing"])],
-    "party register": lambda w, d: ["party", "register", _addr(d), "--roles", pick(d, ["MINER"], ROLES), "--name",
-                                    d(st.sampled_from(["", "x" * 10_000, "\x00"])), "--account", "admin", "--yes"],
+    "party register": lambda w, d: [
+        "party",
+        "register",
+        _addr(d),
+        "--roles",
+        pick(d, ["MINER"], ROLES),
+        "--name",
+        d(st.sampled_from(["", "x" * 10_000, "\x00"])),
+        "--account",
+        "admin",
+        "--yes",
+    ],
     "party grant": lambda w, d: ["party", "grant", _addr(d), pick(d, ["MINER"], ROLES), "--account", "admin", "--yes"],
     "party revoke": lambda w, d: ["party", "revoke", _addr(d), pick(d, ["MINER"], ROLES), "--account", "admin", "--yes"],
     "party suspend": lambda w, d: ["party", "suspend", _addr(d), "--account", pick(d, ["admin"], ["refiner", "ghost"]), "--yes"],
     "party reinstate": lambda w, d: ["party", "reinstate", _addr(d), "--account", "admin", "--yes"],
     "party list": lambda w, d: ["party", "list", "--role", d(st.sampled_from(ROLES))],
     "party show": lambda w, d: ["party", "show", _addr(d)],
-    "lot mint": lambda w, d: ["lot", "mint", pick(d, ["NEW-1"], LOT_IDS), "--material", pick(d, ["NiSO4"], ["", "x" * 40, "\x00"]),
-                              "--mass", _mass(d), "--elements", _el(d), *opt(d, "--recycled-pre", _el(d)),
-                              *opt(d, "--origin", d(st.sampled_from(["XX", "FI", "F1:site", ":", "FIN:Harjavalta", "fi:"]))),
-                              *opt(d, "--evidence", d(st.sampled_from(["0x12", "report.pdf", "0x" + "g" * 64]))),
-                              "--account", pick(d, ["refiner"], ["packs", "ghost", "auditor"]), "--yes"],
+    "lot mint": lambda w, d: [
+        "lot",
+        "mint",
+        pick(d, ["NEW-1"], LOT_IDS),
+        "--material",
+        pick(d, ["NiSO4"], ["", "x" * 40, "\x00"]),
+        "--mass",
+        _mass(d),
+        "--elements",
+        _el(d),
+        *opt(d, "--recycled-pre", _el(d)),
+        *opt(d, "--origin", d(st.sampled_from(["XX", "FI", "F1:site", ":", "FIN:Harjavalta", "fi:"]))),
+        *opt(d, "--evidence", d(st.sampled_from(["0x12", "report.pdf", "0x" + "g" * 64]))),
+        "--account",
+        pick(d, ["refiner"], ["packs", "ghost", "auditor"]),
+        "--yes",
+    ],
     "lot show": lambda w, d: ["lot", "show", _lot(d)],
     "lot history": lambda w, d: ["lot", "history", _lot(d)],
     "lot list": lambda w, d: [
-        "lot", "list", *opt(d, "--holder", _addr(d)), *opt(d, "--origin", d(st.sampled_from(["XX", "FI", "F1:site", ":", "Finland"]))),
-        *opt(d, "--state", d(st.sampled_from(["melted", "ACTIVE", ""]))), *opt(d, "--minted-from", d(st.sampled_from(TIMES))),
+        "lot",
+        "list",
+        *opt(d, "--holder", _addr(d)),
+        *opt(d, "--origin", d(st.sampled_from(["XX", "FI", "F1:site", ":", "Finland"]))),
+        *opt(d, "--state", d(st.sampled_from(["melted", "ACTIVE", ""]))),
+        *opt(d, "--minted-from", d(st.sampled_from(TIMES))),
     ],
     "report recycling": lambda w, d: [
-        "report", "recycling", *opt(d, "--recycler", _addr(d)), *opt(d, "--from", d(st.sampled_from(TIMES))),
+        "report",
+        "recycling",
+        *opt(d, "--recycler", _addr(d)),
+        *opt(d, "--from", d(st.sampled_from(TIMES))),
         *opt(d, "--to", d(st.sampled_from(TIMES))),
     ],
-    "lot export": lambda w, d: ["lot", "export", *opt(d, "--kind", d(st.sampled_from(["pallet", "unit"]))), *opt(d, "-o", _out_path(w, d, "lots.csv"))],
-    "lot split": lambda w, d: ["lot", "split", _lot(d), *d(st.lists(st.sampled_from(["A=1t", "A=-1t", "B=0", "=1t", "A", "A=20t",
-                                                                                     "A=1t=2t", "R1=1t", "A=nan"]), min_size=1, max_size=3)),
-                               "--account", "refiner", "--yes"],
-    "lot merge": lambda w, d: ["lot", "merge", *d(st.lists(st.sampled_from(["R1", "CELLS", "PACK", *LOT_IDS]), min_size=1, max_size=3)),
-                               "--into", pick(d, ["M1"], LOT_IDS), "--account", "refiner", "--yes"],
-    "lot transform": lambda w, d: ["lot", "transform", "--in", pick(d, ["R1", "R1=1t"], ["R1=-1t", "R1=20t", "R1=", *LOT_IDS]),
-                                   *d(st.sampled_from([["--out", o] for o in ("T1:NiOH:1t", "T1::1t", "T1:NiOH:-1t", "T1:NiOH:1t:Ni=9t",
-                                                                               "T1", "::", "T1:NiOH:1t:Zz=1kg")]
-                                                      + [["--outputs", _file(w, d)]])),
-                                   *opt(d, "--loss", _el(d)), "--account", "refiner", "--yes"],
+    "lot export": lambda w, d: [
+        "lot",
+        "export",
+        *opt(d, "--kind", d(st.sampled_from(["pallet", "unit"]))),
+        *opt(d, "-o", _out_path(w, d, "lots.csv")),
+    ],
+    "lot split": lambda w, d: [
+        "lot",
+        "split",
+        _lot(d),
+        *d(
+            st.lists(
+                st.sampled_from(["A=1t", "A=-1t", "B=0", "=1t", "A", "A=20t", "A=1t=2t", "R1=1t", "A=nan"]), min_size=1, max_size=3
+            )
+        ),
+        "--account",
+        "refiner",
+        "--yes",
+    ],
+    "lot merge": lambda w, d: [
+        "lot",
+        "merge",
+        *d(st.lists(st.sampled_from(["R1", "CELLS", "PACK", *LOT_IDS]), min_size=1, max_size=3)),
+        "--into",
+        pick(d, ["M1"], LOT_IDS),
+        "--account",
+        "refiner",
+        "--yes",
+    ],
+    "lot transform": lambda w, d: [
+        "lot",
+        "transform",
+        "--in",
+        pick(d, ["R1", "R1=1t"], ["R1=-1t", "R1=20t", "R1=", *LOT_IDS]),
+        *d(
+            st.sampled_from(
+                [["--out", o] for o in ("T1:NiOH:1t", "T1::1t", "T1:NiOH:-1t", "T1:NiOH:1t:Ni=9t", "T1", "::", "T1:NiOH:1t:Zz=1kg")]
+                + [["--outputs", _file(w, d)]]
+            )
+        ),
+        *opt(d, "--loss", _el(d)),
+        "--account",
+        "refiner",
+        "--yes",
+    ],
     "lot freeze": lambda w, d: ["lot", "freeze", _lot(d), "--account", pick(d, ["auditor"], ["refiner", "ghost"]), "--yes"],
     "lot unfreeze": lambda w, d: ["lot", "unfreeze", _lot(d), "--account", "auditor", "--yes"],
-    "lot import": lambda w, d: ["lot", "import", _file(w, d), *opt(d, "--format", d(st.sampled_from(["csv", "json", "jsonl", "xml"]))),
-                                "--account", "refiner", "--yes"],
+    "lot import": lambda w, d: [
+        "lot",
+        "import",
+        _file(w, d),
+        *opt(d, "--format", d(st.sampled_from(["csv", "json", "jsonl", "xml"]))),
+        "--account",
+        "refiner",
+        "--yes",
+    ],
     "transfer offer": lambda w, d: ["transfer", "offer", _lot(d), _addr(d), "--account", "refiner", "--yes"],
     "transfer accept": lambda w, d: ["transfer", "accept", _lot(d), "--account", "packs", "--yes"],
     "transfer reject": lambda w, d: ["transfer", "reject", _lot(d), "--account", "packs", "--yes"],
     "transfer cancel": lambda w, d: ["transfer", "cancel", _lot(d), "--account", "refiner", "--yes"],
     "transfer pending": lambda w, d: ["transfer", "pending", "--address", _addr(d)],
-    "gwp sign": lambda w, d: ["gwp", "sign", _lot(d), "--emissions", _mass(d), "--stage",
-                              pick(d, ["main-production"], ["mining", "", "0", "END_OF_LIFE"]),
-                              *opt(d, "--issued-at", d(st.sampled_from(TIMES))), *opt(d, "--valid-for", d(st.sampled_from(DURATIONS))),
-                              *opt(d, "--deadline", d(st.sampled_from(TIMES))), *opt(d, "--methodology", "x" * 40),
-                              "--account", pick(d, ["verifier"], ["ghost", "-x"]), "-o", _out_path(w, d, "a.json")],
+    "gwp sign": lambda w, d: [
+        "gwp",
+        "sign",
+        _lot(d),
+        "--emissions",
+        _mass(d),
+        "--stage",
+        pick(d, ["main-production"], ["mining", "", "0", "END_OF_LIFE"]),
+        *opt(d, "--issued-at", d(st.sampled_from(TIMES))),
+        *opt(d, "--valid-for", d(st.sampled_from(DURATIONS))),
+        *opt(d, "--deadline", d(st.sampled_from(TIMES))),
+        *opt(d, "--methodology", "x" * 40),
+        "--account",
+        pick(d, ["verifier"], ["ghost", "-x"]),
+        "-o",
+        _out_path(w, d, "a.json"),
+    ],
     "gwp submit": lambda w, d: ["gwp", "submit", _file(w, d, w.files["att-tampered.json"]), "--account", "refiner", "--yes"],
     "gwp verify": lambda w, d: ["gwp", "verify", d(st.sampled_from([*map(str, w.files.values()), "0x1234", "0x" + "ab" * 32, ""]))],
-    "gwp revoke": lambda w, d: ["gwp", "revoke", d(st.sampled_from([str(w.files["att-tampered.json"]), "0x" + "ab" * 32, "nope"])),
-                                "--account", "verifier", "--yes"],
+    "gwp revoke": lambda w, d: [
+        "gwp",
+        "revoke",
+        d(st.sampled_from([str(w.files["att-tampered.json"]), "0x" + "ab" * 32, "nope"])),
+        "--account",
+        "verifier",
+        "--yes",
+    ],
     "gwp list": lambda w, d: ["gwp", "list", *opt(d, "--lot", _lot(d)), *opt(d, "--signer", _addr(d))],
-    "unit build": lambda w, d: ["unit", "build", pick(d, ["U2"], LOT_IDS), "--cells", pick(d, ["CELLS"], ["CELLS=-1kg", "CELLS=1t", "R1", *LOT_IDS]),
-                                "--material", "PACK", "--mass", _mass(d), "--serial", d(st.sampled_from(["", "x" * 300, "SN"])),
-                                "--rated", pick(d, ["60kWh"], ENERGIES), "--account", "packs", "--yes"],
+    "unit build": lambda w, d: [
+        "unit",
+        "build",
+        pick(d, ["U2"], LOT_IDS),
+        "--cells",
+        pick(d, ["CELLS"], ["CELLS=-1kg", "CELLS=1t", "R1", *LOT_IDS]),
+        "--material",
+        "PACK",
+        "--mass",
+        _mass(d),
+        "--serial",
+        d(st.sampled_from(["", "x" * 300, "SN"])),
+        "--rated",
+        pick(d, ["60kWh"], ENERGIES),
+        "--account",
+        "packs",
+        "--yes",
+    ],
     "unit show": lambda w, d: ["unit", "show", _lot(d)],
-    "unit authorise": lambda w, d: ["unit", "authorise", pick(d, ["PACK"], LOT_IDS), pick(d, ["diag"], ["ghost", "0x1234", ""]),
-                                    "--account", "packs", "--yes"],
-    "unit soh": lambda w, d: ["unit", "soh", pick(d, ["PACK"], LOT_IDS), "--soh", pick(d, ["80%"], PERCENTS), "--capacity",
-                              pick(d, ["50kWh"], ENERGIES), "--cycles", pick(d, ["10"], INTS), "--throughput", pick(d, ["1MWh"], ENERGIES),
-                              "--account", pick(d, ["diag"], ["ghost", "refiner"]), "--yes"],
-    "unit status": lambda w, d: ["unit", "status", pick(d, ["PACK"], LOT_IDS), d(st.sampled_from(STATUSES)), "--account", "packs", "--yes"],
-    "unit repurpose": lambda w, d: ["unit", "repurpose", "ESS1", "--from", pick(d, ["PACK"], LOT_IDS), "--material", "ESS",
-                                    "--mass", _mass(d), "--serial", "S", "--rated", pick(d, ["50kWh"], ENERGIES), "--account", "second", "--yes"],
-    "unit recycle": lambda w, d: ["unit", "recycle", pick(d, ["PACK"], LOT_IDS), "--out",
-                                  d(st.sampled_from(["BM:BLACK-MASS:100kg", "BM:BM:-1kg", "BM", "BM:BM:1kg:Ni=9t"])),
-                                  "--account", "recycler", "--yes"],
-    "trace": lambda w, d: ["trace", _lot(d), *opt(d, "--format", d(st.sampled_from(["text", "json", "dot", "html", "svg"]))),
-                           *opt(d, "-o", _out_path(w, d, "t.txt"))],
+    "unit authorise": lambda w, d: [
+        "unit",
+        "authorise",
+        pick(d, ["PACK"], LOT_IDS),
+        pick(d, ["diag"], ["ghost", "0x1234", ""]),
+        "--account",
+        "packs",
+        "--yes",
+    ],
+    "unit soh": lambda w, d: [
+        "unit",
+        "soh",
+        pick(d, ["PACK"], LOT_IDS),
+        "--soh",
+        pick(d, ["80%"], PERCENTS),
+        "--capacity",
+        pick(d, ["50kWh"], ENERGIES),
+        "--cycles",
+        pick(d, ["10"], INTS),
+        "--throughput",
+        pick(d, ["1MWh"], ENERGIES),
+        "--account",
+        pick(d, ["diag"], ["ghost", "refiner"]),
+        "--yes",
+    ],
+    "unit status": lambda w, d: [
+        "unit",
+        "status",
+        pick(d, ["PACK"], LOT_IDS),
+        d(st.sampled_from(STATUSES)),
+        "--account",
+        "packs",
+        "--yes",
+    ],
+    "unit repurpose": lambda w, d: [
+        "unit",
+        "repurpose",
+        "ESS1",
+        "--from",
+        pick(d, ["PACK"], LOT_IDS),
+        "--material",
+        "ESS",
+        "--mass",
+        _mass(d),
+        "--serial",
+        "S",
+        "--rated",
+        pick(d, ["50kWh"], ENERGIES),
+        "--account",
+        "second",
+        "--yes",
+    ],
+    "unit recycle": lambda w, d: [
+        "unit",
+        "recycle",
+        pick(d, ["PACK"], LOT_IDS),
+        "--out",
+        d(st.sampled_from(["BM:BLACK-MASS:100kg", "BM:BM:-1kg", "BM", "BM:BM:1kg:Ni=9t"])),
+        "--account",
+        "recycler",
+        "--yes",
+    ],
+    "trace": lambda w, d: [
+        "trace",
+        _lot(d),
+        *opt(d, "--format", d(st.sampled_from(["text", "json", "dot", "html", "svg"]))),
+        *opt(d, "-o", _out_path(w, d, "t.txt")),
+    ],
     "verify": lambda w, d: ["verify", _lot(d), *opt(d, "--price", d(st.sampled_from(FLOATS)))],
     "audit": lambda w, d: ["audit", *opt(d, "--html", _out_path(w, d, "a.html")), *opt(d, "--report", _out_path(w, d, "a.json"))],
     "passport": lambda w, d: ["passport", _lot(d), *opt(d, "--pact"), *opt(d, "-o", _out_path(w, d, "p.json"))],
@@ -318,14 +560,19 @@ def test_every_command_is_covered() -> None:
     "command",
     [pytest.param(c, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[c])] if c in KNOWN else []) for c in sorted(COMMANDS)],
 )
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_malformed_input_fails_cleanly_and_changes_nothing(world: World, command: str, data: st.DataObject) -> None:
     argv = COMMANDS[command](world, data.draw)
     env: dict[str, str | None] = {}
-    rpc = world.cli.rpc_url
-    fault = data.draw(st.sampled_from(["none"] * 4 + ["dead url", "malformed url", "wrong password", "missing keystore", "wrong chain"]))
+    fault = data.draw(
+        st.sampled_from(["none"] * 4 + ["dead url", "malformed url", "wrong password", "missing keystore", "wrong chain"])
+    )
     if fault == "dead url":
         argv += ["--rpc-url", DEAD_URL]
     elif fault == "malformed url":
@@ -343,8 +590,7 @@ def test_malformed_input_fails_cleanly_and_changes_nothing(world: World, command
         chain_after, disk_after = world.chain_state(), world.disk_state()
     finally:
         call(world.w3, "evm_revert", [snap])
-        for sender in world.ledger._shared["senders"].values():
-            sender.resync()
+        world.ledger.resync(every_account=True)
     where = f"rinne {' '.join(argv)!r} ({fault})"
     assert result.exception is None or isinstance(result.exception, SystemExit), f"{where} raised {result.exception!r}"
     assert "Traceback" not in result.stdout + result.stderr, f"{where} printed a traceback"

@@ -8,19 +8,21 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from conftest import Suite, start_suite
-from ledger import Composition, LotSpec, _node, errors
-from ledger._abi import contract_abi
-from ledger._rpc import call
-from ledger.audit import audit
-from ledger.index import EventIndex, SyncProgress
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ledger import Composition, LotSpec, errors
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.abi import contract_abi
+from ledger.chain.rpc import call
+from ledger.index.store import EventIndex
+from ledger.index.sync import SyncProgress
 
 pytestmark = pytest.mark.chain
 
@@ -188,8 +190,21 @@ def test_deleted_index_is_rebuilt_from_the_chain(indexed: Any, tmp_path: Path) -
     _rebuild(s, tmp_path / "index.sqlite", good_rows)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "zeroed page", "header only", "synced_block ahead",
-                                    "synced_block behind", "block hash altered", "event deleted", "deployment swapped"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "garbage",
+        "empty",
+        "truncated",
+        "zeroed page",
+        "header only",
+        "synced_block ahead",
+        "synced_block behind",
+        "block hash altered",
+        "event deleted",
+        "deployment swapped",
+    ],
+)
 def test_damaged_index_is_never_trusted_and_rebuilds(indexed: Any, tmp_path: Path, damage: str) -> None:
     s, good, good_rows = indexed
     path = tmp_path / "index.sqlite"
@@ -225,8 +240,11 @@ def test_damaged_index_is_never_trusted_and_rebuilds(indexed: Any, tmp_path: Pat
     _rebuild(s, path, good_rows)
 
 
-@settings(max_examples=int(os.environ.get("RINNE_INDEX_FUZZ_EXAMPLES", "25")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("RINNE_INDEX_FUZZ_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(flips=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=40))
 def test_random_byte_damage_is_never_trusted(indexed: Any, tmp_path: Path, flips: list[tuple[float, int]]) -> None:
     s, good, good_rows = indexed
@@ -236,3 +254,38 @@ def test_random_byte_damage_is_never_trusted(indexed: Any, tmp_path: Path, flips
     path = tmp_path / f"fuzz-{random.getrandbits(48)}.sqlite"
     _write(path, bytes(data))
     _judge(s, path, good_rows)
+
+
+_SYNC_ONE = """
+import sys
+from ledger import EventIndex, Ledger
+ledger = Ledger.connect(sys.argv[1], data_dir=sys.argv[2])
+with EventIndex.open(sys.argv[3]) as ix:
+    ix.sync(ledger)
+    print(ix.event_count())
+"""
+
+
+def test_commands_syncing_one_index_at_once_all_succeed_and_agree(suite: Suite, tmp_path: Path) -> None:
+    """Two `rinne` commands run side by side (a shell's `&`, a dashboard's parallel calls) sync the same
+    index file: none may fail on events the other stored, and the file ends as a fresh sync's."""
+    import subprocess
+    import sys
+
+    suite.miner.mint_many([ore(f"PAR-{i}") for i in range(120)])
+    path = tmp_path / "shared.sqlite"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SYNC_ONE, suite.node.rpc_url, str(suite.data_dir), str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+    counts = {int(out.split()[-1]) for out, _ in results}
+    with EventIndex.open(path) as ix:
+        assert rows(ix) == fresh_rows(suite, tmp_path)
+        assert counts == {ix.event_count()}

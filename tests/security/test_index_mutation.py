@@ -17,25 +17,30 @@ import secrets
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import GWP_ABI, LEDGER_ABI, Suite, start_suite
 from eth_account import Account
 from eth_utils import to_checksum_address
-from rinne_cli.main import cli
 
-from ledger import Composition, Ledger, LotSpec, Role, _node, errors
-from ledger._attest import GwpAttestation, LifeCycleStage, sign_attestation, to_contract_args
-from ledger._rpc import call
-from ledger.audit import audit
-from ledger.index import EventIndex, HeadsVerified
-from ledger.models import to_bytes32
-from ledger.provenance import footprint
+from ledger import Composition, Ledger, LotSpec, Role, errors
+from ledger.attest.eip712 import sign_attestation, to_contract_args
+from ledger.attest.records import GwpAttestation
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.rpc import call
+from ledger.domain.ids import to_bytes32
+from ledger.domain.stages import LifeCycleStage
+from ledger.figures.footprint import footprint
+from ledger.index.store import EventIndex
+from ledger.index.verify import HeadsVerified
+from rinne_cli.main import cli
 
 pytestmark = pytest.mark.chain
 
@@ -72,8 +77,14 @@ def _attest(s: Suite, signer: Any, lot: str, kg: float, *, issued_at: int | None
     now = _now(s.base.w3)
     issued = now if issued_at is None else issued_at
     att = GwpAttestation(
-        lot_id=to_bytes32(lot), emissions_grams=round(kg * 1000), stage=LifeCycleStage(0), methodology="ISO14067:2018",
-        evidence="0x" + "00" * 32, issued_at=issued, valid_until=issued + 10 * YEAR, nonce=secrets.randbits(64),
+        lot_id=to_bytes32(lot),
+        emissions_grams=round(kg * 1000),
+        stage=LifeCycleStage(0),
+        methodology="ISO14067:2018",
+        evidence="0x" + "00" * 32,
+        issued_at=issued,
+        valid_until=issued + 10 * YEAR,
+        nonce=secrets.randbits(64),
         deadline=now + 86_400,
     )
     d = s.base.deployment
@@ -127,8 +138,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     ref = s.base.with_account(refiner)
     ref.mint(LotSpec(lot_id="ORE", material="ORE-NI", mass=1_000_000, composition=Composition.of({"Ni": 20_000})))
     s.verifier.submit_attestation(_attest(s, s.accounts["verifier"], "ORE", 100)[0])
-    ref.transform(["ORE"], [LotSpec(lot_id="NISO4", material="NiSO4", mass=400_000, composition=Composition.of({"Ni": 18_000})),
-                            LotSpec(lot_id="SLAG", material="SLAG", mass=600_000)])
+    ref.transform(
+        ["ORE"],
+        [
+            LotSpec(lot_id="NISO4", material="NiSO4", mass=400_000, composition=Composition.of({"Ni": 18_000})),
+            LotSpec(lot_id="SLAG", material="SLAG", mass=600_000),
+        ],
+    )
     lots = ["GOOD", "REVOKED", "BACKDATED", "MIXED"]
     for k, lot in enumerate(lots):
         s.miner.mint(_ore(lot, ni=k + 1))
@@ -222,7 +238,7 @@ def test_honest_index_passes_and_binds_every_block(story: Story) -> None:
     assert (result.events, result.head_blocks, result.log_blocks) == (events, blocks, 1)
     figures, _, flags = story.honest
     assert figures["GOOD"][1] == "verified" and figures["REVOKED"][1] == "revoked"
-    assert ("unaccredited-signer" in {c for c, _ in flags}), flags  # the backdated attestation is flagged
+    assert "unaccredited-signer" in {c for c, _ in flags}, flags  # the backdated attestation is flagged
 
 
 # ------------------------------------------------------------------------ the attacks of the issue
@@ -443,7 +459,9 @@ def _mutations(path: Path, table: str, columns: list[tuple[str, bool]]) -> list[
             record = json.loads(row[1])
             for field, value in record.items():
                 forged = json.dumps({**record, field: _changed(value, +1)})
-                out.append((f"meta[{n}] deployment.{field} altered", _exec("UPDATE meta SET value=? WHERE key='deployment'", (forged,))))
+                out.append(
+                    (f"meta[{n}] deployment.{field} altered", _exec("UPDATE meta SET value=? WHERE key='deployment'", (forged,)))
+                )
         if table == "events":
             block = row[names.index("block")]
             earlier = [b for b in blocks_with_events if b < block]

@@ -11,17 +11,18 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
 
 import click
 import pytest
-from eth_account import Account
+from cli_run import Cli
 from eth_utils import keccak
 
-from cli_run import Cli
-from ledger import Ledger, _keys, _node, to_bytes32
-from ledger._rpc import call
+from ledger import Ledger, to_bytes32
+from ledger.chain import node as _node
+from ledger.chain.rpc import call
+from ledger.local import keys as _keys
 from rinne_cli.main import cli as rinne_cli
 
 pytestmark = pytest.mark.chain
@@ -77,8 +78,15 @@ def test_keystores_are_private_scrypt_files(tmp_path: Path) -> None:
     old = os.umask(0)  # even with a permissive umask
     try:
         c.ok("account", "new", "alice", "--no-fund", env={"RINNE_INSECURE_FAST_KEYS": None})
-        c.ok("account", "import", "bob", "--key-file", tmp_path / "key.txt", "--no-fund",
-             env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"})
+        c.ok(
+            "account",
+            "import",
+            "bob",
+            "--key-file",
+            tmp_path / "key.txt",
+            "--no-fund",
+            env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"},
+        )
         refused = c.run("account", "new", "carol", "--no-fund", env={"RINNE_SCRYPT_N": "16", "RINNE_INSECURE_FAST_KEYS": "1"})
     finally:
         os.umask(old)
@@ -128,7 +136,7 @@ def test_open_keystore_and_data_folders_are_made_private(tmp_path: Path) -> None
     os.chmod(c.keystores, 0o755)
     c.ok("account", "list")
     assert stat.S_IMODE(c.keystores.stat().st_mode) == 0o700
-    from ledger._deployments import load_deployment
+    from ledger.local.deployments import load_deployment
 
     assert load_deployment(c.home, 31337) is None  # read on every connect
     assert stat.S_IMODE(c.home.stat().st_mode) == 0o700
@@ -184,30 +192,104 @@ def test_full_cli_run_leaks_no_key_and_the_chain_holds_only_hashes(rolled_back: 
             c.addresses[name] = c.json("account", "new", name, "--fund", "-v")["address"]
         c.addresses["ops"] = c.json("account", "import", "ops", "--key-file", tmp_path / "ops.key", "--fund", "-v")["address"]
         c.write("deploy", "-v", account="admin")
-        c.write("party", "register", "refiner", "--roles", "REFINER", "--name", SECRET_WORDS["display name"],
-                "--metadata", SECRET_WORDS["metadata"], "-v", account="admin")
+        c.write(
+            "party",
+            "register",
+            "refiner",
+            "--roles",
+            "REFINER",
+            "--name",
+            SECRET_WORDS["display name"],
+            "--metadata",
+            SECRET_WORDS["metadata"],
+            "-v",
+            account="admin",
+        )
         c.write("party", "register", "verifier", "--roles", "GWP_VERIFIER", "--name", "Verifier GmbH", "-v", account="admin")
-        c.write("party", "register", "packs", "--roles", "REFINER,CELL_MAKER,PACK_ASSEMBLER", "--name", "Packs AB", "-v", account="admin")
+        c.write(
+            "party", "register", "packs", "--roles", "REFINER,CELL_MAKER,PACK_ASSEMBLER", "--name", "Packs AB", "-v", account="admin"
+        )
         c.write("party", "register", "ops", "--roles", "REFINER", "--name", "Ops", "-v", account="admin")
-        c.write("lot", "mint", "R-NI-1", "--material", "NiSO4", "--mass", "10t", "--elements", "Ni=22%",
-                "--origin", f"FI:{SECRET_WORDS['site']}", "--evidence", docs["assay document"], "-v", account="refiner")
+        c.write(
+            "lot",
+            "mint",
+            "R-NI-1",
+            "--material",
+            "NiSO4",
+            "--mass",
+            "10t",
+            "--elements",
+            "Ni=22%",
+            "--origin",
+            f"FI:{SECRET_WORDS['site']}",
+            "--evidence",
+            docs["assay document"],
+            "-v",
+            account="refiner",
+        )
         c.write("transfer", "offer", "R-NI-1", "packs", "-v", account="refiner")
         c.write("transfer", "accept", "R-NI-1", "-v", account="packs")
         c.write("lot", "mint", "CELLS-1", "--material", "CELL", "--mass", "300kg", "--elements", "Ni=10%", "-v", account="packs")
-        c.write("unit", "build", "PACK-1", "--cells", "CELLS-1", "--material", "PACK", "--mass", "300kg",
-                "--serial", SECRET_WORDS["serial"], "--rated", "60kWh", "-v", account="packs")
+        c.write(
+            "unit",
+            "build",
+            "PACK-1",
+            "--cells",
+            "CELLS-1",
+            "--material",
+            "PACK",
+            "--mass",
+            "300kg",
+            "--serial",
+            SECRET_WORDS["serial"],
+            "--rated",
+            "60kWh",
+            "-v",
+            account="packs",
+        )
         att = tmp_path / "att.json"
         # Issued at the chain's time: the fixture's clock may run ahead of the wall clock, and a figure issued
         # before its verifier's accreditation is (rightly) flagged unaccredited-signer.
-        chain_now = int(call(Ledger.connect(node.rpc_url, data_dir=tmp_path / "probe").w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        c.json("gwp", "sign", "R-NI-1", "--emissions", "1.5t", "--stage", "main-production", "--evidence", docs["LCA report"],
-               "--issued-at", f"@{chain_now}", "--account", "verifier", "-o", att, "-v")
+        chain_now = int(
+            call(Ledger.connect(node.rpc_url, data_dir=tmp_path / "probe").w3, "eth_getBlockByNumber", ["latest", False])["timestamp"],
+            16,
+        )
+        c.json(
+            "gwp",
+            "sign",
+            "R-NI-1",
+            "--emissions",
+            "1.5t",
+            "--stage",
+            "main-production",
+            "--evidence",
+            docs["LCA report"],
+            "--issued-at",
+            f"@{chain_now}",
+            "--account",
+            "verifier",
+            "-o",
+            att,
+            "-v",
+        )
         c.write("gwp", "submit", att, "-v", account="ops")
         c.write("gwp", "revoke", att, "--reason", SECRET_WORDS["revocation reason"], "-v", account="verifier")
         c.write("party", "suspend", "ops", "--reason", SECRET_WORDS["suspension reason"], "-v", account="admin")
         # Failures with -v print tracebacks: they must not carry secrets either.
-        wrong = c.run("lot", "mint", "X-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes", "-v",
-                      env={"RINNE_PASSWORD": "not the password"})
+        wrong = c.run(
+            "lot",
+            "mint",
+            "X-1",
+            "--material",
+            "NiSO4",
+            "--mass",
+            "1t",
+            "--account",
+            "refiner",
+            "--yes",
+            "-v",
+            env={"RINNE_PASSWORD": "not the password"},
+        )
         assert wrong.exit_code == 1
         refused = c.run("lot", "mint", "X-2", "--material", "NiSO4", "--mass", "1t", "--account", "ops", "--yes", "-v")
         assert refused.exit_code == 1
@@ -220,8 +302,9 @@ def test_full_cli_run_leaks_no_key_and_the_chain_holds_only_hashes(rolled_back: 
         root.setLevel(old_level)
 
     # 1. No key material anywhere: outputs, logs, files written (keystores aside), the node's log.
-    keys = [imported_key[2:]] + [_keys.load_account(n, PASSWORD, c.keystores).key.hex().removeprefix("0x")
-                                 for n in ("admin", "refiner", "verifier", "packs")]
+    keys = [imported_key[2:]] + [
+        _keys.load_account(n, PASSWORD, c.keystores).key.hex().removeprefix("0x") for n in ("admin", "refiner", "verifier", "packs")
+    ]
     haystack = "\n".join(c.transcript + records)
     files = [p for p in c.home.rglob("*") if p.is_file()] + [Path(node.log_file)]
     files += [p for p in tmp_path.glob("*.json")]
@@ -256,4 +339,3 @@ def test_full_cli_run_leaks_no_key_and_the_chain_holds_only_hashes(rolled_back: 
     assert keccak(text=SECRET_WORDS["display name"]) in chain_bytes and keccak(text=SECRET_WORDS["serial"]) in chain_bytes
     assert ledger.lot("R-NI-1").holder == c.addresses["packs"]
     assert bytes.fromhex(to_bytes32("R-NI-1")[2:]) in chain_bytes  # lot ids are labels, readable by design
-

@@ -22,13 +22,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import start_suite
-from ledger import Composition, ConnectionFailed, Ledger, LedgerError, LotSpec, NodeError, _node
-from ledger._abi import contract_abi
-from ledger._rpc import call
-from ledger.audit import audit
-from ledger.index import EventIndex
+
+from ledger import Composition, ConnectionFailed, Ledger, LedgerError, LotSpec, NodeError
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.abi import contract_abi
+from ledger.chain.rpc import call
+from ledger.index.store import EventIndex
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -6,13 +6,14 @@ twice: a lost answer to eth_sendRawTransaction must not make the library send th
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from flaky_proxy import Faults, FlakyProxy
+
 from ledger import (
     Composition,
     GwpAttestation,
@@ -27,10 +28,10 @@ from ledger import (
     sign_attestation,
     to_bytes32,
 )
-from ledger._abi import contract_abi
-from ledger._rpc import call, make_web3
-from ledger.audit import audit
-from ledger.index import EventIndex
+from ledger.auditor.run import audit
+from ledger.chain.abi import contract_abi
+from ledger.chain.rpc import call, make_web3
+from ledger.index.store import EventIndex
 
 pytestmark = pytest.mark.chain
 
@@ -44,7 +45,11 @@ def ore(lot_id: str, ni: int = 1000) -> LotSpec:
 def count_events(ledger: Ledger, name: str) -> int:
     d = ledger.deployment
     topic = "0x" + _EVENTS[name].topic0.hex()
-    logs = call(ledger.w3, "eth_getLogs", [{"address": [d.ledger, d.attestations], "fromBlock": hex(d.block), "toBlock": "latest", "topics": [topic]}])
+    logs = call(
+        ledger.w3,
+        "eth_getLogs",
+        [{"address": [d.ledger, d.attestations], "fromBlock": hex(d.block), "toBlock": "latest", "topics": [topic]}],
+    )
     return len(logs)
 
 
@@ -74,8 +79,15 @@ def via_proxy(chain: Any) -> Iterator[Callable[..., tuple[FlakyProxy, Callable[[
 def _attestation(chain: Any, lot: str, nonce: int) -> Any:
     now = int(chain.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     att = GwpAttestation(
-        lot_id=to_bytes32(lot), emissions_grams=5_000, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018",
-        evidence="0x" + "00" * 32, issued_at=now - 5, valid_until=now + 86400 * 365, nonce=nonce, deadline=now + 86400,
+        lot_id=to_bytes32(lot),
+        emissions_grams=5_000,
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence="0x" + "00" * 32,
+        issued_at=now - 5,
+        valid_until=now + 86400 * 365,
+        nonce=nonce,
+        deadline=now + 86400,
     )
     d = chain.base.deployment
     return sign_attestation(att, chain.accounts["verifier"], d.chain_id, d.attestations)
@@ -85,8 +97,11 @@ def _unit(chain: Any) -> None:
     chain["admin"].grant_roles(chain.addr("packs"), Role.REFINER)
     cells = LotSpec(lot_id="CELLS", material="CELL", mass=1000, composition=Composition.of({"Li": 10, "Ni": 80}))
     chain["packs"].mint(cells)
-    chain["packs"].build_unit(["CELLS"], LotSpec(lot_id="PACK", material="PACK", mass=1000, composition=cells.composition),
-                              UnitSpec(serial="SN-1", rated_wh=50_000))
+    chain["packs"].build_unit(
+        ["CELLS"],
+        LotSpec(lot_id="PACK", material="PACK", mass=1000, composition=cells.composition),
+        UnitSpec(serial="SN-1", rated_wh=50_000),
+    )
     # Only a diagnostician the holder authorised records SOH, and cycles are bounded per elapsed day.
     chain["packs"].authorise_diagnostician("PACK", chain.addr("diagnostician"))
     chain.rpc("evm_increaseTime", [3 * 86_400])
@@ -104,7 +119,9 @@ OPS: dict[str, tuple[Callable[[Any], None], Callable[[Callable[[str], Ledger], A
     ),
     "recordSoh": (
         _unit,
-        lambda p, c: p("diagnostician").record_soh("PACK", SohRecord(soce_bp=9000, capacity_wh=45_000, cycles=10, throughput_wh=500_000)),
+        lambda p, c: p("diagnostician").record_soh(
+            "PACK", SohRecord(soce_bp=9000, capacity_wh=45_000, cycles=10, throughput_wh=500_000)
+        ),
         "SohRecorded",
     ),
     "grantRoles": (
@@ -113,7 +130,11 @@ OPS: dict[str, tuple[Callable[[Any], None], Callable[[Callable[[str], Ledger], A
         "RolesChanged",
     ),
     "revoke": (
-        lambda c: (c["miner"].mint(ore("L1")), _SIGNED.__setitem__("L1", _attestation(c, "L1", 9)), c["oem"].submit_attestation(_SIGNED["L1"])),
+        lambda c: (
+            c["miner"].mint(ore("L1")),
+            _SIGNED.__setitem__("L1", _attestation(c, "L1", 9)),
+            c["oem"].submit_attestation(_SIGNED["L1"]),
+        ),
         lambda p, c: p("auditor").revoke_attestation(_SIGNED["L1"].uid, "double counted"),
         "Revoked",
     ),

@@ -19,8 +19,9 @@ chain id differs. The other deployment is a second suite on the same chain, set 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_abi import encode as abi_encode
@@ -35,17 +36,17 @@ from ledger import (
     LotSpec,
     Role,
     SignedAttestation,
-    _node,
     errors,
     sign_attestation,
     to_bytes32,
     verify_attestation,
 )
-from ledger._abi import artifact
-from ledger._attest import to_contract_args
-from ledger._rpc import call
-from ledger.audit import audit
-from ledger.index import EventIndex
+from ledger.attest.eip712 import to_contract_args
+from ledger.auditor.run import audit
+from ledger.chain import node as _node
+from ledger.chain.abi import artifact
+from ledger.chain.rpc import call
+from ledger.index.store import EventIndex
 
 pytestmark = pytest.mark.chain
 
@@ -61,15 +62,23 @@ def now_of(ledger: Ledger) -> int:
 def make(ledger: Ledger, nonce: int = 1, **kw: Any) -> GwpAttestation:
     now = now_of(ledger)
     fields: dict[str, Any] = dict(
-        lot_id=to_bytes32(LOT.lot_id), emissions_grams=1_250_000, stage=LifeCycleStage.MainProduction,
-        methodology="ISO14067:2018", evidence="0x" + "ab" * 32, issued_at=now - 10, valid_until=now + 365 * 86400,
-        nonce=nonce, deadline=now + 3600,
+        lot_id=to_bytes32(LOT.lot_id),
+        emissions_grams=1_250_000,
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now - 10,
+        valid_until=now + 365 * 86400,
+        nonce=nonce,
+        deadline=now + 3600,
     )
     fields.update(kw)
     return GwpAttestation(**fields)
 
 
-def sign(chain: Any, att: GwpAttestation, who: str = "verifier", *, chain_id: int | None = None, contract: str | None = None) -> SignedAttestation:
+def sign(
+    chain: Any, att: GwpAttestation, who: str = "verifier", *, chain_id: int | None = None, contract: str | None = None
+) -> SignedAttestation:
     d = chain.base.deployment
     return sign_attestation(att, chain.accounts[who], chain_id or d.chain_id, contract or d.attestations)
 
@@ -79,7 +88,7 @@ def relay(ledger: Ledger, signed: SignedAttestation) -> Any:
     return ledger._send("attestations", "attest", *to_contract_args(signed))
 
 
-def refused(error: str):  # noqa: ANN201 - a pytest.raises context
+def refused(error: str):
     return pytest.raises(errors.revert_class(error))
 
 
@@ -288,4 +297,3 @@ def test_erc1271_wallet_that_says_yes_then_no(lot_chain: Any, tmp_path: Path) ->
     report = audit(lot_chain.base, index)
     assert report.passed, report.flags  # the first one was approved when it was relayed
     assert report.attestation_count == 1
-

@@ -1,0 +1,114 @@
+"""Every attestation re-verified offline, with the signer's code as it was at the block it was relayed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ledger.attest.eip712 import delegation_target, verify_attestation
+from ledger.attest.records import GwpAttestation, SignedAttestation
+from ledger.auditor.storage import RPC_BATCH
+from ledger.chain.erc1271 import erc1271_approves
+from ledger.chain.rpc import batch
+from ledger.domain.ids import label_of
+from ledger.replay.state import LedgerState
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+    from ledger.client.ledger import Ledger
+    from ledger.domain.models import Deployment
+
+
+def _signer_codes(w3: Web3, st: LedgerState) -> dict[tuple[str, int], str]:
+    """Return each signer's code at each block where one of its attestations was relayed.
+
+    The contract (OpenZeppelin SignatureChecker) chose ECDSA or ERC-1271 by the signer's code when it
+    relayed the attestation; the code now says nothing about that (an EOA may have delegated its account
+    with EIP-7702 since, or a delegation may have been cleared)."""
+    pairs = sorted({(a.signer, a.block) for a in st.attestations.values()})
+    codes: dict[tuple[str, int], str] = {}
+    for start in range(0, len(pairs), RPC_BATCH):
+        part = pairs[start : start + RPC_BATCH]
+        for pair, code in zip(part, batch(w3, [("eth_getCode", [s, hex(b)]) for s, b in part])):
+            codes[pair] = code or "0x"
+    return codes
+
+
+def _check_attestations(ledger: Ledger, deployment: Deployment, st: LedgerState, flag: Callable[..., None]) -> int:
+    w3 = ledger.w3
+    codes = _signer_codes(w3, st)
+    checked = 0
+    for att in st.attestations.values():
+        checked += 1
+        try:
+            signed = SignedAttestation(
+                attestation=GwpAttestation(
+                    lot_id=att.lot_id,
+                    emissions_grams=att.emissions_grams,
+                    stage=att.stage,
+                    methodology=att.methodology,
+                    evidence=att.evidence,
+                    issued_at=att.issued_at,
+                    valid_until=att.valid_until,
+                    nonce=att.nonce,
+                    deadline=att.deadline,
+                ),
+                signer=att.signer,
+                signature=att.signature,
+                chain_id=deployment.chain_id,
+                contract=deployment.attestations,
+            )
+        except Exception as exc:  # a malformed record cannot even be parsed
+            flag("bad-signature", att.uid, f"attestation cannot be parsed: {str(exc).splitlines()[0]}", att.block)
+            continue
+        if signed.digest != att.uid:
+            flag("bad-signature", att.uid, "uid is not the EIP-712 digest of the signed message", att.block)
+            continue
+        code = codes.get((att.signer, att.block), "0x")
+        # An EIP-7702 delegation designator is code to SignatureChecker (so the contract asked ERC-1271),
+        # but the account is still an EOA whose key signs for it (see verify_attestation).
+        delegated = delegation_target(code) is not None
+        contract_signer = code not in ("0x", "0x0")
+
+        def check_1271(signer: str, digest: bytes, signature: bytes, _blk: int = att.block) -> bool:
+            # The wallet's answer when the attestation was relayed (it may say no later).
+            return erc1271_approves(w3, signer, digest, signature, _blk)
+
+        check = verify_attestation(
+            signed,
+            now=att.valid_until,
+            is_contract=contract_signer,
+            erc1271_check=check_1271 if contract_signer else None,
+            delegated=delegated,
+        )
+        sig_problems = [p for p in check.problems if p in ("bad-signature", "high-s", "signer-mismatch", "contract-signer")]
+        if sig_problems:
+            flag(
+                "bad-signature",
+                att.uid,
+                f"signature of lot {label_of(att.lot_id)} fails offline: {', '.join(sig_problems)}",
+                att.block,
+            )
+        # Accreditation: when relayed (replayed registry just before the event) and when issued.
+        relayed_ok = st.accredited(att.signer, pos=att.pos)
+        if att.self_declared:
+            if relayed_ok:
+                flag("attestation-mismatch", att.uid, "marked self-declared although the signer was an accredited verifier", att.block)
+            continue
+        if not relayed_ok:
+            flag(
+                "unaccredited-signer",
+                att.uid,
+                f"signer {att.signer} was not an active GWP verifier when the attestation was relayed",
+                att.block,
+            )
+        elif not st.accredited(att.signer, timestamp=att.issued_at):
+            flag(
+                "unaccredited-signer",
+                att.uid,
+                f"signer {att.signer} was not an active GWP verifier at issuedAt {att.issued_at} (accreditation came later "
+                "or was suspended then)",
+                att.block,
+            )
+    return checked

@@ -1,0 +1,112 @@
+"""Which claims people read and how well they are attested; declared figures (passport, PACT 2.2 and 3.0) read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ledger import errors
+from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck
+from ledger.domain.enums import LotKind, LotState, OpKind
+from ledger.domain.ids import label_of
+from ledger.figures.footprint import claim_assurance
+from ledger.replay.state import LedgerState
+
+
+def _parse_declared(declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None) -> dict[bytes, tuple[float, str]]:
+    """Accept {lot id: kg CO2e} or PACT / passport documents; return lot id → (kg, source)."""
+    from ledger.domain.ids import to_bytes32
+
+    out: dict[bytes, tuple[float, str]] = {}
+    if declared is None:
+        return out
+    if isinstance(declared, Mapping):
+        for k, v in declared.items():
+            out[bytes.fromhex(to_bytes32(k)[2:])] = (float(v), "declared")
+        return out
+    for doc in declared:
+        lot, kg, source = _declared_from_doc(doc)
+        out[bytes.fromhex(to_bytes32(lot)[2:])] = (kg, source)
+    return out
+
+
+def _declared_from_doc(doc: Mapping[str, Any]) -> tuple[str, float, str]:
+    if "pcf" in doc:  # PACT product footprint: kg CO2e per declared unit × the units the lot holds
+        pcf = doc["pcf"]
+        for ext in doc.get("extensions") or []:
+            data = ext.get("data") if isinstance(ext, Mapping) else None
+            if isinstance(data, Mapping) and "lotId" in data and "massKg" in data:
+                if "pcfExcludingBiogenicUptake" in pcf:  # 3.0: decimals as strings, a piece or a kilogram
+                    per_kg = pcf.get("declaredUnitOfMeasurement") == "kilogram"
+                    units = float(data["massKg"]) / float(pcf.get("declaredUnitAmount", "1")) if per_kg else 1.0
+                    kg = float(pcf["pcfExcludingBiogenicUptake"]) * units
+                else:  # 2.2
+                    kg = float(pcf["pCfExcludingBiogenic"]) * float(data["massKg"])
+                return data["lotId"], kg, f"PACT footprint {doc.get('id', '')}"
+        raise errors.InvalidInput("a PACT footprint without the Rinne extension (lotId, massKg) cannot be matched to a lot")
+    cf = doc.get("carbonFootprint")
+    rinne = (doc.get("extensions") or {}).get("rinne") if isinstance(doc.get("extensions"), Mapping) else None
+    if isinstance(cf, Mapping) and isinstance(rinne, Mapping) and "absoluteCarbonFootprint" in cf:
+        return rinne["unitId"], float(cf["absoluteCarbonFootprint"]), f"battery passport {rinne.get('label', '')}"
+    raise errors.InvalidInput("a declared footprint must be {lot: kg CO2e}, a PACT footprint or a battery passport export")
+
+
+def end_products(st: LedgerState, live: Mapping[bytes, bool] | None = None) -> list[bytes]:
+    """Return, in chain order, every live battery unit and every live material lot that nothing live was
+    made from: the lots whose figures people read (a lot that lives on only inside a live product is
+    covered by that product's claim)."""
+    live = _live_downstream(st) if live is None else live
+    out = []
+    for lot in sorted(st.lots.values(), key=lambda x: x.pos):
+        if lot.state not in (LotState.ACTIVE, LotState.FROZEN):
+            continue
+        if lot.kind == LotKind.UNIT or not any(
+            live.get(o) for op in lot.used_by if st.ops[op].kind != OpKind.RECYCLE for o in st.ops[op].outputs
+        ):
+            out.append(lot.lot_id)
+    return out
+
+
+def claims_of(st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = None) -> list[ClaimCheck]:
+    """Return the claim assurance of every end product (see :func:`end_products`), judged by
+    :func:`ledger.figures.footprint.claim_assurance` at `at`, the same judgement ``rinne verify`` reports."""
+    out = []
+    for lot_id in end_products(st, live):
+        ca = claim_assurance(st, lot_id, at=at)
+        message = _LEVEL_TEXT.get(ca.level, f"rests on {ca.level} figures")
+        if ca.level not in STRICT_LEVELS and ca.weakest:  # name the weakest links (verify's "weakest")
+            names = ", ".join(label_of(w) if w.startswith("0x") else w for w in ca.weakest[:5])
+            message += f": {names}" + (f" and {len(ca.weakest) - 5} more" if len(ca.weakest) > 5 else "")
+        if ca.late:
+            # Accredited figures relayed after the use still count; the report says they came later.
+            message += f" ({len(ca.late)} accredited attestation{'s' if len(ca.late) != 1 else ''} relayed after the lot was used)"
+        out.append(
+            ClaimCheck.model_construct(  # the fields come validated from ClaimAssurance
+                lot_id=ca.lot_id,
+                label=ca.label,
+                kind=ca.kind,
+                level=ca.level,
+                weakest=list(ca.weakest),
+                by_level=dict(ca.by_level),
+                late=list(ca.late),
+                message=message,
+            )
+        )
+    return out
+
+
+def _live_downstream(st: LedgerState) -> dict[bytes, bool]:
+    """For every lot: whether it, or anything made from it (not through recycling), is still live."""
+    live: dict[bytes, bool] = {}
+    for lot in sorted(st.lots.values(), key=lambda x: -x.pos):
+        alive = lot.state in (LotState.ACTIVE, LotState.FROZEN)
+        if not alive:
+            for op_index in lot.used_by:
+                op = st.ops[op_index]
+                if op.kind == OpKind.RECYCLE:
+                    continue
+                if any(live.get(o) for o in op.outputs):
+                    alive = True
+                    break
+        live[lot.lot_id] = alive
+    return live

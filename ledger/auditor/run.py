@@ -1,0 +1,212 @@
+"""Audit replay: rebuild the whole ledger from its events, prove the replay complete with the ledger
+heads, compare it with contract storage, re-verify every signature offline, recompute conservation,
+and flag what an auditor must see.
+
+The report has two parts. **Ledger integrity** (``flags``, ``passed``, the exit status of ``rinne audit``):
+whether the record itself can be trusted. **Claim assurance** (``claims``): for every live battery unit
+and every live material lot that nothing live was made from (the end products whose figures people
+read), how well its footprint is attested: verified, self-declared, missing, late, expired or revoked,
+judged at the time each claim was used (:func:`ledger.figures.footprint.claim_assurance`, the same judgement
+as ``rinne verify``). An attestation that expires after the lot it covers was used is not a failure,
+and a weak claim is not an integrity failure: anyone with a role can self-declare a figure on their
+own lot, so a weak claim fails the run only under ``strict`` (``strict_passed``, ``rinne audit --strict``).
+
+Integrity flags (``Flag.code``):
+
+- ``head-mismatch`` — the replayed sequence or running hash differs from a contract's ``ledgerHead()``
+  (an event is missing, extra, reordered or altered in the index).
+- ``storage-mismatch`` — a lot's holder, state, mass or commitment, or a unit's passport, differs
+  between the replay and contract storage.
+- ``bad-signature`` — an attestation's signature does not verify offline (or its uid is not its digest).
+  ECDSA or ERC-1271 is chosen, as the contract's SignatureChecker chose it, by the signer's code at the
+  block the attestation was relayed; an EIP-7702 delegated account still signs with its key.
+- ``unaccredited-signer`` — the signer was not an active GWP_VERIFIER when it issued the attestation
+  (or, replayed, when it was relayed) and it is not a valid self-declaration.
+- ``custody-gap`` — a lot moved or was consumed by someone the replay does not show as its holder.
+- ``not-cells`` — a unit built from lots that no cell maker made (the material taxonomy: the contract
+  cannot tell cells from sulphate, the replay knows who made each lot).
+- ``conservation`` / ``recycled-credit`` — a transform or recycling that does not balance.
+- ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
+- ``frozen-lot-used`` — a frozen lot whose material lives on downstream, or was used while frozen.
+- replay inconsistencies: ``unknown-lot``, ``duplicate-lot``, ``usage-mismatch``, ``status-gap``,
+  ``inactive-lot-used``, ``inactive-actor``, ``unknown-attestation``, ``duplicate-attestation``,
+  ``attestation-mismatch``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ledger import errors
+from ledger.auditor.attestations import _check_attestations
+from ledger.auditor.claims import _live_downstream, _parse_declared, claims_of
+from ledger.auditor.report import AuditReport, Flag, HeadCheck
+from ledger.auditor.storage import LEDGER_ABI, _check_storage, _eth_calls, _label, _StoragePrefetch
+from ledger.chain.logs import ATTESTATIONS, LEDGER, advance_head, event_hash
+from ledger.domain.enums import LotState
+from ledger.domain.ids import hex_of, label_of
+from ledger.figures.footprint import all_footprints
+from ledger.index.store import EventIndex
+from ledger.index.sync import SyncProgress
+from ledger.replay.events import RawEvent, replay
+
+if TYPE_CHECKING:
+    from ledger.client.ledger import Ledger
+
+
+def replay_heads(index: EventIndex) -> dict[int, int]:
+    """Recompute both contracts' head words from the stored raw logs, in chain order."""
+    heads = {LEDGER: 0, ATTESTATIONS: 0}
+    for ev in index.raw_events():
+        heads[ev.contract] = advance_head(heads[ev.contract], event_hash(ev.topics, ev.data))
+    return heads
+
+
+def audit(
+    ledger: Ledger,
+    index: EventIndex,
+    *,
+    sync: bool = True,
+    declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None = None,
+    check_storage: bool = True,
+    progress: Callable[[SyncProgress], None] | None = None,
+    index_checked: bool = False,
+) -> AuditReport:
+    """Replay the whole ledger from its events and check it (see the module doc for the flags).
+
+    With `sync`, the index is brought up to date first. Contract storage and ledger heads are read
+    at the last indexed block, so later events do not disturb the comparison. `declared` footprints
+    (a {lot: kg CO2e} mapping, or passport / PACT documents exported earlier) are recomputed and compared.
+    `index_checked` says the caller has just run :meth:`EventIndex.verify_heads` itself (not repeated).
+    """
+    t0 = time.perf_counter()
+    if sync:
+        index.sync(ledger, progress)
+    deployment = index.deployment
+    block = index.synced_block
+    if deployment is None or block is None:
+        raise errors.IndexCorrupt(f"{index.path} is empty: sync it before auditing")
+    if ledger.deployment is not None and (ledger.deployment.ledger, ledger.deployment.block) != (deployment.ledger, deployment.block):
+        raise errors.IndexCorrupt(
+            f"{index.path} indexes ledger {deployment.ledger} from block {deployment.block}, not {ledger.deployment.ledger} "
+            f"from block {ledger.deployment.block}"
+        )
+    w3 = ledger.w3
+    # Contract storage of every indexed lot and unit is read in a background thread: the node answers
+    # while this process verifies and replays the index (lots only the replay knows are read after).
+    prefetch = _StoragePrefetch(w3, deployment, index, block) if check_storage else None
+    try:
+        if not index_checked:
+            # A damaged or doctored index is refused (IndexCorrupt) rather than audited: every stored event
+            # bound to its block, log index and the chain's ledger heads.
+            index.verify_heads(w3, deployment=deployment)
+    except BaseException:
+        if prefetch is not None:
+            prefetch.result()
+        raise
+    flags: list[Flag] = []
+
+    def flag(code: str, subject: bytes | str, message: str, blk: int | None = None) -> None:
+        subj = hex_of(subject) if isinstance(subject, bytes) else subject
+        lab = label_of(subject) if isinstance(subject, bytes) and len(subject) == 32 else subj
+        flags.append(Flag(code=code, subject=subj, label=lab, message=message, block=blk))
+
+    # One pass over the stored events: replay them and advance both contracts' head words.
+    heads = {LEDGER: 0, ATTESTATIONS: 0}
+
+    def hashed(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
+        for ev in events:
+            heads[ev.contract] = advance_head(heads[ev.contract], event_hash(ev.topics, ev.data))
+            yield ev
+
+    st = replay(hashed(index.raw_events()), strict=True)
+    at = index.chain_timestamp or st.last_timestamp
+    for issue in st.issues:
+        code = "frozen-lot-used" if issue.code == "inactive-lot-used" else issue.code
+        flags.append(Flag(code=code, subject=issue.subject, label=_label(issue.subject), message=issue.message, block=issue.block))
+
+    # 1. Completeness: the replayed heads must equal both contracts' ledgerHead() at the audited block.
+    fn = LEDGER_ABI.fn("ledgerHead")
+    chain = _eth_calls(w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], block)
+    head_checks = []
+    for slot, name, address, raw in (
+        (LEDGER, "RinneLedger", deployment.ledger, chain[0]),
+        (ATTESTATIONS, "GwpAttestations", deployment.attestations, chain[1]),
+    ):
+        seq, word = fn.decode_output(raw)
+        mine = heads[slot]
+        hc = HeadCheck(
+            contract=name,
+            address=address,
+            replayed_sequence=mine & ((1 << 64) - 1),
+            replayed_head=hex_of(mine.to_bytes(32, "big")),
+            chain_sequence=seq,
+            chain_head=hex_of(word),
+        )
+        head_checks.append(hc)
+        if not hc.ok:
+            flag(
+                "head-mismatch",
+                address,
+                f"{name}: replay saw {hc.replayed_sequence} events (head {hc.replayed_head[:18]}…), the contract counts "
+                f"{hc.chain_sequence} (head {hc.chain_head[:18]}…)",
+                block,
+            )
+
+    # 2. Storage: every lot and unit as replayed against the contract at the same block.
+    storage_checked = 0
+    if check_storage:
+        storage_checked = _check_storage(w3, deployment, st, block, flag, prefetch.result() if prefetch else None)
+
+    # 3. Signatures, offline, and the signer's accreditation at the time.
+    signatures = _check_attestations(ledger, deployment, st, flag)
+
+    # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc).
+    live = _live_downstream(st)
+    claim_checks = claims_of(st, at=at, live=live)
+
+    # 5. Frozen lots whose material lives on downstream.
+    for lot in st.lots.values():
+        if lot.state != LotState.FROZEN:
+            continue
+        downstream = [o for op in lot.used_by for o in st.ops[op].outputs if live.get(o)]
+        if downstream:
+            names = ", ".join(label_of(o) for o in downstream[:5])
+            flag("frozen-lot-used", lot.lot_id, f"lot is frozen, but material from it lives on in {names}", lot.block)
+
+    # 6. Declared footprints against the recomputation.
+    declared_kg = _parse_declared(declared)
+    if declared_kg:
+        recomputed = all_footprints(st, at)
+        for lot_id, (kg, source) in declared_kg.items():
+            if lot_id not in recomputed:
+                flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e for a lot the ledger does not have")
+                continue
+            mine_kg = recomputed[lot_id] / 1000
+            if abs(mine_kg - kg) > max(1e-6, 1e-6 * abs(kg)):
+                flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e; the ledger gives {mine_kg:g} kg CO2e now")
+
+    return AuditReport(
+        chain_id=deployment.chain_id,
+        ledger=deployment.ledger,
+        attestations=deployment.attestations,
+        from_block=deployment.block,
+        to_block=block,
+        at=at,
+        events=st.events,
+        lots=len(st.lots),
+        operations=len(st.ops),
+        units=len(st.units),
+        attestation_count=len(st.attestations),
+        participants=len(st.participants),
+        heads=head_checks,
+        storage_checked=storage_checked,
+        signatures_checked=signatures,
+        transforms_checked=len(st.ops),
+        declared_checked=len(declared_kg),
+        flags=flags,
+        seconds=time.perf_counter() - t0,
+        claims=claim_checks,
+    )

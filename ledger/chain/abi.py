@@ -1,0 +1,150 @@
+"""Artifacts shipped as package data, and fast ABI encoding/decoding without web3's contract layer."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_abi import decode as abi_decode, encode as abi_encode
+from eth_utils import keccak
+
+from ledger import errors
+
+ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@cache
+def artifact(name: str) -> dict[str, Any]:
+    """Return the compiled artifact (ABI, bytecode, compiler settings) of a contract."""
+    path = ARTIFACT_DIR / f"{name}.json"
+    try:
+        art: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise errors.ConfigError(f"no artifact for {name} in {ARTIFACT_DIR}: run `node scripts/compile.mjs`") from None
+    return art
+
+
+def _canonical(param: dict[str, Any]) -> str:
+    t: str = param["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_canonical(c) for c in param["components"]) + ")" + t[len("tuple") :]
+    return t
+
+
+class Function:
+    """One contract function: selector, input/output types, and a fast encoder."""
+
+    __slots__ = ("name", "inputs", "outputs", "selector", "signature")
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.name: str = entry["name"]
+        self.inputs = [_canonical(p) for p in entry["inputs"]]
+        self.outputs = [_canonical(p) for p in entry.get("outputs", [])]
+        self.signature = f"{self.name}({','.join(self.inputs)})"
+        self.selector = keccak(text=self.signature)[:4]
+
+    def encode(self, *args: Any) -> bytes:
+        """Encode a call: selector followed by the ABI-encoded arguments."""
+        return self.selector + abi_encode(self.inputs, list(args))
+
+    def decode_output(self, data: bytes) -> tuple[Any, ...]:
+        """Decode the return data of a call."""
+        return tuple(abi_decode(self.outputs, data))
+
+
+class Event:
+    """One event: topic0 and the layout of its topics and data."""
+
+    __slots__ = ("name", "topic0", "indexed", "data_types", "data_names", "indexed_names")
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.name: str = entry["name"]
+        types = [_canonical(p) for p in entry["inputs"]]
+        self.topic0 = keccak(text=f"{self.name}({','.join(types)})")
+        self.indexed = [(p["name"], _canonical(p)) for p in entry["inputs"] if p["indexed"]]
+        self.indexed_names = [n for n, _ in self.indexed]
+        self.data_types = [_canonical(p) for p in entry["inputs"] if not p["indexed"]]
+        self.data_names = [p["name"] for p in entry["inputs"] if not p["indexed"]]
+
+    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
+        """Decode a raw log of this event into a name → value mapping."""
+        out: dict[str, Any] = {}
+        for (name, t), topic in zip(self.indexed, topics[1:]):
+            out[name] = abi_decode([t], topic)[0] if t != "bytes32" else topic
+        for name, value in zip(self.data_names, abi_decode(self.data_types, data)):
+            out[name] = value
+        return out
+
+
+class ContractAbi:
+    """Functions, events and errors of one artifact, indexed for fast lookup."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.abi = artifact(name)["abi"]
+        self.functions = {e["name"]: Function(e) for e in self.abi if e["type"] == "function"}
+        self.events = {e["name"]: Event(e) for e in self.abi if e["type"] == "event"}
+        self.events_by_topic = {ev.topic0: ev for ev in self.events.values()}
+
+    def fn(self, name: str) -> Function:
+        """Return the function called `name`."""
+        return self.functions[name]
+
+
+@cache
+def contract_abi(name: str) -> ContractAbi:
+    """Return the indexed ABI of a contract artifact."""
+    return ContractAbi(name)
+
+
+ARTIFACT_NAMES = ("RinneLedger", "GwpAttestations", "ERC1271WalletMock")
+
+
+@cache
+def _error_map() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    found: dict[bytes, tuple[str, list[str], list[str]]] = {}
+    for name in ARTIFACT_NAMES:
+        for e in artifact(name)["abi"]:
+            if e["type"] != "error":
+                continue
+            types = [_canonical(p) for p in e["inputs"]]
+            selector = keccak(text=f"{e['name']}({','.join(types)})")[:4]
+            found[selector] = (e["name"], types, [p["name"] for p in e["inputs"]])
+    return found
+
+
+def custom_error_names() -> set[str]:
+    """Return the names of every custom error declared by the shipped contracts."""
+    return {name for name, _, _ in _error_map().values()}
+
+
+_ERROR_STRING = keccak(text="Error(string)")[:4]
+_PANIC = keccak(text="Panic(uint256)")[:4]
+
+
+def decode_revert(data: bytes) -> errors.ContractRevert:
+    """Turn revert data into a named ContractRevert (custom errors, Error(string), Panic)."""
+    selector, body = data[:4], data[4:]
+    if selector in _error_map():
+        name, types, names = _error_map()[selector]
+        try:
+            values = abi_decode(types, body)
+        except Exception:  # malformed data from a foreign contract: keep the name, drop the args
+            values = ()
+        inputs = {n or f"arg{i}": _plain(v) for i, (n, v) in enumerate(zip(names, values))}
+        return errors.revert_class(name)(name, inputs)
+    if selector == _ERROR_STRING:
+        (reason,) = abi_decode(["string"], body)
+        return errors.revert_class("Error")("Error", {"reason": reason}, f"reverted: {reason}")
+    if selector == _PANIC:
+        (code,) = abi_decode(["uint256"], body)
+        return errors.revert_class("Panic")("Panic", {"code": code}, f"panic 0x{code:02x} (arithmetic or assertion failure)")
+    return errors.revert_class("UnknownRevert")("UnknownRevert", {"data": data}, f"reverted with unknown data 0x{data.hex()}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes) and len(value) == 32:
+        return "0x" + value.hex()
+    return value

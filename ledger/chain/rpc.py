@@ -1,0 +1,93 @@
+"""JSON-RPC plumbing: a web3 provider with retries, raw calls, batches and revert decoding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn, cast
+
+import requests
+from web3 import HTTPProvider, Web3
+from web3.providers.base import JSONBaseProvider
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCEndpoint
+
+from ledger import errors
+from ledger.chain.abi import decode_revert
+
+# Transient transport failures are retried by web3's own machinery (reads and eth_sendRawTransaction,
+# which is idempotent for the same signed bytes).
+_RETRY = ExceptionRetryConfiguration(
+    errors=(ConnectionError, requests.ConnectionError, requests.Timeout), retries=5, backoff_factor=0.2
+)
+
+
+def make_web3(rpc_url: str, timeout: float = 60.0) -> Web3:
+    """Create a Web3 for `rpc_url` with retries and cached chain-id lookups."""
+    provider = HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        exception_retry_configuration=_RETRY,
+        cache_allowed_requests=True,
+    )
+    return Web3(provider)
+
+
+def _raise_rpc_error(method: str, error: Mapping[str, Any]) -> NoReturn:
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": ...}, or Ganache's eth_estimateGas {"result": ...}
+        data = data.get("data") if "data" in data else data.get("result")
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        raise decode_revert(bytes.fromhex(data[2:]))
+    message = str(error.get("message", error))
+    if "revert" in message.lower():
+        raise errors.TransactionFailed(f"{method}: {message}")
+    raise errors.ChainError(f"{method} failed: {message}")
+
+
+def call(w3: Web3, method: str, params: list[Any]) -> Any:
+    """Make one JSON-RPC request and return its result; reverts become named exceptions."""
+    try:
+        response = w3.provider.make_request(RPCEndpoint(method), params)
+    except (requests.ConnectionError, ConnectionError) as exc:
+        raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+    except requests.Timeout:
+        raise errors.ConnectionFailed(f"{_url(w3)} timed out on {method}") from None
+    if "error" in response:
+        _raise_rpc_error(method, response["error"])
+    return response["result"]
+
+
+def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:
+    """Send requests as one JSON-RPC batch array; return results in order (errors raise).
+
+    Batches carry reads only, so a transport failure is retried as web3 retries single reads
+    (web3 itself does not retry batches).
+    """
+    reqs = list(requests_)
+    if not reqs:
+        return []
+    # Web3 types its provider as BaseProvider; batches need a JSON-RPC one (make_web3 builds an HTTPProvider).
+    provider = cast(JSONBaseProvider, w3.provider)
+    endpoints = [(RPCEndpoint(method), params) for method, params in reqs]
+    for attempt in range(_RETRY.retries):
+        try:
+            responses = provider.make_batch_request(endpoints)
+            break
+        except (requests.ConnectionError, ConnectionError, requests.Timeout) as exc:
+            if attempt == _RETRY.retries - 1:
+                raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
+            time.sleep(_RETRY.backoff_factor * 2**attempt)
+    if isinstance(responses, dict):  # a node that rejects the whole batch
+        _raise_rpc_error("batch", responses.get("error", responses))
+    by_id = sorted(responses, key=lambda r: int(str(r["id"])))
+    out = []
+    for (method, _), resp in zip(reqs, by_id):
+        if "error" in resp:
+            _raise_rpc_error(method, resp["error"])
+        out.append(resp["result"])
+    return out
+
+
+def _url(w3: Web3) -> str:
+    return str(getattr(w3.provider, "endpoint_uri", "the node"))

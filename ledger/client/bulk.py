@@ -1,0 +1,187 @@
+"""Bulk writes: many lots, offers or acceptances per transaction, pipelined, sized from the chain's gas limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from eth_utils import to_checksum_address
+from pydantic import BaseModel, ConfigDict
+
+from ledger import errors
+from ledger.chain.rpc import batch
+from ledger.chain.tx import Sender
+from ledger.client.base import LEDGER_ABI, LedgerBase
+from ledger.client.inputs import commitment
+from ledger.domain.enums import LotState
+from ledger.domain.ids import hex_of, id_bytes, label_of
+from ledger.domain.models import LotSpec
+
+#: Lots per mintBatch transaction on a chain with 30M-gas blocks: about 82k gas each, so a transaction
+#: stays under the 15M gas target and the base fee does not climb during an import. The bulk methods
+#: size their transactions from the chain's own block gas limit (see :func:`_bulk_chunk`).
+BULK_BATCH = 150
+
+
+#: Calldata cap of one bulk transaction: geth-based pools refuse transactions over 128 KiB.
+_MAX_TX_BYTES = 120_000
+
+
+#: Gas cap of one transaction since Osaka (EIP-7825), whatever the block gas limit.
+_MAX_TX_GAS = 1 << 24
+
+
+#: Items whose gas a probe estimate measures before the bulk methods size their transactions.
+_PROBE = 64
+
+
+class BulkResult(BaseModel):
+    """Outcome of a bulk write."""
+
+    model_config = ConfigDict(frozen=True)
+
+    done: int
+    skipped: int
+    transactions: int
+    gas_used: int
+
+
+def _word(value: int) -> bytes:
+    try:
+        return value.to_bytes(32, "big")
+    except OverflowError:
+        raise errors.InvalidInput(f"{value} does not fit an unsigned 256-bit word") from None
+
+
+def _lot_spec_words(spec: LotSpec) -> bytes:
+    """The ABI encoding of a Solidity LotSpec (a static tuple of 11 words)."""
+    lot_id, material, mass, origin, evidence, (total, pre, post) = spec.abi()
+    if not 0 <= mass < 1 << 64:
+        raise errors.InvalidInput(f"mass {mass} does not fit uint64")
+    parts = (lot_id, material, origin, evidence)
+    if any(len(p) != 32 for p in parts):
+        raise errors.InvalidInput("lot spec fields must be 32 bytes")
+    return b"".join((lot_id, material, _word(mass), origin, evidence, *(_word(w) for w in (*total, *pre, *post))))
+
+
+def _encode_arrays(selector: bytes, arrays: Sequence[Sequence[bytes]]) -> bytes:
+    """Encode a call whose arguments are dynamic arrays of static elements (each already encoded)."""
+    heads, tails, offset = [], [], 32 * len(arrays)
+    for arr in arrays:
+        heads.append(_word(offset))
+        tail = _word(len(arr)) + b"".join(arr)
+        tails.append(tail)
+        offset += len(tail)
+    return selector + b"".join(heads) + b"".join(tails)
+
+
+def _bulk_chunk(gas_limit: int, per_item: int, overhead: int, item_bytes: int) -> int:
+    """Items per bulk transaction: half the block gas limit (the EIP-1559 target, so the base fee
+    does not climb as the import fills blocks) and at most 2^24 gas (EIP-7825), at most
+    `_MAX_TX_BYTES` of calldata, at least one."""
+    by_gas = (min(gas_limit // 2, _MAX_TX_GAS) - overhead) // max(per_item, 1) if gas_limit else BULK_BATCH
+    return max(1, min(by_gas, _MAX_TX_BYTES // item_bytes))
+
+
+def _preflight(sender: Sender, to: str, datas: Sequence[bytes]) -> None:
+    """Try each call with eth_call (in batch requests of at most ~1 MB: Anvil takes 2 MB a request);
+    a revert raises its named error before anything is sent."""
+    start = 0
+    while start < len(datas):
+        end, size = start, 0
+        while end < len(datas) and (end == start or size + len(datas[end]) <= 500_000):
+            size += len(datas[end])
+            end += 1
+        batch(sender.w3, [("eth_call", [{"from": sender.address, "to": to, "data": hex_of(d)}, "latest"]) for d in datas[start:end]])
+        start = end
+
+
+class BulkMixin(LedgerBase):
+    """The bulk methods of :class:`ledger.Ledger`."""
+
+    def mint_many(
+        self, specs: Sequence[LotSpec], *, batch_size: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> BulkResult:
+        """Mint many lots through `mintBatch`, pipelined; lots that already exist are skipped, so a
+        retried import after a crash neither loses nor doubles any lot.
+
+        Without `batch_size`, each transaction carries as many lots as half the chain's block gas
+        limit allows (the EIP-1559 target, so the base fee does not climb), at most 120 kB of calldata.
+        """
+        ids = [id_bytes(s.lot_id) for s in specs]
+        if len(set(ids)) != len(ids):
+            raise errors.InvalidInput("the import names the same lot id twice")
+        existing = self._existing(ids)
+        todo = [s for s, i in zip(specs, ids) if i not in existing]
+        for s, i in zip(specs, ids):
+            if i in existing and existing[i] != commitment(s.material, s.composition):
+                raise errors.InvalidInput(f"lot {label_of(s.lot_id)} already exists with other content")
+        if progress and len(specs) - len(todo):
+            progress(len(specs) - len(todo))
+        if not todo:
+            return BulkResult(done=0, skipped=len(specs), transactions=0, gas_used=0)
+        d = self._deployment()
+        fn = LEDGER_ABI.fn("mintBatch")
+        sender = self._sender()
+        rows = [_lot_spec_words(s) for s in todo]
+        # One estimate of a probe chunk, scaled per lot, instead of one round trip per transaction.
+        probe = rows[: batch_size or _PROBE]
+        per_lot = sender.estimate(d.ledger, _encode_arrays(fn.selector, [probe])) // len(probe) + 2_000
+        size = batch_size or _bulk_chunk(sender.block_gas_limit(), per_lot, 30_000, len(rows[0]))
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        calls = [(d.ledger, _encode_arrays(fn.selector, [c]), per_lot * len(c) + 30_000) for c in chunks]
+        # send_many reports one receipt at a time; the caller counts lots, so advance by each chunk's size.
+        sizes = iter(len(c) for c in chunks)
+        receipts = sender.send_many(calls, progress=(lambda _n: progress(next(sizes))) if progress else None)
+        gas = sum(int(r["gasUsed"], 16) for r in receipts)
+        return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)
+
+    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:
+        """Map of id → commitment for the ids that exist on-chain (batched eth_call)."""
+        d = self._deployment()
+        f = LEDGER_ABI.fn("lot")
+        out: dict[bytes, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            results = batch(self.w3, [("eth_call", [{"to": d.ledger, "data": hex_of(f.selector + i)}, "latest"]) for i in chunk])
+            for i, r in zip(chunk, results):
+                # lot(bytes32) returns a static tuple of 9 words: word 1 is the state, word 8 the commitment.
+                if len(r) != 2 + 9 * 64:
+                    raise errors.ChainError(f"lot({hex_of(i)}) returned {len(r) // 2 - 1} bytes, expected 288")
+                if int(r[2 + 64 : 2 + 128], 16) != LotState.NONE:
+                    out[i] = "0x" + r[2 + 8 * 64 :]
+        return out
+
+    def offer_many(self, offers: Sequence[tuple[str, str]], *, batch_size: int | None = None) -> BulkResult:
+        """Offer many lots through `offerBatch`, pipelined (sized like :meth:`mint_many`)."""
+        ids = [id_bytes(i) for i, _ in offers]
+        words: dict[str, bytes] = {}  # checksumming costs ~0.1 ms: once per recipient, not per offer
+        for _, t in offers:
+            if t not in words:
+                words[t] = bytes(12) + bytes.fromhex(to_checksum_address(t)[2:])
+        return self._pipelined("offerBatch", [ids, [words[t] for _, t in offers]], batch_size)
+
+    def accept_many(self, lot_ids: Sequence[str], *, batch_size: int | None = None) -> BulkResult:
+        """Accept many offers through `acceptBatch`, pipelined (sized like :meth:`mint_many`)."""
+        return self._pipelined("acceptBatch", [[id_bytes(i) for i in lot_ids]], batch_size)
+
+    def _pipelined(self, fn_name: str, columns: list[list[bytes]], batch_size: int | None) -> BulkResult:
+        """Send a batch entry point whose arguments are parallel arrays of static 32-byte words.
+
+        Every chunk is tried with eth_call (in batch requests) before any is sent, so an item the
+        contract refuses raises its named error and nothing is written. Gas comes from one estimate
+        of a probe chunk, scaled per item (eth_estimateGas runs a chunk many times over).
+        """
+        n = len(columns[0])
+        if not n:
+            return BulkResult(done=0, skipped=0, transactions=0, gas_used=0)
+        d = self._deployment()
+        fn = LEDGER_ABI.fn(fn_name)
+        sender = self._sender()
+        k = min(n, batch_size or _PROBE)
+        per_item = sender.estimate(d.ledger, _encode_arrays(fn.selector, [c[:k] for c in columns])) // k + 1_000
+        size = batch_size or _bulk_chunk(sender.block_gas_limit(), per_item, 30_000, 32 * len(columns))
+        datas = [_encode_arrays(fn.selector, [c[i : i + size] for c in columns]) for i in range(0, n, size)]
+        _preflight(sender, d.ledger, datas)
+        calls = [(d.ledger, data, per_item * len(range(i, min(i + size, n))) + 30_000) for data, i in zip(datas, range(0, n, size))]
+        receipts = sender.send_many(calls)
+        return BulkResult(done=n, skipped=0, transactions=len(receipts), gas_used=sum(int(r["gasUsed"], 16) for r in receipts))

@@ -1,0 +1,190 @@
+"""Reading the contracts: lots, units, offers, heads, participants and attestations, at the chain's state."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from ledger import errors
+from ledger.chain.erc1271 import erc1271_approves
+from ledger.chain.rpc import call
+from ledger.client.base import LEDGER_ABI, LedgerBase
+from ledger.domain.composition import Composition
+from ledger.domain.enums import LotState, Role
+from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
+from ledger.domain.models import Lot, Offer, Participant, Unit
+
+
+class ReadMixin(LedgerBase):
+    """The read methods of :class:`ledger.Ledger`."""
+
+    def admin(self) -> str:
+        """Return the registry admin."""
+        return to_checksum_address(self._call("ledger", "admin")[0])
+
+    def participant(self, account: str) -> Participant:
+        """Return the registry record of `account`."""
+        roles, registered, suspended, since = self._call("ledger", "participant", to_checksum_address(account))[0]
+        return Participant(address=account, roles=roles, registered=registered, suspended=suspended, since=since)
+
+    def has_role(self, account: str, roles: Role | int) -> bool:
+        """Whether `account` is active and holds any of `roles`."""
+        return bool(self._call("ledger", "hasAnyRole", to_checksum_address(account), int(roles))[0])
+
+    def lot(self, lot_id: str, *, with_composition: bool = True) -> Lot:
+        """Return a lot's stored state, with material and composition from its latest event."""
+        bid = id_bytes(lot_id)
+        holder, state, kind, epoch, updated, offered, current, mass, commit = self._call("ledger", "lot", bid)[0]
+        material = comp = None
+        if with_composition and state != LotState.NONE:
+            material, comp = self._lot_content(bid, updated)
+        return Lot(
+            lot_id=hex_of(bid),
+            holder=holder,
+            state=state,
+            kind=kind,
+            epoch=epoch,
+            updated_block=updated,
+            offered_to=None if int(offered, 16) == 0 else offered,
+            offer_current=current,
+            mass=mass,
+            commitment=hex_of(commit),
+            material=material,
+            composition=comp,
+        )
+
+    def _lot_content(self, lot_id: bytes, block: int) -> tuple[str, Composition]:
+        d = self._deployment()
+        created, updated = LEDGER_ABI.events["LotCreated"], LEDGER_ABI.events["LotUpdated"]
+        logs = call(
+            self.w3,
+            "eth_getLogs",
+            [
+                {
+                    "address": d.ledger,
+                    "fromBlock": hex(block),
+                    "toBlock": hex(block),
+                    "topics": [[hex_of(created.topic0), hex_of(updated.topic0)], hex_of(lot_id)],
+                }
+            ],
+        )
+        if not logs:
+            raise errors.ChainError(
+                f"no LotCreated/LotUpdated event for {label_of(lot_id)} in block {block}: is the node pruning history?"
+            )
+        log = logs[-1]
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        data = bytes.fromhex(log["data"][2:])
+        if topics[0] == created.topic0:
+            ev = created.decode(topics, data)
+            return hex_of(ev["material"]), Composition.from_words(ev["composition"])
+        ev = updated.decode(topics, data)
+        return hex_of(ev["material"]), Composition.from_words(ev["composition"])
+
+    def unit(self, unit_id: str) -> Unit:
+        """Return a unit's stored passport."""
+        status, rated, soce, cap, cycles, thr, at = self._call("ledger", "unit", id_bytes(unit_id))[0]
+        end_user, post = self._call("ledger", "unitUse", id_bytes(unit_id))
+        return Unit(
+            unit_id=to_bytes32(unit_id),
+            status=status,
+            rated_wh=rated,
+            soce_bp=soce,
+            capacity_wh=cap,
+            cycles=cycles,
+            throughput_wh=thr,
+            soh_at=at,
+            reached_end_user=end_user,
+            post_consumer=post,
+        )
+
+    def offer_of(self, lot_id: str) -> Offer | None:
+        """Return the pending offer of a lot, or None."""
+        lot = self.lot(lot_id, with_composition=False)
+        if lot.offered_to is None:
+            return None
+        return Offer(lot_id=lot.lot_id, holder=lot.holder, to=lot.offered_to, current=lot.offer_current)
+
+    def ledger_head(self, contract: str = "ledger") -> tuple[int, str]:
+        """Return (sequence, head word) of the ledger or the attestation contract."""
+        seq, head = self._call(contract, "ledgerHead")
+        return seq, hex_of(head)
+
+    def attestation(self, uid: str) -> dict[str, Any]:
+        """Return the stored attestation record (signer None when absent)."""
+        signer, valid_until, stage, self_declared, revoked, lot_id, grams, issued = self._call(
+            "attestations", "attestation", id_bytes(uid)
+        )[0]
+        return {
+            "uid": to_bytes32(uid),
+            "signer": None if int(signer, 16) == 0 else to_checksum_address(signer),
+            "valid_until": valid_until,
+            "stage": stage,
+            "self_declared": self_declared,
+            "revoked": revoked,
+            "lot_id": hex_of(lot_id),
+            "emissions_grams": grams,
+            "issued_at": issued,
+            "valid": bool(self._call("attestations", "isValid", id_bytes(uid))[0]),
+        }
+
+    def chain_time(self) -> int:
+        """Return the time the next block will carry at the earliest: the later of the wall clock and the
+        latest block's timestamp (a dev chain's clock may have been moved ahead)."""
+        latest = call(self.w3, "eth_getBlockByNumber", ["latest", False])
+        return max(int(time.time()), int(latest["timestamp"], 16) if latest else 0)
+
+    def verify_attestation(self, signed: Any, *, now: int | None = None) -> dict[str, Any]:
+        """Verify a signed attestation offline, then against this chain: ERC-1271 answer for contract
+        signers, the signer's accreditation now, whether it is recorded and whether it was revoked.
+
+        An attestation that is not recorded also fails when the chain would refuse to record it:
+        ``expired-deadline`` (its relay deadline passed) or ``nonce-used`` (its signer spent the nonce).
+
+        Returns ``{"ok", "problems", "uid", "recorded", "revoked", "self_declared", "accredited"}``.
+        """
+        from ledger.attest.eip712 import INFORMATIONAL_PROBLEMS, verify_attestation
+
+        d = self._deployment()
+        is_contract = call(self.w3, "eth_getCode", [signed.signer, "latest"]) not in ("0x", "0x0")
+        check = verify_attestation(
+            signed,
+            now=self.chain_time() if now is None else now,
+            chain_id=self.chain_id,
+            contract=d.attestations,
+            is_contract=is_contract,
+            erc1271_check=self.is_valid_signature_1271 if is_contract else None,
+        )
+        problems = [p for p in check.problems if p not in INFORMATIONAL_PROBLEMS]
+        record = self.attestation(signed.uid)
+        recorded = record["signer"] is not None
+        accredited = self.has_role(signed.signer, Role.GWP_VERIFIER)
+        if recorded and record["revoked"]:
+            problems.append("revoked")
+        if not recorded:
+            # Not on-chain yet: it can only get there before its deadline and while its nonce is unspent.
+            if "deadline-passed" in check.problems:
+                problems.append("expired-deadline")
+            if self.nonce_used(signed.signer, signed.attestation.nonce):
+                problems.append("nonce-used")
+        if not accredited and not (recorded and record["self_declared"]):
+            problems.append("signer-not-accredited")
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "uid": signed.uid,
+            "recorded": recorded,
+            "revoked": bool(record["revoked"]),
+            "self_declared": bool(record["self_declared"]),
+            "accredited": accredited,
+        }
+
+    def nonce_used(self, signer: str, nonce: int) -> bool:
+        """Whether `signer` has used attestation nonce `nonce` on this deployment."""
+        return bool(self._call("attestations", "nonceUsed", to_checksum_address(signer), nonce)[0])
+
+    def is_valid_signature_1271(self, signer: str, digest: bytes, signature: bytes) -> bool:
+        """Ask an ERC-1271 contract signer whether it approves `signature` over `digest` (as the contract asks)."""
+        return erc1271_approves(self.w3, signer, digest, signature)

@@ -1,0 +1,185 @@
+"""Typed records of the ledger: pydantic v2, immutable, amounts as integer grams."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ledger.domain.composition import Composition
+from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
+from ledger.domain.hashing import keccak
+from ledger.domain.ids import Address, Bytes32, Grams, PositiveGrams, id_bytes, label_of
+
+# ------------------------------------------------------------------------------------- ids
+
+
+# ----------------------------------------------------------------------------------- enums
+
+
+# ----------------------------------------------------------------------------- composition
+
+
+# ----------------------------------------------------------------------------------- lots
+
+
+class LotSpec(BaseModel):
+    """A lot to create: mint, or an output of a split, merge, transform, build, repurpose or recycle."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: Bytes32
+    material: Bytes32
+    mass: PositiveGrams
+    composition: Composition = Composition()
+    origin: Bytes32 = "0x" + "00" * 32
+    evidence: Bytes32 = "0x" + "00" * 32
+
+    @model_validator(mode="after")
+    def _elements_within_mass(self) -> LotSpec:
+        if self.composition.element_mass > self.mass:
+            raise ValueError(f"elements weigh {self.composition.element_mass} g, more than the lot's mass {self.mass} g")
+        return self
+
+    def abi(self) -> tuple[Any, ...]:
+        """Return the ABI tuple of the Solidity ``LotSpec``."""
+        return (
+            id_bytes(self.lot_id),
+            id_bytes(self.material),
+            self.mass,
+            id_bytes(self.origin),
+            id_bytes(self.evidence),
+            self.composition.words(),
+        )
+
+
+class UnitSpec(BaseModel):
+    """Passport fields of a new battery unit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    serial: str = Field(min_length=1, max_length=200)
+    rated_wh: Annotated[int, Field(gt=0, lt=1 << 48)]
+
+    @property
+    def serial_hash(self) -> str:
+        """keccak256 of the serial number (the serial itself stays off-chain)."""
+        return "0x" + keccak(self.serial.encode()).hex()
+
+    def abi(self) -> tuple[Any, ...]:
+        """Return the ABI tuple of the Solidity ``UnitSpec``."""
+        return (id_bytes(self.serial_hash), self.rated_wh)
+
+
+class SohRecord(BaseModel):
+    """A state-of-health record (EU Battery Regulation Annex VII part B)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    soce_bp: Annotated[int, Field(ge=0, le=10_000)]
+    capacity_wh: Annotated[int, Field(ge=0, lt=1 << 48)]
+    cycles: Annotated[int, Field(ge=0, lt=1 << 32)]
+    throughput_wh: Annotated[int, Field(ge=0, lt=1 << 64)]
+    evidence: Bytes32 = "0x" + "00" * 32
+
+    def abi(self) -> tuple[Any, ...]:
+        """Return the ABI tuple of the Solidity ``SohRecord``."""
+        return (self.soce_bp, self.capacity_wh, self.cycles, self.throughput_wh, id_bytes(self.evidence))
+
+
+class Lot(BaseModel):
+    """A lot as stored on-chain, with its material and composition read from its latest event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: Bytes32
+    holder: Address
+    state: LotState
+    kind: LotKind
+    epoch: int
+    updated_block: int
+    offered_to: Address | None
+    offer_current: bool
+    mass: Grams
+    commitment: Bytes32
+    material: Bytes32 | None = None
+    composition: Composition | None = None
+
+    @property
+    def label(self) -> str:
+        """The lot id as text when it is a label."""
+        return label_of(self.lot_id)
+
+    @property
+    def material_label(self) -> str | None:
+        """The material code as text."""
+        return label_of(self.material) if self.material else None
+
+
+class Unit(BaseModel):
+    """A battery unit's stored passport."""
+
+    model_config = ConfigDict(frozen=True)
+
+    unit_id: Bytes32
+    status: PassportStatus
+    rated_wh: int
+    soce_bp: int
+    capacity_wh: int
+    cycles: int
+    throughput_wh: int
+    soh_at: int
+    reached_end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party
+    post_consumer: bool = False  # recycling it yields post-consumer material (reached an end user and was used)
+
+
+class Participant(BaseModel):
+    """A registry record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: Address
+    roles: Role
+    registered: bool
+    suspended: bool
+    since: int
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, v: Any) -> Role:
+        return Role(v)
+
+
+class Receipt(BaseModel):
+    """The outcome of a mined transaction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    status: int = 1
+
+
+class Deployment(BaseModel):
+    """Where the contract suite lives on one chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: int
+    ledger: Address
+    attestations: Address
+    block: int = Field(ge=0, description="block of the ledger's deployment: where replays start")
+    admin: Address
+    source_hash: str | None = None
+
+
+class Offer(BaseModel):
+    """A pending custody offer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: Bytes32
+    holder: Address
+    to: Address
+    current: bool

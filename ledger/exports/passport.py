@@ -1,0 +1,376 @@
+"""Passport export: a battery passport with one member per Battery Pass 1.2.0 aspect model (Performance and
+durability 1.2.1), each valid against its schema, access tiers per Annex XIII, and PACT product footprints
+(3.0 in :func:`pact_footprint_v3`; 2.2.0 in :func:`pact_footprint` until the audit reads 3.0) for any lot.
+The field-by-field mapping is in docs/passport-mapping.md. Ledger data comes from the replayed events;
+what only an economic operator can declare comes from a declarations document and never overrides the ledger.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from ledger import errors
+from ledger.domain.composition import ELEMENTS
+from ledger.domain.enums import OpKind, PassportStatus
+from ledger.domain.ids import id_bytes, label_of
+from ledger.domain.stages import STAGES
+from ledger.exports.batterypass import (
+    ASPECTS,
+    CAS_NUMBER,
+    CRITICAL_RAW_MATERIAL,
+    ELEMENT_NAME,
+    EXTENSION,
+    REQUIRED,
+    check_declarations,
+    filter_tier,
+    merge_declared,
+)
+from ledger.exports.common import chain_context, held_vector, iso_time
+from ledger.exports.passport_id import passport_url, unique_identifier
+from ledger.figures.footprint import footprint_of
+from ledger.figures.lifetime import lifetime_carbon_of
+from ledger.figures.origin import origin_mix_of
+from ledger.figures.regulation import Art7Parameters, active_materials_of, art7_figure
+from ledger.figures.source import Source, judged_at, upstream_state
+
+#: Battery Pass v1.2 ``lifecycleStage`` values for the four Art. 7 stages.
+BATTERYPASS_STAGE = {
+    "raw_material_acquisition": "RawMaterialExtraction",
+    "main_production": "MainProduction",
+    "distribution": "Distribution",
+    "end_of_life": "Recycling",
+}
+#: GeneralProductInformation ``batteryStatus`` values. There is no "Recycled": under Art. 77(8) the passport of
+#: a recycled battery ceases to exist, so such a unit has no passport export.
+_STATUS_NAME = {
+    PassportStatus.ORIGINAL: "Original",
+    PassportStatus.REUSED: "Reused",
+    PassportStatus.REPURPOSED: "Repurposed",
+    PassportStatus.REMANUFACTURED: "Remanufactured",
+    PassportStatus.WASTE: "Waste",
+}
+#: The PACT version :func:`pact_footprint` emits; :func:`pact_footprint_v3` emits PACT_SPEC_VERSION (3.0).
+PACT_V2_SPEC_VERSION = "2.2.0"
+
+
+def passport_urn(unit_id: bytes) -> str:
+    """Return the battery passport identifier of a unit (``urn:rinne:<hex id>``, the v1.2 URN pattern)."""
+    return "urn:rinne:" + unit_id.hex()
+
+
+def battery_passport(
+    source: Source,
+    unit_id: str | bytes,
+    *,
+    at: int | None = None,
+    category: str | None = None,
+    chain_id: int | None = None,
+    ledger_address: str | None = None,
+    declarations: Mapping[str, Any] | None = None,
+    art7: Art7Parameters | None = None,
+    tier: str = "authority",
+) -> dict[str, Any]:
+    """Export a battery unit's passport: one JSON document with one member per Battery Pass aspect model
+    (:data:`ledger.exports.batterypass.ASPECTS`: general product information, carbon footprint, circularity,
+    material composition, labels, performance and durability 1.2.1, supply chain due diligence) and Rinne's
+    own data only under ``extensions.rinne``.
+
+    Ledger data fills every field it holds; `declarations` (see :func:`ledger.exports.batterypass.check_declarations`)
+    fill what only the economic operator can declare (documents, addresses, rated values) and may never
+    overwrite a ledger field. Nothing else is invented: a field neither holds is left out, and
+    ``extensions.rinne.missingRequiredMembers`` lists the schema-required members so left out. The carbon
+    footprint is the Art. 7 figure per kWh of lifetime energy (`art7`, or ``declarations["art7"]``); recycled
+    content is the Art. 8 share in the active materials.
+    `tier` ("public", "legitimate-interest", "authority") keeps only the fields that tier may see (Annex XIII).
+    `category` defaults to "stationary" for a repurposed unit and "ev" otherwise."""
+    uid = id_bytes(unit_id)
+    st = upstream_state(source, uid)
+    unit = st.units.get(uid)
+    if unit is None:
+        raise errors.InvalidInput(f"{label_of(uid)} is not a battery unit")
+    if unit.status == PassportStatus.RECYCLED:
+        # Art. 77(8): the passport ceases to exist once the battery has been recycled; Battery Pass has no
+        # "Recycled" status for the same reason.
+        raise errors.InvalidInput(f"{label_of(uid)} has been recycled: its battery passport has ceased to exist (Art. 77(8))")
+    decl = check_declarations(declarations)
+    if art7 is None:
+        art7 = Art7Parameters.from_mapping(decl.get("art7"))
+    lot = st.lots[uid]
+    when = judged_at(source, st, at)
+    cid, ledger_addr = chain_context(source, chain_id, ledger_address)
+    fp = footprint_of(st, uid, at=when)
+    om = origin_mix_of(st, uid)
+    lc = lifetime_carbon_of(st, uid, at=when)
+    am = active_materials_of(st, uid)
+    kwh = unit.rated_wh / 1000
+    a7 = art7_figure(fp, kwh, art7)
+    last = unit.soh[-1] if unit.soh else None
+    second_life = bool(unit.parents) or (lot.made_by is not None and st.ops[lot.made_by].kind == OpKind.REPURPOSE)
+    parties = decl["parties"]
+
+    def party(address: str) -> dict[str, Any]:
+        # The ledger holds the account; its name and address are declared (names are only hashes on-chain).
+        return {**copy.deepcopy(parties.get(address.lower(), {})), "identifier": address}
+
+    serial = decl.get("serialNumber")
+    if serial is not None and keccak(str(serial).encode()) != unit.serial_hash:
+        raise errors.InvalidInput(f"serialNumber {serial!r} does not match the serial hash {label_of(uid)} was registered with")
+    ident = decl.get("uniqueIdentifier")
+    uid15459 = None
+    if ident is not None:
+        if serial is None:
+            raise errors.InvalidInput("uniqueIdentifier needs the serialNumber (checked against the on-chain serial hash)")
+        try:
+            uid15459 = unique_identifier(str(ident["issuingAgencyCode"]), str(ident["companyIdentifier"]), str(serial))
+        except (KeyError, TypeError):
+            raise errors.InvalidInput("uniqueIdentifier needs issuingAgencyCode and companyIdentifier") from None
+    url = passport_url(str(decl["passportBaseUrl"]), uid15459) if uid15459 is not None and decl.get("passportBaseUrl") else None
+    gpi: dict[str, Any] = {
+        # The ISO/IEC 15459 identifier when declared (Art. 77(3)); else a serial that hashes to the on-chain
+        # commitment; else the unit's ledger label. Never the hash: no one can look a hash up.
+        "productIdentifier": uid15459.text if uid15459 else str(serial) if serial is not None else label_of(uid),
+        "batteryPassportIdentifier": passport_urn(uid),
+        "batteryCategory": category or ("stationary" if second_life else "ev"),
+        "manufacturerInformation": party(lot.creator),
+        "manufacturingDate": iso_time(unit.timestamp),
+        "batteryStatus": _STATUS_NAME[PassportStatus(unit.status)],
+        "batteryMass": lot.mass0 / 1000,  # kg (BatteryMassMeasurable)
+        "operatorInformation": party(lot.holder),
+    }
+    if unit.soh:
+        gpi["puttingIntoService"] = iso_time(unit.soh[0].timestamp)  # first in-use record: the earliest the ledger knows
+    cf: dict[str, Any] = {"absoluteCarbonFootprint": fp.kg_co2e}
+    if a7.kg_co2e_per_kwh is not None:
+        cf["batteryCarbonFootprint"] = a7.kg_co2e_per_kwh
+        cf["carbonFootprintPerLifecycleStage"] = [
+            {"lifecycleStage": BATTERYPASS_STAGE[s], "carbonFootprint": a7.stages[s]} for s in STAGES
+        ]
+        if a7.performance_class is not None:
+            cf["carbonFootprintPerformanceClass"] = a7.performance_class
+    circ = {
+        # Shares in percent (Circularity: unit:percent, 0-100) of the element in the active materials (Art. 8).
+        "recycledContent": [
+            {
+                "recycledMaterial": ELEMENT_NAME[e],
+                "preConsumerShare": 100 * (s.pre_consumer_share or 0.0),
+                "postConsumerShare": 100 * (s.post_consumer_share or 0.0),
+            }
+            for e, s in am.elements.items()
+            if s.total_g
+        ],
+    }
+    held_g = dict(zip(ELEMENTS, held_vector(lot)))
+    mc = {
+        "batteryMaterials": [
+            {
+                "batteryMaterialLocation": {"componentName": label_of(lot.material), "componentId": label_of(uid)},
+                "batteryMaterialIdentifier": CAS_NUMBER[e],
+                "batteryMaterialName": ELEMENT_NAME[e],
+                "batteryMaterialMass": float(g),  # grams (MaterialComposition :Weight is unit:gram)
+                "isCriticalRawMaterial": CRITICAL_RAW_MATERIAL[e],
+            }
+            for e, g in held_g.items()
+            if g and e in CRITICAL_RAW_MATERIAL
+        ],
+    }
+    condition: dict[str, Any] = {}
+    if last is not None:
+        t = iso_time(last.timestamp)
+        condition = {
+            "energyThroughput": {"energyThroughputValue": last.throughput_wh / 1000, "lastUpdate": t},  # kWh
+            "numberOfFullCycles": {"numberOfFullCyclesValue": last.cycles, "lastUpdate": t},
+            "stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": last.soce_bp / 100, "lastUpdate": t},  # percent
+            "remainingEnergy": {"remainingEnergyValue": last.capacity_wh / 1000, "lastUpdate": t},  # kWh
+        }
+    perf: dict[str, Any] = {"batteryTechicalProperties": {"ratedEnergy": kwh}}  # kWh; the model's spelling
+    if condition:
+        perf["batteryCondition"] = condition
+    held = {
+        "generalProductInformation": gpi,
+        "carbonFootprint": cf,
+        "circularity": circ,
+        "materialComposition": mc,
+        "labels": {},
+        "performanceAndDurability": perf,
+        "supplyChainDueDiligence": {},
+    }
+    doc: dict[str, Any] = {k: merge_declared(held[k], decl.get(k), k) for k in ASPECTS}
+    doc[EXTENSION] = {
+        "rinne": {
+            "chainId": cid,
+            "ledger": ledger_addr,
+            "unitId": "0x" + uid.hex(),
+            "label": label_of(uid),
+            "serialHash": "0x" + unit.serial_hash.hex(),
+            **(
+                {
+                    "uniqueIdentifier": {
+                        "text": uid15459.text,
+                        "symbolData": uid15459.symbol_data,
+                        "issuingAgencyCode": uid15459.issuing_agency_code,
+                        "companyIdentifier": uid15459.company_identifier,
+                        "serial": uid15459.serial,
+                    }
+                }
+                if uid15459
+                else {}
+            ),
+            **({"passportUrl": url} if url else {}),
+            "aspectModels": {k: urn for k, (urn, _) in ASPECTS.items()},
+            # Required members neither the ledger nor a declaration supplied: left out, never invented.
+            "missingRequiredMembers": {
+                k: [m for m in REQUIRED[k] if m not in doc[k]] for k in ASPECTS if any(m not in doc[k] for m in REQUIRED[k])
+            },
+            "parentPassports": [passport_urn(p) for p in unit.parents],
+            "assurance": fp.assurance,
+            "weakestLinks": fp.weakest,
+            "excludedKgCo2e": fp.excluded_kg,
+            "footprintJudgedAt": iso_time(when),
+            "art7": {
+                "kgCo2ePerKwhLifetimeEnergy": a7.kg_co2e_per_kwh,
+                "lifetimeEnergyKwh": a7.lifetime_kwh,
+                "usableEnergyKwh": a7.usable_energy_kwh,
+                "usableEnergyBasis": a7.usable_energy_basis,
+                "cyclesPerYear": a7.cycles_per_year,
+                "cyclesPerYearBasis": a7.cycles_basis,
+                "serviceYears": a7.service_years,
+                "missing": list(a7.missing),
+                "method": "draft delegated act on the carbon footprint of EV batteries (April 2024): "
+                "footprint / (usable energy x full cycles per year x years of service)",
+            },
+            # The per-rated-kWh cradle-to-gate intensity: another figure, not the Art. 7 declaration.
+            "cradleToGateKgCo2ePerRatedKwh": fp.per_kwh.kg_co2e_per_kwh if fp.per_kwh else None,
+            "cradleToGateStagesKgCo2ePerRatedKwh": dict(fp.per_kwh.stages) if fp.per_kwh else None,
+            "activeMaterials": {
+                **(
+                    {}
+                    if am.lots
+                    else {
+                        "note": "no cells made or brought in by a cell maker upstream: the active materials "
+                        "cannot be identified, so the Art. 8 shares are left out"
+                    }
+                ),
+                "lots": [
+                    {"lotId": "0x" + x.hex(), "label": label_of(x), "fractionReachingUnit": f, "basis": am.basis[x]}
+                    for x, f in sorted(am.lots.items(), key=lambda kv: st.lots[kv[0]].pos)
+                ],
+                "elementsG": {
+                    e: {"total": s.total_g, "preConsumer": s.pre_consumer_g, "postConsumer": s.post_consumer_g}
+                    for e, s in am.elements.items()
+                },
+            },
+            "art8Targets": am.targets,
+            # Shares in percent here too, like every share in the aspects (one convention per document).
+            "originOfMaterials": [
+                {"element": e, "countrySharesPercent": {c: 100 * f for c, f in shares.items()}, "grams": om.grams.get(e, {})}
+                for e, shares in om.shares.items()
+            ],
+            "statusHistory": [
+                {"at": iso_time(ts), "from": PassportStatus(f).name.title(), "to": PassportStatus(t).name.title()}
+                for ts, _, f, t, _ in unit.statuses
+            ],
+            "stateOfHealthHistory": [
+                {
+                    "at": iso_time(r.timestamp),
+                    "socePercent": r.soce_bp / 100,
+                    "remainingEnergyKwh": r.capacity_wh / 1000,
+                    "fullCycles": r.cycles,
+                    "energyThroughputKwh": r.throughput_wh / 1000,
+                    "recorder": r.recorder,
+                    "evidence": "0x" + r.evidence.hex(),
+                }
+                for r in unit.soh
+            ],
+            "lifetimeCarbon": {
+                "deliveredKwh": lc.delivered_kwh,
+                "kgCo2ePerKwhDelivered": lc.kg_co2e_per_kwh_delivered,
+                "lives": lc.lives,
+            },
+        }
+    }
+    return filter_tier(doc, tier)
+
+
+def passport_qr(passport: dict[str, Any], kind: str = "svg") -> bytes:
+    """Return the QR code (Art. 77(3)) of a passport export's URL as SVG or PNG bytes.
+
+    The URL is the one built from the declared ISO/IEC 15459 identifier (``extensions.rinne.passportUrl``);
+    an export without one has no QR code to print (:class:`~ledger.errors.InvalidInput`).
+    """
+    import io
+
+    import segno
+
+    url = passport.get(EXTENSION, {}).get("rinne", {}).get("passportUrl")
+    if not url:
+        raise errors.InvalidInput(
+            "this passport has no URL to encode: declare uniqueIdentifier, serialNumber and passportBaseUrl (--declarations)"
+        )
+    if kind not in ("svg", "png"):
+        raise errors.InvalidInput(f"a QR code is written as svg or png, not {kind!r}")
+    buf = io.BytesIO()
+    # Error correction M (15 %): a label on a battery gets scratched; the scale suits print and screen.
+    segno.make(url, error="m", micro=False).save(
+        buf, kind=kind, scale=4, border=4, **({"xmldecl": False, "svgns": True} if kind == "svg" else {})
+    )
+    return buf.getvalue()
+
+
+def passport_html(passport: dict[str, Any]) -> str:
+    """Return a self-contained HTML page of a battery passport export (any access tier)."""
+    from ledger.exports.html import escape as _esc, json_block, page, table
+
+    g = passport.get("generalProductInformation", {})
+    cf = passport.get("carbonFootprint", {})
+    rinne = passport.get(EXTENSION, {}).get("rinne", {})
+    label = rinne.get("label") or g.get("productIdentifier", "")
+    rated = passport.get("performanceAndDurability", {}).get("batteryTechicalProperties", {}).get("ratedEnergy")
+    header = (
+        f'<h1>Battery passport {_esc(label)}</h1><div class="sub">{_esc(g.get("batteryPassportIdentifier", ""))} · status '
+        f'<b id="status">{_esc(g.get("batteryStatus", "not shown at this access tier"))}</b>'
+        + (f" · rated {rated:g} kWh" if rated is not None else "")
+        + "</div>"
+    )
+    url = rinne.get("passportUrl")
+    if url:  # the code a reader scans, beside the URL it opens
+        svg = passport_qr(passport, "svg").decode().replace("<svg ", f'<svg id="qr" data-url="{_esc(url)}" ', 1)
+        header += f'<div class="qr">{svg}<div id="passport-url">{_esc(url)}</div></div>'
+
+    art7 = cf.get("batteryCarbonFootprint")
+    art7_text = (
+        f"{art7:.4f} kg CO2e per kWh of lifetime energy (Art. 7)"
+        if art7 is not None
+        else "Art. 7 figure not computed: " + ", ".join(rinne.get("art7", {}).get("missing", [])) + " not given"
+    )
+    c2g = rinne.get("cradleToGateKgCo2ePerRatedKwh")
+    c2g_text = f"{c2g:.3f} kg CO2e/kWh rated (cradle-to-gate)" if c2g is not None else "unknown"
+    absolute = cf.get("absoluteCarbonFootprint")
+    stages = rinne.get("cradleToGateStagesKgCo2ePerRatedKwh") or {}
+    body = (
+        header
+        + f'<h2>Carbon footprint</h2><p id="cf-art7">{_esc(art7_text)}</p>'
+        + f'<p id="cf-per-kwh">{c2g_text}'
+        + (f" ({absolute:.1f} kg CO2e)" if absolute is not None else "")
+        + f' · assurance <b id="assurance">{_esc(rinne.get("assurance", "n/a"))}</b></p>'
+        + table(
+            ["stage", "kg CO2e/kWh rated"],
+            [(BATTERYPASS_STAGE[s], f"{v:.4f}") for s, v in stages.items() if v is not None],
+            id="stages",
+        )
+        + "<h2>Recycled content in the active materials (Art. 8)</h2>"
+        + table(
+            ["material", "pre-consumer %", "post-consumer %"],
+            [
+                (r["recycledMaterial"], f"{r['preConsumerShare']:.2f}", f"{r['postConsumerShare']:.2f}")
+                for r in passport.get("circularity", {}).get("recycledContent", [])
+            ],
+            id="recycled",
+        )
+        + "<h2>Full export</h2>"
+        + json_block(passport)
+    )
+    return page(f"Battery passport {label}", body)

@@ -1,0 +1,347 @@
+"""Checking the index against the chain: ledger heads, block hashes and every stored log (the index is a cache anyone with disk access can edit)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ledger import errors
+from ledger.chain.abi import contract_abi
+from ledger.chain.logs import ATTESTATIONS, CONTRACT_NAMES, LEDGER, advance_head, is_range_error, layouts, split_topics
+from ledger.chain.rpc import batch, call
+from ledger.domain.hashing import keccak
+from ledger.domain.models import Deployment
+from ledger.index.base import _LOG_BITS, SCHEMA_VERSION, IndexBase, _damaged, _row_ok
+from ledger.index.sync import _LOG_SPAN, _derive, _key
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+
+@dataclass(frozen=True)
+class HeadsVerified:
+    """What :meth:`EventIndex.verify_heads` checked, up to `to_block`.
+
+    `head_blocks`: blocks at whose end both contracts' replayed ledger heads equal ``ledgerHead()``;
+    `log_blocks`: blocks holding events whose stored rows were compared with the node's logs;
+    `historical`: whether the heads were compared at every stored block (asked for with
+    `every_block` and served by the node).
+    """
+
+    to_block: int
+    events: int
+    head_blocks: int
+    log_blocks: int
+    every_block: bool
+    historical: bool
+    seconds: float
+
+    @property
+    def note(self) -> str | None:
+        """A one-line caveat when heads at every block were asked for and the node could not give them."""
+        if self.historical or not self.every_block:
+            return None
+        return (
+            f"heads checked only at block {self.to_block} (the node serves no historical state); every stored "
+            "event was compared with the node's logs instead"
+        )
+
+
+_HEAD_FN = contract_abi("RinneLedger").fn("ledgerHead")
+
+
+class _NoHistory(Exception):
+    """The node refused ``eth_call`` at an old block (it keeps no historical state)."""
+
+
+def _ledger_heads(w3: Web3, addresses: tuple[str, str], blocks: list[int], *, history: bool = False) -> list[tuple[int, int]]:
+    """Both contracts' packed head words (running hash ‖ sequence) at the end of each of `blocks`.
+    With `history`, a node's refusal (not a lost connection) is raised as :class:`_NoHistory`."""
+    data = "0x" + _HEAD_FN.selector.hex()
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(blocks), 250):  # 500 eth_calls a batch
+        part = blocks[start : start + 250]
+        reqs = [("eth_call", [{"to": a, "data": data}, hex(b)]) for b in part for a in addresses]
+        try:
+            raw = [bytes.fromhex(r[2:]) for r in batch(w3, reqs)]
+        except errors.ConnectionFailed:
+            raise
+        except errors.ChainError:
+            if not history:
+                raise
+            raise _NoHistory() from None
+        for k in range(len(part)):
+            out.append((_head_word(raw[2 * k]), _head_word(raw[2 * k + 1])))
+    return out
+
+
+def _head_word(raw: bytes) -> int:
+    # ledgerHead() returns (uint64 sequence, bytes32 head); the head word carries the sequence in its
+    # low 64 bits, so it alone is compared. No code (a block before the deployment) reads as 0.
+    if not raw:
+        return 0
+    if len(raw) != 64:
+        raise errors.NotDeployed(f"ledgerHead() returned {len(raw)} bytes, not 64: is this a Rinne contract?")
+    word = int.from_bytes(raw[32:64], "big")
+    if word & ((1 << 64) - 1) != int.from_bytes(raw[:32], "big"):
+        raise errors.NotDeployed("ledgerHead() returned a sequence its head word does not carry: is this a Rinne contract?")
+    return word
+
+
+def _first_difference(mine: list[tuple[Any, ...]], chain: list[tuple[Any, ...]]) -> tuple[int, str]:
+    """The first block where stored rows (block, log index, block hash, tx, contract, topics, data)
+    and the chain's differ, and what differs."""
+    fields = ("block", "log index", "block hash", "transaction", "contract", "topics", "data")
+    for m, c in zip(mine, chain):
+        if m == c:
+            continue
+        if m[:2] == c[:2]:
+            what = next(f for f, x, y in zip(fields, m, c) if x != y)
+            return m[0], f"the event at log index {m[1]}: its {what} is not the chain's"
+        if c[:2] < m[:2]:
+            return c[0], f"the chain's event at log index {c[1]} is missing from the index"
+        return m[0], f"the index holds an event at log index {m[1]} the chain does not"
+    if len(mine) > len(chain):
+        return mine[len(chain)][0], f"the index holds an event at log index {mine[len(chain)][1]} the chain does not"
+    return chain[len(mine)][0], f"the chain's event at log index {chain[len(mine)][1]} is missing from the index"
+
+
+class VerifyMixin(IndexBase):
+    """Verification of an :class:`EventIndex` against its own rows and the chain."""
+
+    def verify(self, w3: Web3 | None = None) -> None:
+        """Check that the index says what its own raw logs say, and with `w3` what the chain says.
+
+        Event ids, names and keys and the lots, operation and attestation tables must follow from the
+        raw logs; with `w3`, every stored block hash and time must be the chain's. The raw logs
+        themselves are checked by the audit (ledger heads, contract storage). Raises IndexCorrupt
+        when the index cannot be trusted: delete it and sync again.
+        """
+        lay = layouts()
+        lots: list[tuple[Any, ...]] = []
+        ins: list[tuple[Any, ...]] = []
+        outs: list[tuple[Any, ...]] = []
+        atts: list[tuple[Any, ...]] = []
+        units: list[tuple[bytes]] = []
+        for eid, block, li, contract, name, key, blob, data in self.conn.execute(
+            "SELECT id, block, log_index, contract, name, key, topics, data FROM events ORDER BY id"
+        ).rows():
+            if not _row_ok(eid, block, li, contract, blob, data):
+                raise _damaged(self.path, f"event row {eid!r} is malformed")
+            topics = split_topics(blob)
+            layout = lay.get((contract, topics[0]))
+            want = layout.name if layout else "?"
+            if name != want or key != _key(want, topics):
+                raise _damaged(self.path, f"event {eid} is stored as {name!r} but its log is {want!r}")
+            try:
+                _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
+            except (ValueError, IndexError, TypeError):
+                raise _damaged(self.path, f"event {eid} cannot be decoded") from None
+        derived_lots = {row[0]: (*row, 0) for row in lots}
+        for (lot_id,) in units:
+            if lot_id in derived_lots:
+                derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
+        tables = [
+            ("lots", "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots", sorted(derived_lots.values())),
+            ("op_in", "SELECT op, pos, lot_id, used FROM op_in", sorted(ins)),
+            ("op_out", "SELECT op, pos, lot_id FROM op_out", sorted(outs)),
+            ("attested", "SELECT uid, lot_id, event FROM attested", sorted({a[0]: a for a in atts}.values())),
+        ]
+        for table, sql, derived in tables:
+            try:
+                stored = sorted(self.conn.execute(sql).fetchall())
+            except TypeError:  # values of mixed types that do not even compare
+                raise _damaged(self.path, f"table {table} holds malformed rows") from None
+            if stored != derived:
+                raise _damaged(self.path, f"table {table} does not follow from the stored events")
+        if self._meta("schema") != SCHEMA_VERSION:
+            raise _damaged(self.path, "schema record altered")
+        blocks = self.conn.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number").fetchall()
+        synced = self.synced_block
+        if synced is not None and (not blocks or blocks[-1][0] != synced or blocks[-1][2] != self.chain_timestamp):
+            raise _damaged(self.path, "the synced block and time do not match the block table")
+        used = {b for (b,) in self.conn.execute("SELECT DISTINCT block FROM events")}
+        if not used <= {b[0] for b in blocks}:
+            raise _damaged(self.path, "events of blocks the block table does not know")
+        if w3 is None:
+            return
+        for start in range(0, len(blocks), 500):
+            part = blocks[start : start + 500]
+            for (number, h, ts), blk in zip(part, batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n, _, _ in part])):
+                if blk is None or bytes.fromhex(blk["hash"][2:]) != h or int(blk["timestamp"], 16) != ts:
+                    raise errors.IndexCorrupt(
+                        f"{self.path}: block {number} differs from the chain's (a reorg since the last sync, or a "
+                        "damaged index): sync again, or delete the index and sync again"
+                    )
+
+    def verify_heads(
+        self, w3: Web3, *, to_block: int | None = None, deployment: Deployment | None = None, every_block: bool = False
+    ) -> HeadsVerified:
+        """Check the index against the chain up to `to_block` (default: the synced block) before answering from it.
+
+        Runs :meth:`verify` with `w3` first (the derived tables follow from the raw logs; every stored
+        block number, hash and time is the chain's). Then replays the stored raw logs and compares both
+        contracts' (sequence, running hash) with their ``ledgerHead()`` at `to_block`, which binds the
+        set and order of each contract's events; and it binds every event to its block and to one order
+        across both contracts by comparing the stored rows with ``eth_getLogs`` of every block from the
+        deployment on, row for row (block number and hash, log index, transaction, contract, topics, data).
+
+        With `every_block`, the heads are compared at the end of every stored block instead (the
+        contracts' own word for each block, needs a node with historical state; about 50x slower on
+        Anvil), and only the blocks holding events of both contracts are fetched again, for the order
+        between the two inside a block, which neither head holds. A node that refuses ``eth_call`` at
+        old blocks gets the default check and the result says so (:attr:`HeadsVerified.note`).
+
+        With `deployment`, the index must belong to it. Raises IndexCorrupt naming the first block
+        that differs.
+        """
+        t0 = time.perf_counter()
+        self.verify(w3)
+        d, synced = self.deployment, self.synced_block
+        if d is None or synced is None:
+            if self.event_count() or self.conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone():
+                raise _damaged(self.path, "events without a deployment or synced block")
+            return HeadsVerified(0, 0, 0, 0, every_block, every_block, time.perf_counter() - t0)
+        if deployment is not None and (d.chain_id, d.ledger.lower(), d.attestations.lower(), d.block) != (
+            deployment.chain_id,
+            deployment.ledger.lower(),
+            deployment.attestations.lower(),
+            deployment.block,
+        ):
+            raise errors.IndexCorrupt(
+                f"{self.path}: the index records another deployment than chain {deployment.chain_id} ledger "
+                f"{deployment.ledger} from block {deployment.block}: delete the index and sync again"
+            )
+        served = int(call(w3, "eth_chainId", []), 16)
+        if served != d.chain_id:
+            raise errors.IndexCorrupt(
+                f"{self.path} indexes chain {d.chain_id}, the node serves chain {served}: use another index file"
+            )
+        end = synced if to_block is None else to_block
+        if not d.block <= end <= synced:
+            raise errors.InvalidInput(f"to_block {end} is outside the indexed blocks {d.block}-{synced}")
+        # One pass over the raw logs: both head words as of the last event of every block, and which
+        # contracts each block holds events of.
+        heads = [0, 0]
+        after: dict[int, tuple[int, int]] = {}
+        mixed: dict[int, int] = {}
+        events = 0
+        for eid, block, li, contract, blob, data in self.conn.execute(
+            "SELECT id, block, log_index, contract, topics, data FROM events WHERE id < ? ORDER BY id", ((end + 1) << _LOG_BITS,)
+        ):
+            if not _row_ok(eid, block, li, contract, blob, data):
+                raise _damaged(self.path, f"event row {eid!r} is malformed")
+            heads[contract] = advance_head(heads[contract], keccak(blob + data))  # = event_hash of the split topics
+            after[block] = (heads[0], heads[1])
+            mixed[block] = mixed.get(block, 0) | (1 << contract)
+            events += 1
+        stored = {n: h for n, h in self.conn.execute("SELECT number, hash FROM blocks WHERE number <= ?", (end,))}
+        checked = sorted(set(stored) | set(after) | {end})
+        if checked[0] < d.block:
+            raise errors.IndexCorrupt(
+                f"{self.path}: block {checked[0]} precedes the deployment (block {d.block}): delete the index and sync again"
+            )
+        expect: list[tuple[int, int]] = []
+        cur = (0, 0)
+        for b in checked:
+            cur = after.get(b, cur)
+            expect.append(cur)
+        addresses = (d.ledger, d.attestations)
+        # The heads at `end` first: a node that cannot answer even that fails here, whatever its history.
+        last = _ledger_heads(w3, addresses, [end])
+        historical = every_block
+        if every_block:
+            try:
+                chain = _ledger_heads(w3, addresses, checked[:-1], history=True) + last
+            except _NoHistory:  # pruned state ("BlockOutOfRangeError", "missing trie node"): the default check
+                historical = False
+        if not historical:
+            checked, expect, chain = [end], [expect[-1]], last
+        bad_heads = next(
+            (
+                (b, k, mine, theirs)
+                for b, mine, theirs in zip(checked, expect, chain)
+                for k in (LEDGER, ATTESTATIONS)
+                if mine[k] != theirs[k]
+            ),
+            None,
+        )
+        if historical:
+            log_blocks = sorted(b for b, m in mixed.items() if m == 3)
+            bad_logs = self._compare_logs(w3, addresses, [(b, b) for b in log_blocks], stored)
+        else:
+            log_blocks = sorted(mixed)
+            bad_logs = self._compare_logs(w3, addresses, [(d.block, end)], stored)
+        if bad_heads is not None and (bad_logs is None or bad_heads[0] <= bad_logs[0]):
+            b, k, mine, theirs = bad_heads
+            mask = (1 << 64) - 1
+            raise errors.IndexCorrupt(
+                f"{self.path}: block {b} differs from the chain's ledger heads ({CONTRACT_NAMES[k]}: the index replays "
+                f"{mine[k] & mask} events to head {mine[k].to_bytes(32, 'big').hex()[:12]}…, the chain counts {theirs[k] & mask} "
+                f"to {theirs[k].to_bytes(32, 'big').hex()[:12]}…): delete the index and sync again"
+            )
+        if bad_logs is not None:
+            raise errors.IndexCorrupt(
+                f"{self.path}: block {bad_logs[0]} differs from the chain's logs ({bad_logs[1]}): delete the index and sync again"
+            )
+        return HeadsVerified(end, events, len(checked), len(log_blocks), every_block, historical, time.perf_counter() - t0)
+
+    def _compare_logs(
+        self, w3: Web3, addresses: tuple[str, str], ranges: list[tuple[int, int]], hashes: dict[int, bytes]
+    ) -> tuple[int, str] | None:
+        """Fetch the logs of block `ranges` again and compare them with the stored rows; return the
+        first block that differs and how, or None. Long ranges go in spans the node accepts."""
+        slots = {addresses[0].lower(): LEDGER, addresses[1].lower(): ATTESTATIONS}
+        spans: list[tuple[int, int]] = []
+        for a, z in ranges:
+            spans.extend((lo, min(lo + _LOG_SPAN - 1, z)) for lo in range(a, z + 1, _LOG_SPAN))
+        pos = 0
+        while pos < len(spans):
+            part = spans[pos : pos + 100]  # one batch: single blocks of `every_block`, or long spans
+            reqs = [("eth_getLogs", [{"address": list(addresses), "fromBlock": hex(a), "toBlock": hex(z)}]) for a, z in part]
+            try:
+                answers = batch(w3, reqs)
+            except errors.ConnectionFailed:
+                raise
+            except errors.ChainError as exc:
+                # A node's result limit ("query returned more than 10000 results", "block range too
+                # large"): every span of the batch split in four, down to single blocks.
+                if all(a == z for a, z in part) or not is_range_error(exc):
+                    raise
+                smaller: list[tuple[int, int]] = []
+                for a, z in part:
+                    step = max(1, (z - a + 1) // 4)
+                    smaller.extend((lo, min(lo + step - 1, z)) for lo in range(a, z + 1, step))
+                spans[pos : pos + len(part)] = smaller
+                continue
+            for (a, z), logs in zip(part, answers):
+                chain: list[tuple[Any, ...]] = []
+                for log in logs:
+                    slot = slots.get(str(log["address"]).lower())
+                    if log.get("removed") or slot is None:
+                        continue
+                    tx = log.get("transactionHash")
+                    chain.append(
+                        (
+                            int(log["blockNumber"], 16),
+                            int(log["logIndex"], 16),
+                            bytes.fromhex(log["blockHash"][2:]),
+                            bytes.fromhex(tx[2:]) if tx else None,
+                            slot,
+                            bytes.fromhex("".join(t[2:] for t in log["topics"])),
+                            bytes.fromhex(log["data"][2:]),
+                        )
+                    )
+                chain.sort(key=lambda r: (r[0], r[1]))
+                mine = [
+                    (blk, li, hashes.get(blk), tx, contract, topics, data)
+                    for blk, li, tx, contract, topics, data in self.conn.execute(
+                        "SELECT block, log_index, tx_hash, contract, topics, data FROM events WHERE id >= ? AND id < ? ORDER BY id",
+                        (a << _LOG_BITS, (z + 1) << _LOG_BITS),
+                    )
+                ]
+                if mine != chain:
+                    return _first_difference(mine, chain)
+            pos += len(part)
+        return None

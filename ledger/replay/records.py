@@ -1,0 +1,199 @@
+"""The replayed records: lots, operations, units and their state of health, attestations, participants, and issues found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.domain.composition import ELEMENTS, unpack_lanes
+from ledger.domain.enums import LotKind, LotState
+
+N = len(ELEMENTS)
+
+
+ZERO: tuple[int, ...] = (0,) * N
+
+
+Vec = tuple[int, ...]
+
+
+Comp = tuple[Vec, Vec, Vec]  # total, pre-consumer, post-consumer (grams per element)
+
+
+ZERO_COMP: Comp = (ZERO, ZERO, ZERO)
+
+
+def unpack_comp(words: Any) -> Comp:
+    """Unpack the ABI form ``([t0, t1], [p0, p1], [q0, q1])`` of a composition."""
+    return (unpack_lanes(words[0]), unpack_lanes(words[1]), unpack_lanes(words[2]))
+
+
+def sub_comp(a: Comp, b: Comp) -> Comp:
+    """Lane-wise a - b for all three vectors."""
+    return (_sub_vec(a[0], b[0]), _sub_vec(a[1], b[1]), _sub_vec(a[2], b[2]))
+
+
+def _sub_vec(va: Vec, vb: Vec) -> Vec:
+    return tuple(x - y for x, y in zip(va, vb))
+
+
+def add_vec(a: Vec, b: Vec) -> Vec:
+    """Lane-wise a + b."""
+    return tuple(x + y for x, y in zip(a, b))
+
+
+@dataclass(slots=True)
+class LotRec:
+    """A lot as replayed."""
+
+    lot_id: bytes
+    material: bytes
+    origin: bytes
+    evidence: bytes
+    creator: str
+    mass0: int
+    comp0: Comp
+    pos: int
+    block: int
+    timestamp: int
+    holder: str = ""
+    mass: int = 0
+    comp: Comp = ZERO_COMP
+    kind: int = LotKind.MATERIAL
+    state: int = LotState.ACTIVE
+    made_by: int | None = None
+    used_by: list[int] = field(default_factory=list)
+    custody: list[tuple[int, int, str, str]] = field(default_factory=list)  # (pos, timestamp, from, to)
+    freezes: list[tuple[int, int, bool]] = field(default_factory=list)  # (pos, timestamp, frozen)
+    offered_to: str | None = None
+    cell: bool = False  # made by a cell maker (docs/methodology.md §5): what a unit may be built from
+
+
+@dataclass(slots=True)
+class OpRec:
+    """One consuming operation (LotsTransformed) with what each input really gave."""
+
+    index: int
+    kind: int
+    operator: str
+    inputs: list[bytes]
+    used_masses: list[int]
+    used: list[int]
+    used_comps: list[Comp]
+    outputs: list[bytes]
+    loss: Vec
+    pos: int
+    block: int
+    timestamp: int
+
+
+@dataclass(slots=True)
+class SohRec:
+    """One state-of-health record."""
+
+    timestamp: int
+    block: int
+    pos: int
+    recorder: str
+    soce_bp: int
+    capacity_wh: int
+    cycles: int
+    throughput_wh: int
+    evidence: bytes
+    status: int
+    corrected: SohRec | None = None  # the record this one superseded (SohCorrected), kept for the history
+
+
+@dataclass(slots=True)
+class UnitRec:
+    """A battery unit's passport as replayed."""
+
+    unit_id: bytes
+    serial_hash: bytes
+    rated_wh: int
+    status: int
+    parents: list[bytes]
+    pos: int
+    block: int
+    timestamp: int
+    soh: list[SohRec] = field(default_factory=list)
+    statuses: list[tuple[int, int, int, int, bytes]] = field(default_factory=list)  # (timestamp, pos, from, to, evidence)
+    end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party (the contract's END_USER flag)
+    ended_use: bool = False  # repurposed from units that were all post-consumer (the contract's ENDED_USE flag)
+    custody: int = 0  # changes of holder so far: an authorisation holds for one custody
+    diagnosticians: dict[str, tuple[str, int]] = field(default_factory=dict)  # diagnostician -> (holder, custody)
+
+    @property
+    def post_consumer(self) -> bool:
+        """Whether recycling the unit yields post-consumer material (ISO 14021), as the contract decides: it
+        reached an end user and its latest SOH record shows throughput, or it inherited that standing."""
+        return self.ended_use or (self.end_user and bool(self.soh) and self.soh[-1].throughput_wh > 0)
+
+
+@dataclass(slots=True)
+class AttRec:
+    """A GWP attestation as relayed on-chain."""
+
+    uid: bytes
+    lot_id: bytes
+    signer: str
+    emissions_grams: int
+    stage: int
+    methodology: bytes
+    evidence: bytes
+    issued_at: int
+    valid_until: int
+    nonce: int
+    deadline: int
+    self_declared: bool
+    signature: bytes
+    pos: int
+    block: int
+    timestamp: int
+    revoked: tuple[int, int, str, bytes] | None = None  # (pos, timestamp, revoker, reason)
+
+
+@dataclass(slots=True)
+class ParticipantRec:
+    """A registry entry and its history."""
+
+    account: str
+    roles: int = 0
+    registered: bool = False
+    suspended: bool = False
+    history: list[tuple[int, int, int, bool, bool]] = field(default_factory=list)  # (timestamp, pos, roles, reg, susp)
+
+    def at(self, timestamp: int) -> tuple[int, bool, bool]:
+        """Return (roles, registered, suspended) as they stood at the end of second `timestamp`."""
+        state = (0, False, False)
+        for ts, _, roles, reg, susp in self.history:
+            if ts > timestamp:
+                break
+            state = (roles, reg, susp)
+        return state
+
+    def at_pos(self, pos: int) -> tuple[int, bool, bool]:
+        """Return (roles, registered, suspended) just before event position `pos`."""
+        state = (0, False, False)
+        for _, p, roles, reg, susp in self.history:
+            if p >= pos:
+                break
+            state = (roles, reg, susp)
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """Something the replay found that the contracts should have prevented (or an audit must show)."""
+
+    code: str
+    message: str
+    subject: str
+    pos: int
+    block: int
+
+
+def _scale(comp: Comp, num: int, den: int) -> Comp:
+    if den <= 0:
+        return ZERO_COMP
+    return tuple(v * num // den for v in comp[0]), tuple(v * num // den for v in comp[1]), tuple(v * num // den for v in comp[2])

@@ -1,0 +1,485 @@
+"""The ledger rebuilt in memory from decoded events alone: lots, operations, units, attestations,
+participants. Pure Python, no chain: unit tests feed it synthetic events, the index feeds it stored
+logs, and every derived figure (footprint, recycled content, origin, audit checks) reads from it.
+
+Replaying also notices what the contracts would have refused (a consumer who is not the holder, a
+frozen lot used, a transform that does not conserve an element, a signer not accredited at the
+time). Those findings are kept in :attr:`LedgerState.issues` for the audit; a partial replay (a
+subgraph loaded from the index) passes ``strict=False`` and records nothing about lots it never saw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.composition import ELEMENTS, unpack_lanes
+from ledger.domain.enums import LotKind, LotState, OpKind, PassportStatus, Role
+from ledger.domain.ids import hex_of
+from ledger.replay.records import (
+    ZERO_COMP,
+    AttRec,
+    Comp,
+    Issue,
+    LotRec,
+    N,
+    OpRec,
+    ParticipantRec,
+    SohRec,
+    UnitRec,
+    _scale,
+    sub_comp,
+    unpack_comp,
+)
+
+
+class LedgerState:
+    """The ledger replayed from events: feed events in chain order with :meth:`apply`."""
+
+    def __init__(self, *, strict: bool = True) -> None:
+        self.strict = strict
+        self.lots: dict[bytes, LotRec] = {}
+        self.ops: list[OpRec] = []
+        self.units: dict[bytes, UnitRec] = {}
+        self.attestations: dict[bytes, AttRec] = {}
+        self.by_lot: dict[bytes, list[bytes]] = {}  # lot id -> attestation uids
+        self.participants: dict[str, ParticipantRec] = {}
+        self.admin: str | None = None
+        self.issues: list[Issue] = []
+        self.events = 0
+        self.last_block = 0
+        self.last_timestamp = 0
+        self._pending: dict[bytes, tuple[int, Comp]] = {}
+        self._pos = 0
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _issue(self, code: str, message: str, subject: bytes | str, block: int) -> None:
+        subj = hex_of(subject) if isinstance(subject, bytes) else subject
+        self.issues.append(Issue(code, message, subj, self._pos, block))
+
+    def participant(self, account: str) -> ParticipantRec:
+        """Return (creating when absent) the registry record of `account` (lowercase hex)."""
+        p = self.participants.get(account)
+        if p is None:
+            p = self.participants[account] = ParticipantRec(account)
+        return p
+
+    def _active(self, account: str, roles: int = 0) -> bool:
+        p = self.participants.get(account)
+        return bool(p and p.registered and not p.suspended and (roles == 0 or p.roles & roles))
+
+    def _record_participant(self, p: ParticipantRec, ts: int) -> None:
+        p.history.append((ts, self._pos, p.roles, p.registered, p.suspended))
+
+    def attestations_of(self, lot_id: bytes) -> list[AttRec]:
+        """Return the attestations relayed for a lot, in chain order."""
+        return [self.attestations[u] for u in self.by_lot.get(lot_id, ())]
+
+    # -------------------------------------------------------------------------- replay
+
+    def apply(self, name: str, args: dict[str, Any], block: int, timestamp: int, pos: int | None = None) -> None:
+        """Apply one decoded event (names as in the ABI; addresses lowercase hex, ids as bytes)."""
+        self._pos = self.events if pos is None else pos
+        self.events += 1
+        self.last_block = max(self.last_block, block)
+        self.last_timestamp = max(self.last_timestamp, timestamp)
+        handler = getattr(self, "_on_" + name, None)
+        if handler is not None:
+            handler(args, block, timestamp)
+
+    def _on_LotCreated(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot_id = a["lotId"]
+        if lot_id in self.lots:
+            self._issue("duplicate-lot", "a lot was created twice", lot_id, block)
+            return
+        comp = unpack_comp(a["composition"])
+        holder = a["holder"].lower()
+        self.lots[lot_id] = LotRec(
+            lot_id=lot_id,
+            material=a["material"],
+            origin=a["origin"],
+            evidence=a["evidence"],
+            creator=holder,
+            mass0=a["mass"],
+            comp0=comp,
+            pos=self._pos,
+            block=block,
+            timestamp=ts,
+            holder=holder,
+            mass=a["mass"],
+            comp=comp,
+            cell=self._active(holder, Role.CELL_MAKER),
+        )
+        if self.strict and not (self._active(holder)):
+            self._issue("inactive-actor", "a lot was created by an account that was not an active participant", lot_id, block)
+
+    def _lot(self, lot_id: bytes, block: int, what: str) -> LotRec | None:
+        lot = self.lots.get(lot_id)
+        if lot is None and self.strict:
+            self._issue("unknown-lot", f"{what} names a lot that was never created", lot_id, block)
+        return lot
+
+    def _on_LotUpdated(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self._lot(a["lotId"], block, "LotUpdated")
+        if lot is None:
+            return
+        rest = unpack_comp(a["composition"])
+        self._pending[lot.lot_id] = (lot.mass - a["mass"], sub_comp(lot.comp, rest))
+        if lot.state != LotState.ACTIVE and self.strict:
+            self._issue("inactive-lot-used", f"lot used while {LotState(lot.state).name.lower()}", lot.lot_id, block)
+        lot.mass = a["mass"]
+        lot.comp = rest
+
+    def _on_LotsTransformed(self, a: dict[str, Any], block: int, ts: int) -> None:
+        kind, operator = a["kind"], a["operator"].lower()
+        op = OpRec(
+            index=len(self.ops),
+            kind=kind,
+            operator=operator,
+            inputs=list(a["inputs"]),
+            used_masses=list(a["usedMasses"]),
+            used=[],
+            used_comps=[],
+            outputs=list(a["outputs"]),
+            loss=unpack_lanes(a["loss"]),
+            pos=self._pos,
+            block=block,
+            timestamp=ts,
+        )
+        self.ops.append(op)
+        for lot_id, used_mass in zip(op.inputs, op.used_masses):
+            lot = self._lot(lot_id, block, "an operation")
+            if lot is None:
+                op.used.append(used_mass)
+                op.used_comps.append(ZERO_COMP)
+                continue
+            if used_mass == 0:
+                if lot.state != LotState.ACTIVE and self.strict:
+                    self._issue("inactive-lot-used", f"lot consumed while {LotState(lot.state).name.lower()}", lot_id, block)
+                op.used.append(lot.mass)
+                op.used_comps.append(lot.comp)
+                lot.state = LotState.CONSUMED
+            else:
+                pending = self._pending.pop(lot_id, None)
+                if pending is None or pending[0] != used_mass:
+                    if self.strict:
+                        self._issue("usage-mismatch", "partial use without a matching LotUpdated", lot_id, block)
+                    pending = (used_mass, _scale(lot.comp0, used_mass, lot.mass0))
+                op.used.append(pending[0])
+                op.used_comps.append(pending[1])
+            lot.used_by.append(op.index)
+            if self.strict and lot.holder != operator:
+                self._issue("custody-gap", f"consumed by {operator}, but the replayed holder is {lot.holder}", lot_id, block)
+        # The material taxonomy, by who made what: cells are what a cell maker makes (a transform it runs, or a
+        # lot it brings in), a split or merge of cells is cells, and a unit is built from cells only.
+        inputs = [self.lots.get(i) for i in op.inputs]
+        cells = (kind == OpKind.TRANSFORM and self._active(operator, Role.CELL_MAKER)) or (
+            kind in (OpKind.SPLIT, OpKind.MERGE) and all(i is not None and i.cell for i in inputs)
+        )
+        for out_id in op.outputs:
+            out = self.lots.get(out_id)
+            if out is None:
+                if self.strict:
+                    self._issue("unknown-lot", "an operation output was never created", out_id, block)
+                continue
+            out.made_by = op.index
+            out.cell = cells and out.kind == LotKind.MATERIAL
+        if self.strict:
+            if kind == OpKind.BUILD:
+                odd = [i.lot_id for i in inputs if i is not None and not i.cell]
+                if odd:
+                    subject = op.outputs[0] if op.outputs else odd[0]
+                    self._issue("not-cells", f"a unit built from {len(odd)} lot(s) no cell maker made", subject, block)
+            self._check_balance(op, block)
+
+    def _check_balance(self, op: OpRec, block: int) -> None:
+        outs = [self.lots[o] for o in op.outputs if o in self.lots]
+        subject = op.outputs[0] if op.outputs else b"\0" * 32
+        used_t = [sum(c[0][k] for c in op.used_comps) for k in range(N)]
+        made_t = [sum(o.comp0[0][k] for o in outs) for k in range(N)]
+        for k, e in enumerate(ELEMENTS):
+            if used_t[k] != made_t[k] + op.loss[k]:
+                self._issue(
+                    "conservation",
+                    f"{OpKind(op.kind).name.lower()}: {e} in {used_t[k]} g, out {made_t[k]} g + loss {op.loss[k]} g",
+                    subject,
+                    block,
+                )
+                break
+        if op.kind == OpKind.RECYCLE:
+            unit = self.units.get(op.inputs[0]) if op.inputs else None
+            post = unit is not None and unit.post_consumer
+            for o in outs:
+                if post and (any(o.comp0[1]) or o.comp0[2] != o.comp0[0]):
+                    self._issue("recycled-credit", "a recovered lot is not entirely post-consumer recycled", o.lot_id, block)
+                elif not post and (any(o.comp0[2]) or o.comp0[1] != o.comp0[0]):
+                    self._issue(
+                        "recycled-credit",
+                        "a lot recovered from a unit that never reached an end user or was never used is not entirely pre-consumer",
+                        o.lot_id,
+                        block,
+                    )
+        else:
+            for vec, name in ((1, "pre-consumer"), (2, "post-consumer")):
+                used_v = [sum(c[vec][k] for c in op.used_comps) for k in range(N)]
+                made_v = [sum(o.comp0[vec][k] for o in outs) for k in range(N)]
+                if any(m > u for m, u in zip(made_v, used_v)):
+                    self._issue("recycled-credit", f"outputs claim more {name} recycled mass than the inputs gave", subject, block)
+                elif op.kind in (OpKind.TRANSFORM, OpKind.BUILD, OpKind.REPURPOSE) and not self._share_kept(op, outs, vec, used_t):
+                    self._issue(
+                        "recycled-credit", f"an output claims a larger {name} recycled share than the inputs gave", subject, block
+                    )
+        if op.kind in (OpKind.SPLIT, OpKind.MERGE):
+            if sum(o.mass0 for o in outs) != sum(op.used):
+                self._issue("conservation", f"{OpKind(op.kind).name.lower()} does not conserve mass", subject, block)
+            materials = {o.material for o in outs} | {self.lots[i].material for i in op.inputs if i in self.lots}
+            if len(materials) > 1:
+                self._issue("conservation", f"{OpKind(op.kind).name.lower()} mixes materials", subject, block)
+
+    @staticmethod
+    def _share_kept(op: OpRec, outs: list[LotRec], vec: int, used_t: list[int]) -> bool:
+        """ISO 22095 controlled blending, as the contract checks it: per element, the outputs' recycled share
+        is at most the inputs' (exactly for the outputs together, within a gram's rounding for each)."""
+        used_r = [sum(c[vec][k] for c in op.used_comps) for k in range(N)]
+        made_t = [sum(o.comp0[0][k] for o in outs) for k in range(N)]
+        made_r = [sum(o.comp0[vec][k] for o in outs) for k in range(N)]
+        for k in range(N):
+            if made_r[k] * used_t[k] > used_r[k] * made_t[k]:
+                return False
+            if used_t[k] and any(o.comp0[vec][k] * used_t[k] > used_r[k] * o.comp0[0][k] + used_t[k] - 1 for o in outs):
+                return False
+        return True
+
+    def _on_OfferMade(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self._lot(a["lotId"], block, "an offer")
+        if lot is None:
+            return
+        if self.strict and (a["from"].lower() != lot.holder or lot.state != LotState.ACTIVE):
+            self._issue("custody-gap", f"offered by {a['from'].lower()}, but the replayed holder is {lot.holder}", lot.lot_id, block)
+        lot.offered_to = a["to"].lower()
+
+    def _on_OfferAccepted(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self._lot(a["lotId"], block, "an accepted offer")
+        if lot is None:
+            return
+        frm, to = a["from"].lower(), a["to"].lower()
+        if self.strict and (frm != lot.holder or lot.offered_to != to):
+            self._issue(
+                "custody-gap",
+                f"handed over by {frm} to {to}, but the replayed holder is {lot.holder} and the replayed offer is to {lot.offered_to}",
+                lot.lot_id,
+                block,
+            )
+        if self.strict and lot.state != LotState.ACTIVE:
+            self._issue("inactive-lot-used", f"lot handed over while {LotState(lot.state).name.lower()}", lot.lot_id, block)
+        lot.custody.append((self._pos, ts, frm, to))
+        lot.holder = to
+        lot.offered_to = None
+        unit = self.units.get(lot.lot_id)
+        if unit is not None:
+            unit.custody += 1
+            if self._active(to, Role.OEM | Role.SECOND_LIFE):
+                unit.end_user = True
+
+    def _on_OfferRejected(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self.lots.get(a["lotId"])
+        if lot is not None:
+            lot.offered_to = None
+
+    _on_OfferCancelled = _on_OfferRejected
+
+    def _on_LotFrozen(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self._lot(a["lotId"], block, "a freeze")
+        if lot is not None:
+            lot.state = LotState.FROZEN
+            lot.freezes.append((self._pos, ts, True))
+
+    def _on_LotUnfrozen(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot = self._lot(a["lotId"], block, "an unfreeze")
+        if lot is not None:
+            lot.state = LotState.ACTIVE
+            lot.freezes.append((self._pos, ts, False))
+
+    def _on_UnitCreated(self, a: dict[str, Any], block: int, ts: int) -> None:
+        unit_id = a["unitId"]
+        lot = self.lots.get(unit_id)
+        if lot is not None:
+            lot.kind = LotKind.UNIT
+        unit = self.units[unit_id] = UnitRec(
+            unit_id=unit_id,
+            serial_hash=a["serialHash"],
+            rated_wh=a["ratedWh"],
+            status=a["status"],
+            parents=list(a["parents"]),
+            pos=self._pos,
+            block=block,
+            timestamp=ts,
+        )
+        if unit.parents:  # repurposed: made by a SECOND_LIFE party, post-consumer if every parent was
+            unit.end_user = True
+            unit.ended_use = all(p in self.units and self.units[p].post_consumer for p in unit.parents)
+        elif lot is not None:
+            unit.end_user = self._active(lot.creator, Role.OEM | Role.SECOND_LIFE)
+
+    def _on_SohRecorded(self, a: dict[str, Any], block: int, ts: int) -> None:
+        self._soh(a, block, ts, correction=False)
+
+    def _on_SohCorrected(self, a: dict[str, Any], block: int, ts: int) -> None:
+        self._soh(a, block, ts, correction=True)
+
+    def _soh(self, a: dict[str, Any], block: int, ts: int, *, correction: bool) -> None:
+        unit = self.units.get(a["unitId"])
+        if unit is None or (correction and not unit.soh):
+            if self.strict:
+                what = (
+                    "an SOH correction without a record to correct" if correction else "SOH recorded for a unit that was never created"
+                )
+                self._issue("unknown-lot", what, a["unitId"], block)
+            return
+        soce, cap, cycles, thr, evidence = a["soh"]
+        recorder = a["recorder"].lower()
+        self._check_recorder(unit, recorder, block)
+        if correction:
+            # The correction supersedes the latest record and keeps its time (as the contract does); the
+            # superseded record stays reachable for the history.
+            old = unit.soh[-1]
+            unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status, old)
+        else:
+            unit.soh.append(SohRec(ts, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status))
+        self._passport_changed(unit.unit_id)
+
+    def _on_DiagnosticianAuthorised(self, a: dict[str, Any], block: int, ts: int) -> None:
+        unit = self.units.get(a["unitId"])
+        if unit is None:
+            return
+        diagnostician = a["diagnostician"].lower()
+        if a["authorised"]:
+            unit.diagnosticians[diagnostician] = (a["holder"].lower(), unit.custody)
+        else:
+            unit.diagnosticians.pop(diagnostician, None)
+
+    def _check_recorder(self, unit: UnitRec, recorder: str, block: int) -> None:
+        lot = self.lots.get(unit.unit_id)
+        if not self.strict or lot is None or recorder == lot.holder:
+            return
+        if unit.diagnosticians.get(recorder) != (lot.holder, unit.custody) or not self._active(recorder, Role.DIAGNOSTICIAN):
+            self._issue(
+                "unauthorised-recorder",
+                "an SOH record by someone who was neither the holder nor a diagnostician the holder authorised for the unit",
+                unit.unit_id,
+                block,
+            )
+
+    def _passport_changed(self, unit_id: bytes) -> None:
+        # The contract bumps the lot's epoch on every status change and SOH record: a pending offer is dead.
+        lot = self.lots.get(unit_id)
+        if lot is not None:
+            lot.offered_to = None
+
+    def _on_StatusChanged(self, a: dict[str, Any], block: int, ts: int) -> None:
+        unit = self.units.get(a["unitId"])
+        if unit is None:
+            return
+        if self.strict and unit.status != a["from"]:
+            self._issue(
+                "status-gap",
+                f"status changed from {PassportStatus(a['from']).name}, but the replayed status is {PassportStatus(unit.status).name}",
+                unit.unit_id,
+                block,
+            )
+        unit.statuses.append((ts, self._pos, a["from"], a["to"], a["evidence"]))
+        unit.status = a["to"]
+        self._passport_changed(unit.unit_id)
+
+    # --------------------------------------------------------------------- registry
+
+    def _on_AdminTransferred(self, a: dict[str, Any], block: int, ts: int) -> None:
+        self.admin = a["newAdmin"].lower()
+
+    def _on_ParticipantRegistered(self, a: dict[str, Any], block: int, ts: int) -> None:
+        p = self.participant(a["account"].lower())
+        p.roles, p.registered, p.suspended = a["roles"], True, False
+        self._record_participant(p, ts)
+
+    def _on_RolesChanged(self, a: dict[str, Any], block: int, ts: int) -> None:
+        p = self.participant(a["account"].lower())
+        p.roles = a["roles"]
+        self._record_participant(p, ts)
+
+    def _on_ParticipantSuspended(self, a: dict[str, Any], block: int, ts: int) -> None:
+        p = self.participant(a["account"].lower())
+        p.suspended = True
+        self._record_participant(p, ts)
+
+    def _on_ParticipantReinstated(self, a: dict[str, Any], block: int, ts: int) -> None:
+        p = self.participant(a["account"].lower())
+        p.suspended = False
+        self._record_participant(p, ts)
+
+    # ----------------------------------------------------------------- attestations
+
+    def _on_Attested(self, a: dict[str, Any], block: int, ts: int) -> None:
+        lot_id, emissions, stage, methodology, evidence, issued, valid_until, nonce, deadline = a["attestation"]
+        uid = a["uid"]
+        rec = AttRec(
+            uid=uid,
+            lot_id=a["lotId"],
+            signer=a["signer"].lower(),
+            emissions_grams=emissions,
+            stage=stage,
+            methodology=methodology,
+            evidence=evidence,
+            issued_at=issued,
+            valid_until=valid_until,
+            nonce=nonce,
+            deadline=deadline,
+            self_declared=bool(a["selfDeclared"]),
+            signature=a["signature"],
+            pos=self._pos,
+            block=block,
+            timestamp=ts,
+        )
+        if uid in self.attestations and self.strict:
+            self._issue("duplicate-attestation", "an attestation uid was relayed twice", uid, block)
+        self.attestations[uid] = rec
+        self.by_lot.setdefault(rec.lot_id, []).append(uid)
+        if lot_id != rec.lot_id and self.strict:
+            self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
+        if self.strict and rec.self_declared:
+            lot = self.lots.get(rec.lot_id)
+            if lot is None or lot.holder != rec.signer or not self._active(rec.signer):
+                self._issue(
+                    "unaccredited-signer",
+                    "a self-declared figure was signed by someone who was not the lot's active holder",
+                    uid,
+                    block,
+                )
+            elif lot.state != LotState.ACTIVE:
+                self._issue(
+                    "unaccredited-signer",
+                    f"a self-declared figure was relayed for a lot already {LotState(lot.state).name.lower()}",
+                    uid,
+                    block,
+                )
+
+    def _on_Revoked(self, a: dict[str, Any], block: int, ts: int) -> None:
+        rec = self.attestations.get(a["uid"])
+        if rec is None:
+            if self.strict:
+                self._issue("unknown-attestation", "a revocation names an unknown attestation", a["uid"], block)
+            return
+        rec.revoked = (self._pos, ts, a["revoker"].lower(), a["reason"])
+
+    # ------------------------------------------------------------------------ views
+
+    def accredited(self, account: str, *, timestamp: int | None = None, pos: int | None = None) -> bool:
+        """Whether `account` was an active GWP_VERIFIER at a time (seconds) or before an event position."""
+        p = self.participants.get(account.lower())
+        if p is None:
+            return False
+        roles, reg, susp = p.at(timestamp) if timestamp is not None else p.at_pos(pos if pos is not None else 1 << 62)
+        return reg and not susp and bool(roles & Role.GWP_VERIFIER)
+
+    def creation_order(self) -> list[LotRec]:
+        """Return all lots in creation order (a topological order of the material graph)."""
+        return sorted(self.lots.values(), key=lambda lot: lot.pos)

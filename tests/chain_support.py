@@ -1,0 +1,64 @@
+"""The deployed suite the chain tests share: one Ledger per party on a real node, whatever the engine.
+
+The root conftest starts it on Anvil, tests/nodes/conftest.py on the other development nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger import Ledger, NodeInfo, Role
+
+
+@dataclass
+class Chain:
+    """A deployed suite on a test node and one Ledger per party."""
+
+    base: Ledger
+    accounts: dict[str, LocalAccount]
+    data_dir: Path
+    parties: dict[str, Ledger] = field(default_factory=dict)
+    node: NodeInfo | None = None
+
+    @property
+    def engine(self) -> str:
+        """The node's engine: anvil, hardhat or ganache."""
+        return self.node.engine if self.node is not None else "anvil"
+
+    def __getitem__(self, name: str) -> Ledger:
+        return self.parties[name]
+
+    def addr(self, name: str) -> str:
+        return self.accounts[name].address
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        return self.base.rpc(method, params or [])
+
+    def give(self, lot_id: str, frm: str, to: str) -> None:
+        """Hand a lot from party `frm` to party `to` (offer, then accept)."""
+        self[frm].offer(lot_id, self.addr(to))
+        self[to].accept(lot_id)
+
+    def now(self) -> int:
+        """The latest block's timestamp."""
+        return int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+
+def deploy_suite(node: NodeInfo, data_dir: Path, parties: dict[str, Role]) -> Chain:
+    """Fund a fresh account per party on `node`, deploy the contracts as "admin" and register the rest."""
+    base = Ledger.connect(node.rpc_url, data_dir=data_dir)
+    accounts = {name: Account.create() for name in parties}
+    for acct in accounts.values():
+        base.fund(acct.address)
+    chain = Chain(base=base, accounts=accounts, data_dir=data_dir, node=node)
+    chain.parties = {name: base.with_account(a) for name, a in accounts.items()}
+    chain["admin"].deploy()
+    for name, roles in parties.items():
+        if roles:
+            chain["admin"].register(accounts[name].address, roles, name)
+    return chain
