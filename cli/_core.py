@@ -9,21 +9,27 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import click
-from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ValidationError
 
-from ledger import Composition, EventIndex, Ledger, LedgerError, Receipt, _keys, _node
-from ledger.index import SyncProgress
-from ledger.models import label_of
+# Only the library's exception classes load with it; everything else is reached as rinne.X when a command
+# runs, so that `--help` starts without web3, eth-account or pydantic (tests/cli/test_startup.py).
+import ledger as rinne
+from ledger import LedgerError
 
 from ._errors import describe
+from ._units import is_address
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from ledger import EventIndex, Ledger, Receipt, SyncProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,15 +84,15 @@ class Session:
     @property
     def home(self) -> Path:
         """The data directory."""
-        return Path(self.data_dir) if self.data_dir else _node.default_data_dir()
+        return Path(self.data_dir) if self.data_dir else rinne.default_data_dir()
 
     def ledger(self, *, deployed: bool = True) -> Ledger:
         """Connect once (starting the managed node on demand); with `deployed`, check the contracts are there."""
         if self._ledger is None:
-            if self.managed and _node.status(self.home) is None:
+            if self.managed and rinne.node_status(self.home) is None:
                 note(f"starting the local node (data in {self.home}; stop it with `rinne node stop`)")
             with self.busy("connecting"):
-                self._ledger = Ledger.connect(
+                self._ledger = rinne.Ledger.connect(
                     self.rpc_url, chain_id=self.chain_id, data_dir=self.home, confirmations=self.confirmations
                 )
         if deployed:
@@ -111,11 +117,14 @@ class Session:
         """Get a keystore password from --password-file, $RINNE_PASSWORD, or a hidden prompt on stderr."""
 
         def prompt() -> str:
-            return secret(f"Password for {name}", confirm=confirm,
-                          missing=f"no password for {name}: no terminal to ask on and nothing on stdin; "
-                                  "pass --password-file FILE or set RINNE_PASSWORD")
+            return secret(
+                f"Password for {name}",
+                confirm=confirm,
+                missing=f"no password for {name}: no terminal to ask on and nothing on stdin; "
+                "pass --password-file FILE or set RINNE_PASSWORD",
+            )
 
-        return _keys.read_password(password_file=self.password_file, prompt=prompt)
+        return rinne.read_password(password_file=self.password_file, prompt=prompt)
 
     def unlock(self) -> Any:
         """Unlock the --account keystore once per invocation."""
@@ -123,13 +132,13 @@ class Session:
             name = self.require_account()
             password = self.password(name)
             with self.busy(f"unlocking {name}"):
-                self._unlocked = _keys.load_account(name, password, self.keystore_dir)
+                self._unlocked = rinne.load_account(name, password, self.keystore_dir)
         return self._unlocked
 
     def account_address(self) -> str:
         """The --account's address, from its keystore file when recorded there, else by unlocking it."""
         name = self.require_account()
-        for n, address in _keys.list_accounts(self.keystore_dir):
+        for n, address in rinne.list_accounts(self.keystore_dir):
             if n == name and address:
                 return address
         return str(self.unlock().address)
@@ -137,8 +146,8 @@ class Session:
     def resolve_address(self, text: str, what: str = "address") -> str:
         """Return a checksummed address from an address or the name of a local account."""
         if is_address(text):
-            return to_checksum_address(text)
-        names = dict(_keys.list_accounts(self.keystore_dir))
+            return rinne.checksum_address(text)
+        names = dict(rinne.list_accounts(self.keystore_dir))
         if text in names:
             if names[text]:
                 return names[text]
@@ -246,11 +255,19 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+def is_validation_error(exc: BaseException) -> TypeGuard[ValidationError]:
+    """Whether `exc` is a pydantic ValidationError, found without importing pydantic."""
+    # Such an error exists only once pydantic is loaded: asking sys.modules spares every --help the import.
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
+
+
 def jsonable(value: Any) -> Any:
     """Turn models, compositions, enums and bytes into plain JSON values."""
-    if isinstance(value, Composition):
-        return {"total": value.as_dict("total"), "pre_consumer": value.as_dict("pre"), "post_consumer": value.as_dict("post")}
-    if isinstance(value, BaseModel):
+    pydantic = sys.modules.get("pydantic")  # no model exists before pydantic is loaded (see is_validation_error)
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
+        if isinstance(value, rinne.Composition):
+            return {"total": value.as_dict("total"), "pre_consumer": value.as_dict("pre"), "post_consumer": value.as_dict("post")}
         return jsonable(value.model_dump())
     if isinstance(value, Enum):
         return value.name
@@ -300,57 +317,116 @@ def _apply(f: F, options: list[Callable[[F], F]]) -> F:
 
 def chain_options(f: F) -> F:
     """--rpc-url, --chain-id, --data-dir: which chain, and where deployments are recorded."""
-    return _apply(f, [
-        click.option("--rpc-url", metavar="URL", envvar="ETH_RPC_URL", show_envvar=True, expose_value=False,
-                     callback=_store("rpc_url"), help="JSON-RPC endpoint of the chain.  [default: the managed local node]"),
-        click.option("--chain-id", type=click.IntRange(min=1), metavar="ID", expose_value=False, callback=_store("chain_id"),
-                     help="Refuse to run unless the node serves this chain id."),
-        data_dir_option,
-    ])
+    return _apply(
+        f,
+        [
+            click.option(
+                "--rpc-url",
+                metavar="URL",
+                envvar="ETH_RPC_URL",
+                show_envvar=True,
+                expose_value=False,
+                callback=_store("rpc_url"),
+                help="JSON-RPC endpoint of the chain.  [default: the managed local node]",
+            ),
+            click.option(
+                "--chain-id",
+                type=click.IntRange(min=1),
+                metavar="ID",
+                expose_value=False,
+                callback=_store("chain_id"),
+                help="Refuse to run unless the node serves this chain id.",
+            ),
+            data_dir_option,
+        ],
+    )
 
 
 def data_dir_option(f: F) -> F:
     """--data-dir."""
     return click.option(
-        "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="RINNE_HOME", show_envvar=True,
-        expose_value=False, callback=_store("data_dir"), help="Where deployments and the local node's state live.  [default: ~/.rinne]",
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="RINNE_HOME",
+        show_envvar=True,
+        expose_value=False,
+        callback=_store("data_dir"),
+        help="Where deployments and the local node's state live.  [default: ~/.rinne]",
     )(f)
 
 
 def account_options(f: F) -> F:
     """--account, --keystore-dir, --password-file: the keystore that signs."""
-    return _apply(f, [
-        click.option("--account", "-a", metavar="NAME", envvar="RINNE_ACCOUNT", show_envvar=True, expose_value=False,
-                     callback=_store("account"), help="Keystore account that signs (see `rinne account list`)."),
-        keystore_dir_option,
-        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), envvar="RINNE_PASSWORD_FILE",
-                     show_envvar=True, expose_value=False, callback=_store("password_file"),
-                     help="Read the keystore password from this file (else $RINNE_PASSWORD, else a prompt)."),
-    ])
+    return _apply(
+        f,
+        [
+            click.option(
+                "--account",
+                "-a",
+                metavar="NAME",
+                envvar="RINNE_ACCOUNT",
+                show_envvar=True,
+                expose_value=False,
+                callback=_store("account"),
+                help="Keystore account that signs (see `rinne account list`).",
+            ),
+            keystore_dir_option,
+            click.option(
+                "--password-file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                envvar="RINNE_PASSWORD_FILE",
+                show_envvar=True,
+                expose_value=False,
+                callback=_store("password_file"),
+                help="Read the keystore password from this file (else $RINNE_PASSWORD, else a prompt).",
+            ),
+        ],
+    )
 
 
 def keystore_dir_option(f: F) -> F:
     """--keystore-dir."""
     return click.option(
-        "--keystore-dir", type=click.Path(file_okay=False, path_type=Path), envvar="RINNE_KEYSTORE_DIR", show_envvar=True,
-        expose_value=False, callback=_store("keystore_dir"), help="Keystore folder.  [default: ~/.foundry/keystores]",
+        "--keystore-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="RINNE_KEYSTORE_DIR",
+        show_envvar=True,
+        expose_value=False,
+        callback=_store("keystore_dir"),
+        help="Keystore folder.  [default: ~/.foundry/keystores]",
     )(f)
 
 
 def write_options(f: F) -> F:
     """--confirmations, -y/--yes."""
-    return _apply(f, [
-        click.option("--confirmations", type=click.IntRange(min=0), metavar="N", expose_value=False,
-                     callback=_store("confirmations"), help="Wait until the transaction is N blocks deep.  [default: 0]"),
-        click.option("--yes", "-y", is_flag=True, expose_value=False, callback=_store("yes"),
-                     help="Do not ask for confirmation before writing."),
-    ])
+    return _apply(
+        f,
+        [
+            click.option(
+                "--confirmations",
+                type=click.IntRange(min=0),
+                metavar="N",
+                expose_value=False,
+                callback=_store("confirmations"),
+                help="Wait until the transaction is N blocks deep.  [default: 0]",
+            ),
+            click.option(
+                "--yes",
+                "-y",
+                is_flag=True,
+                expose_value=False,
+                callback=_store("yes"),
+                help="Do not ask for confirmation before writing.",
+            ),
+        ],
+    )
 
 
 def json_option(f: F) -> F:
     """--json."""
-    return click.option("--json", "json_", is_flag=True, expose_value=False, callback=_store("json"),
-                        help="Print machine-readable JSON on stdout.")(f)
+    return click.option(
+        "--json", "json_", is_flag=True, expose_value=False, callback=_store("json"), help="Print machine-readable JSON on stdout."
+    )(f)
 
 
 def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -362,8 +438,14 @@ def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
 
 def verbose_option(f: F) -> F:
     """-v/--verbose."""
-    return click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
-                        help="Show tracebacks on errors, and the library's log on stderr.")(f)
+    return click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbose,
+        help="Show tracebacks on errors, and the library's log on stderr.",
+    )(f)
 
 
 def read_command(f: F) -> F:
@@ -414,21 +496,26 @@ class RinneGroup(OrderedGroup):
         except LedgerError as exc:
             _trace(ctx)
             raise CliError(describe(exc)) from None
-        except ValidationError as exc:
-            _trace(ctx)
-            raise click.UsageError(validation_message(exc), ctx=ctx) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
         except BrokenPipeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback without -v
+        except Exception as exc:
             _trace(ctx)
+            if is_validation_error(exc):
+                raise click.UsageError(validation_message(exc), ctx=ctx) from None
             raise CliError(
                 f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'} (run with -v for the traceback)"
             ) from None
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -473,7 +560,7 @@ def open_index(session: Session, *, trust: bool = False) -> EventIndex:
     ledger = session.ledger()
     d = ledger.deployment
     path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
-    index = EventIndex.open(path)
+    index = rinne.EventIndex.open(path)
     tty = sys.stderr.isatty()
 
     def progress(p: SyncProgress) -> None:
@@ -501,7 +588,7 @@ def open_index(session: Session, *, trust: bool = False) -> EventIndex:
 
 def lot_ref(lot_id: str) -> str:
     """Show a lot id as its label."""
-    return label_of(lot_id)
+    return rinne.label_of(lot_id)
 
 
 @contextmanager
@@ -511,15 +598,12 @@ def user_input() -> Iterator[None]:
         yield
     except LedgerError:
         raise
-    except ValidationError as exc:
-        raise click.UsageError(validation_message(exc)) from None
     except ValueError as exc:
+        if is_validation_error(exc):
+            raise click.UsageError(validation_message(exc)) from None
         raise click.UsageError(_one_line(str(exc))) from None
 
 
 def validation_message(exc: ValidationError) -> str:
-    """The first problem of a pydantic ValidationError, on one line."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    msg = _one_line(first["msg"].removeprefix("Value error, "))
-    return f"{where}: {msg}" if where else msg
+    """The first problem of a pydantic ValidationError, on one line (the library's rule)."""
+    return rinne.first_problem(exc)

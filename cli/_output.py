@@ -13,16 +13,17 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
-from eth_utils import is_address, to_checksum_address
 
-from ledger import _keys
+import ledger as rinne
 
 from ._core import Session, _apply, chain_options, note, root_session, verbose_option
+from ._units import is_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,11 +54,15 @@ def _format_callback(fmt: str) -> Callable[[click.Context, click.Parameter, bool
 
 def output_options(f: F) -> F:
     """--table, --csv, --json, --nl: the format of a listing (one at most)."""
-    return _apply(f, [
-        click.option(f"--{fmt}", f"{fmt}_format", is_flag=True, expose_value=False, callback=_format_callback(fmt),
-                     help=_FORMAT_HELP[fmt])
-        for fmt in FORMATS
-    ])
+    return _apply(
+        f,
+        [
+            click.option(
+                f"--{fmt}", f"{fmt}_format", is_flag=True, expose_value=False, callback=_format_callback(fmt), help=_FORMAT_HELP[fmt]
+            )
+            for fmt in FORMATS
+        ],
+    )
 
 
 def listing_command(f: F) -> F:
@@ -85,8 +90,13 @@ def _csv_value(value: Any) -> Any:
 
 
 def write_rows(
-    session: Session, records: Sequence[dict[str, Any]], columns: Sequence[Column], *, fields: Sequence[str] | None = None,
-    out: TextIO | None = None, default: str = "table",
+    session: Session,
+    records: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    fields: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    default: str = "table",
 ) -> None:
     """Write `records` in the session's output format (`default` when none was chosen) to `out` (stdout).
 
@@ -120,8 +130,9 @@ def write_rows(
     stream.flush()
 
 
-def emit_rows(session: Session, records: Sequence[dict[str, Any]], columns: Sequence[Column], *, empty: str,
-              fields: Sequence[str] | None = None) -> None:
+def emit_rows(
+    session: Session, records: Sequence[dict[str, Any]], columns: Sequence[Column], *, empty: str, fields: Sequence[str] | None = None
+) -> None:
     """Print a listing on stdout; with nothing to show in a table, say `empty` on stderr instead."""
     if not records and (session.output or "table") == "table":
         note(empty)
@@ -154,11 +165,11 @@ class Names:
 
     def account(self, address: str | None) -> str | None:
         """The local account name of an address, if any."""
-        return self.accounts.get(to_checksum_address(address)) if address else None
+        return self.accounts.get(rinne.checksum_address(address)) if address else None
 
     def party(self, address: str | None) -> str | None:
         """The registered display name of an address, when it was registered from this machine."""
-        return self.parties.get(f"{self.scope}:{to_checksum_address(address)}") if address else None
+        return self.parties.get(f"{self.scope}:{rinne.checksum_address(address)}") if address else None
 
     def who(self, address: str | None) -> str:
         """A person's view of an address: ``name 0xAbC…`` (local account name, else display name)."""
@@ -177,8 +188,9 @@ class Names:
 
     def find_party(self, text: str) -> str | None:
         """The address registered here under the display name `text` (any case), if exactly one."""
-        found = {k.rsplit(":", 1)[1] for k, v in self.parties.items()
-                 if v.casefold() == text.casefold() and k.startswith(f"{self.scope}:")}
+        found = {
+            k.rsplit(":", 1)[1] for k, v in self.parties.items() if v.casefold() == text.casefold() and k.startswith(f"{self.scope}:")
+        }
         return found.pop() if len(found) == 1 else None
 
 
@@ -199,7 +211,7 @@ def scope_of(ledger: Any) -> str:
 def load_names(session: Session, scope: str | None = None) -> Names:
     """The local account names, and the names (of deployment `scope`) and sites recorded in the data directory."""
     book = _read_book(session)
-    accounts = {to_checksum_address(a): n for n, a in _keys.list_accounts(session.keystore_dir) if a and is_address(a)}
+    accounts = {rinne.checksum_address(a): n for n, a in rinne.list_accounts(session.keystore_dir) if a and is_address(a)}
     return Names(accounts=accounts, parties=dict(book.get("parties", {})), sites=dict(book.get("sites", {})), scope=scope)
 
 

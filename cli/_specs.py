@@ -6,31 +6,26 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from eth_utils import keccak
-from pydantic import ValidationError
+import ledger as rinne
+from ledger import InvalidInput
 
-from ledger import Composition, InvalidInput, Ledger, LotSpec, LotState, Use
-from ledger.models import ELEMENTS, origin_code, to_bytes32
-
+from ._core import is_validation_error
 from ._units import element_name, parse_elements, parse_mass, parse_origin, parse_output, parse_recycled, parse_use
 
+if TYPE_CHECKING:
+    from ledger import Composition, Ledger, LotSpec, Use
+
 ZERO32 = "0x" + "00" * 32
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
 
 
 def bytes32(text: str, what: str = "id") -> str:
     """Return the bytes32 form of a label or 0x-hex id; ValueError with one line otherwise."""
     try:
-        return to_bytes32(text)
+        return rinne.to_bytes32(text)
     except ValueError as exc:
         raise ValueError(f"{what} {text!r}: {exc}") from None
 
@@ -41,7 +36,7 @@ def evidence(text: str | None) -> str:
         return ZERO32
     path = Path(text)
     if path.is_file():
-        return "0x" + keccak(path.read_bytes()).hex()
+        return "0x" + rinne.keccak(path.read_bytes()).hex()
     if text.startswith("0x"):
         return bytes32(text, "evidence")
     raise ValueError(f"evidence {text!r} is neither a file nor a 0x-prefixed 32-byte hash")
@@ -52,7 +47,7 @@ def origin(text: str | None) -> str:
     if not text:
         return ZERO32
     country, site = parse_origin(text)
-    return origin_code(country, site)
+    return rinne.origin_code(country, site)
 
 
 def composition(elements: str | Mapping[str, Any] | None, mass: int, pre: Any = None, post: Any = None) -> Composition:
@@ -64,9 +59,11 @@ def composition(elements: str | Mapping[str, Any] | None, mass: int, pre: Any = 
         if pre_g[e] + post_g[e] > totals.get(e, 0):
             raise ValueError(f"recycled {e} (pre + post consumer) exceeds the lot's {e}")
     try:
-        return Composition.of(totals, pre_g, post_g)
-    except ValidationError as exc:
-        raise ValueError(_first_error(exc)) from None
+        return rinne.Composition.of(totals, pre_g, post_g)
+    except ValueError as exc:
+        if not is_validation_error(exc):
+            raise
+        raise ValueError(rinne.first_problem(exc)) from None
 
 
 def _element_map(value: str | Mapping[str, Any], mass: int) -> dict[str, int]:
@@ -83,19 +80,33 @@ def _recycled_map(value: Any, totals: dict[str, int]) -> dict[str, int]:
 
 
 def lot_spec(
-    lot_id: str, material: str, mass: int, *, elements: Any = None, pre: Any = None, post: Any = None,
-    origin_text: str | None = None, evidence_text: str | None = None, comp: Composition | None = None,
+    lot_id: str,
+    material: str,
+    mass: int,
+    *,
+    elements: Any = None,
+    pre: Any = None,
+    post: Any = None,
+    origin_text: str | None = None,
+    evidence_text: str | None = None,
+    comp: Composition | None = None,
 ) -> LotSpec:
     """Build a LotSpec; ValueError with one line when anything does not fit."""
     if comp is None:
         comp = composition(elements, mass, pre, post)
     try:
-        return LotSpec(
-            lot_id=bytes32(lot_id, "lot id"), material=bytes32(material, "material"), mass=mass, composition=comp,
-            origin=origin(origin_text), evidence=evidence(evidence_text),
+        return rinne.LotSpec(
+            lot_id=bytes32(lot_id, "lot id"),
+            material=bytes32(material, "material"),
+            mass=mass,
+            composition=comp,
+            origin=origin(origin_text),
+            evidence=evidence(evidence_text),
         )
-    except ValidationError as exc:
-        raise ValueError(f"lot {lot_id}: {_first_error(exc)}") from None
+    except ValueError as exc:
+        if not is_validation_error(exc):
+            raise
+        raise ValueError(f"lot {lot_id}: {rinne.first_problem(exc)}") from None
 
 
 def uses(texts: Sequence[str]) -> list[Use]:
@@ -103,18 +114,18 @@ def uses(texts: Sequence[str]) -> list[Use]:
     out = []
     for text in texts:
         lot_id, mass = parse_use(text)
-        out.append(Use(lot_id=bytes32(lot_id, "lot id"), mass=mass))
+        out.append(rinne.Use(lot_id=bytes32(lot_id, "lot id"), mass=mass))
     return out
 
 
 def used_composition(ledger: Ledger, inputs: Iterable[Use]) -> Composition:
     """What the inputs give: whole lots' compositions, or the library's pro-rata part (Composition.take) of partial uses."""
-    total = Composition()
+    total = rinne.Composition()
     for use in inputs:
         lot = ledger.lot(use.lot_id)
-        if lot.state == LotState.NONE:
+        if lot.state == rinne.LotState.NONE:
             raise InvalidInput(f"no lot {lot.label} on chain {ledger.chain_id}")
-        held = lot.composition or Composition()
+        held = lot.composition or rinne.Composition()
         if use.mass is None or use.mass == lot.mass:
             total = total + held
         elif 0 < use.mass < lot.mass:
@@ -145,7 +156,7 @@ def outputs(
                 )
             specs.append(lot_spec(lot_id, material, mass, comp=inherit))
         elif elements.lower() in ("none", "-"):
-            specs.append(lot_spec(lot_id, material, mass, comp=Composition()))
+            specs.append(lot_spec(lot_id, material, mass, comp=rinne.Composition()))
         else:
             specs.append(lot_spec(lot_id, material, mass, elements=elements, pre=pre, post=post))
     if file is not None:
@@ -157,8 +168,16 @@ def outputs(
 
 # ---------------------------------------------------------------------------------- lot files
 
-_ALIASES = {"id": "lot_id", "lot": "lot_id", "lotid": "lot_id", "pre": "recycled_pre", "post": "recycled_post",
-            "recycled_pre_consumer": "recycled_pre", "recycled_post_consumer": "recycled_post", "mass_g": "mass"}
+_ALIASES = {
+    "id": "lot_id",
+    "lot": "lot_id",
+    "lotid": "lot_id",
+    "pre": "recycled_pre",
+    "post": "recycled_post",
+    "recycled_pre_consumer": "recycled_pre",
+    "recycled_post_consumer": "recycled_post",
+    "mass_g": "mass",
+}
 _KNOWN = {"lot_id", "material", "mass", "elements", "recycled_pre", "recycled_post", "origin", "evidence"}
 
 
@@ -182,13 +201,15 @@ def _row_spec(row: Mapping[str, Any]) -> LotSpec:
         try:
             element_columns[element_name(str(raw_key))] = value
         except ValueError:
-            raise ValueError(f"unknown column {raw_key!r}; columns are {', '.join(sorted(_KNOWN))} or element symbols ({', '.join(ELEMENTS)})") from None
+            raise ValueError(
+                f"unknown column {raw_key!r}; columns are {', '.join(sorted(_KNOWN))} or element symbols ({', '.join(rinne.ELEMENTS)})"
+            ) from None
     for required in ("lot_id", "material", "mass"):
         if required not in fields:
             raise ValueError(f"{required} is missing")
     mass_value = fields["mass"]
     if isinstance(mass_value, bool) or not isinstance(mass_value, (int, str)):
-        raise ValueError("mass: give grams as an integer or a text such as \"12.5t\"")
+        raise ValueError('mass: give grams as an integer or a text such as "12.5t"')
     mass = mass_value if isinstance(mass_value, int) else parse_mass(mass_value)
     elements = fields.get("elements")
     if element_columns:
@@ -198,8 +219,14 @@ def _row_spec(row: Mapping[str, Any]) -> LotSpec:
     if isinstance(elements, Mapping):
         elements = {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in elements.items()}
     return lot_spec(
-        str(fields["lot_id"]), str(fields["material"]), mass, elements=elements, pre=fields.get("recycled_pre"),
-        post=fields.get("recycled_post"), origin_text=fields.get("origin"), evidence_text=_evidence_field(fields.get("evidence")),
+        str(fields["lot_id"]),
+        str(fields["material"]),
+        mass,
+        elements=elements,
+        pre=fields.get("recycled_pre"),
+        post=fields.get("recycled_post"),
+        origin_text=fields.get("origin"),
+        evidence_text=_evidence_field(fields.get("evidence")),
     )
 
 
@@ -240,7 +267,7 @@ def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
         if isinstance(data, Mapping) and "lots" in data:
             data = data["lots"]
         if not isinstance(data, list):
-            raise ValueError(f"{name}: expected a JSON list of lots (or an object with a \"lots\" list)")
+            raise ValueError(f'{name}: expected a JSON list of lots (or an object with a "lots" list)')
         rows = list(enumerate(data, 1))
         what = "item"
     else:

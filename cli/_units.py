@@ -14,10 +14,11 @@ import math
 import re
 from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from functools import cache
 
 import click
 
-from ledger.models import ELEMENTS
+import ledger as rinne
 
 MASS_UNITS = {"g": 1, "kg": 1_000, "t": 1_000_000}
 ENERGY_UNITS = {"wh": 1, "kwh": 1_000, "mwh": 1_000_000, "gwh": 1_000_000_000}
@@ -26,7 +27,21 @@ DURATION_UNITS = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 7 * 86_400, "
 _NUMBER = r"(?P<num>[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)"
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-z%]*)\s*$")
 _CO2E = re.compile(r"\s*(co2e|co2-?eq|co2)\s*$", re.IGNORECASE)
-_ELEMENT_BY_LOWER = {e.lower(): e for e in ELEMENTS}
+# The same form as eth-utils' is_address accepts (no checksum check), without importing eth-utils.
+_ADDRESS = re.compile(r"(0x)?[0-9a-f]{40}", re.IGNORECASE)
+
+
+@cache
+def _element_by_lower() -> dict[str, str]:
+    # Built on first use: the element list lives beside the pydantic models, which `--help` need not load.
+    return {e.lower(): e for e in rinne.ELEMENTS}
+
+
+def is_address(value: object) -> bool:
+    """Whether `value` is an address: 40 hex digits (with or without 0x, any case) or 20 bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return len(value) == 20
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
 def _split(text: str) -> tuple[Decimal, str]:
@@ -114,9 +129,9 @@ def parse_time(text: str) -> int:
 
 def element_name(text: str) -> str:
     """Return the canonical element symbol (``ni`` → ``Ni``) of a tracked element."""
-    name = _ELEMENT_BY_LOWER.get(text.strip().lower())
+    name = _element_by_lower().get(text.strip().lower())
     if name is None:
-        raise ValueError(f"unknown element {text.strip()!r}; tracked elements are {', '.join(ELEMENTS)}")
+        raise ValueError(f"unknown element {text.strip()!r}; tracked elements are {', '.join(rinne.ELEMENTS)}")
     return name
 
 

@@ -7,12 +7,14 @@ from typing import Any
 
 import click
 
-from ledger import LedgerError, _keys, _node
+import ledger as rinne
+from ledger import LedgerError
 
 from ._core import (
     CliError,
     OrderedGroup,
     Session,
+    _store,
     chain_options,
     json_option,
     keystore_dir_option,
@@ -20,7 +22,6 @@ from ._core import (
     pass_session,
     secret,
     verbose_option,
-    _store,
 )
 from ._errors import describe
 from ._output import Column, emit_rows, output_options
@@ -57,15 +58,33 @@ def account() -> None:
 
 
 def _key_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--fund/--no-fund", default=None,
-                     help="Give the account 1000 test ETH (anvil_setBalance).  [default: on the managed local node only]")(f)
-    f = click.option("--scrypt-n", type=int, envvar="RINNE_SCRYPT_N", show_envvar=True, expose_value=False, callback=_store("scrypt_n"),
-                     metavar="N", help=f"Scrypt cost of the new keystore, a power of two from {_keys.MIN_SCRYPT_N} "
-                     f"(lower only with {_keys.INSECURE_FAST_KEYS_ENV}=1).  [default: {_keys.DEFAULT_SCRYPT_N}; "
-                     f"{_keys.DEV_SCRYPT_N} under {_keys.INSECURE_FAST_KEYS_ENV}=1]")(f)
-    f = click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), envvar="RINNE_PASSWORD_FILE",
-                     show_envvar=True, expose_value=False, callback=_store("password_file"),
-                     help="Read the new password from this file (else $RINNE_PASSWORD, else a prompt).")(f)
+    f = click.option(
+        "--fund/--no-fund",
+        default=None,
+        help="Give the account 1000 test ETH (anvil_setBalance).  [default: on the managed local node only]",
+    )(f)
+    f = click.option(
+        "--scrypt-n",
+        type=int,
+        envvar="RINNE_SCRYPT_N",
+        show_envvar=True,
+        expose_value=False,
+        callback=_store("scrypt_n"),
+        metavar="N",
+        # The keystore module loads eth-account only when a key is made or unlocked: cheap to read here.
+        help=f"Scrypt cost of the new keystore, a power of two from {rinne.MIN_SCRYPT_N} "
+        f"(lower only with {rinne.INSECURE_FAST_KEYS_ENV}=1).  [default: {rinne.DEFAULT_SCRYPT_N}; "
+        f"{rinne.DEV_SCRYPT_N} under {rinne.INSECURE_FAST_KEYS_ENV}=1]",
+    )(f)
+    f = click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="RINNE_PASSWORD_FILE",
+        show_envvar=True,
+        expose_value=False,
+        callback=_store("password_file"),
+        help="Read the new password from this file (else $RINNE_PASSWORD, else a prompt).",
+    )(f)
     f = keystore_dir_option(f)
     f = chain_options(f)
     f = json_option(f)
@@ -73,23 +92,25 @@ def _key_options(f):  # type: ignore[no-untyped-def]
 
 
 def _folder(session: Session) -> Path:
-    return Path(session.keystore_dir) if session.keystore_dir else _keys.default_keystore_dir()
+    return Path(session.keystore_dir) if session.keystore_dir else rinne.default_keystore_dir()
 
 
 def _check_new_name(session: Session, name: str) -> None:
     # Before any prompt: a bad or taken name should not cost the user a password.
     try:
-        _keys._check_name(name)
+        rinne.check_account_name(name)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     if (_folder(session) / name).exists():
-        raise click.BadParameter(f"an account named {name!r} exists already in {_folder(session)}: choose another name", param_hint="NAME")
+        raise click.BadParameter(
+            f"an account named {name!r} exists already in {_folder(session)}: choose another name", param_hint="NAME"
+        )
 
 
 def _will_fund(session: Session, fund: bool | None) -> Any:
     """Decide on funding and, when funding, connect before the keystore is written (a dead chain fails first)."""
     if fund is None:
-        fund = session.managed and _node.status(session.home) is not None
+        fund = session.managed and rinne.node_status(session.home) is not None
     return session.ledger(deployed=False) if fund else None
 
 
@@ -127,13 +148,15 @@ def new(session: Session, name: str, fund: bool | None) -> None:
     _check_new_name(session, name)
     ledger = _will_fund(session, fund)
     password = session.password(name, confirm=True)
-    address = _keys.create_account(name, password, session.keystore_dir, scrypt_n=session.scrypt_n)
+    address = rinne.create_account(name, password, session.keystore_dir, scrypt_n=session.scrypt_n)
     _finish(session, name, address, ledger)
 
 
 @account.command("import")
 @click.argument("name")
-@click.option("--key-file", type=click.File("r"), help="Read the hex private key from this file ('-' for stdin).  [default: a hidden prompt]")
+@click.option(
+    "--key-file", type=click.File("r"), help="Read the hex private key from this file ('-' for stdin).  [default: a hidden prompt]"
+)
 @_key_options
 @pass_session
 def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +177,7 @@ def import_(session: Session, name: str, key_file, fund: bool | None) -> None:  
     else:
         key = secret("Private key (hex)", missing="no private key: no terminal to ask on and nothing on stdin; pass --key-file FILE")
     password = session.password(name, confirm=True)
-    address = _keys.import_private_key(name, key, password, session.keystore_dir, scrypt_n=session.scrypt_n)
+    address = rinne.import_private_key(name, key, password, session.keystore_dir, scrypt_n=session.scrypt_n)
     _finish(session, name, address, ledger)
 
 
@@ -173,8 +196,13 @@ def list_(session: Session) -> None:
       rinne account list
       rinne account list --csv
     """
-    accounts = _keys.list_accounts(session.keystore_dir)
+    accounts = rinne.list_accounts(session.keystore_dir)
     folder = _folder(session)
     columns = [Column("NAME", lambda r: r["name"]), Column("ADDRESS", lambda r: r["address"] or "(address not recorded)")]
-    emit_rows(session, [{"name": n, "address": a} for n, a in accounts], columns, fields=("name", "address"),
-              empty=f"no accounts in {folder}; create one with `rinne account new NAME`")
+    emit_rows(
+        session,
+        [{"name": n, "address": a} for n, a in accounts],
+        columns,
+        fields=("name", "address"),
+        empty=f"no accounts in {folder}; create one with `rinne account new NAME`",
+    )

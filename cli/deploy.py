@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+import ledger as rinne
 from ledger import NotDeployed
-from ledger._deployments import deployment_file
 
 from ._core import CliError, Session, note, pass_session, write_command
 
@@ -48,9 +48,13 @@ def deploy(session: Session, admin: str | None, force: bool) -> None:
         ledger.fund(account.address)
     with session.busy("deploying"):
         d = ledger.with_account(account).deploy(admin_address)
-    record = deployment_file(session.home, d.chain_id)
+    record = rinne.deployment_file(session.home, d.chain_id)
     session.emit(
         {**d.model_dump(), "record": str(record)},
-        [f"RinneLedger      {d.ledger}", f"GwpAttestations  {d.attestations}", f"admin            {d.admin}",
-         f"chain {d.chain_id}, block {d.block}; recorded in {record}"],
+        [
+            f"RinneLedger      {d.ledger}",
+            f"GwpAttestations  {d.attestations}",
+            f"admin            {d.admin}",
+            f"chain {d.chain_id}, block {d.block}; recorded in {record}",
+        ],
     )

@@ -7,50 +7,64 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger import Deployment, Role, _attest
-from ledger._attest import GwpAttestation, LifeCycleStage, SignedAttestation
-from ledger._deployments import load_deployment
-from ledger._registry_logs import attestations
-from ledger.models import label_of
+import ledger as rinne
 
 from . import _specs
 from ._core import (
     CliError,
-    _color,
     OrderedGroup,
     Session,
+    _color,
+    _store,
     account_options,
     data_dir_option,
     json_option,
     jsonable,
     note,
+    open_index,
     pass_session,
     read_command,
+    trust_index_option,
     user_input,
     verbose_option,
     write_command,
-    _store,
 )
 from ._units import format_mass, format_time, parse_duration, parse_emissions, parse_time
 
-STAGES = {"raw-material-acquisition": LifeCycleStage.RawMaterialAcquisition, "main-production": LifeCycleStage.MainProduction,
-          "distribution": LifeCycleStage.Distribution, "end-of-life": LifeCycleStage.EndOfLife}
-#: Problems reported but not failing a check (the relay deadline).
-INFORMATIONAL = _attest.INFORMATIONAL_PROBLEMS
-STAGE_NAMES = {v: k for k, v in STAGES.items()}
+if TYPE_CHECKING:
+    from ledger import Deployment, LifeCycleStage, SignedAttestation
+
+#: Stage words of the command line (the library's one list: loading it costs no chain library).
+STAGES = {s.word: s for s in rinne.LifeCycleStage}
+
+
+def _stage_member(word: str) -> LifeCycleStage:
+    return STAGES[word]
+
+
+def stage_name(stage: int) -> str:
+    """The command-line word of a life-cycle stage."""
+    return rinne.LifeCycleStage(stage).word
+
+
 _UID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 #: What each problem code of an offline check means, for the one-line messages.
 PROBLEMS = {
-    "wrong-chain": "signed for another chain", "wrong-contract": "signed for another deployment",
-    "bad-signature": "the signature is malformed or does not verify", "high-s": "malleable (high-s) signature",
+    "wrong-chain": "signed for another chain",
+    "wrong-contract": "signed for another deployment",
+    "bad-signature": "the signature is malformed or does not verify",
+    "high-s": "malleable (high-s) signature",
     "signer-mismatch": "the signature is not by the named signer (or a field was altered)",
-    "contract-signer": "a contract signer needs a chain to check", "expired": "past its valid-until",
-    "not-yet-valid": "its issued-at lies in the future", "deadline-passed": "its relay deadline has passed",
-    "not-on-chain": "not recorded on this chain", "revoked": "revoked on-chain",
+    "contract-signer": "a contract signer needs a chain to check",
+    "expired": "past its valid-until",
+    "not-yet-valid": "its issued-at lies in the future",
+    "deadline-passed": "its relay deadline has passed",
+    "not-on-chain": "not recorded on this chain",
+    "revoked": "revoked on-chain",
     "signer-not-accredited": "the signer does not hold GWP_VERIFIER now",
     "expired-deadline": "not recorded, and its relay deadline has passed: it can no longer be recorded",
     "nonce-used": "not recorded, and its signer spent that nonce on another attestation: it can never be recorded",
@@ -86,9 +100,9 @@ def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> Lif
         return None
     key = value.strip().lower().replace("_", "-").replace(" ", "-")
     if key in STAGES:
-        return STAGES[key]
+        return _stage_member(key)
     try:
-        return _attest._to_stage(value)
+        return rinne.parse_stage(value)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use one of {', '.join(STAGES)}", ctx=ctx, param=param) from None
 
@@ -98,7 +112,7 @@ def _recorded_deployments(home: Path) -> list[Deployment]:
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         if path.stem.isdigit():
-            d = load_deployment(home, int(path.stem))
+            d = rinne.load_deployment(home, int(path.stem))
             if d is not None:
                 found.append(d)
     return found
@@ -114,7 +128,9 @@ def _domain(session: Session, contract: str | None) -> tuple[int, str]:
         recorded = [d for d in recorded if d.chain_id == session.chain_id]
     if not recorded:
         where = f"chain {session.chain_id}" if session.chain_id else "any chain"
-        raise click.UsageError(f"no deployment recorded for {where} in {session.home}: pass --chain-id N --contract ADDRESS of GwpAttestations")
+        raise click.UsageError(
+            f"no deployment recorded for {where} in {session.home}: pass --chain-id N --contract ADDRESS of GwpAttestations"
+        )
     if len(recorded) > 1:
         chains = ", ".join(str(d.chain_id) for d in recorded)
         raise click.UsageError(f"deployments are recorded for chains {chains}: pick one with --chain-id")
@@ -124,10 +140,20 @@ def _domain(session: Session, contract: str | None) -> tuple[int, str]:
 def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
     a = signed.attestation
     return {
-        "uid": signed.uid, "lot_id": a.lot_id, "label": label_of(a.lot_id), "signer": signed.signer,
-        "emissions_g": a.emissions_grams, "stage": STAGE_NAMES[a.stage], "methodology": a.methodology_label or a.methodology,
-        "evidence": a.evidence, "issued_at": a.issued_at, "valid_until": a.valid_until, "nonce": str(a.nonce),
-        "deadline": a.deadline, "chain_id": signed.chain_id, "contract": signed.contract,
+        "uid": signed.uid,
+        "lot_id": a.lot_id,
+        "label": rinne.label_of(a.lot_id),
+        "signer": signed.signer,
+        "emissions_g": a.emissions_grams,
+        "stage": stage_name(a.stage),
+        "methodology": a.methodology_label or a.methodology,
+        "evidence": a.evidence,
+        "issued_at": a.issued_at,
+        "valid_until": a.valid_until,
+        "nonce": str(a.nonce),
+        "deadline": a.deadline,
+        "chain_id": signed.chain_id,
+        "contract": signed.contract,
     }
 
 
@@ -135,27 +161,56 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
 @click.argument("lot_id")
 @click.option("--emissions", required=True, metavar="MASS", help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
 @click.option("--stage", required=True, callback=_stage, metavar="STAGE", help=f"Life-cycle stage: {', '.join(STAGES)}.")
-@click.option("--methodology", default="ISO14067:2018", show_default=True, help="Methodology id (up to 32 ASCII characters) or 0x hash.")
+@click.option(
+    "--methodology", default="ISO14067:2018", show_default=True, help="Methodology id (up to 32 ASCII characters) or 0x hash."
+)
 @click.option("--evidence", metavar="FILE|HASH", help="LCA report: a file (hashed with keccak256) or its 0x hash.")
 @click.option("--issued-at", metavar="TIME", help="Start of validity: 2027-01-31, 2027-01-31T12:00:00Z or @unix.  [default: now]")
 @click.option("--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y, 12h.")
 @click.option("--valid-until", metavar="TIME", help="End of validity (instead of --valid-for).")
-@click.option("--deadline", "deadline_in", default="30d", show_default=True, metavar="DURATION",
-              help="How long the file may be relayed on-chain, from now.")
+@click.option(
+    "--deadline",
+    "deadline_in",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the file may be relayed on-chain, from now.",
+)
 @click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Attestation nonce (each used once per signer).  [default: random]")
 @click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
-@click.option("--chain-id", type=click.IntRange(min=1), metavar="ID", expose_value=False, callback=_store("chain_id"),
-              help="Chain the attestation is for.  [default: the only recorded deployment]")
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: gwp-<lot>-<uid>.json]")
+@click.option(
+    "--chain-id",
+    type=click.IntRange(min=1),
+    metavar="ID",
+    expose_value=False,
+    callback=_store("chain_id"),
+    help="Chain the attestation is for.  [default: the only recorded deployment]",
+)
+@click.option(
+    "--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: gwp-<lot>-<uid>.json]"
+)
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
 @data_dir_option
 @account_options
 @json_option
 @verbose_option
 @pass_session
-def sign(session: Session, lot_id: str, emissions: str, stage: LifeCycleStage, methodology: str, evidence: str | None,
-         issued_at: str | None, valid_for: str, valid_until: str | None, deadline_in: str, nonce: int | None,
-         contract: str | None, out: Path | None, force: bool) -> None:
+def sign(
+    session: Session,
+    lot_id: str,
+    emissions: str,
+    stage: LifeCycleStage,
+    methodology: str,
+    evidence: str | None,
+    issued_at: str | None,
+    valid_for: str,
+    valid_until: str | None,
+    deadline_in: str,
+    nonce: int | None,
+    contract: str | None,
+    out: Path | None,
+    force: bool,
+) -> None:
     """Sign an attestation offline and write it to a file (GWP_VERIFIER).
 
     No chain is contacted: the chain id and contract come from the recorded
@@ -170,23 +225,31 @@ def sign(session: Session, lot_id: str, emissions: str, stage: LifeCycleStage, m
         now = int(time.time())
         issued = parse_time(issued_at) if issued_at else now
         until = parse_time(valid_until) if valid_until else issued + parse_duration(valid_for)
-        attestation = GwpAttestation(
-            lot_id=_specs.bytes32(lot_id, "lot id"), emissions_grams=parse_emissions(emissions), stage=stage,
-            methodology=methodology, evidence=_specs.evidence(evidence), issued_at=issued, valid_until=until,
-            nonce=secrets.randbits(256) if nonce is None else nonce, deadline=now + parse_duration(deadline_in),
+        attestation = rinne.GwpAttestation(
+            lot_id=_specs.bytes32(lot_id, "lot id"),
+            emissions_grams=parse_emissions(emissions),
+            stage=stage,
+            methodology=methodology,
+            evidence=_specs.evidence(evidence),
+            issued_at=issued,
+            valid_until=until,
+            nonce=secrets.randbits(256) if nonce is None else nonce,
+            deadline=now + parse_duration(deadline_in),
         )
     chain_id, gwp_contract = _domain(session, contract)
-    signed = _attest.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
-    path = out or Path(f"gwp-{re.sub(r'[^A-Za-z0-9_.-]', '_', label_of(attestation.lot_id))[:40]}-{signed.uid[2:10]}.json")
+    signed = rinne.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
+    path = out or Path(f"gwp-{re.sub(r'[^A-Za-z0-9_.-]', '_', rinne.label_of(attestation.lot_id))[:40]}-{signed.uid[2:10]}.json")
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists: choose another --out or pass --force")
-    _attest.save_attestation(signed, path)
-    session.emit({**_signed_json(signed), "file": str(path)},
-                 f"signed {format_mass(attestation.emissions_grams)} CO2e for {label_of(attestation.lot_id)}: {path} (uid {signed.uid})")
+    rinne.save_attestation(signed, path)
+    session.emit(
+        {**_signed_json(signed), "file": str(path)},
+        f"signed {format_mass(attestation.emissions_grams)} CO2e for {rinne.label_of(attestation.lot_id)}: {path} (uid {signed.uid})",
+    )
 
 
 def _load(files: tuple[Path, ...]) -> list[SignedAttestation]:
-    return [_attest.load_attestation(f) for f in files]
+    return [rinne.load_attestation(f) for f in files]
 
 
 @gwp.command()
@@ -208,7 +271,7 @@ def submit(session: Session, files: tuple[Path, ...]) -> None:
     d = ledger.check_deployment()
     now = ledger.chain_time()  # the chain's clock decides validity on-chain, not this machine's
     for f, signed in zip(files, loaded):
-        check = _attest.verify_attestation(signed, now=now, chain_id=ledger.chain_id, contract=d.attestations)
+        check = rinne.verify_attestation(signed, now=now, chain_id=ledger.chain_id, contract=d.attestations)
         if check.problems:
             raise CliError(f"{f}: " + "; ".join(PROBLEMS.get(p, p) for p in check.problems) + ": nothing was sent")
     todo = [(f, s) for f, s in zip(files, loaded) if ledger.attestation(s.uid)["signer"] is None]
@@ -224,7 +287,9 @@ def submit(session: Session, files: tuple[Path, ...]) -> None:
             signer.submit_attestation(s)
         record = next(r for r in results if r["uid"] == s.uid)
         record["recorded"] = True
-        lines.append(f"recorded {f}: {format_mass(s.attestation.emissions_grams)} CO2e for {label_of(s.attestation.lot_id)} (uid {s.uid})")
+        lines.append(
+            f"recorded {f}: {format_mass(s.attestation.emissions_grams)} CO2e for {rinne.label_of(s.attestation.lot_id)} (uid {s.uid})"
+        )
     lines += [f"{r['file']}: on-chain already (uid {r['uid']})" for r in results if not r["recorded"]]
     session.emit(results, lines)
 
@@ -235,7 +300,9 @@ _OFFLINE_BLIND = ("signer accreditation", "revocation", "nonce spent", "recorded
 
 @gwp.command()
 @click.argument("target", metavar="FILE|UID")
-@click.option("--on-chain", is_flag=True, help="For a file: also check against the chain (not revoked, signer accredited, contract signers).")
+@click.option(
+    "--on-chain", is_flag=True, help="For a file: also check against the chain (not revoked, signer accredited, contract signers)."
+)
 @read_command
 @pass_session
 def verify(session: Session, target: str, on_chain: bool) -> None:
@@ -259,7 +326,7 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
     info: dict[str, Any] = {}
     uid: str
     if Path(target).is_file():
-        signed = _attest.load_attestation(target)
+        signed = rinne.load_attestation(target)
         uid = signed.uid
         info.update(_signed_json(signed))
         if on_chain:
@@ -267,11 +334,11 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
             problems += result["problems"]
             info.update({k: result[k] for k in ("recorded", "revoked", "self_declared", "accredited")})
         else:
-            recorded = load_deployment(session.home, signed.chain_id)
+            recorded = rinne.load_deployment(session.home, signed.chain_id)
             contract = recorded.attestations if recorded else None
             if contract is None:
                 note(f"no deployment of chain {signed.chain_id} is recorded here: the contract address was not compared")
-            check = _attest.verify_attestation(signed, chain_id=session.chain_id, contract=contract)
+            check = rinne.verify_attestation(signed, chain_id=session.chain_id, contract=contract)
             problems += check.problems
             info["checked"] = ["signature", "fields", "chain id"] + (["contract"] if contract else []) + ["validity period"]
             info["not_checked"] = list(_OFFLINE_BLIND)
@@ -282,7 +349,7 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
         if record["signer"] is None:
             problems.append("not-on-chain")
         else:
-            accredited = ledger.has_role(record["signer"], Role.GWP_VERIFIER)
+            accredited = ledger.has_role(record["signer"], rinne.Role.GWP_VERIFIER)
             if record["revoked"]:
                 problems.append("revoked")
             elif not record["valid"]:
@@ -290,14 +357,21 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
             if not accredited and not record["self_declared"]:
                 problems.append("signer-not-accredited")
             info.update(
-                lot_id=record["lot_id"], label=label_of(record["lot_id"]), signer=record["signer"],
-                emissions_g=record["emissions_grams"], stage=STAGE_NAMES[LifeCycleStage(record["stage"])],
-                issued_at=record["issued_at"], valid_until=record["valid_until"], recorded=True,
-                revoked=record["revoked"], self_declared=record["self_declared"], accredited=accredited,
+                lot_id=record["lot_id"],
+                label=rinne.label_of(record["lot_id"]),
+                signer=record["signer"],
+                emissions_g=record["emissions_grams"],
+                stage=stage_name(record["stage"]),
+                issued_at=record["issued_at"],
+                valid_until=record["valid_until"],
+                recorded=True,
+                revoked=record["revoked"],
+                self_declared=record["self_declared"],
+                accredited=accredited,
             )
     else:
         raise click.BadParameter(f"{target!r} is neither a file nor a 0x-prefixed 32-byte uid", param_hint="FILE|UID")
-    ok = all(p in INFORMATIONAL for p in problems)
+    ok = all(p in rinne.INFORMATIONAL_PROBLEMS for p in problems)
     data = {"ok": ok, "problems": problems, "uid": uid, **{k: v for k, v in info.items() if k != "uid"}}
     if not session.json:
         head = "valid" if ok else "NOT VALID"
@@ -308,7 +382,9 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
             click.echo(f"signer     {info.get('signer')}" + (" (self-declared)" if info.get("self_declared") else ""))
             click.echo(f"valid      {format_time(info.get('issued_at'))} to {format_time(info.get('valid_until'))}")
             if "recorded" in info:
-                click.echo(f"on-chain   {'recorded' if info['recorded'] else 'not recorded'}" + (", revoked" if info.get("revoked") else ""))
+                click.echo(
+                    f"on-chain   {'recorded' if info['recorded'] else 'not recorded'}" + (", revoked" if info.get("revoked") else "")
+                )
         for p in problems:
             click.echo(f"problem    {p}: {PROBLEMS.get(p, p)}")
         if "not_checked" in info:
@@ -334,7 +410,7 @@ def revoke(session: Session, target: str, reason: str) -> None:
       rinne gwp revoke cam-001.gwp.json --reason "meter calibration error" --account verifier
     """
     if Path(target).is_file():
-        uid = _attest.load_attestation(target).uid
+        uid = rinne.load_attestation(target).uid
     elif _UID.match(target):
         uid = target.lower()
     else:
@@ -348,10 +424,16 @@ def revoke(session: Session, target: str, reason: str) -> None:
 @gwp.command("list")
 @click.option("--lot", "lot_id", help="Only attestations of this lot.")
 @click.option("--signer", metavar="ADDRESS|ACCOUNT", help="Only attestations by this signer.")
+@trust_index_option
 @read_command
 @pass_session
-def list_(session: Session, lot_id: str | None, signer: str | None) -> None:
-    """List attestations recorded on-chain, oldest first.
+def list_(session: Session, lot_id: str | None, signer: str | None, trust_index: bool) -> None:
+    """List attestations recorded on-chain, oldest first, from the event index.
+
+    The index is synced with the chain and checked against its ledger heads
+    first. VALID is the contract's judgement (recorded, not revoked, not past
+    its valid-until), at the later of the index's last block and this
+    machine's clock.
 
     \b
     Example:
@@ -360,22 +442,34 @@ def list_(session: Session, lot_id: str | None, signer: str | None) -> None:
     with user_input():
         lot_word = _specs.bytes32(lot_id, "lot id") if lot_id else None
     signer_address = session.resolve_address(signer, "--signer") if signer else None
-    ledger = session.ledger()
-    with session.busy("reading attestations"):
-        found = attestations(ledger, lot_id=lot_word, signer=signer_address)
+    with open_index(session, trust=trust_index) as index:
+        # The later of the two: an attestation the clock has seen expire is not shown valid, even before a block says so.
+        now = max(index.chain_timestamp, int(time.time()))
+        found = rinne.attestation_list(index, lot_id=lot_word, signer=signer_address, at=now)
     out = [
         {
-            "uid": e["uid"], "lot_id": e["lotId"], "label": label_of(e["lotId"]), "signer": e["signer"],
-            "emissions_g": e["emissionsGrams"], "stage": STAGE_NAMES[LifeCycleStage(e["stage"])],
-            "methodology": label_of(e["methodology"]), "issued_at": e["issuedAt"], "valid_until": e["validUntil"],
-            "self_declared": e["selfDeclared"], "revoked": e["revoked"], "valid": e["valid"], "block": e["block"],
+            "uid": e["uid"],
+            "lot_id": e["lot_id"],
+            "label": rinne.label_of(e["lot_id"]),
+            "signer": e["signer"],
+            "emissions_g": e["emissions_grams"],
+            "stage": stage_name(e["stage"]),
+            "methodology": rinne.label_of(e["methodology"]),
+            "issued_at": e["issued_at"],
+            "valid_until": e["valid_until"],
+            "self_declared": e["self_declared"],
+            "revoked": e["revoked"],
+            "revoked_by": e["revoked_by"],
+            "valid": e["valid"],
+            "block": e["block"],
             "tx_hash": e["tx_hash"],
         }
         for e in found
     ]
     lines = [
         f"{o['uid'][:18]}…  {o['label']:<16} {format_mass(o['emissions_g']):>10} CO2e  {o['stage']:<22} {o['signer']}"
-        + ("  revoked" if o["revoked"] else "") + ("  self-declared" if o["self_declared"] else "")
+        + ("  revoked" if o["revoked"] else "")
+        + ("  self-declared" if o["self_declared"] else "")
         for o in out
     ]
     session.emit(out, lines or ["no attestations"])

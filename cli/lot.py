@@ -8,13 +8,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger import ELEMENTS, ChainError, Composition, Lot, LotRow, LotSpec, LotState
-from ledger._registry_logs import block_times, lot_history
-from ledger.models import label_of, origin_country
+import ledger as rinne
+from ledger import ChainError
 
 from . import _specs
 from ._core import (
@@ -33,6 +32,9 @@ from ._core import (
 )
 from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of, write_rows
 from ._units import format_elements, format_mass, format_time, parse_elements, parse_mass, parse_time, parse_time_end, parse_use
+
+if TYPE_CHECKING:
+    from ledger import Lot, LotRow, LotSpec
 
 ELEMENT_HELP = "Element content: Ni=5200kg,Co=640kg or shares of the mass, Ni=52%."
 
@@ -73,11 +75,20 @@ def lot_json(lot: Lot, names: Names | None = None) -> dict[str, Any]:
     """The JSON shape of a lot (with `names`, the holder's local account and registered display names beside it)."""
     names = names or Names()
     return {
-        "lot_id": lot.lot_id, "label": lot.label, "kind": lot.kind.name, "state": lot.state.name, "holder": lot.holder,
-        "holder_account": names.account(lot.holder), "holder_name": names.party(lot.holder),
-        "material": lot.material, "material_label": lot.material_label, "mass_g": lot.mass,
-        "composition": jsonable(lot.composition) if lot.composition else None, "epoch": lot.epoch,
-        "updated_block": lot.updated_block, "commitment": lot.commitment,
+        "lot_id": lot.lot_id,
+        "label": lot.label,
+        "kind": lot.kind.name,
+        "state": lot.state.name,
+        "holder": lot.holder,
+        "holder_account": names.account(lot.holder),
+        "holder_name": names.party(lot.holder),
+        "material": lot.material,
+        "material_label": lot.material_label,
+        "mass_g": lot.mass,
+        "composition": jsonable(lot.composition) if lot.composition else None,
+        "epoch": lot.epoch,
+        "updated_block": lot.updated_block,
+        "commitment": lot.commitment,
         "offer": {"to": lot.offered_to, "current": lot.offer_current} if lot.offered_to else None,
     }
 
@@ -85,7 +96,7 @@ def lot_json(lot: Lot, names: Names | None = None) -> dict[str, Any]:
 def lot_lines(lot: Lot, names: Names | None = None) -> list[str]:
     """The human form of a lot (with `names`, the holder shows with its name)."""
     names = names or Names()
-    comp = lot.composition or Composition()
+    comp = lot.composition or rinne.Composition()
     lines = [
         f"lot        {lot.label}" + (f"  ({lot.lot_id})" if lot.label != lot.lot_id else ""),
         f"material   {lot.material_label or '-'}",
@@ -104,13 +115,13 @@ def fetch_lot(session: Session, lot_id: str) -> Lot:
     """Read a lot, failing with one line when it does not exist."""
     ledger = session.ledger()
     found = ledger.lot(lot_id)
-    if found.state == LotState.NONE:
-        raise CliError(f"no lot {label_of(found.lot_id)} on chain {ledger.chain_id}")
+    if found.state == rinne.LotState.NONE:
+        raise CliError(f"no lot {rinne.label_of(found.lot_id)} on chain {ledger.chain_id}")
     return found
 
 
 def _spec_summary(spec: LotSpec) -> str:
-    return f"{label_of(spec.lot_id)} ({label_of(spec.material)}, {format_mass(spec.mass)})"
+    return f"{rinne.label_of(spec.lot_id)} ({rinne.label_of(spec.material)}, {format_mass(spec.mass)})"
 
 
 def _id(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -124,18 +135,20 @@ def _id(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def _history_line(e: dict[str, Any], times: dict[int, int], names: Names | None = None) -> str:
+def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
     names = names or Names()
     who = names.who
     ev = e["event"]
-    head = f"{e['block']:>6}  {format_time(times.get(e['block']))}  {ev:<16}"
+    head = f"{e['block']:>6}  {format_time(e.get('time'))}  {ev:<16}"
     if ev == "LotCreated":
         origin = e.get("origin")
-        place = names.place(origin, origin_country(origin)) if origin and int(origin, 16) else None
-        what = (f"by {who(e['holder'])}: {label_of(e['material'])}, {format_mass(e['mass'])}, {format_elements(e['composition'].as_dict())}"
-                + (f", origin {place}" if place else ""))
+        place = names.place(origin, rinne.origin_country(origin)) if origin and int(origin, 16) else None
+        what = (
+            f"by {who(e['holder'])}: {rinne.label_of(e['material'])}, {format_mass(e['mass'])}, {format_elements(e['composition']['total'])}"
+            + (f", origin {place}" if place else "")
+        )
     elif ev == "LotUpdated":
-        what = f"now {format_mass(e['mass'])}, {format_elements(e['composition'].as_dict())}"
+        what = f"now {format_mass(e['mass'])}, {format_elements(e['composition']['total'])}"
     elif ev == "OfferMade":
         what = f"{who(e['from'])} → {who(e['to'])}"
     elif ev == "OfferAccepted":
@@ -145,19 +158,21 @@ def _history_line(e: dict[str, Any], times: dict[int, int], names: Names | None 
     elif ev in ("LotFrozen", "LotUnfrozen"):
         what = f"by {who(e['auditor'])}"
     elif ev == "LotsTransformed":
-        ins = ", ".join(label_of(i) for i in e["inputs"])
-        outs = ", ".join(label_of(o) for o in e["outputs"])
+        ins = ", ".join(rinne.label_of(i) for i in e["inputs"])
+        outs = ", ".join(rinne.label_of(o) for o in e["outputs"])
         what = f"{e['kind'].lower()} by {who(e['operator'])}: {ins} → {outs} (this lot: {e['role']})"
     elif ev == "UnitCreated":
-        parents = ", ".join(label_of(p) for p in e["parents"]) or "none"
-        what = f"rated {e['ratedWh']} Wh, parents {parents}"
-    elif ev == "SohRecorded":
+        parents = ", ".join(rinne.label_of(p) for p in e["parents"]) or "none"
+        what = f"rated {e['rated_wh']} Wh, parents {parents}"
+    elif ev in ("SohRecorded", "SohCorrected"):
         s = e["soh"]
         what = f"by {who(e['recorder'])}: SOCE {s['soce_bp'] / 100:g} %, {s['cycles']} cycles"
+    elif ev == "DiagnosticianAuthorised":
+        what = f"{'authorised' if e['authorised'] else 'withdrawn'}: {who(e['diagnostician'])} by {who(e['holder'])}"
     elif ev == "StatusChanged":
         what = f"{e['from'].lower()} → {e['to'].lower()}"
     elif ev == "Attested":
-        what = f"{format_mass(e['emissionsGrams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['selfDeclared'] else ''}, uid {e['uid']}"
+        what = f"{format_mass(e['emissions_grams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
     elif ev == "Revoked":
         what = f"attestation {e['uid']} by {who(e['revoker'])}"
     else:
@@ -179,8 +194,17 @@ def _history_line(e: dict[str, Any], times: dict[int, int], names: Names | None 
 @click.option("--evidence", metavar="FILE|HASH", help="Assay certificate: a file (hashed with keccak256) or its 0x hash.")
 @write_command
 @pass_session
-def mint(session: Session, lot_id: str, material: str, mass: str, elements: str | None, recycled_pre: str | None,
-         recycled_post: str | None, origin: str | None, evidence: str | None) -> None:
+def mint(
+    session: Session,
+    lot_id: str,
+    material: str,
+    mass: str,
+    elements: str | None,
+    recycled_pre: str | None,
+    recycled_post: str | None,
+    origin: str | None,
+    evidence: str | None,
+) -> None:
     """Create a lot from nothing (MINER, REFINER): ore, or bought-in feedstock.
 
     Minting the same lot again with the same content does nothing, so a
@@ -193,15 +217,27 @@ def mint(session: Session, lot_id: str, material: str, mass: str, elements: str 
     """
     with user_input():
         grams = _mass(mass)
-        spec = _specs.lot_spec(lot_id, material, grams, elements=elements, pre=recycled_pre, post=recycled_post,
-                               origin_text=origin, evidence_text=evidence)
+        spec = _specs.lot_spec(
+            lot_id,
+            material,
+            grams,
+            elements=elements,
+            pre=recycled_pre,
+            post=recycled_post,
+            origin_text=origin,
+            evidence_text=evidence,
+        )
     ledger = session.signer()
     session.confirm(f"Mint lot {_spec_summary(spec)} {session.who()}")
     with session.busy("minting"):
         receipt = ledger.mint(spec)
     if receipt is None:
-        session.done(None, f"lot {label_of(spec.lot_id)} exists already with this content: nothing to do",
-                     lot_id=spec.lot_id, created=False)
+        session.done(
+            None,
+            f"lot {rinne.label_of(spec.lot_id)} exists already with this content: nothing to do",
+            lot_id=spec.lot_id,
+            created=False,
+        )
         return
     if origin:
         remember(session, sites={spec.origin: _site_text(origin)})
@@ -209,7 +245,7 @@ def mint(session: Session, lot_id: str, material: str, mass: str, elements: str 
 
 
 def _site_text(origin: str) -> str:
-    """"CC:Site" as the origin word was made from it (country upper-cased, spaces trimmed)."""
+    """ "CC:Site" as the origin word was made from it (country upper-cased, spaces trimmed)."""
     country, _, site = origin.partition(":")
     return f"{country.strip().upper()}:{site.strip()}"
 
@@ -239,29 +275,28 @@ def show(session: Session, lot_id: str) -> None:
 
 @lot.command()
 @click.argument("lot_id", callback=_id)
+@trust_index_option
 @read_command
 @pass_session
-def history(session: Session, lot_id: str) -> None:
-    """List every event that mentions a lot, oldest first.
+def history(session: Session, lot_id: str, trust_index: bool) -> None:
+    """List every event that mentions a lot, oldest first, from the event index.
 
     Its creation and updates, offers and transfers, freezes, the splits, merges
     and transforms it went into or came out of, passport events of a unit, and
-    GWP attestations of it.
+    GWP attestations of it and their revocations. The index is synced with the
+    chain and checked against its ledger heads first.
 
     \b
     Example:
       rinne lot history CAM-001
     """
     ledger = session.ledger()
-    with session.busy("reading events"):
-        events = lot_history(ledger, lot_id)
-        times = block_times(ledger, [e["block"] for e in events]) if events else {}
+    with open_index(session, trust=trust_index) as index:
+        events = rinne.lot_history(index, lot_id)
     if not events:
-        raise CliError(f"no events mention lot {label_of(lot_id)} on chain {ledger.chain_id}")
+        raise CliError(f"no events mention lot {rinne.label_of(lot_id)} on chain {ledger.chain_id}")
     names = load_names(session, scope_of(ledger))
-    for e in events:
-        e["time"] = times.get(e["block"])
-    session.emit(events, [_history_line(e, times, names) for e in events])
+    session.emit(events, [_history_line(e, names) for e in events])
 
 
 @lot.command()
@@ -287,11 +322,11 @@ def split(session: Session, lot_id: str, parts: tuple[str, ...]) -> None:
                 raise ValueError(f"{text!r}: give each part as NEW_ID=MASS, e.g. {text}=5t")
             pieces.append((_specs.bytes32(new_id, "lot id"), grams))
     ledger = session.signer()
-    desc = ", ".join(f"{label_of(i)}={format_mass(m)}" for i, m in pieces)
-    session.confirm(f"Split lot {label_of(lot_id)} into {desc} {session.who()}")
+    desc = ", ".join(f"{rinne.label_of(i)}={format_mass(m)}" for i, m in pieces)
+    session.confirm(f"Split lot {rinne.label_of(lot_id)} into {desc} {session.who()}")
     with session.busy("splitting"):
         receipt = ledger.split(lot_id, pieces)
-    session.done(receipt, f"split {label_of(lot_id)} into {desc}", lot_id=lot_id, outputs=[i for i, _ in pieces])
+    session.done(receipt, f"split {rinne.label_of(lot_id)} into {desc}", lot_id=lot_id, outputs=[i for i, _ in pieces])
 
 
 @lot.command()
@@ -312,27 +347,49 @@ def merge(session: Session, lot_ids: tuple[str, ...], new_id: str, evidence: str
     if len(lot_ids) < 2:
         raise click.UsageError("merge needs at least two lots")
     ledger = session.signer()
-    names = ", ".join(label_of(i) for i in lot_ids)
-    session.confirm(f"Merge {names} into {label_of(new_id)} {session.who()}")
+    names = ", ".join(rinne.label_of(i) for i in lot_ids)
+    session.confirm(f"Merge {names} into {rinne.label_of(new_id)} {session.who()}")
     with session.busy("merging"):
         receipt = ledger.merge(list(lot_ids), new_id, evidence=evidence_word)
-    session.done(receipt, f"merged {names} into {label_of(new_id)}", lot_id=new_id, inputs=list(lot_ids))
+    session.done(receipt, f"merged {names} into {rinne.label_of(new_id)}", lot_id=new_id, inputs=list(lot_ids))
 
 
 @lot.command()
-@click.option("--in", "inputs", multiple=True, required=True, metavar="LOT[=MASS]",
-              help="Input lot, whole or the given mass of it (repeat for several).")
-@click.option("--out", "outs", multiple=True, metavar="ID:MATERIAL:MASS[:ELEMENTS]",
-              help="Output lot (repeat for several). Without ELEMENTS a single output takes all the inputs give; ELEMENTS 'none' means no tracked elements.")
-@click.option("--outputs", "outputs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Output lots from a CSV or JSON file (the `lot import` format).")
+@click.option(
+    "--in",
+    "inputs",
+    multiple=True,
+    required=True,
+    metavar="LOT[=MASS]",
+    help="Input lot, whole or the given mass of it (repeat for several).",
+)
+@click.option(
+    "--out",
+    "outs",
+    multiple=True,
+    metavar="ID:MATERIAL:MASS[:ELEMENTS]",
+    help="Output lot (repeat for several). Without ELEMENTS a single output takes all the inputs give; ELEMENTS 'none' means no tracked elements.",
+)
+@click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Output lots from a CSV or JSON file (the `lot import` format).",
+)
 @click.option("--loss", metavar="ELEMENTS", help="Declared loss, e.g. Ni=50kg.  [default: whatever the outputs do not carry]")
 @click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part of a single --out with ELEMENTS.")
 @click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part of a single --out with ELEMENTS.")
 @write_command
 @pass_session
-def transform(session: Session, inputs: tuple[str, ...], outs: tuple[str, ...], outputs_file: Path | None, loss: str | None,
-              recycled_pre: str | None, recycled_post: str | None) -> None:
+def transform(
+    session: Session,
+    inputs: tuple[str, ...],
+    outs: tuple[str, ...],
+    outputs_file: Path | None,
+    loss: str | None,
+    recycled_pre: str | None,
+    recycled_post: str | None,
+) -> None:
     """Consume input lots and create output lots of other materials (producer roles).
 
     Element masses must balance: outputs plus loss equal what the inputs give.
@@ -347,11 +404,11 @@ def transform(session: Session, inputs: tuple[str, ...], outs: tuple[str, ...], 
     """
     with user_input():
         used = _specs.uses(inputs)
-        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
         inherit = _specs.used_composition(session.ledger(), used) if len(outs) == 1 and not outputs_file else None
         specs = _specs.outputs(outs, outputs_file, inherit=inherit, pre=recycled_pre, post=recycled_post)
     ledger = session.signer()
-    ins = ", ".join(label_of(u.lot_id) + (f"={format_mass(u.mass)}" if u.mass else "") for u in used)
+    ins = ", ".join(rinne.label_of(u.lot_id) + (f"={format_mass(u.mass)}" if u.mass else "") for u in used)
     outs_desc = ", ".join(_spec_summary(s) for s in specs)
     session.confirm(f"Transform {ins} into {outs_desc} {session.who()}")
     with session.busy("transforming"):
@@ -378,15 +435,17 @@ def freeze(session: Session, lot_id: str, reason: str, lineage: bool) -> None:
       rinne lot freeze NISO4-01 --lineage --reason "assay dispute" --account auditor
     """
     ledger = session.signer()
-    what = f"lot {label_of(lot_id)} and every active lot made from it" if lineage else f"lot {label_of(lot_id)}"
+    what = f"lot {rinne.label_of(lot_id)} and every active lot made from it" if lineage else f"lot {rinne.label_of(lot_id)}"
     session.confirm(f"Freeze {what} {session.who()}")
     if lineage:
         frozen = ledger.freeze_lineage(lot_id, reason)
-        names = ", ".join(label_of(i) for i in frozen) or "nothing (no active lot in the lineage)"
-        session.done(None, f"froze {len(frozen)} lot(s) of the lineage of {label_of(lot_id)}: {names}", lot_id=lot_id, frozen=frozen)
+        names = ", ".join(rinne.label_of(i) for i in frozen) or "nothing (no active lot in the lineage)"
+        session.done(
+            None, f"froze {len(frozen)} lot(s) of the lineage of {rinne.label_of(lot_id)}: {names}", lot_id=lot_id, frozen=frozen
+        )
         return
     receipt = ledger.freeze(lot_id, reason)
-    session.done(receipt, f"froze lot {label_of(lot_id)}", lot_id=lot_id)
+    session.done(receipt, f"froze lot {rinne.label_of(lot_id)}", lot_id=lot_id)
 
 
 @lot.command()
@@ -401,9 +460,9 @@ def unfreeze(session: Session, lot_id: str) -> None:
       rinne lot unfreeze R-NI-001 --account auditor
     """
     ledger = session.signer()
-    session.confirm(f"Unfreeze lot {label_of(lot_id)} {session.who()}")
+    session.confirm(f"Unfreeze lot {rinne.label_of(lot_id)} {session.who()}")
     receipt = ledger.unfreeze(lot_id)
-    session.done(receipt, f"unfroze lot {label_of(lot_id)}", lot_id=lot_id)
+    session.done(receipt, f"unfroze lot {rinne.label_of(lot_id)}", lot_id=lot_id)
 
 
 @lot.command("import")
@@ -506,8 +565,9 @@ def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> t
     try:
         return text[:2].upper(), _specs.origin(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give an ISO 3166 alpha-2 country such as FI, or COUNTRY:SITE such as FI:Harjavalta",
-                                 ctx=ctx, param=param) from None
+        raise click.BadParameter(
+            f"{value!r}: give an ISO 3166 alpha-2 country such as FI, or COUNTRY:SITE such as FI:Harjavalta", ctx=ctx, param=param
+        ) from None
 
 
 def _material(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -521,23 +581,44 @@ def _material(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def _filter_options(f: Any) -> Any:
     """The filters `lot list` and `lot export` share."""
-    for option in reversed([
-        click.option("--holder", metavar="NAME|ADDRESS", help="Only lots held now by this account (a local account name, "
-                     "a display name registered from here, or an address)."),
-        click.option("--material", "-m", metavar="CODE", callback=_material, help="Only lots of this material code, e.g. NiSO4."),
-        click.option("--origin", metavar="CC[:SITE]", callback=_country,
-                     help="Only lots minted with this origin country (ISO 3166 alpha-2), or country and site."),
-        click.option("--state", type=click.Choice(["active", "consumed", "frozen"], case_sensitive=False),
-                     help="Only lots in this state."),
-        click.option("--kind", type=click.Choice(["material", "unit"], case_sensitive=False),
-                     help="Only bulk material lots, or only battery units."),
-        click.option("--minted-from", metavar="TIME", callback=parsed(parse_time),
-                     help="Only lots minted at or after this time: 2027-06-30, 2027-06-30T12:00:00Z, @unix."),
-        click.option("--minted-to", metavar="TIME", callback=parsed(parse_time_end),
-                     help="Only lots minted at or before this time (a bare date includes the whole day)."),
-        click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N lots (the oldest first)."),
-        trust_index_option,
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--holder",
+                metavar="NAME|ADDRESS",
+                help="Only lots held now by this account (a local account name, a display name registered from here, or an address).",
+            ),
+            click.option("--material", "-m", metavar="CODE", callback=_material, help="Only lots of this material code, e.g. NiSO4."),
+            click.option(
+                "--origin",
+                metavar="CC[:SITE]",
+                callback=_country,
+                help="Only lots minted with this origin country (ISO 3166 alpha-2), or country and site.",
+            ),
+            click.option(
+                "--state", type=click.Choice(["active", "consumed", "frozen"], case_sensitive=False), help="Only lots in this state."
+            ),
+            click.option(
+                "--kind",
+                type=click.Choice(["material", "unit"], case_sensitive=False),
+                help="Only bulk material lots, or only battery units.",
+            ),
+            click.option(
+                "--minted-from",
+                metavar="TIME",
+                callback=parsed(parse_time),
+                help="Only lots minted at or after this time: 2027-06-30, 2027-06-30T12:00:00Z, @unix.",
+            ),
+            click.option(
+                "--minted-to",
+                metavar="TIME",
+                callback=parsed(parse_time_end),
+                help="Only lots minted at or before this time (a bare date includes the whole day).",
+            ),
+            click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N lots (the oldest first)."),
+            trust_index_option,
+        ]
+    ):
         f = option(f)
     return f
 
@@ -549,21 +630,40 @@ def _holder_address(session: Session, names: Names, text: str) -> str:
     try:
         return session.resolve_address(text, "--holder")
     except click.BadParameter:
-        raise click.BadParameter(f"{text!r} is neither an address (0x + 40 hex digits), a local account name, nor a "
-                                 "display name registered from here", param_hint="'--holder'") from None
+        raise click.BadParameter(
+            f"{text!r} is neither an address (0x + 40 hex digits), a local account name, nor a display name registered from here",
+            param_hint="'--holder'",
+        ) from None
 
 
-def _query(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None, state: str | None,
-           kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
-           trust_index: bool) -> tuple[list[LotRow], Names]:
+def _query(
+    session: Session,
+    holder: str | None,
+    material: str | None,
+    origin: tuple[str, str | None] | None,
+    state: str | None,
+    kind: str | None,
+    minted_from: int | None,
+    minted_to: int | None,
+    limit: int | None,
+    trust_index: bool,
+) -> tuple[list[LotRow], Names]:
     if minted_from is not None and minted_to is not None and minted_from > minted_to:
         raise click.BadParameter("--minted-from is after --minted-to", param_hint="'--minted-from'")
     names = load_names(session, scope_of(session.ledger()))
     holder_address = _holder_address(session, names, holder) if holder else None
     country, site_word = origin if origin else (None, None)
     with open_index(session, trust=trust_index) as index:
-        rows = index.lots(holder=holder_address, material=material, country=country, state=state, kind=kind,
-                          minted_from=minted_from, minted_to=minted_to, limit=None if site_word else limit)
+        rows = index.lots(
+            holder=holder_address,
+            material=material,
+            country=country,
+            state=state,
+            kind=kind,
+            minted_from=minted_from,
+            minted_to=minted_to,
+            limit=None if site_word else limit,
+        )
     if site_word:
         rows = [r for r in rows if r.origin == site_word][:limit]
     return rows, names
@@ -577,11 +677,20 @@ def lot_record(row: LotRow, names: Names) -> dict[str, Any]:
     """The listing's record of a lot (the JSON shape of `lot list`)."""
     site = names.site(row.origin)
     return {
-        "lot_id": row.lot_id, "label": label_of(row.lot_id), "kind": row.kind.name.lower(), "state": row.state.name.lower(),
-        "material": row.material, "material_label": label_of(row.material), "mass_g": row.mass_g,
-        "holder": row.holder, "holder_account": names.account(row.holder), "holder_name": names.party(row.holder),
-        "origin_country": row.country, "origin_site": site.split(":", 1)[1] if site else None,
-        "minted_at": _iso(row.minted_at), "minted_block": row.minted_block,
+        "lot_id": row.lot_id,
+        "label": rinne.label_of(row.lot_id),
+        "kind": row.kind.name.lower(),
+        "state": row.state.name.lower(),
+        "material": row.material,
+        "material_label": rinne.label_of(row.material),
+        "mass_g": row.mass_g,
+        "holder": row.holder,
+        "holder_account": names.account(row.holder),
+        "holder_name": names.party(row.holder),
+        "origin_country": row.country,
+        "origin_site": site.split(":", 1)[1] if site else None,
+        "minted_at": _iso(row.minted_at),
+        "minted_block": row.minted_block,
     }
 
 
@@ -590,28 +699,65 @@ def lot_export_record(row: LotRow, names: Names) -> dict[str, Any]:
     their pre- and post-consumer recycled parts as ``ni_pre_g`` and ``ni_post_g``."""
     rec = lot_record(row, names)
     zero = "0x" + "00" * 32
-    rec.update({
-        "minted_mass_g": row.minted_mass_g, "creator": row.creator, "creator_account": names.account(row.creator),
-        "creator_name": names.party(row.creator), "origin": None if row.origin == zero else row.origin,
-        "evidence": None if row.evidence == zero else row.evidence, "made_by_operation": row.made_by_operation,
-        "offered_to": row.offered_to,
-    })
+    rec.update(
+        {
+            "minted_mass_g": row.minted_mass_g,
+            "creator": row.creator,
+            "creator_account": names.account(row.creator),
+            "creator_name": names.party(row.creator),
+            "origin": None if row.origin == zero else row.origin,
+            "evidence": None if row.evidence == zero else row.evidence,
+            "made_by_operation": row.made_by_operation,
+            "offered_to": row.offered_to,
+        }
+    )
     total, pre, post = row.composition
-    for k, e in enumerate(ELEMENTS):
+    for k, e in enumerate(rinne.ELEMENTS):
         rec[f"{e.lower()}_g"] = total[k]
-    for k, e in enumerate(ELEMENTS):
+    for k, e in enumerate(rinne.ELEMENTS):
         rec[f"{e.lower()}_pre_g"] = pre[k]
         rec[f"{e.lower()}_post_g"] = post[k]
     return rec
 
 
 #: Keys of a `lot list` record and of a `lot export` record, in order (the CSV headers).
-LIST_FIELDS = ("lot_id", "label", "kind", "state", "material", "material_label", "mass_g", "holder", "holder_account",
-               "holder_name", "origin_country", "origin_site", "minted_at", "minted_block")
-EXPORT_FIELDS = LIST_FIELDS + (
-    "minted_mass_g", "creator", "creator_account", "creator_name", "origin", "evidence", "made_by_operation", "offered_to",
-    *(f"{e.lower()}_g" for e in ELEMENTS), *(f"{e.lower()}_{part}_g" for e in ELEMENTS for part in ("pre", "post")),
+LIST_FIELDS = (
+    "lot_id",
+    "label",
+    "kind",
+    "state",
+    "material",
+    "material_label",
+    "mass_g",
+    "holder",
+    "holder_account",
+    "holder_name",
+    "origin_country",
+    "origin_site",
+    "minted_at",
+    "minted_block",
 )
+#: The fields of `lot export` besides the listing's (the element columns follow them, see :func:`export_fields`).
+_EXPORT_EXTRA = (
+    "minted_mass_g",
+    "creator",
+    "creator_account",
+    "creator_name",
+    "origin",
+    "evidence",
+    "made_by_operation",
+    "offered_to",
+)
+
+
+def export_fields() -> tuple[str, ...]:
+    """The fields of `lot export`: the listing's, then the rest and grams per element (read at call time: `rinne --help` loads no library)."""
+    return (
+        LIST_FIELDS
+        + _EXPORT_EXTRA
+        + tuple(f"{e.lower()}_g" for e in rinne.ELEMENTS)
+        + tuple(f"{e.lower()}_{part}_g" for e in rinne.ELEMENTS for part in ("pre", "post"))
+    )
 
 
 def _columns(names: Names) -> list[Column]:
@@ -631,9 +777,18 @@ def _columns(names: Names) -> list[Column]:
 @_filter_options
 @listing_command
 @pass_session
-def list_(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None,
-          state: str | None, kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
-          trust_index: bool) -> None:
+def list_(
+    session: Session,
+    holder: str | None,
+    material: str | None,
+    origin: tuple[str, str | None] | None,
+    state: str | None,
+    kind: str | None,
+    minted_from: int | None,
+    minted_to: int | None,
+    limit: int | None,
+    trust_index: bool,
+) -> None:
     """List lots and units as they stand now, oldest first, from the event index.
 
     The index (in the data directory) is synced with the chain and checked
@@ -656,13 +811,27 @@ def list_(session: Session, holder: str | None, material: str | None, origin: tu
 
 @lot.command()
 @_filter_options
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to FILE instead of stdout (the format from its name: .csv, .json, .jsonl/.ndjson).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to FILE instead of stdout (the format from its name: .csv, .json, .jsonl/.ndjson).",
+)
 @listing_command
 @pass_session
-def export(session: Session, holder: str | None, material: str | None, origin: tuple[str, str | None] | None,
-           state: str | None, kind: str | None, minted_from: int | None, minted_to: int | None, limit: int | None,
-           trust_index: bool, output: Path | None) -> None:
+def export(
+    session: Session,
+    holder: str | None,
+    material: str | None,
+    origin: tuple[str, str | None] | None,
+    state: str | None,
+    kind: str | None,
+    minted_from: int | None,
+    minted_to: int | None,
+    limit: int | None,
+    trust_index: bool,
+    output: Path | None,
+) -> None:
     """Export lots with every field: the `lot list` filters, CSV by default.
 
     Beside the listing's fields: the mass at mint, creator, origin and
@@ -685,13 +854,13 @@ def export(session: Session, holder: str | None, material: str | None, origin: t
     rows, names = _query(session, holder, material, origin, state, kind, minted_from, minted_to, limit, trust_index)
     records = [lot_export_record(r, names) for r in rows]
     if output is None:
-        write_rows(session, records, [], fields=EXPORT_FIELDS, default="csv")
+        write_rows(session, records, [], fields=export_fields(), default="csv")
         return
     # Written next to the target and renamed, so a failed export never leaves half a file behind.
     tmp = output.with_name(f".{output.name}.part")
     try:
         with tmp.open("w", newline="") as fh:
-            write_rows(session, records, [], fields=EXPORT_FIELDS, out=fh, default="csv")
+            write_rows(session, records, [], fields=export_fields(), out=fh, default="csv")
         tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)

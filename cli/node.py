@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ledger import _node
-from ledger._deployments import load_deployment
+import ledger as rinne
 
 from ._core import OrderedGroup, Session, data_dir_option, json_option, pass_session, verbose_option
 from ._units import FiniteFloat
@@ -28,13 +27,20 @@ def node() -> None:
     """
 
 
-def _info_json(session: Session, info: _node.NodeInfo | None) -> dict:
+def _info_json(session: Session, info: rinne.NodeInfo | None) -> dict:
     if info is None:
         return {"running": False, "data_dir": str(session.home)}
-    deployment = load_deployment(session.home, info.chain_id)
+    deployment = rinne.load_deployment(session.home, info.chain_id)
     return {
-        "running": True, "engine": info.engine, "rpc_url": info.rpc_url, "chain_id": info.chain_id, "pid": info.pid, "port": info.port,
-        "state_file": info.state_file, "log_file": info.log_file, "data_dir": str(session.home),
+        "running": True,
+        "engine": info.engine,
+        "rpc_url": info.rpc_url,
+        "chain_id": info.chain_id,
+        "pid": info.pid,
+        "port": info.port,
+        "state_file": info.state_file,
+        "log_file": info.log_file,
+        "data_dir": str(session.home),
         "deployment": deployment.model_dump() if deployment else None,
     }
 
@@ -48,17 +54,28 @@ def _describe(data: dict) -> list[str]:
         f"log       {data['log_file']}",
     ]
     d = data.get("deployment")
-    lines.append(f"deployed  RinneLedger {d['ledger']}, GwpAttestations {d['attestations']}" if d else "deployed  no (run `rinne deploy`)")
+    lines.append(
+        f"deployed  RinneLedger {d['ledger']}, GwpAttestations {d['attestations']}" if d else "deployed  no (run `rinne deploy`)"
+    )
     return lines
 
 
 @node.command()
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port on 127.0.0.1.  [default: a free one]")
-@click.option("--block-time", type=FiniteFloat(0, low_open=True), metavar="SECONDS",
-              help="Mine a block every SECONDS instead of one per transaction.")
-@click.option("--engine", type=click.Choice(["anvil", "hardhat", "ganache"]), default="anvil", show_default=True,
-              help="The node program: Anvil (keeps its chain across restarts), the Hardhat 3 node (in memory), or "
-              "Ganache 7.9 (its newest hardfork, Shanghai, cannot run the contracts' transforms and attestations).")
+@click.option(
+    "--block-time",
+    type=FiniteFloat(0, low_open=True),
+    metavar="SECONDS",
+    help="Mine a block every SECONDS instead of one per transaction.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["anvil", "hardhat", "ganache"]),
+    default="anvil",
+    show_default=True,
+    help="The node program: Anvil (keeps its chain across restarts), the Hardhat 3 node (in memory), or "
+    "Ganache 7.9 (its newest hardfork, Shanghai, cannot run the contracts' transforms and attestations).",
+)
 @data_dir_option
 @json_option
 @verbose_option
@@ -71,7 +88,7 @@ def start(session: Session, port: int | None, block_time: float | None, engine: 
       rinne node start --port 8545
       rinne node start --engine hardhat
     """
-    running = _node.status(session.home)
+    running = rinne.node_status(session.home)
     if running is not None:
         if port is not None and port != running.port:
             raise click.UsageError(f"the local node runs already on port {running.port}: stop it first to change the port")
@@ -79,7 +96,7 @@ def start(session: Session, port: int | None, block_time: float | None, engine: 
         session.emit({**data, "started": False}, ["already running"] + _describe(data))
         return
     # The Hardhat node keeps no state: it cannot restart where it stopped, so it runs without a state file.
-    info = _node.start(session.home, port=port, block_time=block_time, engine=engine, persist=engine != "hardhat")
+    info = rinne.start_node(session.home, port=port, block_time=block_time, engine=engine, persist=engine != "hardhat")
     data = _info_json(session, info)
     session.emit({**data, "started": True}, _describe(data))
 
@@ -96,7 +113,7 @@ def stop(session: Session) -> None:
     Example:
       rinne node stop
     """
-    stopped = _node.stop(session.home)
+    stopped = rinne.stop_node(session.home)
     session.emit({"stopped": stopped, "data_dir": str(session.home)}, "stopped" if stopped else "no local node was running")
 
 
@@ -112,5 +129,5 @@ def status(session: Session) -> None:
     Example:
       rinne node status --json
     """
-    data = _info_json(session, _node.status(session.home))
+    data = _info_json(session, rinne.node_status(session.home))
     session.emit(data, _describe(data))

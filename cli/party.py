@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger import Participant, Role
-from ledger._registry_logs import participants
+import ledger as rinne
 
-from ._units import format_time
-from ._core import CliError, OrderedGroup, Session, pass_session, read_command, write_command
+from ._core import CliError, OrderedGroup, Session, open_index, pass_session, read_command, trust_index_option, write_command
 from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of
+from ._units import format_time
 
-ROLE_LIST = ", ".join(Role.__members__)
+if TYPE_CHECKING:
+    from ledger import Participant, Role
 
 
 @click.group(cls=OrderedGroup)
@@ -40,11 +40,11 @@ def party() -> None:
 def _roles(ctx: click.Context, param: click.Parameter, value: tuple[str, ...] | str) -> Role:
     text = ",".join(value) if isinstance(value, tuple) else value
     try:
-        roles = Role.parse(text)
+        roles = rinne.Role.parse(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     if not roles:
-        raise click.BadParameter(f"name at least one role: {ROLE_LIST}", ctx=ctx, param=param)
+        raise click.BadParameter("name at least one role: " + ", ".join(rinne.Role.__members__), ctx=ctx, param=param)
     return roles
 
 
@@ -55,8 +55,13 @@ def _state(p: Participant) -> str:
 def _record(p: Participant, names: Names) -> dict[str, Any]:
     """The JSON shape of a participant: the address with the names this machine knows for it."""
     return {
-        "address": p.address, "account": names.account(p.address), "name": names.party(p.address), "state": _state(p),
-        "registered": p.registered, "suspended": p.suspended, "roles": p.roles.names(),
+        "address": p.address,
+        "account": names.account(p.address),
+        "name": names.party(p.address),
+        "state": _state(p),
+        "registered": p.registered,
+        "suspended": p.suspended,
+        "roles": p.roles.names(),
         "since": format_time(p.since) if p.since else None,
     }
 
@@ -175,16 +180,22 @@ def reinstate(session: Session, who: str) -> None:
 
 
 @party.command("list")
-@click.option("--role", "role_filter", callback=lambda c, p, v: _roles(c, p, v) if v else None,
-              help="Only participants holding any of these roles.")
+@click.option(
+    "--role",
+    "role_filter",
+    callback=lambda c, p, v: _roles(c, p, v) if v else None,
+    help="Only participants holding any of these roles.",
+)
+@trust_index_option
 @listing_command
 @pass_session
-def list_(session: Session, role_filter: Role | None) -> None:
-    """List every registered participant (from ParticipantRegistered events).
+def list_(session: Session, role_filter: Role | None, trust_index: bool) -> None:
+    """List every registered participant, from the event index.
 
-    Each address shows with its local account name and the display name it
-    was registered with, when registered from this machine (the chain keeps
-    only the name's hash).
+    The index (in the data directory) is synced with the chain and checked
+    against its ledger heads first. Each address shows with its local account
+    name and the display name it was registered with, when registered from
+    this machine (the chain keeps only the name's hash).
 
     \b
     Example:
@@ -192,8 +203,8 @@ def list_(session: Session, role_filter: Role | None) -> None:
       rinne party list --csv > parties.csv
     """
     ledger = session.ledger()
-    with session.busy("reading the registry"):
-        found = participants(ledger)
+    with open_index(session, trust=trust_index) as index:
+        found = rinne.participants(index)
     if role_filter:
         found = [p for p in found if p.roles & role_filter]
     names = load_names(session, scope_of(ledger))
@@ -217,11 +228,14 @@ def show(session: Session, who: str) -> None:
     if not p.registered:
         raise CliError(f"{address} is not a registered participant: the admin registers it with `rinne party register`")
     record = _record(p, load_names(session, scope_of(ledger)))
-    session.emit(record, [
-        f"address     {p.address}",
-        f"account     {record['account'] or '- (no local keystore)'}",
-        f"name        {record['name'] or '- (registered elsewhere: the chain keeps only its hash)'}",
-        f"state       {'suspended' if p.suspended else 'active'}",
-        f"roles       {', '.join(p.roles.names()) or '-'}",
-        f"since       {format_time(p.since)}",
-    ])
+    session.emit(
+        record,
+        [
+            f"address     {p.address}",
+            f"account     {record['account'] or '- (no local keystore)'}",
+            f"name        {record['name'] or '- (registered elsewhere: the chain keeps only its hash)'}",
+            f"state       {'suspended' if p.suspended else 'active'}",
+            f"roles       {', '.join(p.roles.names()) or '-'}",
+            f"since       {format_time(p.since)}",
+        ],
+    )

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger import EventIndex, audit as run_audit, battery_passport, footprint, lifetime_carbon, origin_mix
-from ledger import pact_footprint, pact_footprint_v3, passport_html, passport_qr, recycled_content, trace as run_trace
-from ledger.audit import STRICT_LEVELS
-from ledger.models import label_of
+import ledger as rinne
 
 from ._core import CliError, Session, jsonable, open_index, pass_session, read_command, trust_index_option
 from ._output import load_names, scope_of
 from ._units import FiniteFloat
 from .lot import _id
 
+if TYPE_CHECKING:
+    from ledger import EventIndex
+
 
 def _index(session: Session, *, trust: bool = False) -> EventIndex:
     """Open this deployment's event index, bring it up to date and check it (see :func:`open_index`)."""
     return open_index(session, trust=trust)
-
-
-#: Assurance levels `verify` exits 0 on: the same as the strict audit's.
-_ASSURED = STRICT_LEVELS
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -39,10 +34,21 @@ def _write(text: str, output: Path | None) -> None:
 
 @click.command()
 @click.argument("lot_id", callback=_id)
-@click.option("--direction", type=click.Choice(["up", "down", "both"]), default="both", show_default=True,
-              help="Upstream to the mines, downstream to units and recovered lots, or both.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "html"]), default="text", show_default=True,
-              help="text: a list; json; dot: Graphviz; html: a self-contained page that draws the graph.")
+@click.option(
+    "--direction",
+    type=click.Choice(["up", "down", "both"]),
+    default="both",
+    show_default=True,
+    help="Upstream to the mines, downstream to units and recovered lots, or both.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot", "html"]),
+    default="text",
+    show_default=True,
+    help="text: a list; json; dot: Graphviz; html: a self-contained page that draws the graph.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @trust_index_option
 @read_command
@@ -64,7 +70,7 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
       rinne trace LF005 --format html -o lf005.html
     """
     with _index(session, trust=trust_index) as index:
-        t = run_trace(index, lot_id, direction=direction)
+        t = rinne.trace(index, lot_id, direction=direction)
         figures = _tree_figures(index, t) if fmt == "text" and not session.json else {}
     if session.json or fmt == "json":
         _write(t.to_json(), output)
@@ -84,8 +90,6 @@ _TREE_LINES = 400
 def _tree_figures(index: EventIndex, t: Any) -> dict[str, Any]:
     """kg CO2e of the whole lot (as minted, like the mass the tree shows) and assurance of the root and
     every upstream lot of a trace; and, under the key "cut", the recycling operations that are cut off."""
-    from ledger.provenance import cut_off, footprint_of
-
     ids = [bytes.fromhex(lot.id[2:]) for lot in t.lots if lot.role in ("root", "upstream")]
     if not ids or len(ids) > _TREE_LINES:
         return {}
@@ -94,12 +98,10 @@ def _tree_figures(index: EventIndex, t: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i in ids:
         if i in st.lots:
-            fp = footprint_of(st, i, at=at)
+            fp = rinne.footprint(st, i, at=at)
             whole = fp.kg_co2e * fp.minted_mass_g / fp.mass_g if fp.state != "consumed" and fp.mass_g else fp.kg_co2e
             out["0x" + i.hex()] = (whole, fp.assurance)
-    out["cut"] = {
-        f"op-{op.pos >> 24}-{op.pos & 0xFFFFFF}" for op in st.ops if any(cut_off(st, op, i) for i in op.inputs)
-    }
+    out["cut"] = {f"op-{op.pos >> 24}-{op.pos & 0xFFFFFF}" for op in st.ops if any(rinne.cut_off(st, op, i) for i in op.inputs)}
     return out
 
 
@@ -203,17 +205,20 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
       rinne verify CAM-02 --price 85 --json
     """
     with _index(session, trust=trust_index) as index:
-        fp = footprint(index, lot_id, price_per_tonne=price)
-        rc = recycled_content(index, lot_id)
-        om = origin_mix(index, lot_id)
-        life = lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
+        fp = rinne.footprint(index, lot_id, price_per_tonne=price)
+        rc = rinne.recycled_content(index, lot_id)
+        om = rinne.origin_mix(index, lot_id)
+        life = rinne.lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
     data: dict[str, Any] = {
-        "footprint": json.loads(fp.to_json()), "recycled_content": json.loads(rc.to_json()),
-        "origin": json.loads(om.to_json()), "lifetime": json.loads(life.to_json()) if life else None,
+        "footprint": json.loads(fp.to_json()),
+        "recycled_content": json.loads(rc.to_json()),
+        "origin": json.loads(om.to_json()),
+        "lifetime": json.loads(life.to_json()) if life else None,
     }
     held = f"{fp.mass_g / 1000:,.1f} kg" + (f" left of {fp.minted_mass_g / 1000:,.1f} kg" if fp.mass_g != fp.minted_mass_g else "")
-    lines = [f"{fp.label} ({fp.material}, {held}{', used up' if fp.state == 'consumed' else ''}): "
-             f"{fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"]
+    lines = [
+        f"{fp.label} ({fp.material}, {held}{', used up' if fp.state == 'consumed' else ''}): {fp.kg_co2e:,.1f} kg CO2e cradle-to-gate"
+    ]
     if fp.excluded_kg:
         # A revoked or expired figure is not zero emissions: say what was left out, and why.
         why = sorted({a.status for c in fp.contributions for a in c.attestations if a.status not in ("verified", "self-declared")})
@@ -223,29 +228,49 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         lines.append(f"  {fp.per_kwh.kg_co2e_per_kwh:.1f} kg CO2e/kWh ({stages})")
     if fp.carbon_cost:
         lines.append(f"  carbon cost: {fp.carbon_cost.model_dump()}")
-    weakest = ", ".join(label_of(w) if w.startswith("0x") else w for w in fp.weakest)
+    # Assurance levels `verify` exits 0 on: the same as the strict audit's.
+    assured = rinne.STRICT_LEVELS
+    weakest = ", ".join(rinne.label_of(w) if w.startswith("0x") else w for w in fp.weakest)
     late = sorted({a.uid for c in fp.contributions for a in c.attestations if a.late and a.status == "verified"})
-    lines.append(f"  assurance: {fp.assurance}" + (f" (weakest: {weakest})" if fp.assurance not in _ASSURED else "")
-                 + (f"; {len(late)} accredited attestation(s) came after the lot they cover was used" if late else ""))
+    lines.append(
+        f"  assurance: {fp.assurance}"
+        + (f" (weakest: {weakest})" if fp.assurance not in assured else "")
+        + (f"; {len(late)} accredited attestation(s) came after the lot they cover was used" if late else "")
+    )
     shares = ", ".join(f"{e.element} {100 * (e.recycled_share or 0):.0f}%" for e in rc.elements if e.total_g)
-    declared = f" ({rc.assurance}: declared at mint by {', '.join(label_of(x) for x in rc.declared_at_mint)})" if rc.declared_at_mint else ""
-    lines.append(f"  recycled: {shares or 'none'}{declared}; Art. 8 "
-                 + ", ".join(f"{y}: {'met' if m else 'missed' if m is False else 'n/a'}" for y, m in rc.meets.items()))
-    lines.append("  origin: " + "; ".join(f"{el} " + ", ".join(f"{c} {100 * s:.0f}%" for c, s in sorted(m.items(), key=lambda kv: -kv[1])) for el, m in om.shares.items()))
+    declared = (
+        f" ({rc.assurance}: declared at mint by {', '.join(rinne.label_of(x) for x in rc.declared_at_mint)})"
+        if rc.declared_at_mint
+        else ""
+    )
+    lines.append(
+        f"  recycled: {shares or 'none'}{declared}; Art. 8 "
+        + ", ".join(f"{y}: {'met' if m else 'missed' if m is False else 'n/a'}" for y, m in rc.meets.items())
+    )
+    lines.append(
+        "  origin: "
+        + "; ".join(
+            f"{el} " + ", ".join(f"{c} {100 * s:.0f}%" for c, s in sorted(m.items(), key=lambda kv: -kv[1]))
+            for el, m in om.shares.items()
+        )
+    )
     if life and life.kg_co2e_per_kwh_delivered is not None:
-        lines.append(f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered")
+        lines.append(
+            f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered"
+        )
     session.emit(data, lines)
-    if fp.assurance not in _ASSURED:
+    if fp.assurance not in assured:
         # The report above is the data; the exit status is the verdict (like `audit --strict`).
-        raise CliError(f"{label_of(lot_id)}'s footprint rests on {fp.assurance} attestations: {weakest}")
+        raise CliError(f"{rinne.label_of(lot_id)}'s footprint rests on {fp.assurance} attestations: {weakest}")
 
 
 @click.command()
-@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as a self-contained HTML page.")
+@click.option(
+    "--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as a self-contained HTML page."
+)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report to FILE.")
 @click.option("--no-storage", is_flag=True, help="Skip comparing the rebuilt state with contract storage (faster on remote nodes).")
-@click.option("--strict", is_flag=True,
-              help="Also fail when any unit's or end lot's footprint rests on a claim weaker than verified.")
+@click.option("--strict", is_flag=True, help="Also fail when any unit's or end lot's footprint rests on a claim weaker than verified.")
 @read_command
 @pass_session
 def audit(session: Session, html_out: Path | None, report: Path | None, no_storage: bool, strict: bool) -> None:
@@ -274,20 +299,24 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
         if out is not None and not out.parent.is_dir():
             raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--html/--report")
     with _index(session) as index:
-        result = run_audit(session.ledger(), index, sync=False, check_storage=not no_storage, index_checked=True)
+        result = rinne.audit(session.ledger(), index, sync=False, check_storage=not no_storage, index_checked=True)
     if html_out:
         html_out.write_text(result.to_html())
     if report:
         report.write_text(result.to_json())
     data = json.loads(result.to_json())
-    lines = [f"audit {'PASSED' if result.passed else 'FAILED'}: {result.events} events, {result.lots} lots, "
-             f"{result.attestation_count} attestations, {result.signatures_checked} signatures, blocks {result.from_block}-{result.to_block}"]
+    lines = [
+        f"audit {'PASSED' if result.passed else 'FAILED'}: {result.events} events, {result.lots} lots, "
+        f"{result.attestation_count} attestations, {result.signatures_checked} signatures, blocks {result.from_block}-{result.to_block}"
+    ]
     lines += [f"  {f.code} {f.label}: {f.message}" for f in result.flags]
     weak = result.weak_claims()
     by_level: dict[str, list[str]] = {}
     for c in weak:
         by_level.setdefault(c.level, []).append(c.label)
-    counts = [f"{n} {level}" + (f" ({_names(by_level[level])})" if level in by_level else "") for level, n in result.claim_counts().items()]
+    counts = [
+        f"{n} {level}" + (f" ({_names(by_level[level])})" if level in by_level else "") for level, n in result.claim_counts().items()
+    ]
     lines.append(f"claims: {', '.join(counts) if counts else 'none (no live unit or end lot)'}")
     lines += [f"  {c.level} {c.label}: {c.message}" for c in weak]
     session.emit(data, lines)
@@ -309,29 +338,49 @@ def _names(labels: list[str], limit: int = 5) -> str:
 @click.argument("lot_id", callback=_id)
 @click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
 @click.option(
-    "--pact-version", type=click.Choice(["2.2", "3.0"]), default="3.0", show_default=True,
+    "--pact-version",
+    type=click.Choice(["2.2", "3.0"]),
+    default="3.0",
+    show_default=True,
     help="PACT Technical Specification of the --pact export (3.0, the current one: declared unit, decimals as "
     "strings, verification; 2.2 for partners not yet on 3.0).",
 )
 @click.option(
-    "--tier", type=click.Choice(["public", "legitimate-interest", "authority"]), default="authority", show_default=True,
+    "--tier",
+    type=click.Choice(["public", "legitimate-interest", "authority"]),
+    default="authority",
+    show_default=True,
     help="Access tier (Art. 77(2), Annex XIII points 1-4): export only the fields this tier may see.",
 )
 @click.option(
-    "--declarations", "declarations_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--declarations",
+    "declarations_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file of declared data the ledger does not hold (documents, addresses, rated values, Art. 7 inputs); "
     "it can never overwrite a ledger field.",
 )
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
-@click.option("--qr", "qr_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the passport URL's QR code to FILE (.svg or .png); needs the declared identifier.")
+@click.option(
+    "--qr",
+    "qr_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the passport URL's QR code to FILE (.svg or .png); needs the declared identifier.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
 @trust_index_option
 @read_command
 @pass_session
 def passport(
-    session: Session, lot_id: str, pact: bool, pact_version: str, tier: str, declarations_file: Path | None,
-    html_out: Path | None, qr_out: Path | None, output: Path | None, trust_index: bool,
+    session: Session,
+    lot_id: str,
+    pact: bool,
+    pact_version: str,
+    tier: str,
+    declarations_file: Path | None,
+    html_out: Path | None,
+    qr_out: Path | None,
+    output: Path | None,
+    trust_index: bool,
 ) -> None:
     """Export a battery passport (Battery Pass 1.2.0 aspect models) or a PACT footprint.
 
@@ -366,15 +415,20 @@ def passport(
     d = ledger.deployment
     with _index(session, trust=trust_index) as index:
         if pact:
-            export = pact_footprint_v3 if pact_version == "3.0" else pact_footprint
+            export = rinne.pact_footprint_v3 if pact_version == "3.0" else rinne.pact_footprint
             doc = export(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
         else:
-            doc = battery_passport(
-                index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger, declarations=declarations, tier=tier,
+            doc = rinne.battery_passport(
+                index,
+                lot_id,
+                chain_id=d.chain_id,
+                ledger_address=d.ledger,
+                declarations=declarations,
+                tier=tier,
             )
-    qr = passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none
+    qr = rinne.passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none
     if html_out and not pact:
-        html_out.write_text(passport_html(doc))
+        html_out.write_text(rinne.passport_html(doc))
     if qr_out is not None and qr is not None:
         qr_out.write_bytes(qr)
     _write(json.dumps(jsonable(doc), indent=2), output)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ledger.recovery import recycling_report
+import ledger as rinne
 
 from ._core import OrderedGroup, Session, open_index, parsed, pass_session, read_command, trust_index_option
 from ._units import format_mass, format_time, parse_time, parse_time_end
@@ -22,9 +22,20 @@ def report() -> None:
 
 @report.command("recycling")
 @click.option("--recycler", required=True, metavar="NAME|ADDRESS", help="The recycler: a local account name or an address.")
-@click.option("--from", "start", metavar="TIME", callback=parsed(parse_time), help="Start of the period (2027-01-01, @unix).  [default: the beginning]")
-@click.option("--to", "end", metavar="TIME", callback=parsed(parse_time_end),
-              help="End of the period, inclusive (a bare date: to the end of that day).  [default: now]")
+@click.option(
+    "--from",
+    "start",
+    metavar="TIME",
+    callback=parsed(parse_time),
+    help="Start of the period (2027-01-01, @unix).  [default: the beginning]",
+)
+@click.option(
+    "--to",
+    "end",
+    metavar="TIME",
+    callback=parsed(parse_time_end),
+    help="End of the period, inclusive (a bare date: to the end of that day).  [default: now]",
+)
 @trust_index_option
 @read_command
 @pass_session
@@ -45,13 +56,18 @@ def recycling(session: Session, recycler: str, start: int | None, end: int | Non
     address = session.resolve_address(recycler, "--recycler")
     with open_index(session, trust=trust_index) as index:
         st = index.state()
-        r = recycling_report(st, address, start=start or 0, end=end if end is not None else max(index.chain_timestamp, st.last_timestamp))
+        r = rinne.recycling_report(
+            st, address, start=start or 0, end=end if end is not None else max(index.chain_timestamp, st.last_timestamp)
+        )
     lines = [
         f"{recycler}: {len(r.units)} unit(s) recycled {format_time(r.start) if r.start else 'from the start'} to {format_time(r.end)}, "
         f"{format_mass(r.input_mass_g)} in, {format_mass(r.output_mass_g)} out of recycling",
         "recycling efficiency: " + (f"{100 * r.recycling_efficiency:.1f} %" if r.recycling_efficiency is not None else "n/a"),
     ]
-    lines += [f"  {e}: {format_mass(r.recovered_g[e])} of {format_mass(g)} recovered, {100 * r.recovery[e]:.1f} %" for e, g in r.input_g.items()]
+    lines += [
+        f"  {e}: {format_mass(r.recovered_g[e])} of {format_mass(g)} recovered, {100 * r.recovery[e]:.1f} %"
+        for e, g in r.input_g.items()
+    ]
     lines += [
         f"  Annex XII {t.what} by {t.deadline}: {100 * t.target:.0f} % "
         + ("met" if t.met else "missed" if t.met is False else "n/a (none taken in)")

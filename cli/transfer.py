@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ledger._registry_logs import pending_offers
-from ledger.models import label_of
+import ledger as rinne
 
-from ._core import OrderedGroup, Session, pass_session, read_command, write_command
+from ._core import OrderedGroup, Session, open_index, pass_session, read_command, trust_index_option, write_command
 from ._units import format_mass
 from .lot import _id, fetch_lot
 
@@ -67,11 +66,14 @@ def accept(session: Session, lot_id: str) -> None:
     """
     found = fetch_lot(session, lot_id)
     ledger = session.signer()
-    session.confirm(f"Accept lot {found.label} ({found.material_label}, {format_mass(found.mass)}) from {found.holder} {session.who()}")
+    session.confirm(
+        f"Accept lot {found.label} ({found.material_label}, {format_mass(found.mass)}) from {found.holder} {session.who()}"
+    )
     with session.busy("accepting"):
         receipt = ledger.accept(lot_id)
-    session.done(receipt, f"accepted {found.label} from {found.holder}", lot_id=lot_id, previous_holder=found.holder,
-                 holder=ledger.address)
+    session.done(
+        receipt, f"accepted {found.label} from {found.holder}", lot_id=lot_id, previous_holder=found.holder, holder=ledger.address
+    )
 
 
 @transfer.command()
@@ -86,9 +88,9 @@ def reject(session: Session, lot_id: str) -> None:
       rinne transfer reject R-NI-001 --account cam-maker
     """
     ledger = session.signer()
-    session.confirm(f"Reject the offer of lot {label_of(lot_id)} {session.who()}")
+    session.confirm(f"Reject the offer of lot {rinne.label_of(lot_id)} {session.who()}")
     receipt = ledger.reject(lot_id)
-    session.done(receipt, f"rejected the offer of {label_of(lot_id)}", lot_id=lot_id)
+    session.done(receipt, f"rejected the offer of {rinne.label_of(lot_id)}", lot_id=lot_id)
 
 
 @transfer.command()
@@ -103,20 +105,26 @@ def cancel(session: Session, lot_id: str) -> None:
       rinne transfer cancel R-NI-001 --account refiner
     """
     ledger = session.signer()
-    session.confirm(f"Cancel the offer of lot {label_of(lot_id)} {session.who()}")
+    session.confirm(f"Cancel the offer of lot {rinne.label_of(lot_id)} {session.who()}")
     receipt = ledger.cancel(lot_id)
-    session.done(receipt, f"cancelled the offer of {label_of(lot_id)}", lot_id=lot_id)
+    session.done(receipt, f"cancelled the offer of {rinne.label_of(lot_id)}", lot_id=lot_id)
 
 
 @transfer.command()
 @click.option("--address", "who", metavar="ADDRESS|ACCOUNT", help="Whose offers.  [default: --account]")
 @click.option("--account", "-a", metavar="NAME", envvar="RINNE_ACCOUNT", show_envvar=True, help="Local account whose offers to list.")
-@click.option("--keystore-dir", type=click.Path(file_okay=False), envvar="RINNE_KEYSTORE_DIR", show_envvar=True, help="Keystore folder.")
+@click.option(
+    "--keystore-dir", type=click.Path(file_okay=False), envvar="RINNE_KEYSTORE_DIR", show_envvar=True, help="Keystore folder."
+)
 @click.option("--sent", is_flag=True, help="List offers made by the account instead of offers made to it.")
+@trust_index_option
 @read_command
 @pass_session
-def pending(session: Session, who: str | None, account: str | None, keystore_dir: str | None, sent: bool) -> None:
+def pending(session: Session, who: str | None, account: str | None, keystore_dir: str | None, sent: bool, trust_index: bool) -> None:
     """List offers that can be accepted now: made to you (or, with --sent, by you).
+
+    From the event index, synced with the chain and checked against its
+    ledger heads first.
 
     \b
     Examples:
@@ -132,10 +140,11 @@ def pending(session: Session, who: str | None, account: str | None, keystore_dir
         address = session.account_address()
     else:
         raise click.UsageError("whose offers? pass --account NAME (or set RINNE_ACCOUNT) or --address ADDRESS")
-    ledger = session.ledger()
-    with session.busy("reading offers"):
-        offers = pending_offers(ledger, None if sent else address, sender=address if sent else None)
+    with open_index(session, trust=trust_index) as index:
+        offers = rinne.pending_offers(index, None if sent else address, sender=address if sent else None)
     lines = [
-        f"{label_of(o['lot_id']):<20} {format_mass(o['mass']):>10}  {o['from']} → {o['to']}  (block {o['block']})" for o in offers
+        f"{rinne.label_of(o['lot_id']):<20} {format_mass(o['mass']):>10}  {o['from']} → {o['to']}  (block {o['block']})"
+        + ("" if o["from_active"] else "  (offerer suspended: cannot complete)")
+        for o in offers
     ]
     session.emit(offers, lines or [f"no pending offers {'by' if sent else 'to'} {address}"])

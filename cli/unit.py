@@ -2,21 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ledger import Composition, LotKind, LotState, PassportStatus, SohRecord, UnitSpec
-from ledger._registry_logs import unit_parents
-from ledger.models import label_of
+import ledger as rinne
 
 from . import _specs
-from ._core import CliError, OrderedGroup, Session, jsonable, pass_session, read_command, user_input, write_command
-from ._units import format_elements, format_energy, format_mass, format_time, parse_elements, parse_energy, parse_mass, parse_percent_bp
+from ._core import (
+    CliError,
+    OrderedGroup,
+    Session,
+    jsonable,
+    open_index,
+    pass_session,
+    read_command,
+    trust_index_option,
+    user_input,
+    write_command,
+)
+from ._units import (
+    format_elements,
+    format_energy,
+    format_mass,
+    format_time,
+    parse_elements,
+    parse_energy,
+    parse_mass,
+    parse_percent_bp,
+)
 from .lot import _id
 
-SETTABLE = ["reused", "remanufactured", "waste"]
+if TYPE_CHECKING:
+    from ledger import UnitSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The statuses `unit status` sets, and its manual's table of moves: from the library's one table.
+SETTABLE = list(
+    dict.fromkeys(to.name.lower() for moves in rinne.PASSPORT_MOVES.values() for to, op in moves.items() if op == "set_status")
+)
+
+
+def _moves_text() -> str:
+    rows = []
+    for frm, moves in rinne.PASSPORT_MOVES.items():
+        settable = [to.name.lower() for to, op in moves.items() if op == "set_status"]
+        if settable:
+            rows.append(f"{frm.name.lower():<15} → {', '.join(settable)}")
+    return "\n      ".join(rows)  # the indent of the table in the docstring
+
+
+def _from(op: str) -> str:
+    names = [frm.name.lower() for frm, moves in rinne.PASSPORT_MOVES.items() if op in moves.values()]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def _manual(**values: str) -> Callable[[F], F]:
+    """Fill a command's docstring from the library's tables before click reads it."""
+
+    def apply(f: F) -> F:
+        f.__doc__ = (f.__doc__ or "").format(**values)
+        return f
+
+    return apply
 
 
 @click.group(cls=OrderedGroup)
@@ -41,11 +92,20 @@ def unit() -> None:
 
 
 def _unit_spec(serial: str, rated: int) -> UnitSpec:
-    return UnitSpec(serial=serial, rated_wh=rated)
+    return rinne.UnitSpec(serial=serial, rated_wh=rated)
 
 
-def _unit_lot(session: Session, unit_id: str, material: str, mass: str, elements: str | None, pre: str | None,
-              post: str | None, evidence: str | None, inputs: list[Any]) -> Any:
+def _unit_lot(
+    session: Session,
+    unit_id: str,
+    material: str,
+    mass: str,
+    elements: str | None,
+    pre: str | None,
+    post: str | None,
+    evidence: str | None,
+    inputs: list[Any],
+) -> Any:
     grams = parse_mass(mass)
     if elements:
         return _specs.lot_spec(unit_id, material, grams, elements=elements, pre=pre, post=post, evidence_text=evidence)
@@ -56,17 +116,21 @@ def _unit_lot(session: Session, unit_id: str, material: str, mass: str, elements
 
 
 def _unit_options(f: Any) -> Any:
-    for option in reversed([
-        click.option("--material", "-m", required=True, metavar="CODE", help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."),
-        click.option("--mass", required=True, metavar="MASS", help="Mass of the unit: 450kg."),
-        click.option("--serial", required=True, metavar="SERIAL", help="Manufacturer's serial number (stored as its hash)."),
-        click.option("--rated", required=True, metavar="ENERGY", help="Rated energy: 75kWh."),
-        click.option("--elements", "-e", metavar="ELEMENTS", help="Element content.  [default: everything the inputs give]"),
-        click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part (with --elements)."),
-        click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part (with --elements)."),
-        click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the unit does not carry]"),
-        click.option("--evidence", metavar="FILE|HASH", help="Build record: a file (hashed) or its 0x hash."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--material", "-m", required=True, metavar="CODE", help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."
+            ),
+            click.option("--mass", required=True, metavar="MASS", help="Mass of the unit: 450kg."),
+            click.option("--serial", required=True, metavar="SERIAL", help="Manufacturer's serial number (stored as its hash)."),
+            click.option("--rated", required=True, metavar="ENERGY", help="Rated energy: 75kWh."),
+            click.option("--elements", "-e", metavar="ELEMENTS", help="Element content.  [default: everything the inputs give]"),
+            click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part (with --elements)."),
+            click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part (with --elements)."),
+            click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the unit does not carry]"),
+            click.option("--evidence", metavar="FILE|HASH", help="Build record: a file (hashed) or its 0x hash."),
+        ]
+    ):
         f = option(f)
     return f
 
@@ -77,8 +141,20 @@ def _unit_options(f: Any) -> Any:
 @_unit_options
 @write_command
 @pass_session
-def build(session: Session, unit_id: str, cells: tuple[str, ...], material: str, mass: str, serial: str, rated: str,
-          elements: str | None, recycled_pre: str | None, recycled_post: str | None, loss: str | None, evidence: str | None) -> None:
+def build(
+    session: Session,
+    unit_id: str,
+    cells: tuple[str, ...],
+    material: str,
+    mass: str,
+    serial: str,
+    rated: str,
+    elements: str | None,
+    recycled_pre: str | None,
+    recycled_post: str | None,
+    loss: str | None,
+    evidence: str | None,
+) -> None:
     """Build a unit from cell lots (CELL_MAKER, PACK_ASSEMBLER); its passport starts as original.
 
     \b
@@ -89,22 +165,28 @@ def build(session: Session, unit_id: str, cells: tuple[str, ...], material: str,
     with user_input():
         used = _specs.uses(cells)
         spec = _unit_spec(serial, parse_energy(rated))
-        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
         unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
     ledger = session.signer()
-    session.confirm(f"Build unit {label_of(unit_lot.lot_id)} ({format_energy(spec.rated_wh)}) from "
-                    f"{', '.join(label_of(u.lot_id) for u in used)} {session.who()}")
+    session.confirm(
+        f"Build unit {rinne.label_of(unit_lot.lot_id)} ({format_energy(spec.rated_wh)}) from "
+        f"{', '.join(rinne.label_of(u.lot_id) for u in used)} {session.who()}"
+    )
     with session.busy("building"):
         receipt = ledger.build_unit(used, unit_lot, spec, loss_comp)
-    session.done(receipt, f"built unit {label_of(unit_lot.lot_id)}", unit_id=unit_lot.lot_id, cells=[u.lot_id for u in used])
+    session.done(receipt, f"built unit {rinne.label_of(unit_lot.lot_id)}", unit_id=unit_lot.lot_id, cells=[u.lot_id for u in used])
 
 
 @unit.command()
 @click.argument("unit_id", callback=_id)
+@trust_index_option
 @read_command
 @pass_session
-def show(session: Session, unit_id: str) -> None:
+def show(session: Session, unit_id: str, trust_index: bool) -> None:
     """Show a unit's passport: status, rated energy, latest SOH, holder, parents.
+
+    The passport is read from the chain; the parents from the event index,
+    synced with the chain and checked against its ledger heads first.
 
     \b
     Example:
@@ -113,28 +195,49 @@ def show(session: Session, unit_id: str) -> None:
     ledger = session.ledger()
     passport = ledger.unit(unit_id)
     lot = ledger.lot(unit_id)
-    if passport.status == PassportStatus.NONE or lot.kind != LotKind.UNIT:
-        raise CliError(f"no battery unit {label_of(unit_id)} on chain {ledger.chain_id}" +
-                       (" (it is a material lot: see `rinne lot show`)" if lot.state != LotState.NONE else ""))
-    parents = unit_parents(ledger, unit_id) or []
+    if passport.status == rinne.PassportStatus.NONE or lot.kind != rinne.LotKind.UNIT:
+        raise CliError(
+            f"no battery unit {rinne.label_of(unit_id)} on chain {ledger.chain_id}"
+            + (" (it is a material lot: see `rinne lot show`)" if lot.state != rinne.LotState.NONE else "")
+        )
+    with open_index(session, trust=trust_index) as index:
+        parents = rinne.unit_parents(index, unit_id) or []
     soh = None
     if passport.soh_at:
-        soh = {"soce_bp": passport.soce_bp, "capacity_wh": passport.capacity_wh, "cycles": passport.cycles,
-               "throughput_wh": passport.throughput_wh, "recorded_at": passport.soh_at}
+        soh = {
+            "soce_bp": passport.soce_bp,
+            "capacity_wh": passport.capacity_wh,
+            "cycles": passport.cycles,
+            "throughput_wh": passport.throughput_wh,
+            "recorded_at": passport.soh_at,
+        }
     data = {
-        "unit_id": passport.unit_id, "label": label_of(unit_id), "status": passport.status.name, "rated_wh": passport.rated_wh,
-        "soh": soh, "holder": lot.holder, "state": lot.state.name, "material": lot.material, "material_label": lot.material_label,
-        "mass_g": lot.mass, "composition": jsonable(lot.composition) if lot.composition else None, "parents": parents,
+        "unit_id": passport.unit_id,
+        "label": rinne.label_of(unit_id),
+        "status": passport.status.name,
+        "rated_wh": passport.rated_wh,
+        "soh": soh,
+        "holder": lot.holder,
+        "state": lot.state.name,
+        "material": lot.material,
+        "material_label": lot.material_label,
+        "mass_g": lot.mass,
+        "composition": jsonable(lot.composition) if lot.composition else None,
+        "parents": parents,
     }
     lines = [
-        f"unit       {label_of(unit_id)}",
+        f"unit       {rinne.label_of(unit_id)}",
         f"status     {passport.status.name.lower()}",
         f"rated      {format_energy(passport.rated_wh)}",
-        (f"soh        SOCE {passport.soce_bp / 100:g} %, {format_energy(passport.capacity_wh)} left, {passport.cycles} cycles, "
-         f"{format_energy(passport.throughput_wh)} throughput ({format_time(passport.soh_at)})") if soh else "soh        none recorded",
-        f"material   {lot.material_label}, {format_mass(lot.mass)}: {format_elements((lot.composition or Composition()).as_dict())}",
+        (
+            f"soh        SOCE {passport.soce_bp / 100:g} %, {format_energy(passport.capacity_wh)} left, {passport.cycles} cycles, "
+            f"{format_energy(passport.throughput_wh)} throughput ({format_time(passport.soh_at)})"
+        )
+        if soh
+        else "soh        none recorded",
+        f"material   {lot.material_label}, {format_mass(lot.mass)}: {format_elements((lot.composition or rinne.Composition()).as_dict())}",
         f"holder     {lot.holder} ({lot.state.name.lower()})",
-        f"parents    {', '.join(label_of(p) for p in parents) or 'none (original build)'}",
+        f"parents    {', '.join(rinne.label_of(p) for p in parents) or 'none (original build)'}",
     ]
     session.emit(data, lines)
 
@@ -149,8 +252,9 @@ def show(session: Session, unit_id: str) -> None:
 @click.option("--correct", is_flag=True, help="Supersede the latest record with these values (may lower the counters).")
 @write_command
 @pass_session
-def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None,
-        correct: bool) -> None:
+def soh(
+    session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None, correct: bool
+) -> None:
     """Record a state-of-health diagnosis (the holder, or a DIAGNOSTICIAN the holder authorised).
 
     Cycles and throughput may not go down between records, and must be physically plausible: SOH at
@@ -165,15 +269,25 @@ def soh(session: Session, unit_id: str, soce: str, capacity: str, cycles: int, t
           --evidence bms-report.json --account diag
     """
     with user_input():
-        record = SohRecord(soce_bp=parse_percent_bp(soce), capacity_wh=parse_energy(capacity), cycles=cycles,
-                           throughput_wh=parse_energy(throughput), evidence=_specs.evidence(evidence))
+        record = rinne.SohRecord(
+            soce_bp=parse_percent_bp(soce),
+            capacity_wh=parse_energy(capacity),
+            cycles=cycles,
+            throughput_wh=parse_energy(throughput),
+            evidence=_specs.evidence(evidence),
+        )
     ledger = session.signer()
     what = "Correct the latest SOH record to" if correct else "Record SOH"
-    session.confirm(f"{what} {record.soce_bp / 100:g} % for {label_of(unit_id)} {session.who()}")
+    session.confirm(f"{what} {record.soce_bp / 100:g} % for {rinne.label_of(unit_id)} {session.who()}")
     receipt = ledger.correct_soh(unit_id, record) if correct else ledger.record_soh(unit_id, record)
     done = "corrected the latest SOH record to" if correct else "recorded SOH"
-    session.done(receipt, f"{done} {record.soce_bp / 100:g} % for {label_of(unit_id)}", unit_id=unit_id,
-                 soh=record.model_dump(), correction=correct)
+    session.done(
+        receipt,
+        f"{done} {record.soce_bp / 100:g} % for {rinne.label_of(unit_id)}",
+        unit_id=unit_id,
+        soh=record.model_dump(),
+        correction=correct,
+    )
 
 
 @unit.command()
@@ -194,14 +308,21 @@ def authorise(session: Session, unit_id: str, diagnostician: str, withdraw: bool
     address = session.resolve_address(diagnostician, "DIAGNOSTICIAN")
     ledger = session.signer()
     verb = "Stop authorising" if withdraw else "Authorise"
-    session.confirm(f"{verb} {address} to record the SOH of {label_of(unit_id)} {session.who()}")
+    session.confirm(f"{verb} {address} to record the SOH of {rinne.label_of(unit_id)} {session.who()}")
     receipt = ledger.authorise_diagnostician(unit_id, address, not withdraw)
     done = "withdrew the SOH authorisation of" if withdraw else "authorised"
-    session.done(receipt, f"{done} {address} for {label_of(unit_id)}", unit_id=unit_id, diagnostician=address,
-                 authorised=not withdraw)
+    session.done(
+        receipt, f"{done} {address} for {rinne.label_of(unit_id)}", unit_id=unit_id, diagnostician=address, authorised=not withdraw
+    )
 
 
 @unit.command()
+@_manual(
+    settable=", ".join(SETTABLE[:-1]) + " or " + SETTABLE[-1],
+    moves=_moves_text(),
+    repurpose_from=_from("repurpose"),
+    recycle_from=_from("recycle"),
+)
 @click.argument("unit_id", callback=_id)
 @click.argument("status", metavar="STATUS", type=click.Choice(SETTABLE, case_sensitive=False))
 @click.option("--evidence", metavar="FILE|HASH", help="Grading or decision record: a file (hashed) or its 0x hash.")
@@ -211,14 +332,11 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
     """Move a unit's passport status (the holder).
 
     \b
-    Allowed moves (STATUS is reused, remanufactured or waste):
-      original        → reused, remanufactured, waste
-      reused          → remanufactured, waste
-      remanufactured  → reused, waste
-      repurposed      → waste
-    A unit becomes repurposed through `rinne unit repurpose` (from original,
-    reused, remanufactured or waste) and recycled through `rinne unit recycle`
-    (from waste).
+    Allowed moves (STATUS is {settable}):
+      {moves}
+    A unit becomes repurposed through `rinne unit repurpose`
+    (from {repurpose_from})
+    and recycled through `rinne unit recycle` (from {recycle_from}).
 
     \b
     Example:
@@ -226,11 +344,11 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
     """
     with user_input():
         word = _specs.evidence(evidence) if evidence else ""
-    target = PassportStatus[status.upper()]
+    target = rinne.PassportStatus[status.upper()]
     ledger = session.signer()
-    session.confirm(f"Set {label_of(unit_id)} to {status.lower()} {session.who()}")
+    session.confirm(f"Set {rinne.label_of(unit_id)} to {status.lower()} {session.who()}")
     receipt = ledger.set_status(unit_id, target, word)
-    session.done(receipt, f"{label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name)
+    session.done(receipt, f"{rinne.label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name)
 
 
 @unit.command()
@@ -239,8 +357,20 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
 @_unit_options
 @write_command
 @pass_session
-def repurpose(session: Session, unit_id: str, parents: tuple[str, ...], material: str, mass: str, serial: str, rated: str,
-              elements: str | None, recycled_pre: str | None, recycled_post: str | None, loss: str | None, evidence: str | None) -> None:
+def repurpose(
+    session: Session,
+    unit_id: str,
+    parents: tuple[str, ...],
+    material: str,
+    mass: str,
+    serial: str,
+    rated: str,
+    elements: str | None,
+    recycled_pre: str | None,
+    recycled_post: str | None,
+    loss: str | None,
+    evidence: str | None,
+) -> None:
     """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE).
 
     \b
@@ -251,22 +381,36 @@ def repurpose(session: Session, unit_id: str, parents: tuple[str, ...], material
     with user_input():
         used = _specs.uses(parents)
         spec = _unit_spec(serial, parse_energy(rated))
-        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
         unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
     ledger = session.signer()
-    names = ", ".join(label_of(u.lot_id) for u in used)
-    session.confirm(f"Repurpose {names} into {label_of(unit_lot.lot_id)} {session.who()}")
+    names = ", ".join(rinne.label_of(u.lot_id) for u in used)
+    session.confirm(f"Repurpose {names} into {rinne.label_of(unit_lot.lot_id)} {session.who()}")
     with session.busy("repurposing"):
         receipt = ledger.repurpose(used, unit_lot, spec, loss_comp)
-    session.done(receipt, f"repurposed {names} into {label_of(unit_lot.lot_id)}", unit_id=unit_lot.lot_id, parents=[u.lot_id for u in used])
+    session.done(
+        receipt,
+        f"repurposed {names} into {rinne.label_of(unit_lot.lot_id)}",
+        unit_id=unit_lot.lot_id,
+        parents=[u.lot_id for u in used],
+    )
 
 
 @unit.command()
 @click.argument("unit_id", callback=_id)
-@click.option("--out", "outs", multiple=True, metavar="ID:MATERIAL:MASS[:ELEMENTS]",
-              help="Recovered lot (repeat). Without ELEMENTS a single output takes all the unit's content; 'none' means no tracked elements.")
-@click.option("--outputs", "outputs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Recovered lots from a CSV or JSON file (the `lot import` format).")
+@click.option(
+    "--out",
+    "outs",
+    multiple=True,
+    metavar="ID:MATERIAL:MASS[:ELEMENTS]",
+    help="Recovered lot (repeat). Without ELEMENTS a single output takes all the unit's content; 'none' means no tracked elements.",
+)
+@click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Recovered lots from a CSV or JSON file (the `lot import` format).",
+)
 @click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the recovered lots do not carry]")
 @write_command
 @pass_session
@@ -286,10 +430,10 @@ def recycle(session: Session, unit_id: str, outs: tuple[str, ...], outputs_file:
         if len(outs) == 1 and not outputs_file:
             inherit = _specs.used_composition(session.ledger(), _specs.uses([unit_id]))
         specs = _specs.outputs(outs, outputs_file, inherit=inherit)
-        loss_comp = Composition.of(parse_elements(loss)) if loss else None
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
     ledger = session.signer()
-    desc = ", ".join(f"{label_of(s.lot_id)} ({label_of(s.material)}, {format_mass(s.mass)})" for s in specs)
-    session.confirm(f"Recycle {label_of(unit_id)} into {desc} {session.who()}")
+    desc = ", ".join(f"{rinne.label_of(s.lot_id)} ({rinne.label_of(s.material)}, {format_mass(s.mass)})" for s in specs)
+    session.confirm(f"Recycle {rinne.label_of(unit_id)} into {desc} {session.who()}")
     with session.busy("recycling"):
         receipt = ledger.recycle(unit_id, specs, loss_comp)
-    session.done(receipt, f"recycled {label_of(unit_id)} into {desc}", unit_id=unit_id, outputs=[s.lot_id for s in specs])
+    session.done(receipt, f"recycled {rinne.label_of(unit_id)} into {desc}", unit_id=unit_id, outputs=[s.lot_id for s in specs])

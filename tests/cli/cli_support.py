@@ -40,9 +40,14 @@ _NO_RPC = {("node",), ("account", "list"), ("gwp", "sign")}
 def base_env(home: Path, keystores: Path) -> dict[str, str | None]:
     """Environment of a test invocation: private data dir and keystores, fast scrypt, a password."""
     return {
-        "RINNE_HOME": str(home), "RINNE_KEYSTORE_DIR": str(keystores), "RINNE_SCRYPT_N": FAST_SCRYPT_N,
+        "RINNE_HOME": str(home),
+        "RINNE_KEYSTORE_DIR": str(keystores),
+        "RINNE_SCRYPT_N": FAST_SCRYPT_N,
         "RINNE_INSECURE_FAST_KEYS": "1",
-        "RINNE_PASSWORD": PASSWORD, "ETH_RPC_URL": None, "RINNE_ACCOUNT": None, "RINNE_PASSWORD_FILE": None,
+        "RINNE_PASSWORD": PASSWORD,
+        "ETH_RPC_URL": None,
+        "RINNE_ACCOUNT": None,
+        "RINNE_PASSWORD_FILE": None,
         "NO_COLOR": "1",
     }
 
@@ -59,8 +64,9 @@ class Rinne:
     def env(self) -> dict[str, str | None]:
         return base_env(self.home, self.keystores)
 
-    def run(self, *args: str, input: str | None = None, code: int | None = 0, rpc: bool = True,
-            env: dict[str, str | None] | None = None) -> Result:
+    def run(
+        self, *args: str, input: str | None = None, code: int | None = 0, rpc: bool = True, env: dict[str, str | None] | None = None
+    ) -> Result:
         """Invoke `rinne ARGS`; assert the exit status when `code` is not None."""
         argv = [str(a) for a in args]
         if rpc and not any(tuple(argv[: len(k)]) == k for k in _NO_RPC) and "--rpc-url" not in argv:
@@ -68,8 +74,7 @@ class Rinne:
         result = CliRunner().invoke(cli, argv, input=input, env={**self.env(), **(env or {})}, catch_exceptions=False)
         if code is not None:
             assert result.exit_code == code, (
-                f"rinne {' '.join(argv)} exited {result.exit_code}, expected {code}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+                f"rinne {' '.join(argv)} exited {result.exit_code}, expected {code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
             )
         return result
 
@@ -101,8 +106,16 @@ class Rinne:
         return self.addresses[name]
 
 
-def mint(rinne: Rinne, lot_id: str, *, account: str = "refiner", material: str = "NiSO4", mass: str = "10t",
-         elements: str | None = "Ni=22%,Co=1%", extra: tuple[str, ...] = ()) -> dict[str, Any]:
+def mint(
+    rinne: Rinne,
+    lot_id: str,
+    *,
+    account: str = "refiner",
+    material: str = "NiSO4",
+    mass: str = "10t",
+    elements: str | None = "Ni=22%,Co=1%",
+    extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Mint a lot through the CLI."""
     args = ["lot", "mint", lot_id, "--material", material, "--mass", mass, *extra]
     if elements:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_support import PARTIES, Rinne  # noqa: E402
+from cli_support import PARTIES, Rinne
 
-from ledger import Ledger, _node  # noqa: E402
-from ledger._rpc import call  # noqa: E402
+from ledger import Ledger
+from ledger.chain import node as _node
+from ledger.chain.rpc import call
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
+from cli_support import PASSWORD
 from eth_account import Account
 
 from ledger import load_account
-from ledger._rpc import call
-
-from cli_support import PASSWORD
+from ledger.chain.rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -39,12 +37,14 @@ def test_new_creates_an_encrypted_keystore_and_lists_it(rinne, tmp_path):
 
 def test_new_prompts_twice_for_the_password(rinne, tmp_path):
     keys = tmp_path / "keys"
-    result = rinne.run("account", "new", "bob", "--keystore-dir", keys, "--no-fund", input="s3cret\ns3cret\n",
-                       env={"RINNE_PASSWORD": None})
+    result = rinne.run(
+        "account", "new", "bob", "--keystore-dir", keys, "--no-fund", input="s3cret\ns3cret\n", env={"RINNE_PASSWORD": None}
+    )
     assert "Password for bob" in result.stderr and "s3cret" not in result.stdout + result.stderr
     assert load_account("bob", "s3cret", keys)
-    mismatch = rinne.run("account", "new", "carol", "--keystore-dir", keys, "--no-fund", input="one\ntwo\n",
-                         env={"RINNE_PASSWORD": None}, code=None)
+    mismatch = rinne.run(
+        "account", "new", "carol", "--keystore-dir", keys, "--no-fund", input="one\ntwo\n", env={"RINNE_PASSWORD": None}, code=None
+    )
     assert mismatch.exit_code != 0 and not (keys / "carol").exists()
 
 
@@ -93,16 +93,30 @@ def test_list_is_empty_for_a_new_folder(rinne, tmp_path):
 
 
 def test_wrong_password_is_one_line(rinne):
-    line = rinne.fail("lot", "mint", "PW-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes",
-                      env={"RINNE_PASSWORD": "wrong"})
+    line = rinne.fail(
+        "lot", "mint", "PW-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes", env={"RINNE_PASSWORD": "wrong"}
+    )
     assert "wrong password" in line and "RINNE_PASSWORD" in line
 
 
 def test_password_file(rinne, tmp_path):
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD + "\n")
-    out = rinne.json("lot", "mint", "PW-2", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes",
-                     "--password-file", pw, env={"RINNE_PASSWORD": None})
+    out = rinne.json(
+        "lot",
+        "mint",
+        "PW-2",
+        "--material",
+        "NiSO4",
+        "--mass",
+        "1t",
+        "--account",
+        "refiner",
+        "--yes",
+        "--password-file",
+        pw,
+        env={"RINNE_PASSWORD": None},
+    )
     assert out["created"] is True
     assert rinne.ledger().lot("PW-2").holder == rinne.addr("refiner")
 
@@ -116,7 +130,7 @@ def test_an_account_created_by_cast_style_import_of_a_known_key_signs(rinne, tmp
 
 
 def test_fund_on_an_unreachable_chain_fails_before_writing_a_keystore(rinne, tmp_path):
-    from ledger import _node
+    from ledger.chain import node as _node
 
     keys = tmp_path / "keys"
     url = f"http://127.0.0.1:{_node.free_port()}"
@@ -127,13 +141,15 @@ def test_fund_on_an_unreachable_chain_fails_before_writing_a_keystore(rinne, tmp
 def test_weak_scrypt_cost_needs_the_dev_switch(rinne, tmp_path):
     # Attack: RINNE_SCRYPT_N=1024 alone (the variable the test helpers once set) writes a cheap keystore.
     keys = tmp_path / "keys"
-    line = rinne.fail("account", "new", "weak", "--keystore-dir", keys, "--no-fund",
-                      env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": None})
+    line = rinne.fail(
+        "account", "new", "weak", "--keystore-dir", keys, "--no-fund", env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": None}
+    )
     assert "weaker than the 262144 floor" in line and "RINNE_INSECURE_FAST_KEYS=1" in line
     assert not (keys / "weak").exists()
     # With the switch it is written, and announced once on stderr.
-    result = rinne.run("account", "new", "fast", "--keystore-dir", keys, "--no-fund",
-                       env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"})
+    result = rinne.run(
+        "account", "new", "fast", "--keystore-dir", keys, "--no-fund", env={"RINNE_SCRYPT_N": "1024", "RINNE_INSECURE_FAST_KEYS": "1"}
+    )
     assert result.stderr.count("warning: RINNE_INSECURE_FAST_KEYS=1") == 1
     assert json.loads((keys / "fast").read_text())["crypto"]["kdfparams"]["n"] == 1024
 
@@ -153,6 +169,7 @@ def test_list_formats(rinne, tmp_path):
 def test_no_password_and_nothing_on_stdin_is_one_line(rinne, tmp_path):
     line = rinne.fail("account", "new", "nopw", "--keystore-dir", tmp_path / "keys", "--no-fund", env={"RINNE_PASSWORD": None})
     assert "no password for nopw" in line and "--password-file" in line and not (tmp_path / "keys" / "nopw").exists()
-    line = rinne.fail("lot", "mint", "NOPW-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes",
-                      env={"RINNE_PASSWORD": None})
+    line = rinne.fail(
+        "lot", "mint", "NOPW-1", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes", env={"RINNE_PASSWORD": None}
+    )
     assert "no password for refiner" in line

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger import Ledger, LotState, to_bytes32
-from ledger._rpc import call
+from ledger.chain.rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -32,16 +32,28 @@ def env(anvil, tmp_path):
     call(ledger.w3, "evm_setTime", [max(int(time.time()), latest + 1)])
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("RINNE_", "ETH_RPC_URL"))}
     environ.update(
-        RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_SCRYPT_N="1024", RINNE_INSECURE_FAST_KEYS="1",
-        RINNE_PASSWORD="e2e password", ETH_RPC_URL=anvil.rpc_url, NO_COLOR="1",
+        RINNE_HOME=str(tmp_path / "home"),
+        RINNE_KEYSTORE_DIR=str(tmp_path / "keys"),
+        RINNE_SCRYPT_N="1024",
+        RINNE_INSECURE_FAST_KEYS="1",
+        RINNE_PASSWORD="e2e password",
+        ETH_RPC_URL=anvil.rpc_url,
+        NO_COLOR="1",
     )
     yield environ
     call(ledger.w3, "evm_revert", [snapshot])
 
 
 def run(env, *args, code=0, extra_env=None, cwd=None):
-    proc = subprocess.run([str(RINNE), *map(str, args)], env={**env, **(extra_env or {})}, capture_output=True, text=True,
-                          timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(RINNE), *map(str, args)],
+        env={**env, **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == code, f"rinne {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return proc
@@ -62,8 +74,25 @@ def test_refiner_to_cathode_maker_with_an_offline_attestation(env, tmp_path):
     for name, roles in [("refiner", "REFINER"), ("cam", "PRECURSOR_MAKER,CATHODE_MAKER"), ("verifier", "GWP_VERIFIER")]:
         data(env, "party", "register", name, "--roles", roles, "--name", name, "--account", "admin", "--yes")
 
-    minted = data(env, "lot", "mint", "R-NI-E2E", "--material", "NiSO4", "--mass", "20t", "--elements", "Ni=22%,Co=0.8%",
-                  "--recycled-post", "Ni=10%", "--origin", "FI:Harjavalta", "--account", "refiner", "--yes")
+    minted = data(
+        env,
+        "lot",
+        "mint",
+        "R-NI-E2E",
+        "--material",
+        "NiSO4",
+        "--mass",
+        "20t",
+        "--elements",
+        "Ni=22%,Co=0.8%",
+        "--recycled-post",
+        "Ni=10%",
+        "--origin",
+        "FI:Harjavalta",
+        "--account",
+        "refiner",
+        "--yes",
+    )
     assert minted["created"] is True
     data(env, "transfer", "offer", "R-NI-E2E", "cam", "--account", "refiner", "--yes")
     pending = data(env, "transfer", "pending", "--account", "cam")
@@ -77,16 +106,33 @@ def test_refiner_to_cathode_maker_with_an_offline_attestation(env, tmp_path):
 
     # Offline: no node reachable at all while signing.
     att = tmp_path / "cam-e2e.gwp.json"
-    signed = data(env, "gwp", "sign", "CAM-E2E", "--emissions", "18.4t", "--stage", "main-production", "--account", "verifier",
-                  "-o", att, extra_env={"ETH_RPC_URL": "http://127.0.0.1:1"})
+    signed = data(
+        env,
+        "gwp",
+        "sign",
+        "CAM-E2E",
+        "--emissions",
+        "18.4t",
+        "--stage",
+        "main-production",
+        "--account",
+        "verifier",
+        "-o",
+        att,
+        extra_env={"ETH_RPC_URL": "http://127.0.0.1:1"},
+    )
     submitted = data(env, "gwp", "submit", att, "--account", "refiner", "--yes")
     assert submitted[0]["recorded"] is True and submitted[0]["uid"] == signed["uid"]
 
     with ThreadPoolExecutor(4) as pool:
         verified, shown, history, listed = pool.map(
             lambda args: data(env, *args),
-            [("gwp", "verify", att, "--on-chain"), ("lot", "show", "CAM-E2E"), ("lot", "history", "CAM-E2E"),
-             ("gwp", "list", "--lot", "CAM-E2E")],
+            [
+                ("gwp", "verify", att, "--on-chain"),
+                ("lot", "show", "CAM-E2E"),
+                ("lot", "history", "CAM-E2E"),
+                ("gwp", "list", "--lot", "CAM-E2E"),
+            ],
         )
 
     chain = Ledger.connect(env["ETH_RPC_URL"], data_dir=Path(env["RINNE_HOME"]))
@@ -118,8 +164,10 @@ def test_import_list_export_round_trip(env, tmp_path):
     data(env, "party", "register", "refiner", "--roles", "REFINER", "--name", "Nordic Refining", "--account", "admin", "--yes")
     origins = ["FI:Harjavalta", "AU:Greenbushes", ""]
     lots = tmp_path / "lots.csv"
-    lots.write_text("lot_id,material,mass,Ni,origin\n" + "".join(
-        f"RT-{i:04d},{'NiSO4' if i % 2 else 'CoSO4'},{1_000_000 + i},{i % 7}%,{origins[i % 3]}\n" for i in range(300)))
+    lots.write_text(
+        "lot_id,material,mass,Ni,origin\n"
+        + "".join(f"RT-{i:04d},{'NiSO4' if i % 2 else 'CoSO4'},{1_000_000 + i},{i % 7}%,{origins[i % 3]}\n" for i in range(300))
+    )
     assert data(env, "lot", "import", lots, "--account", "refiner", "--yes")["minted"] == 300
 
     listed = data(env, "lot", "list")
@@ -155,12 +203,31 @@ def test_no_terminal_and_no_password_is_one_line(env):
     assert "GetPassWarning" not in proc.stderr and "echoed" not in proc.stderr
     data(env, "account", "new", "signer", "--fund")
     data(env, "deploy", "--account", "signer", "--yes")
-    proc = run(env, "lot", "mint", "NOPW-1", "--material", "NiSO4", "--mass", "1t", "--account", "signer", "--yes",
-               code=1, extra_env=no_password)
+    proc = run(
+        env,
+        "lot",
+        "mint",
+        "NOPW-1",
+        "--material",
+        "NiSO4",
+        "--mass",
+        "1t",
+        "--account",
+        "signer",
+        "--yes",
+        code=1,
+        extra_env=no_password,
+    )
     assert proc.stderr.strip().count("\n") == 0 and "no password for signer" in proc.stderr and "GetPassWarning" not in proc.stderr
     # A password piped in (no terminal either) is read without the warning.
-    piped = subprocess.run([str(RINNE), "account", "new", "piped", "--no-fund"], env={**env, **no_password}, input="pw\npw\n",
-                           capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        [str(RINNE), "account", "new", "piped", "--no-fund"],
+        env={**env, **no_password},
+        input="pw\npw\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.returncode == 0 and "GetPassWarning" not in piped.stderr and "pw" not in piped.stdout
 
 

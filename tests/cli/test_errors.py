@@ -3,13 +3,13 @@ no traceback unless -v, and nothing half-recorded."""
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
 from cli_support import mint
-from ledger import _node
-from ledger.client import Ledger
+
+from ledger.chain import node as _node
+from ledger.client.ledger import Ledger
 
 pytestmark = pytest.mark.chain
 
@@ -87,8 +87,9 @@ def test_unexpected_errors_stay_one_line(rinne, monkeypatch):
 
 
 def test_confirmations_option(rinne):
-    out = rinne.json("lot", "mint", "E-5", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes",
-                     "--confirmations", "1")
+    out = rinne.json(
+        "lot", "mint", "E-5", "--material", "NiSO4", "--mass", "1t", "--account", "refiner", "--yes", "--confirmations", "1"
+    )
     assert out["created"] is True
     line = rinne.fail("lot", "freeze", "E-5", "--confirmations", "-1", "--account", "auditor", "--yes", code=2)
     assert "Invalid value for '--confirmations'" in line

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
 from cli_support import mint
+
 from ledger import SignedAttestation, load_attestation, save_attestation, to_bytes32
 
 pytestmark = pytest.mark.chain
@@ -14,8 +14,7 @@ pytestmark = pytest.mark.chain
 
 def _sign(rinne, tmp_path, lot="G-1", signer="verifier", name="att.json", *extra):
     path = tmp_path / name
-    out = rinne.json("gwp", "sign", lot, "--emissions", "1.25t", "--stage", "main-production", "--account", signer,
-                     "-o", path, *extra)
+    out = rinne.json("gwp", "sign", lot, "--emissions", "1.25t", "--stage", "main-production", "--account", signer, "-o", path, *extra)
     return path, out
 
 
@@ -46,8 +45,13 @@ def test_tampered_file_fails_verification_offline(rinne, tmp_path):
     assert "uid" in line and "does not match" in line
     # A consistent forgery (uid recomputed over the altered fields) does not recover to the signer.
     signed = load_attestation(_sign(rinne, tmp_path, "G-2", "verifier", "good.json")[0])
-    forged = SignedAttestation(attestation=signed.attestation.model_copy(update={"emissions_grams": 1}), signer=signed.signer,
-                               signature=signed.signature, chain_id=signed.chain_id, contract=signed.contract)
+    forged = SignedAttestation(
+        attestation=signed.attestation.model_copy(update={"emissions_grams": 1}),
+        signer=signed.signer,
+        signature=signed.signature,
+        chain_id=signed.chain_id,
+        contract=signed.contract,
+    )
     save_attestation(forged, tmp_path / "forged.json")
     result = rinne.run("gwp", "verify", str(tmp_path / "forged.json"), "--json", rpc=False, code=1)
     assert json.loads(result.stdout)["problems"] == ["signer-mismatch"] and json.loads(result.stdout)["ok"] is False
@@ -109,24 +113,92 @@ def test_submit_checks_every_file_first(rinne, tmp_path):
 def test_sign_usage(rinne, tmp_path):
     line = rinne.fail("gwp", "sign", "G-6", "--emissions", "1t", "--stage", "mining", "--account", "verifier", code=2)
     assert "main-production" in line
-    line = rinne.fail("gwp", "sign", "G-6", "--emissions", "1t", "--stage", "distribution", "--account", "verifier",
-                      "--chain-id", "999", code=2)
+    line = rinne.fail(
+        "gwp", "sign", "G-6", "--emissions", "1t", "--stage", "distribution", "--account", "verifier", "--chain-id", "999", code=2
+    )
     assert "no deployment recorded for chain 999" in line
     path, _ = _sign(rinne, tmp_path, "G-6")
-    assert "exists" in rinne.fail("gwp", "sign", "G-6", "--emissions", "1t", "--stage", "distribution", "--account", "verifier",
-                                  "-o", path, code=2)
+    assert "exists" in rinne.fail(
+        "gwp", "sign", "G-6", "--emissions", "1t", "--stage", "distribution", "--account", "verifier", "-o", path, code=2
+    )
     assert "neither a file" in rinne.fail("gwp", "verify", "0x1234", code=2)
 
 
 def test_sign_with_an_explicit_domain_and_no_recorded_deployment(rinne, tmp_path):
     contract = rinne.ledger().deployment.attestations
     path = tmp_path / "explicit.json"
-    out = rinne.json("gwp", "sign", "G-7", "--emissions", "500kg", "--stage", "end-of-life", "--account", "verifier",
-                     "--data-dir", tmp_path / "empty", "--chain-id", "31337", "--contract", contract, "-o", path)
+    out = rinne.json(
+        "gwp",
+        "sign",
+        "G-7",
+        "--emissions",
+        "500kg",
+        "--stage",
+        "end-of-life",
+        "--account",
+        "verifier",
+        "--data-dir",
+        tmp_path / "empty",
+        "--chain-id",
+        "31337",
+        "--contract",
+        contract,
+        "-o",
+        path,
+    )
     signed = load_attestation(path)
     assert out["contract"] == signed.contract == contract and signed.chain_id == 31337
-    assert "--chain-id" in rinne.fail("gwp", "sign", "G-7", "--emissions", "1t", "--stage", "end-of-life", "--account",
-                                      "verifier", "--contract", contract, "-o", tmp_path / "x.json", code=2)
+    assert "--chain-id" in rinne.fail(
+        "gwp",
+        "sign",
+        "G-7",
+        "--emissions",
+        "1t",
+        "--stage",
+        "end-of-life",
+        "--account",
+        "verifier",
+        "--contract",
+        contract,
+        "-o",
+        tmp_path / "x.json",
+        code=2,
+    )
     # Verified offline without a recorded deployment: the signature holds, and the user is told the contract was not compared.
     result = rinne.run("gwp", "verify", str(path), "--data-dir", tmp_path / "empty", "--json", rpc=False)
     assert json.loads(result.stdout)["ok"] is True and "not compared" in result.stderr
+
+
+def test_an_edited_index_is_refused_by_every_listing_read_from_it(rinne, tmp_path):
+    # The index is a cache anyone with disk access can edit: delete the revocation from it and the
+    # attestation would list as valid. Every command answering from the index must refuse it.
+    import sqlite3
+    from pathlib import Path
+
+    mint(rinne, "G-7", mass="1t")
+    path, signed = _sign(rinne, tmp_path, "G-7")
+    rinne.write("gwp", "submit", str(path), account="refiner")
+    rinne.write("gwp", "revoke", str(path), "--reason", "meter error", account="verifier")
+    listed = rinne.json("gwp", "list", "--lot", "G-7")
+    assert [(a["revoked"], a["revoked_by"], a["valid"]) for a in listed] == [(True, rinne.addr("verifier"), False)]
+    d = rinne.ledger().deployment
+    index = rinne.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
+    db = sqlite3.connect(index)
+    assert db.execute("DELETE FROM events WHERE name = 'Revoked' AND key = ?", (bytes.fromhex(signed["uid"][2:]),)).rowcount == 1
+    db.commit()
+    db.close()
+    try:
+        for command in (
+            ["gwp", "list", "--lot", "G-7"],
+            ["lot", "history", "G-7"],
+            ["party", "list"],
+            ["transfer", "pending", "--account", "cam"],
+        ):
+            assert "differs from the chain" in rinne.fail(*command), command
+        trusted = rinne.run("gwp", "list", "--lot", "G-7", "--trust-index", "--json")
+        assert json.loads(trusted.stdout)[0]["valid"] is True, "the edit matters: unchecked, the revocation is gone"
+        assert "not checked against the chain's ledger heads" in trusted.stderr
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{index}{suffix}").unlink(missing_ok=True)
+    assert rinne.json("gwp", "list", "--lot", "G-7")[0]["valid"] is False  # rebuilt from the chain

@@ -24,12 +24,44 @@ ALL = _paths(cli)
 def test_the_expected_commands_exist():
     names = {" ".join(p) for p in ALL}
     expected = {
-        "node start", "node stop", "node status", "deploy", "account new", "account import", "account list",
-        "party register", "party grant", "party revoke", "party list", "party show",
-        "lot mint", "lot show", "lot history", "lot split", "lot merge", "lot transform", "lot freeze", "lot import", "lot list", "lot export",
-        "transfer offer", "transfer accept", "transfer reject", "transfer cancel", "transfer pending",
-        "gwp sign", "gwp submit", "gwp verify", "gwp revoke", "gwp list",
-        "unit build", "unit show", "unit soh", "unit status", "unit repurpose", "unit recycle",
+        "node start",
+        "node stop",
+        "node status",
+        "deploy",
+        "account new",
+        "account import",
+        "account list",
+        "party register",
+        "party grant",
+        "party revoke",
+        "party list",
+        "party show",
+        "lot mint",
+        "lot show",
+        "lot history",
+        "lot split",
+        "lot merge",
+        "lot transform",
+        "lot freeze",
+        "lot import",
+        "lot list",
+        "lot export",
+        "transfer offer",
+        "transfer accept",
+        "transfer reject",
+        "transfer cancel",
+        "transfer pending",
+        "gwp sign",
+        "gwp submit",
+        "gwp verify",
+        "gwp revoke",
+        "gwp list",
+        "unit build",
+        "unit show",
+        "unit soh",
+        "unit status",
+        "unit repurpose",
+        "unit recycle",
     }
     assert expected <= names, expected - names
 
@@ -89,8 +121,14 @@ def _leaves(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tupl
 LEAVES = _leaves()
 
 #: Options every listed command stores in the invocation's Session, and the field each fills.
-_SESSION_OPTIONS = {"--verbose": ("verbose", True), "-v": ("verbose", True), "--json": ("json", True),
-                    "--yes": ("yes", True), "--data-dir": ("data_dir", "/tmp/x"), "--account": ("account", "someone")}
+_SESSION_OPTIONS = {
+    "--verbose": ("verbose", True),
+    "-v": ("verbose", True),
+    "--json": ("json", True),
+    "--yes": ("yes", True),
+    "--data-dir": ("data_dir", "/tmp/x"),
+    "--account": ("account", "someone"),
+}
 
 
 def _parse_after(path: tuple[str, ...], args: list[str]) -> click.Context:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
+from cli_support import mint
 from eth_utils import keccak
 
-from cli_support import mint
 from ledger import LotState, origin_code, to_bytes32
 
 pytestmark = pytest.mark.chain
@@ -17,9 +16,13 @@ pytestmark = pytest.mark.chain
 def test_mint_with_units_shares_recycled_origin_and_evidence(rinne, tmp_path):
     assay = tmp_path / "assay.pdf"
     assay.write_bytes(b"%PDF assay certificate")
-    out = mint(rinne, "R-NI-001", mass="12.5t", elements="Ni=22%,Co=125kg",
-               extra=("--recycled-pre", "Ni=10%", "--recycled-post", "Co=20kg", "--origin", "FI:Harjavalta",
-                      "--evidence", str(assay)))
+    out = mint(
+        rinne,
+        "R-NI-001",
+        mass="12.5t",
+        elements="Ni=22%,Co=125kg",
+        extra=("--recycled-pre", "Ni=10%", "--recycled-post", "Co=20kg", "--origin", "FI:Harjavalta", "--evidence", str(assay)),
+    )
     assert out["created"] is True and out["lot_id"] == to_bytes32("R-NI-001")
     lot = rinne.ledger().lot("R-NI-001")
     assert lot.holder == rinne.addr("refiner") and lot.mass == 12_500_000 and lot.material_label == "NiSO4"
@@ -133,8 +136,19 @@ def test_transform_single_output_inherits_everything_including_recycled(rinne):
 def test_transform_several_outputs_with_elements_and_loss(rinne, tmp_path):
     mint(rinne, "R-T3", mass="10t", elements="Ni=2t")
     _handover(rinne, "R-T3")
-    rinne.write("lot", "transform", "--in", "R-T3", "--out", "P-A:PRE-NMC811:5t:Ni=1.2t", "--out", "P-B:SLAG:4t:Ni=0.7t",
-                "--loss", "Ni=100kg", account="cam")
+    rinne.write(
+        "lot",
+        "transform",
+        "--in",
+        "R-T3",
+        "--out",
+        "P-A:PRE-NMC811:5t:Ni=1.2t",
+        "--out",
+        "P-B:SLAG:4t:Ni=0.7t",
+        "--loss",
+        "Ni=100kg",
+        account="cam",
+    )
     ledger = rinne.ledger()
     assert ledger.lot("P-A").composition.as_dict() == {"Ni": 1_200_000}
     assert ledger.lot("P-B").material_label == "SLAG"
@@ -154,12 +168,12 @@ def test_transform_errors(rinne):
     _handover(rinne, "R-T5")
     line = rinne.fail("lot", "transform", "--in", "R-T5", "--out", "P-X:PRE:1t:Ni=300kg", "--account", "cam", "--yes")
     assert "100000 g more Ni" in line
-    line = rinne.fail("lot", "transform", "--in", "R-T5", "--out", "P-X:PRE:1t", "--out", "P-Y:PRE:1t", "--account", "cam",
-                      "--yes", code=2)
+    line = rinne.fail(
+        "lot", "transform", "--in", "R-T5", "--out", "P-X:PRE:1t", "--out", "P-Y:PRE:1t", "--account", "cam", "--yes", code=2
+    )
     assert "give its elements" in line
     assert "no lot NOPE" in rinne.fail("lot", "transform", "--in", "NOPE", "--out", "P-X:PRE:1t", "--account", "cam", "--yes")
-    assert "does not hold" in rinne.fail("lot", "transform", "--in", "R-T5", "--out", "P-X:PRE:1t", "--account", "refiner",
-                                         "--yes")
+    assert "does not hold" in rinne.fail("lot", "transform", "--in", "R-T5", "--out", "P-X:PRE:1t", "--account", "refiner", "--yes")
     assert rinne.ledger().lot("P-X").state == LotState.NONE
 
 
@@ -216,16 +230,34 @@ def test_import_csv_with_element_columns(rinne, tmp_path):
 
 def test_import_json_and_jsonl(rinne, tmp_path):
     data = tmp_path / "lots.json"
-    data.write_text(json.dumps({"lots": [
-        {"lot_id": "J-1", "material": "Li2CO3", "mass": 2_000_000, "elements": {"Li": "18.8%"}},
-        {"id": "J-2", "material": "Li2CO3", "mass": "1.5t", "elements": "Li=282kg", "evidence": "0x" + "ab" * 32},
-    ]}))
+    data.write_text(
+        json.dumps(
+            {
+                "lots": [
+                    {"lot_id": "J-1", "material": "Li2CO3", "mass": 2_000_000, "elements": {"Li": "18.8%"}},
+                    {"id": "J-2", "material": "Li2CO3", "mass": "1.5t", "elements": "Li=282kg", "evidence": "0x" + "ab" * 32},
+                ]
+            }
+        )
+    )
     assert rinne.write("lot", "import", str(data), account="refiner")["minted"] == 2
     lines = tmp_path / "lots.ndjson"
-    lines.write_text('{"lot_id": "J-3", "material": "Li2CO3", "mass": "1t"}\n\n{"lot_id": "J-4", "material": "Li2CO3", "mass": "1t"}\n')
+    lines.write_text(
+        '{"lot_id": "J-3", "material": "Li2CO3", "mass": "1t"}\n\n{"lot_id": "J-4", "material": "Li2CO3", "mass": "1t"}\n'
+    )
     assert rinne.write("lot", "import", str(lines), account="refiner")["minted"] == 2
-    piped = rinne.run("lot", "import", "-", "--format", "jsonl", "--account", "refiner", "--yes", "--json",
-                      input='{"lot_id": "J-5", "material": "Li2CO3", "mass": "2t", "Li": "376kg"}\n')
+    piped = rinne.run(
+        "lot",
+        "import",
+        "-",
+        "--format",
+        "jsonl",
+        "--account",
+        "refiner",
+        "--yes",
+        "--json",
+        input='{"lot_id": "J-5", "material": "Li2CO3", "mass": "2t", "Li": "376kg"}\n',
+    )
     assert json.loads(piped.stdout)["minted"] == 1
     ledger = rinne.ledger()
     assert ledger.lot("J-1").composition.as_dict() == {"Li": 376_000} and ledger.lot("J-4").mass == 1_000_000

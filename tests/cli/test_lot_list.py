@@ -8,10 +8,10 @@ import io
 import json
 
 import pytest
-
 from cli_support import mint
+
 from ledger import Ledger, to_bytes32
-from ledger._rpc import call
+from ledger.chain.rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -52,8 +52,22 @@ def world(rinne, tmp_path):
     mint(rinne, "CELLS-L", material="CELL-NMC811", mass="500kg", elements="Ni=40kg")
     rinne.write("transfer", "offer", "CELLS-L", "pack", account="refiner")
     rinne.write("transfer", "accept", "CELLS-L", account="pack")
-    rinne.write("unit", "build", "PACK-L", "--cells", "CELLS-L=400kg", "--material", "PACK-75KWH", "--mass", "450kg",
-                "--serial", "SN-PACK-L", "--rated", "75kWh", account="pack")
+    rinne.write(
+        "unit",
+        "build",
+        "PACK-L",
+        "--cells",
+        "CELLS-L=400kg",
+        "--material",
+        "PACK-75KWH",
+        "--mass",
+        "450kg",
+        "--serial",
+        "SN-PACK-L",
+        "--rated",
+        "75kWh",
+        account="pack",
+    )
     return rinne
 
 
@@ -68,10 +82,19 @@ def test_list_filters(world):
     assert _ids(everything)[:3] == ["L-0000", "L-0001", "L-0002"]  # oldest first
     first = everything[0]
     assert first == {
-        "lot_id": to_bytes32("L-0000"), "label": "L-0000", "kind": "material", "state": "active",
-        "material": to_bytes32("NiSO4"), "material_label": "NiSO4", "mass_g": 1_000_000,
-        "holder": rinne.addr("refiner"), "holder_account": "refiner", "holder_name": "Refiner",
-        "origin_country": "FI", "origin_site": "Harjavalta", "minted_at": first["minted_at"],
+        "lot_id": to_bytes32("L-0000"),
+        "label": "L-0000",
+        "kind": "material",
+        "state": "active",
+        "material": to_bytes32("NiSO4"),
+        "material_label": "NiSO4",
+        "mass_g": 1_000_000,
+        "holder": rinne.addr("refiner"),
+        "holder_account": "refiner",
+        "holder_name": "Refiner",
+        "origin_country": "FI",
+        "origin_site": "Harjavalta",
+        "minted_at": first["minted_at"],
         "minted_block": first["minted_block"],
     }
     assert first["minted_at"].endswith("Z") and first["minted_at"][10] == "T"
@@ -175,10 +198,18 @@ def test_bad_filters_are_one_line_usage_errors(rinne):
 
 def test_party_list_shows_names_in_every_format(rinne):
     listed = rinne.json("party", "list", "--role", "refiner")
-    assert listed == [{
-        "address": rinne.addr("refiner"), "account": "refiner", "name": "Refiner", "state": "active", "registered": True,
-        "suspended": False, "roles": ["REFINER"], "since": listed[0]["since"],
-    }]
+    assert listed == [
+        {
+            "address": rinne.addr("refiner"),
+            "account": "refiner",
+            "name": "Refiner",
+            "state": "active",
+            "registered": True,
+            "suspended": False,
+            "roles": ["REFINER"],
+            "since": listed[0]["since"],
+        }
+    ]
     assert listed[0]["since"].endswith("Z")
     table = rinne.run("party", "list").stdout.splitlines()
     assert table[0].split() == ["ADDRESS", "ACCOUNT", "NAME", "STATE", "ROLES", "SINCE"] and len(table) == 11
@@ -195,6 +226,8 @@ def test_a_minted_origin_shows_its_site(rinne):
     mint(rinne, "SITE-2", extra=("--origin", "AU:Greenbushes"))
     rows = rinne.json("lot", "list", "--origin", "AU")
     assert [(r["label"], r["origin_country"], r["origin_site"]) for r in rows] == [
-        ("SITE-1", "AU", "Mt Cattlin"), ("SITE-2", "AU", "Greenbushes")]
+        ("SITE-1", "AU", "Mt Cattlin"),
+        ("SITE-2", "AU", "Greenbushes"),
+    ]
     assert _ids(rinne.json("lot", "list", "--origin", "AU:Mt Cattlin")) == ["SITE-1"]
     assert "AU:Mt Cattlin" in rinne.run("lot", "list", "--origin", "au").stdout

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_support import Rinne
-from ledger import _node
+
+from ledger.chain import node as _node
 
 pytestmark = pytest.mark.chain
 

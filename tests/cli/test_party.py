@@ -20,8 +20,7 @@ def test_session_registry_was_made_with_the_cli(rinne):
 
 
 def test_register_grant_revoke_show(rinne):
-    out = rinne.write("party", "register", rinne.addr("outsider"), "--roles", "miner", "--name", "Outsider Mining",
-                      account="admin")
+    out = rinne.write("party", "register", rinne.addr("outsider"), "--roles", "miner", "--name", "Outsider Mining", account="admin")
     assert out["roles"] == ["MINER"] and out["tx_hash"].startswith("0x")
     assert rinne.ledger().participant(rinne.addr("outsider")).roles == Role.MINER
     out = rinne.write("party", "grant", "outsider", "REFINER", "recycler", account="admin")
@@ -54,5 +53,6 @@ def test_usage_errors(rinne):
     assert "unknown role 'WIZARD'" in rinne.fail("party", "grant", "refiner", "WIZARD", "--account", "admin", "--yes", code=2)
     assert "neither an address" in rinne.fail("party", "show", "nobody-here", code=2)
     assert "not a registered participant" in rinne.fail("party", "show", "outsider")
-    assert "registered already" in rinne.fail("party", "register", "refiner", "--roles", "MINER", "--name", "x",
-                                              "--account", "admin", "--yes")
+    assert "registered already" in rinne.fail(
+        "party", "register", "refiner", "--roles", "MINER", "--name", "x", "--account", "admin", "--yes"
+    )

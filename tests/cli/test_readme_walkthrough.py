@@ -27,15 +27,22 @@ def _commands() -> list[str]:
 def test_readme_walkthrough_runs(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("ETH_RPC_URL", "RINNE_ACCOUNT")}
     env.update(
-        RINNE_HOME=str(tmp_path / "home"), RINNE_KEYSTORE_DIR=str(tmp_path / "keys"), RINNE_PASSWORD="walkthrough-pw",
-        RINNE_SCRYPT_N="1024", RINNE_INSECURE_FAST_KEYS="1", PATH=f"{RINNE.parent}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1",
+        RINNE_HOME=str(tmp_path / "home"),
+        RINNE_KEYSTORE_DIR=str(tmp_path / "keys"),
+        RINNE_PASSWORD="walkthrough-pw",
+        RINNE_SCRYPT_N="1024",
+        RINNE_INSECURE_FAST_KEYS="1",
+        PATH=f"{RINNE.parent}{os.pathsep}{env.get('PATH', '')}",
+        NO_COLOR="1",
     )
     commands = _commands()
     assert len(commands) > 15
     out: dict[str, str] = {}
     try:
         for command in commands:
-            result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, input="y\n" * 4, capture_output=True, text=True, timeout=120)
+            result = subprocess.run(
+                command, shell=True, cwd=tmp_path, env=env, input="y\n" * 4, capture_output=True, text=True, timeout=120
+            )
             # Every step succeeds, `verify` and the strict `audit` included: both steps of CAM-001 are verified.
             assert result.returncode == 0, f"{command}\nstdout: {result.stdout}\nstderr: {result.stderr}"
             assert "Traceback" not in result.stderr, command

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_support import mint
+
 from ledger import to_bytes32
 
 pytestmark = pytest.mark.chain
@@ -73,3 +73,17 @@ def test_declining_the_prompt_sends_nothing(rinne):
     result = rinne.run("transfer", "offer", "TR-5", "cam", "--account", "refiner", input="y\n", code=0)
     assert "offered TR-5" in result.stdout
     assert rinne.ledger().offer_of("TR-5").to == rinne.addr("cam")
+
+
+def test_an_offer_from_a_since_suspended_holder_is_flagged_not_hidden(rinne):
+    mint(rinne, "TR-6", mass="1t")
+    rinne.write("transfer", "offer", "TR-6", "cam", account="refiner")
+    assert [p["from_active"] for p in rinne.json("transfer", "pending", "--account", "cam")] == [True]
+    rinne.write("party", "suspend", "refiner", "--reason", "key leak", account="admin")
+    try:
+        (offer,) = rinne.json("transfer", "pending", "--account", "cam")
+        assert offer["lot_id"] == to_bytes32("TR-6") and offer["from_active"] is False and offer["time"] > 0
+        assert "offerer suspended: cannot complete" in rinne.run("transfer", "pending", "--account", "cam").stdout
+        assert "suspended" in rinne.fail("transfer", "accept", "TR-6", "--account", "cam", "--yes")
+    finally:
+        rinne.write("party", "reinstate", "refiner", account="admin")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_support import mint
+
 from ledger import LotKind, LotState, PassportStatus, to_bytes32
-from ledger._rpc import call
+from ledger.chain.rpc import call
 
 pytestmark = pytest.mark.chain
 
@@ -18,8 +18,23 @@ def _cells(rinne, lot_id, mass="500kg", elements="Ni=40kg,Co=5kg,Li=7kg"):
 
 
 def _pack(rinne, unit_id, cells, *extra):
-    return rinne.write("unit", "build", unit_id, "--cells", cells, "--material", "PACK-75KWH", "--mass", "450kg",
-                       "--serial", f"SN-{unit_id}", "--rated", "75kWh", *extra, account="pack")
+    return rinne.write(
+        "unit",
+        "build",
+        unit_id,
+        "--cells",
+        cells,
+        "--material",
+        "PACK-75KWH",
+        "--mass",
+        "450kg",
+        "--serial",
+        f"SN-{unit_id}",
+        "--rated",
+        "75kWh",
+        *extra,
+        account="pack",
+    )
 
 
 def _not_authorised(line: str) -> bool:
@@ -54,14 +69,65 @@ def test_build_and_show(rinne):
 
 def test_build_needs_a_builder_and_balanced_elements(rinne):
     _cells(rinne, "CELLS-2")
-    line = rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg", "--serial", "S",
-                      "--rated", "75kWh", "--elements", "Ni=50kg", "--account", "pack", "--yes")
+    line = rinne.fail(
+        "unit",
+        "build",
+        "PACK-X",
+        "--cells",
+        "CELLS-2",
+        "--material",
+        "PACK",
+        "--mass",
+        "450kg",
+        "--serial",
+        "S",
+        "--rated",
+        "75kWh",
+        "--elements",
+        "Ni=50kg",
+        "--account",
+        "pack",
+        "--yes",
+    )
     assert "10000 g more Ni" in line
-    line = rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg", "--serial", "S",
-                      "--rated", "75kWh", "--account", "oem", "--yes")
+    line = rinne.fail(
+        "unit",
+        "build",
+        "PACK-X",
+        "--cells",
+        "CELLS-2",
+        "--material",
+        "PACK",
+        "--mass",
+        "450kg",
+        "--serial",
+        "S",
+        "--rated",
+        "75kWh",
+        "--account",
+        "oem",
+        "--yes",
+    )
     assert "CELL_MAKER or PACK_ASSEMBLER" in line
-    assert "needs a unit" in rinne.fail("unit", "build", "PACK-X", "--cells", "CELLS-2", "--material", "PACK", "--mass", "450kg",
-                                        "--serial", "S", "--rated", "7.5", "--account", "pack", "--yes", code=2)
+    assert "needs a unit" in rinne.fail(
+        "unit",
+        "build",
+        "PACK-X",
+        "--cells",
+        "CELLS-2",
+        "--material",
+        "PACK",
+        "--mass",
+        "450kg",
+        "--serial",
+        "S",
+        "--rated",
+        "7.5",
+        "--account",
+        "pack",
+        "--yes",
+        code=2,
+    )
     assert rinne.ledger().lot("PACK-X").state == LotState.NONE
 
 
@@ -71,31 +137,120 @@ def test_soh_status_and_their_rules(rinne):
     _to(rinne, "PACK-3", "pack", "oem")
     call(rinne.ledger().w3, "evm_increaseTime", [100 * 86_400])  # 300 cycles take time
     # A diagnostician records only once the holder authorised it for the unit.
-    assert _not_authorised(rinne.fail("unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh",
-                                                    "--cycles", "300", "--throughput", "22MWh", "--account", "diag", "--yes"))
+    assert _not_authorised(
+        rinne.fail(
+            "unit",
+            "soh",
+            "PACK-3",
+            "--soh",
+            "91.5%",
+            "--capacity",
+            "68.6kWh",
+            "--cycles",
+            "300",
+            "--throughput",
+            "22MWh",
+            "--account",
+            "diag",
+            "--yes",
+        )
+    )
     rinne.write("unit", "authorise", "PACK-3", "diag", account="oem")
-    out = rinne.write("unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "300",
-                      "--throughput", "22MWh", account="diag")
+    out = rinne.write(
+        "unit", "soh", "PACK-3", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "300", "--throughput", "22MWh", account="diag"
+    )
     assert out["soh"]["soce_bp"] == 9_150
     unit = rinne.ledger().unit("PACK-3")
     assert (unit.soce_bp, unit.capacity_wh, unit.cycles, unit.throughput_wh) == (9_150, 68_600, 300, 22_000_000)
     assert rinne.json("unit", "show", "PACK-3")["soh"]["cycles"] == 300
-    line = rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "68kWh", "--cycles", "200", "--throughput", "23MWh",
-                      "--account", "oem", "--yes")
+    line = rinne.fail(
+        "unit",
+        "soh",
+        "PACK-3",
+        "--soh",
+        "90%",
+        "--capacity",
+        "68kWh",
+        "--cycles",
+        "200",
+        "--throughput",
+        "23MWh",
+        "--account",
+        "oem",
+        "--yes",
+    )
     assert "may not decrease" in line
-    assert "DIAGNOSTICIAN" in rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "1kWh", "--cycles", "400",
-                                         "--throughput", "23MWh", "--account", "refiner", "--yes")
+    assert "DIAGNOSTICIAN" in rinne.fail(
+        "unit",
+        "soh",
+        "PACK-3",
+        "--soh",
+        "90%",
+        "--capacity",
+        "1kWh",
+        "--cycles",
+        "400",
+        "--throughput",
+        "23MWh",
+        "--account",
+        "refiner",
+        "--yes",
+    )
     # Absurd values are refused; a wrong but plausible record is superseded by a correction; history shows both.
-    assert "rejected" in rinne.fail("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "390",
-                                    "--throughput", "29MWh", "--account", "diag", "--yes")  # 90 cycles in no time
-    rinne.write("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "301", "--throughput", "29MWh",
-                account="diag")
-    out = rinne.write("unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "300", "--throughput", "23MWh",
-                      "--correct", account="oem")
+    assert "rejected" in rinne.fail(
+        "unit",
+        "soh",
+        "PACK-3",
+        "--soh",
+        "91%",
+        "--capacity",
+        "68kWh",
+        "--cycles",
+        "390",
+        "--throughput",
+        "29MWh",
+        "--account",
+        "diag",
+        "--yes",
+    )  # 90 cycles in no time
+    rinne.write(
+        "unit", "soh", "PACK-3", "--soh", "91%", "--capacity", "68kWh", "--cycles", "301", "--throughput", "29MWh", account="diag"
+    )
+    out = rinne.write(
+        "unit",
+        "soh",
+        "PACK-3",
+        "--soh",
+        "91%",
+        "--capacity",
+        "68kWh",
+        "--cycles",
+        "300",
+        "--throughput",
+        "23MWh",
+        "--correct",
+        account="oem",
+    )
     assert out["correction"] is True and rinne.ledger().unit("PACK-3").throughput_wh == 23_000_000
     rinne.write("unit", "authorise", "PACK-3", "diag", "--withdraw", account="oem")
-    assert _not_authorised(rinne.fail("unit", "soh", "PACK-3", "--soh", "90%", "--capacity", "68kWh", "--cycles", "311",
-                                                    "--throughput", "23MWh", "--account", "diag", "--yes"))
+    assert _not_authorised(
+        rinne.fail(
+            "unit",
+            "soh",
+            "PACK-3",
+            "--soh",
+            "90%",
+            "--capacity",
+            "68kWh",
+            "--cycles",
+            "311",
+            "--throughput",
+            "23MWh",
+            "--account",
+            "diag",
+            "--yes",
+        )
+    )
     rinne.write("unit", "status", "PACK-3", "waste", account="oem")
     assert rinne.ledger().unit("PACK-3").status == PassportStatus.WASTE
     line = rinne.fail("unit", "status", "PACK-3", "reused", "--account", "oem", "--yes")
@@ -112,10 +267,25 @@ def test_repurpose_links_every_parent(rinne):
         _pack(rinne, f"LF00{n}", f"CELLS-{n}")
         _to(rinne, f"LF00{n}", "pack", "second")
     rinne.write("unit", "status", "LF004", "reused", account="second")
-    assert "'repurposed' is not one of" in rinne.fail("unit", "status", "LF005", "repurposed", "--account", "second", "--yes",
-                                                      code=2)
-    out = rinne.write("unit", "repurpose", "ESS001", "--from", "LF004", "--from", "LF005", "--material", "ESS-150KWH",
-                      "--mass", "1t", "--serial", "ESS-2027-001", "--rated", "150kWh", account="second")
+    assert "'repurposed' is not one of" in rinne.fail("unit", "status", "LF005", "repurposed", "--account", "second", "--yes", code=2)
+    out = rinne.write(
+        "unit",
+        "repurpose",
+        "ESS001",
+        "--from",
+        "LF004",
+        "--from",
+        "LF005",
+        "--material",
+        "ESS-150KWH",
+        "--mass",
+        "1t",
+        "--serial",
+        "ESS-2027-001",
+        "--rated",
+        "150kWh",
+        account="second",
+    )
     assert out["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")]
     shown = rinne.json("unit", "show", "ESS001")
     assert shown["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")] and shown["status"] == "REPURPOSED"
@@ -129,15 +299,25 @@ def test_recycle_into_post_consumer_lots(rinne):
     # An end user (the OEM) used it: the SOH record shows throughput, so what is recovered is post-consumer.
     _to(rinne, "PACK-6", "pack", "oem")
     call(rinne.ledger().w3, "evm_increaseTime", [400 * 86_400])
-    rinne.write("unit", "soh", "PACK-6", "--soh", "70%", "--capacity", "52kWh", "--cycles", "900", "--throughput", "60MWh",
-                account="oem")
+    rinne.write(
+        "unit", "soh", "PACK-6", "--soh", "70%", "--capacity", "52kWh", "--cycles", "900", "--throughput", "60MWh", account="oem"
+    )
     _to(rinne, "PACK-6", "oem", "recycler")
-    assert "cannot go from original to recycled" in rinne.fail("unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg",
-                                                              "--account", "recycler", "--yes")
+    assert "cannot go from original to recycled" in rinne.fail(
+        "unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg", "--account", "recycler", "--yes"
+    )
     rinne.write("unit", "status", "PACK-6", "waste", account="recycler")
     before = rinne.ledger().chain_time()
-    rinne.write("unit", "recycle", "PACK-6", "--out", "BM-6:BLACK-MASS:300kg:Ni=38kg,Co=4.5kg,Li=6kg",
-                "--out", "AL-6:AL-SCRAP:100kg:none", account="recycler")
+    rinne.write(
+        "unit",
+        "recycle",
+        "PACK-6",
+        "--out",
+        "BM-6:BLACK-MASS:300kg:Ni=38kg,Co=4.5kg,Li=6kg",
+        "--out",
+        "AL-6:AL-SCRAP:100kg:none",
+        account="recycler",
+    )
     # Issue 19: the recycler's recovery against Annex XII, by hand: 38 of 40 kg Ni, 4.5 of 5 kg Co, 6 of 7 kg Li;
     # 400 kg out of a 450 kg pack.
     rep = rinne.json("report", "recycling", "--recycler", "recycler", "--from", f"@{before}")

@@ -5,16 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rinne_cli import _units as u
 
 
 @pytest.mark.parametrize(
     "text, grams",
-    [("12.5t", 12_500_000), ("500kg", 500_000), ("250g", 250), ("250", 250), ("0.5 t", 500_000), ("1_000kg", 1_000_000),
-     ("2T", 2_000_000), ("0.001kg", 1), (".5kg", 500)],
+    [
+        ("12.5t", 12_500_000),
+        ("500kg", 500_000),
+        ("250g", 250),
+        ("250", 250),
+        ("0.5 t", 500_000),
+        ("1_000kg", 1_000_000),
+        ("2T", 2_000_000),
+        ("0.001kg", 1),
+        (".5kg", 500),
+    ],
 )
 def test_mass_units(text, grams):
     assert u.parse_mass(text) == grams
@@ -22,8 +30,14 @@ def test_mass_units(text, grams):
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("12.5", "needs a unit"), ("3lb", "unknown unit"), ("0.0001kg", "whole number of g"), ("kg", "not a number"),
-     ("-5kg", "not a number"), ("", "not a number")],
+    [
+        ("12.5", "needs a unit"),
+        ("3lb", "unknown unit"),
+        ("0.0001kg", "whole number of g"),
+        ("kg", "not a number"),
+        ("-5kg", "not a number"),
+        ("", "not a number"),
+    ],
 )
 def test_mass_errors_say_what_to_write(text, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -39,8 +53,14 @@ def test_elements_in_mass_and_shares():
 
 @pytest.mark.parametrize(
     "text, mass, fragment",
-    [("Xx=1kg", None, "unknown element 'Xx'"), ("Ni=52%", None, "needs the lot's mass"), ("Ni", None, "ELEMENT=AMOUNT"),
-     ("Ni=1kg,ni=2kg", None, "given twice"), ("Ni=120%", 1000, "outside 0-100"), ("Ni=1.5", None, "needs a unit")],
+    [
+        ("Xx=1kg", None, "unknown element 'Xx'"),
+        ("Ni=52%", None, "needs the lot's mass"),
+        ("Ni", None, "ELEMENT=AMOUNT"),
+        ("Ni=1kg,ni=2kg", None, "given twice"),
+        ("Ni=120%", 1000, "outside 0-100"),
+        ("Ni=1.5", None, "needs a unit"),
+    ],
 )
 def test_element_errors(text, mass, fragment):
     with pytest.raises(ValueError, match=fragment):
