@@ -15,22 +15,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+import ledger
+from ledger import Ledger, NodeInfo, Role, find_anvil, start_node, stop_node
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing the package
-    sys.path.insert(0, str(ROOT))
-
-from eth_account import Account  # noqa: E402
-from eth_account.signers.local import LocalAccount  # noqa: E402
-
-from ledger import _node  # noqa: E402
-from ledger._rpc import call  # noqa: E402
-from ledger.client import Ledger  # noqa: E402
-from ledger.models import Role  # noqa: E402
 
 ALL_ROLES = Role(sum(int(r) for r in Role))
 
@@ -40,7 +37,7 @@ class Bench:
     """A fresh Anvil with the Rinne contracts deployed and one funded Ledger per party."""
 
     data_dir: Path
-    node: _node.NodeInfo
+    node: NodeInfo
     admin: Ledger
     parties: dict[str, Ledger] = field(default_factory=dict)
     accounts: dict[str, LocalAccount] = field(default_factory=dict)
@@ -53,7 +50,7 @@ class Bench:
         return self.admin.w3
 
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
-        return call(self.w3, method, params or [])
+        return self.admin.rpc(method, params or [])
 
     def head(self) -> int:
         return int(self.rpc("eth_blockNumber"), 16)
@@ -62,8 +59,8 @@ class Bench:
         """Switch a bulk node between mining on request and one block per transaction."""
         self.rpc("evm_setAutomine", [on])
         for led in self.parties.values():
-            led._sender()._manual = None  # let each Sender notice the change
-        self.admin._sender()._manual = None
+            led.resync()  # let each account notice the change
+        self.admin.resync()
 
 
 @contextmanager
@@ -71,7 +68,7 @@ def fresh_chain(parties: dict[str, Role], *, bulk: bool = True, extra_args: Sequ
     """Start a throwaway Anvil (``bulk``: mining on request, 1G-gas blocks, zero base fee), deploy,
     fund and register `parties`; stop the node afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="rinne-bench-"))
-    node = _node.start(tmp, persist=False, bulk=bulk, extra_args=list(extra_args))
+    node = start_node(tmp, persist=False, bulk=bulk, extra_args=list(extra_args))
     try:
         base = Ledger.connect(node.rpc_url, data_dir=tmp)
         accounts = {"admin": Account.create(), **{name: Account.create() for name in parties}}
@@ -86,7 +83,7 @@ def fresh_chain(parties: dict[str, Role], *, bulk: bool = True, extra_args: Sequ
                 admin.register(accounts[name].address, roles, name)
         yield bench
     finally:
-        _node.stop(tmp)
+        stop_node(tmp)
         _rmtree(tmp)
 
 
@@ -116,7 +113,7 @@ def current_rss_mb() -> float:
 class Timer:
     """``with Timer() as t: ...`` then ``t.s`` seconds."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
         return self
 
@@ -139,8 +136,8 @@ def machine() -> dict[str, Any]:
     except (ValueError, OSError):
         mem_gb = None
     try:
-        anvil = subprocess.run([_node.find_anvil(), "--version"], capture_output=True, text=True, timeout=10).stdout.split("\n")[0]
-    except Exception:  # noqa: BLE001 - informational only
+        anvil = subprocess.run([find_anvil(), "--version"], capture_output=True, text=True, timeout=10).stdout.split("\n")[0]
+    except Exception:
         anvil = "unknown"
     import web3
 
@@ -157,12 +154,8 @@ def machine() -> dict[str, Any]:
 
 
 def keccak_backend() -> str:
-    try:
-        from ledger._logs import KECCAK_BACKEND
-
-        return KECCAK_BACKEND
-    except ImportError:
-        return "eth-hash"
+    """Which Keccak implementation the library uses."""
+    return ledger.keccak_backend()
 
 
 def run_child(script: str, args: Sequence[str], timeout: float = 3600) -> dict[str, Any]:

@@ -14,18 +14,24 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import emit, fresh_chain, log, machine, print_table, verdict
+from eth_abi import encode as abi_encode
 
-from bench_common import emit, fresh_chain, log, machine, print_table, verdict  # noqa: E402
-from eth_abi import encode as abi_encode  # noqa: E402
-from eth_utils import keccak, to_checksum_address  # noqa: E402
-
-from ledger._abi import artifact  # noqa: E402
-from ledger._attest import GwpAttestation, sign_attestation  # noqa: E402
-from ledger.client import Use  # noqa: E402
-from ledger.models import Composition, LotSpec, PassportStatus, Role, SohRecord, UnitSpec, origin_code  # noqa: E402
+from ledger import (
+    Composition,
+    GwpAttestation,
+    LotSpec,
+    PassportStatus,
+    Role,
+    SohRecord,
+    UnitSpec,
+    Use,
+    artifact,
+    origin_code,
+    sign_attestation,
+    to_bytes32,
+)
 
 PARTIES = {
     "miner": Role.MINER,
@@ -91,7 +97,10 @@ def measure() -> dict[str, int]:
         def transform(k_in: int, k_out: int, key: str) -> None:
             ins = [next(pool) for _ in range(k_in)]
             per_out = Composition.of({"Ni": 2_000 * k_in // k_out, "Co": 250 * k_in // k_out})
-            outs = [LotSpec(lot_id=lot(f"{key}-{j}"), material="NISO4", mass=80_000 * k_in // k_out, composition=per_out) for j in range(k_out)]
+            outs = [
+                LotSpec(lot_id=lot(f"{key}-{j}"), material="NISO4", mass=80_000 * k_in // k_out, composition=per_out)
+                for j in range(k_out)
+            ]
             gas[key] = refiner.transform(ins, outs).gas_used
 
         transform(1, 1, "transform_1_1")
@@ -106,8 +115,15 @@ def measure() -> dict[str, int]:
 
         def att(lot_id: str, nonce: int) -> GwpAttestation:
             return GwpAttestation(
-                lot_id=lot_id_hex(lot_id), emissions_grams=123_456, stage=0, methodology="ISO14067:2018",
-                evidence="0x" + "11" * 32, issued_at=now, valid_until=now + 10 * 365 * 86_400, nonce=nonce, deadline=now + 86_400,
+                lot_id=lot_id_hex(lot_id),
+                emissions_grams=123_456,
+                stage=0,
+                methodology="ISO14067:2018",
+                evidence="0x" + "11" * 32,
+                issued_at=now,
+                valid_until=now + 10 * 365 * 86_400,
+                nonce=nonce,
+                deadline=now + 86_400,
             )
 
         # The first attestation ever also starts GwpAttestations' ledger head (a zero-to-nonzero
@@ -120,8 +136,7 @@ def measure() -> dict[str, int]:
         gas["revoke"] = verifier.revoke_attestation(uid, "superseded").gas_used
 
         code = bytes.fromhex(artifact("ERC1271WalletMock")["bytecode"][2:]) + abi_encode(["address"], [verifier.address])
-        _, raw = verifier._sender().transact(None, code)
-        wallet = to_checksum_address(raw["contractAddress"])
+        wallet = verifier.deploy_code(code)
         b.admin.register(wallet, Role.GWP_VERIFIER, "verifier multisig")
         signed = sign_attestation(att(lot("M1"), 2), verifier.account, d.chain_id, d.attestations)
         signed = signed.model_copy(update={"signer": wallet})
@@ -133,16 +148,22 @@ def measure() -> dict[str, int]:
         cam = Composition.of({"Ni": 4_000, "Co": 500})
         cells = [next(pool) for _ in range(4)]
         gas["build_unit"] = refiner.build_unit(
-            cells[:2], LotSpec(lot_id=lot("PACK1"), material="PACK-60KWH", mass=200_000, composition=cam), UnitSpec(serial=f"SN1-{tag}", rated_wh=60_000)
+            cells[:2],
+            LotSpec(lot_id=lot("PACK1"), material="PACK-60KWH", mass=200_000, composition=cam),
+            UnitSpec(serial=f"SN1-{tag}", rated_wh=60_000),
         ).gas_used
         refiner.build_unit(
-            cells[2:], LotSpec(lot_id=lot("PACK2"), material="PACK-40KWH", mass=200_000, composition=cam), UnitSpec(serial=f"SN2-{tag}", rated_wh=40_000)
+            cells[2:],
+            LotSpec(lot_id=lot("PACK2"), material="PACK-40KWH", mass=200_000, composition=cam),
+            UnitSpec(serial=f"SN2-{tag}", rated_wh=40_000),
         )
         for p in ("PACK1", "PACK2"):
             refiner.offer(lot(p), oem.address)
             oem.accept(lot(p))
         b.rpc("evm_increaseTime", [365 * 86_400])  # 500 cycles take time: the contract bounds cycles per day
-        gas["soh"] = oem.record_soh(lot("PACK1"), SohRecord(soce_bp=8_500, capacity_wh=51_000, cycles=500, throughput_wh=10_000_000)).gas_used
+        gas["soh"] = oem.record_soh(
+            lot("PACK1"), SohRecord(soce_bp=8_500, capacity_wh=51_000, cycles=500, throughput_wh=10_000_000)
+        ).gas_used
         gas["set_status"] = oem.set_status(lot("PACK1"), PassportStatus.REUSED).gas_used
         gas["repurpose"] = oem.repurpose(
             [lot("PACK1"), Use(lot_id=lot("PACK2"), mass=100_000)],
@@ -154,19 +175,19 @@ def measure() -> dict[str, int]:
         recycler.accept(lot("PACK2"))
         gas["recycle"] = recycler.recycle(
             lot("PACK2"),
-            [LotSpec(lot_id=lot("REC-NI"), material="NISO4", mass=50_000, composition=Composition.of({"Ni": 1_500, "Co": 200})),
-             LotSpec(lot_id=lot("REC-BM"), material="BLACK-MASS", mass=60_000, composition=Composition.of({"Ni": 300}))],
+            [
+                LotSpec(lot_id=lot("REC-NI"), material="NISO4", mass=50_000, composition=Composition.of({"Ni": 1_500, "Co": 200})),
+                LotSpec(lot_id=lot("REC-BM"), material="BLACK-MASS", mass=60_000, composition=Composition.of({"Ni": 300})),
+            ],
         ).gas_used
     return gas
 
 
 def lot_id_hex(label: str) -> str:
-    from ledger.models import to_bytes32
-
     return to_bytes32(label)
 
 
-def _gas_of_last_tx(b, before: int) -> int:  # noqa: ANN001
+def _gas_of_last_tx(b, before: int) -> int:
     """gasUsed of the single transaction mined after block `before` (submit_attestation returns a uid)."""
     block = b.rpc("eth_getBlockByNumber", [hex(b.head()), False])
     assert int(block["number"], 16) == before + 1 and len(block["transactions"]) == 1, "expected one new transaction"
@@ -190,8 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in gas.items():
         budget = dict(BUDGETS).get(key)
         ref = REFERENCE.get(key)
-        rows.append((key, value, f"<= {budget:,}" if budget else "", verdict(value, budget, at_most=True) if budget else "",
-                     f"{ref[0]}: {ref[1]:,}" if ref else ""))
+        rows.append(
+            (
+                key,
+                value,
+                f"<= {budget:,}" if budget else "",
+                verdict(value, budget, at_most=True) if budget else "",
+                f"{ref[0]}: {ref[1]:,}" if ref else "",
+            )
+        )
     print_table("Gas per operation (whole transaction, receipt gasUsed)", rows, ("operation", "gas", "budget", "verdict", "reference"))
     return 0
 

@@ -4,7 +4,7 @@ one-transaction-at-a-time web3 loop, on the same fresh Anvil in the same run.
 
 Usage: python scripts/bench_ingest.py [--lots 10000] [--naive-lots 1000] [--sizes 1000,10000,100000] [--quick] [--json]
 
-The node is started with ledger._node.BULK_ARGS (mines on request, 1G-gas blocks, zero base fee).
+The node is started with ledger.BULK_NODE_ARGS (mines on request, 1G-gas blocks, zero base fee).
 Phases, in this order (the chain only grows, so later phases run on a bigger chain):
 
 1. naive: web3's contract API, one `mint` per transaction, automine switched on (the usual dev node):
@@ -13,8 +13,8 @@ Phases, in this order (the chain only grows, so later phases run on a bigger cha
    --naive-lots is timed (the rate does not depend on the count, and 10,000 would take minutes).
 2. bulk_automine: Ledger.mint_many on the same node with automine still on (one block per transaction).
 3. bulk: Ledger.mint_many with automine off: the library notices and mines its windows with evm_mine.
-4. node ceiling: the same mintBatch transactions pre-encoded and pre-signed, timed from the first
-   send to the last receipt: what the node itself can take.
+4. node ceiling: the same mintBatch transactions pre-encoded (with the contract ABI, ledger.contract_abi)
+   and pre-signed (eth-account), timed from the first send to the last receipt: what the node itself can take.
 
 --sizes runs phase 3 alone at each size, each in a fresh process and node, with its peak RSS.
 """
@@ -23,16 +23,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import Bench, Timer, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict
 
-from bench_common import Timer, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict  # noqa: E402
-
-from ledger._abi import artifact  # noqa: E402
-from ledger._rpc import batch  # noqa: E402
-from ledger.client import _LEDGER, _encode_arrays, _lot_spec_words  # noqa: E402
-from ledger.models import Composition, LotSpec, Role  # noqa: E402
+from ledger import Composition, LotSpec, Role, artifact, contract_abi
 
 COMP = Composition.of({"Ni": 20_000, "Co": 2_500, "Mn": 2_000, "Li": 1_500})
 
@@ -41,7 +35,7 @@ def specs(prefix: str, n: int) -> list[LotSpec]:
     return [LotSpec(lot_id=f"{prefix}-{k}", material="ORE-NMC", mass=1_000_000 + k, composition=COMP) for k in range(n)]
 
 
-def naive_loop(b, lots: list[LotSpec]) -> float:  # noqa: ANN001
+def naive_loop(b, lots: list[LotSpec]) -> float:
     """The loop a web3 user writes first: one transaction per lot, each awaited. Returns seconds."""
     from web3 import HTTPProvider, Web3
 
@@ -58,38 +52,68 @@ def naive_loop(b, lots: list[LotSpec]) -> float:  # noqa: ANN001
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.005)  # not the 0.1 s default: a fair floor
             if receipt["status"] != 1:
                 raise SystemExit("naive mint failed")
-    b["miner"]._sender().resync()
+    b["miner"].resync()
     return t.s
 
 
-def node_ceiling(b, lots: list[LotSpec]) -> tuple[float, int]:  # noqa: ANN001
+def node_ceiling(b, lots: list[LotSpec]) -> tuple[float, int]:
     """Pre-encoded, pre-signed mintBatch transactions, as the bulk path sizes them: seconds from the
     first send to the last receipt, and the number of transactions."""
-    sender = b["miner"]._sender()
-    fn = _LEDGER.fn("mintBatch")
-    rows = [_lot_spec_words(s) for s in lots]
+    acct = b.accounts["miner"]
+    fn = contract_abi("RinneLedger").fn("mintBatch")
     per_lot = 84_000
-    size = min(len(rows), (1 << 24) // per_lot)
-    fees = sender.fees()
-    nonce = int(b.rpc("eth_getTransactionCount", [sender.address, "pending"]), 16)
+    size = min(len(lots), (1 << 24) // per_lot)
+    fees = _fees(b)
+    nonce = int(b.rpc("eth_getTransactionCount", [acct.address, "pending"]), 16)
     raws = [
-        "0x" + sender.sign(b.admin.deployment.ledger, _encode_arrays(fn.selector, [rows[i : i + size]]), per_lot * len(rows[i : i + size]) + 30_000, nonce + k, fees).hex()
-        for k, i in enumerate(range(0, len(rows), size))
+        "0x"
+        + _sign(
+            b,
+            b.admin.deployment.ledger,
+            fn.encode([s.abi() for s in lots[i : i + size]]),
+            per_lot * len(lots[i : i + size]) + 30_000,
+            nonce + k,
+            fees,
+        ).hex()
+        for k, i in enumerate(range(0, len(lots), size))
     ]
     with Timer() as t:
         hashes = [b.rpc("eth_sendRawTransaction", [r]) for r in raws]
         while True:
             b.rpc("evm_mine")
-            got = batch(b.w3, [("eth_getTransactionReceipt", [h]) for h in hashes[-1:]])
+            got = b.admin.rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes[-1:]])
             if got[0] is not None:
                 break
         receipts = []
         for i in range(0, len(hashes), 50):
-            receipts += batch(b.w3, [("eth_getTransactionReceipt", [h]) for h in hashes[i : i + 50]])
+            receipts += b.admin.rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes[i : i + 50]])
     if any(r is None or r["status"] != "0x1" for r in receipts):
         raise SystemExit("node-ceiling mintBatch failed")
-    sender.resync()
+    b["miner"].resync()
     return t.s, len(raws)
+
+
+def _fees(b: Bench) -> tuple[int, int]:
+    """(maxFeePerGas, maxPriorityFeePerGas) as the library prices a transaction: twice the base fee plus the tip."""
+    block = b.rpc("eth_getBlockByNumber", ["latest", False])
+    tip = int(b.rpc("eth_maxPriorityFeePerGas"), 16)
+    return 2 * int(block.get("baseFeePerGas") or "0x0", 16) + tip, tip
+
+
+def _sign(b: Bench, to: str, data: bytes, gas: int, nonce: int, fees: tuple[int, int]) -> bytes:
+    """An EIP-1559 transaction from the miner, signed with eth-account."""
+    tx = {
+        "type": 2,
+        "chainId": b.admin.chain_id,
+        "nonce": nonce,
+        "gas": gas,
+        "maxFeePerGas": fees[0],
+        "maxPriorityFeePerGas": fees[1],
+        "to": to,
+        "data": data,
+        "value": 0,
+    }
+    return bytes(b.accounts["miner"].sign_transaction(tx).raw_transaction)
 
 
 def run(lots: int, naive_lots: int, phases: set[str], quiet: bool) -> dict:
@@ -149,8 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     for size in [int(x) for x in args.sizes.split(",") if x.strip()]:
         log(f"ingest: scaling run at {size:,} lots (fresh process) ...")
         child = run_child("bench_ingest.py", ["--lots", str(size), "--naive-lots", "0", "--phases", "bulk"])
-        scaling.append({"lots": size, "bulk_lots_per_s": child["bulk_lots_per_s"], "seconds": child["bulk_seconds"],
-                        "transactions": child["bulk_transactions"], "peak_rss_mb": child["peak_rss_mb"]})
+        scaling.append(
+            {
+                "lots": size,
+                "bulk_lots_per_s": child["bulk_lots_per_s"],
+                "seconds": child["bulk_seconds"],
+                "transactions": child["bulk_transactions"],
+                "peak_rss_mb": child["peak_rss_mb"],
+            }
+        )
     if scaling:
         result["scaling"] = scaling
     result["goals"] = {
@@ -163,17 +194,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = [
         ("naive web3 loop, 1 mint per tx (automine)", result.get("naive_lots_per_s"), f"sample of {args.naive_lots:,}", ""),
-        ("Ledger.mint_many, automine", result.get("bulk_automine_lots_per_s"), f"{result.get('bulk_automine_transactions', '')} txs", ""),
-        ("Ledger.mint_many, mining on request", result.get("bulk_lots_per_s"), f"{result.get('bulk_transactions', '')} txs",
-         f">= 1,000/s: {result['goals']['bulk_lots_per_s']['verdict']}; >= 10x naive: {result['goals']['bulk_vs_naive']['verdict']}"),
+        (
+            "Ledger.mint_many, automine",
+            result.get("bulk_automine_lots_per_s"),
+            f"{result.get('bulk_automine_transactions', '')} txs",
+            "",
+        ),
+        (
+            "Ledger.mint_many, mining on request",
+            result.get("bulk_lots_per_s"),
+            f"{result.get('bulk_transactions', '')} txs",
+            f">= 1,000/s: {result['goals']['bulk_lots_per_s']['verdict']}; >= 10x naive: {result['goals']['bulk_vs_naive']['verdict']}",
+        ),
         ("node ceiling: pre-signed mintBatch", result.get("node_ceiling_lots_per_s"), "", ""),
     ]
     print_table(f"Bulk ingest of {args.lots:,} lots (lots/s)", [r for r in rows if r[1] is not None], ("path", "lots/s", "", "goal"))
-    print(f"bulk / naive = {result.get('bulk_vs_naive')}x; bulk / node ceiling = {result.get('bulk_vs_ceiling')}; "
-          f"gas per lot {result.get('bulk_gas_per_lot')}; peak RSS {result['peak_rss_mb']} MB")
+    print(
+        f"bulk / naive = {result.get('bulk_vs_naive')}x; bulk / node ceiling = {result.get('bulk_vs_ceiling')}; "
+        f"gas per lot {result.get('bulk_gas_per_lot')}; peak RSS {result['peak_rss_mb']} MB"
+    )
     if scaling:
-        print_table("Bulk path by size (fresh node and process each)", [(s["lots"], s["bulk_lots_per_s"], s["seconds"], s["transactions"], s["peak_rss_mb"]) for s in scaling],
-                    ("lots", "lots/s", "seconds", "txs", "peak RSS MB"))
+        print_table(
+            "Bulk path by size (fresh node and process each)",
+            [(s["lots"], s["bulk_lots_per_s"], s["seconds"], s["transactions"], s["peak_rss_mb"]) for s in scaling],
+            ("lots", "lots/s", "seconds", "txs", "peak RSS MB"),
+        )
     return 0
 
 

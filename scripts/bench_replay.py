@@ -12,7 +12,7 @@ OfferAccepted (accept_many), plus the registry's. Each measurement runs in its o
 - raw: plain JSON-RPC eth_getLogs POSTs over the deployment's range, in pieces of about 10,000
   events, JSON-parsed and dropped: the floor any reader pays.
 - sync: EventIndex.sync into a new SQLite file (fetch, decode, store).
-- audit: ledger.audit.audit on that index (replay every event into state, both ledger heads
+- audit: ledger.audit on that index (replay every event into state, both ledger heads
   recomputed and compared with ledgerHead(), every lot and unit compared with contract storage,
   signatures re-verified).
 - replay_events_per_s: events / (sync + audit seconds): chain to audited state, end to end.
@@ -26,17 +26,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import Timer, current_rss_mb, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict
 
-from bench_common import Timer, current_rss_mb, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict  # noqa: E402
-
-from ledger.models import Composition, Deployment, LotSpec, Role  # noqa: E402
+from ledger import Composition, Deployment, LotSpec, Role
 
 COMP = Composition.of({"Ni": 20_000, "Co": 2_500, "Mn": 2_000, "Li": 1_500})
 TARGET_LOGS_PER_REQUEST = 10_000
 
 
-def make_events(b, events: int, quiet: bool) -> dict:  # noqa: ANN001
+def make_events(b, events: int, quiet: bool) -> dict:
     """Mint events/2 lots, offer half of them to the refiner, who accepts: about `events` events."""
     lots = max(2, events // 2)
     miner, refiner = b["miner"], b["refiner"]
@@ -76,7 +74,10 @@ def child_raw(rpc_url: str, deployment: Deployment, events_hint: int) -> dict:
         start = deployment.block
         while start <= head:
             end = min(start + span - 1, head)
-            logs = post("eth_getLogs", [{"address": [deployment.ledger, deployment.attestations], "fromBlock": hex(start), "toBlock": hex(end)}])
+            logs = post(
+                "eth_getLogs",
+                [{"address": [deployment.ledger, deployment.attestations], "fromBlock": hex(start), "toBlock": hex(end)}],
+            )
             count += len(logs)  # type: ignore[arg-type]
             del logs
             start = end + 1
@@ -85,9 +86,7 @@ def child_raw(rpc_url: str, deployment: Deployment, events_hint: int) -> dict:
 
 def child_replay(rpc_url: str, deployment: Deployment, workdir: str) -> dict:
     """Sync a new index and audit it; return seconds of each, the audit's verdict, and peak RSS."""
-    from ledger.audit import audit
-    from ledger.client import Ledger
-    from ledger.index import EventIndex
+    from ledger import EventIndex, Ledger, audit
 
     base_rss = current_rss_mb()
     ledger = Ledger.connect(rpc_url, data_dir=workdir, deployment=deployment)
@@ -95,7 +94,7 @@ def child_replay(rpc_url: str, deployment: Deployment, workdir: str) -> dict:
     ix = EventIndex.open(path)
     samples: list[tuple[int, float]] = []
 
-    def progress(p) -> None:  # noqa: ANN001
+    def progress(p) -> None:
         samples.append((p.events, current_rss_mb()))
 
     with Timer() as ts:
@@ -187,8 +186,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"replay: scaling run at {size:,} events ...")
             r = run(size, False)
-        scaling.append({k: r[k] for k in ("events", "raw_getlogs_events_per_s", "index_sync_events_per_s", "audit_events_per_s",
-                                          "replay_events_per_s", "replay_peak_rss_mb", "sync_peak_rss_mb", "index_mb", "make_seconds")})
+        scaling.append(
+            {
+                k: r[k]
+                for k in (
+                    "events",
+                    "raw_getlogs_events_per_s",
+                    "index_sync_events_per_s",
+                    "audit_events_per_s",
+                    "replay_events_per_s",
+                    "replay_peak_rss_mb",
+                    "sync_peak_rss_mb",
+                    "index_mb",
+                    "make_seconds",
+                )
+            }
+        )
     if scaling:
         result["scaling"] = scaling
     result["goals"] = {
@@ -203,17 +216,50 @@ def main(argv: list[str] | None = None) -> int:
     n = result["events"]
     rows = [
         ("raw eth_getLogs + json.loads", result["raw_getlogs_events_per_s"], "", result["raw_peak_rss_mb"], ""),
-        ("EventIndex.sync (fetch, decode, SQLite)", result["index_sync_events_per_s"], result["sync_seconds"], result["sync_peak_rss_mb"],
-         f"{result['sync_vs_raw']:.0%} of raw"),
-        ("audit replay (state, heads, storage, sigs)", result["audit_events_per_s"], result["audit_seconds"], result["replay_peak_rss_mb"], ""),
-        ("end to end: sync + audit", result["replay_events_per_s"], round(result["sync_seconds"] + result["audit_seconds"], 2), result["replay_peak_rss_mb"],
-         f"{result['replay_vs_raw']:.0%} of raw; >= 10k/s: {result['goals']['replay_events_per_s']['verdict']}"),
+        (
+            "EventIndex.sync (fetch, decode, SQLite)",
+            result["index_sync_events_per_s"],
+            result["sync_seconds"],
+            result["sync_peak_rss_mb"],
+            f"{result['sync_vs_raw']:.0%} of raw",
+        ),
+        (
+            "audit replay (state, heads, storage, sigs)",
+            result["audit_events_per_s"],
+            result["audit_seconds"],
+            result["replay_peak_rss_mb"],
+            "",
+        ),
+        (
+            "end to end: sync + audit",
+            result["replay_events_per_s"],
+            round(result["sync_seconds"] + result["audit_seconds"], 2),
+            result["replay_peak_rss_mb"],
+            f"{result['replay_vs_raw']:.0%} of raw; >= 10k/s: {result['goals']['replay_events_per_s']['verdict']}",
+        ),
     ]
-    print_table(f"Replay and index of {n:,} events (audit passed: {result['audit_passed']})", rows, ("step", "events/s", "seconds", "peak RSS MB", "vs goal"))
+    print_table(
+        f"Replay and index of {n:,} events (audit passed: {result['audit_passed']})",
+        rows,
+        ("step", "events/s", "seconds", "peak RSS MB", "vs goal"),
+    )
     if scaling:
-        print_table("By size (fresh node and processes each)", [(s["events"], s["raw_getlogs_events_per_s"], s["index_sync_events_per_s"], s["audit_events_per_s"],
-                                                                 s["replay_events_per_s"], s["replay_peak_rss_mb"], s["index_mb"]) for s in scaling],
-                    ("events", "raw/s", "sync/s", "audit/s", "end-to-end/s", "peak RSS MB", "index MB"))
+        print_table(
+            "By size (fresh node and processes each)",
+            [
+                (
+                    s["events"],
+                    s["raw_getlogs_events_per_s"],
+                    s["index_sync_events_per_s"],
+                    s["audit_events_per_s"],
+                    s["replay_events_per_s"],
+                    s["replay_peak_rss_mb"],
+                    s["index_mb"],
+                )
+                for s in scaling
+            ],
+            ("events", "raw/s", "sync/s", "audit/s", "end-to-end/s", "peak RSS MB", "index MB"),
+        )
     return 0
 
 

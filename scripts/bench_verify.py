@@ -13,16 +13,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
-
-try:
-    import ledger  # noqa: F401
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account
 
-from ledger._attest import GwpAttestation, LifeCycleStage, SignedAttestation, sign_attestation, verify_attestation
+from ledger import GwpAttestation, LifeCycleStage, SignedAttestation, sign_attestation, verify_attestation
 
 CHAIN = 31337
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

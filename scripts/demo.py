@@ -31,33 +31,36 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ledger import (  # noqa: E402
+from ledger import (
     AttestationError,
     Composition,
     ContractRevert,
+    EventIndex,
     GwpAttestation,
     Ledger,
     LedgerError,
     LifeCycleStage,
     LotSpec,
-    PassportStatus,
     Role,
     SohRecord,
     UnitSpec,
     Use,
+    audit,
+    battery_passport,
+    contract_abi,
     label_of,
     origin_code,
+    pact_footprint_v3,
+    passport_html,
     sign_attestation,
+    start_node,
+    stop_node,
     to_bytes32,
+    to_contract_args,
+    triage,
 )
-from ledger import _node  # noqa: E402
-from ledger._attest import to_contract_args  # noqa: E402
-from ledger._rpc import call  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 KG = 1_000  # grams
 T = 1_000_000
 YEAR = 365 * 86_400
@@ -109,11 +112,11 @@ class Demo:
             print(f"  {text}", file=sys.stderr)
 
     def now(self) -> int:
-        return int(call(self.base.w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        return int(self.base.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
     def advance(self, seconds: int) -> None:
-        call(self.base.w3, "evm_increaseTime", [seconds])
-        call(self.base.w3, "evm_mine", [])
+        self.base.rpc("evm_increaseTime", [seconds])
+        self.base.rpc("evm_mine")
 
     def give(self, frm: str, lot: str, to: str) -> None:
         self[frm].offer(lot, self.addr(to))
@@ -124,9 +127,15 @@ class Demo:
         self.nonce += 1
         now = self.now()
         att = GwpAttestation(
-            lot_id=to_bytes32(lot), emissions_grams=round(kg_co2e * KG), stage=stage, methodology=method,
-            evidence=to_bytes32(f"verification report {lot}"), issued_at=now, valid_until=now + 25 * YEAR,
-            nonce=self.nonce, deadline=now + 86_400,
+            lot_id=to_bytes32(lot),
+            emissions_grams=round(kg_co2e * KG),
+            stage=stage,
+            methodology=method,
+            evidence=to_bytes32(f"verification report {lot}"),
+            issued_at=now,
+            valid_until=now + 25 * YEAR,
+            nonce=self.nonce,
+            deadline=now + 86_400,
         )
         d = self.base.deployment
         signed = sign_attestation(att, self.keys["verifier"], d.chain_id, d.attestations)
@@ -165,23 +174,77 @@ def setup(demo: Demo) -> None:
 
 def mine_and_refine(demo: Demo) -> None:
     au, cd = demo["mine_au"], demo["mine_cd"]
-    au.mint(LotSpec(lot_id="NI-ORE-AU-01", material="ORE-NI-SULPHIDE", mass=25 * T, composition=comp(Ni=350, Co=10), origin=origin_code("AU", "Kambalda"), evidence=to_bytes32("assay NI-ORE-AU-01")))
-    au.mint(LotSpec(lot_id="LI-ORE-AU-01", material="SPODUMENE-SC6", mass=2_200 * KG, composition=comp(Li=61), origin=origin_code("AU", "Greenbushes"), evidence=to_bytes32("assay LI-ORE-AU-01")))
-    au.mint(LotSpec(lot_id="MN-ORE-AU-01", material="ORE-MN", mass=120 * KG, composition=comp(Mn=52), origin=origin_code("AU", "Groote Eylandt"), evidence=to_bytes32("assay MN-ORE-AU-01")))
-    cd.mint(LotSpec(lot_id="CO-ORE-CD-01", material="ORE-CU-CO", mass=15 * T, composition=comp(Co=45, Cu=375), origin=origin_code("CD", "Kolwezi"), evidence=to_bytes32("assay CO-ORE-CD-01")))
-    demo["refiner"].mint(LotSpec(lot_id="GRAPHITE-01", material="GRAPHITE-SPHERICAL", mass=500 * KG, composition=comp(C=480), origin=origin_code("CN", "Heilongjiang"), evidence=to_bytes32("coa GRAPHITE-01")))
+    au.mint(
+        LotSpec(
+            lot_id="NI-ORE-AU-01",
+            material="ORE-NI-SULPHIDE",
+            mass=25 * T,
+            composition=comp(Ni=350, Co=10),
+            origin=origin_code("AU", "Kambalda"),
+            evidence=to_bytes32("assay NI-ORE-AU-01"),
+        )
+    )
+    au.mint(
+        LotSpec(
+            lot_id="LI-ORE-AU-01",
+            material="SPODUMENE-SC6",
+            mass=2_200 * KG,
+            composition=comp(Li=61),
+            origin=origin_code("AU", "Greenbushes"),
+            evidence=to_bytes32("assay LI-ORE-AU-01"),
+        )
+    )
+    au.mint(
+        LotSpec(
+            lot_id="MN-ORE-AU-01",
+            material="ORE-MN",
+            mass=120 * KG,
+            composition=comp(Mn=52),
+            origin=origin_code("AU", "Groote Eylandt"),
+            evidence=to_bytes32("assay MN-ORE-AU-01"),
+        )
+    )
+    cd.mint(
+        LotSpec(
+            lot_id="CO-ORE-CD-01",
+            material="ORE-CU-CO",
+            mass=15 * T,
+            composition=comp(Co=45, Cu=375),
+            origin=origin_code("CD", "Kolwezi"),
+            evidence=to_bytes32("assay CO-ORE-CD-01"),
+        )
+    )
+    demo["refiner"].mint(
+        LotSpec(
+            lot_id="GRAPHITE-01",
+            material="GRAPHITE-SPHERICAL",
+            mass=500 * KG,
+            composition=comp(C=480),
+            origin=origin_code("CN", "Heilongjiang"),
+            evidence=to_bytes32("coa GRAPHITE-01"),
+        )
+    )
     demo.say("mines logged Ni, Li, Mn (AU) and Co (CD) ore lots; the refiner brought in graphite (CN)")
-    for lot, kg in (("NI-ORE-AU-01", 2_200), ("LI-ORE-AU-01", 1_900), ("MN-ORE-AU-01", 60), ("CO-ORE-CD-01", 1_300), ("GRAPHITE-01", 2_400)):
+    for lot, kg in (
+        ("NI-ORE-AU-01", 2_200),
+        ("LI-ORE-AU-01", 1_900),
+        ("MN-ORE-AU-01", 60),
+        ("CO-ORE-CD-01", 1_300),
+        ("GRAPHITE-01", 2_400),
+    ):
         demo.attest(lot, kg, LifeCycleStage.RawMaterialAcquisition)
     for lot in ("NI-ORE-AU-01", "LI-ORE-AU-01", "MN-ORE-AU-01"):
         demo.give("mine_au", lot, "refiner")
     demo.give("mine_cd", "CO-ORE-CD-01", "refiner")
     r = demo["refiner"]
     r.transform(["NI-ORE-AU-01"], [LotSpec(lot_id="NISO4-01", material="NiSO4.6H2O", mass=1_525 * KG, composition=comp(Ni=340))])
-    r.transform(["CO-ORE-CD-01"], [
-        LotSpec(lot_id="COSO4-01", material="CoSO4.7H2O", mass=205 * KG, composition=comp(Co=43)),
-        LotSpec(lot_id="CU-CATHODE-01", material="CU-CATHODE", mass=370 * KG, composition=comp(Cu=370)),
-    ])
+    r.transform(
+        ["CO-ORE-CD-01"],
+        [
+            LotSpec(lot_id="COSO4-01", material="CoSO4.7H2O", mass=205 * KG, composition=comp(Co=43)),
+            LotSpec(lot_id="CU-CATHODE-01", material="CU-CATHODE", mass=370 * KG, composition=comp(Cu=370)),
+        ],
+    )
     r.transform(["LI-ORE-AU-01"], [LotSpec(lot_id="LI2CO3-01", material="Li2CO3", mass=309 * KG, composition=comp(Li=58))])
     r.transform(["MN-ORE-AU-01"], [LotSpec(lot_id="MNSO4-01", material="MnSO4.H2O", mass=154 * KG, composition=comp(Mn=50))])
     for lot, kg in (("NISO4-01", 3_800), ("COSO4-01", 520), ("CU-CATHODE-01", 450), ("LI2CO3-01", 1_650), ("MNSO4-01", 90)):
@@ -203,7 +266,9 @@ def make_cathode(demo: Demo, gen: int, ni: float, co: float, mn: float, li: floa
         top_up = round(need * KG) - have[element] + 200  # a little extra for process loss
         if top_up > 0:
             inputs.append(use_for(p, lot, element, top_up))
-    pcam = LotSpec(lot_id=f"PCAM-{g}", material="pCAM-NMC811-OH2", mass=round((ni + co + mn) * 1.57 * KG), composition=comp(Ni=ni, Co=co, Mn=mn))
+    pcam = LotSpec(
+        lot_id=f"PCAM-{g}", material="pCAM-NMC811-OH2", mass=round((ni + co + mn) * 1.57 * KG), composition=comp(Ni=ni, Co=co, Mn=mn)
+    )
     pcam = pcam.model_copy(update={"composition": _recycled_share(p, inputs, pcam.composition)})
     p.transform(inputs, [pcam])
     demo.attest(pcam.lot_id, 95 * (ni + co + mn) / 10, LifeCycleStage.MainProduction)
@@ -214,7 +279,12 @@ def make_cathode(demo: Demo, gen: int, ni: float, co: float, mn: float, li: floa
         li_inputs.append(use_for(c, "LI2CO3-01", "Li", round(li * KG) - li_have + 100))
     cam_comp = comp(Li=li, Ni=ni, Co=co, Mn=mn)
     cam_inputs = [Use(lot_id=pcam.lot_id), *li_inputs]
-    cam = LotSpec(lot_id=f"CAM-{g}", material="CAM-NMC811", mass=round(cam_comp.element_mass * 1.6), composition=_recycled_share(c, cam_inputs, cam_comp))
+    cam = LotSpec(
+        lot_id=f"CAM-{g}",
+        material="CAM-NMC811",
+        mass=round(cam_comp.element_mass * 1.6),
+        composition=_recycled_share(c, cam_inputs, cam_comp),
+    )
     c.transform(cam_inputs, [cam])
     demo.attest(cam.lot_id, 140 * (ni + co + mn + li) / 10, LifeCycleStage.MainProduction)
     demo.give("cathode", cam.lot_id, "cells")
@@ -223,8 +293,7 @@ def make_cathode(demo: Demo, gen: int, ni: float, co: float, mn: float, li: floa
 
 def _recycled_share(ledger: Ledger, uses: list[Use], out: Composition) -> Composition:
     """Give the output its inputs' recycled share of each element (ISO 22095 controlled blending, rounded down)."""
-    _, used = ledger._inputs(uses)
-    return sum(used, Composition()).blend(out.total)
+    return sum(ledger.compositions_of(uses), Composition()).blend(out.total)
 
 
 def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
@@ -234,8 +303,7 @@ def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
     n = len(packs) + spare
     shares = cam_lot.composition.divide([cam_lot.mass // n] * (n - 1) + [cam_lot.mass - (cam_lot.mass // n) * (n - 1)], cam_lot.mass)
     graphite = use_for(cl, "GRAPHITE-01", "C", 70 * KG * n)
-    _, used = cl._inputs([Use(lot_id=cam), graphite])
-    given = sum(used, Composition())
+    given = sum(cl.compositions_of([Use(lot_id=cam), graphite]), Composition())
     outputs = []
     for k in range(n):
         label = f"CELLS-{packs[k][2:]}" if k < len(packs) else f"CELLS-SPARE-{cam[-2:]}"
@@ -247,7 +315,11 @@ def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
         demo.attest(o.lot_id, 1_650, LifeCycleStage.MainProduction)
     for pack, cells in zip(packs, outputs):
         demo.give("cells", cells.lot_id, "packs")
-        demo["packs"].build_unit([cells.lot_id], LotSpec(lot_id=pack, material="PACK-NMC811-75KWH", mass=450 * KG, composition=cells.composition), UnitSpec(serial=f"SN-{pack}-2026", rated_wh=PACK_WH))
+        demo["packs"].build_unit(
+            [cells.lot_id],
+            LotSpec(lot_id=pack, material="PACK-NMC811-75KWH", mass=450 * KG, composition=cells.composition),
+            UnitSpec(serial=f"SN-{pack}-2026", rated_wh=PACK_WH),
+        )
         demo.attest(pack, 180, LifeCycleStage.MainProduction)
         demo.attest(pack, 45, LifeCycleStage.Distribution, "GLEC-v3")
         demo.give("packs", pack, "oem")
@@ -263,16 +335,26 @@ def first_life(demo: Demo) -> None:
         for pack, final in soce.items():
             s = 10_000 - (10_000 - final) * year // 5
             cycles = 300 * year
-            demo["diagnostician"].record_soh(pack, SohRecord(soce_bp=s, capacity_wh=PACK_WH * s // 10_000, cycles=cycles, throughput_wh=cycles * 70_000, evidence=to_bytes32(f"diagnosis {pack} y{year}")))
+            demo["diagnostician"].record_soh(
+                pack,
+                SohRecord(
+                    soce_bp=s,
+                    capacity_wh=PACK_WH * s // 10_000,
+                    cycles=cycles,
+                    throughput_wh=cycles * 70_000,
+                    evidence=to_bytes32(f"diagnosis {pack} y{year}"),
+                ),
+            )
     demo.say("five years on the road: SOH recorded yearly by the diagnostics lab")
 
 
 def next_lives(demo: Demo) -> None:
-    from ledger.provenance import triage
-
     for pack in ("LF001", "LF002", "LF003", "LF004"):
         u = demo.base.unit(pack)
-        decision = triage(SohRecord(soce_bp=u.soce_bp, capacity_wh=u.capacity_wh, cycles=u.cycles, throughput_wh=u.throughput_wh), current_status=u.status)
+        decision = triage(
+            SohRecord(soce_bp=u.soce_bp, capacity_wh=u.capacity_wh, cycles=u.cycles, throughput_wh=u.throughput_wh),
+            current_status=u.status,
+        )
         demo.triage[pack] = decision.recommendation
         if decision.status is not None:
             demo["oem"].set_status(pack, decision.status, to_bytes32(f"triage {pack}"))
@@ -282,20 +364,42 @@ def next_lives(demo: Demo) -> None:
         demo.advance(YEAR)
         s = 8_900 - 150 * (year - 5)
         cycles = 1_500 + 250 * (year - 5)
-        demo["diagnostician"].record_soh("LF001", SohRecord(soce_bp=s, capacity_wh=PACK_WH * s // 10_000, cycles=cycles, throughput_wh=cycles * 68_000, evidence=to_bytes32(f"diagnosis LF001 y{year}")))
+        demo["diagnostician"].record_soh(
+            "LF001",
+            SohRecord(
+                soce_bp=s,
+                capacity_wh=PACK_WH * s // 10_000,
+                cycles=cycles,
+                throughput_wh=cycles * 68_000,
+                evidence=to_bytes32(f"diagnosis LF001 y{year}"),
+            ),
+        )
     # Repurpose: modules of LF003 and LF004 become ESS001.
     for pack in ("LF003", "LF004"):
         demo.give("oem", pack, "second_life")
     sl = demo["second_life"]
     parents = [sl.lot("LF003"), sl.lot("LF004")]
     ess_comp = parents[0].composition + parents[1].composition
-    sl.repurpose(["LF003", "LF004"], LotSpec(lot_id="ESS001", material="ESS-NMC811-110KWH", mass=1_050 * KG, composition=ess_comp), UnitSpec(serial="SN-ESS001-2031", rated_wh=110_000))
+    sl.repurpose(
+        ["LF003", "LF004"],
+        LotSpec(lot_id="ESS001", material="ESS-NMC811-110KWH", mass=1_050 * KG, composition=ess_comp),
+        UnitSpec(serial="SN-ESS001-2031", rated_wh=110_000),
+    )
     demo.attest("ESS001", 120, LifeCycleStage.MainProduction)
     sl.authorise_diagnostician("ESS001", demo.addr("diagnostician"))
     for year in range(1, 9):
         demo.advance(YEAR // 2)
         s = 7_200 - 120 * year
-        demo["diagnostician"].record_soh("ESS001", SohRecord(soce_bp=s, capacity_wh=110_000 * s // 10_000, cycles=180 * year, throughput_wh=180 * year * 80_000, evidence=to_bytes32(f"diagnosis ESS001 h{year}")))
+        demo["diagnostician"].record_soh(
+            "ESS001",
+            SohRecord(
+                soce_bp=s,
+                capacity_wh=110_000 * s // 10_000,
+                cycles=180 * year,
+                throughput_wh=180 * year * 80_000,
+                evidence=to_bytes32(f"diagnosis ESS001 h{year}"),
+            ),
+        )
     demo.say("LF001 reused in a second vehicle; LF003 + LF004 repurposed into ESS001 (110 kWh stationary)")
 
 
@@ -305,13 +409,30 @@ def recycle(demo: Demo) -> list[str]:
     pack = rc.lot("LF002")
     t = pack.composition.as_dict()
     bm = comp(Li=t["Li"] * 0.96 / KG, Ni=t["Ni"] * 0.98 / KG, Co=t["Co"] * 0.98 / KG, Mn=t["Mn"] * 0.97 / KG, C=t["C"] * 0.9 / KG)
-    rc.recycle("LF002", [LotSpec(lot_id="BLACK-MASS-01", material="BLACK-MASS-NMC", mass=round(bm.element_mass * 1.45), composition=bm, origin=origin_code("DE", "Hydromet plant"))])
+    rc.recycle(
+        "LF002",
+        [
+            LotSpec(
+                lot_id="BLACK-MASS-01",
+                material="BLACK-MASS-NMC",
+                mass=round(bm.element_mass * 1.45),
+                composition=bm,
+                origin=origin_code("DE", "Hydromet plant"),
+            )
+        ],
+    )
     demo.attest("BLACK-MASS-01", 210, LifeCycleStage.RawMaterialAcquisition, "EU-BATT-CFB-2024")
     b = bm.as_dict()
     recovered = [
-        LotSpec(lot_id="R-NISO4-01", material="NiSO4.6H2O", mass=round(b["Ni"] * 0.96 / 0.223), composition=comp(Ni=b["Ni"] * 0.96 / KG)),
-        LotSpec(lot_id="R-COSO4-01", material="CoSO4.7H2O", mass=round(b["Co"] * 0.96 / 0.21), composition=comp(Co=b["Co"] * 0.96 / KG)),
-        LotSpec(lot_id="R-MNSO4-01", material="MnSO4.H2O", mass=round(b["Mn"] * 0.92 / 0.325), composition=comp(Mn=b["Mn"] * 0.92 / KG)),
+        LotSpec(
+            lot_id="R-NISO4-01", material="NiSO4.6H2O", mass=round(b["Ni"] * 0.96 / 0.223), composition=comp(Ni=b["Ni"] * 0.96 / KG)
+        ),
+        LotSpec(
+            lot_id="R-COSO4-01", material="CoSO4.7H2O", mass=round(b["Co"] * 0.96 / 0.21), composition=comp(Co=b["Co"] * 0.96 / KG)
+        ),
+        LotSpec(
+            lot_id="R-MNSO4-01", material="MnSO4.H2O", mass=round(b["Mn"] * 0.92 / 0.325), composition=comp(Mn=b["Mn"] * 0.92 / KG)
+        ),
         LotSpec(lot_id="R-LI2CO3-01", material="Li2CO3", mass=round(b["Li"] * 0.88 / 0.188), composition=comp(Li=b["Li"] * 0.88 / KG)),
     ]
     recovered = [r.model_copy(update={"composition": r.composition.all_post_consumer()}) for r in recovered]
@@ -329,14 +450,26 @@ def frauds(demo: Demo) -> None:
     """Three frauds, each stopped: by the contract, by the library, or by both."""
     d = demo.base.deployment
     try:
-        demo["refiner"].transform(["NI-ORE-AU-01"], [LotSpec(lot_id="NISO4-FAKE", material="NiSO4.6H2O", mass=1_000 * KG, composition=comp(Ni=200))])
+        demo["refiner"].transform(
+            ["NI-ORE-AU-01"], [LotSpec(lot_id="NISO4-FAKE", material="NiSO4.6H2O", mass=1_000 * KG, composition=comp(Ni=200))]
+        )
         stopped = "NOT STOPPED"
     except ContractRevert as exc:
         stopped = exc.error_name
     demo.frauds.append({"fraud": "spend the consumed ore lot NI-ORE-AU-01 a second time", "stopped_by": stopped})
     rogue = Account.create()
     now = demo.now()
-    fake = GwpAttestation(lot_id=to_bytes32("LF001"), emissions_grams=1, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018", evidence=to_bytes32("none"), issued_at=now - 60, valid_until=now + YEAR, nonce=1, deadline=now + 3600)
+    fake = GwpAttestation(
+        lot_id=to_bytes32("LF001"),
+        emissions_grams=1,
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence=to_bytes32("none"),
+        issued_at=now - 60,
+        valid_until=now + YEAR,
+        nonce=1,
+        deadline=now + 3600,
+    )
     try:
         demo["oem"].submit_attestation(sign_attestation(fake, rogue, d.chain_id, d.attestations))
         stopped = "NOT STOPPED"
@@ -345,7 +478,17 @@ def frauds(demo: Demo) -> None:
     demo.frauds.append({"fraud": "a 1 g CO2e attestation for LF001 signed by an unaccredited key", "stopped_by": stopped})
     staging = Ledger(demo.base.w3, demo.base.chain_id, account=demo.keys["admin"], data_dir=demo.out / "staging")
     other = staging.deploy(record=False)
-    genuine = GwpAttestation(lot_id=to_bytes32("LF005"), emissions_grams=100 * KG, stage=LifeCycleStage.MainProduction, methodology="ISO14067:2018", evidence=to_bytes32("staging"), issued_at=now - 60, valid_until=now + YEAR, nonce=99, deadline=now + 3600)
+    genuine = GwpAttestation(
+        lot_id=to_bytes32("LF005"),
+        emissions_grams=100 * KG,
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence=to_bytes32("staging"),
+        issued_at=now - 60,
+        valid_until=now + YEAR,
+        nonce=99,
+        deadline=now + 3600,
+    )
     replay = sign_attestation(genuine, demo.keys["verifier"], other.chain_id, other.attestations)
     stops = []
     try:
@@ -353,10 +496,13 @@ def frauds(demo: Demo) -> None:
     except AttestationError:
         stops.append("library (domain mismatch)")
     try:
-        demo["oem"]._send("attestations", "attest", *to_contract_args(replay))
+        # Past the library's check: straight to the contract, which must refuse it on its own.
+        demo["oem"].send_raw(d.attestations, contract_abi("GwpAttestations").fn("attest").encode(*to_contract_args(replay)))
     except ContractRevert as exc:
         stops.append(f"contract ({exc.error_name})")
-    demo.frauds.append({"fraud": "replay an attestation signed for another deployment", "stopped_by": " and ".join(stops) or "NOT STOPPED"})
+    demo.frauds.append(
+        {"fraud": "replay an attestation signed for another deployment", "stopped_by": " and ".join(stops) or "NOT STOPPED"}
+    )
     for f in demo.frauds:
         demo.say(f"fraud tried: {f['fraud']} -> stopped by {f['stopped_by']}")
 
@@ -365,15 +511,19 @@ def frauds(demo: Demo) -> None:
 
 
 def results(demo: Demo) -> dict[str, Any]:
-    from ledger import provenance
-    from ledger.audit import audit
-    from ledger.index import EventIndex
+    import ledger as provenance
 
     index = EventIndex.open(demo.out / "index.sqlite")
     report = audit(demo.base, index)
     (demo.out / "audit.json").write_text(report.to_json())
     (demo.out / "audit.html").write_text(report.to_html())
-    summary: dict[str, Any] = {"chain_id": demo.base.chain_id, "ledger": demo.base.deployment.ledger, "units": {}, "frauds": demo.frauds, "triage": demo.triage}
+    summary: dict[str, Any] = {
+        "chain_id": demo.base.chain_id,
+        "ledger": demo.base.deployment.ledger,
+        "units": {},
+        "frauds": demo.frauds,
+        "triage": demo.triage,
+    }
     for unit in ("LF001", "LF002", "LF003", "LF004", "LF005", "ESS001"):
         fp = provenance.footprint(index, unit)
         rc = provenance.recycled_content(index, unit)
@@ -393,14 +543,15 @@ def results(demo: Demo) -> dict[str, Any]:
                 "delivered_kwh": round(lc.delivered_kwh),
                 "kg_co2e_per_kwh_delivered": round(lc.kg_co2e_per_kwh_delivered, 3) if lc.kg_co2e_per_kwh_delivered else None,
                 "lives_kwh": {k: round(v) for k, v in lc.lives.items()},
-                "series": [(p.timestamp, round(p.delivered_kwh), round(p.kg_co2e_per_kwh, 3) if p.kg_co2e_per_kwh else None) for p in lc.series],
+                "series": [
+                    (p.timestamp, round(p.delivered_kwh), round(p.kg_co2e_per_kwh, 3) if p.kg_co2e_per_kwh else None)
+                    for p in lc.series
+                ],
             }
         summary["units"][unit] = entry
     tr = provenance.trace(index, "LF005", direction="up")
     (demo.out / "LF005-provenance.html").write_text(tr.to_html())
     (demo.out / "LF005-provenance.dot").write_text(tr.to_dot())
-    from ledger.passport import battery_passport, pact_footprint_v3, passport_html
-
     d = demo.base.deployment
     doc = battery_passport(index, "LF005", chain_id=d.chain_id, ledger_address=d.ledger)
     (demo.out / "LF005-passport.json").write_text(json.dumps(doc, indent=2))
@@ -408,8 +559,12 @@ def results(demo: Demo) -> dict[str, Any]:
     pact = pact_footprint_v3(index, "CAM-02", chain_id=d.chain_id, ledger_address=d.ledger)
     (demo.out / "CAM-02-pact.json").write_text(json.dumps(pact, indent=2))
     summary["audit"] = {
-        "passed": report.passed, "strict_passed": report.strict_passed, "events": report.events,
-        "flags": [f.code for f in report.flags], "claims": report.claim_counts(), "seconds": round(report.seconds, 2),
+        "passed": report.passed,
+        "strict_passed": report.strict_passed,
+        "events": report.events,
+        "flags": [f.code for f in report.flags],
+        "claims": report.claim_counts(),
+        "seconds": round(report.seconds, 2),
     }
     summary["mines_of_LF005"] = sorted({m.label for m in tr.mines})
     index.close()
@@ -420,30 +575,44 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
     p = print
     p(f"Rinne battery reincarnation demo: chain {s['chain_id']}, ledger {s['ledger']}")
     p("")
-    p(f"{'unit':8} {'kgCO2e/kWh':>10} {'raw':>7} {'prod':>7} {'dist':>6} {'EoL':>6}  {'recycled Li/Ni/Co/Mn':22} {'Art.8 2031/2036':16} assurance")
+    p(
+        f"{'unit':8} {'kgCO2e/kWh':>10} {'raw':>7} {'prod':>7} {'dist':>6} {'EoL':>6}  {'recycled Li/Ni/Co/Mn':22} {'Art.8 2031/2036':16} assurance"
+    )
     for unit, e in s["units"].items():
         st = e["stages_per_kwh"]
         rec = "/".join(f"{100 * e['recycled'].get(x, 0):.0f}%" for x in ("Li", "Ni", "Co", "Mn"))
         tm = e["targets_met"]
         met = "/".join({True: "met", False: "missed", None: "n/a"}[tm.get(y)] for y in ("2031", "2036"))
-        p(f"{unit:8} {e['kg_co2e_per_kwh'] or 0:>10.1f} {st.get('raw_material_acquisition', 0):>7.1f} {st.get('main_production', 0):>7.1f} {st.get('distribution', 0):>6.1f} {st.get('end_of_life', 0):>6.1f}  {rec:22} {met:16} {e['assurance']}")
+        p(
+            f"{unit:8} {e['kg_co2e_per_kwh'] or 0:>10.1f} {st.get('raw_material_acquisition', 0):>7.1f} {st.get('main_production', 0):>7.1f} {st.get('distribution', 0):>6.1f} {st.get('end_of_life', 0):>6.1f}  {rec:22} {met:16} {e['assurance']}"
+        )
     p("")
-    p("origin of LF005's metals: " + "; ".join(f"{el} " + ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(m.items(), key=lambda kv: -kv[1])) for el, m in s["units"]["LF005"]["origin"].items()))
+    p(
+        "origin of LF005's metals: "
+        + "; ".join(
+            f"{el} " + ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(m.items(), key=lambda kv: -kv[1]))
+            for el, m in s["units"]["LF005"]["origin"].items()
+        )
+    )
     p("LF005 traces back to: " + ", ".join(s["mines_of_LF005"]))
     p("")
     for unit in ("LF001", "ESS001"):
         lt = s["units"][unit]["lifetime"]
         series = [x for x in lt["series"] if x[2] is not None]
         steps = " -> ".join(f"{x[2]:.3f}" for x in series[:: max(1, len(series) // 6)])
-        p(f"{unit}: embodied kg CO2e per delivered kWh falls {steps} (now {lt['kg_co2e_per_kwh_delivered']}, {lt['delivered_kwh']:,} kWh over lives {lt['lives_kwh']})")
+        p(
+            f"{unit}: embodied kg CO2e per delivered kWh falls {steps} (now {lt['kg_co2e_per_kwh_delivered']}, {lt['delivered_kwh']:,} kWh over lives {lt['lives_kwh']})"
+        )
     p("")
     for f in s["frauds"]:
         p(f"fraud: {f['fraud']}: stopped by {f['stopped_by']}")
     a = s["audit"]
     p("")
     claims = ", ".join(f"{n} {level}" for level, n in a["claims"].items()) or "none"
-    p(f"audit replay: {'PASSED' if a['passed'] else 'FAILED ' + ', '.join(a['flags'])} ({a['events']} events, {a['seconds']} s); "
-      f"claims of live units and end lots: {claims}")
+    p(
+        f"audit replay: {'PASSED' if a['passed'] else 'FAILED ' + ', '.join(a['flags'])} ({a['events']} events, {a['seconds']} s); "
+        f"claims of live units and end lots: {claims}"
+    )
     p(f"files: {out}/audit.html, audit.json, LF005-passport.json (+ .html), LF005-provenance.html, CAM-02-pact.json")
     p(f"whole run: {seconds:.1f} s")
 
@@ -455,7 +624,7 @@ def run(out: Path, *, quiet: bool = False) -> dict[str, Any]:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     home = out / "home"
-    node = _node.start(home)
+    node = start_node(home)
     try:
         demo = Demo(base=Ledger.connect(node.rpc_url, data_dir=home), out=out, quiet=quiet)
         setup(demo)
@@ -470,7 +639,7 @@ def run(out: Path, *, quiet: bool = False) -> dict[str, Any]:
         frauds(demo)
         summary = results(demo)
     finally:
-        _node.stop(home)
+        stop_node(home)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

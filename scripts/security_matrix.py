@@ -27,7 +27,7 @@ def block() -> str:
     legend = (
         "✓ allowed, ✗ refused with an authorization error, ⚠ the deployed contracts differ from the design "
         "(listed below the table). *no roles*: registered, every role revoked; *suspended*: every role, then "
-        "suspended; *unregistered*: never registered. For \"own\" rows the admin and an unregistered address, which "
+        'suspended; *unregistered*: never registered. For "own" rows the admin and an unregistered address, which '
         "can hold nothing, act on another party's lot or attestation."
     )
     deviations = deviations_markdown()
@@ -50,7 +50,9 @@ def main(argv: list[str]) -> int:
     found = current(text)
     if argv[0] == "--check":
         if found != block():
-            print(f"{DOC.relative_to(ROOT)}: the access matrix is out of date: run scripts/security_matrix.py --write", file=sys.stderr)
+            print(
+                f"{DOC.relative_to(ROOT)}: the access matrix is out of date: run scripts/security_matrix.py --write", file=sys.stderr
+            )
             return 1
         return 0
     if argv[0] == "--write":
