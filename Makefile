@@ -6,14 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast test-forge test-python test-brownie test-slither bench artifacts check-artifacts check-fmt
+.PHONY: setup demo test test-fast test-forge test-python test-brownie test-slither bench artifacts check-artifacts check-fmt lint
 
 setup: $(VENV)/.ok node_modules/.ok
 
 $(VENV)/.ok: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $@
 
 # The Foundry packages ship their binaries as platform packages: no install scripts are needed.
@@ -30,7 +30,7 @@ artifacts: node_modules/.ok
 check-artifacts: node_modules/.ok
 	node scripts/compile.mjs --check
 
-test: setup check-artifacts test-forge test-slither test-python test-brownie
+test: setup lint check-artifacts test-forge test-slither test-python test-brownie
 
 test-forge: node_modules/.ok check-fmt
 	bash scripts/forge-test.sh
@@ -40,6 +40,14 @@ test-forge: node_modules/.ok check-fmt
 FORGE = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
 check-fmt: node_modules/.ok
 	$(FORGE) fmt --check contracts
+
+# Python style (ruff lint and format), types (mypy on ledger/, settings in pyproject.toml) and the
+# layers contract (import-linter: no upward imports inside ledger/, the CLI uses the public API only).
+lint: setup
+	$(BIN)/ruff check ledger cli scripts tests
+	$(BIN)/ruff format --check ledger cli scripts tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-python: setup
 	$(BIN)/python -m pytest
