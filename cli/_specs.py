@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ledger as rinne
-from ledger import InvalidInput
 
 from ._core import is_validation_error
 from ._units import element_name, parse_elements, parse_mass, parse_origin, parse_output, parse_recycled, parse_use
@@ -119,20 +118,8 @@ def uses(texts: Sequence[str]) -> list[Use]:
 
 
 def used_composition(ledger: Ledger, inputs: Iterable[Use]) -> Composition:
-    """What the inputs give: whole lots' compositions, or the library's pro-rata part (Composition.take) of partial uses."""
-    total = rinne.Composition()
-    for use in inputs:
-        lot = ledger.lot(use.lot_id)
-        if lot.state == rinne.LotState.NONE:
-            raise InvalidInput(f"no lot {lot.label} on chain {ledger.chain_id}")
-        held = lot.composition or rinne.Composition()
-        if use.mass is None or use.mass == lot.mass:
-            total = total + held
-        elif 0 < use.mass < lot.mass:
-            total = total + held.take(use.mass, lot.mass)
-        else:
-            raise ValueError(f"cannot use {use.mass} g of lot {lot.label}, which holds {lot.mass} g")
-    return total
+    """What the inputs give: the library's one rule (whole lots, or the pro-rata part of partial uses)."""
+    return sum(ledger.compositions_of(list(inputs)), rinne.Composition())
 
 
 def outputs(
