@@ -112,6 +112,9 @@ from ledger.errors import (
     WrongChain as WrongChain,
     WrongPassword as WrongPassword,
 )
+from ledger.exports.idta import (
+    idta_passport as idta_passport,
+)
 from ledger.exports.passport import (
     battery_passport as battery_passport,
     passport_html as passport_html,
@@ -188,6 +191,7 @@ from ledger.replay.state import (
 __version__: str
 
 __all__ = [
+    "idta_passport",
     "PASSPORT_MOVES",
     "first_problem",
     "all_footprints",

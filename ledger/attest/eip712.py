@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from coincurve import PublicKey
 from eth_account.messages import SignableMessage, encode_typed_data
-from eth_hash.auto import keccak
 
 from ledger.attest.records import (
     _U256_MAX,
@@ -24,6 +23,7 @@ from ledger.attest.records import (
     _to_address,
     _to_uint,
 )
+from ledger.domain.hashing import keccak
 from ledger.errors import AttestationError, InvalidInput, SignatureError
 
 DOMAIN_NAME = "Rinne GWP Attestations"

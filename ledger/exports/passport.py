@@ -11,11 +11,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from ledger import errors
 from ledger.domain.composition import ELEMENTS
 from ledger.domain.enums import OpKind, PassportStatus
+from ledger.domain.hashing import keccak
 from ledger.domain.ids import id_bytes, label_of
 from ledger.domain.stages import STAGES
 from ledger.exports.batterypass import (
