@@ -42,6 +42,16 @@ class CliError(click.ClickException):
     exit_code = 1
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line saying what was done so far, exit status 130 (128 + SIGINT, as shells report it)."""
+
+    exit_code = 130
+
+
+#: The one line of a Ctrl-C that no command caught to say more.
+INTERRUPTED = "interrupted (Ctrl-C): a transaction already sent may still be mined; check with a read command"
+
+
 def _color() -> bool | None:
     # None lets click decide (colour only on a terminal); NO_COLOR (https://no-color.org) turns it off.
     return False if os.environ.get("NO_COLOR") else None
@@ -162,8 +172,10 @@ class Session:
             return
         try:
             ok = click.confirm(f"{action}?", default=False, err=True)
-        except click.Abort:
+        except click.Abort as exc:
             click.echo(err=True)
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise Interrupted("interrupted (Ctrl-C) at the prompt: nothing was sent") from None
             raise CliError("not confirmed (no answer on stdin): nothing was sent; pass --yes to skip the prompt") from None
         if not ok:
             raise CliError("not confirmed: nothing was sent")
@@ -495,9 +507,10 @@ class RinneGroup(OrderedGroup):
             raise
         except LedgerError as exc:
             _trace(ctx)
-            raise CliError(describe(exc)) from None
+            raise CliError(_unmislead(describe(exc))) from None
         except KeyboardInterrupt:
-            raise click.Abort() from None
+            click.echo(err=True)  # end the line the ^C was echoed on
+            raise Interrupted(INTERRUPTED) from None
         except BrokenPipeError:
             raise
         except Exception as exc:
@@ -527,10 +540,24 @@ class RinneGroup(OrderedGroup):
         except click.ClickException as exc:
             click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
+            # click turns a Ctrl-C while it parses or prompts into Abort; the shell convention is 130.
+            if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                click.echo(f"Error: {INTERRUPTED}", err=True)
+                sys.exit(Interrupted.exit_code)
             click.echo("Aborted.", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _unmislead(message: str) -> str:
+    """Reword library messages that point at a step no command offers."""
+    # The commands that read the index sync it first, so a lot missing from it is missing from the chain.
+    if message.endswith(" in the index (sync it first?)"):
+        return message.removesuffix(" in the index (sync it first?)") + (
+            " on this ledger (the index was synced with the chain first): check the id; `rinne lot list` lists the lots"
+        )
+    return message
 
 
 def _one_line(text: str) -> str:

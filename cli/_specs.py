@@ -7,13 +7,14 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ledger as rinne
 
 from ._core import is_validation_error
-from ._units import element_name, parse_elements, parse_mass, parse_origin, parse_output, parse_recycled, parse_use
+from ._units import check_mass, element_name, parse_elements, parse_mass, parse_origin, parse_output, parse_recycled, parse_use
 
 if TYPE_CHECKING:
     from ledger import Composition, Ledger, LotSpec, Use
@@ -197,7 +198,7 @@ def _row_spec(row: Mapping[str, Any]) -> LotSpec:
     mass_value = fields["mass"]
     if isinstance(mass_value, bool) or not isinstance(mass_value, (int, str)):
         raise ValueError('mass: give grams as an integer or a text such as "12.5t"')
-    mass = mass_value if isinstance(mass_value, int) else parse_mass(mass_value)
+    mass = check_mass(mass_value) if isinstance(mass_value, int) else parse_mass(mass_value)
     elements = fields.get("elements")
     if element_columns:
         if elements:
@@ -227,8 +228,24 @@ def _evidence_field(value: Any) -> str | None:
     return text
 
 
-def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
-    """Read lots from CSV (header row), JSON (a list, or {"lots": [...]}) or JSON Lines; ValueError names the row."""
+@dataclass
+class LotFile:
+    """A lot file read row by row: the lots that parse, and every problem with its file line or item."""
+
+    name: str
+    what: str  # "line" (CSV, JSON Lines) or "item" (JSON list)
+    specs: list[LotSpec] = field(default_factory=list)
+    places: list[int] = field(default_factory=list)  # the line or item of each spec
+    problems: list[str] = field(default_factory=list)  # "line 3: ..." (without the file name)
+    rows: int = 0
+
+
+def load_lot_file(path: Path, fmt: str | None = None) -> LotFile:
+    """Read lots from CSV (header row), JSON (a list, or {"lots": [...]}) or JSON Lines.
+
+    Every bad row is a problem naming its line (CSV, JSON Lines) or item (JSON), and so is a lot id
+    given twice (with both places); ValueError only when the file as a whole cannot be read.
+    """
     name = str(path)
     if fmt is None:
         suffix = Path(name).suffix.lower()
@@ -241,11 +258,11 @@ def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
         raise ValueError(f"{name}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ValueError(f"{name}: not UTF-8 text") from None
+    out = LotFile(name=name, what="item" if fmt == "json" else "line")
     rows: list[tuple[int, Any]]
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
         rows = [(reader.line_num, r) for r in reader]
-        what = "line"
     elif fmt == "json":
         try:
             data = json.loads(text)
@@ -256,7 +273,6 @@ def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
         if not isinstance(data, list):
             raise ValueError(f'{name}: expected a JSON list of lots (or an object with a "lots" list)')
         rows = list(enumerate(data, 1))
-        what = "item"
     else:
         rows = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -264,16 +280,37 @@ def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
                 try:
                     rows.append((n, json.loads(line)))
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{name}: line {n}: not JSON: {exc.msg}") from None
-        what = "line"
-    specs = []
+                    out.problems.append(f"line {n}: not JSON: {exc.msg}")
+                    out.rows += 1
+    out.rows += len(rows)
+    first: dict[str, int] = {}
     for n, row in rows:
         if not isinstance(row, Mapping):
-            raise ValueError(f"{name}: {what} {n}: expected an object with lot_id, material, mass")
+            out.problems.append(f"{out.what} {n}: expected an object with lot_id, material, mass")
+            continue
         try:
-            specs.append(_row_spec(row))
+            spec = _row_spec(row)
         except ValueError as exc:
-            raise ValueError(f"{name}: {what} {n}: {exc}") from None
-    if not specs:
+            out.problems.append(f"{out.what} {n}: {exc}")
+            continue
+        key = spec.lot_id.lower()
+        if key in first:
+            out.problems.append(
+                f"{out.what} {n}: the same lot id twice: {rinne.label_of(spec.lot_id)} is also {out.what} {first[key]}"
+            )
+            continue
+        first[key] = n
+        out.specs.append(spec)
+        out.places.append(n)
+    if not out.rows:
         raise ValueError(f"{name}: no lots in the file")
-    return specs
+    return out
+
+
+def read_lot_file(path: Path, fmt: str | None = None) -> list[LotSpec]:
+    """Read lots from CSV (header row), JSON (a list, or {"lots": [...]}) or JSON Lines; ValueError names the first bad row."""
+    loaded = load_lot_file(path, fmt)
+    if loaded.problems:
+        more = len(loaded.problems) - 1
+        raise ValueError(f"{loaded.name}: {loaded.problems[0]}" + (f" (and {more} more problem(s))" if more else ""))
+    return loaded.specs

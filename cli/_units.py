@@ -24,8 +24,10 @@ MASS_UNITS = {"g": 1, "kg": 1_000, "t": 1_000_000}
 ENERGY_UNITS = {"wh": 1, "kwh": 1_000, "mwh": 1_000_000, "gwh": 1_000_000_000}
 DURATION_UNITS = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 7 * 86_400, "y": 365 * 86_400}
 
-_NUMBER = r"(?P<num>[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)"
-_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-z%]*)\s*$")
+_NUMBER = r"(?P<num>(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?)"
+_QUANTITY = re.compile(rf"^\s*(?P<sign>[+-]?)\s*{_NUMBER}\s*(?P<unit>[A-Za-z%]*)\s*$")
+#: The largest mass the ledger stores (uint64 grams, about 1.8e13 t).
+MAX_MASS_G = (1 << 64) - 1
 _CO2E = re.compile(r"\s*(co2e|co2-?eq|co2)\s*$", re.IGNORECASE)
 # The same form as eth-utils' is_address accepts (no checksum check), without importing eth-utils.
 _ADDRESS = re.compile(r"(0x)?[0-9a-f]{40}", re.IGNORECASE)
@@ -52,15 +54,20 @@ def _split(text: str) -> tuple[Decimal, str]:
         number = Decimal(m.group("num").replace("_", ""))
     except InvalidOperation:
         raise ValueError(f"{text!r} is not a number") from None
+    if m.group("sign") == "-" and number:
+        raise ValueError(f"{text!r} must be positive")
     return number, m.group("unit")
 
 
-def _scaled(text: str, units: dict[str, int], what: str, example: str, *, exact: bool = True) -> int:
+def _scaled(text: str, units: dict[str, int], what: str, example: str, *, exact: bool = True, limit: int | None = None) -> int:
     number, unit = _split(text)
+    # Checked before any scaling: an exponent such as 1e40 must not become a 40-digit integer first.
+    if number.adjusted() > 60:
+        raise ValueError(f"{text!r} is too large for a {what}")
     if not unit:
         if number != number.to_integral_value():
             raise ValueError(f"{text!r}: a {what} with decimals needs a unit ({', '.join(units)}), e.g. {example}")
-        return int(number)
+        return _within(int(number), text, what, limit)
     factor = units.get(unit.lower())
     if factor is None:
         raise ValueError(f"{text!r}: unknown unit {unit!r} for a {what}; use {', '.join(units)}, e.g. {example}")
@@ -70,12 +77,27 @@ def _scaled(text: str, units: dict[str, int], what: str, example: str, *, exact:
             smallest = min(units, key=units.__getitem__)
             raise ValueError(f"{text!r} is not a whole number of {smallest}")
         value = value.to_integral_value(ROUND_FLOOR)
-    return int(value)
+    return _within(int(value), text, what, limit)
+
+
+def _within(value: int, text: str, what: str, limit: int | None) -> int:
+    if limit is not None and value > limit:
+        raise ValueError(f"{text!r} is too large for a {what}: at most {limit} g (2^64 - 1 g, about 1.8e13 t)")
+    return value
+
+
+def check_mass(grams: int, what: str = "mass") -> int:
+    """Return `grams` if the ledger can store it as a mass (0 to 2^64 - 1 g); ValueError with one line otherwise."""
+    if grams < 0:
+        raise ValueError(f"{what} {grams} must be positive")
+    if grams > MAX_MASS_G:
+        raise ValueError(f"{what} {grams} g is too large: at most {MAX_MASS_G} g (2^64 - 1 g, about 1.8e13 t)")
+    return grams
 
 
 def parse_mass(text: str) -> int:
     """Return grams from ``12.5t``, ``500kg``, ``250g`` or a bare integer of grams."""
-    return _scaled(text, MASS_UNITS, "mass", "12.5t or 500kg")
+    return _scaled(text, MASS_UNITS, "mass", "12.5t or 500kg", limit=MAX_MASS_G)
 
 
 def parse_energy(text: str) -> int:

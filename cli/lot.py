@@ -18,6 +18,7 @@ from ledger import ChainError
 from . import _specs
 from ._core import (
     CliError,
+    Interrupted,
     OrderedGroup,
     Session,
     jsonable,
@@ -468,17 +469,20 @@ def unfreeze(session: Session, lot_id: str) -> None:
 @lot.command("import")
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), help="File format.  [default: from the file name]")
+@click.option("--dry-run", is_flag=True, help="Check the file and which lots exist on-chain already, and send nothing.")
 @write_command
 @pass_session
-def import_(session: Session, file: Path, fmt: str | None) -> None:
+def import_(session: Session, file: Path, fmt: str | None, dry_run: bool) -> None:
     """Mint many lots from a CSV, JSON or JSON Lines file, in batches.
 
     Columns (CSV header or JSON keys): lot_id, material, mass (12.5t, 500kg or
     grams), and optionally elements (Ni=22%,Co=1%), recycled_pre, recycled_post,
     origin (CC:SITE), evidence (0x hash). Element columns named after the
     element (Ni, Co, ...) may replace the elements column. The whole file is
-    checked before anything is sent. Lots that exist already with the same
-    content are skipped, so after an interruption run the same command again.
+    checked before anything is sent: every bad row is reported with its line
+    (exit 2). Lots that exist already with the same content are skipped, so
+    after an interruption (Ctrl-C, exit 130) run the same command again;
+    --dry-run says what would be minted and sends nothing.
 
     \b
     Example (lots.csv):
@@ -486,27 +490,108 @@ def import_(session: Session, file: Path, fmt: str | None) -> None:
       R-NI-101,NiSO4,12.5t,22%,1%,FI:Harjavalta
       R-NI-102,NiSO4,8t,1.76t,80kg,FI:Harjavalta
     \b
+      rinne lot import lots.csv --dry-run
       rinne lot import lots.csv --account refiner
     """
     if str(file) != "-" and not file.exists():
         raise click.BadParameter(f"{file} does not exist", param_hint="FILE")
     with user_input():
-        specs = _specs.read_lot_file(file, fmt)
-    ledger = session.signer()
-    sites = _file_sites(file, fmt, {s.origin for s in specs})
-    total_mass = sum(s.mass for s in specs)
-    session.confirm(f"Mint {len(specs)} lots ({format_mass(total_mass)}) from {file} {session.who()}")
-    if sys.stderr.isatty():
-        with click.progressbar(length=len(specs), label="minting", file=sys.stderr, show_pos=True) as bar:
-            result = _mint_many(ledger, specs, bar.update)
-    else:
-        result = _mint_many(ledger, specs, None)
+        loaded = _specs.load_lot_file(file, fmt)
+    if loaded.problems:
+        _refuse(loaded.name, loaded.problems, f"{len(loaded.problems)} bad row(s) of {loaded.rows}", usage=True)
+    specs = loaded.specs
+    ledger = session.ledger()
+    with session.busy("checking which lots exist"):
+        existing = _on_chain(ledger, [s.lot_id for s in specs])
+    todo: list[LotSpec] = []
+    conflicts: list[str] = []
+    for spec, place in zip(specs, loaded.places):
+        found = existing.get(spec.lot_id.lower())
+        if found is None:
+            todo.append(spec)
+        elif found != rinne.commitment(spec.material, spec.composition).lower():
+            conflicts.append(f"{loaded.what} {place}: lot {rinne.label_of(spec.lot_id)} exists already with other content")
+    if conflicts:
+        _refuse(loaded.name, conflicts, f"{len(conflicts)} lot(s) exist already with other content", usage=False)
+    skipped = len(specs) - len(todo)
+    report = {"minted": 0, "skipped": skipped, "transactions": 0, "gas_used": 0}
+    mass = format_mass(sum(s.mass for s in todo))
+    if dry_run:
+        grams = sum(s.mass for s in todo)
+        session.emit(
+            {"dry_run": True, "lots": len(specs), "to_mint": len(todo), "skipped": skipped, "to_mint_mass_g": grams},
+            f"would mint {len(todo)} lots ({mass}) and skip {skipped} that exist already: nothing was sent (--dry-run)",
+        )
+        return
+    if not todo:
+        # Nothing to sign: no unlock, no prompt, so a re-run of a finished import costs one batch of reads.
+        session.emit(report, f"all {skipped} lots exist already with this content: nothing to do")
+        return
+    signer = session.signer()
+    session.confirm(
+        f"Mint {len(todo)} lots ({mass}) from {file}" + (f", skipping {skipped} existing," if skipped else "") + f" {session.who()}"
+    )
+    sites = _file_sites(file, fmt, {s.origin for s in todo})
     if sites:
         remember(session, sites=sites)
+    sent = [0]
+
+    def advance(n: int) -> None:
+        sent[0] += n
+        if bar is not None:
+            bar.update(n)
+
+    bar: Any = None
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(todo), label="minting", file=sys.stderr, show_pos=True) as bar:
+                result = _mint_many(signer, todo, advance)
+        else:
+            result = _mint_many(signer, todo, advance)
+    except KeyboardInterrupt:
+        # Each mintBatch is one transaction, all or nothing: lots are either on the ledger or not.
+        raise Interrupted(
+            f"interrupted: {sent[0]} of {len(todo)} lots minted so far (transactions in flight may still land); "
+            "run the same command again to mint the rest (lots on the ledger are skipped)"
+        ) from None
+    report.update(minted=result.done, skipped=skipped + result.skipped, transactions=result.transactions, gas_used=result.gas_used)
     session.emit(
-        {"minted": result.done, "skipped": result.skipped, "transactions": result.transactions, "gas_used": result.gas_used},
-        f"minted {result.done} lots, skipped {result.skipped} existing, in {result.transactions} transactions ({result.gas_used} gas)",
+        report,
+        f"minted {result.done} lots, skipped {skipped + result.skipped} existing, in {result.transactions} transactions ({result.gas_used} gas)",
     )
+
+
+#: Problems of a lot file shown one per line before the refusal; the rest are counted.
+PROBLEM_LIMIT = 20
+
+
+def _refuse(name: str, problems: list[str], summary: str, *, usage: bool) -> None:
+    """Report every problem (up to PROBLEM_LIMIT, then a count) on stderr and fail: nothing was sent."""
+    error = click.UsageError if usage else CliError
+    if len(problems) == 1:
+        raise error(f"{name}: {problems[0]}: nothing was sent")
+    for problem in problems[:PROBLEM_LIMIT]:
+        note(f"{name}: {problem}")
+    if len(problems) > PROBLEM_LIMIT:
+        note(f"{name}: … and {len(problems) - PROBLEM_LIMIT} more")
+    raise error(f"{name}: {summary} (listed above): nothing was sent")
+
+
+def _on_chain(ledger: Any, lot_ids: list[str]) -> dict[str, str]:
+    """Lowercase lot id → commitment of the lots that exist on-chain, read in JSON-RPC batches of `lot(bytes32)`."""
+    fn = rinne.contract_abi("RinneLedger").fn("lot")
+    to = ledger.deployment.ledger
+    out: dict[str, str] = {}
+    for start in range(0, len(lot_ids), 500):
+        chunk = lot_ids[start : start + 500]
+        calls = [("eth_call", [{"to": to, "data": "0x" + (fn.selector + bytes.fromhex(i[2:])).hex()}, "latest"]) for i in chunk]
+        for lot_id, result in zip(chunk, ledger.rpc_batch(calls)):
+            # lot(bytes32) returns a static tuple of 9 words: word 1 is the state (0: none), word 8 the commitment.
+            if len(result) != 2 + 9 * 64:
+                raise ChainError(f"lot({lot_id}) returned {len(result) // 2 - 1} bytes, expected 288")
+            if int(result[2 + 64 : 2 + 128], 16):
+                out[lot_id.lower()] = ("0x" + result[2 + 8 * 64 :]).lower()
+    return out
 
 
 def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:

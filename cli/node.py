@@ -17,7 +17,9 @@ def node() -> None:
     Without --rpc-url every command talks to this node, starting it on demand.
     It listens on 127.0.0.1 only and keeps its chain in the data directory
     (~/.rinne/node/state.json, or $RINNE_HOME), saved every 2 seconds and on
-    stop, so a local ledger survives restarts.
+    stop, so a local ledger survives restarts. It keeps its port too (the
+    first start picks a free one, recorded in node/port), so an exported
+    ETH_RPC_URL stays valid across restarts.
 
     \b
     Examples:
@@ -61,7 +63,11 @@ def _describe(data: dict) -> list[str]:
 
 
 @node.command()
-@click.option("--port", type=click.IntRange(1, 65535), help="TCP port on 127.0.0.1.  [default: a free one]")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="TCP port on 127.0.0.1, kept for later starts.  [default: the port of the last start, else a free one]",
+)
 @click.option(
     "--block-time",
     type=FiniteFloat(0, low_open=True),

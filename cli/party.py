@@ -11,6 +11,7 @@ import ledger as rinne
 from ._core import CliError, OrderedGroup, Session, open_index, pass_session, read_command, trust_index_option, write_command
 from ._output import Column, Names, emit_rows, listing_command, load_names, remember, scope_of
 from ._units import format_time
+from .account import address_of
 
 if TYPE_CHECKING:
     from ledger import Participant, Role
@@ -91,7 +92,7 @@ def register(session: Session, who: str, roles: Role, name: str, metadata: str) 
     Example:
       rinne party register 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --roles MINER,REFINER --name "Nordic Refining"
     """
-    address = session.resolve_address(who, "ACCOUNT")
+    address = address_of(session, who)  # a cast keystore, which records no address, is unlocked once to learn it
     ledger = session.signer()
     session.confirm(f"Register {address} as {','.join(roles.names())} ({name}) {session.who()}")
     with session.busy("registering"):

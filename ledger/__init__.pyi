@@ -112,13 +112,12 @@ from ledger.errors import (
     WrongChain as WrongChain,
     WrongPassword as WrongPassword,
 )
-from ledger.exports.idta import (
-    idta_passport as idta_passport,
-)
 from ledger.exports.passport import (
     battery_passport as battery_passport,
-    passport_html as passport_html,
     passport_qr as passport_qr,
+)
+from ledger.exports.passport_page import (
+    passport_html as passport_html,
 )
 from ledger.exports.pcf import (
     pact_footprint as pact_footprint,
@@ -191,7 +190,6 @@ from ledger.replay.state import (
 __version__: str
 
 __all__ = [
-    "idta_passport",
     "PASSPORT_MOVES",
     "first_problem",
     "all_footprints",

@@ -33,7 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from ledger.errors import NodeError
-from ledger.local.files import ensure_private_folder
+from ledger.local.files import ensure_private_folder, write_atomic
 
 DEFAULT_CHAIN_ID = 31337
 #: Anvil options of a node for bulk imports and benchmarks: it mines only when asked (the library's
@@ -49,6 +49,8 @@ ENGINES = ("anvil", "ganache", "hardhat")
 GANACHE_HARDFORK = "shanghai"
 #: The Hardhat node's hardfork: the contracts' EVM version (contracts/compiler.json).
 HARDHAT_HARDFORK = "cancun"
+#: The file in ``<data_dir>/node`` that keeps the managed node's port from one start to the next.
+PORT_FILE = "port"
 
 
 class NodeInfo(BaseModel):
@@ -185,6 +187,10 @@ def start(
     ``<data_dir>/node/ganache-db``, so a local ledger survives restarts; the Hardhat node keeps none
     (start it with ``persist=False``). With `bulk`, Anvil is started with :data:`BULK_ARGS` (mining on
     request, large blocks): fastest for imports, for one user. `extra_args` go to the engine as they are.
+
+    The node keeps its port: the first start takes `port` or a free one and records it in
+    ``<data_dir>/node/port`` (:func:`recorded_port`); later starts without `port` reuse it, and fail with
+    a one-line :class:`~ledger.errors.NodeError` if another program holds it. A given `port` is recorded in its place.
     """
     if engine not in ENGINES:
         raise NodeError(f"unknown node engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -197,9 +203,7 @@ def start(
     node_dir = _node_dir(data_dir)
     ensure_private_folder(data_dir)
     node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    port = port or free_port()
-    if rpc_answers(f"http://127.0.0.1:{port}") is not None:
-        raise NodeError(f"port {port} is already in use by another node: choose another with --port")
+    port = _choose_port(node_dir, port)
     state_file = node_dir / ("ganache-db" if engine == "ganache" else "state.json")
     log_file = node_dir / f"{engine}.log"
     # A state file saved while a block was being mined can hold that block's state without the block.
@@ -246,6 +250,46 @@ def start(
     proc.kill()
     proc.wait()
     raise NodeError(f"{engine} did not answer on {info.rpc_url} within {timeout:.0f} s (log: {log_file})")
+
+
+def recorded_port(data_dir: Path | None = None) -> int | None:
+    """The port the managed node of `data_dir` was last started on (``<data_dir>/node/port``), or None."""
+    try:
+        text = (_node_dir(data_dir or default_data_dir()) / PORT_FILE).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def _port_taken(port: int) -> bool:
+    # SO_REUSEADDR as the engines bind (tokio and Node.js set it): a just-stopped node's TIME_WAIT
+    # connections do not count, a listener does.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _choose_port(node_dir: Path, port: int | None) -> int:
+    """The port to start on: `port` if given, else the recorded one, else a free one; recorded for next time.
+
+    The managed node keeps its port across restarts so that an exported ``ETH_RPC_URL`` stays valid.
+    """
+    recorded = recorded_port(node_dir.parent)
+    chosen = port or recorded or free_port()
+    if _port_taken(chosen):
+        if port is None and recorded is not None:
+            raise NodeError(
+                f"port {chosen}, where this data directory's node always listens (recorded in {node_dir / PORT_FILE}), "
+                "is taken by another program: stop that program, or choose another port with --port (ETH_RPC_URL then changes)"
+            )
+        raise NodeError(f"port {chosen} is already in use by another program: choose another with --port")
+    if chosen != recorded:
+        write_atomic(node_dir / PORT_FILE, f"{chosen}\n".encode(), mode=0o600)
+    return chosen
 
 
 def _anvil_args(port: int, chain_id: int, state_file: Path | None, block_time: float | None, bulk: bool) -> list[str]:

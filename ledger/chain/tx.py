@@ -97,7 +97,14 @@ class Sender:
         tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex()}
         if to:
             tx["to"] = to
-        gas = int(call(self.w3, "eth_estimateGas", [tx]), 16)
+        try:
+            gas = int(call(self.w3, "eth_estimateGas", [tx]), 16)
+        except errors.ContractRevert:
+            raise
+        except errors.ChainError as exc:
+            if not isinstance(exc, errors.ConnectionFailed) and _unfunded(exc):
+                raise errors.TransactionFailed(self._unfunded_message()) from None
+            raise
         return gas * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN + 10_000
 
     def sign(self, to: str | None, data: bytes, gas: int, nonce: int, fees: tuple[int, int]) -> bytes:
@@ -263,7 +270,21 @@ class Sender:
                 ) from None
             if known:
                 return tx_hash
+            if _unfunded(exc):
+                raise errors.TransactionFailed(self._unfunded_message()) from None
             raise exc
+
+    def _unfunded_message(self) -> str:
+        """One line for a sender the node says cannot pay for gas: who, how much it has, how to fund it."""
+        try:
+            wei = int(call(self.w3, "eth_getBalance", [self.address, "latest"]), 16)
+            balance = f"balance {wei / 10**18:.6g} ETH"
+        except (errors.ChainError, ValueError, TypeError):
+            balance = "balance unknown"
+        return (
+            f"account {self.address} has no funds to pay for gas on chain {self.chain_id} ({balance}): "
+            f"on a development node run `rinne account fund {self.address}`, elsewhere send it ETH from a funded account"
+        )
 
     def wait(self, tx_hash: str, timeout: float = 120.0) -> dict[str, Any]:
         """Poll for a receipt."""
@@ -304,6 +325,16 @@ class Sender:
         except errors.ChainError as exc:
             raise errors.TransactionFailed(f"transaction {raw_receipt['transactionHash']} reverted: {exc}") from None
         raise errors.TransactionFailed(f"transaction {raw_receipt['transactionHash']} reverted (out of gas?)")
+
+
+# How nodes say the sender cannot pay: geth, Anvil and Ganache ("insufficient funds for gas * price + value"),
+# the Hardhat node ("Sender doesn't have enough funds to send tx").
+_UNFUNDED_MARKS = ("insufficient funds", "doesn't have enough funds", "does not have enough funds")
+
+
+def _unfunded(exc: errors.ChainError) -> bool:
+    text = str(exc).lower()
+    return any(mark in text for mark in _UNFUNDED_MARKS)
 
 
 def _receipt(raw: dict[str, Any]) -> Receipt:

@@ -36,12 +36,12 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def page(title: str, body: str) -> str:
-    """Wrap a body in a complete, self-contained HTML document."""
+def page(title: str, body: str, *, css: str = "") -> str:
+    """Wrap a body in a complete, self-contained HTML document; `css` is added to the shared style sheet."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
+        f"<title>{escape(title)}</title><style>{_CSS}{css}</style></head><body>{body}</body></html>\n"
     )
 
 

@@ -1,12 +1,15 @@
 """Encrypted keystores in Foundry's layout: V3 JSON files named by the account, in ~/.foundry/keystores.
 
 Files written here are read by ``cast wallet ... --account NAME`` and files ``cast wallet import``
-wrote are read here. Foundry's files carry no "address" field, so listing shows no address for them
-until they are unlocked. Passwords and keys never appear in messages, logs or reprs.
+wrote are read here. Foundry's files carry no "address" field: the first unlock of such a keystore records
+its address beside it (:data:`ADDRESS_DIR`, one 0600 file per account holding the address and the
+SHA-256 of the keystore it belongs to, never the key or the password), so that listing shows it from then
+on. Passwords and keys never appear in messages, logs or reprs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "ADDRESS_DIR",
+    "CAST_PASSWORD_ENV",
     "DEFAULT_SCRYPT_N",
     "DEV_SCRYPT_N",
     "INSECURE_FAST_KEYS_ENV",
@@ -46,6 +51,7 @@ __all__ = [
     "load_account",
     "load_keystore",
     "read_password",
+    "recorded_address",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,12 @@ DEV_SCRYPT_N = 2**10
 _MIN_SCRYPT_N = DEV_SCRYPT_N
 # Decrypting a hostile keystore must not exhaust memory: scrypt needs 128 * n * r bytes.
 _MAX_SCRYPT_MEMORY = 2**30
+
+#: The hidden folder, inside the keystore folder, of the addresses learnt by unlocking keystores that record
+#: none (Foundry's). A folder, not files: `cast wallet list` lists only the folder's files without an extension.
+ADDRESS_DIR = ".rinne-addresses"
+#: cast's password convention: the path of a file holding the keystore password (``--password-file``'s variable).
+CAST_PASSWORD_ENV = "ETH_PASSWORD"
 
 _MAX_KEYSTORE_BYTES = 64 * 1024
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -213,6 +225,10 @@ def import_private_key(
 
 
 def _read_keystore(path: Path) -> dict[str, Any]:
+    return _parse_keystore(path, _read_raw(path))
+
+
+def _read_raw(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
             raw = f.read(_MAX_KEYSTORE_BYTES + 1)
@@ -220,6 +236,10 @@ def _read_keystore(path: Path) -> dict[str, Any]:
         raise KeystoreError(f"cannot read keystore {path}: {e.strerror or e}") from None
     if len(raw) > _MAX_KEYSTORE_BYTES:
         raise KeystoreError(f"{path} is too large to be a keystore")
+    return raw
+
+
+def _parse_keystore(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -273,11 +293,60 @@ def list_accounts(keystore_dir: str | os.PathLike[str] | None = None) -> list[tu
         try:
             if not entry.is_file():
                 continue
-            data = _read_keystore(Path(entry.path))
+            raw = _read_raw(Path(entry.path))
+            data = _parse_keystore(Path(entry.path), raw)
         except (OSError, KeystoreError):
             continue
-        out.append((entry.name, _address_field(data)))
+        out.append((entry.name, _address_field(data) or _learnt_address(directory, entry.name, raw)))
     return out
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _learnt_address(directory: Path, name: str, raw: bytes) -> str | None:
+    """The address recorded at an earlier unlock of keystore `name`, if it was recorded for exactly these bytes.
+
+    The record names the SHA-256 of the keystore it was learnt from: a keystore replaced under the same
+    name (another key) shows no address rather than the old one.
+    """
+    try:
+        with (directory / ADDRESS_DIR / name).open("rb") as f:
+            record = json.loads(f.read(4096).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(record, dict) or record.get("keystore_sha256") != _digest(raw):
+        return None
+    return _address_field(record)
+
+
+def _record_address(directory: Path, name: str, raw: bytes, address: str) -> None:
+    """Record `address` for keystore `name` (0600, in the 0700 :data:`ADDRESS_DIR`); a failure only loses the convenience."""
+    if _learnt_address(directory, name, raw) == address:
+        return
+    folder = directory / ADDRESS_DIR
+    record = {"address": address, "keystore_sha256": _digest(raw)}
+    try:
+        ensure_private_folder(folder, what="keystore address folder", error=KeystoreError)
+        write_atomic(folder / name, (json.dumps(record) + "\n").encode("utf-8"), mode=0o600)
+    except (OSError, KeystoreError) as e:
+        log.warning("could not record the address of keystore %r: %s", name, e)
+        return
+    log.info("recorded the address of keystore %r (%s) in %s", name, address, folder)
+
+
+def recorded_address(name: str, keystore_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The address of keystore `name` without unlocking it: its "address" field, else the one recorded when it was
+    last unlocked (Foundry's files have no such field), else None. Raises AccountNotFound if there is no such keystore."""
+    check_account_name(name)
+    directory = _dir(keystore_dir)
+    private_folder(directory, what="keystore folder", error=KeystoreError)
+    path = directory / name
+    if not path.is_file():
+        raise AccountNotFound(f"no account named {name!r} in {directory}")
+    raw = _read_raw(path)
+    return _address_field(_parse_keystore(path, raw)) or _learnt_address(directory, name, raw)
 
 
 def load_keystore(path: str | os.PathLike[str], password: str) -> LocalAccount:
@@ -298,7 +367,13 @@ def load_account(name: str, password: str, keystore_dir: str | os.PathLike[str] 
     if not path.is_file():
         raise AccountNotFound(f"no account named {name!r} in {directory}")
     _private_file(path)
-    return _unlock(path, _read_keystore(path), password, label=repr(name))
+    raw = _read_raw(path)
+    data = _parse_keystore(path, raw)
+    account = _unlock(path, data, password, label=repr(name))
+    if _address_field(data) is None:
+        # Foundry's files record no address: keep the one just learnt, so that listings show it without a password.
+        _record_address(directory, name, raw, account.address)
+    return account
 
 
 def _unlock(path: Path, data: dict[str, Any], password: str, *, label: str) -> LocalAccount:
@@ -330,21 +405,14 @@ def read_password(
     env_var: str = "RINNE_PASSWORD",
     prompt: Callable[[], str] | None = None,
 ) -> str:
-    """Get a keystore password: from a file, else the environment variable, else the prompt callable.
+    """Get a keystore password: from a file, else the environment variable, else cast's, else the prompt callable.
 
-    One trailing newline of the file is dropped (``echo pw > file`` adds one). An empty environment
-    variable counts as unset. ``prompt`` is called without arguments (e.g. ``getpass.getpass``).
+    One trailing newline of ``password_file`` is dropped (``echo pw > file`` adds one). An empty environment
+    variable counts as unset. Then cast's convention: ``$ETH_PASSWORD`` names a password file, read as
+    cast reads it (trailing whitespace dropped). ``prompt`` is called without arguments (e.g. ``getpass.getpass``).
     """
     if password_file is not None:
-        p = Path(password_file).expanduser()
-        try:
-            raw = p.read_bytes()
-        except OSError as e:
-            raise KeystoreError(f"cannot read password file {p}: {e.strerror or e}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise KeystoreError(f"password file {p} is not UTF-8 text") from None
+        text = _read_password_file(password_file)
         if text.endswith("\r\n"):
             return text[:-2]
         if text.endswith("\n"):
@@ -353,9 +421,24 @@ def read_password(
     value = os.environ.get(env_var) if env_var else None
     if value:
         return value
+    cast_file = os.environ.get(CAST_PASSWORD_ENV)
+    if cast_file:
+        return _read_password_file(cast_file, what=f"${CAST_PASSWORD_ENV} password file").rstrip()
     if prompt is not None:
         return prompt()
-    raise KeystoreError(f"no password: use --password-file or {env_var or 'RINNE_PASSWORD'}")
+    raise KeystoreError(f"no password: use --password-file or {env_var or 'RINNE_PASSWORD'} (or cast's {CAST_PASSWORD_ENV}=FILE)")
+
+
+def _read_password_file(path: str | os.PathLike[str], *, what: str = "password file") -> str:
+    p = Path(path).expanduser()
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise KeystoreError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeystoreError(f"{what} {p} is not UTF-8 text") from None
 
 
 def _write_new_file(path: Path, data: bytes) -> None:

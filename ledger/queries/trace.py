@@ -38,6 +38,18 @@ class TraceOp(NamedTuple):
     outputs: list[str]
 
 
+class LotFigures(NamedTuple):
+    """What a drawn lot carries: kg CO2e of the whole lot as it was made (the mass its box shows) and the
+    weakest claim assurance (:func:`ledger.figures.footprint.footprint`), and recycled shares per element
+    with their assurance (:func:`ledger.figures.recycled.recycled_content`)."""
+
+    kg_co2e: float
+    assurance: str
+    recycled: list[tuple[str, float]]  # (element, share) of the elements with recycled content
+    recycled_assurance: str
+    tracked: bool  # whether the lot holds any tracked element (else no recycled share applies)
+
+
 class Trace:
     """The material graph around one lot: upstream to the mines, downstream to units and recovered lots.
 
@@ -45,13 +57,29 @@ class Trace:
     :meth:`to_dict`, :meth:`to_json`, :meth:`to_dot` and :meth:`to_html` render it.
     """
 
-    __slots__ = ("root", "direction", "lots", "ops")
+    __slots__ = ("root", "direction", "lots", "ops", "whole_g", "figures", "cut")
 
-    def __init__(self, root: str, direction: str, lots: list[TraceLot], ops: list[TraceOp]) -> None:
+    def __init__(
+        self,
+        root: str,
+        direction: str,
+        lots: list[TraceLot],
+        ops: list[TraceOp],
+        *,
+        whole_g: dict[str, int] | None = None,
+        figures: dict[str, LotFigures] | None = None,
+        cut: set[str] | None = None,
+    ) -> None:
         self.root = root
         self.direction = direction
         self.lots = lots
         self.ops = ops
+        #: Grams a whole-lot use (``used == 0``) took: the lot's mass less every earlier partial use.
+        self.whole_g = whole_g or {}
+        #: Per-lot figures, when the trace was asked for them (``trace(..., figures=True)``).
+        self.figures = figures or {}
+        #: Operations with an input whose burden is cut off (recycling of a post-consumer unit).
+        self.cut = cut or set()
 
     def __repr__(self) -> str:
         return f"Trace({label_of(self.root)}, {self.direction}, {len(self.lots)} lots, {len(self.ops)} ops)"
@@ -109,9 +137,16 @@ def _op_id(op: int) -> str:
     return f"op-{op >> 24}-{op & 0xFFFFFF}"
 
 
-def trace(index: EventIndex, lot_id: str | bytes, *, direction: Literal["up", "down", "both"] = "both") -> Trace:
+#: Above this many lots a trace carries no figures (each is a footprint walk); the drawing stays usable.
+FIGURE_LIMIT = 2_000
+
+
+def trace(
+    index: EventIndex, lot_id: str | bytes, *, direction: Literal["up", "down", "both"] = "both", figures: bool = False
+) -> Trace:
     """Trace a lot or unit upstream (to the mines, every step) and/or downstream (to every unit, ESS
-    and recovered lot) from the index's material graph."""
+    and recovered lot) from the index's material graph; with `figures`, each lot's kg CO2e, assurance
+    and recycled share too (up to :data:`FIGURE_LIMIT` lots)."""
     root = id_bytes(lot_id)
     if not index.has_lot(root):
         raise errors.InvalidInput(f"no lot {label_of(root)} in the index (sync it first?)")
@@ -179,4 +214,41 @@ def trace(index: EventIndex, lot_id: str | bytes, *, direction: Literal["up", "d
                 None if mb is None else f"op-{mb >> 24}-{mb & 0xFFFFFF}",
             )
         )
-    return Trace(hex_of(root), direction, lots, ops)
+    whole: dict[str, int] = {}
+    for lot_id_ in role:
+        uses = consumers.get(lot_id_, ())
+        if any(used == 0 for _, used in uses) and lot_id_ in meta:
+            whole["0x" + lot_id_.hex()] = meta[lot_id_][1] - sum(used for _, used in uses)
+    t = Trace(hex_of(root), direction, lots, ops, whole_g=whole)
+    if figures and len(lots) <= FIGURE_LIMIT:
+        t.figures, t.cut = _figures(index, list(role))
+    return t
+
+
+def _figures(index: EventIndex, ids: list[bytes]) -> tuple[dict[str, LotFigures], set[str]]:
+    """Each lot's figures from one replayed state holding every lot's upstream and what used it."""
+    from ledger.figures.footprint import cut_off, footprint
+    from ledger.figures.recycled import recycled_content
+
+    g = index.graph()
+    needed: set[bytes] = set()
+    for i in ids:
+        if i not in needed:  # a lot already in holds its whole upstream already
+            needed.update(g.upstream(i))
+    for i in ids:
+        needed.update(o for op, _ in g.consumers.get(i, ()) for o in g.outputs.get(op, ()))
+    st = index.substate(needed)
+    at = index.chain_timestamp or st.last_timestamp
+    out: dict[str, LotFigures] = {}
+    for i in ids:
+        if i not in st.lots:
+            continue
+        fp = footprint(st, i, at=at)
+        # As the text tree does: the footprint of the whole lot as made, like the mass the box shows.
+        whole = fp.kg_co2e * fp.minted_mass_g / fp.mass_g if fp.state != "consumed" and fp.mass_g else fp.kg_co2e
+        rc = recycled_content(st, i)
+        shares = [(e.element, e.recycled_share) for e in rc.elements if e.recycled_share]
+        tracked = any(e.total_g for e in rc.elements)
+        out["0x" + i.hex()] = LotFigures(whole, fp.assurance, [(e, float(s)) for e, s in shares], rc.assurance, tracked)
+    cut = {_op_id(op.pos) for op in st.ops if any(cut_off(st, op, x) for x in op.inputs)}
+    return out, cut

@@ -275,7 +275,8 @@ def test_import_checks_the_whole_file_before_sending(rinne, tmp_path):
     assert "unknown column 'colour'" in rinne.fail("lot", "import", str(unknown), "--account", "refiner", "--yes", code=2)
     dup = tmp_path / "dup.json"
     dup.write_text(json.dumps([{"lot_id": "D", "material": "M", "mass": 1}, {"lot_id": "D", "material": "M", "mass": 1}]))
-    assert "same lot id twice" in rinne.fail("lot", "import", str(dup), "--account", "refiner", "--yes")
+    line = rinne.fail("lot", "import", str(dup), "--account", "refiner", "--yes", code=2)
+    assert "item 2: the same lot id twice: D is also item 1" in line
     (tmp_path / "x.txt").write_text("lot_id,material,mass\nT-1,NiSO4,1t\n")
     assert "--format" in rinne.fail("lot", "import", str(tmp_path / "x.txt"), "--account", "refiner", "--yes", code=2)
     assert rinne.write("lot", "import", str(tmp_path / "x.txt"), "--format", "csv", account="refiner")["minted"] == 1

@@ -35,7 +35,9 @@ def test_mass_units(text, grams):
         ("3lb", "unknown unit"),
         ("0.0001kg", "whole number of g"),
         ("kg", "not a number"),
-        ("-5kg", "not a number"),
+        ("-5kg", "must be positive"),
+        ("1e40g", "too large"),
+        ("1" * 41, "too large"),
         ("", "not a number"),
     ],
 )

@@ -10,7 +10,6 @@ import pytest
 from prov_render import CHROMIUM, MISSING, count, render
 
 from ledger.auditor.report import AuditReport, ClaimCheck, Flag, HeadCheck
-from ledger.exports.passport import battery_passport, passport_html
 from ledger.queries.trace import trace
 
 pytestmark = pytest.mark.browser
@@ -130,10 +129,3 @@ def test_audit_page_shows_weak_claims_apart_from_integrity(tmp_path: Path) -> No
     assert '<div id="claims-verdict" class="weak">1 of 2 claims weaker than verified (the strict audit fails)</div>' in dom
     assert re.findall(r'<tr class="claim" data-level="([a-z-]+)"', dom) == ["self-declared", "verified"]
     assert count(pixels, "#b7791f") > 500 and count(pixels, "#c0392b") == 0  # amber, never the integrity red
-
-
-def test_passport_page(ref_index, tmp_path: Path) -> None:
-    dom, _ = render(passport_html(battery_passport(ref_index, "ESS1")), "passport-ess1", tmp_path)
-    assert '<b id="status">Repurposed</b>' in dom
-    assert "1.586 kg CO2e/kWh" in dom
-    assert re.search(r"<td>Nickel</td><td>0.00</td><td>0.00</td>", dom)

@@ -14,8 +14,9 @@ from ledger.domain.composition import Composition
 from ledger.domain.enums import OpKind, Role
 from ledger.domain.ids import to_bytes32
 from ledger.exports.pact import conformance_errors, decimal_string, standards_of
-from ledger.exports.passport import battery_passport, passport_html, passport_qr
+from ledger.exports.passport import battery_passport, passport_qr
 from ledger.exports.passport_id import passport_url, unique_identifier
+from ledger.exports.passport_page import passport_html
 from ledger.exports.pcf import pact_footprint, pact_footprint_v3, pcf_id
 from ledger.figures.recycled import recycled_content
 from ledger.figures.regulation import DEFAULT_CYCLES_PER_YEAR, Art7Parameters

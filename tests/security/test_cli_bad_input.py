@@ -291,6 +291,14 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
     "node status": lambda w, d: ["node", "status", *opt(d, "unexpected-argument")],
     "deploy": lambda w, d: ["deploy", "--admin", d(st.sampled_from(ADDRESSES[:-4])), "--account", "admin", "--yes"],
     "account new": lambda w, d: ["account", "new", d(st.sampled_from(NAMES)), "--no-fund"],
+    "account address": lambda w, d: ["account", "address", d(st.sampled_from(NAMES))],
+    "account fund": lambda w, d: [
+        "account",
+        "fund",
+        _addr(d),
+        "--amount",
+        pick(d, ["1eth"], ["-5eth", "0", "1e40eth", "1e-9999999eth", "ten", "nan", "", "10kg"]),
+    ],
     "account import": lambda w, d: [
         "account",
         "import",

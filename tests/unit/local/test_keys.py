@@ -397,6 +397,40 @@ def test_cast_written_keystore_loads(ks: Path) -> None:
         load_account("alice", "PW", ks)
 
 
+def test_unlocking_a_cast_keystore_records_its_address_beside_it(ks: Path) -> None:
+    ks.mkdir()
+    (ks / "alice").write_text(CAST_KEYSTORE)
+    with pytest.raises(WrongPassword):
+        load_account("alice", "PW", ks)
+    assert list_accounts(ks) == [("alice", None)]  # a failed unlock learns nothing
+    load_account("alice", "pw", ks)
+    assert list_accounts(ks) == [("alice", KEY_ADDRESS)]
+    assert _keys.recorded_address("alice", ks) == KEY_ADDRESS
+    record = ks / _keys.ADDRESS_DIR / "alice"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600 and stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    stored = json.loads(record.read_text())  # the address and the keystore's digest: no key, no password
+    assert stored["address"] == KEY_ADDRESS and set(stored) == {"address", "keystore_sha256"}
+    # The record belongs to those bytes: another keystore under the name shows no address, not the old one.
+    (ks / "alice").write_text(
+        json.dumps(Account.encrypt(Account.create().key, "pw", kdf="scrypt", iterations=FAST_N)).replace('"address"', '"x"')
+    )
+    assert list_accounts(ks) == [("alice", None)]
+    # A forged record (another address for these bytes) is not trusted at unlock: the key's address replaces it.
+    (ks / "alice").write_text(CAST_KEYSTORE)
+    forged = json.loads(record.read_text())
+    record.write_text(json.dumps({**forged, "address": "0x" + "11" * 20}))
+    assert load_account("alice", "pw", ks).address == KEY_ADDRESS
+    assert list_accounts(ks) == [("alice", KEY_ADDRESS)]
+    with pytest.raises(AccountNotFound):
+        _keys.recorded_address("nobody", ks)
+
+
+def test_keystores_with_an_address_field_get_no_record(ks: Path) -> None:
+    import_private_key("dev", KEY, PASSWORD, ks, scrypt_n=FAST_N)
+    load_account("dev", PASSWORD, ks)
+    assert not (ks / _keys.ADDRESS_DIR).exists()
+
+
 def test_standard_eth_account_keystores_load(ks: Path) -> None:
     ks.mkdir()
     for name, kdf in [("scrypt", "scrypt"), ("pbkdf2", "pbkdf2")]:
@@ -485,6 +519,23 @@ def test_password_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("RINNE_PASSWORD")
     with pytest.raises(KeystoreError, match="no password: use --password-file or RINNE_PASSWORD"):
         read_password()
+
+
+def test_casts_eth_password_file_comes_after_rinnes_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # cast reads ETH_PASSWORD as the path of a password file and drops trailing whitespace (trim_end).
+    (tmp_path / "cast-pw").write_text("from-cast \t\n\n")
+    (tmp_path / "pw").write_text("from-file\n")
+    monkeypatch.setenv("ETH_PASSWORD", str(tmp_path / "cast-pw"))
+    monkeypatch.setenv("RINNE_PASSWORD", "from-env")
+    assert read_password(password_file=tmp_path / "pw") == "from-file"
+    assert read_password() == "from-env"
+    monkeypatch.delenv("RINNE_PASSWORD")
+    assert read_password(prompt=lambda: "typed") == "from-cast"
+    monkeypatch.setenv("ETH_PASSWORD", str(tmp_path / "missing"))
+    with pytest.raises(KeystoreError, match=r"cannot read \$ETH_PASSWORD password file"):
+        read_password()
+    monkeypatch.setenv("ETH_PASSWORD", "")  # empty counts as unset
+    assert read_password(prompt=lambda: "typed") == "typed"
 
 
 def test_missing_password_file(tmp_path: Path) -> None:

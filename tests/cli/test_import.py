@@ -1,0 +1,195 @@
+"""`rinne lot import`: every bad row reported with its line, exit 2 with nothing sent, --dry-run, a fast
+re-run, Ctrl-C as exit 130 saying what was done; and a 5,000-lot import → list → export round trip
+through the installed `rinne` as real subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from cli_support import mint
+from test_e2e_subprocess import RINNE, data, env, run  # noqa: F401  (env is a fixture)
+
+import ledger
+from ledger import LotState
+
+pytestmark = pytest.mark.chain
+
+
+def _rows(n: int, prefix: str = "I") -> str:
+    return "lot_id,material,mass,Ni,Co\n" + "".join(f"{prefix}-{i:05d},NiSO4,{i}t,22%,1%\n" for i in range(1, n + 1))
+
+
+def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(rinne, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "lot_id,material,mass,Ni\n"
+        "G-1,NiSO4,1t,10%\n"  # line 2: fine
+        "G-2,NiSO4,-5kg,10%\n"  # line 3
+        "G-3,NiSO4,1e40g,10%\n"  # line 4
+        "G-4,NiSO4,1t,200%\n"  # line 5
+        "G-1,NiSO4,1t,10%\n"  # line 6: the id of line 2 again
+    )
+    result = rinne.run("lot", "import", str(bad), "--account", "refiner", "--yes", code=2)
+    err = result.stderr
+    assert result.stdout == "" and "Traceback" not in err
+    assert "bad.csv: line 3: " in err and "must be positive" in err
+    assert "bad.csv: line 4: " in err and "too large" in err
+    assert "bad.csv: line 5: " in err
+    assert "bad.csv: line 6: the same lot id twice: G-1 is also line 2" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "bad.csv: 4 bad row(s) of 5 (listed above): nothing was sent" in last
+    assert rinne.ledger().lot("G-1").state == LotState.NONE
+
+
+def test_many_bad_rows_are_listed_up_to_a_limit_then_counted(rinne, tmp_path):
+    bad = tmp_path / "many.csv"
+    bad.write_text("lot_id,material,mass\n" + "".join(f"M-{i},NiSO4,{i}.5\n" for i in range(50)))
+    err = rinne.run("lot", "import", str(bad), "--account", "refiner", "--yes", code=2).stderr
+    listed = [line for line in err.splitlines() if "many.csv: line " in line]
+    assert len(listed) == 20 and "many.csv: … and 30 more" in err
+    assert "many.csv: 50 bad row(s) of 50" in err.strip().splitlines()[-1]
+
+
+def test_a_41_digit_mass_in_json_says_too_large(rinne, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps([{"lot_id": "B-1", "material": "NiSO4", "mass": 10**40}]))
+    line = rinne.fail("lot", "import", str(big), "--account", "refiner", "--yes", code=2)
+    assert "item 1: mass" in line and "too large" in line and "pydantic" not in line.lower()
+
+
+def test_dry_run_checks_the_chain_and_sends_nothing(rinne, tmp_path):
+    mint(rinne, "I-00002", mass="2t", elements="Ni=22%,Co=1%")
+    lots = tmp_path / "lots.csv"
+    lots.write_text(_rows(3))
+    block = rinne.ledger().w3.eth.block_number
+    # No account needed to look.
+    out = rinne.json("lot", "import", str(lots), "--dry-run")
+    assert out == {"dry_run": True, "lots": 3, "to_mint": 2, "skipped": 1, "to_mint_mass_g": 4_000_000}
+    human = rinne.run("lot", "import", str(lots), "--dry-run").stdout
+    assert "would mint 2 lots (4 t) and skip 1" in human and "nothing was sent" in human
+    assert rinne.ledger().w3.eth.block_number == block and rinne.ledger().lot("I-00001").state == LotState.NONE
+
+
+def test_lots_on_chain_with_other_content_are_all_named(rinne, tmp_path):
+    mint(rinne, "I-00001", mass="5t")
+    mint(rinne, "I-00003", mass="5t")
+    lots = tmp_path / "lots.csv"
+    lots.write_text(_rows(3))
+    err = rinne.run("lot", "import", str(lots), "--account", "refiner", "--yes", code=1).stderr
+    assert "lots.csv: line 2: lot I-00001 exists already with other content" in err
+    assert "lots.csv: line 4: lot I-00003 exists already with other content" in err
+    assert rinne.ledger().lot("I-00002").state == LotState.NONE
+
+
+def test_a_rerun_that_skips_everything_signs_nothing(rinne, tmp_path):
+    lots = tmp_path / "lots.csv"
+    lots.write_text(_rows(300))
+    t0 = time.perf_counter()
+    assert rinne.write("lot", "import", str(lots), account="refiner")["minted"] == 300
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    # No password at all: a re-run with nothing to mint unlocks nothing and asks nothing.
+    again = rinne.json("lot", "import", str(lots), "--account", "refiner", env={"RINNE_PASSWORD": None})
+    rerun = time.perf_counter() - t0
+    assert again == {"minted": 0, "skipped": 300, "transactions": 0, "gas_used": 0}
+    assert rerun < first, (rerun, first)
+
+
+def test_ctrl_c_during_the_import_exits_130_saying_what_was_done(rinne, tmp_path, monkeypatch):
+    def interrupted(self, specs, *, progress=None, batch_size=None):
+        progress(len(specs) // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger.Ledger, "mint_many", interrupted)
+    lots = tmp_path / "lots.csv"
+    lots.write_text(_rows(10))
+    line = rinne.fail("lot", "import", str(lots), "--account", "refiner", "--yes", code=130)
+    assert "interrupted: 5 of 10 lots minted so far" in line and "run the same command again" in line
+
+
+def test_ctrl_c_elsewhere_exits_130_with_one_line(rinne, monkeypatch):
+    def interrupted(self, lot_id, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger.Ledger, "lot", interrupted)
+    line = rinne.fail("lot", "show", "X", code=130)
+    assert line.startswith("Error: interrupted (Ctrl-C)")
+
+
+def test_unknown_lot_in_trace_does_not_ask_to_sync(rinne):
+    line = rinne.fail("trace", "NOPE")
+    assert "sync it first" not in line and "no lot NOPE" in line and "rinne lot list" in line
+
+
+def test_sigint_to_the_installed_rinne_exits_130(env, tmp_path):  # noqa: F811
+    data(env, "account", "new", "waiter")
+    # Without a password the command waits on stdin: Ctrl-C there must be exit 130 and one line.
+    environ = {k: v for k, v in env.items() if k != "RINNE_PASSWORD"}
+    proc = subprocess.Popen(
+        [str(RINNE), "account", "new", "second-waiter"],
+        env=environ,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("Error: interrupted"), err
+
+
+def test_5000_lots_import_list_export_round_trip(env, tmp_path):  # noqa: F811
+    data(env, "account", "new", "admin", "--fund")
+    data(env, "account", "new", "refiner", "--fund")
+    data(env, "deploy", "--account", "admin", "--yes")
+    data(env, "party", "register", "refiner", "--roles", "REFINER", "--name", "Refiner", "--account", "admin", "--yes")
+    n = 5_000
+    rows = [
+        {"lot_id": f"RT-{i:05d}", "material": ("NiSO4", "CoSO4", "Li2CO3")[i % 3], "mass": 1_000_000 + i, "Ni": 1000 + i, "Co": i % 97}
+        for i in range(n)
+    ]
+    src = tmp_path / "lots.csv"
+    with src.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    t0 = time.perf_counter()
+    assert data(env, "lot", "import", src, "--dry-run") == {
+        "dry_run": True,
+        "lots": n,
+        "to_mint": n,
+        "skipped": 0,
+        "to_mint_mass_g": sum(r["mass"] for r in rows),
+    }
+    imported = data(env, "lot", "import", src, "--account", "refiner", "--yes")
+    assert imported["minted"] == n and imported["skipped"] == 0
+    t_import = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = data(env, "lot", "import", src, "--account", "refiner", "--yes")
+    t_rerun = time.perf_counter() - t0
+    assert again == {"minted": 0, "skipped": n, "transactions": 0, "gas_used": 0} and t_rerun < t_import
+
+    listed = run(env, "lot", "list", "--nl").stdout.splitlines()
+    assert len(listed) == n
+    exported = tmp_path / "export.csv"
+    run(env, "lot", "export", "-o", exported)
+    with exported.open(newline="") as fh:
+        back = {
+            r["label"]: {
+                "lot_id": r["label"],
+                "material": r["material_label"],
+                "mass": int(r["mass_g"]),
+                "Ni": int(r["ni_g"]),
+                "Co": int(r["co_g"]),
+            }
+            for r in csv.DictReader(fh)
+        }
+    assert back == {r["lot_id"]: r for r in rows}
