@@ -240,7 +240,9 @@ class IndexBase:
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False, factory=_Connection)
+            conn = sqlite3.connect(
+                p, timeout=30.0, isolation_level=None, check_same_thread=False, factory=_Connection
+            )  # waits for another opener
             conn.index_path = p
             conn.execute("PRAGMA journal_mode=WAL" if p != ":memory:" else "PRAGMA journal_mode=MEMORY")
             conn.execute("PRAGMA synchronous=NORMAL")
