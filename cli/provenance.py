@@ -359,6 +359,15 @@ def _names(labels: list[str], limit: int = 5) -> str:
     help="JSON file of declared data the ledger does not hold (documents, addresses, rated values, Art. 7 inputs); "
     "it can never overwrite a ledger field.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["batterypass", "idta"]),
+    default="batterypass",
+    show_default=True,
+    help="Passport data model: one member per Battery Pass 1.2.0 aspect, or the seven IDTA-02035 submodels "
+    "(AAS value-only JSON, one member per submodel).",
+)
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the passport as an HTML page.")
 @click.option(
     "--qr",
@@ -377,6 +386,7 @@ def passport(
     pact_version: str,
     tier: str,
     declarations_file: Path | None,
+    fmt: str,
     html_out: Path | None,
     qr_out: Path | None,
     output: Path | None,
@@ -389,14 +399,19 @@ def passport(
     performance and durability 1.2.1, supply chain due diligence) and Rinne's own
     data under extensions.rinne, all recomputed from events; --declarations adds
     what only the economic operator can declare (docs/passport-mapping.md).
+    --format idta exports the same figures as the seven IDTA-02035 submodels.
 
     \b
     Examples:
       rinne passport LF005 -o lf005-passport.json --html lf005.html
       rinne passport LF005 --tier public --declarations lf005-declared.json
+      rinne passport LF005 --format idta -o lf005-idta.json
       rinne passport CAM-02 --pact
       rinne passport CAM-02 --pact --pact-version 2.2
     """
+    if fmt == "idta" and (pact or html_out or qr_out):
+        # The page, the QR code and PACT are built from the Battery Pass document or are not passports.
+        raise click.UsageError("--format idta writes the submodels only: drop --pact, --html and --qr")
     qr_kind = None
     if qr_out is not None:
         qr_kind = qr_out.suffix.lower().lstrip(".")
@@ -418,13 +433,16 @@ def passport(
             export = rinne.pact_footprint_v3 if pact_version == "3.0" else rinne.pact_footprint
             doc = export(index, lot_id, chain_id=d.chain_id, ledger_address=d.ledger)
         else:
-            doc = rinne.battery_passport(
-                index,
-                lot_id,
-                chain_id=d.chain_id,
-                ledger_address=d.ledger,
-                declarations=declarations,
-                tier=tier,
+            passport_of = rinne.idta_passport if fmt == "idta" else rinne.battery_passport
+            doc = dict(
+                passport_of(
+                    index,
+                    lot_id,
+                    chain_id=d.chain_id,
+                    ledger_address=d.ledger,
+                    declarations=declarations,
+                    tier=tier,
+                )
             )
     qr = rinne.passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none
     if html_out and not pact:

@@ -112,6 +112,7 @@ from ledger.errors import (
     WrongChain as WrongChain,
     WrongPassword as WrongPassword,
 )
+from ledger.exports.idta import idta_passport as idta_passport
 from ledger.exports.passport import (
     battery_passport as battery_passport,
     passport_qr as passport_qr,
@@ -190,6 +191,7 @@ from ledger.replay.state import (
 __version__: str
 
 __all__ = [
+    "idta_passport",
     "PASSPORT_MOVES",
     "first_problem",
     "all_footprints",

@@ -8,7 +8,7 @@ CC BY 4.0). Their generated JSON Schemas are the judge in tests/provenance/test_
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from ledger import errors
@@ -156,14 +156,19 @@ FIELD_POINT: dict[str, int] = {
 }
 
 
-def point_of(path: str) -> int:
-    """Return the Annex XIII point of an exported field path (longest matching prefix in :data:`FIELD_POINT`)."""
+def point_in(table: Mapping[str, int], path: str) -> int:
+    """Return the Annex XIII point `table` gives an exported field path (its longest matching prefix)."""
     parts = path.split(".")
     for n in range(len(parts), 0, -1):
-        p = FIELD_POINT.get(".".join(parts[:n]))
+        p = table.get(".".join(parts[:n]))
         if p is not None:
             return p
     raise errors.InvalidInput(f"no Annex XIII point for field {path}")
+
+
+def point_of(path: str) -> int:
+    """Return the Annex XIII point of a Battery Pass field path (longest matching prefix in :data:`FIELD_POINT`)."""
+    return point_in(FIELD_POINT, path)
 
 
 def leaf_paths(doc: Any, prefix: str = "") -> Iterator[str]:
@@ -183,8 +188,10 @@ def leaf_paths(doc: Any, prefix: str = "") -> Iterator[str]:
         yield prefix
 
 
-def filter_tier(doc: dict[str, Any], tier: str) -> dict[str, Any]:
-    """Return a copy of a passport export holding only the fields `tier` may see (Art. 77(2), Annex XIII)."""
+def filter_tier(doc: dict[str, Any], tier: str, point: Callable[[str], int] = point_of) -> dict[str, Any]:
+    """Return a copy of an export holding only the fields `tier` may see (Art. 77(2), Annex XIII); `point`
+    gives each field path its Annex XIII point (the Battery Pass table by default). A member the tier may
+    see none of is left out whole."""
     if tier not in VISIBLE_POINTS:
         raise errors.InvalidInput(f"unknown access tier {tier!r}; tiers: {', '.join(TIERS)}")
     visible = VISIBLE_POINTS[tier]
@@ -194,9 +201,8 @@ def filter_tier(doc: dict[str, Any], tier: str) -> dict[str, Any]:
             out = {}
             for k, v in node.items():
                 p = f"{path}.{k}" if path else k
-                if not any(point_of(x) in visible for x in leaf_paths(v, p)):
-                    continue
-                out[k] = walk(v, p)
+                if any(point(x) in visible for x in leaf_paths(v, p)):
+                    out[k] = walk(v, p)
             return out
         if isinstance(node, list):
             return [walk(x, path) for x in node]
