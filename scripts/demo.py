@@ -542,8 +542,9 @@ def frauds(demo: Demo) -> None:
 
 #: The units whose passports the demo writes (a recycled unit has none: Art. 77(8)).
 PASSPORT_UNITS = ("LF005",)
-#: Switch on once ``ledger.idta_passport`` exists (ledger/exports/idta.py, being written): the demo then also
-#: writes the IDTA-02035 submodels of each passport unit (:func:`write_idta_passport`).
+#: Off until the demo's declarations carry what only IDTA-02035 asks of an operator (the nameplate's address
+#: parts, handover documents: ``ledger.idta_passport`` takes them as members named after each submodel); on,
+#: the demo also writes the IDTA-02035 submodels of each passport unit (:func:`write_idta_passport`).
 IDTA_EXPORT = False
 #: The pack model (Annex VI Part A(1)). Battery Pass 1.2.0 has no model attribute and the declarations
 #: document no key for it, so it appears only in the declared part numbers and document names.

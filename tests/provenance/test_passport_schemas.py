@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+from schema_support import standards, strip_held
 
 from ledger import errors
 from ledger.exports.batterypass import ASPECTS, FIELD_POINT, REQUIRED, filter_tier, leaf_paths, point_of
@@ -24,15 +23,7 @@ from ledger.figures.regulation import Art7Parameters
 jsonschema = pytest.importorskip("jsonschema")
 
 
-def _standards() -> Path:
-    """The shared standards folder: $RINNE_STANDARDS, ../shared/standards beside the repository, or the
-    workplace's /work/shared/standards (a clean clone elsewhere still finds it)."""
-    candidates = [Path(p) for p in (os.environ.get("RINNE_STANDARDS"),) if p]
-    candidates += [Path(__file__).resolve().parents[2].parent / "shared" / "standards", Path("/work/shared/standards")]
-    return next((c for c in candidates if (c / "batterypass").is_dir()), candidates[0]) / "batterypass"
-
-
-STANDARDS = _standards()
+STANDARDS = standards("batterypass")
 pytestmark = pytest.mark.skipif(not STANDARDS.is_dir(), reason=f"reference schemas not found at {STANDARDS}")
 #: Upstream example payload of each aspect (the file names differ per model; see the standards README).
 EXAMPLES = {
@@ -61,24 +52,9 @@ def _errors(aspect: str, doc: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator(aspect).iter_errors(doc)]
 
 
-def _strip(example: Any, held: Any) -> Any:
-    """The example payload without what the ledger holds (those come from the ledger, not a declaration)."""
-    if not isinstance(example, dict) or not isinstance(held, dict):
-        return example
-    out = {}
-    for k, v in example.items():
-        if k not in held:
-            out[k] = v
-        elif isinstance(v, dict) and isinstance(held[k], dict):
-            rest = _strip(v, held[k])
-            if rest:  # a member the ledger fills completely is not declared at all
-                out[k] = rest
-    return out
-
-
 def _declarations(ref_index: Any, unit: str) -> dict[str, Any]:
     held = battery_passport(ref_index, unit, art7=ART7)
-    return {k: _strip(_load(EXAMPLES[k]), held[k]) for k in ASPECTS}
+    return {k: strip_held(_load(EXAMPLES[k]), held[k]) for k in ASPECTS}
 
 
 def test_required_members_match_the_schemas() -> None:
