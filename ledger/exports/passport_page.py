@@ -153,7 +153,7 @@ def _qr(passport: dict[str, Any], rinne: dict[str, Any]) -> str:
 
 def soh_chart(history: list[dict[str, Any]], width: int = 520, height: int = 220) -> str:
     """Return an inline SVG line chart of state of certified energy (percent) over time, one point per record."""
-    left, right, top, bottom = 44, 16, 12, 34
+    left, right, top, bottom = 44, 16, 24, 34
     w, h = width - left - right, height - top - bottom
     times = [datetime.fromisoformat(r["at"].replace("Z", "+00:00")).timestamp() for r in history]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
@@ -313,7 +313,8 @@ def _origin(rinne: dict[str, Any]) -> str:
             w = pct / 100 * scale_w
             out.append(
                 f'<g class="origin-seg" data-element="{escape(o["element"])}" data-country="{escape(c)}" data-percent="{pct!r}">'
-                f'<rect x="{x:.1f}" y="{yy}" width="{w:.1f}" height="{bar_h}" fill="{colours[c]}"/>'
+                f'<rect x="{x:.1f}" y="{yy}" width="{w:.1f}" height="{bar_h}" fill="{colours[c]}">'
+                f"<title>{escape(c)} {pct:.1f}%</title></rect>"
                 + (
                     f'<text x="{x + 6:.1f}" y="{yy + 15}" style="fill:#fff;font-weight:600">{escape(c)} {pct:.0f}%</text>'
                     if w > 60
