@@ -507,7 +507,7 @@ class RinneGroup(OrderedGroup):
             raise
         except LedgerError as exc:
             _trace(ctx)
-            raise CliError(_unmislead(describe(exc))) from None
+            raise CliError(describe(exc) + (_UNKNOWN_LOT_HINT if isinstance(exc, rinne.errors.UnknownLot) else "")) from None
         except KeyboardInterrupt:
             click.echo(err=True)  # end the line the ^C was echoed on
             raise Interrupted(INTERRUPTED) from None
@@ -550,14 +550,8 @@ class RinneGroup(OrderedGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _unmislead(message: str) -> str:
-    """Reword library messages that point at a step no command offers."""
-    # The commands that read the index sync it first, so a lot missing from it is missing from the chain.
-    if message.endswith(" in the index (sync it first?)"):
-        return message.removesuffix(" in the index (sync it first?)") + (
-            " on this ledger (the index was synced with the chain first): check the id; `rinne lot list` lists the lots"
-        )
-    return message
+#: The commands that read the index sync it first: a lot missing from it is missing from the chain.
+_UNKNOWN_LOT_HINT = ": check the id; `rinne lot list` lists the lots"
 
 
 def _one_line(text: str) -> str:

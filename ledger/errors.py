@@ -18,6 +18,10 @@ class InvalidInput(LedgerError, ValueError):
     """A value given to the library is malformed or out of range."""
 
 
+class UnknownLot(InvalidInput):
+    """No lot or unit of that id on this ledger (as far as the index has synced)."""
+
+
 class ConfigError(LedgerError):
     """The configuration, data directory or deployment record is missing or inconsistent."""
 

@@ -47,7 +47,7 @@ def upstream_state(source: Source, lot_id: bytes) -> LedgerState:
             raise errors.InvalidInput(f"no lot {label_of(lot_id)} in the replayed ledger")
         return source
     if not source.has_lot(lot_id):
-        raise errors.InvalidInput(f"no lot {label_of(lot_id)} on this ledger (the index is synced to block {source.synced_block})")
+        raise errors.UnknownLot(f"no lot {label_of(lot_id)} on this ledger (the index is synced to block {source.synced_block})")
     # The operations that used the lot itself are replayed too: they say what it holds now and when its
     # own claim was used (their outputs come along; nothing upstream depends on them).
     g = source.graph()

@@ -149,7 +149,7 @@ def trace(
     and recycled share too (up to :data:`FIGURE_LIMIT` lots)."""
     root = id_bytes(lot_id)
     if not index.has_lot(root):
-        raise errors.InvalidInput(f"no lot {label_of(root)} in the index (sync it first?)")
+        raise errors.UnknownLot(f"no lot {label_of(root)} on this ledger (the index is synced to block {index.synced_block})")
     g = index.graph()
     role: dict[bytes, str] = {}
     if direction in ("up", "both"):
