@@ -45,7 +45,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     // Repurposed -> Waste; Remanufactured -> Reused | Repurposed | Waste; Waste -> Repurposed | Recycled.
     uint256 private constant _EDGES = 0x482c20383c00;
     // Unit flags. END_USER: the unit was held by an OEM or SECOND_LIFE party (it reached an end user).
-    // ENDED_USE: built by repurposing units that had all reached an end user and were used (inherited).
+    // ENDED_USE: built from (or dismantled out of) units that had all reached an end user and were used.
     // HAS_SOH: a state-of-health record exists (`sohAt` is its time, not the creation time).
     uint8 private constant _END_USER = 1;
     uint8 private constant _ENDED_USE = 2;
@@ -188,13 +188,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(inputs, LotKind.Material, false);
         (Sums memory made, bytes32[] memory outIds) = _createAll(outputs, LotKind.Material);
         _requireBalanced(used, made, loss);
-        _requireShare(used, made, false, outputs[0].lotId);
-        // With several outputs, each one on its own too, within the rounding of whole grams.
-        for (uint256 i; i < outputs.length && outputs.length > 1; ++i) {
-            Sums memory one = Sums(0, 0, 0, 0, 0, 0, 0);
-            one.add(outputs[i].composition, 0);
-            _requireShare(used, one, true, outputs[i].lotId);
-        }
+        _requireEachShare(used, made, outputs);
         _emitTransformed(OpKind.Transform, inIds, usedMasses, outIds, loss);
     }
 
@@ -289,26 +283,32 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         external
     {
         _requireRole(msg.sender, Roles.SECOND_LIFE);
-        _checkCounts(parents.length, 1);
-        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(parents, LotKind.Unit, false);
-        // The new unit inherits post-consumer standing only when every parent reached an end user and was used.
-        uint8 flags = _END_USER | _ENDED_USE;
-        for (uint256 i; i < parents.length; ++i) {
-            bytes32 parentId = inIds[i];
-            if (!_postConsumer(_units[parentId])) flags = _END_USER;
-            PassportStatus from = PassportStatus(uint8(_units[parentId]));
-            if (!_edge(from, PassportStatus.Repurposed)) {
-                revert RinneLedgerInvalidTransition(parentId, from, PassportStatus.Repurposed);
-            }
-            // A parent that gave only some modules keeps its passport status.
-            if (usedMasses[i] == 0) _setStatus(parentId, from, PassportStatus.Repurposed, unitLot.lotId);
-        }
-        _createUnit(unitLot, unitSpec, PassportStatus.Repurposed, inIds, flags);
-        Sums memory made;
-        made.add(unitLot.composition, unitLot.mass);
+        _rebuild(parents, unitLot, unitSpec, loss, PassportStatus.Repurposed, OpKind.Repurpose);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function remanufacture(LotInput[] calldata parts, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external
+    {
+        _requireRole(msg.sender, Roles.REMANUFACTURERS);
+        _rebuild(parts, unitLot, unitSpec, loss, PassportStatus.Remanufactured, OpKind.Remanufacture);
+    }
+
+    /// @inheritdoc IRinneLedger
+    function dismantle(LotInput calldata unitInput, LotSpec[] calldata modules, UnitSpec[] calldata specs, uint256[2] calldata loss)
+        external
+    {
+        _requireRole(msg.sender, Roles.DISMANTLERS);
+        if (specs.length != modules.length) revert RinneLedgerLengthMismatch();
+        _checkCounts(1, modules.length);
+        bytes32 unitId = unitInput.lotId;
+        if (unitInput.usedMass != 0) revert RinneLedgerInvalidUsage(unitId);
+        Sums memory used;
+        _consume(unitInput, LotKind.Unit, false, used);
+        (Sums memory made, bytes32[] memory outIds) = _createModules(unitId, modules, specs);
         _requireBalanced(used, made, loss);
-        _requireShare(used, made, false, unitLot.lotId);
-        _emitTransformed(OpKind.Repurpose, inIds, usedMasses, _one(unitLot.lotId), loss);
+        _requireEachShare(used, made, modules);
+        _emitTransformed(OpKind.Dismantle, _one(unitId), new uint64[](1), outIds, loss);
     }
 
     /// @inheritdoc IRinneLedger
@@ -629,6 +629,82 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     /// @dev Outputs plus loss equal the inputs per element, and recycled parts did not grow.
+    /// @dev A unit built from units (`repurpose`, `remanufacture`): wholly consumed parents move to `to`, the
+    /// unit links to them all, is post-consumer only when every parent was, and is rated at most what its
+    /// parents were (pro rata by mass for parts of units).
+    function _rebuild(
+        LotInput[] calldata parents,
+        LotSpec calldata unitLot,
+        UnitSpec calldata unitSpec,
+        uint256[2] calldata loss,
+        PassportStatus to,
+        OpKind kind
+    ) private {
+        _checkCounts(parents.length, 1);
+        (Sums memory used, bytes32[] memory inIds, uint64[] memory usedMasses) = _consumeAll(parents, LotKind.Unit, false);
+        (uint8 flags, uint256 rated) = _retireParents(inIds, usedMasses, to, unitLot.lotId);
+        if (unitSpec.ratedWh > rated) revert RinneLedgerInvalidRating(unitLot.lotId);
+        _createUnit(unitLot, unitSpec, to, inIds, flags);
+        Sums memory made;
+        made.add(unitLot.composition, unitLot.mass);
+        _requireBalanced(used, made, loss);
+        _requireShare(used, made, false, unitLot.lotId);
+        _emitTransformed(kind, inIds, usedMasses, _one(unitLot.lotId), loss);
+    }
+
+    /// @dev Move the wholly consumed parents of a rebuilt unit to `to`; return the unit's flags and the most it
+    /// may be rated.
+    function _retireParents(bytes32[] memory inIds, uint64[] memory usedMasses, PassportStatus to, bytes32 unitId)
+        private
+        returns (uint8 flags, uint256 rated)
+    {
+        flags = _END_USER | _ENDED_USE;
+        for (uint256 i; i < inIds.length; ++i) {
+            bytes32 parentId = inIds[i];
+            uint256 w = _units[parentId];
+            if (!_postConsumer(w)) flags = hasAnyRole(msg.sender, Roles.END_USERS) ? _END_USER : 0;
+            uint256 part = usedMasses[i];
+            // `_consume` left the rest of a partly used parent: its mass before was the rest plus the part.
+            rated += part == 0 ? uint40(w >> 8) : uint40(w >> 8) * part / (_lots[parentId].mass + part);
+            PassportStatus from = PassportStatus(uint8(w));
+            if (!_edge(from, to)) revert RinneLedgerInvalidTransition(parentId, from, to);
+            // A parent that gave only some modules keeps its passport status.
+            if (part == 0) _setStatus(parentId, from, to, unitId);
+        }
+    }
+
+    /// @dev The modules of a dismantled unit: each a unit linked to it, rated together at most what it was.
+    function _createModules(bytes32 unitId, LotSpec[] calldata modules, UnitSpec[] calldata specs)
+        private
+        returns (Sums memory made, bytes32[] memory outIds)
+    {
+        uint256 w = _units[unitId];
+        // A module is the unit in smaller parts: same status (a Waste pack gives Waste modules), same standing.
+        // Its SOH starts again, so a post-consumer unit's modules carry that standing as ENDED_USE.
+        uint8 flags = uint8(w >> 232) & _END_USER | (_postConsumer(w) ? _ENDED_USE : 0);
+        bytes32[] memory parent = _one(unitId);
+        outIds = new bytes32[](modules.length);
+        uint256 rated;
+        for (uint256 i; i < modules.length; ++i) {
+            _createUnit(modules[i], specs[i], PassportStatus(uint8(w)), parent, flags);
+            made.add(modules[i].composition, modules[i].mass);
+            rated += specs[i].ratedWh;
+            outIds[i] = modules[i].lotId;
+        }
+        if (rated > uint40(w >> 8)) revert RinneLedgerInvalidRating(unitId);
+    }
+
+    /// @dev ISO 22095 controlled blending: the outputs' recycled share is at most the inputs', for the outputs
+    /// together and, with several outputs, for each one on its own within the rounding of whole grams.
+    function _requireEachShare(Sums memory used, Sums memory made, LotSpec[] calldata outputs) private pure {
+        _requireShare(used, made, false, outputs[0].lotId);
+        for (uint256 i; i < outputs.length && outputs.length > 1; ++i) {
+            Sums memory one = Sums(0, 0, 0, 0, 0, 0, 0);
+            one.add(outputs[i].composition, 0);
+            _requireShare(used, one, true, outputs[i].lotId);
+        }
+    }
+
     function _requireBalanced(Sums memory used, Sums memory made, uint256[2] memory loss) private pure {
         _requireConserved(used, made, loss);
         if (!made.recycledWithin(used)) revert RinneLedgerRecycledCreditExceeded();

@@ -207,7 +207,7 @@ contract RinneLedgerUnitsTest is RinneTest {
             LotSpec memory parent = _pack(secondLife);
             LotSpec memory ess = _spec(_newId(), ESS, parent.mass, parent.composition);
             vm.prank(secondLife);
-            ledger.repurpose(_ones(_whole(parent)), ess, _unitSpec("ESS", 100_000), _noLoss());
+            ledger.repurpose(_ones(_whole(parent)), ess, _unitSpec("ESS", 70_000), _noLoss());
             return ess.lotId;
         }
         id = _pack(secondLife).lotId;
@@ -253,11 +253,11 @@ contract RinneLedgerUnitsTest is RinneTest {
         vm.expectEmit(address(ledger));
         emit IRinneLedger.StatusChanged(lf004.lotId, PassportStatus.Waste, PassportStatus.Repurposed, ess.lotId);
         vm.expectEmit(address(ledger));
-        emit IRinneLedger.UnitCreated(ess.lotId, keccak256("ESS001"), 120_000, PassportStatus.Repurposed, parents);
+        emit IRinneLedger.UnitCreated(ess.lotId, keccak256("ESS001"), 110_000, PassportStatus.Repurposed, parents);
         vm.expectEmit(address(ledger));
         emit IRinneLedger.LotsTransformed(OpKind.Repurpose, secondLife, parents, new uint64[](2), outs, _noLoss());
         vm.prank(secondLife);
-        ledger.repurpose(_pair(_whole(lf003), _whole(lf004)), ess, _unitSpec("ESS001", 120_000), _noLoss());
+        ledger.repurpose(_pair(_whole(lf003), _whole(lf004)), ess, _unitSpec("ESS001", 110_000), _noLoss());
 
         assertEq(uint8(_status(ess.lotId)), uint8(PassportStatus.Repurposed), "new passport Repurposed");
         assertEq(uint8(_status(lf003.lotId)), uint8(PassportStatus.Repurposed), "parent 1 Repurposed");

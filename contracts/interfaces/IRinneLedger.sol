@@ -103,7 +103,7 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param composition Remaining composition.
     event LotUpdated(bytes32 indexed lotId, bytes32 material, uint64 mass, Composition composition);
     /// @notice Emitted when an operation consumed `inputs` and created `outputs`.
-    /// @param kind Transform, Split, Merge, Build, Repurpose or Recycle.
+    /// @param kind Transform, Split, Merge, Build, Repurpose, Recycle, Dismantle or Remanufacture.
     /// @param operator The holder who ran it.
     /// @param inputs Consumed lots.
     /// @param usedMasses Grams consumed from each input; 0 when the input was wholly consumed (a partly
@@ -145,7 +145,8 @@ interface IRinneLedger is IParticipantRegistry {
     /// @param unitId The unit (also a lot id).
     /// @param serialHash keccak256 of the serial number.
     /// @param ratedWh Rated energy, Wh.
-    /// @param status First status (Original, or Repurposed for a unit built from used units).
+    /// @param status First status (Original; Repurposed or Remanufactured for a unit built from used units; a
+    /// module dismantled from a unit takes that unit's status).
     /// @param parents Parent units (repurposing), empty when built from cells.
     event UnitCreated(bytes32 indexed unitId, bytes32 serialHash, uint48 ratedWh, PassportStatus status, bytes32[] parents);
     /// @notice Emitted when a state-of-health record was added.
@@ -288,12 +289,33 @@ interface IRinneLedger is IParticipantRegistry {
     function setStatus(bytes32 unitId, PassportStatus to, bytes32 evidence) external;
 
     /// @notice Build a new unit (e.g. an ESS) from used units; it links to every parent. SECOND_LIFE.
-    /// The unit's recycled share of each element is at most the parents' (ISO 22095 controlled blending).
+    /// The unit's recycled share of each element is at most the parents' (ISO 22095 controlled blending), its
+    /// rating at most the parents' (pro rata for parts of units).
     /// @param parents Parent units (or parts of them); wholly consumed parents become Repurposed.
     /// @param unitLot The new unit as a lot.
     /// @param unitSpec Its passport fields; status Repurposed.
     /// @param loss Declared loss per element.
     function repurpose(LotInput[] calldata parents, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
+        external;
+
+    /// @notice Take a unit apart into module units, each with its own passport linked to the unit. DISMANTLERS.
+    /// Modules keep the unit's passport status and its end-user standing (post-consumer when the unit was), their
+    /// ratings add up to at most the unit's, and each module's recycled share is at most the unit's (ISO 22095).
+    /// @param unitInput The unit, wholly consumed.
+    /// @param modules The modules as lots.
+    /// @param specs Their passport fields, one per module.
+    /// @param loss Declared loss per element (housing, wiring and electronics not carried into a module).
+    function dismantle(LotInput calldata unitInput, LotSpec[] calldata modules, UnitSpec[] calldata specs, uint256[2] calldata loss)
+        external;
+
+    /// @notice Build a remanufactured unit from used and new module units; it links to every part. REMANUFACTURERS.
+    /// Its rating is at most the parts' (pro rata for parts of units), its recycled share of each element at most
+    /// theirs; it is post-consumer only when every part was.
+    /// @param parts Module units (or parts of units); wholly consumed parts become Remanufactured.
+    /// @param unitLot The new unit as a lot.
+    /// @param unitSpec Its passport fields; status Remanufactured.
+    /// @param loss Declared loss per element.
+    function remanufacture(LotInput[] calldata parts, LotSpec calldata unitLot, UnitSpec calldata unitSpec, uint256[2] calldata loss)
         external;
 
     /// @notice Recycle a Waste unit into recovered lots. RECYCLER. Their content is post-consumer recycled

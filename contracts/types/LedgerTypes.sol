@@ -78,7 +78,9 @@ enum OpKind {
     Merge,
     Build,
     Repurpose,
-    Recycle
+    Recycle,
+    Dismantle,
+    Remanufacture
 }
 
 /// @notice A stored lot as returned by `lot`.
@@ -137,4 +139,8 @@ library Roles {
     uint16 internal constant END_USERS = OEM | SECOND_LIFE;
     /// @dev Roles that may build battery units from cell lots.
     uint16 internal constant BUILDERS = CELL_MAKER | PACK_ASSEMBLER;
+    /// @dev Roles that may take a unit apart into module units (a pack maker, second-life operator or recycler).
+    uint16 internal constant DISMANTLERS = PACK_ASSEMBLER | SECOND_LIFE | RECYCLER;
+    /// @dev Roles that may remanufacture a unit from used and new module units.
+    uint16 internal constant REMANUFACTURERS = PACK_ASSEMBLER | SECOND_LIFE;
 }

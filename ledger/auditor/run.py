@@ -26,6 +26,8 @@ Integrity flags (``Flag.code``):
 - ``not-cells`` — a unit built from lots that no cell maker made (the material taxonomy: the contract
   cannot tell cells from sulphate, the replay knows who made each lot).
 - ``conservation`` / ``recycled-credit`` — a transform or recycling that does not balance.
+- ``rating`` — a unit made from units (repurposed, dismantled into modules, remanufactured) rated above
+  what they were.
 - ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
 - ``frozen-lot-used`` — a frozen lot whose material lives on downstream, or was used while frozen.
 - replay inconsistencies: ``unknown-lot``, ``duplicate-lot``, ``usage-mismatch``, ``status-gap``,

@@ -20,7 +20,7 @@ from ledger.client.bulk import BulkMixin
 from ledger.client.inputs import Use, commitment, declared_loss, held_composition
 from ledger.client.reads import ReadMixin
 from ledger.domain.composition import Composition
-from ledger.domain.enums import LotState, PassportStatus, Role
+from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
 from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
 
@@ -273,6 +273,42 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
         """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE)."""
         ins, used = self._inputs(parents)
         return self._send("ledger", "repurpose", ins, unit_lot.abi(), unit.abi(), declared_loss(used, [unit_lot], loss))
+
+    def dismantle(
+        self, unit_id: str, modules: Sequence[LotSpec], specs: Sequence[UnitSpec], loss: Composition | None = None
+    ) -> Receipt:
+        """Take a unit apart into module units, each with its own passport linked to the unit (PACK_ASSEMBLER,
+        SECOND_LIFE or RECYCLER). Modules keep the unit's status and end-user standing; their ratings add up to
+        at most the unit's. :meth:`module_lots` divides the unit's content among modules of given masses."""
+        if len(modules) != len(specs):
+            raise errors.InvalidInput(f"{len(modules)} module lot(s) but {len(specs)} passport spec(s): give one of each per module")
+        ins, used = self._inputs([unit_id])
+        return self._send(
+            "ledger", "dismantle", ins[0], [m.abi() for m in modules], [s.abi() for s in specs], declared_loss(used, modules, loss)
+        )
+
+    def module_lots(self, unit_id: str, masses: Sequence[tuple[str, int]], material: str) -> list[LotSpec]:
+        """The module lots a unit divides into: each `(lot id, grams)` gets its pro-rata share of the unit's
+        element content by mass among the modules (housing and wiring carry no tracked elements), the last one
+        the rest, so nothing tracked is lost and no module's recycled share exceeds the unit's."""
+        lot = self.lot(unit_id)
+        if lot.kind != LotKind.UNIT:
+            raise errors.InvalidInput(f"{lot.label} is a {lot.kind.name.lower()} lot, not a battery unit (expected a unit)")
+        total = sum(g for _, g in masses)
+        if not masses or total > lot.mass:
+            raise errors.InvalidInput(f"modules of {total} g in all cannot come from {lot.label}, which holds {lot.mass} g")
+        rest, left, out = held_composition(lot), total, []
+        for lot_id, grams in masses:
+            part = rest.take(grams, left) if grams < left else rest
+            out.append(LotSpec(lot_id=lot_id, material=material, mass=grams, composition=part))
+            rest, left = rest - part, left - grams
+        return out
+
+    def remanufacture(self, parts: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None) -> Receipt:
+        """Build a remanufactured unit from used and new module units, linked to every part (PACK_ASSEMBLER or
+        SECOND_LIFE); status Remanufactured, rated at most what its parts were."""
+        ins, used = self._inputs(parts)
+        return self._send("ledger", "remanufacture", ins, unit_lot.abi(), unit.abi(), declared_loss(used, [unit_lot], loss))
 
     def recycle(self, unit_id: str, recovered: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
         """Recycle a Waste unit into recovered lots (RECYCLER).

@@ -78,6 +78,13 @@ class OpKind(IntEnum):
     BUILD = 3
     REPURPOSE = 4
     RECYCLE = 5
+    DISMANTLE = 6
+    REMANUFACTURE = 7
+
+
+#: Operations that make battery units out of battery units: a unit made by one has a lineage of units
+#: (Art. 77(6): its passport links to the original's), and its SOH history continues theirs.
+UNIT_FROM_UNITS = frozenset({OpKind.REPURPOSE, OpKind.DISMANTLE, OpKind.REMANUFACTURE})
 
 
 #: The passport moves the contracts allow (EU 2023/1542 Art. 77(6): a battery changing status gets its

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ledger import errors
-from ledger.domain.enums import OpKind, PassportStatus
+from ledger.domain.enums import UNIT_FROM_UNITS, PassportStatus
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.figures.footprint import footprint_of
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
@@ -62,7 +62,8 @@ def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeC
     if unit_id not in st.units:
         raise errors.InvalidInput(f"{label_of(unit_id)} is not a battery unit")
     embodied = footprint_of(st, unit_id, at=at).kg_co2e
-    # Lineage: the unit and, through repurposing, every ancestor unit with the mass share it gave.
+    # Lineage: the unit and, through repurposing, dismantling and remanufacturing, every ancestor unit with the
+    # mass share it gave.
     weight: dict[bytes, float] = {unit_id: 1.0}
     cutoff: dict[bytes, int | None] = {unit_id: None}
     order = [unit_id]
@@ -74,7 +75,7 @@ def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeC
         if lot is None or lot.made_by is None:
             continue
         op = st.ops[lot.made_by]
-        if op.kind != OpKind.REPURPOSE:
+        if op.kind not in UNIT_FROM_UNITS:
             continue
         out_mass = sum(st.lots[o].mass0 for o in op.outputs if o in st.lots) or 1
         for parent, used in zip(op.inputs, op.used):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.composition import ELEMENTS, unpack_lanes
-from ledger.domain.enums import LotKind, LotState, OpKind, PassportStatus, Role
+from ledger.domain.enums import UNIT_FROM_UNITS, LotKind, LotState, OpKind, PassportStatus, Role
 from ledger.domain.ids import hex_of
 from ledger.replay.records import (
     ZERO_COMP,
@@ -184,6 +184,8 @@ class LedgerState:
                 continue
             out.made_by = op.index
             out.cell = cells and out.kind == LotKind.MATERIAL
+        if kind in (OpKind.DISMANTLE, OpKind.REMANUFACTURE):
+            self._standing(op)
         if self.strict:
             if kind == OpKind.BUILD:
                 odd = [i.lot_id for i in inputs if i is not None and not i.cell]
@@ -191,6 +193,39 @@ class LedgerState:
                     subject = op.outputs[0] if op.outputs else odd[0]
                     self._issue("not-cells", f"a unit built from {len(odd)} lot(s) no cell maker made", subject, block)
             self._check_balance(op, block)
+            if kind in UNIT_FROM_UNITS:
+                self._check_rating(op, block)
+
+    def _standing(self, op: OpRec) -> None:
+        """The end-user standing of units made from units, as the contract sets it: a dismantled unit's modules
+        keep its standing (post-consumer when it was, though their SOH starts again); a remanufactured unit is
+        post-consumer only when every part was, else it reached an end user only if its maker is one."""
+        parents = [self.units.get(i) for i in op.inputs]
+        if op.kind == OpKind.DISMANTLE:
+            pack = parents[0] if parents else None
+            end_user = pack is not None and pack.end_user
+            ended = pack is not None and pack.post_consumer
+        else:
+            ended = all(p is not None and p.post_consumer for p in parents)
+            end_user = ended or self._active(op.operator, Role.OEM | Role.SECOND_LIFE)
+        for o in op.outputs:
+            unit = self.units.get(o)
+            if unit is not None:
+                unit.end_user, unit.ended_use = end_user, ended
+
+    def _check_rating(self, op: OpRec, block: int) -> None:
+        """A unit made from units is rated at most what they were (pro rata by mass for a part of a unit, in
+        whole Wh as the contract floors it): taking a pack apart or rebuilding it adds no energy."""
+        made = sum(self.units[o].rated_wh for o in op.outputs if o in self.units)
+        rated = 0
+        for i, part in zip(op.inputs, op.used_masses):
+            unit, lot = self.units.get(i), self.lots.get(i)
+            if unit is None or lot is None:
+                return  # a partial replay, or an input the audit already reports
+            rated += unit.rated_wh if part == 0 else unit.rated_wh * part // (lot.mass + part)
+        if made > rated:
+            subject = op.outputs[0] if op.outputs else b"\0" * 32
+            self._issue("rating", f"{OpKind(op.kind).name.lower()}: rated {made} Wh from units rated {rated} Wh", subject, block)
 
     def _check_balance(self, op: OpRec, block: int) -> None:
         outs = [self.lots[o] for o in op.outputs if o in self.lots]
@@ -225,7 +260,7 @@ class LedgerState:
                 made_v = [sum(o.comp0[vec][k] for o in outs) for k in range(N)]
                 if any(m > u for m, u in zip(made_v, used_v)):
                     self._issue("recycled-credit", f"outputs claim more {name} recycled mass than the inputs gave", subject, block)
-                elif op.kind in (OpKind.TRANSFORM, OpKind.BUILD, OpKind.REPURPOSE) and not self._share_kept(op, outs, vec, used_t):
+                elif op.kind not in (OpKind.SPLIT, OpKind.MERGE) and not self._share_kept(op, outs, vec, used_t):
                     self._issue(
                         "recycled-credit", f"an output claims a larger {name} recycled share than the inputs gave", subject, block
                     )

@@ -8,7 +8,8 @@ This module is data, transcribed from DESIGN.md §3 and the NatSpec of the inter
 - lots have one holder; only the holder offers, cancels, splits, merges, transforms or consumes them;
   only the recipient of a current offer accepts or rejects it;
 - role gates: MINER or REFINER mint; the producing roles transform; CELL_MAKER or PACK_ASSEMBLER
-  build units; SECOND_LIFE repurposes; RECYCLER recycles; AUDITOR freezes; the holder, or a
+  build units; SECOND_LIFE repurposes; PACK_ASSEMBLER, SECOND_LIFE or RECYCLER
+  dismantle a unit into modules; PACK_ASSEMBLER or SECOND_LIFE remanufacture; RECYCLER recycles; AUDITOR freezes; the holder, or a
   DIAGNOSTICIAN the holder authorised for that unit, records and corrects SOH (issue 11 class 4);
   anyone relays a signed attestation; its signer or an AUDITOR revokes it.
 
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 MINER, REFINER, PRECURSOR_MAKER, CATHODE_MAKER, CELL_MAKER, PACK_ASSEMBLER = (1 << i for i in range(6))
 OEM, SECOND_LIFE, DIAGNOSTICIAN, RECYCLER, GWP_VERIFIER, AUDITOR = (1 << i for i in range(6, 12))
 ALL_ROLES = (1 << 12) - 1
+# Module-level second life (contracts/types/LedgerTypes.sol, Roles.DISMANTLERS and Roles.REMANUFACTURERS).
+DISMANTLERS = PACK_ASSEMBLER | SECOND_LIFE | RECYCLER
+REMANUFACTURERS = PACK_ASSEMBLER | SECOND_LIFE
 ROLE_NAMES = [
     "MINER",
     "REFINER",
@@ -176,6 +180,36 @@ CASES: list[Case] = [
         "repurpose",
         "another's used unit",
         Rule("holder, SECOND_LIFE", roles=SECOND_LIFE, relation=True),
+        "other",
+    ),
+    Case(
+        "dismantle",
+        "ledger",
+        "dismantle",
+        "own unit",
+        Rule("holder, PACK_ASSEMBLER, SECOND_LIFE or RECYCLER", roles=DISMANTLERS, relation=True),
+    ),
+    Case(
+        "dismantle-other",
+        "ledger",
+        "dismantle",
+        "another's unit",
+        Rule("holder, PACK_ASSEMBLER, SECOND_LIFE or RECYCLER", roles=DISMANTLERS, relation=True),
+        "other",
+    ),
+    Case(
+        "remanufacture",
+        "ledger",
+        "remanufacture",
+        "own unit",
+        Rule("holder, PACK_ASSEMBLER or SECOND_LIFE", roles=REMANUFACTURERS, relation=True),
+    ),
+    Case(
+        "remanufacture-other",
+        "ledger",
+        "remanufacture",
+        "another's unit",
+        Rule("holder, PACK_ASSEMBLER or SECOND_LIFE", roles=REMANUFACTURERS, relation=True),
         "other",
     ),
     Case("recycle", "ledger", "recycle", "own Waste unit", Rule("holder, RECYCLER", roles=RECYCLER, relation=True)),

@@ -231,6 +231,10 @@ ARGS: dict[str, Callable[[World, Caller], tuple[Any, ...]]] = {
     "setStatus-other": lambda w, c: (b32("U-src"), int(PassportStatus.REUSED), ZERO),
     "repurpose": lambda w, c: _repurpose(w.lot_of(c, "U")),
     "repurpose-other": lambda w, c: _repurpose("U-src"),
+    "dismantle": lambda w, c: _dismantle(w.lot_of(c, "U")),
+    "dismantle-other": lambda w, c: _dismantle("U-src"),
+    "remanufacture": lambda w, c: _remanufacture(w.lot_of(c, "U")),
+    "remanufacture-other": lambda w, c: _remanufacture("U-src"),
     "recycle": lambda w, c: _recycle(w.lot_of(c, "W")),
     "recycle-other": lambda w, c: _recycle("W-src"),
     "attest": lambda w, c: w.relay,
@@ -250,6 +254,15 @@ def _build(lot: str) -> tuple[Any, ...]:
 
 def _repurpose(unit: str) -> tuple[Any, ...]:
     return [whole(unit, "PACK", CELLS)], spec(_fresh("ESS"), "ESS", CELLS), (ZERO, 1000), NO_LOSS
+
+
+def _dismantle(unit: str) -> tuple[Any, ...]:
+    # One module of the whole unit: the smallest dismantling, rated what the unit was.
+    return whole(unit, "PACK", CELLS), [spec(_fresh("MOD"), "MODULE", CELLS)], [(ZERO, 1000)], NO_LOSS
+
+
+def _remanufacture(unit: str) -> tuple[Any, ...]:
+    return [whole(unit, "PACK", CELLS)], spec(_fresh("RMF"), "PACK", CELLS), (ZERO, 1000), NO_LOSS
 
 
 def _recycle(unit: str) -> tuple[Any, ...]:

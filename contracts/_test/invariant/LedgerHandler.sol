@@ -657,15 +657,16 @@ contract LedgerHandler is CompositionBuilder {
         Model storage l = _m[id];
         bool expectOk = _repurposable(l.status);
         LotSpec memory ess = _spec(_newId(), "ESS", l.mass, l.comp);
+        uint48 rated = l.rated * 9 / 10; // a second life is rated at most what its parents were
         vm.prank(l.holder);
-        try ledger.repurpose(_ones(_input(id)), ess, UnitSpec(keccak256(abi.encode(ess.lotId)), 100_000), [uint256(0), 0]) {
+        try ledger.repurpose(_ones(_input(id)), ess, UnitSpec(keccak256(abi.encode(ess.lotId)), rated), [uint256(0), 0]) {
             if (!expectOk) return _violation("repurposed a unit whose status forbids it");
             _consumeWhole(id);
             l.status = PassportStatus.Repurposed;
             l.epoch += 1; // the status change bumps the epoch once more
             _newLot(ess.lotId, ess.material, ess.mass, ess.composition, l.holder, LotKind.Unit);
             _m[ess.lotId].status = PassportStatus.Repurposed;
-            _m[ess.lotId].rated = 100_000;
+            _m[ess.lotId].rated = rated;
             _m[ess.lotId].ended = _postConsumer(id);
             expectedSeq += 3; // StatusChanged (parent), UnitCreated, LotsTransformed
             calls["repurpose"]++;
