@@ -153,6 +153,16 @@ FIELD_POINT: dict[str, int] = {
     "extensions.rinne.statusHistory": 4,
     "extensions.rinne.stateOfHealthHistory": 4,
     "extensions.rinne.lifetimeCarbon": 4,
+    # The attestations behind the footprint, one by one (signer, lot, stage, figure, status): the verification
+    # records that prove the Art. 7 declaration complies, i.e. the results of test reports of point 3, for
+    # notified bodies, market surveillance authorities and the Commission. The public sees the figure and its
+    # assurance (``assurance``, ``weakestLinks``), not the suppliers' figures lot by lot.
+    "extensions.rinne.attestations": 3,
+    # Links between passports: the units this one was made from are part of its identity (Art. 77(6)(b): a
+    # repurposed or remanufactured battery's passport is linked to the original's), point 1 like
+    # ``parentPassports``; the units made from it say what became of the battery (its status), point 4.
+    "extensions.rinne.passportLinks.madeFrom": 1,
+    "extensions.rinne.passportLinks.madeInto": 4,
 }
 
 
@@ -216,18 +226,25 @@ def filter_tier(doc: dict[str, Any], tier: str, point: Callable[[str], int] = po
 # ------------------------------------------------------------------------ declarations
 
 #: Fields only the ledger may fill, even when it cannot compute them (then they are left out): a declaration
-#: must not be able to stand in for a figure the ledger derives (the Art. 7 figure, Art. 8 shares, element
-#: masses, identity, status and the SOH values that the holder or a diagnostician signed).
+#: must not be able to stand in for a figure the ledger derives (the Art. 7 figure, its stages and class, Art. 8
+#: shares, element masses, identity, category, status, the parties' accounts and the SOH values that the holder
+#: or a diagnostician signed). Every leaf the ledger exports is under one of these (a test checks it), so a
+#: member the ledger fills only sometimes (the class needs bands, the condition a diagnosis) can never be
+#: filled by a form the rest of the time.
 LEDGER_ONLY: frozenset[str] = frozenset(
     {
         "generalProductInformation.productIdentifier",
         "generalProductInformation.batteryPassportIdentifier",
+        "generalProductInformation.batteryCategory",
+        "generalProductInformation.manufacturerInformation.identifier",
+        "generalProductInformation.operatorInformation.identifier",
         "generalProductInformation.manufacturingDate",
         "generalProductInformation.batteryStatus",
         "generalProductInformation.batteryMass",
         "generalProductInformation.puttingIntoService",
         "carbonFootprint.batteryCarbonFootprint",
         "carbonFootprint.carbonFootprintPerLifecycleStage",
+        "carbonFootprint.carbonFootprintPerformanceClass",
         "carbonFootprint.absoluteCarbonFootprint",
         "circularity.recycledContent",
         "materialComposition.batteryMaterials",
@@ -238,8 +255,25 @@ LEDGER_ONLY: frozenset[str] = frozenset(
         "performanceAndDurability.batteryCondition.remainingEnergy",
     }
 )
+#: The member of a declarations document that only the IDTA-02035 export reads: an object keyed by submodel
+#: name (:data:`IDTA_SUBMODELS`), each in that submodel's value-only shape, so one declarations file serves both
+#: formats. The submodels sit one level down because one name would clash at the top: IDTA-02035-7 is
+#: ``circularity`` like the Battery Pass aspect, in another shape. The Battery Pass export ignores the member.
+IDTA_MEMBER = "idta"
+#: The IDTA-02035 submodel names (``ledger.exports.idta.SUBMODELS`` has the same; a test checks it).
+IDTA_SUBMODELS: frozenset[str] = frozenset(
+    {
+        "digital_nameplate",
+        "handover_documentation",
+        "carbon_footprint",
+        "technical_data",
+        "product_condition",
+        "material_composition",
+        "circularity",
+    }
+)
 #: Top-level keys of a declarations document besides the aspect members.
-DECLARATION_KEYS = frozenset(ASPECTS) | {"parties", "serialNumber", "art7", "uniqueIdentifier", "passportBaseUrl"}
+DECLARATION_KEYS = frozenset(ASPECTS) | {IDTA_MEMBER, "parties", "serialNumber", "art7", "uniqueIdentifier", "passportBaseUrl"}
 
 
 def check_declarations(declarations: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -248,24 +282,48 @@ def check_declarations(declarations: Mapping[str, Any] | None) -> dict[str, Any]
     address to its contact entity (``contactName``, ``postalAddress``, ``emailAddress``, ``webAddress``);
     ``serialNumber`` is checked against the unit's on-chain serial hash; ``art7`` holds the functional-unit inputs;
     ``uniqueIdentifier`` (``issuingAgencyCode``, ``companyIdentifier``) and ``passportBaseUrl`` build the ISO/IEC
-    15459 identifier and passport URL (Art. 77(3))."""
+    15459 identifier and passport URL (Art. 77(3)). ``idta`` holds the IDTA-02035 submodels' own
+    members (:data:`IDTA_MEMBER`): their names and shape are checked, and they are left out of the result (only
+    :func:`ledger.exports.idta.idta_passport` reads them)."""
     decl = copy.deepcopy(dict(declarations or {}))
     unknown = set(decl) - DECLARATION_KEYS
     if unknown:
         raise errors.InvalidInput(
             f"unknown declaration key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(DECLARATION_KEYS))}"
         )
-    for k in ASPECTS:
+    for k in (*ASPECTS, IDTA_MEMBER):
         if k in decl and not isinstance(decl[k], dict):
             raise errors.InvalidInput(f"declarations.{k} must be an object")
-    for path in sorted(LEDGER_ONLY):
-        node: Any = decl
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            raise errors.InvalidInput(f"{path} comes from the ledger and cannot be declared")
+    for k, v in decl.get(IDTA_MEMBER, {}).items():
+        if k not in IDTA_SUBMODELS:
+            raise errors.InvalidInput(
+                f"unknown IDTA-02035 submodel declarations.{IDTA_MEMBER}.{k}; known: {', '.join(sorted(IDTA_SUBMODELS))}"
+            )
+        if not isinstance(v, dict):
+            raise errors.InvalidInput(f"declarations.{IDTA_MEMBER}.{k} must be an object")
+    # The IDTA export's own members: ledger.exports.idta judges their ledger-only fields; here they are ignored.
+    decl.pop(IDTA_MEMBER, None)
+    refuse_ledger_only(decl, LEDGER_ONLY)
     decl["parties"] = {str(a).lower(): v for a, v in (decl.get("parties") or {}).items()}
     return decl
+
+
+def refuse_ledger_only(declared: Mapping[str, Any], paths: frozenset[str], where: str = "") -> None:
+    """Refuse a declarations member that could stand where the ledger fills `paths` (dotted): the field itself,
+    present at all (null included: a declared null would still stand where the ledger has none), or one of its
+    parents declared as anything but an object (``"batteryCondition": null`` would stand for the whole member)."""
+    for path in sorted(paths):
+        node: Any = declared
+        parts = path.split(".")
+        for n, part in enumerate(parts):
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+            if n == len(parts) - 1:
+                raise errors.InvalidInput(f"{where}{path} comes from the ledger and cannot be declared")
+            if not isinstance(node, Mapping):
+                at = ".".join(parts[: n + 1])
+                raise errors.InvalidInput(f"{where}{at} must be an object: {path} in it comes from the ledger")
 
 
 def merge_declared(held: dict[str, Any], declared: Mapping[str, Any] | None, where: str) -> dict[str, Any]:

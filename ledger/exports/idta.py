@@ -14,8 +14,14 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ledger import errors
-from ledger.exports.batterypass import filter_tier, merge_declared, point_in
+from ledger.exports.batterypass import (
+    IDTA_MEMBER,
+    check_declarations,
+    filter_tier,
+    merge_declared,
+    point_in,
+    refuse_ledger_only,
+)
 from ledger.exports.passport import battery_passport
 from ledger.figures.regulation import Art7Parameters
 from ledger.figures.source import Source
@@ -196,19 +202,13 @@ def point_of(path: str) -> int:
 
 
 def split_declarations(declarations: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a declarations document into its Battery Pass part and its IDTA submodel members (keyed by
-    submodel name, in the submodel's value-only shape); a declared ledger-only IDTA field is refused."""
+    """Split a declarations document into its Battery Pass part and its IDTA submodel members (its ``idta``
+    member, keyed by submodel name, each in the submodel's value-only shape); the document's shape is checked
+    as the Battery Pass export checks it, and a declared ledger-only IDTA field is refused."""
+    check_declarations(declarations)  # one document for both formats: the same judge of its shape
     rest = copy.deepcopy(dict(declarations or {}))
-    idta = {k: rest.pop(k) for k in SUBMODELS if k in rest}
-    for k, v in idta.items():
-        if not isinstance(v, dict):
-            raise errors.InvalidInput(f"declarations.{k} must be an object")
-    for path in sorted(LEDGER_ONLY):
-        node: Any = idta
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            raise errors.InvalidInput(f"{path} comes from the ledger and cannot be declared")
+    idta: dict[str, Any] = rest.pop(IDTA_MEMBER, None) or {}
+    refuse_ledger_only(idta, LEDGER_ONLY, f"declarations.{IDTA_MEMBER}.")
     return rest, idta
 
 
@@ -254,9 +254,9 @@ def idta_passport(
 
     Every figure is the Battery Pass export's (same ledger, same rules): the Art. 7 footprint per kWh of lifetime
     energy and per stage, the absolute footprint, the Art. 8 recycled shares, element masses (in kg here), SOH.
-    `declarations` is the Battery Pass export's document (parties, serialNumber, art7, ...); its members named
-    after a submodel add, in that submodel's shape, what only the economic operator can declare, and may never
-    overwrite a ledger field. A field neither holds is left out; ``extensions.rinne.missingRequiredMembers``
+    `declarations` is the Battery Pass export's document (parties, serialNumber, art7, ...); its ``idta`` member,
+    keyed by submodel name, adds in each submodel's shape what only the economic operator can declare, and may
+    never overwrite a ledger field. A field neither holds is left out; ``extensions.rinne.missingRequiredMembers``
     lists the schema-required members so left out. `tier` keeps only what that tier may see (Annex XIII)."""
     bp_decl, idta_decl = split_declarations(declarations)
     bp = battery_passport(

@@ -13,10 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from ledger.exports.batterypass import EXTENSION
-from ledger.exports.common import iso_time
 from ledger.exports.html import escape, json_block, page, table
 from ledger.exports.passport import BATTERYPASS_STAGE, passport_qr
-from ledger.figures.footprint import Footprint
 
 #: Badge colour class per assurance or attestation status: only "verified" is green; what counts but rests on
 #: its maker's word is amber; what does not count at all is red.
@@ -60,27 +58,6 @@ ul.atts{list-style:none;padding:0;margin:0}
 ul.atts li{padding:5px 0;border-bottom:1px solid #eef1f6}
 svg text{font:12px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;fill:#1d2330}
 """
-
-
-def attestation_entries(fp: Footprint) -> list[dict[str, Any]]:
-    """Return the attestations behind a footprint as the passport's ``extensions.rinne.attestations`` member:
-    one entry per attestation, judged (``status``, ``late``) as the footprint judged it."""
-    return [
-        {
-            "uid": a.uid,
-            "lotId": c.lot_id,
-            "label": c.label,
-            "lifecycleStage": BATTERYPASS_STAGE.get(a.stage, a.stage),
-            "kgCo2e": a.kg_co2e,
-            "status": a.status,
-            "late": a.late,
-            "signer": a.signer,
-            "methodology": a.methodology,
-            "validUntil": iso_time(a.valid_until),
-        }
-        for c in fp.contributions
-        for a in c.attestations
-    ]
 
 
 def _level_badge(level: str, text: str, attrs: str = "") -> str:
@@ -351,8 +328,45 @@ def _attestations(rinne: dict[str, Any]) -> str:
     return f'<div class="card"><h2>Attestations</h2>{body}</div>'
 
 
-def passport_html(passport: dict[str, Any]) -> str:
-    """Return a self-contained HTML page of a battery passport export (any access tier)."""
+_LINK_TITLE = {"madeFrom": "Made from", "madeInto": "Made into"}
+_LINK_REL = {"madeFrom": "parent", "madeInto": "child"}
+
+
+def _links(rinne: dict[str, Any], link: str | None) -> str:
+    links = rinne.get("passportLinks")
+    if links is None:
+        return f'<div class="card"><h2>Linked passports</h2><p class="note" id="no-links">Linked passports {_NOT_SHOWN}.</p></div>'
+    parts = []
+    for member in ("madeFrom", "madeInto"):
+        entries = links.get(member)
+        if entries is None:
+            items = f'<p class="note" id="{member}-none">{_LINK_TITLE[member]}: {_NOT_SHOWN}.</p>'
+        elif not entries:
+            items = f'<p class="note" id="{member}-none">{_LINK_TITLE[member]}: no other battery unit.</p>'
+        else:
+            lis = []
+            for e in entries:
+                name = f"<b>{escape(e['label'])}</b>"
+                if link is not None:
+                    # A link only where the caller says where passports live: an identifier is never guessed into a URL.
+                    href = link.format(label=e["label"], unitId=e["unitId"], urn=e["batteryPassportIdentifier"])
+                    name = f'<a class="passport-href" href="{escape(href)}">{name}</a>'
+                lis.append(
+                    f'<li class="passport-link" data-rel="{_LINK_REL[member]}" data-unit="{escape(e["unitId"])}" '
+                    f'data-urn="{escape(e["batteryPassportIdentifier"])}">{name} '
+                    f"<code>{escape(e['batteryPassportIdentifier'])}</code></li>"
+                )
+            items = f'<ul class="atts" id="{member}">{"".join(lis)}</ul>'
+        parts.append(f"<h3>{_LINK_TITLE[member]}</h3>{items}")
+    return f'<div class="card"><h2>Linked passports</h2>{"".join(parts)}</div>'
+
+
+def passport_html(passport: dict[str, Any], link: str | None = None) -> str:
+    """Return a self-contained HTML page of a battery passport export (any access tier).
+
+    The passports it links to (``extensions.rinne.passportLinks``) are named by label and passport identifier;
+    `link`, a format string with ``{label}``, ``{unitId}`` and ``{urn}`` (``"{label}-passport.html"`` beside
+    the demo's files), makes each a link too."""
     rinne = passport.get(EXTENSION, {}).get("rinne", {})
     label = rinne.get("label") or passport.get("generalProductInformation", {}).get("productIdentifier", "")
     body = (
@@ -368,6 +382,7 @@ def passport_html(passport: dict[str, Any]) -> str:
         + _origin(rinne)
         + "</div>"
         + _attestations(rinne)
+        + _links(rinne, link)
         + "<details><summary>Full export</summary>"
         + json_block(passport)
         + "</details>"

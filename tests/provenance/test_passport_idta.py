@@ -16,7 +16,7 @@ from schema_support import standards, strip_held
 
 import ledger
 from ledger import errors
-from ledger.exports.batterypass import leaf_paths
+from ledger.exports.batterypass import IDTA_SUBMODELS, leaf_paths
 from ledger.exports.idta import EXTENSION, FIELD_POINT, REQUIRED, SUBMODELS, idta_passport, point_of
 from ledger.exports.passport import battery_passport
 from ledger.figures.regulation import Art7Parameters
@@ -26,9 +26,12 @@ jsonschema = pytest.importorskip("jsonschema")
 
 STANDARDS = standards("idta-02035")
 pytestmark = pytest.mark.skipif(not STANDARDS.is_dir(), reason=f"reference schemas not found at {STANDARDS}")
-ART7 = Art7Parameters(cycles_per_year=250, service_years=10)
-#: What the Battery Pass half of the declarations adds to the footprint entries (IDTA-02035-3 requires both).
-BP_DECLARED = {"carbonFootprint": {"carbonFootprintPerformanceClass": "B", "carbonFootprintStudy": "https://example.com/pcf-study"}}
+#: The demo-style bands (Art. 7(2) leaves them to the delegated act): the class is the ledger's, never declared.
+ART7_DECLARED = {"cyclesPerYear": 250, "serviceYears": 10, "classBands": [[0.0005, "A"], [1_000.0, "B"]]}
+ART7 = Art7Parameters.from_mapping(ART7_DECLARED)
+#: What the Battery Pass half of the declarations adds to the footprint entries (IDTA-02035-3 requires it and
+#: the performance class, which the ledger gives from the Art. 7 bands and no declaration may).
+BP_DECLARED = {"carbonFootprint": {"carbonFootprintStudy": "https://example.com/pcf-study"}, "art7": ART7_DECLARED}
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
 
 
@@ -81,7 +84,7 @@ def _example(name: str) -> Any:
 
 def _declarations(ref_index: Any, unit: str) -> dict[str, Any]:
     held = idta_passport(ref_index, unit, art7=ART7, declarations={**BP_DECLARED, "serialNumber": unit})
-    return {**BP_DECLARED, "serialNumber": unit, **{k: strip_held(_example(k), held[k]) for k in SUBMODELS}}
+    return {**BP_DECLARED, "serialNumber": unit, "idta": {k: strip_held(_example(k), held[k]) for k in SUBMODELS}}
 
 
 def test_required_members_match_the_schemas() -> None:
@@ -193,27 +196,33 @@ def test_parties_fill_the_manufacturer_by_ledger_address(ref_index) -> None:
 @pytest.mark.parametrize(
     ("declared", "field"),
     [
-        ({"carbon_footprint": {"ProductCarbonFootprints": []}}, "ProductCarbonFootprints"),
+        ({"idta": {"carbon_footprint": {"ProductCarbonFootprints": []}}}, "ProductCarbonFootprints"),
         (
             {
-                "circularity": {
-                    "RecycledContentInformation": [{"PreConsumerShare": 90, "RecycledMaterial": "Nickel", "PostConsumerShare": 9}]
+                "idta": {
+                    "circularity": {
+                        "RecycledContentInformation": [{"PreConsumerShare": 90, "RecycledMaterial": "Nickel", "PostConsumerShare": 9}]
+                    }
                 }
             },
             "RecycledContentInformation",
         ),
-        ({"technical_data": {"GeneralInformation": {"BatteryMass": 1.0}}}, "BatteryMass"),
-        ({"material_composition": {"BatteryMaterials": []}}, "BatteryMaterials"),
+        ({"idta": {"technical_data": {"GeneralInformation": {"BatteryMass": 1.0}}}}, "BatteryMass"),
+        ({"idta": {"material_composition": {"BatteryMaterials": []}}}, "BatteryMaterials"),
         (
             {
-                "product_condition": {
-                    "StateOfCertifiedEnergy": {"StateOfCertifiedEnergyValue": 99, "LastUpdate": "2030-01-01T00:00:00Z"}
+                "idta": {
+                    "product_condition": {
+                        "StateOfCertifiedEnergy": {"StateOfCertifiedEnergyValue": 99, "LastUpdate": "2030-01-01T00:00:00Z"}
+                    }
                 }
             },
             "StateOfCertifiedEnergy",
         ),
-        ({"digital_nameplate": {"LifeCycleStage": "original"}}, "LifeCycleStage"),
+        ({"idta": {"digital_nameplate": {"LifeCycleStage": "original"}}}, "LifeCycleStage"),
+        ({"idta": {"digital_nameplate": {"DateOfPuttingIntoService": None}}}, "DateOfPuttingIntoService"),  # even null
         ({"carbonFootprint": {"batteryCarbonFootprint": 0.01}}, "batteryCarbonFootprint"),
+        ({"carbonFootprint": {"carbonFootprintPerformanceClass": "A"}}, "carbonFootprintPerformanceClass"),
         ({"materialComposition": {"batteryMaterials": []}}, "batteryMaterials"),
     ],
 )
@@ -221,6 +230,36 @@ def test_declarations_cannot_overwrite_the_ledger(ref_index, declared: dict[str,
     # Not even where the ledger holds nothing to clash with (no Art. 7 figure without its inputs): refused.
     with pytest.raises(errors.InvalidInput, match=f"{field} comes from the ledger"):
         idta_passport(ref_index, "ESS1", declarations=declared)
+
+
+IDTA_ONLY, BOTH = (idta_passport,), (idta_passport, battery_passport)
+
+
+@pytest.mark.parametrize(
+    ("declared", "message", "exports"),
+    [
+        # A parent declared as anything but an object would stand for the whole member the ledger fills.
+        ({"idta": {"product_condition": {"StateOfCertifiedEnergy": None}}}, "StateOfCertifiedEnergy comes from the ledger", IDTA_ONLY),
+        ({"idta": {"technical_data": {"GeneralInformation": "Fake AG"}}}, "GeneralInformation must be an object", IDTA_ONLY),
+        ({"performanceAndDurability": {"batteryCondition": None}}, "batteryCondition must be an object", BOTH),
+        ({"generalProductInformation": {"manufacturerInformation": []}}, "manufacturerInformation must be an object", BOTH),
+        # The submodels are one level down, by their names only (one document serves both formats, and both
+        # check it): a misspelt one is an error, not ignored.
+        ({"idta": {"digital_name_plate": {}}}, "unknown IDTA-02035 submodel declarations.idta.digital_name_plate", BOTH),
+        ({"idta": {"circularity": []}}, "declarations.idta.circularity must be an object", BOTH),
+        ({"idta": []}, "declarations.idta must be an object", BOTH),
+        # At the top level, as before the member existed, a submodel name is an unknown key.
+        ({"digital_nameplate": {"Markings": []}}, "unknown declaration key", BOTH),
+    ],
+)
+def test_declarations_are_refused_in_the_wrong_shape(ref_index, declared: dict[str, Any], message: str, exports: Any) -> None:
+    for export in exports:
+        with pytest.raises(errors.InvalidInput, match=message):
+            export(ref_index, "ESS1", declarations=declared)
+
+
+def test_both_formats_name_the_same_submodels() -> None:
+    assert IDTA_SUBMODELS == frozenset(SUBMODELS)
 
 
 def test_a_declared_text_cannot_contradict_a_party(ref_index) -> None:
@@ -231,7 +270,7 @@ def test_a_declared_text_cannot_contradict_a_party(ref_index) -> None:
             "ESS1",
             declarations={
                 "parties": {maker: {"contactName": "Real Oy"}},
-                "technical_data": {"GeneralInformation": {"ManufacturerName": "Fake AG"}},
+                "idta": {"technical_data": {"GeneralInformation": {"ManufacturerName": "Fake AG"}}},
             },
         )
     with pytest.raises(errors.InvalidInput, match="does not match the serial hash"):

@@ -14,12 +14,10 @@ from prov_synth import Synth, account
 
 from ledger.domain.composition import Composition
 from ledger.domain.enums import OpKind, PassportStatus, Role
-from ledger.domain.ids import id_bytes, origin_code
+from ledger.domain.ids import origin_code
 from ledger.exports.passport import battery_passport
-from ledger.exports.passport_page import attestation_entries, passport_html
-from ledger.figures.footprint import footprint_of
+from ledger.exports.passport_page import passport_html
 from ledger.figures.regulation import Art7Parameters
-from ledger.figures.source import judged_at, upstream_state
 from ledger.index.store import EventIndex
 
 pytestmark = pytest.mark.browser
@@ -71,13 +69,7 @@ def _graph() -> Synth:
 
 
 def _passport(index: EventIndex, unit: str, **kw: Any) -> dict[str, Any]:
-    p = battery_passport(index, unit, **kw)
-    rinne = p["extensions"]["rinne"]
-    if "attestations" not in rinne:
-        # Until battery_passport carries its attestations (requested), add them as it will: from the same footprint.
-        st = upstream_state(index, id_bytes(unit))
-        rinne["attestations"] = attestation_entries(footprint_of(st, id_bytes(unit), at=judged_at(index, st, None)))
-    return p
+    return battery_passport(index, unit, **kw)
 
 
 @pytest.fixture()

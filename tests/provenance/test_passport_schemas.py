@@ -35,7 +35,8 @@ EXAMPLES = {
     "performanceAndDurability": "io.BatteryPass.Performance/1.2.1/gen/PerformanceAndDurability.json",
     "supplyChainDueDiligence": "io.BatteryPass.SupplyChainDueDiligence/1.2.0/gen/SupplyChainDueDiligence-payload.json",
 }
-ART7 = Art7Parameters(cycles_per_year=250, service_years=10)
+#: The demo-style bands (Art. 7(2) leaves them to the delegated act): the class is the ledger's, never declared.
+ART7 = Art7Parameters(cycles_per_year=250, service_years=10, class_bands=((0.0005, "A"), (1_000.0, "B")))
 
 
 def _load(rel: str) -> Any:
