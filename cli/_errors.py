@@ -103,7 +103,9 @@ _REVERTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "RinneLedgerRecycledShareExceeded": lambda a: (
         f"lot {_lot(a['lotId'])} claims a larger recycled share of some element than the inputs carry"
     ),
-    "RinneLedgerInvalidRating": lambda a: f"unit {_lot(a['unitId'])}: the rated energy is out of range (at most 1.1 TWh)",
+    "RinneLedgerInvalidRating": lambda a: (
+        f"unit {_lot(a['unitId'])}: rated energy above what it may be: modules together above their pack, a rebuilt unit above its parts, or over 1.1 TWh"
+    ),
     "GwpAttestationsSelfDeclarationClosed": lambda a: (
         f"lot {_lot(a['lotId'])} is no longer active: only an accredited GWP verifier may attest it now"
     ),

@@ -86,6 +86,8 @@ def unit() -> None:
           --serial VIN123-PACK --rated 75kWh --account pack-maker
       rinne unit soh PACK-001 --soh 82% --capacity 61kWh --cycles 900 --throughput 70MWh --account diag
       rinne unit status PACK-001 waste --account oem
+      rinne unit dismantle PACK-001 --material MODULE-18KWH --module M1:110kg:18.75kWh \\
+          --module M2:110kg:18.75kWh --account second-life
       rinne unit recycle PACK-001 --out BM-001:BLACK-MASS:300kg --account recycler
       rinne unit show PACK-001 --json
     """
@@ -391,6 +393,106 @@ def repurpose(
     session.done(
         receipt,
         f"repurposed {names} into {rinne.label_of(unit_lot.lot_id)}",
+        unit_id=unit_lot.lot_id,
+        parents=[u.lot_id for u in used],
+    )
+
+
+def _module(text: str) -> tuple[str, int, int, str]:
+    """ID:MASS:RATED[:SERIAL] of one module; the serial defaults to the id."""
+    parts = text.split(":")
+    if len(parts) not in (3, 4) or not all(parts):
+        raise ValueError(f"--module {text!r}: expected ID:MASS:RATED[:SERIAL], e.g. LF003-M1:110kg:18.75kWh")
+    return parts[0], parse_mass(parts[1]), parse_energy(parts[2]), parts[3] if len(parts) == 4 else parts[0]
+
+
+@unit.command()
+@click.argument("unit_id", callback=_id)
+@click.option(
+    "--module",
+    "modules",
+    multiple=True,
+    required=True,
+    metavar="ID:MASS:RATED[:SERIAL]",
+    help="Module made (repeat): LF003-M1:110kg:18.75kWh. The serial defaults to the id.",
+)
+@click.option("--material", "-m", required=True, metavar="CODE", help="Module material code, e.g. MODULE-NMC811-18KWH.")
+@click.option("--loss", metavar="ELEMENTS", help="Declared loss.  [default: what the modules do not carry]")
+@write_command
+@pass_session
+def dismantle(session: Session, unit_id: str, modules: tuple[str, ...], material: str, loss: str | None) -> None:
+    """Take a whole unit apart into modules, each a unit with its own passport linked to it
+    (PACK_ASSEMBLER, SECOND_LIFE or RECYCLER).
+
+    The unit's element content is divided among the modules by mass (housing and wiring carry no
+    tracked element), so each module carries the unit's recycled share and its part of the
+    footprint. Modules keep the unit's status and end-user standing; their rated energies add up to
+    at most the unit's (the contract refuses more).
+
+    \b
+    Example:
+      rinne unit dismantle LF003 --material MODULE-NMC811-18KWH --module LF003-M1:110kg:18.75kWh \\
+          --module LF003-M2:110kg:18.75kWh --account second-life
+    """
+    with user_input():
+        parsed = [_module(m) for m in modules]
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
+    ledger = session.signer()
+    with user_input():
+        lots = ledger.module_lots(unit_id, [(m_id, grams) for m_id, grams, _, _ in parsed], material)
+        specs = [_unit_spec(serial, rated) for _, _, rated, serial in parsed]
+    names = ", ".join(
+        f"{rinne.label_of(lot.lot_id)} ({format_mass(lot.mass)}, {format_energy(sp.rated_wh)})" for lot, sp in zip(lots, specs)
+    )
+    session.confirm(f"Dismantle {rinne.label_of(unit_id)} into {names} {session.who()}")
+    with session.busy("dismantling"):
+        receipt = ledger.dismantle(unit_id, lots, specs, loss_comp)
+    session.done(receipt, f"dismantled {rinne.label_of(unit_id)} into {names}", unit_id=unit_id, modules=[lot.lot_id for lot in lots])
+
+
+@unit.command()
+@click.argument("unit_id")
+@click.option(
+    "--from", "parts", multiple=True, required=True, metavar="UNIT[=MASS]", help="Module or unit consumed, whole or part (repeat)."
+)
+@_unit_options
+@write_command
+@pass_session
+def remanufacture(
+    session: Session,
+    unit_id: str,
+    parts: tuple[str, ...],
+    material: str,
+    mass: str,
+    serial: str,
+    rated: str,
+    elements: str | None,
+    recycled_pre: str | None,
+    recycled_post: str | None,
+    loss: str | None,
+    evidence: str | None,
+) -> None:
+    """Rebuild a unit from used and new modules or units, linked to every part (PACK_ASSEMBLER or
+    SECOND_LIFE); its status is remanufactured and it is rated at most what its parts were.
+
+    \b
+    Example:
+      rinne unit remanufacture LF003-R --from LF003-M1 --from LF003-M2 --from NEW-M7 \\
+          --material PACK-NMC811-56KWH --mass 330kg --serial LF003-R-2031 --rated 56kWh --account packs
+    """
+    with user_input():
+        used = _specs.uses(parts)
+        spec = _unit_spec(serial, parse_energy(rated))
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
+        unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
+    ledger = session.signer()
+    names = ", ".join(rinne.label_of(u.lot_id) for u in used)
+    session.confirm(f"Remanufacture {rinne.label_of(unit_lot.lot_id)} from {names} {session.who()}")
+    with session.busy("remanufacturing"):
+        receipt = ledger.remanufacture(used, unit_lot, spec, loss_comp)
+    session.done(
+        receipt,
+        f"remanufactured {rinne.label_of(unit_lot.lot_id)} from {names}",
         unit_id=unit_lot.lot_id,
         parents=[u.lot_id for u in used],
     )

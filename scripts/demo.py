@@ -70,6 +70,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KG = 1_000  # grams
 T = 1_000_000
 YEAR = 365 * 86_400
+#: Modules a pack is taken apart into for its second life (Battery Pass circularity: module-level reuse).
+MODULES_PER_PACK = 4
 
 PARTIES: dict[str, tuple[str, Role]] = {
     "mine_au": ("Kambalda & Greenbushes Mining (AU)", Role.MINER),
@@ -379,14 +381,22 @@ def next_lives(demo: Demo) -> None:
                 evidence=to_bytes32(f"diagnosis LF001 y{year}"),
             ),
         )
-    # Repurpose: modules of LF003 and LF004 become ESS001.
+    # Repurpose: LF003 and LF004 are taken apart into four modules each (each module a unit with its own
+    # passport linked to its pack; the 10 kg of housing and wiring carry no tracked element), and their eight
+    # modules become ESS001.
+    sl = demo["second_life"]
+    modules: list[str] = []
     for pack in ("LF003", "LF004"):
         demo.give("oem", pack, "second_life")
-    sl = demo["second_life"]
-    parents = [sl.lot("LF003"), sl.lot("LF004")]
-    ess_comp = parents[0].composition + parents[1].composition
+        ids = [f"{pack}-M{k}" for k in range(1, MODULES_PER_PACK + 1)]
+        lots = sl.module_lots(pack, [(m, 110 * KG) for m in ids], "MODULE-NMC811-18KWH")
+        sl.dismantle(pack, lots, [UnitSpec(serial=f"SN-{m}-2026", rated_wh=PACK_WH // MODULES_PER_PACK) for m in ids])
+        for m in ids:
+            demo.attest(m, 1.5, LifeCycleStage.EndOfLife)  # the dismantling, per module
+        modules += ids
+    ess_comp = sum(sl.compositions_of([Use(lot_id=m) for m in modules]), Composition())
     sl.repurpose(
-        ["LF003", "LF004"],
+        modules,
         LotSpec(lot_id="ESS001", material="ESS-NMC811-110KWH", mass=1_050 * KG, composition=ess_comp),
         UnitSpec(serial="SN-ESS001-2031", rated_wh=110_000),
     )
@@ -405,7 +415,9 @@ def next_lives(demo: Demo) -> None:
                 evidence=to_bytes32(f"diagnosis ESS001 h{year}"),
             ),
         )
-    demo.say("LF001 reused in a second vehicle; LF003 + LF004 repurposed into ESS001 (110 kWh stationary)")
+    demo.say(
+        f"LF001 reused in a second vehicle; LF003 + LF004 taken apart into {len(modules)} modules, repurposed into ESS001 (110 kWh stationary)"
+    )
 
 
 def recycle(demo: Demo) -> list[str]:

@@ -72,7 +72,8 @@ interface IRinneLedger is IParticipantRegistry {
     /// consumed inputs gave (ISO 22095 controlled blending; for one output of several, beyond the rounding
     /// of whole grams).
     error RinneLedgerRecycledShareExceeded(bytes32 lotId);
-    /// @notice A unit's rated energy does not fit 40 bits (1.1 TWh).
+    /// @notice A unit's rated energy does not fit 40 bits (1.1 TWh), or is above what the units it is made from were
+    /// rated (modules together above their pack, a rebuilt unit above its parts).
     error RinneLedgerInvalidRating(bytes32 unitId);
     /// @notice The lot is not frozen.
     error RinneLedgerNotFrozen(bytes32 lotId);

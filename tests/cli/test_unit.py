@@ -343,3 +343,75 @@ def test_recycle_of_a_never_used_pack_gives_pre_consumer_lots(rinne):
     rinne.write("unit", "recycle", "PACK-7", "--out", "BM-7:BLACK-MASS:300kg:Ni=38kg,Co=4.5kg,Li=6kg", account="recycler")
     bm = rinne.ledger().lot("BM-7")
     assert bm.composition.as_dict("pre") == bm.composition.as_dict() and bm.composition.as_dict("post") == {}
+
+
+def _modules_of(rinne, pack, *mods, account="second", code=0):
+    args = ["unit", "dismantle", pack, "--material", "MODULE-NMC811"]
+    for m in mods:
+        args += ["--module", m]
+    if code:
+        return rinne.fail(*args, "--account", account, "--yes", code=code)
+    return rinne.write(*args, account=account)
+
+
+def test_dismantle_into_modules_each_with_its_passport(rinne):
+    _cells(rinne, "CELLS-D")
+    _pack(rinne, "LF-D", "CELLS-D")
+    _to(rinne, "LF-D", "pack", "second")
+    # A rating above the pack's, a malformed module, a module mass above the pack's: one-line errors, nothing written.
+    line = _modules_of(rinne, "LF-D", "LF-D-M1:220kg:40kWh", "LF-D-M2:220kg:40kWh", code=1)
+    assert "unit LF-D: rated energy above what it may be: modules together above their pack" in line
+    assert "expected ID:MASS:RATED[:SERIAL]" in _modules_of(rinne, "LF-D", "LF-D-M1:220kg", code=2)
+    assert "cannot come from LF-D" in _modules_of(rinne, "LF-D", "LF-D-M1:300kg:30kWh", "LF-D-M2:300kg:30kWh", code=1)
+    assert rinne.ledger().lot("LF-D", with_composition=False).state == LotState.ACTIVE
+    out = _modules_of(rinne, "LF-D", "LF-D-M1:220kg:37.5kWh:SN-M1", "LF-D-M2:220kg:37.5kWh:SN-M2")
+    assert out["modules"] == [to_bytes32("LF-D-M1"), to_bytes32("LF-D-M2")]
+    ledger = rinne.ledger()
+    assert ledger.lot("LF-D", with_composition=False).state == LotState.CONSUMED
+    shown = [rinne.json("unit", "show", m) for m in ("LF-D-M1", "LF-D-M2")]
+    assert [s["parents"] for s in shown] == [[to_bytes32("LF-D")]] * 2
+    assert [s["rated_wh"] for s in shown] == [37_500, 37_500] and {s["status"] for s in shown} == {"ORIGINAL"}
+    # Every gram of the pack's elements in exactly one module.
+    totals = [s["composition"]["total"] for s in shown]
+    assert {e: sum(t.get(e, 0) for t in totals) for e in ("Ni", "Co", "Li")} == {"Ni": 40_000, "Co": 5_000, "Li": 7_000}
+    # Only a dismantler (pack assembler, second-life operator or recycler) takes units apart.
+    _cells(rinne, "CELLS-D2")
+    _pack(rinne, "LF-D2", "CELLS-D2")
+    _to(rinne, "LF-D2", "pack", "oem")
+    line = _modules_of(rinne, "LF-D2", "LF-D2-M1:440kg:75kWh", account="oem", code=1)
+    assert "lacks the role for this (PACK_ASSEMBLER or SECOND_LIFE or RECYCLER)" in line
+
+
+def test_remanufacture_from_modules(rinne):
+    _cells(rinne, "CELLS-R")
+    _pack(rinne, "LF-R", "CELLS-R")
+    _modules_of(rinne, "LF-R", "LF-R-M1:220kg:37.5kWh", "LF-R-M2:220kg:37.5kWh", account="pack")
+    args = ["unit", "remanufacture", "LF-R2", "--from", "LF-R-M1", "--from", "LF-R-M2", "--material", "PACK-75KWH"]
+    args += ["--mass", "440kg", "--serial", "SN-LF-R2"]
+    assert "a rebuilt unit above its parts" in rinne.fail(*args, "--rated", "80kWh", "--account", "pack", "--yes")
+    assert rinne.ledger().lot("LF-R2", with_composition=False).state == LotState.NONE
+    out = rinne.write(*args, "--rated", "75kWh", account="pack")
+    assert out["parents"] == [to_bytes32("LF-R-M1"), to_bytes32("LF-R-M2")]
+    shown = rinne.json("unit", "show", "LF-R2")
+    assert shown["status"] == "REMANUFACTURED" and shown["rated_wh"] == 75_000
+
+
+def test_dismantle_through_the_installed_rinne(rinne):
+    """The same command as a real subprocess of the installed entry point: output and exit codes as a user sees them."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _cells(rinne, "CELLS-S")
+    _pack(rinne, "LF-S", "CELLS-S")
+    exe = Path(sys.executable).with_name("rinne")
+    env = {k: v for k, v in {**os.environ, **rinne.env()}.items() if v is not None}
+    base = [str(exe), "unit", "dismantle", "LF-S", "--material", "MODULE", "--rpc-url", rinne.rpc_url, "--account", "pack", "--yes"]
+    bad = subprocess.run([*base, "--module", "LF-S-M1:440kg:-5kWh"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and bad.stdout == ""
+    assert len([x for x in bad.stderr.splitlines() if x.startswith("Error:")]) == 1
+    ok = subprocess.run([*base, "--module", "LF-S-M1:440kg:75kWh"], env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "dismantled LF-S into LF-S-M1" in ok.stdout + ok.stderr
+    assert rinne.ledger().unit("LF-S-M1").rated_wh == 75_000
