@@ -25,6 +25,19 @@ class MineShare(BaseModel):
     grams: dict[str, float]
 
 
+class Concentration(BaseModel):
+    """How concentrated the mined supply of one element is in few countries (issue 19)."""
+
+    model_config = FROZEN
+
+    hhi: float = Field(description="Herfindahl-Hirschman index over the countries of the mined part, 0-10,000")
+    countries: dict[str, float] = Field(description="country → share of the mined part, largest first")
+    top_country: str
+    top_share: float
+    unknown_share: float = Field(description="share of the mined part with no declared country (in the index as the largest's)")
+    recycled_share: float = Field(description="share of the element that came out of recycling (outside the index)")
+
+
 class OriginMix(Report):
     """Country-of-origin mix per element of a lot or unit, traced to the minted lots by mass share."""
 
@@ -33,12 +46,49 @@ class OriginMix(Report):
     grams: dict[str, dict[str, float]] = Field(description="element → country → grams")
     shares: dict[str, dict[str, float]] = Field(description="element → country → share of the element")
     mines: list[MineShare]
+    concentration: dict[str, Concentration] = Field(
+        default_factory=dict, description="element → supply concentration of its mined part (no entry: all recycled)"
+    )
 
 
 RECYCLED_ORIGIN = "recycled"
 
 
 UNKNOWN_ORIGIN = "unknown"
+
+
+def concentration_of(by_country: dict[str, float]) -> Concentration | None:
+    """The supply concentration of one element from its grams by origin (:attr:`OriginMix.grams`).
+
+    The Herfindahl-Hirschman index is the sum of the squared percentage shares of the countries the mined
+    part came from (0-10,000, as competition authorities and the EU's critical raw materials assessment
+    use it; above 2,500 is highly concentrated). Recycled material has no mining country and is left out
+    (its share is given beside). Material of no declared origin is counted in the largest country's share,
+    the worst case: the index is then an upper bound, never flattered by hiding where material came from.
+    None when nothing was mined.
+    """
+    recycled = by_country.get(RECYCLED_ORIGIN, 0.0)
+    total = sum(by_country.values())
+    mined = {c: g for c, g in by_country.items() if c != RECYCLED_ORIGIN and g > 0}
+    mined_total = sum(mined.values())
+    if mined_total <= 0:
+        return None
+    shares = dict(sorted(((c, g / mined_total) for c, g in mined.items()), key=lambda kv: (-kv[1], kv[0])))
+    top = next(iter(shares))
+    unknown = shares.get(UNKNOWN_ORIGIN, 0.0)
+    known = [v for c, v in shares.items() if c != UNKNOWN_ORIGIN]
+    if known:
+        known[0] += unknown  # shares are largest first: the worst case puts the unknown part there
+    else:
+        known = [unknown]
+    return Concentration(
+        hhi=sum((100 * v) ** 2 for v in known),
+        countries=shares,
+        top_country=top,
+        top_share=shares[top],
+        unknown_share=unknown,
+        recycled_share=recycled / total if total else 0.0,
+    )
 
 
 def origin_mix_of(st: LedgerState, lot_id: bytes, *, through_recycling: bool = False) -> OriginMix:
@@ -101,12 +151,14 @@ def origin_mix_of(st: LedgerState, lot_id: bytes, *, through_recycling: bool = F
         )
         for m, w in sorted(mines.items(), key=lambda kv: lots[kv[0]].pos)
     ]
+    concentration = {e: c for e, v in grams.items() if v and (c := concentration_of(v)) is not None}
     return OriginMix(
         lot_id=hex_of(lot_id),
         label=label_of(lot_id),
         grams={e: dict(sorted(v.items())) for e, v in grams.items() if v},
         shares={e: v for e, v in shares.items() if v},
         mines=mine_list,
+        concentration=concentration,
     )
 
 

@@ -209,6 +209,38 @@ def test_origin_mix_by_mass_share(ref_index) -> None:
     assert deep.grams["Ni"] == {"AU": approx(5_700)}
 
 
+def test_supply_concentration_by_element(ref_index) -> None:
+    """Herfindahl-Hirschman over the mining countries of each element (issue 19), worked by hand."""
+    pack1 = origin_mix(ref_index, "PACK1").concentration
+    # Ni 60 % AU and 40 % FI: 60² + 40² = 5,200; Co all from CD: 10,000.
+    assert pack1["Ni"].hhi == approx(5_200) and pack1["Ni"].countries == {"AU": approx(0.6), "FI": approx(0.4)}
+    assert pack1["Ni"].top_country == "AU" and pack1["Ni"].recycled_share == 0.0
+    assert pack1["Co"].hhi == approx(10_000) and pack1["Li"].top_country == "CL"
+    # CAM3's nickel is 1.2 of 5.7 kg recycled: outside the index, which is over the mined 4.5 kg (all AU).
+    cam3 = origin_mix(ref_index, "CAM3").concentration["Ni"]
+    assert cam3.hhi == approx(10_000) and cam3.recycled_share == approx(1_200 / 5_700)
+
+
+def test_undeclared_origin_never_lowers_the_concentration() -> None:
+    """Hiding where material came from cannot make a supply look diverse: the undeclared part is counted in
+    the largest country's share, the worst case, so the index is an upper bound on the true one."""
+    from ledger.figures.origin import concentration_of
+
+    honest = concentration_of({"CD": 500.0, "AU": 500.0})
+    # The cheat: the same supply, three quarters from CD, with half of the CD ore minted with no origin.
+    truth = concentration_of({"CD": 750.0, "AU": 250.0})
+    hidden = concentration_of({"CD": 375.0, "unknown": 375.0, "AU": 250.0})
+    assert honest is not None and truth is not None and hidden is not None
+    assert honest.hhi == approx(5_000) and truth.hhi == approx(75**2 + 25**2)
+    assert hidden.hhi >= truth.hhi and hidden.unknown_share == approx(0.375)
+    everything_hidden = concentration_of({"unknown": 100.0})
+    assert everything_hidden is not None and everything_hidden.hhi == approx(10_000)
+    # The index is over what was mined: recycled grams neither dilute nor concentrate it.
+    with_recycled = concentration_of({"CD": 500.0, "AU": 500.0, "recycled": 9_000.0})
+    assert with_recycled is not None and with_recycled.hhi == approx(5_000) and with_recycled.recycled_share == approx(0.9)
+    assert concentration_of({"recycled": 10.0}) is None
+
+
 def test_lifetime_carbon_across_lives(ref_index) -> None:
     """ESS1 embodies 102 kg; PACK1 delivered 10 MWh (first life) + 4 MWh (reuse), PACK2 8 MWh of which
     half counts (half its mass went into ESS1), then the ESS delivered 6 MWh: 24 MWh in all."""
