@@ -572,6 +572,8 @@ def results(demo: Demo) -> dict[str, Any]:
             "recycled": {e.element: round(e.recycled_share or 0.0, 4) for e in rc.elements if e.element in ("Li", "Ni", "Co", "Mn")},
             "targets_met": {str(k): v for k, v in rc.meets.items()},
             "origin": {e: {c: round(s, 3) for c, s in om.shares.get(e, {}).items()} for e in ("Li", "Ni", "Co", "Mn")},
+            # Herfindahl-Hirschman index of the mined part per element (docs/methodology.md §9).
+            "supply_hhi": {e: round(om.concentration[e].hhi) for e in ("Li", "Ni", "Co", "Mn") if e in om.concentration},
         }
         if unit in ("LF001", "ESS001"):
             lc = provenance.lifetime_carbon(index, unit)
@@ -633,6 +635,10 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
             f"{el} " + ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(m.items(), key=lambda kv: -kv[1]))
             for el, m in s["units"]["LF005"]["origin"].items()
         )
+    )
+    p(
+        "supply concentration of LF005's mined metals (HHI, 10,000 = one country): "
+        + ", ".join(f"{el} {hhi:,}" for el, hhi in s["units"]["LF005"]["supply_hhi"].items())
     )
     p("LF005 traces back to: " + ", ".join(s["mines_of_LF005"]))
     p("")
