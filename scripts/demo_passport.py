@@ -7,6 +7,7 @@ Every company, address, link and rated value here is fictional demo data: the ex
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,10 +35,10 @@ def serial_of(pack: str) -> str:
 
 #: The units whose passports the demo writes (a recycled unit has none: Art. 77(8)).
 PASSPORT_UNITS = ("LF005",)
-#: Off until the demo's declarations carry what only IDTA-02035 asks of an operator (the nameplate's address
-#: parts, handover documents: ``ledger.idta_passport`` takes them as members named after each submodel); on,
-#: the demo also writes the IDTA-02035 submodels of each passport unit (:func:`write_idta_passport`).
-IDTA_EXPORT = False
+#: The demo also writes the IDTA-02035 submodels of each passport unit (:func:`write_idta_passport`), from the
+#: same declarations: what only IDTA-02035 asks of an operator (the nameplate's city and facility, markings,
+#: handover documents, ...) is their ``idta`` member (:func:`idta_declarations`).
+IDTA_EXPORT = True
 #: The pack model (Annex VI Part A(1)). Battery Pass 1.2.0 has no model attribute and the declarations
 #: document no key for it, so it appears only in the declared part numbers and document names.
 PACK_MODEL = "LF-NMC811-75"
@@ -74,6 +75,50 @@ COMPANIES: dict[str, dict[str, Any]] = {
     },
 }
 _DOCS = "https://docs.pack-assembly.example.com"
+#: Where the pack assembler's document identifiers are unique (IDTA-02035-2 ``DocumentDomainId``).
+_DOC_DOMAIN = "pack-assembly.example.com"
+#: The pack assembler's plant 2 (the manufacturing place) as a GS1 Global Location Number: 13 digits, the
+#: last a check digit, under a company prefix no one holds (IDTA-02035-1 ``UniqueFacilityIdentifier``).
+FACILITY_GLN = "4099999000029"
+#: The city of the pack assembler's address. Battery Pass 1.2.0's postal address has no city member (the
+#: declarations write it into ``streetAddress``); the IDTA-02035-1 nameplate requires ``CityTown``.
+MAKER_CITY = "Dresden"
+#: Fictional: initial internal resistance of one cell and of one 12s module (ohm; the pack's is in
+#: ``operator_declarations``). 96 cells in series, two in parallel: 96 x 1.7 mOhm / 2 plus the busbars.
+CELL_OHM, MODULE_OHM = 0.0017, 0.0105
+
+
+@dataclass(frozen=True)
+class Document:
+    """One of the operator's documents, written once: the Battery Pass export links to its file, IDTA-02035 names
+    it by identifier and lists it, classified after VDI 2770 Blatt 1:2020, in the handover documentation."""
+
+    identifier: str
+    vdi2770_class: tuple[str, str]  # class id, class name
+    title: str
+    file: str
+    mime: str = "application/pdf"
+
+
+def _doc(name: str, vdi2770_class: tuple[str, str], title: str, mime: str = "application/pdf") -> Document:
+    ext = {"application/pdf": "pdf", "text/csv": "csv"}[mime]
+    return Document(f"{PACK_MODEL}-{name.upper()}", vdi2770_class, title, f"{_DOCS}/{PACK_MODEL}/{name}.{ext}", mime)
+
+
+_CERTIFICATES = ("02-04", "Certificates, certifications, attestations")
+_DISASSEMBLY = ("03-01", "Assembly, disassembly")
+_DECOMMISSIONING = ("03-04", "Commissioning, decommissioning")
+DOCUMENTS: dict[str, Document] = {
+    "conformity": _doc("eu-doc-2026-001", _CERTIFICATES, "EU declaration of conformity"),
+    "test_report": _doc("test-report-2026-001", _CERTIFICATES, "Results of test reports proving compliance"),
+    "lifetime_test": _doc("lifetime-test-iec62660-1", _CERTIFICATES, "Cycle-life test (IEC 62660-1)"),
+    "dismantling": _doc("dismantling", _DISASSEMBLY, "Dismantling manual"),
+    "bill_of_material": _doc("bom", ("02-03", "Components"), "Bill of material", "text/csv"),
+    "safety": _doc("safety-instructions", ("03-03", "General safety"), "Safety instructions"),
+    "waste_prevention": _doc("end-of-life-waste-prevention", _DECOMMISSIONING, "End of life: waste prevention"),
+    "separate_collection": _doc("end-of-life-separate-collection", _DECOMMISSIONING, "End of life: separate collection"),
+    "take_back": _doc("end-of-life-take-back", _DECOMMISSIONING, "End of life: collection and take-back"),
+}
 
 
 def _bms_readout(condition: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +177,7 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
             "minimumVoltage": 260.0,
             "maximumVoltage": 403.0,
             "capacityThresholdForExhaustion": 70.0,  # percent SOCE
-            "lifetimeReferenceTest": f"{_DOCS}/{PACK_MODEL}/lifetime-test-IEC62660-1.pdf",
+            "lifetimeReferenceTest": DOCUMENTS["lifetime_test"].file,
             "cRateLifeCycleTest": 0.33,
             "temperatureRangeIdleState": {"minimum": -30.0, "maximum": 60.0},
             "roundTripEfficiencyat50PerCentCycleLife": 93.0,
@@ -143,7 +188,7 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
     condition = held["performanceAndDurability"].get("batteryCondition")
     if condition:  # no diagnosis on the ledger: nothing for the read-out to complete
         perf["batteryCondition"] = _bms_readout(condition)
-    return {
+    decl: dict[str, Any] = {
         "serialNumber": serial_of(unit),
         # ISO/IEC 15459: "UN" is the D-U-N-S agency; 999999999 stands for a company number (not a real one).
         "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "999999999"},
@@ -162,12 +207,8 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
         "carbonFootprint": {"carbonFootprintStudy": f"{_DOCS}/{PACK_MODEL}/carbon-footprint-study-2026.pdf"},
         "circularity": {
             "dismantlingAndRemovalInformation": [
-                {
-                    "documentType": "DismantlingManual",
-                    "mimeType": "application/pdf",
-                    "documentURL": f"{_DOCS}/{PACK_MODEL}/dismantling.pdf",
-                },
-                {"documentType": "BillOfMaterial", "mimeType": "text/csv", "documentURL": f"{_DOCS}/{PACK_MODEL}/bom.csv"},
+                {"documentType": kind, "mimeType": DOCUMENTS[doc].mime, "documentURL": DOCUMENTS[doc].file}
+                for kind, doc in (("DismantlingManual", "dismantling"), ("BillOfMaterial", "bill_of_material"))
             ],
             "sparePartSources": [
                 {
@@ -182,13 +223,13 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
                 }
             ],
             "safetyMeasures": {
-                "safetyInstructions": f"{_DOCS}/{PACK_MODEL}/safety-instructions.pdf",
+                "safetyInstructions": DOCUMENTS["safety"].file,
                 "extinguishingAgent": ["Water (large quantities, for cooling)"],
             },
             "endOfLifeInformation": {
-                "wastePrevention": "https://pack-assembly.example.com/end-of-life/prevention",
-                "separateCollection": "https://pack-assembly.example.com/end-of-life/collection",
-                "informationOnCollection": "https://pack-assembly.example.com/end-of-life/take-back",
+                "wastePrevention": DOCUMENTS["waste_prevention"].file,
+                "separateCollection": DOCUMENTS["separate_collection"].file,
+                "informationOnCollection": DOCUMENTS["take_back"].file,
             },
             "renewableContent": 0.0,  # percent: no bio-based material in the pack
         },
@@ -206,8 +247,8 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
             ],
         },
         "labels": {
-            "declarationOfConformity": f"{_DOCS}/{PACK_MODEL}/EU-DoC-{PACK_MODEL}-2026-001.pdf",
-            "resultOfTestReport": f"{_DOCS}/{PACK_MODEL}/test-report-2026-001.pdf",
+            "declarationOfConformity": DOCUMENTS["conformity"].file,
+            "resultOfTestReport": DOCUMENTS["test_report"].file,
             "labels": [
                 {
                     "labelingSubject": "SeparateCollection",
@@ -227,15 +268,215 @@ def operator_declarations(demo: DemoLike, held: dict[str, Any]) -> dict[str, Any
             "thirdPartyAussurances": "https://pack-assembly.example.com/due-diligence/assurance-2026.pdf",
         },
     }
+    decl["idta"] = idta_declarations(decl)
+    return decl
+
+
+def _texts(value: str, lang: str = "und") -> list[dict[str, str]]:
+    """A multi-language text of one entry; ``und`` (BCP 47: undetermined) for names and address parts."""
+    return [{lang: value}]
+
+
+def idta_declarations(bp: dict[str, Any]) -> dict[str, Any]:
+    """The ``idta`` member of a pack's declarations: what IDTA-02035 asks of the operator, read from the same
+    values as the Battery Pass declarations `bp` (one source: the two exports cannot disagree), in each
+    submodel's shape and units, plus what only IDTA-02035 asks for (city, facility, markings, the documents
+    by identifier and their handover documentation). The ledger's own fields are left to the ledger."""
+    tp = bp["performanceAndDurability"]["batteryTechicalProperties"]
+    condition = bp["performanceAndDurability"].get("batteryCondition")
+    circ, mc, labels = bp["circularity"], bp["materialComposition"], bp["labels"]
+    symbol = {label["labelingSubject"]: label["labelingSymbol"] for label in labels["labels"]}
+    ids = {k: [d.identifier] for k, d in DOCUMENTS.items()}
+    nameplate = {
+        # The rest of the address comes from the maker's contact entity (parties), merged by the export.
+        "AddressInformation": {"CityTown": _texts(MAKER_CITY, "de")},
+        "UniqueFacilityIdentifier": FACILITY_GLN,
+        "Markings": [
+            {
+                "MarkingName": "CE marking",
+                "DesignationOfCertificateOrApproval": DOCUMENTS["conformity"].identifier,
+                "MarkingFile": {"value": f"{_DOCS}/symbols/ce-marking.svg", "contentType": "image/svg+xml"},
+            },
+            {
+                "MarkingName": "Separate collection (crossed-out wheeled bin)",
+                "MarkingFile": {"value": symbol["SeparateCollection"], "contentType": "image/svg+xml"},
+            },
+        ],
+        "EUDeclarationOfConformity": ids["conformity"],
+        "ResultsOfTestReportsProvingCompliance": ids["test_report"],
+    }
+    handover = {
+        "Documents": [
+            {
+                "DocumentIds": [{"DocumentDomainId": _DOC_DOMAIN, "DocumentIdentifier": d.identifier, "DocumentIsPrimary": True}],
+                "DocumentClassifications": [
+                    {
+                        "ClassId": d.vdi2770_class[0],
+                        "ClassName": _texts(d.vdi2770_class[1], "en"),
+                        "ClassificationSystem": "VDI2770 Blatt 1:2020",
+                    }
+                ],
+                "DocumentVersions": [
+                    {
+                        "Language": ["en"],
+                        "Version": "1.0",
+                        "Title": _texts(d.title, "en"),
+                        "DigitalFiles": [{"value": d.file, "contentType": d.mime}],
+                    }
+                ],
+            }
+            for d in DOCUMENTS.values()
+        ]
+    }
+    increase = (condition or {}).get("internalResistanceIncrease") or [{"internalResistanceIncreaseValue": 0.0}]
+    technical = {
+        # The warranty the Art. 7 service years stand for, as an ISO 8601 duration (Battery Pass: --08).
+        "GeneralInformation": {"WarrantyInformation": {"WarrantyPeriod": f"P{ART7['serviceYears']}Y"}},
+        "TechnicalPropertyAreas": {
+            "CapacityEnergyVoltage": {
+                "NominalVoltage": tp["nominalVoltage"],
+                "MinVoltage": tp["minimumVoltage"],
+                "MaxVoltage": tp["maximumVoltage"],
+                "RatedCapacity": tp["ratedCapacity"],
+            },
+            "RoundTripEnergyEfficiency": {
+                "InitialRoundTripEnergyEfficiency": tp["roundtripEfficiency"],
+                "RoundTripEnergyEfficiencyAt50PercentOfCycleLife": tp["roundTripEfficiencyat50PerCentCycleLife"],
+                "EnergyRoundTripEfficiencyFade": tp["roundTripEfficiencyFade"],
+                "InitialSelfDischargingRate": tp["initialSelfDischarge"],
+            },
+            "Resistance": {
+                "InitialInternalResistanceAtBatteryCellLevel": CELL_OHM,
+                "InitialInternalResistanceAtBatteryPackLevel": tp["initialInternalResistance"][0]["ohmicResistance"],
+                "InitialInternalResistanceAtBatteryModuleLevel": MODULE_OHM,
+                # Percent since beginning of life, as the BMS read it at the ledger's last diagnosis.
+                "InternalResistanceIncreaseAtBatteryPackLevel": increase[0]["internalResistanceIncreaseValue"],
+            },
+            "PowerCapability": {
+                # IDTA-02035-4 gives power in W; Battery Pass in kW, the original capability in percent of it.
+                "MaximumPermittedBatteryPower": tp["ratedMaximumPower"] * 1000,
+                "PowerFade": tp["powerFade"],
+                "RatioNominalBatteryPowerAndBatteryEnergy": tp["powerCapabilityRatio"],  # percent in both
+                "OriginalPowerCapability": [
+                    {"atSoC": c["atSoC"], "powerCapabilityAt": tp["ratedMaximumPower"] * 1000 * c["powerCapabilityAt"] / 100}
+                    for c in tp["originalPowerCapability"]
+                ],
+            },
+            "Temperature": {
+                "TemperatureRangeIdleState_LowerBoundary": tp["temperatureRangeIdleState"]["minimum"],
+                "TemperatureRangeIdleState_UpperBoundary": tp["temperatureRangeIdleState"]["maximum"],
+            },
+            "Lifetime": {
+                "ExpectedLifetimeInCalendarYears": tp["expectedLifetime"],
+                "ExpectedNumberOfCycles": tp["expectedNumberOfCycles"],
+                "CapacityThresholdExhaustion": tp["capacityThresholdForExhaustion"],
+                "CycleLifeReferenceTest": ids["lifetime_test"],
+                "CrateOfRelevantCycleLifeTest": tp["cRateLifeCycleTest"],
+            },
+        },
+    }
+    # No accident recorded: an empty list of accident reports (the member is required).
+    product_condition: dict[str, Any] = {"InformationOnAccidents": []}
+    if condition:  # the BMS read-out of the ledger's last diagnosis; the ledger's own values are its own
+        t = condition["stateOfCharge"]["lastUpdate"]
+        temp = condition["temperatureInformation"]
+        rpc = condition["remainingPowerCapability"]["remainingPowerCapabilityValue"]
+
+        def value(key: str, name: str) -> dict[str, Any]:
+            return {f"{name}Value": condition[key][f"{key}Value"], "LastUpdate": condition[key]["lastUpdate"]}
+
+        product_condition |= {
+            "CapacityThroughput": value("capacityThroughput", "CapacityThroughput"),
+            "RemainingCapacity": value("remainingCapacity", "RemainingCapacity"),
+            "NegativeEvents": [
+                {"NegativeEventValue": e["negativeEvent"], "LastUpdate": e["lastUpdate"]} for e in condition["negativeEvents"]
+            ],
+            "TemperatureInformation": {
+                "TimeExtremeHighTemp": temp["timeExtremeHighTemp"],
+                "TimeExtremeLowTemp": temp["timeExtremeLowTemp"],
+                "TimeExtremeHighTempCharging": temp["timeExtremeHighTempCharging"],
+                "TimeExtremeLowTempCharging": temp["timeExtremeLowTempCharging"],
+                "LastUpdate": temp["lastUpdate"],
+            },
+            "RemainingPowerCapability": {
+                "RemainingPowerCapabilityValue": {
+                    "AtSoC": rpc["atSoC"],
+                    "PowerCapabilityAt": rpc["powerCapabilityAt"],
+                    "RPCLastUpdated": rpc["rPCLastUpdated"],
+                },
+                "LastUpdate": t,
+            },
+            "EvolutionOfSelfDischarge": value("evolutionOfSelfDischarge", "EvolutionOfSelfDischarge"),
+            "CurrentSelfDischargingRate": value("currentSelfDischargingRate", "CurrentSelfDischargingRate"),
+            "RemainingRoundTripEnergyEfficiency": value("remainingRoundTripEnergyEfficiency", "RemainingRoundTripEnergyEfficiency"),
+            "StateOfCharge": value("stateOfCharge", "StateOfCharge"),
+        }
+    materials = {
+        "BatteryChemistry": {"ShortName": mc["batteryChemistry"]["shortName"], "ClearName": mc["batteryChemistry"]["clearName"]},
+        "HazardousSubstances": [
+            {
+                "HazardousSubstanceClass": h["hazardousSubstanceClass"],
+                "HazardousSubstanceName": h["hazardousSubstanceName"],
+                "HazardousSubstanceIdentifier": h["hazardousSubstanceIdentifier"],
+                "HazardousSubstanceConcentration": h["hazardousSubstanceConcentration"],
+                "HazardousSubstanceImpact": h["hazardousSubstanceImpact"],
+                "HazardousSubstanceLocation": {
+                    "ComponentName": h["hazardousSubstanceLocation"]["componentName"],
+                    "ComponentId": h["hazardousSubstanceLocation"]["componentId"],
+                },
+            }
+            for h in mc["hazardousSubstances"]
+        ],
+    }
+    circularity = {
+        "DismantlingAndRemovalInformation": ids["dismantling"] + ids["bill_of_material"],
+        "SparePartSources": [
+            {
+                "NameOfSupplier": _texts(src["nameOfSupplier"]),
+                "AddressOfSupplier": {
+                    "NationalCode": _texts(src["addressOfSupplier"]["addressCountry"]),
+                    "PostalCode": _texts(src["addressOfSupplier"]["postalCode"]),
+                    "Street": _texts(src["addressOfSupplier"]["streetAddress"]),
+                },
+                "EmailAddressOfSupplier": {"EmailAddress": src["emailAddressOfSupplier"]},
+                "SupplierWebAddress": src["supplierWebAddress"],
+                "Components": [{"PartName": c["partName"], "PartNumber": c["partNumber"]} for c in src["components"]],
+            }
+            for src in circ["sparePartSources"]
+        ],
+        "SafetyMeasures": {"SafetyInstructions": ids["safety"], "ExtinguishingAgents": circ["safetyMeasures"]["extinguishingAgent"]},
+        "EndOfLifeInformation": {
+            "WastePrevention": ids["waste_prevention"],
+            "SeparateCollection": ids["separate_collection"],
+            "InformationOnCollection": ids["take_back"],
+        },
+        "RenewableContent": circ["renewableContent"],
+    }
+    return {
+        "digital_nameplate": nameplate,
+        "handover_documentation": handover,
+        "technical_data": technical,
+        "product_condition": product_condition,
+        "material_composition": materials,
+        "circularity": circularity,
+    }
+
+
+def _chain(demo: DemoLike) -> dict[str, Any]:
+    """The chain id and ledger address a passport names (the demo deploys before it writes any)."""
+    d = demo.base.deployment
+    if d is None:
+        raise RuntimeError("the demo's ledger is not deployed yet")
+    return {"chain_id": d.chain_id, "ledger_address": d.ledger}
 
 
 def write_passport(demo: DemoLike, index: EventIndex, unit: str) -> dict[str, Any]:
     """Write a unit's Battery Pass passport with its operators' declarations (JSON and HTML) and the
     declarations themselves; return the declarations."""
-    d = demo.base.deployment
-    held = battery_passport(index, unit, chain_id=d.chain_id, ledger_address=d.ledger)
+    chain = _chain(demo)
+    held = battery_passport(index, unit, **chain)
     decl = operator_declarations(demo, held)
-    doc = battery_passport(index, unit, chain_id=d.chain_id, ledger_address=d.ledger, declarations=decl)
+    doc = battery_passport(index, unit, **chain, declarations=decl)
     (demo.out / f"{unit}-declarations.json").write_text(json.dumps(decl, indent=2))
     (demo.out / f"{unit}-passport.json").write_text(json.dumps(doc, indent=2))
     (demo.out / f"{unit}-passport.html").write_text(passport_html(doc))
@@ -246,6 +487,6 @@ def write_idta_passport(demo: DemoLike, index: EventIndex, unit: str, declaratio
     """Write a unit's IDTA-02035 submodels (Digital Battery Passport, parts 1-7) to ``<unit>-idta.json``."""
     import ledger as provenance
 
-    d = demo.base.deployment
-    doc = provenance.idta_passport(index, unit, chain_id=d.chain_id, ledger_address=d.ledger, declarations=declarations)
+    chain = _chain(demo)
+    doc = provenance.idta_passport(index, unit, **chain, declarations=declarations)
     (demo.out / f"{unit}-idta.json").write_text(json.dumps(doc, indent=2))
