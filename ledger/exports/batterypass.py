@@ -228,7 +228,7 @@ def filter_tier(doc: dict[str, Any], tier: str, point: Callable[[str], int] = po
 #: Fields only the ledger may fill, even when it cannot compute them (then they are left out): a declaration
 #: must not be able to stand in for a figure the ledger derives (the Art. 7 figure, its stages and class, Art. 8
 #: shares, element masses, identity, category, status, the parties' accounts and the SOH values that the holder
-#: or a diagnostician signed). Every leaf the ledger exports is under one of these (a test checks it), so a
+#: or a diagnostician signed). Every leaf the ledger exports is under one of these (test_passport_ledger_only), so a
 #: member the ledger fills only sometimes (the class needs bands, the condition a diagnosis) can never be
 #: filled by a form the rest of the time.
 LEDGER_ONLY: frozenset[str] = frozenset(
