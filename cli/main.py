@@ -15,6 +15,7 @@ from .node import node
 from .party import party
 from .provenance import audit, passport, trace, verify
 from .report import report
+from .serve import serve
 from .transfer import transfer
 from .unit import unit
 
@@ -81,6 +82,7 @@ cli.add_command(verify)
 cli.add_command(audit)
 cli.add_command(passport)
 cli.add_command(report)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -188,6 +188,11 @@ from ledger.queries.trace import (
 from ledger.replay.state import (
     LedgerState as LedgerState,
 )
+from ledger.service.app import (
+    ServiceConfig as ServiceConfig,
+    create_app as create_app,
+    serve as serve,
+)
 
 __version__: str
 
@@ -242,6 +247,7 @@ __all__ = [
     "Receipt",
     "Role",
     "STRICT_LEVELS",
+    "ServiceConfig",
     "SignatureError",
     "SignedAttestation",
     "SohRecord",
@@ -269,6 +275,7 @@ __all__ = [
     "commitment",
     "contract_abi",
     "create_account",
+    "create_app",
     "cut_off",
     "default_data_dir",
     "default_keystore_dir",
@@ -304,6 +311,7 @@ __all__ = [
     "recycled_content",
     "recycling_report",
     "save_attestation",
+    "serve",
     "sign_attestation",
     "start_node",
     "stop_node",

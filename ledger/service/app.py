@@ -275,6 +275,10 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
                 status, message = _status_of(e), str(e).splitlines()[0] if str(e) else type(e).__doc__ or "error"
             except ValueError as e:
                 status, message = 400, str(e).splitlines()[0]
+            except Exception:
+                # A bug, not the reader's fault: logged with its traceback, answered with one line.
+                log.exception("%s %s failed", request.method, request.url.path)
+                status, message = 500, "internal error: the service could not build this answer (its log says why)"
             if _json_wanted(request):
                 return JSONResponse({"error": message}, status, headers=svc.headers(PUBLIC))
             return html(request, str(status), pages.error_page(status, message), PUBLIC, None, status)
@@ -322,7 +326,15 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         doc = c.passport(uid, "batterypass" if fmt == "html" else fmt, tier)
         if fmt != "html":
             return answer(request, doc, tier)
-        page = pages.around(passport_html(doc), tier=tier, address=address, path=request.url.path, block=c.block, chain_id=c.chain_id)
+        # Linked passports (made from, made into) open on this service too.
+        page = pages.around(
+            passport_html(doc, link="/passport/{label}"),
+            tier=tier,
+            address=address,
+            path=request.url.path,
+            block=c.block,
+            chain_id=c.chain_id,
+        )
         return HTMLResponse(page, headers=svc.headers(tier))
 
     async def lot(request: Request) -> Response:
@@ -520,9 +532,40 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
 
 
 def serve(
-    index: EventIndex, config: ServiceConfig | None = None, ledger: Ledger | None = None, *, host: str = "127.0.0.1", port: int = 8000
+    index: EventIndex,
+    config: ServiceConfig | None = None,
+    ledger: Ledger | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> None:
-    """Run the passport service with uvicorn until interrupted (binds loopback unless told otherwise)."""
+    """Run the passport service with uvicorn until Ctrl-C or SIGTERM, then return (loopback unless told otherwise).
+
+    With `ledger`, the index follows the chain in the background and each page says which block it is current to.
+    """
+    import signal
+    import threading
+
     import uvicorn
 
-    uvicorn.run(create_app(index, config, ledger), host=host, port=port, log_level="warning", server_header=False)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(index, config, ledger),
+            host=host,
+            port=port,
+            log_level="warning",
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again for the previous handler:
+    # a no-op one makes a stop an ordinary return instead of a KeyboardInterrupt or a kill.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
