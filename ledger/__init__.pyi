@@ -56,6 +56,12 @@ from ledger.domain.composition import (
     ELEMENTS as ELEMENTS,
     Composition as Composition,
 )
+from ledger.domain.disclosure import (
+    Disclosure as Disclosure,
+    commit as commit,
+    disclose as disclose,
+    verify_disclosure as verify_disclosure,
+)
 from ledger.domain.enums import (
     PASSPORT_MOVES as PASSPORT_MOVES,
     LotKind as LotKind,
@@ -100,6 +106,7 @@ from ledger.errors import (
     ConnectionFailed as ConnectionFailed,
     ContractRevert as ContractRevert,
     DeploymentMismatch as DeploymentMismatch,
+    DisclosureError as DisclosureError,
     IndexCorrupt as IndexCorrupt,
     InvalidInput as InvalidInput,
     KeystoreError as KeystoreError,
@@ -218,6 +225,8 @@ __all__ = [
     "DEV_SCRYPT_N",
     "Deployment",
     "DeploymentMismatch",
+    "Disclosure",
+    "DisclosureError",
     "ELEMENTS",
     "EventIndex",
     "GwpAttestation",
@@ -272,6 +281,7 @@ __all__ = [
     "check_account_name",
     "checksum_address",
     "claim_assurance",
+    "commit",
     "commitment",
     "contract_abi",
     "create_account",
@@ -279,6 +289,7 @@ __all__ = [
     "cut_off",
     "default_data_dir",
     "default_keystore_dir",
+    "disclose",
     "deployment_file",
     "errors",
     "find_anvil",
@@ -321,4 +332,5 @@ __all__ = [
     "triage",
     "unit_parents",
     "verify_attestation",
+    "verify_disclosure",
 ]

@@ -136,3 +136,8 @@ class WeakKeyDerivation(InvalidInput):
 # trust root
 class DeploymentMismatch(ChainError):
     """The code or wiring at the recorded addresses is not the shipped Rinne contracts."""
+
+
+# disclosure
+class DisclosureError(LedgerError):
+    """A disclosure or vault entry does not verify against its commitment, or this key may not open it."""
