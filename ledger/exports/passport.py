@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.domain.composition import ELEMENTS
-from ledger.domain.enums import OpKind, PassportStatus
+from ledger.domain.enums import UNIT_FROM_UNITS, OpKind, PassportStatus
 from ledger.domain.hashing import keccak
 from ledger.domain.ids import id_bytes, label_of
 from ledger.domain.stages import STAGES
@@ -109,6 +109,27 @@ def passport_links(st: LedgerState, unit_id: bytes) -> dict[str, list[dict[str, 
     return {"madeFrom": units(parents), "madeInto": units(children)}
 
 
+def battery_category(st: LedgerState, unit_id: bytes) -> str:
+    """Return a unit's Battery Pass ``batteryCategory`` as the ledger's lineage gives it: ``stationary`` for a
+    repurposed unit (second life in another application); a module of a dismantled unit or a remanufactured unit
+    keeps the category of the unit it came from (its first parent: remanufacturing restores the original
+    purpose, and a module is that unit in smaller parts); any other unit is ``ev``."""
+    seen: set[bytes] = set()
+    while unit_id not in seen:
+        seen.add(unit_id)
+        lot, unit = st.lots.get(unit_id), st.units.get(unit_id)
+        op = st.ops[lot.made_by] if lot is not None and lot.made_by is not None else None
+        if unit is None or op is None or op.kind not in UNIT_FROM_UNITS:
+            break
+        if op.kind == OpKind.REPURPOSE:
+            return "stationary"
+        parents = [p for p in [*unit.parents, *op.inputs] if p in st.units]
+        if not parents:
+            break
+        unit_id = parents[0]
+    return "ev"
+
+
 def battery_passport(
     source: Source,
     unit_id: str | bytes,
@@ -133,7 +154,8 @@ def battery_passport(
     footprint is the Art. 7 figure per kWh of lifetime energy (`art7`, or ``declarations["art7"]``); recycled
     content is the Art. 8 share in the active materials.
     `tier` ("public", "legitimate-interest", "authority") keeps only the fields that tier may see (Annex XIII).
-    `category` defaults to "stationary" for a repurposed unit and "ev" otherwise."""
+    `category` defaults to the lineage's (:func:`battery_category`): "stationary" for a repurposed unit, that of
+    the unit it came from for a module or a remanufactured unit, "ev" otherwise."""
     uid = id_bytes(unit_id)
     st = upstream_state(source, uid)
     unit = st.units.get(uid)
@@ -156,7 +178,6 @@ def battery_passport(
     kwh = unit.rated_wh / 1000
     a7 = art7_figure(fp, kwh, art7)
     last = unit.soh[-1] if unit.soh else None
-    second_life = bool(unit.parents) or (lot.made_by is not None and st.ops[lot.made_by].kind == OpKind.REPURPOSE)
     parties = decl["parties"]
 
     def party(address: str) -> dict[str, Any]:
@@ -181,7 +202,7 @@ def battery_passport(
         # commitment; else the unit's ledger label. Never the hash: no one can look a hash up.
         "productIdentifier": uid15459.text if uid15459 else str(serial) if serial is not None else label_of(uid),
         "batteryPassportIdentifier": passport_urn(uid),
-        "batteryCategory": category or ("stationary" if second_life else "ev"),
+        "batteryCategory": category or battery_category(st, uid),
         "manufacturerInformation": party(lot.creator),
         "manufacturingDate": iso_time(unit.timestamp),
         "batteryStatus": _STATUS_NAME[PassportStatus(unit.status)],

@@ -27,6 +27,10 @@ T0 = 1_700_000_000
 ZERO32 = b"\0" * 32
 
 
+#: The status a unit rebuilt from units gets, and its wholly consumed parents move to.
+REBUILT_STATUS = {OpKind.REPURPOSE: PassportStatus.REPURPOSED, OpKind.REMANUFACTURE: PassportStatus.REMANUFACTURED}
+
+
 def b32(label: str) -> bytes:
     return bytes.fromhex(to_bytes32(label)[2:])
 
@@ -156,15 +160,18 @@ class Synth:
                 )
                 used_total = used_total + part
             used_masses.append(used)
-        if kind == OpKind.REPURPOSE:
+        # Rebuilding a unit from units moves each wholly consumed parent to the new unit's status, as the
+        # contract does before it creates the unit; a parent that gave only a part keeps its status.
+        rebuilt = REBUILT_STATUS.get(kind)
+        if rebuilt is not None:
             for lot, used in inputs:
                 if used == 0:
-                    self.status(lot, PassportStatus.REPURPOSED, evidence=b32(outputs[0][0]), mine=False)
+                    self.status(lot, rebuilt, evidence=b32(outputs[0][0]), mine=False)
         for out, material, mass, comp in outputs:
             self._create(operator, out, material, mass, comp)
         if unit is not None:
             rated, parents = unit
-            status = PassportStatus.REPURPOSED if kind == OpKind.REPURPOSE else PassportStatus.ORIGINAL
+            status = rebuilt if rebuilt is not None else PassportStatus.ORIGINAL
             self._emit(
                 LEDGER_ADDR,
                 "UnitCreated",
@@ -190,6 +197,39 @@ class Synth:
             usedMasses=used_masses,
             outputs=[b32(o[0]) for o in outputs],
             loss=loss.words()[0],
+        )
+        self.mine()
+
+    def dismantle(self, operator: Any, unit: str, modules: Sequence[tuple[str, str, int, int]]) -> None:
+        """Take a whole unit apart into module units, as the contract's ``dismantle`` does: `modules` are (lot,
+        material, grams, rated Wh); each gets its share of the unit's content by mass among the modules (the
+        last the rest) and the unit's status, and names the unit as its only parent."""
+        rec = self.lots[b32(unit)]
+        status = rec.get("status", PassportStatus.ORIGINAL)
+        rest, left = rec["comp"], sum(g for _, _, g, _ in modules)
+        for lot, material, grams, rated in modules:
+            part = rest.part(grams, left) if grams < left else rest
+            rest, left = rest - part, left - grams
+            self._create(operator, lot, material, grams, part)
+            self.lots[b32(lot)]["status"] = status
+            self._emit(
+                LEDGER_ADDR,
+                "UnitCreated",
+                unitId=b32(lot),
+                serialHash=keccak(lot.encode()),
+                ratedWh=rated,
+                status=int(status),
+                parents=[b32(unit)],
+            )
+        self._emit(
+            LEDGER_ADDR,
+            "LotsTransformed",
+            kind=int(OpKind.DISMANTLE),
+            operator=operator.address,
+            inputs=[b32(unit)],
+            usedMasses=[0],
+            outputs=[b32(m[0]) for m in modules],
+            loss=Composition().words()[0],
         )
         self.mine()
 
