@@ -1,0 +1,268 @@
+"""The vault: plaintext that must not go on-chain (a record's openings), encrypted to the parties entitled to it.
+
+Each record gets one random 256-bit data key; its data is encrypted once with AES-256-GCM and stored under its
+content address (the keccak of the stored ciphertext). The data key is wrapped for each recipient as age's
+X25519 recipients do: an ephemeral X25519 key agreement with the recipient's public key, HKDF-SHA256 over the
+shared secret, AES-256-GCM over the data key. Granting a party access wraps the data key once more; the data is
+never re-encrypted. Associated data binds the ciphertext to its record and each wrap to the record and the
+ciphertext, so neither can be moved to another record.
+
+The vault gives confidentiality, not authenticity: whoever can write the folder can replace an entry. What a
+vault returns is believed only after it verifies against its on-chain commitment
+(:func:`ledger.domain.disclosure.verify_disclosure`). A local folder backend: folders 0700, files 0600, every
+write atomic (:mod:`ledger.local.files`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ledger.domain.disclosure import Hex32, Openings
+from ledger.domain.hashing import keccak
+from ledger.errors import ConfigError, DisclosureError, InvalidInput
+from ledger.local.files import ensure_private_folder, write_atomic
+
+_DATA_TAG = b"rinne.vault.v1/data"
+_WRAP_TAG = b"rinne.vault.v1/wrap"
+_KDF_INFO = b"rinne.vault.v1/x25519"
+_NONCE = 12
+_KEY = 32
+
+
+class _Wrap(BaseModel):
+    """The data key of one record, encrypted to one recipient."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ephemeral: str  # hex of the ephemeral X25519 public key
+    nonce: str
+    key: str  # hex of AES-GCM(kek, data key)
+
+
+class _Entry(BaseModel):
+    """A record in the vault: its content address and the wraps of its data key, by recipient public key (hex)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = 1
+    record_id: str
+    address: Hex32
+    wraps: dict[str, _Wrap]
+
+
+def _public_bytes(key: bytes | X25519PublicKey) -> bytes:
+    if isinstance(key, X25519PublicKey):
+        return key.public_bytes_raw()
+    if not isinstance(key, (bytes, bytearray)) or len(key) != 32:
+        raise InvalidInput("an X25519 public key has 32 bytes")
+    return bytes(key)
+
+
+def _record_key(record_id: str) -> bytes:
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidInput("a vault record needs a non-empty id")
+    return keccak(record_id.encode("utf-8"))
+
+
+def _kek(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=_KEY, salt=ephemeral + recipient, info=_KDF_INFO).derive(shared)
+
+
+def _wrap_aad(record_key: bytes, address: str) -> bytes:
+    return _WRAP_TAG + record_key + bytes.fromhex(address[2:])
+
+
+class Vault:
+    """An encrypted, content-addressed folder of records, opened with one party's X25519 private key.
+
+    Every party entitled to a record opens the same folder with its own key (:meth:`new_key` makes one;
+    :meth:`public_key_of` gives the public half to hand out). The holder of the plaintext stores a record
+    with :meth:`put`, wrapped to itself and to its recipients; any party that can open a record can
+    :meth:`grant` it to another without re-encrypting it.
+    """
+
+    def __init__(self, folder: Path | str, private_key: bytes | X25519PrivateKey) -> None:
+        self.folder = Path(folder)
+        if isinstance(private_key, X25519PrivateKey):
+            self._key = private_key
+        elif isinstance(private_key, (bytes, bytearray)) and len(private_key) == 32:
+            self._key = X25519PrivateKey.from_private_bytes(bytes(private_key))
+        else:
+            raise InvalidInput("an X25519 private key has 32 bytes")
+        #: This party's public key, 32 bytes.
+        self.public_key = self._key.public_key().public_bytes_raw()
+        self._objects = self.folder / "objects"
+        self._records = self.folder / "records"
+
+    @staticmethod
+    def new_key() -> bytes:
+        """Return a fresh X25519 private key (32 bytes: keep it secret, like a keystore)."""
+        return X25519PrivateKey.generate().private_bytes_raw()
+
+    @staticmethod
+    def public_key_of(private_key: bytes) -> bytes:
+        """Return the public key (32 bytes) of an X25519 private key."""
+        if not isinstance(private_key, (bytes, bytearray)) or len(private_key) != 32:
+            raise InvalidInput("an X25519 private key has 32 bytes")
+        return X25519PrivateKey.from_private_bytes(bytes(private_key)).public_key().public_bytes_raw()
+
+    # ------------------------------------------------------------------------ writing
+
+    def put(self, record_id: str, data: bytes, recipients: Iterable[bytes | X25519PublicKey] = ()) -> str:
+        """Encrypt a record's data once, wrap its key to this party and each recipient; return its content address.
+
+        A record's data never changes once stored (its commitment is on-chain): storing a record id twice is
+        refused with :class:`DisclosureError`; use :meth:`grant` to add a recipient.
+        """
+        rkey = _record_key(record_id)
+        publics = [self.public_key, *(_public_bytes(r) for r in recipients)]
+        self._prepare()
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = secrets.token_bytes(_NONCE)
+        blob = nonce + AESGCM(data_key).encrypt(nonce, bytes(data), _DATA_TAG + rkey)
+        address = "0x" + keccak(blob).hex()
+        wraps = {p.hex(): _wrap(data_key, p, rkey, address) for p in dict.fromkeys(publics)}
+        entry = _Entry(record_id=record_id, address=address, wraps=wraps)
+        with self._locked(rkey):
+            if self._entry_path(rkey).exists():
+                raise DisclosureError(
+                    f"record {record_id!r} is in the vault already (its data never changes; grant to add a recipient)"
+                )
+            try:
+                write_atomic(self._objects / address[2:], blob, replace=False)
+            except FileExistsError:
+                pass  # the same ciphertext, by its address
+            write_atomic(self._entry_path(rkey), entry.model_dump_json().encode(), replace=False)
+        return address
+
+    def put_openings(self, openings: Openings, recipients: Iterable[bytes | X25519PublicKey] = ()) -> str:
+        """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id."""
+        return self.put(openings.record_id, openings.to_json(), recipients)
+
+    def grant(self, record_id: str, recipient_public_key: bytes | X25519PublicKey) -> None:
+        """Let another party open a record: unwrap its data key with this party's key, wrap it for the recipient.
+
+        The ciphertext is not touched: its bytes and its content address stay the same. Granting a party that
+        has access already changes nothing. Raises :class:`DisclosureError` when this party cannot open the record.
+        """
+        rkey = _record_key(record_id)
+        recipient = _public_bytes(recipient_public_key)
+        with self._locked(rkey):
+            entry = self._entry(record_id, rkey)
+            if recipient.hex() in entry.wraps:
+                return
+            data_key = self._unwrap(entry, rkey)
+            wraps = {**entry.wraps, recipient.hex(): _wrap(data_key, recipient, rkey, entry.address)}
+            write_atomic(self._entry_path(rkey), entry.model_copy(update={"wraps": wraps}).model_dump_json().encode())
+
+    # ------------------------------------------------------------------------ reading
+
+    def get(self, record_id: str) -> bytes:
+        """Decrypt a record's data with this party's key.
+
+        Raises :class:`DisclosureError` when the record is not in the vault, this party holds no grant for it,
+        or the stored ciphertext or its wraps were altered or moved from another record.
+        """
+        rkey = _record_key(record_id)
+        entry = self._entry(record_id, rkey)
+        data_key = self._unwrap(entry, rkey)
+        path = self._objects / entry.address[2:]
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise DisclosureError(f"the ciphertext of record {record_id!r} is missing from the vault") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        if "0x" + keccak(blob).hex() != entry.address:
+            raise DisclosureError(f"the ciphertext of record {record_id!r} does not match its content address")
+        try:
+            return AESGCM(data_key).decrypt(blob[:_NONCE], blob[_NONCE:], _DATA_TAG + rkey)
+        except InvalidTag:
+            raise DisclosureError(f"the ciphertext stored for record {record_id!r} is not that record's") from None
+
+    def openings(self, record_id: str) -> Openings:
+        """Decrypt and parse a record's openings (verify what you disclose from them against the on-chain root)."""
+        return Openings.from_json(self.get(record_id))
+
+    def address(self, record_id: str) -> str:
+        """Return a record's content address: the keccak of its stored ciphertext (0x-hex)."""
+        return self._entry(record_id, _record_key(record_id)).address
+
+    def recipients(self, record_id: str) -> list[bytes]:
+        """Return the public keys that can open a record (this party's included if it can)."""
+        return [bytes.fromhex(k) for k in self._entry(record_id, _record_key(record_id)).wraps]
+
+    def __contains__(self, record_id: object) -> bool:
+        return isinstance(record_id, str) and bool(record_id) and self._entry_path(_record_key(record_id)).exists()
+
+    # ------------------------------------------------------------------------ internals
+
+    def _prepare(self) -> None:
+        for folder in (self.folder, self._objects, self._records):
+            ensure_private_folder(folder, what="vault folder")
+
+    def _entry_path(self, rkey: bytes) -> Path:
+        return self._records / f"{rkey.hex()}.json"
+
+    def _entry(self, record_id: str, rkey: bytes) -> _Entry:
+        path = self._entry_path(rkey)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise DisclosureError(f"record {record_id!r} is not in the vault {self.folder}") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            entry = _Entry.model_validate_json(raw)
+        except ValidationError:
+            raise DisclosureError(f"the vault entry of record {record_id!r} is damaged") from None
+        if entry.record_id != record_id:
+            raise DisclosureError(f"the vault entry of record {record_id!r} is not that record's")
+        return entry
+
+    def _unwrap(self, entry: _Entry, rkey: bytes) -> bytes:
+        wrap = entry.wraps.get(self.public_key.hex())
+        if wrap is None:
+            raise DisclosureError(f"record {entry.record_id!r} is not granted to this key")
+        try:
+            ephemeral = bytes.fromhex(wrap.ephemeral)
+            shared = self._key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+            kek = _kek(shared, ephemeral, self.public_key)
+            return AESGCM(kek).decrypt(bytes.fromhex(wrap.nonce), bytes.fromhex(wrap.key), _wrap_aad(rkey, entry.address))
+        except (InvalidTag, ValueError):
+            raise DisclosureError(f"the key of record {entry.record_id!r} does not open for this key (altered or moved)") from None
+
+    @contextmanager
+    def _locked(self, rkey: bytes) -> Iterator[None]:
+        # Two grants at once must not both read the old entry and drop one another's wrap.
+        self._prepare()
+        fd = os.open(self._records / f".{rkey.hex()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _wrap(data_key: bytes, recipient: bytes, rkey: bytes, address: str) -> _Wrap:
+    ephemeral = X25519PrivateKey.generate()
+    eph_public = ephemeral.public_key().public_bytes_raw()
+    try:
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+    except ValueError:
+        raise InvalidInput("not a usable X25519 public key (a low-order point)") from None
+    nonce = secrets.token_bytes(_NONCE)
+    key = AESGCM(_kek(shared, eph_public, recipient)).encrypt(nonce, data_key, _wrap_aad(rkey, address))
+    return _Wrap(ephemeral=eph_public.hex(), nonce=nonce.hex(), key=key.hex())
