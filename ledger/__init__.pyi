@@ -181,6 +181,9 @@ from ledger.local.keys import (
     load_account as load_account,
     read_password as read_password,
 )
+from ledger.local.vault import (
+    Vault as Vault,
+)
 from ledger.queries.registry import (
     attestation_list as attestation_list,
     lot_history as lot_history,
@@ -269,6 +272,7 @@ __all__ = [
     "Unit",
     "UnitSpec",
     "Use",
+    "Vault",
     "WeakKeyDerivation",
     "WrongChain",
     "WrongPassword",
