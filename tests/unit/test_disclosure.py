@@ -14,6 +14,8 @@ from ledger.domain.disclosure import (
     POINTS,
     DisclosedField,
     Disclosure,
+    Opening,
+    Openings,
     canonical_json,
     commit,
     disclose,
@@ -311,3 +313,35 @@ def test_commit_refuses_what_it_cannot_commit(record: dict[str, Any], points: di
 def test_errors_are_ledger_errors() -> None:
     assert issubclass(DisclosureError, LedgerError)
     assert DisclosedField.__doc__ and Disclosure.__doc__
+
+
+# ------------------------------------------------------------------------------ the format, pinned
+
+
+def test_the_root_follows_the_documented_format() -> None:
+    # Rebuilt by hand from docs/confidentiality.md with eth-utils' keccak, so that a verifier in another
+    # language has a known answer, and a change of the format cannot pass unnoticed.
+    from eth_utils import keccak as k
+
+    def pair(a: bytes, b: bytes) -> bytes:
+        return k(min(a, b) + max(a, b))
+
+    salt = {n: bytes([i]) * 32 for i, n in enumerate(["serialNumber", "ratedEnergyWh", "manufacturingSite", "soce"], 1)}
+    openings = Openings(
+        record_id="LF003",
+        fields={
+            "serialNumber": Opening(point=1, value="SN-LF003-2026", salt="0x" + salt["serialNumber"].hex()),
+            "ratedEnergyWh": Opening(point=1, value=75_000, salt="0x" + salt["ratedEnergyWh"].hex()),
+            "manufacturingSite": Opening(point=2, value="Kolwezi", salt="0x" + salt["manufacturingSite"].hex()),
+            "soce": Opening(point=4, value=9_120, salt="0x" + salt["soce"].hex()),
+        },
+    )
+    rated = k(salt["ratedEnergyWh"] + b'["ratedEnergyWh",75000]')
+    serial = k(salt["serialNumber"] + b'["serialNumber","SN-LF003-2026"]')
+    site = k(salt["manufacturingSite"] + b'["manufacturingSite","Kolwezi"]')
+    soce = k(salt["soce"] + b'["soce",9120]')
+    t1, t2, t4 = k(b"\x01" + pair(rated, serial)), k(b"\x02" + site), k(b"\x04" + soce)
+    root = k(b"rinne.disclosure.v1" + k(b"LF003") + pair(pair(t1, t2), t4))
+    assert openings.root() == "0x" + root.hex() == "0xae951c6eec5ccd25fd4138d8aca1aae814d869e08b4bf4ab33c3a517ebd08aba"
+    (f,) = disclose(openings, ["serialNumber"]).fields
+    assert f.proof == ("0x" + rated.hex(),) and f.tier_proof == ("0x" + t2.hex(), "0x" + t4.hex())
