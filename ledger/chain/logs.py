@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
 
 from ledger import errors
 from ledger.chain.abi import Event, contract_abi
-from ledger.chain.rpc import call
+from ledger.chain.rpc import call, call_decoded, raise_rpc_error
 from ledger.domain.hashing import keccak
 
 if TYPE_CHECKING:
@@ -301,6 +303,9 @@ def split_topics(blob: bytes) -> list[bytes]:
 _LIMIT_WORDS = ("too many", "limit", "range", "exceed", "too large", "response size", "more than")
 
 
+_T = TypeVar("_T")
+
+
 class LogRangeTooLarge(errors.ChainError):
     """The node refused an eth_getLogs range for its size: ask for a smaller one."""
 
@@ -322,22 +327,89 @@ def get_logs(
     query: dict[str, Any] = {"address": list(addresses), "fromBlock": hex(start), "toBlock": hex(end)}
     if topics is not None:
         query["topics"] = topics
+    logs: list[dict[str, Any]] = _retried(lambda: call(w3, "eth_getLogs", [query]), retries)
+    return logs
+
+
+def _retried(once: Callable[[], _T], retries: int) -> _T:
+    """``once()``, retried with backoff; a node's refusal of the range for its size raises
+    :class:`LogRangeTooLarge` at once, and the last failure raises when retries run out."""
     delay = 0.2
     for attempt in range(retries + 1):
         try:
-            logs: list[dict[str, Any]] = call(w3, "eth_getLogs", [query])
-            return logs
+            return once()
         except errors.ConnectionFailed:
             if attempt == retries:
                 raise
         except errors.ChainError as exc:
-            if is_range_error(exc):
+            if not isinstance(exc, _Malformed) and is_range_error(exc):
                 raise LogRangeTooLarge(str(exc)) from None
             if attempt == retries:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable")
+
+
+class LogRecord(msgspec.Struct, gc=False):
+    """One log as ``eth_getLogs`` returns it (hex strings), the members the index reads."""
+
+    # gc=False: a sync holds ~10k of these at once and they cannot form cycles (strings only).
+    address: str
+    topics: list[str]
+    data: str
+    blockNumber: str  # the JSON-RPC member names
+    blockHash: str
+    logIndex: str
+    transactionHash: str | None = None
+    blockTimestamp: str | None = None
+    removed: bool = False
+
+
+class _Malformed(errors.ChainError):
+    """The node's eth_getLogs answer is not JSON-RPC with a list of logs."""
+
+
+class _LogsResponse(msgspec.Struct, gc=False):
+    result: list[LogRecord] | None = None
+    error: dict[str, Any] | None = None
+
+
+_DECODE_LOGS = msgspec.json.Decoder(_LogsResponse).decode
+
+
+def log_records(logs: Sequence[Mapping[str, Any]]) -> list[LogRecord]:
+    """Convert logs as JSON-RPC gives them, parsed into dicts elsewhere, to :class:`LogRecord`.
+
+    A log that is not one (a member missing, or not a hex string) raises :class:`ledger.errors.ChainError`.
+    """
+    try:
+        return msgspec.convert([x if isinstance(x, dict) else dict(x) for x in logs], list[LogRecord])
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
+        raise errors.ChainError(f"the node returned a malformed log ({exc})") from None
+
+
+def _decode_logs(body: bytes) -> list[LogRecord]:
+    try:
+        response = _DECODE_LOGS(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Malformed(f"eth_getLogs failed: the node's answer is not a list of logs ({exc})") from None
+    if response.error is not None:
+        raise_rpc_error("eth_getLogs", response.error)
+    if response.result is None:
+        raise _Malformed("eth_getLogs failed: the node's answer has no result")
+    return response.result
+
+
+def fetch_logs(w3: Web3, addresses: Sequence[str], start: int, end: int, *, retries: int = 3) -> list[LogRecord]:
+    """The raw logs of `addresses` in blocks `start`..`end` as :class:`LogRecord`, retried as :func:`get_logs` is.
+
+    The response body is decoded straight into typed records (msgspec: about half the time of
+    ``json.loads`` into dicts, and no dict per log). Raises :class:`LogRangeTooLarge` when the node
+    refuses the range for its size; an answer that is not a list of logs is retried, then raises.
+    """
+    query: dict[str, Any] = {"address": list(addresses), "fromBlock": hex(start), "toBlock": hex(end)}
+    return _retried(lambda: call_decoded(w3, "eth_getLogs", [query], _decode_logs), retries)
 
 
 def get_logs_chunked(

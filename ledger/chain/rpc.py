@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn, TypeVar, cast
 
 import requests
 from web3 import HTTPProvider, Web3
@@ -33,18 +35,6 @@ def make_web3(rpc_url: str, timeout: float = 60.0) -> Web3:
     return Web3(provider)
 
 
-def _raise_rpc_error(method: str, error: Mapping[str, Any]) -> NoReturn:
-    data = error.get("data")
-    if isinstance(data, dict):  # some nodes nest it: {"data": ...}, or Ganache's eth_estimateGas {"result": ...}
-        data = data.get("data") if "data" in data else data.get("result")
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-        raise decode_revert(bytes.fromhex(data[2:]))
-    message = str(error.get("message", error))
-    if "revert" in message.lower():
-        raise errors.TransactionFailed(f"{method}: {message}")
-    raise errors.ChainError(f"{method} failed: {message}")
-
-
 def call(w3: Web3, method: str, params: list[Any]) -> Any:
     """Make one JSON-RPC request and return its result; reverts become named exceptions."""
     try:
@@ -54,8 +44,63 @@ def call(w3: Web3, method: str, params: list[Any]) -> Any:
     except requests.Timeout:
         raise errors.ConnectionFailed(f"{_url(w3)} timed out on {method}") from None
     if "error" in response:
-        _raise_rpc_error(method, response["error"])
+        raise_rpc_error(method, response["error"])
     return response["result"]
+
+
+_T = TypeVar("_T")
+# requests sessions are not thread-safe: each thread keeps its own, one per endpoint.
+_SESSIONS = threading.local()
+
+
+def call_decoded(w3: Web3, method: str, params: list[Any], decode: Callable[[bytes], _T]) -> _T:
+    """Make one JSON-RPC request and return ``decode(body)`` of the raw response body.
+
+    For large responses (``eth_getLogs``): the body goes straight to a typed decoder instead of
+    web3's ``json.loads`` into dicts and its middleware. `decode` reads the whole response object
+    and raises for its ``error`` member (:func:`raise_rpc_error`). Not retried: the caller retries.
+    A provider that is not HTTP goes through :func:`call`, its result re-encoded for `decode`.
+    """
+    provider = w3.provider
+    url = getattr(provider, "endpoint_uri", None)
+    kwargs_of = getattr(provider, "get_request_kwargs", None)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+        return decode(json.dumps({"jsonrpc": "2.0", "id": 1, "result": call(w3, method, params)}).encode())
+    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
+    session = sessions.get(url)
+    if session is None:
+        session = sessions[url] = requests.Session()
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    try:
+        response = session.post(url, data=body, **dict(kwargs_of()))
+        content = response.content  # read here: a body cut short raises inside this try
+    except requests.Timeout:
+        raise errors.ConnectionFailed(f"{url} timed out on {method}") from None
+    except (requests.RequestException, ConnectionError) as exc:  # refused, reset, a body cut short
+        raise errors.ConnectionFailed(f"cannot reach {url}: {exc.__class__.__name__}") from None
+    if response.status_code >= 400 and not content.lstrip().startswith(b"{"):
+        raise errors.ChainError(f"{method} failed: HTTP {response.status_code} from the node")
+    return decode(content)
+
+
+def close_sessions() -> None:
+    """Close the HTTP sessions :func:`call_decoded` opened in the calling thread."""
+    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.pop("by_url", {})
+    for session in sessions.values():
+        session.close()
+
+
+def raise_rpc_error(method: str, error: Mapping[str, Any]) -> NoReturn:
+    """Raise the library error a JSON-RPC ``error`` object stands for (a revert by its name)."""
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": ...}, or Ganache's eth_estimateGas {"result": ...}
+        data = data.get("data") if "data" in data else data.get("result")
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        raise decode_revert(bytes.fromhex(data[2:]))
+    message = str(error.get("message", error))
+    if "revert" in message.lower():
+        raise errors.TransactionFailed(f"{method}: {message}")
+    raise errors.ChainError(f"{method} failed: {message}")
 
 
 def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:
@@ -79,12 +124,12 @@ def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:
                 raise errors.ConnectionFailed(f"cannot reach {_url(w3)}: {exc.__class__.__name__}") from None
             time.sleep(_RETRY.backoff_factor * 2**attempt)
     if isinstance(responses, dict):  # a node that rejects the whole batch
-        _raise_rpc_error("batch", responses.get("error", responses))
+        raise_rpc_error("batch", responses.get("error", responses))
     by_id = sorted(responses, key=lambda r: int(str(r["id"])))
     out = []
     for (method, _), resp in zip(reqs, by_id):
         if "error" in resp:
-            _raise_rpc_error(method, resp["error"])
+            raise_rpc_error(method, resp["error"])
         out.append(resp["result"])
     return out
 
