@@ -102,6 +102,9 @@ class AuditReport(BaseModel):
     flags: list[Flag] = Field(description="ledger integrity findings only; claim weaknesses are in `claims`")
     seconds: float
     claims: list[ClaimCheck] = Field(default_factory=list)
+    checkpoint_block: int | None = Field(
+        default=None, description="an incremental audit: the block of the signed checkpoint it started from"
+    )
 
     @property
     def passed(self) -> bool:

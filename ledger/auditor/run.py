@@ -39,20 +39,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger import errors
 from ledger.auditor.attestations import _check_attestations
+from ledger.auditor.checkpoint import AuditCheckpoint, CheckpointError, check_signer, read_checkpoint, trusted_state, write_checkpoint
 from ledger.auditor.claims import _live_downstream, _parse_declared, claims_of
 from ledger.auditor.report import AuditReport, Flag, HeadCheck
 from ledger.auditor.storage import LEDGER_ABI, _check_storage, _eth_calls, _label, _StoragePrefetch
 from ledger.chain.logs import ATTESTATIONS, LEDGER, advance_head, event_hash
+from ledger.chain.rpc import call
 from ledger.domain.enums import LotState
 from ledger.domain.ids import hex_of, label_of
 from ledger.figures.footprint import all_footprints
+from ledger.index.base import _LOG_BITS
 from ledger.index.store import EventIndex
 from ledger.index.sync import SyncProgress
 from ledger.replay.events import RawEvent, replay
+from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
     from ledger.client.ledger import Ledger
@@ -75,6 +80,9 @@ def audit(
     check_storage: bool = True,
     progress: Callable[[SyncProgress], None] | None = None,
     index_checked: bool = False,
+    checkpoint: str | Path | None = None,
+    trusted: Iterable[str] | None = None,
+    save_checkpoint: str | Path | None = None,
 ) -> AuditReport:
     """Replay the whole ledger from its events and check it (see the module doc for the flags).
 
@@ -82,6 +90,13 @@ def audit(
     at the last indexed block, so later events do not disturb the comparison. `declared` footprints
     (a {lot: kg CO2e} mapping, or passport / PACT documents exported earlier) are recomputed and compared.
     `index_checked` says the caller has just run :meth:`EventIndex.verify_heads` itself (not repeated).
+
+    Incremental audits (:mod:`ledger.auditor.checkpoint`): with `checkpoint`, the replay starts from the
+    state an earlier audit signed, once its signer (among `trusted`, by default the auditing account itself,
+    and an active AUDITOR), its
+    block hash and both ledger heads at its block check out against the chain; only the events after it are
+    replayed, and storage and signatures are checked for what they touched. `save_checkpoint` writes a
+    checkpoint of this audit, signed with `ledger`'s account, when the ledger's integrity held.
     """
     t0 = time.perf_counter()
     if sync:
@@ -98,12 +113,19 @@ def audit(
     w3 = ledger.w3
     # Contract storage of every indexed lot and unit is read in a background thread: the node answers
     # while this process verifies and replays the index (lots only the replay knows are read after).
-    prefetch = _StoragePrefetch(w3, deployment, index, block) if check_storage else None
+    # (An incremental audit reads only what the new events touched, after the replay.)
+    prefetch = _StoragePrefetch(w3, deployment, index, block) if check_storage and checkpoint is None else None
+    cp: AuditCheckpoint | None = None
+    start: LedgerState | None = None
+    if checkpoint is not None:
+        cp, start = _from_checkpoint(Path(checkpoint), ledger, index, block, trusted)
     try:
         if not index_checked:
             # A damaged or doctored index is refused (IndexCorrupt) rather than audited: every stored event
-            # bound to its block, log index and the chain's ledger heads.
-            index.verify_heads(w3, deployment=deployment)
+            # bound to its block, log index and the chain's ledger heads (after the checkpoint, if one vouches
+            # for what came before).
+            since = None if cp is None else (cp.block, int(cp.ledger_head, 16), int(cp.attestations_head, 16))
+            index.verify_heads(w3, deployment=deployment, since=since)
     except BaseException:
         if prefetch is not None:
             prefetch.result()
@@ -123,7 +145,15 @@ def audit(
             heads[ev.contract] = advance_head(heads[ev.contract], event_hash(ev.topics, ev.data))
             yield ev
 
-    st = replay(hashed(index.raw_events()), strict=True)
+    after = -1  # the block up to which a trusted checkpoint vouches for the replay
+    touched: set[bytes] | None = None
+    if cp is not None:
+        after = cp.block
+        heads = {LEDGER: int(cp.ledger_head, 16), ATTESTATIONS: int(cp.attestations_head, 16)}
+        touched = _touched_after(index, after)
+        st = replay(hashed(index.raw_events(where="e.block > ?", params=(after,))), strict=True, state=start)
+    else:
+        st = replay(hashed(index.raw_events()), strict=True)
     at = index.chain_timestamp or st.last_timestamp
     for issue in st.issues:
         code = "frozen-lot-used" if issue.code == "inactive-lot-used" else issue.code
@@ -160,10 +190,10 @@ def audit(
     # 2. Storage: every lot and unit as replayed against the contract at the same block.
     storage_checked = 0
     if check_storage:
-        storage_checked = _check_storage(w3, deployment, st, block, flag, prefetch.result() if prefetch else None)
+        storage_checked = _check_storage(w3, deployment, st, block, flag, prefetch.result() if prefetch else None, touched)
 
     # 3. Signatures, offline, and the signer's accreditation at the time.
-    signatures = _check_attestations(ledger, deployment, st, flag)
+    signatures = _check_attestations(ledger, deployment, st, flag, after)
 
     # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc).
     live = _live_downstream(st)
@@ -190,6 +220,11 @@ def audit(
             if abs(mine_kg - kg) > max(1e-6, 1e-6 * abs(kg)):
                 flag("footprint-mismatch", lot_id, f"{source} declares {kg:g} kg CO2e; the ledger gives {mine_kg:g} kg CO2e now")
 
+    if save_checkpoint is not None and not flags:
+        tip = call(w3, "eth_getBlockByNumber", [hex(block), False])
+        write_checkpoint(
+            Path(save_checkpoint), ledger, st, block=block, block_hash=tip["hash"], heads=(heads[LEDGER], heads[ATTESTATIONS])
+        )
     return AuditReport(
         chain_id=deployment.chain_id,
         ledger=deployment.ledger,
@@ -211,4 +246,46 @@ def audit(
         flags=flags,
         seconds=time.perf_counter() - t0,
         claims=claim_checks,
+        checkpoint_block=after if after >= 0 else None,
     )
+
+
+def _from_checkpoint(
+    path: Path, ledger: Ledger, index: EventIndex, block: int, trusted: Iterable[str] | None
+) -> tuple[AuditCheckpoint, LedgerState]:
+    """A checkpoint checked against the chain and its signed state (CheckpointError when it does not hold)."""
+    cp = read_checkpoint(path)
+    deployment = index.deployment
+    assert deployment is not None  # audit() checked it
+    if (cp.chain_id, cp.ledger.lower(), cp.attestations.lower(), cp.deployment_block) != (
+        deployment.chain_id,
+        deployment.ledger.lower(),
+        deployment.attestations.lower(),
+        deployment.block,
+    ):
+        raise CheckpointError(f"{path} is a checkpoint of another deployment (ledger {cp.ledger} on chain {cp.chain_id})")
+    if cp.block > block:
+        raise CheckpointError(f"{path} is at block {cp.block}, past the index (block {block}): sync the index first")
+    check_signer(cp, ledger, trusted)
+    tip = call(ledger.w3, "eth_getBlockByNumber", [hex(cp.block), False])
+    if tip is None or tip["hash"] != cp.block_hash:
+        raise CheckpointError(f"block {cp.block} of the checkpoint is no longer on this chain (a reorg): audit in full")
+    fn = LEDGER_ABI.fn("ledgerHead")
+    raw = _eth_calls(ledger.w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], cp.block)
+    for name, mine, got in (("RinneLedger", cp.ledger_head, raw[0]), ("GwpAttestations", cp.attestations_head, raw[1])):
+        seq, word = fn.decode_output(got)
+        if int(mine, 16) != int.from_bytes(word, "big") or int(mine, 16) & ((1 << 64) - 1) != seq:
+            raise CheckpointError(f"{name}'s ledger head at block {cp.block} is not the checkpoint's: the checkpoint is false")
+    return cp, trusted_state(path, cp)
+
+
+def _touched_after(index: EventIndex, block: int) -> set[bytes]:
+    """Lots and units an event after `block` is about, or an operation after it used or made."""
+    first = (block + 1) << _LOG_BITS
+    c = index.conn
+    ids = {
+        k for (k,) in c.execute("SELECT DISTINCT key FROM events WHERE id >= ? AND key IS NOT NULL", (first,)) if isinstance(k, bytes)
+    }
+    ids.update(k for (k,) in c.execute("SELECT lot_id FROM op_in WHERE op >= ?", (first,)))
+    ids.update(k for (k,) in c.execute("SELECT lot_id FROM op_out WHERE op >= ?", (first,)))
+    return {i for i in ids if isinstance(i, bytes) and len(i) == 32}

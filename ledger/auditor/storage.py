@@ -145,10 +145,12 @@ def _check_storage(
     block: int,
     flag: Callable[..., None],
     prefetched: tuple[dict[bytes, bytes], dict[bytes, bytes]] | None = None,
+    only: set[bytes] | None = None,
 ) -> int:
+    """Compare every lot and unit of `st` (or those in `only`) with contract storage at `block`."""
     lot_fn, unit_fn = LEDGER_ABI.fn("lot"), LEDGER_ABI.fn("unit")
     have_lots, have_units = prefetched or ({}, {})
-    ids = list(st.lots)
+    ids = list(st.lots) if only is None else [i for i in st.lots if i in only]
     missing = [i for i in ids if i not in have_lots]
     fetched = dict(zip(missing, _read_all(w3, deployment.ledger, lot_fn.selector, 9 * 32, missing, block)))
     results = [have_lots[i] if i in have_lots else fetched[i] for i in ids]
@@ -172,7 +174,7 @@ def _check_storage(
             problems.append("composition commitment differs")
         if problems:
             flag("storage-mismatch", lot_id, "; ".join(problems), block)
-    units = list(st.units)
+    units = list(st.units) if only is None else [u for u in st.units if u in only]
     missing = [u for u in units if u not in have_units]
     fetched = dict(zip(missing, _read_all(w3, deployment.ledger, unit_fn.selector, 7 * 32, missing, block)))
     results = [have_units[u] if u in have_units else fetched[u] for u in units]

@@ -110,14 +110,16 @@ def _first_difference(mine: list[tuple[Any, ...]], chain: list[tuple[Any, ...]])
 class VerifyMixin(IndexBase):
     """Verification of an :class:`EventIndex` against its own rows and the chain."""
 
-    def verify(self, w3: Web3 | None = None) -> None:
+    def verify(self, w3: Web3 | None = None, *, after_block: int = -1) -> None:
         """Check that the index says what its own raw logs say, and with `w3` what the chain says.
 
         Event ids, names and keys and the lots, operation and attestation tables must follow from the
         raw logs; with `w3`, every stored block hash and time must be the chain's. The raw logs
-        themselves are checked by the audit (ledger heads, contract storage). Raises IndexCorrupt
+        themselves are checked by the audit (ledger heads, contract storage). With `after_block`, only
+        what the index holds of the blocks after it (an incremental audit's part). Raises IndexCorrupt
         when the index cannot be trusted: delete it and sync again.
         """
+        first = (after_block + 1) << _LOG_BITS if after_block >= 0 else 0
         lay = layouts()
         lots: list[tuple[Any, ...]] = []
         ins: list[tuple[Any, ...]] = []
@@ -125,7 +127,7 @@ class VerifyMixin(IndexBase):
         atts: list[tuple[Any, ...]] = []
         units: list[tuple[bytes]] = []
         for eid, block, li, contract, name, key, blob, data in self.conn.execute(
-            "SELECT id, block, log_index, contract, name, key, topics, data FROM events ORDER BY id"
+            "SELECT id, block, log_index, contract, name, key, topics, data FROM events WHERE id >= ? ORDER BY id", (first,)
         ).rows():
             if not _row_ok(eid, block, li, contract, blob, data):
                 raise _damaged(self.path, f"event row {eid!r} is malformed")
@@ -142,26 +144,37 @@ class VerifyMixin(IndexBase):
         for (lot_id,) in units:
             if lot_id in derived_lots:
                 derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
+        # A unit of a lot made before `after_block` cannot be: units are created with their lot.
         tables = [
-            ("lots", "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots", sorted(derived_lots.values())),
-            ("op_in", "SELECT op, pos, lot_id, used FROM op_in", sorted(ins)),
-            ("op_out", "SELECT op, pos, lot_id FROM op_out", sorted(outs)),
-            ("attested", "SELECT uid, lot_id, event FROM attested", sorted({a[0]: a for a in atts}.values())),
+            (
+                "lots",
+                "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots WHERE event >= ?",
+                sorted(derived_lots.values()),
+            ),
+            ("op_in", "SELECT op, pos, lot_id, used FROM op_in WHERE op >= ?", sorted(ins)),
+            ("op_out", "SELECT op, pos, lot_id FROM op_out WHERE op >= ?", sorted(outs)),
+            ("attested", "SELECT uid, lot_id, event FROM attested WHERE event >= ?", sorted({a[0]: a for a in atts}.values())),
         ]
         for table, sql, derived in tables:
             try:
-                stored = sorted(self.conn.execute(sql).fetchall())
+                stored = sorted(self.conn.execute(sql, (first,)).fetchall())
             except TypeError:  # values of mixed types that do not even compare
                 raise _damaged(self.path, f"table {table} holds malformed rows") from None
             if stored != derived:
                 raise _damaged(self.path, f"table {table} does not follow from the stored events")
         if self._meta("schema") != SCHEMA_VERSION:
             raise _damaged(self.path, "schema record altered")
-        blocks = self.conn.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number").fetchall()
+        blocks = self.conn.execute(
+            "SELECT number, hash, timestamp FROM blocks WHERE number > ? ORDER BY number", (after_block,)
+        ).fetchall()
         synced = self.synced_block
-        if synced is not None and (not blocks or blocks[-1][0] != synced or blocks[-1][2] != self.chain_timestamp):
+        if (
+            synced is not None
+            and synced > after_block
+            and (not blocks or blocks[-1][0] != synced or blocks[-1][2] != self.chain_timestamp)
+        ):
             raise _damaged(self.path, "the synced block and time do not match the block table")
-        used = {b for (b,) in self.conn.execute("SELECT DISTINCT block FROM events")}
+        used = {b for (b,) in self.conn.execute("SELECT DISTINCT block FROM events WHERE id >= ?", (first,))}
         if not used <= {b[0] for b in blocks}:
             raise _damaged(self.path, "events of blocks the block table does not know")
         if w3 is None:
@@ -176,7 +189,13 @@ class VerifyMixin(IndexBase):
                     )
 
     def verify_heads(
-        self, w3: Web3, *, to_block: int | None = None, deployment: Deployment | None = None, every_block: bool = False
+        self,
+        w3: Web3,
+        *,
+        to_block: int | None = None,
+        deployment: Deployment | None = None,
+        every_block: bool = False,
+        since: tuple[int, int, int] | None = None,
     ) -> HeadsVerified:
         """Check the index against the chain up to `to_block` (default: the synced block) before answering from it.
 
@@ -193,11 +212,14 @@ class VerifyMixin(IndexBase):
         between the two inside a block, which neither head holds. A node that refuses ``eth_call`` at
         old blocks gets the default check and the result says so (:attr:`HeadsVerified.note`).
 
-        With `deployment`, the index must belong to it. Raises IndexCorrupt naming the first block
+        With `deployment`, the index must belong to it. With `since` = (block, ledger head, attestations
+        head), a point an incremental audit has checked the chain's heads at, only the blocks after it are
+        checked, the heads replayed on from those words. Raises IndexCorrupt naming the first block
         that differs.
         """
         t0 = time.perf_counter()
-        self.verify(w3)
+        after_block = -1 if since is None else since[0]
+        self.verify(w3, after_block=after_block)
         d, synced = self.deployment, self.synced_block
         if d is None or synced is None:
             if self.event_count() or self.conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone():
@@ -223,12 +245,14 @@ class VerifyMixin(IndexBase):
             raise errors.InvalidInput(f"to_block {end} is outside the indexed blocks {d.block}-{synced}")
         # One pass over the raw logs: both head words as of the last event of every block, and which
         # contracts each block holds events of.
-        heads = [0, 0]
+        heads = [0, 0] if since is None else [since[1], since[2]]
+        first = 0 if since is None else (since[0] + 1) << _LOG_BITS
         after: dict[int, tuple[int, int]] = {}
         mixed: dict[int, int] = {}
         events = 0
         for eid, block, li, contract, blob, data in self.conn.execute(
-            "SELECT id, block, log_index, contract, topics, data FROM events WHERE id < ? ORDER BY id", ((end + 1) << _LOG_BITS,)
+            "SELECT id, block, log_index, contract, topics, data FROM events WHERE id >= ? AND id < ? ORDER BY id",
+            (first, (end + 1) << _LOG_BITS),
         ):
             if not _row_ok(eid, block, li, contract, blob, data):
                 raise _damaged(self.path, f"event row {eid!r} is malformed")
@@ -236,14 +260,16 @@ class VerifyMixin(IndexBase):
             after[block] = (heads[0], heads[1])
             mixed[block] = mixed.get(block, 0) | (1 << contract)
             events += 1
-        stored = {n: h for n, h in self.conn.execute("SELECT number, hash FROM blocks WHERE number <= ?", (end,))}
+        stored = {
+            n: h for n, h in self.conn.execute("SELECT number, hash FROM blocks WHERE number > ? AND number <= ?", (after_block, end))
+        }
         checked = sorted(set(stored) | set(after) | {end})
         if checked[0] < d.block:
             raise errors.IndexCorrupt(
                 f"{self.path}: block {checked[0]} precedes the deployment (block {d.block}): delete the index and sync again"
             )
         expect: list[tuple[int, int]] = []
-        cur = (0, 0)
+        cur = (0, 0) if since is None else (since[1], since[2])
         for b in checked:
             cur = after.get(b, cur)
             expect.append(cur)
@@ -272,7 +298,7 @@ class VerifyMixin(IndexBase):
             bad_logs = self._compare_logs(w3, addresses, [(b, b) for b in log_blocks], stored)
         else:
             log_blocks = sorted(mixed)
-            bad_logs = self._compare_logs(w3, addresses, [(d.block, end)], stored)
+            bad_logs = self._compare_logs(w3, addresses, [(max(d.block, after_block + 1), end)], stored) if end > after_block else None
         if bad_heads is not None and (bad_logs is None or bad_heads[0] <= bad_logs[0]):
             b, k, mine, theirs = bad_heads
             mask = (1 << 64) - 1

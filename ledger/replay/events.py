@@ -24,10 +24,11 @@ class RawEvent:
     timestamp: int
 
 
-def replay(events: Iterable[RawEvent], *, strict: bool = True) -> LedgerState:
-    """Decode stored events and replay them, in the order given, into a :class:`LedgerState`."""
+def replay(events: Iterable[RawEvent], *, strict: bool = True, state: LedgerState | None = None) -> LedgerState:
+    """Decode stored events and replay them, in the order given, into a :class:`LedgerState` (a fresh one,
+    or `state`, replayed up to the events given, which goes on from there)."""
     lay = layouts()
-    st = LedgerState(strict=strict)
+    st = LedgerState(strict=strict) if state is None else state
     for ev in events:
         layout = lay.get((ev.contract, ev.topics[0])) if ev.topics else None
         if layout is None:

@@ -1,0 +1,175 @@
+"""Audit checkpoints: the replayed state at a block, signed by the auditor who replayed it, so that a
+later audit replays only what came after (issue 15, incremental audits).
+
+A checkpoint is two files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
+the event count, the keccak of the state file, the auditor's address and an EIP-191 signature over all
+of it) and ``NAME.state`` (the replayed :class:`~ledger.replay.state.LedgerState`, pickled). A later
+audit trusts a checkpoint only when its signature recovers to an auditor it trusts (by default itself)
+who is an active AUDITOR of the registry, its block is still on the chain with that hash, both contracts'
+``ledgerHead()`` at that block are the heads it names, and the state file hashes to the signed digest;
+only then is the state file read. The heads bind the checkpoint to every event before it: an event
+missing, added or altered before the checkpoint block makes the heads differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from pydantic import BaseModel, ConfigDict
+
+from ledger import errors
+from ledger.domain.enums import Role
+from ledger.domain.hashing import keccak
+from ledger.domain.ids import hex_of
+from ledger.replay.state import LedgerState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ledger.client.ledger import Ledger
+
+#: Format version of the checkpoint files; a later format is refused, not guessed at.
+VERSION = 1
+
+
+class CheckpointError(errors.InvalidInput):
+    """An audit checkpoint cannot be trusted or read."""
+
+
+class AuditCheckpoint(BaseModel):
+    """What a checkpoint asserts, and who signed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = VERSION
+    chain_id: int
+    ledger: str
+    attestations: str
+    deployment_block: int
+    block: int
+    block_hash: str
+    ledger_head: str
+    attestations_head: str
+    events: int
+    state_digest: str
+    auditor: str
+    signature: str = ""
+
+    def message(self) -> bytes:
+        """The bytes the auditor signs: every member but the signature, as canonical JSON."""
+        body = self.model_dump(exclude={"signature"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def signer(self) -> str:
+        """The address the signature recovers to (raises CheckpointError when it does not recover)."""
+        try:
+            return str(
+                Account.recover_message(encode_defunct(self.message()), signature=bytes.fromhex(self.signature.removeprefix("0x")))
+            )
+        except Exception as exc:  # a malformed signature cannot be recovered at all
+            raise CheckpointError(f"the checkpoint's signature cannot be verified ({exc.__class__.__name__})") from None
+
+
+def state_path(path: Path) -> Path:
+    """Where the state file of checkpoint `path` lives."""
+    return path.with_name(path.name + ".state")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    # Written beside and renamed: a crash leaves the old checkpoint or none, never half of one.
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_checkpoint(
+    path: Path, ledger: Ledger, st: LedgerState, *, block: int, block_hash: str, heads: tuple[int, int]
+) -> AuditCheckpoint:
+    """Sign and write a checkpoint of `st` replayed up to `block` with `ledger`'s account (the auditor's)."""
+    account = ledger.account
+    deployment = ledger.deployment
+    if account is None:
+        raise CheckpointError("a checkpoint is signed by the auditor: give the audit an account")
+    if deployment is None:
+        raise CheckpointError("no deployment to checkpoint")
+    data = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+    cp = AuditCheckpoint(
+        chain_id=deployment.chain_id,
+        ledger=deployment.ledger,
+        attestations=deployment.attestations,
+        deployment_block=deployment.block,
+        block=block,
+        block_hash=block_hash,
+        ledger_head=hex_of(heads[0].to_bytes(32, "big")),
+        attestations_head=hex_of(heads[1].to_bytes(32, "big")),
+        events=st.events,
+        state_digest=hex_of(keccak(data)),
+        auditor=account.address,
+    )
+    signed = account.sign_message(encode_defunct(cp.message()))
+    cp = cp.model_copy(update={"signature": hex_of(bytes(signed.signature))})
+    path = Path(path)
+    _write_private(state_path(path), data)
+    _write_private(path, cp.model_dump_json(indent=2).encode())
+    return cp
+
+
+def read_checkpoint(path: Path) -> AuditCheckpoint:
+    """Read a checkpoint's JSON (nothing is trusted yet: see :func:`trusted_state`)."""
+    try:
+        raw = Path(path).read_text()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+    try:
+        cp = AuditCheckpoint.model_validate_json(raw)
+    except ValueError:
+        raise CheckpointError(f"{path} is not an audit checkpoint") from None
+    if cp.version != VERSION:
+        raise CheckpointError(f"{path} is a checkpoint of format {cp.version}; this Rinne reads format {VERSION}")
+    return cp
+
+
+def check_signer(cp: AuditCheckpoint, ledger: Ledger, trusted: Iterable[str] | None) -> str:
+    """The checkpoint's signer, if it is one to trust: among `trusted` (by default the auditing account
+    itself: its own earlier audit), and an active AUDITOR of the registry now.
+
+    The heads bind a checkpoint to the events before it, not its state to them: an auditor could sign a
+    doctored state. So no other auditor's checkpoint is taken unless the caller names it."""
+    signer = cp.signer()
+    if signer.lower() != cp.auditor.lower():
+        raise CheckpointError(f"the checkpoint names auditor {cp.auditor} but was signed by {signer}")
+    if trusted is None:
+        if ledger.account is None:
+            raise CheckpointError("say whose checkpoints to trust (trusted=...) or audit with the account that wrote it")
+        trusted = [ledger.account.address]
+    if signer.lower() not in {t.lower() for t in trusted}:
+        raise CheckpointError(f"the checkpoint was signed by {signer}, who is not among the auditors trusted here")
+    p = ledger.participant(signer)
+    if not (p.registered and not p.suspended and int(p.roles) & int(Role.AUDITOR)):
+        raise CheckpointError(f"the checkpoint was signed by {signer}, who is not an active AUDITOR of this ledger")
+    return signer
+
+
+def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
+    """Read the checkpoint's state file, only if it hashes to the digest the auditor signed."""
+    try:
+        data = state_path(Path(path)).read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the checkpoint's state file: {exc.strerror}") from None
+    if hex_of(keccak(data)) != cp.state_digest:
+        raise CheckpointError("the checkpoint's state file is not the one its auditor signed")
+    # The bytes are exactly those a trusted auditor signed: only then are they unpickled.
+    st: Any = pickle.loads(data)
+    if not isinstance(st, LedgerState) or st.events != cp.events:
+        raise CheckpointError("the checkpoint's state file does not hold the state it names")
+    return st

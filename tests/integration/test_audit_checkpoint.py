@@ -1,0 +1,129 @@
+"""Incremental audits (issue 15) on a real Anvil: an audit writes a checkpoint signed by its auditor; a later
+audit starts from it, replays only the new events, and reports what a full audit reports. A checkpoint that
+someone else signed, that was edited, that names heads the chain never had, or that belongs to another
+deployment is refused before its state is read."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger import Composition, EventIndex, LotSpec, audit, footprint
+from ledger.auditor.checkpoint import AuditCheckpoint, CheckpointError, state_path, write_checkpoint
+from ledger.domain.hashing import keccak
+from ledger.domain.ids import hex_of
+
+KG = 1000
+ORE = Composition.of({"Ni": 20 * KG, "Co": 2 * KG})
+
+
+def _mint(chain, *ids: str) -> None:
+    chain["miner"].mint_many([LotSpec(lot_id=i, material="ORE-NI", mass=1_000 * KG, composition=ORE) for i in ids])
+
+
+@pytest.fixture()
+def index(chain) -> Iterator[EventIndex]:
+    ix = EventIndex.open(":memory:")
+    yield ix
+    ix.close()
+
+
+@pytest.fixture()
+def checkpointed(chain, index, tmp_path: Path) -> Path:
+    """A first audit of 40 lots, with its checkpoint written by the auditor."""
+    _mint(chain, *(f"CP-{i:03d}" for i in range(40)))
+    index.sync(chain.base, confirmations=0)
+    path = tmp_path / "audit.checkpoint"
+    assert audit(chain["auditor"], index, save_checkpoint=path).passed
+    return path
+
+
+def test_an_incremental_audit_reports_what_a_full_one_does(chain, index, checkpointed: Path) -> None:
+    assert stat.S_IMODE(os.stat(checkpointed).st_mode) == 0o600 and stat.S_IMODE(os.stat(state_path(checkpointed)).st_mode) == 0o600
+    _mint(chain, "NEW-1", "NEW-2")
+    chain.give("CP-000", "miner", "refiner")
+    chain["refiner"].transform(["CP-000"], [LotSpec(lot_id="NISO4-CP", material="NiSO4", mass=400 * KG, composition=ORE)])
+    index.sync(chain.base, confirmations=0)
+    full = audit(chain["auditor"], index)
+    part = audit(chain["auditor"], index, checkpoint=checkpointed)
+    assert part.passed and full.passed and full.checkpoint_block is None
+    assert part.checkpoint_block == AuditCheckpoint.model_validate_json(checkpointed.read_text()).block
+    assert (part.events, part.lots, part.operations, part.heads) == (full.events, full.lots, full.operations, full.heads)
+    # Only what the new events touched is read from storage: the new lots, the used ore, the sulphate.
+    assert part.storage_checked == 4 < full.storage_checked
+    assert footprint(index, "NISO4-CP").kg_co2e == 0
+
+
+def test_an_edited_state_file_is_refused(chain, index, checkpointed: Path) -> None:
+    sp = state_path(checkpointed)
+    data = bytearray(sp.read_bytes())
+    data[-10] ^= 1
+    sp.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="not the one its auditor signed"):
+        audit(chain["auditor"], index, checkpoint=checkpointed)
+
+
+def test_a_checkpoint_signed_by_anyone_else_is_refused(chain, index, checkpointed: Path, tmp_path: Path) -> None:
+    # The cheat: the refiner doctors the state (its lot heavier) and signs a checkpoint of it itself.
+    st = pickle.loads(state_path(checkpointed).read_bytes())
+    lot = next(iter(st.lots.values()))
+    lot.mass *= 10
+    cp = json.loads(checkpointed.read_text())
+    forged = tmp_path / "forged.checkpoint"
+    heads = (int(cp["ledger_head"], 16), int(cp["attestations_head"], 16))
+    write_checkpoint(forged, chain["refiner"], st, block=cp["block"], block_hash=cp["block_hash"], heads=heads)
+    with pytest.raises(CheckpointError, match="not among the auditors trusted here"):
+        audit(chain["auditor"], index, checkpoint=forged)
+    # Named as trusted, it is still no AUDITOR of this ledger.
+    with pytest.raises(CheckpointError, match="not an active AUDITOR"):
+        audit(chain["auditor"], index, checkpoint=forged, trusted=[chain.addr("refiner")])
+    # And the auditor's own checkpoint with the doctored state swapped in fails its digest.
+    state_path(checkpointed).write_bytes(pickle.dumps(st))
+    with pytest.raises(CheckpointError, match="not the one its auditor signed"):
+        audit(chain["auditor"], index, checkpoint=checkpointed)
+
+
+def test_heads_the_chain_never_had_are_refused(chain, index, checkpointed: Path, tmp_path: Path) -> None:
+    # Even the auditor's own signature cannot vouch for a history the contracts do not count.
+    cp = AuditCheckpoint.model_validate_json(checkpointed.read_text())
+    st = pickle.loads(state_path(checkpointed).read_bytes())
+    bad = tmp_path / "bad.checkpoint"
+    wrong = int(cp.ledger_head, 16) ^ (1 << 100)
+    write_checkpoint(bad, chain["auditor"], st, block=cp.block, block_hash=cp.block_hash, heads=(wrong, int(cp.attestations_head, 16)))
+    with pytest.raises(CheckpointError, match="ledger head at block .* is not the checkpoint's"):
+        audit(chain["auditor"], index, checkpoint=bad)
+    moved = tmp_path / "moved.checkpoint"
+    write_checkpoint(moved, chain["auditor"], st, block=cp.block, block_hash=hex_of(keccak(b"other")), heads=(0, 0))
+    with pytest.raises(CheckpointError, match="no longer on this chain"):
+        audit(chain["auditor"], index, checkpoint=moved)
+
+
+def test_a_checkpoint_of_another_deployment_or_garbage_is_refused(chain, index, checkpointed: Path, tmp_path: Path) -> None:
+    cp = json.loads(checkpointed.read_text())
+    cp["ledger"] = "0x" + "11" * 20
+    other = tmp_path / "other.checkpoint"
+    other.write_text(json.dumps(cp))
+    with pytest.raises(CheckpointError, match="another deployment"):
+        audit(chain["auditor"], index, checkpoint=other)
+    junk = tmp_path / "junk.checkpoint"
+    junk.write_text("{}")
+    with pytest.raises(CheckpointError, match="not an audit checkpoint"):
+        audit(chain["auditor"], index, checkpoint=junk)
+
+
+def test_a_doctored_event_after_the_checkpoint_is_caught(chain, index, checkpointed: Path) -> None:
+    from ledger import errors
+
+    _mint(chain, "NEW-9")
+    index.sync(chain.base, confirmations=0)
+    # The cheat: the index's copy of the new lot's creation says another holder.
+    (eid, data) = index.conn.execute("SELECT id, data FROM events WHERE name = 'LotCreated' ORDER BY id DESC LIMIT 1").fetchone()
+    index.conn.execute("UPDATE events SET data = ? WHERE id = ?", (bytes(len(data)), eid))
+    with pytest.raises(errors.IndexCorrupt):
+        audit(chain["auditor"], index, checkpoint=checkpointed)
