@@ -570,7 +570,7 @@ trust_index_option = click.option(
 )
 
 
-def open_index(session: Session, *, trust: bool = False) -> EventIndex:
+def open_index(session: Session, *, trust: bool = False, check: bool = True) -> EventIndex:
     """Open this deployment's event index in the data directory, bring it up to date, and check it.
 
     The same steps as `rinne trace` takes (cli/provenance.py): the check
@@ -597,7 +597,7 @@ def open_index(session: Session, *, trust: bool = False) -> EventIndex:
             sys.stderr.write("\r\033[K")
         if trust:
             note(f"the index was not checked against the chain's ledger heads and logs (--trust-index): {path}")
-        else:
+        elif check:  # (not `check`: the caller checks it itself, as an incremental audit does after its checkpoint)
             checked = index.verify_heads(ledger.w3, deployment=d)
             if checked.note:
                 note(checked.note)

@@ -10,7 +10,7 @@ import click
 
 import ledger as rinne
 
-from ._core import CliError, Session, jsonable, open_index, pass_session, read_command, trust_index_option
+from ._core import CliError, Session, account_options, jsonable, open_index, pass_session, read_command, trust_index_option
 from ._output import load_names, scope_of
 from ._units import FiniteFloat
 from .lot import _id
@@ -271,9 +271,36 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report to FILE.")
 @click.option("--no-storage", is_flag=True, help="Skip comparing the rebuilt state with contract storage (faster on remote nodes).")
 @click.option("--strict", is_flag=True, help="Also fail when any unit's or end lot's footprint rests on a claim weaker than verified.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from this signed checkpoint of an earlier audit: replay only what came after it.",
+)
+@click.option(
+    "--save-checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="When the ledger passes, write a checkpoint of this audit, signed with --account (an AUDITOR).",
+)
+@click.option(
+    "--trust",
+    "trusted",
+    multiple=True,
+    metavar="ADDRESS|ACCOUNT",
+    help="An auditor whose checkpoints to take (repeat).  [default: --account's own]",
+)
 @read_command
+@account_options
 @pass_session
-def audit(session: Session, html_out: Path | None, report: Path | None, no_storage: bool, strict: bool) -> None:
+def audit(
+    session: Session,
+    html_out: Path | None,
+    report: Path | None,
+    no_storage: bool,
+    strict: bool,
+    checkpoint: Path | None,
+    save_checkpoint: Path | None,
+    trusted: tuple[str, ...],
+) -> None:
     """Replay the whole ledger from its events: its integrity, then every claim.
 
     Integrity (PASSED/FAILED, the exit status): rebuilds the state from the
@@ -293,13 +320,34 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
       rinne audit
       rinne audit --strict
       rinne audit --html audit.html --report audit.json
+      rinne audit --save-checkpoint audit.cp --account auditor
+      rinne audit --checkpoint audit.cp --save-checkpoint audit.cp --account auditor
+
+    With --checkpoint, the replay starts from the state an earlier audit
+    signed, once its signer (--account's own, or one named by --trust) is
+    an active AUDITOR, its block is still on the chain with that hash and
+    both contracts' ledger heads at that block are the ones it names; only
+    the events after it are replayed, checked against the chain's logs and
+    compared with storage.
     """
-    for out in (html_out, report):
+    for out in (html_out, report, save_checkpoint):
         # Check every destination before writing any, so a bad one leaves no half-written output.
         if out is not None and not out.parent.is_dir():
             raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--html/--report")
-    with _index(session) as index:
-        result = rinne.audit(session.ledger(), index, sync=False, check_storage=not no_storage, index_checked=True)
+    incremental = checkpoint is not None
+    ledger = session.signer() if (save_checkpoint is not None or (incremental and not trusted)) else session.ledger()
+    trust = [session.resolve_address(t, "--trust") for t in trusted] if trusted else None
+    with open_index(session, check=not incremental) as index:
+        result = rinne.audit(
+            ledger,
+            index,
+            sync=False,
+            check_storage=not no_storage,
+            index_checked=not incremental,
+            checkpoint=checkpoint,
+            trusted=trust,
+            save_checkpoint=save_checkpoint,
+        )
     if html_out:
         html_out.write_text(result.to_html())
     if report:
@@ -308,7 +356,12 @@ def audit(session: Session, html_out: Path | None, report: Path | None, no_stora
     lines = [
         f"audit {'PASSED' if result.passed else 'FAILED'}: {result.events} events, {result.lots} lots, "
         f"{result.attestation_count} attestations, {result.signatures_checked} signatures, blocks {result.from_block}-{result.to_block}"
+        + (f" (from the checkpoint at block {result.checkpoint_block})" if result.checkpoint_block is not None else "")
     ]
+    if save_checkpoint is not None and result.passed:
+        lines.append(
+            f"checkpoint written: {save_checkpoint} (block {result.to_block}, signed by {ledger.account.address if ledger.account else '?'})"
+        )
     lines += [f"  {f.code} {f.label}: {f.message}" for f in result.flags]
     weak = result.weak_claims()
     by_level: dict[str, list[str]] = {}
