@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger import errors
-from ledger.chain.logs import ATTESTATIONS, LEDGER, EventLayout, LogRangeTooLarge, get_logs, layouts
-from ledger.chain.rpc import batch, call
+from ledger.chain.logs import (
+    ATTESTATIONS,
+    LEDGER,
+    EventLayout,
+    LogRangeTooLarge,
+    LogRecord,
+    fetch_logs,
+    layouts,
+    log_records,
+    split_topics,
+)
+from ledger.chain.rpc import batch, call, close_sessions
 from ledger.domain.models import Deployment
 from ledger.index.base import _LOG_BITS, IndexBase
 
@@ -56,6 +66,12 @@ class _ReorgDuringChunk(errors.ChainError):
     """The blocks of a chunk changed while it was being fetched; nothing of it was stored."""
 
 
+def _created_row(eid: int, lot: bytes, holder: bytes, material: bytes, data: bytes) -> tuple[Any, ...]:
+    """The lots row of a LotCreated from its three indexed topics and its data, without decoding
+    the composition: (lot, event, material, mass, origin, holder as lowercase hex)."""
+    return (lot, eid, material, int.from_bytes(data[0:32], "big"), data[32:64], "0x" + holder[12:].hex())
+
+
 def _derive(
     eid: int,
     layout: EventLayout | None,
@@ -71,8 +87,8 @@ def _derive(
     if layout is None:
         return
     name = layout.name
-    if name == "LotCreated" and len(topics) == 4:  # the lots row without decoding the composition
-        lots.append((topics[1], eid, topics[3], int.from_bytes(data[0:32], "big"), data[32:64], "0x" + topics[2][12:].hex()))
+    if name == "LotCreated" and len(topics) == 4:
+        lots.append(_created_row(eid, topics[1], topics[2], topics[3], data))
     elif name == "LotCreated":
         a = layout.decode(topics, data)
         lots.append((a["lotId"], eid, a["material"], a["mass"], a["origin"], a["holder"]))
@@ -86,12 +102,38 @@ def _derive(
         atts.append((topics[1], topics[2], eid))
 
 
-def _key(name: str, topics: list[bytes]) -> bytes | None:
-    if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or len(topics) < 2:
-        return None
+#: Events that give relation rows (:func:`_derive`).
+_DERIVED = frozenset(("LotCreated", "LotsTransformed", "UnitCreated", "Attested"))
+
+#: Logs one eth_getLogs response of a sync aims at (a single block can hold more: it is not split).
+_TARGET_LOGS = 5_000
+
+#: Blocks a first sync must span before it builds the secondary indexes at the end instead of row by row.
+_BULK_BLOCKS = 8
+
+#: What :func:`_kind` says of an event: its layout, name, position of its key topic (0: none), whether it gives relation rows.
+_Kind = tuple[EventLayout | None, str, int, bool]
+
+
+def _key_position(name: str, n_topics: int) -> int:
+    """Which topic is the key of an event (the lot, unit, uid or account it is about); 0 for none."""
+    if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or n_topics < 2:
+        return 0
     if name == "Attested":
-        return topics[2]  # the lot
-    return topics[1]  # lot, unit, uid (Revoked) or account (registry)
+        return 2 if n_topics > 2 else 0  # the lot
+    return 1  # lot, unit, uid (Revoked) or account (registry)
+
+
+def _key(name: str, topics: list[bytes]) -> bytes | None:
+    k = _key_position(name, len(topics))
+    return topics[k] if k else None
+
+
+def _kind(lay: dict[tuple[int, bytes], EventLayout], slot: int, topics: list[bytes]) -> _Kind:
+    """What the index needs to know of an event of this contract, first topic and topic count."""
+    layout = lay.get((slot, topics[0])) if topics else None
+    name = layout.name if layout else "?"
+    return layout, name, _key_position(name, len(topics)), layout is not None and name in _DERIVED
 
 
 class SyncMixin(IndexBase):
@@ -146,21 +188,40 @@ class SyncMixin(IndexBase):
         # with dense blocks must not be its whole history (a sparse chain pays ~12 extra requests).
         span = 1
         reorgs_seen = 0
-        # The next chunk's logs are fetched in a background thread while this one is stored. For each
-        # chunk its last block is read before its logs, and that block is checked again after them:
-        # the logs are of the branch that block is on, and the reorg check (between the two reads)
-        # ties that branch to the blocks stored before.
+
+        def fetch(lo: int, hi: int) -> tuple[Any, list[LogRecord]]:
+            # A chunk's last block is read before its logs and checked again after them (_confirm):
+            # the logs are of the branch that block is on, and the reorg check (between the two
+            # reads) ties that branch to the blocks stored before.
+            tip = call(w3, "eth_getBlockByNumber", [hex(hi), False])
+            return tip, fetch_logs(w3, addresses, lo, hi, retries=retries)
+
+        # The next chunk is fetched in a background thread while this one is stored; the main thread
+        # talks to the node only between two fetches, so its few small calls never queue behind a
+        # large eth_getLogs on the node.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rinne-sync")
-        pending: tuple[tuple[int, int], Any, Future[list[dict[str, Any]]]] | None = None
+        pending: tuple[tuple[int, int], Future[tuple[Any, list[LogRecord]]]] | None = None
+        # A first sync of a large range builds the secondary indexes once at the end (a sorted build)
+        # instead of keeping them up row by row; an interrupted one gets them back on the next open.
+        bulk = synced is None and target - start >= _BULK_BLOCKS and self.event_count() == 0
+        if bulk:
+            self._drop_secondary_indexes()
+        failed = False
         try:
             while start <= target:
                 end = min(start + span - 1, target)
                 if pending is not None and pending[0] == (start, end):
-                    _, tip, fetching = pending
+                    fetching = pending[1]
                 else:
-                    tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
-                    fetching = pool.submit(get_logs, w3, addresses, start, end, retries=retries)
+                    fetching = pool.submit(fetch, start, end)
                 pending = None
+                try:
+                    tip, logs = fetching.result()
+                except LogRangeTooLarge:
+                    if span == 1:
+                        raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
+                    span = max(1, span // 4)
+                    continue
                 fork = self._check_reorg(w3, deployment.block)
                 if fork is not None:
                     reorged = fork if reorged is None else min(reorged, fork)
@@ -168,44 +229,58 @@ class SyncMixin(IndexBase):
                     start = deployment.block if synced is None else synced + 1
                     first = min(first, start)
                     continue
+                # Size the next range from this one's density, aiming at _TARGET_LOGS logs (at most
+                # doubling): memory stays bounded however dense the blocks are, and ranges small
+                # enough that fetching the next overlaps storing this one.
+                blocks_here = end - start + 1
+                want = blocks_here * _TARGET_LOGS // max(len(logs), 1)
+                span = max(1, min(chunk_blocks, span * 2, want))
                 try:
-                    logs = fetching.result()
-                except LogRangeTooLarge:
-                    if span == 1:
-                        raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
-                    span = max(1, span // 4)
-                    continue
-                # Keep each response near 10k logs: memory stays flat however dense the blocks are.
-                if len(logs) > 20_000:
-                    span = max(1, span // 2)
-                elif len(logs) < 5_000 and span < chunk_blocks:
-                    span = min(chunk_blocks, span * 2)
-                if end < target:
-                    nxt = (end + 1, min(end + span, target))
-                    nxt_tip = call(w3, "eth_getBlockByNumber", [hex(nxt[1]), False])
-                    pending = (nxt, nxt_tip, pool.submit(get_logs, w3, addresses, nxt[0], nxt[1], retries=retries))
-                try:
-                    n = self._store(w3, logs, slots, end, expected_tip=None if tip is None else tip["hash"])
+                    stamps, tip_row = self._confirm(w3, logs, end, None if tip is None else tip["hash"])
                 except _ReorgDuringChunk:
                     reorgs_seen += 1
                     if reorgs_seen > 10:
                         raise
                     continue  # the next round finds the fork and resumes from it
+                if end < target:
+                    nxt = (end + 1, min(end + span, target))
+                    pending = (nxt, pool.submit(fetch, *nxt))
+                n = self._ingest_records(logs, slots, stamps, tip_row)
                 del logs
                 total += n
                 if progress:
                     progress(SyncProgress(first, target, end, total))
                 start = end + 1
+        except BaseException:
+            failed = True
+            raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pending is not None:
+                pending[1].cancel()
+            pool.submit(close_sessions)  # after the fetch still running, in its thread
+            pool.shutdown(wait=True)
+            if bulk:
+                try:
+                    self._build_secondary_indexes()
+                except (errors.LedgerError, sqlite3.Error):
+                    if not failed:  # else the next open builds them: the first failure is the one to report
+                        raise
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
-    def _store(self, w3: Web3, logs: list[dict[str, Any]], slots: dict[str, int], end: int, expected_tip: str | None = None) -> int:
+    def _confirm(
+        self, w3: Web3, logs: list[LogRecord], end: int, expected_tip: str | None
+    ) -> tuple[dict[int, int], tuple[int, bytes, int]]:
+        """Check a fetched chunk against the chain: one hash per block among its logs, every block
+        still there with that hash, and its last block unchanged since before the fetch (its hash
+        then: `expected_tip`, None when it was missing). Returns the blocks' timestamps and the tip
+        row (block, hash, timestamp)."""
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
         seen: set[tuple[str, str, str | None]] = set()  # a block's logs repeat the same three strings
         for log in logs:
-            marks = (log["blockNumber"], log["blockHash"], log.get("blockTimestamp"))
+            if log.removed:  # not stored (ingest skips it): its block says nothing of the branch
+                continue
+            marks = (log.blockNumber, log.blockHash, log.blockTimestamp)
             if marks in seen:
                 continue
             seen.add(marks)
@@ -223,18 +298,33 @@ class SyncMixin(IndexBase):
                     raise _ReorgDuringChunk(f"block {b} changed while it was being indexed (a reorg): sync again")
                 stamps[b] = int(blk["timestamp"], 16)
         tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
-        if tip is None:
+        if tip is None or expected_tip is None:  # missing before the logs were read, or after
             raise _ReorgDuringChunk(f"block {end} vanished while it was being indexed (a reorg): sync again")
-        if expected_tip is not None and tip["hash"] != expected_tip:
+        if tip["hash"] != expected_tip:
             raise _ReorgDuringChunk(f"block {end} changed while it was being indexed (a reorg): sync again")
-        return self.ingest(logs, slots, stamps, (end, bytes.fromhex(tip["hash"][2:]), int(tip["timestamp"], 16)))
+        return stamps, (end, bytes.fromhex(tip["hash"][2:]), int(tip["timestamp"], 16))
 
     def ingest(
-        self, logs: list[dict[str, Any]], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
+        self,
+        logs: Sequence[dict[str, Any]] | Sequence[LogRecord],
+        slots: dict[str, int],
+        timestamps: dict[int, int],
+        tip: tuple[int, bytes, int],
     ) -> int:
-        """Store JSON-RPC logs (as ``eth_getLogs`` returns them) in one transaction and mark the index
-        synced to `tip` = (block, hash, timestamp). `slots` maps lowercase contract address → slot
-        (0 ledger, 1 attestations); `timestamps` gives every log's block time. Returns events stored."""
+        """Store JSON-RPC logs (as ``eth_getLogs`` returns them, dicts or :class:`LogRecord`) in one
+        transaction and mark the index synced to `tip` = (block, hash, timestamp). `slots` maps
+        lowercase contract address → slot (0 ledger, 1 attestations); `timestamps` gives every log's
+        block time. Returns events stored."""
+        records = [x for x in logs if isinstance(x, LogRecord)]
+        if not records:  # dicts, as JSON gives them (a test, a log file)
+            records = log_records(logs)  # type: ignore[arg-type]
+        elif len(records) != len(logs):
+            raise errors.ChainError("ingest takes logs as all dicts or all LogRecord, not both")
+        return self._ingest_records(records, slots, timestamps, tip)
+
+    def _ingest_records(
+        self, logs: list[LogRecord], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
+    ) -> int:
         lay = layouts()
         hashes: dict[int, bytes] = {}
         rows: list[tuple[Any, ...]] = []
@@ -244,44 +334,61 @@ class SyncMixin(IndexBase):
         atts: list[tuple[Any, ...]] = []
         units: list[tuple[bytes]] = []
         # Consecutive logs mostly share address, block and transaction: convert each of those once.
+        # What the index needs of an event (_kind) is looked up once per (slot, topic0, topic count).
+        kinds: dict[tuple[int, str, int], _Kind] = {}
         addr_slot: dict[str, int | None] = {}
         last_bn, last_bh = "", ""
         last_tx: str | None = ""
         block, bh, txb = 0, b"", None
-        for log in logs:
-            if log.get("removed"):
-                continue
-            address = log["address"]
-            slot = addr_slot.get(address, -1)
-            if slot == -1:
-                slot = addr_slot[address] = slots.get(address.lower())
-            if slot is None:
-                continue
-            if log["blockNumber"] != last_bn:
-                last_bn = log["blockNumber"]
-                block = int(last_bn, 16)
-            if log["blockHash"] != last_bh:
-                last_bh = log["blockHash"]
-                bh = bytes.fromhex(last_bh[2:])
-            hashes[block] = bh
-            hex_topics = log["topics"]
-            blob = bytes.fromhex("".join(t[2:] for t in hex_topics))
-            if len(blob) == 32 * len(hex_topics):
-                topics = [blob[i : i + 32] for i in range(0, len(blob), 32)]
-            else:  # topics that are not 32 bytes each (not from a real node): as they come
-                topics = [bytes.fromhex(t[2:]) for t in hex_topics]
-            data = bytes.fromhex(log["data"][2:])
-            li = int(log["logIndex"], 16)
-            eid = (block << _LOG_BITS) | li
-            layout: EventLayout | None = lay.get((slot, topics[0])) if topics else None
-            name = layout.name if layout else "?"
-            key = _key(name, topics)
-            tx = log.get("transactionHash")
-            if tx != last_tx:
-                last_tx = tx
-                txb = bytes.fromhex(tx[2:]) if tx else None
-            rows.append((eid, block, li, txb, slot, name, key, blob, data))
-            _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
+        fromhex = bytes.fromhex
+        append = rows.append
+        log: LogRecord | None = None
+        try:
+            for log in logs:
+                if log.removed:
+                    continue
+                address = log.address
+                slot = addr_slot.get(address, -1)
+                if slot == -1:
+                    slot = addr_slot[address] = slots.get(address.lower())
+                if slot is None:
+                    continue
+                if log.blockNumber != last_bn or log.blockHash != last_bh:
+                    last_bn, last_bh = log.blockNumber, log.blockHash
+                    block, bh = int(last_bn, 16), fromhex(last_bh[2:])
+                    hashes[block] = bh
+                hex_topics = log.topics
+                nt = len(hex_topics)
+                blob = fromhex("".join(hex_topics).replace("0x", ""))
+                topics: list[bytes] = []  # split from blob only when an event needs them one by one
+                if len(blob) == 32 * nt:
+                    t0 = hex_topics[0] if nt else ""
+                    found = kinds.get((slot, t0, nt))
+                    if found is None:
+                        found = kinds[(slot, t0, nt)] = _kind(lay, slot, split_topics(blob))
+                    layout, name, kpos, derives = found
+                    key = blob[32 * kpos : 32 * kpos + 32] if kpos else None
+                else:  # topics that are not 32 bytes each (not from a real node): as they come
+                    blob = fromhex("".join(t[2:] for t in hex_topics))
+                    topics = [fromhex(t[2:]) for t in hex_topics]
+                    layout, name, kpos, derives = _kind(lay, slot, topics)
+                    key = topics[kpos] if kpos else None
+                data = fromhex(log.data[2:])
+                li = int(log.logIndex, 16)
+                eid = (block << _LOG_BITS) | li
+                tx = log.transactionHash
+                if tx != last_tx:
+                    last_tx = tx
+                    txb = fromhex(tx[2:]) if tx else None
+                append((eid, block, li, txb, slot, name, key, blob, data))
+                if derives:
+                    if name == "LotCreated" and nt == 4 and not topics:  # most events of a busy ledger
+                        lots.append(_created_row(eid, blob[32:64], blob[64:96], blob[96:128], data))
+                        continue
+                    _derive(eid, layout, topics or split_topics(blob), data, lots, ins, outs, atts, units)
+        except (ValueError, IndexError, OverflowError) as exc:
+            where = f" in block {log.blockNumber}" if log is not None else ""
+            raise errors.ChainError(f"the node returned a malformed log{where} ({exc}): sync again") from None
         end, tip_hash, tip_ts = tip
         c = self.conn
         c.execute("BEGIN")
