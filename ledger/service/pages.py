@@ -133,8 +133,9 @@ def provenance_page(t: Trace) -> str:
             f"<td>{escape(lot.role)}</td><td>{escape(lot.material)}</td><td>{lot.mass_g}</td>"
             f"<td>{escape(lot.origin_country or '')}</td><td>{'mine' if mine else escape(lot.made_by or 'minted')}</td></tr>"
         )
+    root = next((lot.label for lot in t.lots if lot.id == t.root), t.root)
     return (
-        f"<h1>Provenance of {escape(t.root)}</h1>"
+        f'<h1>Provenance of <span id="root">{escape(root)}</span></h1>'
         '<table id="provenance"><tr><th>lot</th><th>role</th><th>material</th><th>mass g</th><th>origin</th><th>made by</th></tr>'
         + "".join(rows)
         + f'</table><h2>Drawing</h2><div class="graph">{trace_svg(t)}</div>'
