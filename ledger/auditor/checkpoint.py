@@ -13,6 +13,7 @@ missing, added or altered before the checkpoint block makes the heads differ.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -169,7 +170,16 @@ def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
     if hex_of(keccak(data)) != cp.state_digest:
         raise CheckpointError("the checkpoint's state file is not the one its auditor signed")
     # The bytes are exactly those a trusted auditor signed: only then are they unpickled.
-    st: Any = pickle.loads(data)
+    # The state is a large graph of small objects, loaded at once: without a freeze the cyclic collector
+    # walks all of it again and again while the audit goes on.
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        st: Any = pickle.loads(data)
+    finally:
+        gc.freeze()
+        if gc_was:
+            gc.enable()
     if not isinstance(st, LedgerState) or st.events != cp.events:
         raise CheckpointError("the checkpoint's state file does not hold the state it names")
     return st
