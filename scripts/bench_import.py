@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""`rinne lot import` of a CSV file: a first import, then the same file again (every lot already on the
+ledger, all skipped), in lots/s, against the library's `Ledger.mint_many` of as many other lots on the
+same node in the same run (the reference: what the command adds to the library).
+
+Usage: python scripts/bench_import.py [--lots 100000] [--json]
+
+One bulk Anvil (mining on request, 1G-gas blocks); the installed `rinne` runs as a real subprocess
+with its own keystore and data folder (the parties are made with `rinne account new --fund`,
+`rinne deploy`, `rinne party register`). Wall time of each command includes its start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_common import Timer, emit, log, machine, print_table, verdict
+
+from ledger import Composition, Ledger, LotSpec, start_node, stop_node
+
+RINNE = Path(sys.executable).with_name("rinne")
+#: The goals of issue 16.
+GOAL_FIRST, GOAL_AGAIN = 5_000, 20_000
+
+
+def _rinne(env: dict[str, str], *args: str) -> dict:
+    proc = subprocess.run(
+        [str(RINNE), *args, "--json"], env=env, capture_output=True, text=True, timeout=3600, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"rinne {' '.join(args)} failed ({proc.returncode}): {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    out: dict = json.loads(proc.stdout)
+    return out
+
+
+def write_csv(path: Path, lots: int, prefix: str) -> None:
+    """A lot file as users write it: masses with units, element shares, an origin."""
+    with path.open("w") as f:
+        f.write("lot_id,material,mass,Ni,Co,origin\n")
+        for k in range(lots):
+            f.write(f"{prefix}-{k:06d},NiSO4,{1 + k % 97}.5t,22%,1%,FI:Harjavalta\n")
+
+
+def run(lots: int) -> dict:
+    """Set up a node and a refiner through the CLI, then time the imports and the reference."""
+    tmp = Path(tempfile.mkdtemp(prefix="rinne-bench-import-"))
+    node = start_node(tmp / "node-data", persist=False, bulk=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RINNE_", "ETH_RPC_URL"))}
+        env.update(
+            RINNE_HOME=str(tmp / "home"),
+            RINNE_KEYSTORE_DIR=str(tmp / "keys"),
+            RINNE_SCRYPT_N="1024",
+            RINNE_INSECURE_FAST_KEYS="1",
+            RINNE_PASSWORD="bench password",
+            ETH_RPC_URL=node.rpc_url,
+            NO_COLOR="1",
+        )
+        for name in ("admin", "refiner"):
+            _rinne(env, "account", "new", name, "--fund")
+        _rinne(env, "deploy", "--account", "admin", "--yes")
+        _rinne(env, "party", "register", "refiner", "--roles", "REFINER", "--name", "refiner", "--account", "admin", "--yes")
+        csv = tmp / "lots.csv"
+        write_csv(csv, lots, "IMP")
+        log(f"import: rinne lot import of {lots:,} lots ...")
+        with Timer() as t1:
+            first = _rinne(env, "lot", "import", str(csv), "--account", "refiner", "--yes")
+        log("import: the same file again (all on the ledger) ...")
+        with Timer() as t2:
+            again = _rinne(env, "lot", "import", str(csv), "--account", "refiner", "--yes")
+        if first["minted"] != lots or again["skipped"] != lots or again["minted"] != 0:
+            raise SystemExit(f"import minted {first['minted']}, re-run skipped {again['skipped']} of {lots}")
+        # Reference: the library on the same node, as many other lots, already-parsed specs.
+        from eth_account import Account
+
+        base = Ledger.connect(node.rpc_url, data_dir=tmp / "lib")
+        admin = base.with_account(Account.create())
+        base.fund(admin.address, 10**24)
+        admin.deploy(record=False)
+        admin.register(admin.address, _all_roles(), "bench")
+        comp = Composition.of({"Ni": 220_000, "Co": 10_000})
+        specs = [LotSpec(lot_id=f"REF-{k:06d}", material="NiSO4", mass=1_000_000, composition=comp) for k in range(lots)]
+        log("import: reference Ledger.mint_many ...")
+        with Timer() as t3:
+            admin.mint_many(specs)
+        with Timer() as t4:
+            skipped = admin.mint_many(specs)
+        if skipped.skipped != lots:
+            raise SystemExit(f"reference re-run skipped {skipped.skipped} of {lots}")
+    finally:
+        stop_node(tmp / "node-data")
+    return {
+        "lots": lots,
+        "import_seconds": round(t1.s, 2),
+        "import_again_seconds": round(t2.s, 2),
+        "import_lots_per_s": round(lots / t1.s),
+        "import_again_lots_per_s": round(lots / t2.s),
+        "library_mint_many_lots_per_s": round(lots / t3.s),
+        "library_all_skipped_lots_per_s": round(lots / t4.s),
+        "import_vs_library": round(t3.s / t1.s, 2),
+        "import_again_vs_library": round(t4.s / t2.s, 2),
+        "transactions": first["transactions"],
+    }
+
+
+def _all_roles() -> Any:
+    from ledger import Role
+
+    return Role(sum(int(r) for r in Role))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lots", type=int, default=100_000, help="lots in the file (default 100,000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.lots < 1:
+        raise SystemExit("--lots must be at least 1")
+    if not RINNE.exists():
+        raise SystemExit(f"{RINNE} is missing: pip install -e . into this interpreter's environment")
+    t0 = time.perf_counter()
+    result: dict = {"benchmark": "import", **run(args.lots)}
+    result["goals"] = {
+        "import_lots_per_s": {"goal": f">= {GOAL_FIRST}", "verdict": verdict(result["import_lots_per_s"], GOAL_FIRST)},
+        "import_again_lots_per_s": {"goal": f">= {GOAL_AGAIN}", "verdict": verdict(result["import_again_lots_per_s"], GOAL_AGAIN)},
+    }
+    result["total_seconds"] = round(time.perf_counter() - t0, 1)
+    result["machine"] = machine()
+    if args.json:
+        emit(result, True)
+        return 0
+    g = result["goals"]
+    print_table(
+        f"rinne lot import of {args.lots:,} lots (load {result['machine']['load_avg_1m']})",
+        [
+            ("rinne lot import, first", result["import_lots_per_s"], result["import_seconds"], g["import_lots_per_s"]["verdict"]),
+            (
+                "rinne lot import, again (all skipped)",
+                result["import_again_lots_per_s"],
+                result["import_again_seconds"],
+                g["import_again_lots_per_s"]["verdict"],
+            ),
+            (
+                "reference: Ledger.mint_many",
+                result["library_mint_many_lots_per_s"],
+                "",
+                f"import at {result['import_vs_library']:.2f}",
+            ),
+            (
+                "reference: Ledger.mint_many, all skipped",
+                result["library_all_skipped_lots_per_s"],
+                "",
+                f"re-run at {result['import_again_vs_library']:.2f}",
+            ),
+        ],
+        ("step", "lots/s", "seconds", "vs goal / reference"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
