@@ -28,7 +28,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger import errors
 from ledger.domain.ids import label_of
 from ledger.exports.batterypass import TIERS
-from ledger.exports.passport_page import passport_html
 from ledger.index.store import EventIndex
 from ledger.service import pages
 from ledger.service.catalogue import AmbiguousId, Catalogue, PassportGone
@@ -323,17 +322,10 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         fmt = _wants(request, ("html", "batterypass", "idta", "pact"), "batterypass" if api else "html")
         c = svc.catalogue
         uid = c.resolve_unit(request.path_params["battery_id"])
-        doc = c.passport(uid, "batterypass" if fmt == "html" else fmt, tier)
         if fmt != "html":
-            return answer(request, doc, tier)
-        # Linked passports (made from, made into) open on this service too.
+            return Response(c.passport_json(uid, fmt, tier), media_type="application/json", headers=svc.headers(tier))
         page = pages.around(
-            passport_html(doc, link="/passport/{label}"),
-            tier=tier,
-            address=address,
-            path=request.url.path,
-            block=c.block,
-            chain_id=c.chain_id,
+            c.passport_page(uid, tier), tier=tier, address=address, path=request.url.path, block=c.block, chain_id=c.chain_id
         )
         return HTMLResponse(page, headers=svc.headers(tier))
 

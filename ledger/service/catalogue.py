@@ -5,6 +5,7 @@ search. Pure reads of the index; the app holds the lock that keeps a sync from r
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from ledger.exports.batterypass import filter_tier
 from ledger.exports.idta import idta_passport
 from ledger.exports.passport import battery_passport
 from ledger.exports.passport_id import unique_identifier
+from ledger.exports.passport_page import passport_html
 from ledger.exports.pcf import pact_footprint_v3
 from ledger.index.queries import LotRow
 from ledger.index.store import EventIndex
@@ -195,6 +197,23 @@ class Catalogue:
         else:
             raise errors.InvalidInput(f"unknown passport format {fmt!r}; formats: {', '.join(FORMATS)}")
         return self._keep(key, doc)  # type: ignore[no-any-return]
+
+    def passport_json(self, uid: bytes, fmt: str, tier: str) -> bytes:
+        """Return :meth:`passport` as the JSON bytes the service sends (serialised once per synced block)."""
+        key = ("json", uid, fmt, tier)
+        hit = self._cached(key)
+        if hit is None:
+            hit = self._keep(key, json.dumps(self.passport(uid, fmt, tier), ensure_ascii=False, separators=(",", ":")).encode())
+        return hit  # type: ignore[no-any-return]
+
+    def passport_page(self, uid: bytes, tier: str) -> str:
+        """Return a unit's passport page (``ledger.passport_html`` of its Battery Pass export at `tier`), linking
+        its linked passports on this service; built once per synced block, as the export is."""
+        key = ("page", uid, tier)
+        hit = self._cached(key)
+        if hit is None:
+            hit = self._keep(key, passport_html(self.passport(uid, "batterypass", tier), link="/passport/{label}"))
+        return hit  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ records
 
