@@ -1,0 +1,146 @@
+"""The sync's own eth_getLogs path (a raw POST per thread, decoded by msgspec) against a node that
+answers badly: a body cut short, an HTML error page, an answer that is not a list of logs, a refusal
+of the range for its size. Each is retried or reported in one line; none is a traceback, and a
+sync through a node that refuses every range above one block still builds the whole index."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from ledger import Composition, Ledger, LotSpec, errors
+from ledger.chain.logs import LogRangeTooLarge, fetch_logs
+from ledger.chain.rpc import make_web3
+from ledger.index.store import EventIndex
+
+pytestmark = pytest.mark.chain
+
+
+class BadNode:
+    """A proxy to a real node that spoils eth_getLogs answers as `mode` says (`times` of them, -1: all)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "pass"
+        self.times = -1
+        self.spoiled = 0
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                req = json.loads(body)
+                method = req.get("method") if isinstance(req, dict) else "batch"
+                mode = node.mode if method == "eth_getLogs" and node.times != 0 else "pass"
+                if mode == "range" and req["params"][0]["fromBlock"] == req["params"][0]["toBlock"]:
+                    mode = "pass"  # one block at a time is served
+                if mode != "pass":
+                    node.times -= 1
+                    node.spoiled += 1
+                if mode == "html":
+                    self._answer(502, b"<html><body>Bad Gateway</body></html>", "text/html")
+                    return
+                if mode == "range":
+                    error = {"code": -32005, "message": "query returned more than 10000 results"}
+                    self._answer(200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode())
+                    return
+                if mode == "not-logs":
+                    self._answer(200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": "0x1"}).encode())
+                    return
+                up = urllib.request.Request(node.upstream, data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(up, timeout=30) as r:
+                    answer = r.read()
+                if mode == "cut":  # announce the whole body, send half, hang up
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer[: len(answer) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._answer(200, answer)
+
+            def _answer(self, status: int, payload: bytes, kind: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def bad_node(chain: Any) -> Iterator[BadNode]:
+    chain["miner"].mint_many(
+        [LotSpec(lot_id=f"FF-{k}", material="ORE-NI", mass=500 + k, composition=Composition.of({"Ni": 5})) for k in range(8)],
+        batch_size=3,
+    )
+    node = BadNode(chain.base.w3.provider.endpoint_uri)
+    yield node
+    node.close()
+
+
+def _range(chain: Any) -> tuple[list[str], int, int]:
+    d = chain.base.deployment
+    return [d.ledger, d.attestations], d.block, int(chain.rpc("eth_blockNumber"), 16)
+
+
+def _w3(url: str) -> Web3:
+    return make_web3(url, timeout=10)
+
+
+def test_body_cut_short_is_retried(chain: Any, bad_node: BadNode) -> None:
+    addresses, lo, hi = _range(chain)
+    direct = fetch_logs(chain.base.w3, addresses, lo, hi)
+    bad_node.mode, bad_node.times = "cut", 2
+    assert fetch_logs(_w3(bad_node.url), addresses, lo, hi, retries=3) == direct
+    assert bad_node.spoiled == 2
+
+
+@pytest.mark.parametrize("mode, words", [("html", "HTTP 502"), ("not-logs", "not a list of logs"), ("cut", "cannot reach")])
+def test_answer_spoiled_every_time_is_one_line_error(chain: Any, bad_node: BadNode, mode: str, words: str) -> None:
+    addresses, lo, hi = _range(chain)
+    bad_node.mode = mode
+    with pytest.raises(errors.ChainError) as caught:
+        fetch_logs(_w3(bad_node.url), addresses, lo, hi, retries=1)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert not isinstance(caught.value, LogRangeTooLarge)
+    assert bad_node.spoiled == 2  # tried, retried once, given up
+
+
+def test_node_refusing_ranges_still_gives_the_whole_index(chain: Any, bad_node: BadNode, tmp_path: Path) -> None:
+    """A node that refuses any range of more than one block for its size: the sync narrows to
+    single blocks and stores what a sync through a well-behaved node stores."""
+    addresses, lo, hi = _range(chain)
+    bad_node.mode = "range"
+    with pytest.raises(LogRangeTooLarge):
+        fetch_logs(_w3(bad_node.url), addresses, lo, hi)
+    through = Ledger(_w3(bad_node.url), chain.base.chain_id, chain.base.deployment)
+    a, b = EventIndex.open(tmp_path / "bad.sqlite"), EventIndex.open(tmp_path / "good.sqlite")
+    assert a.sync(through, to_block=hi).events == b.sync(chain.base, to_block=hi).events > 10
+    query = "SELECT * FROM events ORDER BY id"
+    assert a.conn.execute(query).fetchall() == b.conn.execute(query).fetchall()
+    assert a.conn.execute("SELECT * FROM lots ORDER BY 1").fetchall() == b.conn.execute("SELECT * FROM lots ORDER BY 1").fetchall()
+    assert bad_node.spoiled > 1
+    a.close()
+    b.close()
