@@ -97,7 +97,17 @@ def _rmtree(path: Path) -> None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB."""
+    """Peak resident set size of this process so far, MB.
+
+    From /proc (VmHWM): on Linux, getrusage's ru_maxrss of a child started by exec carries over its
+    parent's peak, so every child would report at least the parent's."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
