@@ -95,6 +95,10 @@ class HttpError(Exception):
         self.status = status
 
 
+def _line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _status_of(exc: errors.LedgerError) -> int:
     if isinstance(exc, SignInError):
         return 401
@@ -155,6 +159,8 @@ class PassportService:
         self.report: AuditReport | None = None
         self.report_block: int | None = None
         self.sync_error: str | None = None
+        self.audit_error: str | None = None
+        self._audit_tried: int | None = None
 
     # -------------------------------------------------------------- following the chain
 
@@ -165,15 +171,23 @@ class PassportService:
         while True:
             try:
                 async with self.lock:
-                    before = self.catalogue.block
                     await asyncio.to_thread(self.index.sync, ledger)
                     self.sync_error = None
-                if self.config.audit and (self.report is None or self.catalogue.block != before):
-                    await self._audit(ledger)
             except errors.LedgerError as e:
                 # A node that is down for a while is not fatal: the pages keep saying which block they are current to.
-                self.sync_error = str(e).splitlines()[0] if str(e) else type(e).__name__
+                self.sync_error = _line(e)
                 log.warning("sync failed: %s", self.sync_error)
+            block = self.catalogue.block
+            if self.config.audit and self._audit_tried != block:
+                # Once per new block: an audit that fails (a node without the history it asks for) is not
+                # retried every round; /audit and /api/status say why.
+                self._audit_tried = block
+                try:
+                    await self._audit(ledger)
+                    self.audit_error = None
+                except errors.LedgerError as e:
+                    self.audit_error = _line(e)
+                    log.warning("audit failed: %s", self.audit_error)
             await asyncio.sleep(self.config.sync_seconds)
 
     async def _audit(self, ledger: Ledger) -> None:
@@ -300,6 +314,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
             "ledger": c.ledger_address,
             "following": svc.ledger is not None,
             "syncError": svc.sync_error,
+            "auditError": svc.audit_error,
             "tier": tier,
             "account": address,
         }
@@ -369,11 +384,14 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
     async def audit_report(request: Request) -> Response:
         tier, address = svc.tier(request)
         if svc.report is None:
-            why = (
-                "the audit runs against a chain: start the service with --rpc-url"
-                if svc.ledger is None
-                else "the first audit is still running"
-            )
+            if svc.ledger is None:
+                why = "the audit runs against a chain: serve with one (rinne serve follows its chain)"
+            elif svc.audit_error is not None:
+                why = f"the audit of block {svc._audit_tried} failed: {svc.audit_error}"
+            elif not cfg.audit:
+                why = "the audit is turned off (rinne serve --no-audit)"
+            else:
+                why = "the first audit is still running"
             raise HttpError(503, why)
         if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
             return answer(request, {"auditedBlock": svc.report_block, "report": svc.report.model_dump(mode="json")}, tier)
