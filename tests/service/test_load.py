@@ -4,7 +4,7 @@ process on the same cores. Two loads: people scanning labels (each of 200 reader
 two seconds, opens the next) and a burst (each of 200 readers asks again the moment an answer arrives).
 Prints p50/p99 latency of each; asserts no error and generous p99 bounds (the issue's goal, p99 < 100 ms on
 2 cores, is what the printed figures are read against: CI machines vary). Measured here on 2 cores: scanning
-p99 9 ms; the burst about 3,100 answers a second, p99 97 ms."""
+p99 9 ms; the burst 2,700-3,100 answers a second, p99 97-102 ms."""
 
 from __future__ import annotations
 
