@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ledger import errors
 from ledger.attest.eip712 import delegation_target, verify_attestation
 from ledger.attest.records import GwpAttestation, SignedAttestation
 from ledger.auditor.storage import RPC_BATCH
@@ -30,7 +31,16 @@ def _signer_codes(w3: Web3, st: LedgerState, after_block: int = -1) -> dict[tupl
     codes: dict[tuple[str, int], str] = {}
     for start in range(0, len(pairs), RPC_BATCH):
         part = pairs[start : start + RPC_BATCH]
-        for pair, code in zip(part, batch(w3, [("eth_getCode", [s, hex(b)]) for s, b in part])):
+        try:
+            answers = batch(w3, [("eth_getCode", [s, hex(b)]) for s, b in part])
+        except errors.ConnectionFailed:
+            raise
+        except errors.ChainError:
+            # A node without the old state (pruned, or an Anvil reloaded from a state dump: "BlockOutOfRange"):
+            # the code now. No code now means none then (code is only removed in the transaction that created
+            # it, and a cleared EIP-7702 delegation still signed with its key); code now is taken as the code then.
+            answers = batch(w3, [("eth_getCode", [s, "latest"]) for s, _ in part])
+        for pair, code in zip(part, answers):
             codes[pair] = code or "0x"
     return codes
 

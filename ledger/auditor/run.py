@@ -271,7 +271,15 @@ def _from_checkpoint(
     if tip is None or tip["hash"] != cp.block_hash:
         raise CheckpointError(f"block {cp.block} of the checkpoint is no longer on this chain (a reorg): audit in full")
     fn = LEDGER_ABI.fn("ledgerHead")
-    raw = _eth_calls(ledger.w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], cp.block)
+    try:
+        raw = _eth_calls(ledger.w3, [(deployment.ledger, fn.encode()), (deployment.attestations, fn.encode())], cp.block)
+    except errors.ConnectionFailed:
+        raise
+    except errors.ChainError:
+        raise CheckpointError(
+            f"the node keeps no state of block {cp.block} to check the checkpoint's heads against (pruned, or reloaded "
+            "from a state dump): audit in full, or use a node with that block's state"
+        ) from None
     for name, mine, got in (("RinneLedger", cp.ledger_head, raw[0]), ("GwpAttestations", cp.attestations_head, raw[1])):
         seq, word = fn.decode_output(got)
         if int(mine, 16) != int.from_bytes(word, "big") or int(mine, 16) & ((1 << 64) - 1) != seq:
