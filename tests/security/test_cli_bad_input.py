@@ -520,6 +520,55 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
         "second",
         "--yes",
     ],
+    "unit dismantle": lambda w, d: [
+        "unit",
+        "dismantle",
+        pick(d, ["PACK"], LOT_IDS),
+        "--material",
+        "MODULE",
+        "--module",
+        pick(d, ["M1:100kg:30kWh"], ["M1", "M1:100kg", "M1:-1kg:1kWh", "M1:1kg:-5kWh", "M1:1e40g:1kWh", "::", "M1:1t:1TWh:"]),
+        *opt(d, "--module", d(st.sampled_from(["M2:100kg:30kWh", "M1:100kg:30kWh", "M2:9t:1kWh"]))),
+        "--account",
+        pick(d, ["packs"], ["ghost", "refiner"]),
+        "--yes",
+    ],
+    "unit remanufacture": lambda w, d: [
+        "unit",
+        "remanufacture",
+        "RMF1",
+        "--from",
+        pick(d, ["PACK"], LOT_IDS),
+        "--material",
+        "PACK",
+        "--mass",
+        _mass(d),
+        "--serial",
+        "S",
+        "--rated",
+        pick(d, ["50kWh"], ENERGIES),
+        "--account",
+        "packs",
+        "--yes",
+    ],
+    # Always with one bad value: a good one would start a server that runs until stopped.
+    "serve": lambda w, d: [
+        "serve",
+        *d(
+            st.sampled_from(
+                [
+                    ["--port", "0"],
+                    ["--port", "70000"],
+                    ["--port", "x"],
+                    ["--sync-seconds", "0.1"],
+                    ["--declarations", "PACK"],
+                    ["--declarations", f"PACK={w.out / 'missing.json'}"],
+                    ["--public-url", "not a url"],
+                    ["--session-secret-file", str(w.out / "missing.key")],
+                ]
+            )
+        ),
+    ],
     "unit recycle": lambda w, d: [
         "unit",
         "recycle",
