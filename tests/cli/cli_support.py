@@ -121,3 +121,18 @@ def mint(
     if elements:
         args += ["--elements", elements]
     return rinne.write(*args, account=account)
+
+
+def make_world(rpc_url: str, home: Path) -> Rinne:
+    """Keystores for every party (funded), the contracts deployed, and the registry filled, all with the CLI."""
+    rinne = Rinne(rpc_url=rpc_url, home=home, keystores=home / "keystores")
+    for name in PARTIES:
+        out = rinne.json("account", "new", name, "--fund")
+        assert out["funded"] is True
+        rinne.addresses[name] = out["address"]
+    deployed = rinne.write("deploy", account="admin")
+    assert deployed["admin"] == rinne.addr("admin")
+    for name, roles in PARTIES.items():
+        if roles:
+            rinne.write("party", "register", name, "--roles", roles, "--name", name.title(), account="admin")
+    return rinne

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_support import PARTIES, Rinne
+from cli_support import Rinne, make_world
 
 from ledger import Ledger
 from ledger.chain import node as _node
@@ -26,18 +26,7 @@ from ledger.chain.rpc import call
 @pytest.fixture(scope="session")
 def cli_world(anvil: _node.NodeInfo, tmp_path_factory: pytest.TempPathFactory) -> Rinne:
     """Keystores for every party, the contracts deployed, and the registry filled, all with the CLI."""
-    home = tmp_path_factory.mktemp("cli-home")
-    rinne = Rinne(rpc_url=anvil.rpc_url, home=home, keystores=home / "keystores")
-    for name in PARTIES:
-        out = rinne.json("account", "new", name, "--fund")
-        assert out["funded"] is True
-        rinne.addresses[name] = out["address"]
-    deployed = rinne.write("deploy", account="admin")
-    assert deployed["admin"] == rinne.addr("admin")
-    for name, roles in PARTIES.items():
-        if roles:
-            rinne.write("party", "register", name, "--roles", roles, "--name", name.title(), account="admin")
-    return rinne
+    return make_world(anvil.rpc_url, tmp_path_factory.mktemp("cli-home"))
 
 
 @pytest.fixture
