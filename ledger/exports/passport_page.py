@@ -84,6 +84,9 @@ def _header(passport: dict[str, Any], rinne: dict[str, Any]) -> str:
         facts.append(f"rated {rated:g} kWh")
     if g.get("manufacturingDate"):
         facts.append(f"made {escape(g['manufacturingDate'][:10])}")
+    if rinne.get("accessTier"):
+        # Which Annex XIII points this page may show: what it leaves out says so where it would be.
+        facts.append(f'access tier <b id="access-tier">{escape(rinne["accessTier"])}</b>')
     return f'<h1>Battery passport {escape(label)}</h1><div class="sub">{" · ".join(facts)}</div>'
 
 
@@ -304,6 +307,12 @@ def _origin(rinne: dict[str, Any]) -> str:
     return f'<div class="card"><h2>Origin by country</h2>{"".join(out)}</div>'
 
 
+def _badge_level(a: dict[str, Any]) -> str:
+    """The colour level of one attestation's badge: a verified figure relayed after its lot was used is late."""
+    status = str(a.get("status"))
+    return "late" if a.get("late") and status == "verified" else status
+
+
 def _attestations(rinne: dict[str, Any]) -> str:
     atts = rinne.get("attestations")
     if atts is None:
@@ -312,11 +321,14 @@ def _attestations(rinne: dict[str, Any]) -> str:
         body = '<p class="note" id="no-attestations">No attestation behind this footprint.</p>'
     else:
         items = []
+        # One count per kind of badge drawn, in that badge's colour: the summary is never greener than the list.
+        counts: dict[tuple[str, str], int] = {}
         for a in atts:
             status = str(a["status"])
             # A late relay is said on the badge whatever the status: "verified" alone would hide it.
             text = status + (" · relayed late" if a.get("late") and status != "late" else "")
-            badge = _level_badge("late" if a.get("late") and status == "verified" else status, text)
+            badge = _level_badge(_badge_level(a), text)
+            counts[(_badge_level(a), text)] = counts.get((_badge_level(a), text), 0) + 1
             items.append(
                 f'<li class="attestation" data-uid="{escape(a["uid"])}" data-status="{escape(status)}" '
                 f'data-late="{str(bool(a.get("late"))).lower()}">{badge} <b>{escape(a["label"])}</b> · '
@@ -324,8 +336,17 @@ def _attestations(rinne: dict[str, Any]) -> str:
                 f' <span class="note">{escape(a.get("methodology", ""))}, valid until {escape(a.get("validUntil", "")[:10])}, '
                 f"signed by <code>{escape(a['signer'])}</code></span></li>"
             )
-        body = f'<ul class="atts" id="attestations">{"".join(items)}</ul>'
-    return f'<div class="card"><h2>Attestations</h2>{body}</div>'
+        summary = " ".join(
+            _level_badge(level, f"{n} {text}", f' data-count="{n}" data-level="{escape(level)}"')
+            for (level, text), n in counts.items()
+        )
+        body = f'<p class="att-summary" id="attestation-summary">{summary}</p><ul class="atts" id="attestations">{"".join(items)}</ul>'
+    # Point 3 of Annex XIII: the verification records behind the declaration, for notified bodies, market
+    # surveillance authorities and the Commission.
+    return (
+        '<div class="card"><h2>Attestations</h2><p class="note">The verification records behind the carbon footprint '
+        f"(Annex XIII point 3); only a verified attestation relayed in time is green.</p>{body}</div>"
+    )
 
 
 _LINK_TITLE = {"madeFrom": "Made from", "madeInto": "Made into"}
@@ -340,9 +361,9 @@ def _links(rinne: dict[str, Any], link: str | None) -> str:
     for member in ("madeFrom", "madeInto"):
         entries = links.get(member)
         if entries is None:
-            items = f'<p class="note" id="{member}-none">{_LINK_TITLE[member]}: {_NOT_SHOWN}.</p>'
+            items = f'<p class="note" id="{member}-none">Not shown at this access tier.</p>'
         elif not entries:
-            items = f'<p class="note" id="{member}-none">{_LINK_TITLE[member]}: no other battery unit.</p>'
+            items = f'<p class="note" id="{member}-none">No other battery unit.</p>'
         else:
             lis = []
             for e in entries:

@@ -187,3 +187,56 @@ def test_weaker_passport_is_not_drawn_verified(pack_index: EventIndex) -> None:
         html = passport_html(p)
         assert f'<span id="assurance" data-level="{level}" class="badge {colour}">{level}</span>' in html
         assert f'class="badge ok">{level}' not in html
+
+
+def test_attestation_badges_at_the_authority_tier(pack_index: EventIndex, tmp_path: Path) -> None:
+    """The attestations are Annex XIII point 3: the authority tier sees one badge per attestation, each saying
+    its status, green only when verified and relayed in time, and a summary as strong as the list, no stronger;
+    the other tiers see that they are left out."""
+    p = _passport(pack_index, "PACK-K", art7=ART7, declarations=DECLARATIONS, tier="authority")
+    atts = p["extensions"]["rinne"]["attestations"]
+    dom, pixels = render(passport_html(p), "passport-pack-k-authority", tmp_path, size="1280,2000")
+    assert '<b id="access-tier">authority</b>' in dom
+    items = re.findall(
+        r'<li class="attestation" data-uid="[^"]+" data-status="([a-z-]+)" data-late="(\w+)"><span class="badge (\w+)">', dom
+    )
+    assert len(items) == len(atts) == 8
+    assert [(s, la == "true") for s, la, _ in items] == [(a["status"], a["late"]) for a in atts]
+    assert [c for _, _, c in items] == [
+        "ok" if a["status"] == "verified" and not a["late"] else "warn" if a["status"] == "self-declared" else "bad" for a in atts
+    ]
+    summary = re.findall(r'<span data-count="(\d+)" data-level="([a-z-]+)" class="badge (\w+)">(\d+) ([^<]+)</span>', dom)
+    assert sum(int(n) for n, _, _, _, _ in summary) == len(atts)
+    assert {(text, int(n), colour) for n, _, colour, _, text in summary} == {
+        ("verified", 3, "ok"),
+        ("verified · relayed late", 1, "bad"),
+        ("self-declared", 1, "warn"),
+        ("expired", 1, "bad"),
+        ("revoked", 1, "bad"),
+        ("late", 1, "bad"),
+    }
+    assert count(pixels, "#1f8a4c") > 500 and count(pixels, "#c0392b") > 500
+    for tier in ("legitimate-interest", "public"):
+        html = passport_html(_passport(pack_index, "PACK-K", art7=ART7, declarations=DECLARATIONS, tier=tier))
+        assert f'<b id="access-tier">{tier}</b>' in html
+        assert "Attestations not shown at this access tier" in html and 'class="attestation"' not in html
+        assert 'id="attestation-summary"' not in html
+
+
+@pytest.mark.parametrize("status", ["Verified", "verified ", "verified-by-maker", "ok", "", "accredited"])
+def test_a_doctored_attestation_status_is_never_green(pack_index: EventIndex, status: str) -> None:
+    """A status the page does not know is amber at best, in the list and in its summary; so is a verified one
+    relayed late."""
+    p = _passport(pack_index, "PACK-K", art7=ART7)
+    for a in p["extensions"]["rinne"]["attestations"]:
+        a["status"] = status
+    html = passport_html(p)
+    assert 'class="badge ok"' not in html.split('id="attestations"')[0].split("<h2>Attestations</h2>")[1]
+    assert not re.search(r'<li class="attestation"[^>]*><span class="badge ok">', html)
+    p = _passport(pack_index, "PACK-K", art7=ART7)
+    for a in p["extensions"]["rinne"]["attestations"]:
+        a["status"], a["late"] = "verified", True
+    html = passport_html(p)
+    assert not re.search(r'<li class="attestation"[^>]*><span class="badge ok">', html)
+    n = len(p["extensions"]["rinne"]["attestations"])
+    assert f'data-count="{n}" data-level="late" class="badge bad">{n} verified · relayed late</span>' in html
