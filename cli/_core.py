@@ -119,7 +119,8 @@ class Session:
         """Return the --account name, or fail with a usage error saying how to give one."""
         if not self.account:
             raise click.UsageError(
-                "this command needs an account: pass --account NAME or set RINNE_ACCOUNT (`rinne account list` shows them)"
+                "this command needs an account: pass --account NAME or set RINNE_ACCOUNT or cast's ETH_KEYSTORE_ACCOUNT"
+                " (`rinne account list` shows them)"
             )
         return self.account
 
@@ -367,6 +368,10 @@ def data_dir_option(f: F) -> F:
     )(f)
 
 
+#: Where --account comes from when not given: Rinne's variable, then Foundry's (cast's `--account`).
+ACCOUNT_ENVVARS = ["RINNE_ACCOUNT", "ETH_KEYSTORE_ACCOUNT"]
+
+
 def account_options(f: F) -> F:
     """--account, --keystore-dir, --password-file: the keystore that signs."""
     return _apply(
@@ -376,7 +381,8 @@ def account_options(f: F) -> F:
                 "--account",
                 "-a",
                 metavar="NAME",
-                envvar="RINNE_ACCOUNT",
+                # Foundry's name for the same thing comes second, so a Rinne-specific setting wins over it.
+                envvar=ACCOUNT_ENVVARS,
                 show_envvar=True,
                 expose_value=False,
                 callback=_store("account"),
@@ -390,7 +396,7 @@ def account_options(f: F) -> F:
                 show_envvar=True,
                 expose_value=False,
                 callback=_store("password_file"),
-                help="Read the keystore password from this file (else $RINNE_PASSWORD, else a prompt).",
+                help="Read the keystore password from this file (else $RINNE_PASSWORD, cast's $ETH_PASSWORD file, a prompt).",
             ),
         ],
     )

@@ -41,8 +41,8 @@ def account() -> None:
     after it, in Foundry's folder ~/.foundry/keystores (or --keystore-dir,
     $RINNE_KEYSTORE_DIR): `cast wallet list` sees the same accounts, and
     keystores cast wrote work here. Choose one for a command with --account
-    NAME or $RINNE_ACCOUNT. Passwords come from --password-file
-    ($RINNE_PASSWORD_FILE), $RINNE_PASSWORD, cast's $ETH_PASSWORD (a password
+    NAME, $RINNE_ACCOUNT or cast's $ETH_KEYSTORE_ACCOUNT. Passwords come
+    from --password-file ($RINNE_PASSWORD_FILE), $RINNE_PASSWORD, cast's $ETH_PASSWORD (a password
     file, as cast reads it), or a hidden prompt (a line on stdin without a
     terminal); keys never from the command line. cast's files record no
     address: Rinne records it beside the keystore the first time it is

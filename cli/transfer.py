@@ -6,7 +6,7 @@ import click
 
 import ledger as rinne
 
-from ._core import OrderedGroup, Session, open_index, pass_session, read_command, trust_index_option, write_command
+from ._core import ACCOUNT_ENVVARS, OrderedGroup, Session, open_index, pass_session, read_command, trust_index_option, write_command
 from ._units import format_mass
 from .lot import _id, fetch_lot
 
@@ -112,7 +112,7 @@ def cancel(session: Session, lot_id: str) -> None:
 
 @transfer.command()
 @click.option("--address", "who", metavar="ADDRESS|ACCOUNT", help="Whose offers.  [default: --account]")
-@click.option("--account", "-a", metavar="NAME", envvar="RINNE_ACCOUNT", show_envvar=True, help="Local account whose offers to list.")
+@click.option("--account", "-a", metavar="NAME", envvar=ACCOUNT_ENVVARS, show_envvar=True, help="Local account whose offers to list.")
 @click.option(
     "--keystore-dir", type=click.Path(file_okay=False), envvar="RINNE_KEYSTORE_DIR", show_envvar=True, help="Keystore folder."
 )
@@ -139,7 +139,7 @@ def pending(session: Session, who: str | None, account: str | None, keystore_dir
         session.account = account
         address = session.account_address()
     else:
-        raise click.UsageError("whose offers? pass --account NAME (or set RINNE_ACCOUNT) or --address ADDRESS")
+        raise click.UsageError("whose offers? pass --account NAME (or set RINNE_ACCOUNT or ETH_KEYSTORE_ACCOUNT) or --address ADDRESS")
     with open_index(session, trust=trust_index) as index:
         offers = rinne.pending_offers(index, None if sent else address, sender=address if sent else None)
     lines = [

@@ -47,6 +47,8 @@ def base_env(home: Path, keystores: Path) -> dict[str, str | None]:
         "RINNE_PASSWORD": PASSWORD,
         "ETH_RPC_URL": None,
         "RINNE_ACCOUNT": None,
+        "ETH_KEYSTORE_ACCOUNT": None,  # Foundry's default account would stand in for a missing --account
+        "ETH_PASSWORD": None,
         "RINNE_PASSWORD_FILE": None,
         "NO_COLOR": "1",
     }

@@ -249,3 +249,59 @@ def test_the_managed_node_keeps_its_port(env: dict[str, str], tmp_path: Path) ->
         assert data(managed, "node", "start")["port"] == other
     finally:
         _node.stop(home)
+
+
+@needs_cast
+def test_eth_keystore_account_is_the_default_account_as_in_cast(env: dict[str, str], tmp_path: Path) -> None:
+    # Foundry's $ETH_KEYSTORE_ACCOUNT names the keystore `--account` defaults to, and $ETH_PASSWORD its password
+    # file: one environment set up for cast signs Rinne's writes too. Foundry's own folder, found through HOME.
+    home = tmp_path / "user"
+    keys = home / ".foundry" / "keystores"
+    foundry = {**env, "HOME": str(home), "RINNE_KEYSTORE_DIR": str(keys)}
+    data(foundry, "account", "new", "admin", "--fund")
+    data(foundry, "deploy", "--account", "admin", "--yes")
+    address = cast_new(foundry, "castsigner", "cast signer pw")
+    (tmp_path / "pw").write_text("cast signer pw \n")
+    cast_env = {"RINNE_PASSWORD": "", "ETH_KEYSTORE_ACCOUNT": "castsigner", "ETH_PASSWORD": str(tmp_path / "pw")}
+    cast = _cast()
+    assert cast is not None
+    # cast itself reads the same two variables the same way.
+    by_cast = subprocess.run([cast, "wallet", "address"], env={**foundry, **cast_env}, capture_output=True, text=True, timeout=60)
+    assert by_cast.stdout.strip() == address, by_cast.stderr
+    data(foundry, "party", "register", address, "--roles", "REFINER", "--name", "Cast Signer", "--account", "admin", "--yes")
+    data(foundry, "account", "fund", address)
+
+    # No --account, no $RINNE_ACCOUNT: the write is signed by the cast account.
+    minted = data(foundry, "lot", "mint", "EKA-1", "--material", "NiSO4", "--mass", "1t", "--yes", extra_env=cast_env)
+    assert Ledger.connect(env["ETH_RPC_URL"], data_dir=Path(env["RINNE_HOME"])).lot("EKA-1").holder == address
+    assert minted["lot_id"]
+    # The reads that take an account default to it as well.
+    assert data(foundry, "transfer", "pending", extra_env=cast_env) == []
+
+    # $RINNE_ACCOUNT wins over Foundry's variable, and --account over both.
+    as_admin = {**cast_env, "RINNE_ACCOUNT": "admin", "RINNE_PASSWORD": PASSWORD}
+    line = one_error(run(foundry, "lot", "mint", "EKA-2", "--material", "NiSO4", "--mass", "1t", "--yes", code=1, extra_env=as_admin))
+    admin = data(foundry, "account", "list")[0]
+    assert admin["name"] == "admin" and admin["address"] in line and "lacks the role" in line, line  # admin is no producer
+    data(
+        foundry,
+        "lot",
+        "mint",
+        "EKA-3",
+        "--material",
+        "NiSO4",
+        "--mass",
+        "1t",
+        "--account",
+        "castsigner",
+        "--yes",
+        extra_env=as_admin | {"RINNE_PASSWORD": ""},
+    )
+    assert Ledger.connect(env["ETH_RPC_URL"], data_dir=Path(env["RINNE_HOME"])).lot("EKA-3").holder == address
+
+    # Empty counts as unset, and the usage error names both variables.
+    unset = {**cast_env, "ETH_KEYSTORE_ACCOUNT": ""}
+    usage = one_error(run(foundry, "lot", "mint", "EKA-4", "--material", "NiSO4", "--mass", "1t", "--yes", code=2, extra_env=unset))
+    assert "RINNE_ACCOUNT" in usage and "ETH_KEYSTORE_ACCOUNT" in usage
+    # The help says where the default comes from.
+    assert "ETH_KEYSTORE_ACCOUNT" in run(foundry, "lot", "mint", "--help").stdout
