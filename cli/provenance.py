@@ -70,7 +70,8 @@ def trace(session: Session, lot_id: str, direction: str, fmt: str, output: Path 
       rinne trace LF005 --format html -o lf005.html
     """
     with _index(session, trust=trust_index) as index:
-        t = rinne.trace(index, lot_id, direction=direction)
+        # The page draws each lot's footprint, recycled share and assurance: computed only where shown.
+        t = rinne.trace(index, lot_id, direction=direction, figures=fmt == "html" and not session.json)
         figures = _tree_figures(index, t) if fmt == "text" and not session.json else {}
     if session.json or fmt == "json":
         _write(t.to_json(), output)

@@ -30,6 +30,12 @@ def test_trace_json_and_html_follow_the_transform(rinne, tmp_path):
     rinne.run("trace", "P-CAM", "--format", "html", "-o", str(page))
     html = page.read_text()
     assert "<svg" in html and "P-NI" in html and "http://" not in html.split("<svg", 1)[0].lower().replace("http://www.w3.org", "")
+    # Each box carries its figures (issue 14): P-NI's 38 t CO2e, all of it in the 9 t of CAM made from it.
+    boxes = html.split('<g class="lot ')[1:]
+    ni = next(b for b in boxes if 'data-label="P-NI"' in b)
+    cam = next(b for b in boxes if 'data-label="P-CAM"' in b)
+    assert ">38,000.0 kg CO2e · " in ni and ">38,000.0 kg CO2e · " in cam
+    assert "recycled" in ni or "no recycled content" in ni
     dot = rinne.run("trace", "P-NI", "--direction", "down", "--format", "dot").stdout
     assert dot.startswith("digraph") and "P-CAM" in dot
 
