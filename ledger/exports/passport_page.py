@@ -223,13 +223,24 @@ def art8_gauges(targets: list[dict[str, Any]], width: int = 520) -> str:
     rows = sorted(targets, key=lambda t: (t["element"], t["year"]))
     bar_h, gap, left, scale_w = 18, 10, 90, width - 90 - 150
     height = len(rows) * (bar_h + gap) + gap + 14
-    top_pct = max([30.0] + [float(t["targetPercent"]) for t in rows] + [float(t["sharePercent"]) for t in rows])
+    top_pct = max([30.0] + [float(t["targetPercent"]) for t in rows] + [float(t["sharePercent"] or 0) for t in rows])
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="art8-gauges" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
     ]
     for i, t in enumerate(rows):
         yy = gap + i * (bar_h + gap)
-        share, target, met = float(t["sharePercent"]), float(t["targetPercent"]), bool(t["met"])
+        target = float(t["targetPercent"])
+        if t["sharePercent"] is None:
+            # No such element in the active materials: Art. 8 sets no share to meet for it (never drawn as met).
+            out.append(
+                f'<g class="art8-target" data-element="{escape(t["element"])}" data-year="{t["year"]}" '
+                f'data-target="{target:g}" data-share="" data-met="n/a">'
+                f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end">{escape(t["element"])} {t["year"]}</text>'
+                f'<rect x="{left}" y="{yy}" width="{scale_w}" height="{bar_h}" rx="3" fill="#eef1f6"/>'
+                f'<text x="{left + scale_w + 8}" y="{yy + 13}" fill="#6b7280">no {escape(t["element"])} in the active materials</text></g>'
+            )
+            continue
+        share, met = float(t["sharePercent"]), bool(t["met"])
         colour = "#1f8a4c" if met else "#c0392b"
         sx, tx = min(share, top_pct) / top_pct * scale_w, target / top_pct * scale_w
         verdict = "met" if met else "missed"

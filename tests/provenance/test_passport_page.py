@@ -240,3 +240,19 @@ def test_a_doctored_attestation_status_is_never_green(pack_index: EventIndex, st
     assert not re.search(r'<li class="attestation"[^>]*><span class="badge ok">', html)
     n = len(p["extensions"]["rinne"]["attestations"])
     assert f'data-count="{n}" data-level="late" class="badge bad">{n} verified · relayed late</span>' in html
+
+
+def test_an_element_absent_from_the_active_materials_is_no_target_met() -> None:
+    """A pack with no lithium has no Art. 8 lithium share: the page says so, draws no bar and no 'met'
+    (it used to fail on the missing share, and the passport service answered 500)."""
+    from ledger.exports.passport_page import art8_gauges
+
+    svg = art8_gauges(
+        [
+            {"element": "Li", "year": 2031, "targetPercent": 6.0, "sharePercent": None, "met": None},
+            {"element": "Ni", "year": 2031, "targetPercent": 6.0, "sharePercent": 12.5, "met": True},
+        ]
+    )
+    assert 'data-element="Li" data-year="2031" data-target="6" data-share="" data-met="n/a"' in svg
+    assert "no Li in the active materials" in svg and "Li 2031" in svg
+    assert svg.count(" met</text>") == 1 and "12.5% / 6% met" in svg
