@@ -353,6 +353,43 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
     session.done(receipt, f"{rinne.label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name)
 
 
+#: Verb forms of the operations that make a unit from units: (prompt, progress, done).
+_REBUILD_WORDS = {
+    "repurpose": ("Repurpose {names} into {unit}", "repurposing", "repurposed {names} into {unit}"),
+    "remanufacture": ("Remanufacture {unit} from {names}", "remanufacturing", "remanufactured {unit} from {names}"),
+}
+
+
+def _rebuild(
+    session: Session,
+    op: str,
+    unit_id: str,
+    parts: tuple[str, ...],
+    material: str,
+    mass: str,
+    serial: str,
+    rated: str,
+    elements: str | None,
+    pre: str | None,
+    post: str | None,
+    loss: str | None,
+    evidence: str | None,
+) -> None:
+    """Make a unit from units (`op`: repurpose or remanufacture), linked to every part."""
+    with user_input():
+        used = _specs.uses(parts)
+        spec = _unit_spec(serial, parse_energy(rated))
+        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
+        unit_lot = _unit_lot(session, unit_id, material, mass, elements, pre, post, evidence, used)
+    ledger = session.signer()
+    words = {"names": ", ".join(rinne.label_of(u.lot_id) for u in used), "unit": rinne.label_of(unit_lot.lot_id)}
+    prompt, busy, done = _REBUILD_WORDS[op]
+    session.confirm(f"{prompt.format(**words)} {session.who()}")
+    with session.busy(busy):
+        receipt = getattr(ledger, op)(used, unit_lot, spec, loss_comp)
+    session.done(receipt, done.format(**words), unit_id=unit_lot.lot_id, parents=[u.lot_id for u in used])
+
+
 @unit.command()
 @click.argument("unit_id")
 @click.option("--from", "parents", multiple=True, required=True, metavar="UNIT", help="Parent unit consumed (repeat).")
@@ -380,21 +417,8 @@ def repurpose(
       rinne unit repurpose ESS-001 --from LF003 --from LF004 --material ESS-120KWH \\
           --mass 900kg --serial ESS-2027-001 --rated 120kWh --account second-life
     """
-    with user_input():
-        used = _specs.uses(parents)
-        spec = _unit_spec(serial, parse_energy(rated))
-        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
-        unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
-    ledger = session.signer()
-    names = ", ".join(rinne.label_of(u.lot_id) for u in used)
-    session.confirm(f"Repurpose {names} into {rinne.label_of(unit_lot.lot_id)} {session.who()}")
-    with session.busy("repurposing"):
-        receipt = ledger.repurpose(used, unit_lot, spec, loss_comp)
-    session.done(
-        receipt,
-        f"repurposed {names} into {rinne.label_of(unit_lot.lot_id)}",
-        unit_id=unit_lot.lot_id,
-        parents=[u.lot_id for u in used],
+    _rebuild(
+        session, "repurpose", unit_id, parents, material, mass, serial, rated, elements, recycled_pre, recycled_post, loss, evidence
     )
 
 
@@ -480,21 +504,8 @@ def remanufacture(
       rinne unit remanufacture LF003-R --from LF003-M1 --from LF003-M2 --from NEW-M7 \\
           --material PACK-NMC811-56KWH --mass 330kg --serial LF003-R-2031 --rated 56kWh --account packs
     """
-    with user_input():
-        used = _specs.uses(parts)
-        spec = _unit_spec(serial, parse_energy(rated))
-        loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
-        unit_lot = _unit_lot(session, unit_id, material, mass, elements, recycled_pre, recycled_post, evidence, used)
-    ledger = session.signer()
-    names = ", ".join(rinne.label_of(u.lot_id) for u in used)
-    session.confirm(f"Remanufacture {rinne.label_of(unit_lot.lot_id)} from {names} {session.who()}")
-    with session.busy("remanufacturing"):
-        receipt = ledger.remanufacture(used, unit_lot, spec, loss_comp)
-    session.done(
-        receipt,
-        f"remanufactured {rinne.label_of(unit_lot.lot_id)} from {names}",
-        unit_id=unit_lot.lot_id,
-        parents=[u.lot_id for u in used],
+    _rebuild(
+        session, "remanufacture", unit_id, parts, material, mass, serial, rated, elements, recycled_pre, recycled_post, loss, evidence
     )
 
 
