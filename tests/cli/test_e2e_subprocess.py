@@ -240,3 +240,34 @@ def test_verbose_after_the_subcommand(env):
     assert "Traceback" in before.stderr and "Traceback" in after.stderr and "NotDeployed" in after.stderr
     assert quiet.stderr.strip().count("\n") == 0 and quiet.stderr.startswith("Error: ")
     assert after.stderr.strip().splitlines()[-1] == before.stderr.strip().splitlines()[-1]
+
+
+#: One command of each family of options (a read, a listing, a write, the index readers, a unit, the audit),
+#: with the arguments it needs to get as far as the chain.
+_FAMILIES = [
+    ["lot", "show", "X"],
+    ["lot", "list"],
+    ["party", "list"],
+    ["lot", "mint", "X", "--material", "NiSO4", "--mass", "1t", "--account", "nobody", "--yes"],
+    ["transfer", "offer", "X", "0x" + "12" * 20, "--account", "nobody", "--yes"],
+    ["trace", "X"],
+    ["unit", "show", "X"],
+    ["audit"],
+    ["gwp", "list"],
+]
+
+
+@pytest.mark.parametrize("args", _FAMILIES, ids=[" ".join(a[:2]) for a in _FAMILIES])
+def test_verbose_works_where_each_help_shows_it(env, args):
+    # The help lists -v among the command's own options: after the subcommand it must do what it does first.
+    shown = subprocess.run([str(RINNE), *args[:2], "--help"], env=env, capture_output=True, text=True, timeout=120).stdout
+    assert "-v, --verbose" in shown
+    runs = {
+        where: subprocess.run([str(RINNE), *argv], env=env, capture_output=True, text=True, timeout=120)
+        for where, argv in (("first", ["-v", *args]), ("last", [*args, "-v"]), ("long", [*args, "--verbose"]), ("none", args))
+    }
+    assert {p.returncode for p in runs.values()} == {1}, {k: p.stderr for k, p in runs.items()}
+    for where in ("first", "last", "long"):
+        assert "Traceback" in runs[where].stderr, (where, runs[where].stderr)
+        assert runs[where].stderr.strip().splitlines()[-1] == runs["none"].stderr.strip(), where
+    assert runs["none"].stderr.count("\n") == 1 and runs["none"].stderr.startswith("Error: ")
