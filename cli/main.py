@@ -35,8 +35,9 @@ def cli() -> None:
               ~/.rinne (or --data-dir, $RINNE_HOME). --chain-id refuses any
               other chain. Deployments are recorded per chain id.
     Accounts  Encrypted keystores in Foundry's folder, chosen with
-              --account NAME (or $RINNE_ACCOUNT). Passwords come from a
-              hidden prompt, --password-file or $RINNE_PASSWORD.
+              --account NAME (or $RINNE_ACCOUNT, or cast's
+              $ETH_KEYSTORE_ACCOUNT). Passwords come from --password-file,
+              $RINNE_PASSWORD, cast's $ETH_PASSWORD file, or a hidden prompt.
     Writes    Each write asks for confirmation (-y/--yes skips it) and waits
               for its receipt (--confirmations N for depth).
     Output    Data on stdout, --json for machines; prompts, progress and
