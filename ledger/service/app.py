@@ -268,6 +268,11 @@ def _wants(request: Request, allowed: tuple[str, ...], default: str) -> str:
     return best[1] if best else default
 
 
+def _data_wanted(request: Request) -> bool:
+    """Whether a page route answers with its data as JSON: under /api/, or asked for by Accept or `format`."""
+    return request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json"
+
+
 def _json_wanted(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/auth/")) or "json" in request.headers.get("accept", "")[:1_024]
 
@@ -348,7 +353,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         tier, address = svc.tier(request)
         c = svc.catalogue
         info = c.lot(c.resolve(request.path_params["lot_id"]), tier)
-        if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
+        if _data_wanted(request):
             return answer(request, info, tier)
         return html(request, f"Lot {info['label']}", pages.lot_page(info), tier, address)
 
@@ -356,7 +361,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         tier, address = svc.tier(request)
         c = svc.catalogue
         info = c.unit(c.resolve_unit(request.path_params["unit_id"]), tier)
-        if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
+        if _data_wanted(request):
             return answer(request, info, tier)
         return html(request, f"Unit {info['label']}", pages.unit_page(info), tier, address)
 
@@ -369,7 +374,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
             # What a battery became (the units made from it, its recycling) is its use history, Annex XIII point 4.
             raise HttpError(403, f"what became of a battery is for the {LEGITIMATE_INTEREST} tier; you have the {tier} tier")
         t = c.provenance(lid, direction)
-        if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
+        if _data_wanted(request):
             return answer(request, t.to_dict(), tier)
         return html(request, f"Provenance of {label_of(lid)}", pages.provenance_page(t), tier, address)
 
@@ -377,7 +382,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         tier, address = svc.tier(request)
         q = request.query_params.get("q", "")
         hits = svc.catalogue.search(q, request.query_params.get("by"))
-        if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
+        if _data_wanted(request):
             return answer(request, {"query": q, "syncedBlock": svc.catalogue.block, "results": hits}, tier)
         return html(request, f"Search {q}", pages.search_page(q, hits), tier, address)
 
@@ -393,7 +398,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
             else:
                 why = "the first audit is still running"
             raise HttpError(503, why)
-        if request.url.path.startswith("/api/") or _wants(request, ("html", "json"), "html") == "json":
+        if _data_wanted(request):
             return answer(request, {"auditedBlock": svc.report_block, "report": svc.report.model_dump(mode="json")}, tier)
         from ledger.auditor.html import audit_html
 
