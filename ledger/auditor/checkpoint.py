@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from ledger import errors
 from ledger.domain.enums import Role
 from ledger.domain.hashing import keccak
 from ledger.domain.ids import hex_of
+from ledger.local.files import write_atomic
 from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
@@ -82,17 +82,6 @@ def state_path(path: Path) -> Path:
     return path.with_name(path.name + ".state")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    # Written beside and renamed: a crash leaves the old checkpoint or none, never half of one.
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_checkpoint(
     path: Path, ledger: Ledger, st: LedgerState, *, block: int, block_hash: str, heads: tuple[int, int]
 ) -> AuditCheckpoint:
@@ -120,8 +109,8 @@ def write_checkpoint(
     signed = account.sign_message(encode_defunct(cp.message()))
     cp = cp.model_copy(update={"signature": hex_of(bytes(signed.signature))})
     path = Path(path)
-    _write_private(state_path(path), data)
-    _write_private(path, cp.model_dump_json(indent=2).encode())
+    write_atomic(state_path(path), data)  # 0600; a crash leaves the old file or the new one
+    write_atomic(path, cp.model_dump_json(indent=2).encode())
     return cp
 
 
