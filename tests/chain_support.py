@@ -12,7 +12,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger import Ledger, NodeInfo, Role
+from ledger import GwpAttestation, Ledger, LifeCycleStage, NodeInfo, Role, sign_attestation, to_bytes32
 
 
 @dataclass
@@ -62,3 +62,32 @@ def deploy_suite(node: NodeInfo, data_dir: Path, parties: dict[str, Role]) -> Ch
         if roles:
             chain["admin"].register(accounts[name].address, roles, name)
     return chain
+
+
+def relay_attestation(
+    ledger: Ledger,
+    signer: LocalAccount,
+    lot_id: str,
+    grams: int,
+    *,
+    stage: LifeCycleStage = LifeCycleStage.MainProduction,
+    nonce: int = 1,
+    days: int = 3650,
+) -> str:
+    """Sign an attestation of `grams` CO2e for `lot_id` with `signer`, issued at the chain's time, and relay it
+    through `ledger` (whose deployment it is bound to); return its uid."""
+    now = int(ledger.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    att = GwpAttestation(
+        lot_id=to_bytes32(lot_id),
+        emissions_grams=grams,
+        stage=stage,
+        methodology="ISO14067:2018",
+        evidence=to_bytes32("report"),
+        issued_at=now,
+        valid_until=now + days * 86_400,
+        nonce=nonce,
+        deadline=now + 3_600,
+    )
+    d = ledger.deployment
+    assert d is not None
+    return ledger.submit_attestation(sign_attestation(att, signer, d.chain_id, d.attestations))

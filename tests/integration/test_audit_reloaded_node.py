@@ -5,21 +5,19 @@ attestation at its relay block must not fail the audit for it."""
 from __future__ import annotations
 
 import pytest
+from chain_support import relay_attestation
 from eth_account import Account
 
 from ledger import (
     Composition,
     EventIndex,
-    GwpAttestation,
     Ledger,
     LifeCycleStage,
     LotSpec,
     Role,
     audit,
-    sign_attestation,
     start_node,
     stop_node,
-    to_bytes32,
 )
 
 pytestmark = pytest.mark.chain
@@ -39,20 +37,7 @@ def test_audit_after_the_node_reloaded_its_state(tmp_path):
         boss.register(verifier.address, Role.GWP_VERIFIER, "verifier")
         base = Ledger.connect(info.rpc_url, data_dir=home)
         base.with_account(miner).mint(LotSpec(lot_id="ORE-R", material="ORE", mass=10**6, composition=Composition.of({"Ni": 20_000})))
-        now = int(base.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        att = GwpAttestation(
-            lot_id=to_bytes32("ORE-R"),
-            emissions_grams=1_000,
-            stage=LifeCycleStage.RawMaterialAcquisition,
-            methodology="ISO14067:2018",
-            evidence=to_bytes32("r"),
-            issued_at=now,
-            valid_until=now + 86_400 * 365,
-            nonce=1,
-            deadline=now + 3_600,
-        )
-        d = base.deployment
-        base.with_account(verifier).submit_attestation(sign_attestation(att, verifier, d.chain_id, d.attestations))
+        relay_attestation(base.with_account(verifier), verifier, "ORE-R", 1_000, stage=LifeCycleStage.RawMaterialAcquisition, days=365)
         # A state dump keeps the states of recent blocks only: the relay block must be older than those.
         for _ in range(3):
             base.rpc("anvil_mine", [hex(100)])

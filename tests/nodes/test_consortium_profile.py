@@ -15,25 +15,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chain_support import relay_attestation
 from consortium_proxy import STYLES, ConsortiumProxy, Profile
 from eth_account import Account
 
 from ledger import (
     Composition,
     EventIndex,
-    GwpAttestation,
     Ledger,
-    LifeCycleStage,
     LotSpec,
     NodeInfo,
     Role,
     UnitSpec,
     audit,
     footprint,
-    sign_attestation,
     start_node,
     stop_node,
-    to_bytes32,
     trace,
 )
 
@@ -97,20 +94,7 @@ def story(node: NodeInfo, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
             LotSpec(lot_id="PACK-1", material="PACK", mass=2_000 * KG, composition=cam),
             UnitSpec(serial="SN-1", rated_wh=75_000),
         )
-        now = int(direct.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        att = GwpAttestation(
-            lot_id=to_bytes32("PACK-1"),
-            emissions_grams=5_000_000,
-            stage=LifeCycleStage.MainProduction,
-            methodology="ISO14067:2018",
-            evidence=to_bytes32("report"),
-            issued_at=now,
-            valid_until=now + 3650 * 86_400,
-            nonce=1,
-            deadline=now + 3_600,
-        )
-        d = base.deployment
-        party["verifier"].submit_attestation(sign_attestation(att, accounts["verifier"], d.chain_id, d.attestations))
+        relay_attestation(party["verifier"], accounts["verifier"], "PACK-1", 5_000_000)
         party["maker"].offer("PACK-1", accounts["oem"].address)
         party["oem"].accept("PACK-1")
         _empty_blocks(direct, 1_500)
