@@ -62,6 +62,13 @@ def _declarations(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     show_envvar=True,
     help="HMAC key of the sign-in cookies (32 bytes or more), shared by several services.  [default: a new one per start]",
 )
+@click.option(
+    "--nonces-per-client",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Unused sign-in nonces one peer address may hold (0: no cap, behind a proxy that limits rates).",
+)
 @trust_index_option
 @chain_options
 @verbose_option
@@ -75,6 +82,7 @@ def serve(
     sync_seconds: float,
     no_audit: bool,
     session_secret_file: Path | None,
+    nonces_per_client: int,
     trust_index: bool,
 ) -> None:
     """Serve the battery passports on the web, by Annex XIII access tier.
@@ -114,6 +122,7 @@ def serve(
         sync_seconds=sync_seconds,
         audit=not no_audit,
         session_secret=secret,
+        nonces_per_client=nonces_per_client,
     )
     with open_index(session, trust=trust_index) as index:
         note(

@@ -33,7 +33,7 @@ from ledger.service import pages
 from ledger.service.catalogue import AmbiguousId, Catalogue, PassportGone
 from ledger.service.openapi import openapi_schema
 from ledger.service.session import COOKIE, SessionSigner
-from ledger.service.siwe import NonceStore, SignInError, SiweMessage, iso, verify_sign_in
+from ledger.service.siwe import NonceStore, SignInError, SiweMessage, TooManySignIns, iso, verify_sign_in
 from ledger.service.tiers import LEGITIMATE_INTEREST, PUBLIC, rank
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ class ServiceConfig:
     `declarations` are per-unit declaration documents (unit label or 0x id -> the JSON ``rinne passport
     --declarations`` reads). `sync_seconds` is how often the index follows the chain when there is one.
     `session_secret` is the HMAC key of the session cookies (32 bytes or more); None draws one from
-    ``os.urandom`` at start, so a restart signs everyone out.
+    ``os.urandom`` at start, so a restart signs everyone out. `nonces_per_client` caps the unused sign-in
+    nonces one peer address may hold (0: no cap, for a service behind a proxy that limits rates itself).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -77,6 +78,7 @@ class ServiceConfig:
     declarations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     session_seconds: int = 900
     nonce_seconds: int = 300
+    nonces_per_client: int = 20
     sync_seconds: float = 5.0
     audit: bool = True
     session_secret: bytes | None = field(default=None, repr=False)
@@ -100,6 +102,8 @@ def _line(exc: Exception) -> str:
 
 
 def _status_of(exc: errors.LedgerError) -> int:
+    if isinstance(exc, TooManySignIns):
+        return 429
     if isinstance(exc, SignInError):
         return 401
     if isinstance(exc, AmbiguousId):
@@ -154,7 +158,7 @@ class PassportService:
             index, chain_id=config.chain_id, ledger_address=config.ledger_address, declarations=config.declarations
         )
         self.sessions = SessionSigner(config.session_seconds, config.session_secret)
-        self.nonces = NonceStore(config.nonce_seconds)
+        self.nonces = NonceStore(config.nonce_seconds, per_client=config.nonces_per_client)
         self.lock = asyncio.Lock()
         self.report: AuditReport | None = None
         self.report_block: int | None = None
@@ -428,7 +432,7 @@ def create_app(index: EventIndex, config: ServiceConfig | None = None, ledger: L
         if not is_address(address):
             raise HttpError(400, "give the 0x address of the account that will sign (address=...)")
         now = time.time()
-        n = svc.nonces.issue(now)
+        n = svc.nonces.issue(now, request.client.host if request.client else "")
         msg = SiweMessage(
             domain=cfg.domain,
             address=to_checksum_address(address),

@@ -84,6 +84,7 @@ def openapi_schema(server: str) -> dict[str, Any]:
             "a single-use nonce and the EIP-4361 message to sign for an address",
             [{"name": "address", "in": "query", "required": True, "schema": {"type": "string"}}],
             e400="not an address",
+            e429="this peer address holds as many unused nonces as it may",
         ),
         "/auth/login": {
             "post": {

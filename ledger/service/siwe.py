@@ -39,6 +39,10 @@ class SignInError(errors.InvalidInput):
     """A sign-in message that is malformed, not for this service, stale, replayed or wrongly signed."""
 
 
+class TooManySignIns(SignInError):
+    """A client that holds as many unused nonces as it may: it waits for them to expire."""
+
+
 @dataclass(frozen=True)
 class SiweMessage:
     """The fields of an EIP-4361 message."""
@@ -161,28 +165,56 @@ def parse_message(text: str) -> SiweMessage:
 
 @dataclass
 class NonceStore:
-    """Nonces this process issued, each good for one sign-in attempt within `seconds`."""
+    """Nonces this process issued, each good for one sign-in attempt within `seconds`.
+
+    Outstanding nonces are capped in all (`capacity`) and per client (`per_client`, 0 for no cap): without
+    the second, one client asking in a loop fills the whole store and holds everyone's sign-in up until
+    its nonces expire. A client is what the caller names (the peer address): behind a proxy every reader
+    shares the proxy's, so a deployment there sets `per_client` to 0 and lets the proxy limit.
+    """
 
     seconds: int = 300
     capacity: int = 10_000
-    _issued: dict[str, float] = field(default_factory=dict)
+    per_client: int = 20
+    _issued: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _held: dict[str, int] = field(default_factory=dict)
 
-    def issue(self, now: float | None = None) -> str:
-        """Return a fresh nonce (:class:`SignInError` when too many are outstanding)."""
+    def _expire(self, t: float) -> None:
+        self._issued = {n: v for n, v in self._issued.items() if v[0] > t}
+        self._held = {}
+        for _, who in self._issued.values():
+            self._held[who] = self._held.get(who, 0) + 1
+
+    def issue(self, now: float | None = None, client: str = "") -> str:
+        """Return a fresh nonce for `client` (:class:`SignInError` when too many are outstanding)."""
         t = time.time() if now is None else now
         if len(self._issued) >= self.capacity:
-            self._issued = {n: exp for n, exp in self._issued.items() if exp > t}
+            self._expire(t)
             if len(self._issued) >= self.capacity:
                 raise SignInError("too many sign-ins in progress; try again in a few minutes")
+        if self.per_client and self._held.get(client, 0) >= self.per_client:
+            self._expire(t)
+            if self._held.get(client, 0) >= self.per_client:
+                raise TooManySignIns(
+                    f"{self.per_client} sign-ins from this address are in progress already; use one or wait "
+                    f"{self.seconds // 60} minutes"
+                )
         nonce = secrets.token_hex(16)
-        self._issued[nonce] = t + self.seconds
+        self._issued[nonce] = (t + self.seconds, client)
+        self._held[client] = self._held.get(client, 0) + 1
         return nonce
 
     def consume(self, nonce: str, now: float | None = None) -> None:
         """Use up a nonce (:class:`SignInError` when it was never issued, is used already or has expired)."""
-        exp = self._issued.pop(nonce, None)
-        if exp is None:
+        entry = self._issued.pop(nonce, None)
+        if entry is None:
             raise SignInError("unknown or already used nonce: ask /auth/nonce for a new one")
+        exp, who = entry
+        left = self._held.get(who, 1) - 1
+        if left > 0:
+            self._held[who] = left
+        else:
+            self._held.pop(who, None)
         if exp <= (time.time() if now is None else now):
             raise SignInError("the nonce has expired: ask /auth/nonce for a new one")
 

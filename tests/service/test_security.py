@@ -342,3 +342,20 @@ def test_errors_say_one_line(client: TestClient) -> None:
     assert client.get("/passport/ESS1", params={"format": "xml"}).status_code == 406
     assert client.get("/audit").status_code == 503
     assert declarations()["PACK1"]["serialNumber"] == "PACK1"
+
+
+def test_one_client_cannot_hold_everyones_sign_in_up(index: Any) -> None:
+    # A client asking for nonces in a loop is stopped at its own cap, one line and 429, while another
+    # client still signs in; using one of its nonces gives the looping client one more.
+    with TestClient(create_app(index, make_config()), base_url=TEST_ORIGIN, client=("192.0.2.7", 4000)) as greedy:
+        got = [greedy.get("/auth/nonce", params={"address": RECYCLER.address}) for _ in range(20)]
+        assert all(r.status_code == 200 for r in got)
+        refused = greedy.get("/auth/nonce", params={"address": RECYCLER.address})
+        assert refused.status_code == 429 and "20 sign-ins from this address" in refused.json()["error"]
+        assert "\n" not in refused.json()["error"]
+        other = TestClient(greedy.app, base_url=TEST_ORIGIN, client=("192.0.2.8", 4000))  # same app, no second start
+        assert sign_in(other, RECYCLER).status_code == 200
+        message = got[0].json()["message"]
+        assert greedy.post("/auth/login", json={"message": message, "signature": sign(message, RECYCLER)}).status_code == 200
+        assert greedy.get("/auth/nonce", params={"address": RECYCLER.address}).status_code == 200
+        assert greedy.get("/auth/nonce", params={"address": RECYCLER.address}).status_code == 429
