@@ -3,3 +3,7 @@
 Installed as the package ``rinne_cli`` (source folder ``cli/``); the entry point is
 :func:`rinne_cli.main.main`.
 """
+
+from ._deferred import install as _defer_bls
+
+_defer_bls()  # before anything imports web3: see cli/_deferred.py

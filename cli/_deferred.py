@@ -1,0 +1,82 @@
+"""Start-up: py_ecc's BLS12-381 modules, loaded on first use instead of by web3's import.
+
+web3 imports eth-account, which imports eth-keyfile, which imports ``py_ecc.bls`` and ``py_ecc.bls12_381``
+at module level for EIP-2335 (version 4, BLS) keystores; those modules compute pairing constants in pure
+Python when imported, about 0.45 s of every command that touches the chain (`rinne lot show` included:
+issue 16 asks < 0.6 s). Rinne's keystores are version 3 (scrypt, secp256k1): nothing in the CLI uses BLS.
+
+:func:`install` puts a stand-in for each of the two modules in ``sys.modules``. eth-keyfile binds
+``G2ProofOfPossession`` from the first and ``curve_order`` (an integer, used at import) from the second;
+the stand-ins give a forwarding object and the exact integer for these, and load the real module the
+moment anything else is asked of them (``tests/cli/test_deferred.py`` checks the integer against py_ecc
+and a BLS keystore round trip through the forwarder). Only the CLI installs it: a library user's process
+is not changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
+
+#: The order of BLS12-381's G1 and G2 groups (py_ecc.bls12_381.curve_order).
+BLS12_381_CURVE_ORDER = 52435875175126190479447740508185965837690552500527637822603658699938581184513
+
+
+def _load(name: str) -> types.ModuleType:
+    """The real module `name`, imported now if only the stand-in is there."""
+    current = sys.modules.get(name)
+    if isinstance(current, _StandIn):
+        del sys.modules[name]
+        real = importlib.import_module(name)
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            setattr(sys.modules[parent], child, real)
+        return real
+    return importlib.import_module(name)
+
+
+class _Forward:
+    """An attribute of a deferred module, resolved (and the module loaded) when it is first used."""
+
+    def __init__(self, module: str, attr: str) -> None:
+        self._target = (module, attr)
+
+    def _real(self) -> Any:
+        module, attr = self._target
+        return getattr(_load(module), attr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real()(*args, **kwargs)
+
+
+class _StandIn(types.ModuleType):
+    """A module that answers a few names itself and loads the real module for any other."""
+
+    def __init__(self, name: str, forwards: tuple[str, ...], values: dict[str, Any]) -> None:
+        super().__init__(name)
+        for attr in forwards:
+            setattr(self, attr, _Forward(name, attr))
+        for attr, value in values.items():
+            setattr(self, attr, value)
+
+    def __getattr__(self, attr: str) -> Any:
+        # The import system asks a module for __path__ and __spec__ on every `from m import x`: answering
+        # those from the real module would load it there and then, so dunder names are simply absent here.
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return getattr(_load(self.__name__), attr)
+
+
+def install() -> None:
+    """Defer ``py_ecc.bls`` and ``py_ecc.bls12_381`` unless something imported them already."""
+    for name, forwards, values in (
+        ("py_ecc.bls", ("G2ProofOfPossession",), {}),
+        ("py_ecc.bls12_381", (), {"curve_order": BLS12_381_CURVE_ORDER}),
+    ):
+        if name not in sys.modules:
+            sys.modules[name] = _StandIn(name, forwards, values)
