@@ -39,7 +39,9 @@ def rinne_command() -> list[str]:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"}
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would make every run compile Rinne's own modules
+    # from source; an installed rinne has its bytecode cached, so the measured runs may write it.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE")}
     env.update(NO_COLOR="1", **extra)
     return env
 
