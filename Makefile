@@ -60,7 +60,9 @@ test-brownie: node_modules/.ok
 	bash scripts/test-brownie.sh
 
 # Benchmarks (scripts that print figures, not tests): gas, bulk ingest, replay, queries, signatures.
+# Every figure of docs/performance.md in one run (~25 min on 2 cores), the growth chart with matplotlib.
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python scripts/bench_all.py
 
 # Unit tests only: no chain, no browser, a few seconds.

@@ -4,16 +4,23 @@ through the library on a fresh Anvil (automine, default 30M-gas blocks) that thi
 
 Usage: python scripts/bench_gas.py [--json]
 
-Budgets (issue "Performance"): mint <= 100k; offer + accept <= 65k; transform 4->1 <= 160k with
-<= 12k per extra input; attest <= 150k (EAS attestByDelegation: 352k); split into 2 <= 180k.
-The forge gas snapshot (contracts/test/Gas.t.sol) is the CI gate; this is the end-to-end view.
+Goals (issue 16): mint <= 90k; offer + accept <= 80k; transform 4->1 <= 155k; split into 2 <= 175k;
+the attestation relay at most 0.40 of the Ethereum Attestation Service's `attestByDelegation`.
+References, in the same run: OpenZeppelin's ERC-1155 (from npm) measured by forge
+(contracts/_test/References.t.sol, `forge test --isolate`, so whole transactions like the rest); EAS, which
+cannot be vendored here, as the figures recorded in `EAS_RECORDED`.
+The forge gas snapshot (contracts/_test/Gas.t.sol, scripts/gas_check.py) is the CI gate; this is the
+end-to-end view through the library.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
+import subprocess
 import sys
+from pathlib import Path
 
 from bench_common import emit, fresh_chain, log, machine, print_table, verdict
 from eth_abi import encode as abi_encode
@@ -40,17 +47,19 @@ PARTIES = {
     "oem": Role.OEM | Role.SECOND_LIFE | Role.DIAGNOSTICIAN,
     "recycler": Role.RECYCLER | Role.REFINER,
 }
-#: (key, budget, at most?) — the issue's budgets, whole transaction.
+#: (key, goal) — issue 16's goals, whole transaction, at most.
 BUDGETS = [
-    ("mint", 100_000),
-    ("offer_plus_accept", 65_000),
-    ("transform_4_1", 160_000),
-    ("transform_per_extra_input", 12_000),
-    ("attest", 150_000),
-    ("split_2", 180_000),
+    ("mint", 90_000),
+    ("offer_plus_accept", 80_000),
+    ("transform_4_1", 155_000),
+    ("split_2", 175_000),
 ]
-#: Reference figures (DESIGN §7, forge 1.7.1): EAS and comparable contracts.
-REFERENCE = {"attest": ("EAS attestByDelegation", 352_000), "mint": ("3-slot lot mint", 100_000)}
+#: The attestation relay's goal, as a share of EAS attestByDelegation.
+ATTEST_VS_EAS_GOAL = 0.40
+#: EAS, whole transaction, as issue 16 measured it side by side with forge 1.7.1, solc 0.8.28, optimizer
+#: 10,000 runs, Cancun (the EAS sources are not redistributable here, so the figure is recorded, not re-run).
+EAS_RECORDED = {"attestByDelegation": 317_000, "attest": 300_700}
+ROOT = Path(__file__).resolve().parent.parent
 
 ORE = Composition.of({"Ni": 20_000, "Co": 2_500, "Mn": 2_000, "Li": 1_500, "Fe": 800, "Cu": 300})
 
@@ -183,6 +192,20 @@ def measure() -> dict[str, int]:
     return gas
 
 
+def forge_references() -> dict[str, int]:
+    """Run contracts/_test/References.t.sol under `forge test --isolate`; return its gas figures by name."""
+    found = sorted((ROOT / "node_modules" / "@foundry-rs").glob("forge-*/bin/forge"))
+    if not found:
+        raise SystemExit("no forge binary under node_modules/@foundry-rs/forge-*/bin: run `npm ci` first")
+    out = ROOT / "build" / "snapshots" / "ReferenceGasTest.json"
+    out.unlink(missing_ok=True)
+    cmd = [str(found[0]), "test", "--isolate", "--match-path", "contracts/_test/References.t.sol"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        raise SystemExit(f"forge reference suite failed: {(proc.stdout + proc.stderr).strip().splitlines()[-1:]}")
+    return {name: int(v) for name, v in json.loads(out.read_text()).items()}
+
+
 def lot_id_hex(label: str) -> str:
     return to_bytes32(label)
 
@@ -201,23 +224,40 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log("gas: measuring every operation on a fresh Anvil ...", quiet=False)
     gas = measure()
+    log("gas: the OpenZeppelin ERC-1155 reference under forge ...", quiet=False)
+    refs = forge_references()
+    gas["erc1155_mint_new_id"] = refs["ERC1155 mint of a new id"]
+    gas["erc1155_transfer"] = refs["ERC1155 safeTransferFrom of a whole balance"]
+    gas["mint_vs_erc1155"] = round(gas["mint"] / gas["erc1155_mint_new_id"], 2)
+    gas["eas_attest_by_delegation_recorded"] = EAS_RECORDED["attestByDelegation"]
+    gas["attest_vs_eas"] = round(gas["attest"] / EAS_RECORDED["attestByDelegation"], 3)
     checks = {}
     for key, budget in BUDGETS:
         checks[key] = {"gas": gas[key], "budget": budget, "verdict": verdict(gas[key], budget, at_most=True)}
+    checks["attest_vs_eas"] = {
+        "ratio": gas["attest_vs_eas"],
+        "budget": ATTEST_VS_EAS_GOAL,
+        "verdict": verdict(gas["attest_vs_eas"], ATTEST_VS_EAS_GOAL, at_most=True),
+    }
     if args.json:
         emit({"benchmark": "gas", **gas, "budgets": checks, "machine": machine()}, True)
         return 0
+    reference = {
+        "mint": f"OpenZeppelin ERC-1155 new id {gas['erc1155_mint_new_id']:,} (forge, same run)",
+        "offer_plus_accept": f"ERC-1155 safeTransferFrom {gas['erc1155_transfer']:,} (no consent step)",
+        "attest": f"EAS attestByDelegation {EAS_RECORDED['attestByDelegation']:,} (recorded): {gas['attest_vs_eas']:.2f}x",
+    }
     rows = []
     for key, value in gas.items():
         budget = dict(BUDGETS).get(key)
-        ref = REFERENCE.get(key)
+        ref = reference.get(key)
         rows.append(
             (
                 key,
                 value,
                 f"<= {budget:,}" if budget else "",
                 verdict(value, budget, at_most=True) if budget else "",
-                f"{ref[0]}: {ref[1]:,}" if ref else "",
+                ref or "",
             )
         )
     print_table("Gas per operation (whole transaction, receipt gasUsed)", rows, ("operation", "gas", "budget", "verdict", "reference"))
