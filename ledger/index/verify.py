@@ -15,6 +15,11 @@ from ledger.domain.models import Deployment
 from ledger.index.base import _LOG_BITS, SCHEMA_VERSION, IndexBase, _damaged, _row_ok
 from ledger.index.sync import _LOG_SPAN, _derive, _key
 
+#: Stored events a re-fetched eth_getLogs span and a batch of spans may cover (more only in one block): the
+#: comparison holds one batch's answers at a time, so its memory stays flat however long the ledger is.
+_SPAN_EVENTS = 10_000
+_BATCH_EVENTS = 20_000
+
 if TYPE_CHECKING:
     from web3 import Web3
 
@@ -322,9 +327,18 @@ class VerifyMixin(IndexBase):
         spans: list[tuple[int, int]] = []
         for a, z in ranges:
             spans.extend((lo, min(lo + _LOG_SPAN - 1, z)) for lo in range(a, z + 1, _LOG_SPAN))
+        spans = self._sized(spans)
         pos = 0
         while pos < len(spans):
-            part = spans[pos : pos + 100]  # one batch: single blocks of `every_block`, or long spans
+            # One batch: up to 100 spans and about _BATCH_EVENTS stored events (at least one span), so that
+            # no answer holds the whole ledger: a bulk-mined chain puts 100,000s of events in a few blocks.
+            part, held = [spans[pos]], self._count(*spans[pos])
+            while pos + len(part) < len(spans) and len(part) < 100:
+                more = self._count(*spans[pos + len(part)])
+                if held + more > _BATCH_EVENTS:
+                    break
+                part.append(spans[pos + len(part)])
+                held += more
             reqs = [("eth_getLogs", [{"address": list(addresses), "fromBlock": hex(a), "toBlock": hex(z)}]) for a, z in part]
             try:
                 answers = batch(w3, reqs)
@@ -371,3 +385,23 @@ class VerifyMixin(IndexBase):
                     return _first_difference(mine, chain)
             pos += len(part)
         return None
+
+    def _count(self, a: int, z: int) -> int:
+        """Stored events in blocks a..z (a range of the primary key: no table scan)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM events WHERE id >= ? AND id < ?", (a << _LOG_BITS, (z + 1) << _LOG_BITS)
+        ).fetchone()
+        return int(row[0])
+
+    def _sized(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """`spans`, those holding more than _SPAN_EVENTS stored events halved until they do not (or are one block)."""
+        out: list[tuple[int, int]] = []
+        todo = list(reversed(spans))
+        while todo:
+            a, z = todo.pop()
+            if a < z and self._count(a, z) > _SPAN_EVENTS:
+                mid = (a + z) // 2
+                todo += [(mid + 1, z), (a, mid)]
+            else:
+                out.append((a, z))
+        return out
