@@ -327,18 +327,16 @@ class VerifyMixin(IndexBase):
         spans: list[tuple[int, int]] = []
         for a, z in ranges:
             spans.extend((lo, min(lo + _LOG_SPAN - 1, z)) for lo in range(a, z + 1, _LOG_SPAN))
-        spans = self._sized(spans)
+        sized = self._sized(spans)
         pos = 0
-        while pos < len(spans):
+        while pos < len(sized):
             # One batch: up to 100 spans and about _BATCH_EVENTS stored events (at least one span), so that
             # no answer holds the whole ledger: a bulk-mined chain puts 100,000s of events in a few blocks.
-            part, held = [spans[pos]], self._count(*spans[pos])
-            while pos + len(part) < len(spans) and len(part) < 100:
-                more = self._count(*spans[pos + len(part)])
-                if held + more > _BATCH_EVENTS:
-                    break
-                part.append(spans[pos + len(part)])
-                held += more
+            end, held = pos + 1, sized[pos][2]
+            while end < len(sized) and end - pos < 100 and held + sized[end][2] <= _BATCH_EVENTS:
+                held += sized[end][2]
+                end += 1
+            part = [(a, z) for a, z, _ in sized[pos:end]]
             reqs = [("eth_getLogs", [{"address": list(addresses), "fromBlock": hex(a), "toBlock": hex(z)}]) for a, z in part]
             try:
                 answers = batch(w3, reqs)
@@ -353,7 +351,7 @@ class VerifyMixin(IndexBase):
                 for a, z in part:
                     step = max(1, (z - a + 1) // 4)
                     smaller.extend((lo, min(lo + step - 1, z)) for lo in range(a, z + 1, step))
-                spans[pos : pos + len(part)] = smaller
+                sized[pos:end] = self._sized(smaller)
                 continue
             for (a, z), logs in zip(part, answers):
                 chain: list[tuple[Any, ...]] = []
@@ -383,7 +381,7 @@ class VerifyMixin(IndexBase):
                 ]
                 if mine != chain:
                     return _first_difference(mine, chain)
-            pos += len(part)
+            pos = end
         return None
 
     def _count(self, a: int, z: int) -> int:
@@ -393,15 +391,17 @@ class VerifyMixin(IndexBase):
         ).fetchone()
         return int(row[0])
 
-    def _sized(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """`spans`, those holding more than _SPAN_EVENTS stored events halved until they do not (or are one block)."""
-        out: list[tuple[int, int]] = []
+    def _sized(self, spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """`spans` with their stored event counts, those holding more than _SPAN_EVENTS halved until they do
+        not (or are one block)."""
+        out: list[tuple[int, int, int]] = []
         todo = list(reversed(spans))
         while todo:
             a, z = todo.pop()
-            if a < z and self._count(a, z) > _SPAN_EVENTS:
+            n = self._count(a, z)
+            if a < z and n > _SPAN_EVENTS:
                 mid = (a + z) // 2
                 todo += [(mid + 1, z), (a, mid)]
             else:
-                out.append((a, z))
+                out.append((a, z, n))
         return out
