@@ -96,6 +96,7 @@ from ledger.domain.models import (
 )
 from ledger.domain.problems import first_problem as first_problem
 from ledger.domain.stages import LifeCycleStage as LifeCycleStage
+from ledger.domain.times import iso_time as iso_time
 from ledger.errors import (
     AccountExists as AccountExists,
     AccountNotFound as AccountNotFound,
@@ -301,6 +302,7 @@ __all__ = [
     "free_port",
     "hex_of",
     "id_bytes",
+    "iso_time",
     "import_private_key",
     "keccak",
     "keccak_backend",
