@@ -293,8 +293,10 @@ class IndexBase:
         # The PostgreSQL connection speaks the part of sqlite3's API the index uses (and its SQL, translated).
         conn = cast(_Connection, raw)
         try:
-            conn.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
             version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:  # a new schema (another opener may be writing the same row: either is it)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except BaseException:
             conn.close()
             raise

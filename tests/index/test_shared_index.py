@@ -153,3 +153,32 @@ def test_second_syncer_waits_for_the_elected_one_then_finds_its_work(index_at: T
     assert proc.returncode == 0, err
     assert out.split() == ["waiting", "elected", str(FIRST_BLOCK), str(PER_BATCH)]
     first.close()
+
+
+def test_role_that_may_only_read_reads_and_is_told_it_may_not_write(index_at: Targets) -> None:
+    """A reporting role with SELECT on the schema only: it opens and reads the index; its write is a
+    one-line ConfigError about its rights, never "the index is damaged"."""
+    from ledger import errors
+    from ledger.index._postgres import split_schema
+
+    if index_at.backend != "postgresql":
+        pytest.skip("a SQLite file has no roles")
+    target = index_at("roles")
+    with EventIndex.open(target) as ix:
+        ix.ingest(_logs(FIRST_BLOCK), {LEDGER_ADDR: 0}, {FIRST_BLOCK: 1}, (FIRST_BLOCK, bytes(32), 1))
+    base, schema = split_schema(target)
+    role = f"r_{schema}"[:60]
+    sql(target, f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(target, f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(target, f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        as_reader = target.replace("://" + target.split("://", 1)[1].split("@", 1)[0] + "@", f"://{role}@", 1)
+        with EventIndex.open(as_reader) as ro:
+            assert ro.event_count() == PER_BATCH and ro.synced_block == FIRST_BLOCK
+            ro.verify()
+            with pytest.raises(errors.ConfigError, match="may not") as caught:
+                ro.rollback(FIRST_BLOCK)
+            assert "\n" not in str(caught.value)
+    finally:
+        sql(target, f"DROP OWNED BY {role}")
+        sql(target, f"DROP ROLE {role}")
