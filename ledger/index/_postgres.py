@@ -23,6 +23,7 @@ synced and returns); each ingested batch is one transaction, so readers never se
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -163,14 +164,24 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class _PgCursor:
-    """A psycopg cursor that takes SQLite's SQL and raises the errors the SQLite index raises."""
+_SELECT = re.compile(r"^\s*SELECT\b", re.I)
+_NAMES = itertools.count()
 
-    __slots__ = ("_cur", "_where")
+
+class _PgCursor:
+    """A psycopg cursor that takes SQLite's SQL and raises the errors the SQLite index raises.
+
+    A SELECT runs when its rows are first asked for: by ``fetchone``/``fetchall``/``fetchmany`` as one
+    query (the small lookups), by iteration or :meth:`rows` through a server-side cursor read in
+    batches, so that a scan of every event (verify, replay, the audit) holds one batch in memory, as
+    SQLite's stepping does, not the whole result. Other statements run at once."""
+
+    __slots__ = ("_cur", "_where", "_pending")
 
     def __init__(self, cur: Any, where: str) -> None:
         self._cur = cur
         self._where = where
+        self._pending: tuple[str, tuple[Any, ...]] | None = None
 
     def _fail(self, exc: Exception) -> None:
         import psycopg
@@ -192,11 +203,25 @@ class _PgCursor:
         ) from None
 
     def execute(self, sql: str, params: Any = ()) -> _PgCursor:
+        query = translate(sql)
+        if _SELECT.match(query):
+            self._pending = (query, tuple(params))
+            return self
         try:
-            self._cur.execute(translate(sql), tuple(params))  # () too: %% must become %
+            self._cur.execute(query, tuple(params))  # () too: %% must become %
         except Exception as exc:
             self._fail(exc)
         return self
+
+    def _run(self) -> None:
+        if self._pending is None:
+            return
+        query, params = self._pending
+        self._pending = None
+        try:
+            self._cur.execute(query, params)
+        except Exception as exc:
+            self._fail(exc)
 
     def executemany(self, sql: str, rows: Any) -> _PgCursor:
         try:
@@ -213,12 +238,14 @@ class _PgCursor:
         return self
 
     def fetchone(self) -> Any:
+        self._run()
         try:
             return self._cur.fetchone()
         except Exception as exc:
             self._fail(exc)
 
     def fetchall(self) -> list[Any]:
+        self._run()
         try:
             return list(self._cur.fetchall())
         except Exception as exc:
@@ -226,6 +253,7 @@ class _PgCursor:
             raise
 
     def fetchmany(self, size: int | None = 1) -> list[Any]:
+        self._run()
         try:
             return list(self._cur.fetchmany(size or 1))
         except Exception as exc:
@@ -236,12 +264,34 @@ class _PgCursor:
         return self.rows()
 
     def rows(self, size: int = 2_000) -> Iterator[Any]:
-        """Iterate the result in batches of `size` rows."""
-        while True:
-            batch_ = self.fetchmany(size)
-            if not batch_:
-                return
-            yield from batch_
+        """Iterate the result in batches of `size` rows (a server-side cursor: one batch in memory)."""
+        if self._pending is None:  # already run as one query
+            while True:
+                batch_ = self.fetchmany(size)
+                if not batch_:
+                    return
+                yield from batch_
+            return
+        query, params = self._pending
+        self._pending = None
+        # WITH HOLD: the connection is in autocommit, and the scan may outlive the statement's transaction
+        # (other statements run between its batches, as they do between SQLite's steps).
+        named = self._cur.connection.cursor(name=f"rinne_scan_{next(_NAMES)}", withhold=True)
+        try:
+            named.execute(query, params)
+            while True:
+                batch_ = named.fetchmany(size)
+                if not batch_:
+                    return
+                yield from batch_
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if not named.closed and not named.connection.closed:
+                try:
+                    named.close()
+                except Exception:  # the connection broke: the server drops the cursor with it
+                    pass
 
 
 class _PgConnection:
@@ -307,7 +357,7 @@ class PgIndex:
             if not self._complete(raw):
                 # Several processes may open a new index at once: DDL under a lock, in one transaction.
                 conn.execute("BEGIN")
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (self.ddl_key,))
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (self.ddl_key,)).fetchone()  # (a SELECT runs when fetched)
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
                 conn.execute(f"SET LOCAL search_path TO {quoted}")
                 conn.executescript(_SCHEMA)
@@ -331,12 +381,12 @@ class PgIndex:
     @contextmanager
     def writer_lock(self, conn: _PgConnection) -> Iterator[None]:
         """Hold the schema's advisory writer lock (waiting for another holder) on `conn`'s session."""
-        conn.execute("SELECT pg_advisory_lock(?)", (self.writer_key,))
+        conn.execute("SELECT pg_advisory_lock(?)", (self.writer_key,)).fetchone()  # (a SELECT runs when fetched)
         try:
             yield
         finally:
             if not conn.raw.closed:
-                conn.execute("SELECT pg_advisory_unlock(?)", (self.writer_key,))
+                conn.execute("SELECT pg_advisory_unlock(?)", (self.writer_key,)).fetchone()
 
     def drop_secondary_indexes(self, conn: _PgConnection) -> None:
         """Drop the schema's secondary indexes (not the tables' keys) before a bulk load."""
