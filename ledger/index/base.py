@@ -92,6 +92,8 @@ _TRANSIENT_WORDS = ("locked", "busy", "readonly", "read-only", "unable to open",
 
 
 def _damaged(path: str, what: object) -> errors.IndexCorrupt:
+    if path.startswith(("postgresql://", "postgres://")):  # a shared index: its schema is what to rebuild
+        return errors.IndexCorrupt(f"{path}: the index is damaged ({what}): drop its schema and sync again")
     return errors.IndexCorrupt(f"{path}: the index file is damaged ({what}): delete it and sync again")
 
 
