@@ -623,7 +623,12 @@ def open_index(session: Session, *, trust: bool = False, check: bool = True) -> 
             sys.stderr.flush()
 
     try:
-        index.sync(ledger, progress)
+        try:
+            index.sync(ledger, progress)
+        except rinne.IndexReadOnly:
+            # A party with a read-only role on a shared index: the syncing service keeps it up; the check
+            # below still binds what is there to the chain.
+            note(f"the shared index is read-only for this database role: answering as of block {index.synced_block}")
         if tty:
             sys.stderr.write("\r\033[K")
         if trust:

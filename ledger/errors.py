@@ -95,6 +95,10 @@ class IndexUnavailable(LedgerError):
     """The shared index database cannot be reached or refused the connection (transient: retry)."""
 
 
+class IndexReadOnly(LedgerError):
+    """The shared index may be read but not written with this database role: it stays at its synced block."""
+
+
 class AuditFailed(LedgerError):
     """An audit replay found problems (the report lists them)."""
 

@@ -11,7 +11,7 @@ SQLite's SQL, and :class:`_PgConnection` translates each statement once (cached)
 - plain multi-row inserts (events, op_in, op_out) go by ``COPY``;
 - psycopg's errors become the ones the SQLite path raises: a duplicate or constraint violation
   :class:`sqlite3.IntegrityError` (the sync maps it to IndexCorrupt), a lost or refused connection
-  :class:`ledger.errors.IndexUnavailable`, a role without the rights ConfigError, anything else (a dropped table, a column of the wrong type)
+  :class:`ledger.errors.IndexUnavailable`, a role without write rights IndexReadOnly, anything else (a dropped table, a column of the wrong type)
   :class:`ledger.errors.IndexCorrupt`, since the database then no longer holds what ingest wrote.
 
 One PostgreSQL schema per deployment (:func:`schema_name`: chain id and both contract addresses),
@@ -189,7 +189,7 @@ class _PgCursor:
         if isinstance(exc, psycopg.IntegrityError):
             raise sqlite3.IntegrityError(_first_line(exc)) from None
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):  # the role's rights, not damage
-            raise errors.ConfigError(f"{self._where}: the database role may not do this ({_first_line(exc)})") from None
+            raise errors.IndexReadOnly(f"{self._where}: the database role may not write the index ({_first_line(exc)})") from None
         if isinstance(exc, (psycopg.OperationalError, psycopg.errors.QueryCanceled)) or self._cur.connection.closed:
             raise errors.IndexUnavailable(
                 f"{self._where}: the index database is unreachable or busy ({_first_line(exc)}): retry"

@@ -4,6 +4,8 @@ that cannot be reached is a one-line error with a non-zero exit."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cli_support import mint
 from index_backends import Targets, pg_url, sql
@@ -53,3 +55,30 @@ def test_bad_index_url_is_one_line_error(rinne, url: str, words: str, code: int)
 def test_password_never_shown(rinne) -> None:
     line = rinne.fail("lot", "list", "--index", "postgresql://me:secret@127.0.0.1:1/none")
     assert "cannot reach" in line and "secret" not in line
+
+
+def test_read_only_role_answers_as_of_the_synced_block(rinne, tmp_path) -> None:
+    """A competitor given SELECT on the shared schema: its commands answer (checked against the chain)
+    as of the block the syncing role reached, saying so, and never write."""
+    targets = Targets("postgresql", tmp_path)
+    target = targets("ro")
+    schema = split_schema(target)[1]
+    role = f"r_{schema}"[:60]
+    try:
+        mint(rinne, "RO-1")
+        rinne.json("lot", "list", "--index", target)  # the syncing role brings it up
+        sql(target, f"CREATE ROLE {role} LOGIN")
+        sql(target, f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(target, f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        mint(rinne, "RO-2")  # a block the index does not hold yet
+        user = target.split("://", 1)[1].split("@", 1)[0]
+        as_reader = target.replace(f"://{user}@", f"://{role}@", 1)
+        result = rinne.run("lot", "list", "--json", "--index", as_reader)
+        labels = {r["label"] for r in json.loads(result.stdout)}
+        assert "RO-1" in labels and "RO-2" not in labels
+        assert "read-only for this database role" in result.stderr
+    finally:
+        if sql(target, "SELECT 1 FROM pg_roles WHERE rolname = ?", (role,)):
+            sql(target, f"DROP OWNED BY {role}")
+            sql(target, f"DROP ROLE {role}")
+        targets.drop()

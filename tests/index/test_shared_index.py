@@ -157,7 +157,7 @@ def test_second_syncer_waits_for_the_elected_one_then_finds_its_work(index_at: T
 
 def test_role_that_may_only_read_reads_and_is_told_it_may_not_write(index_at: Targets) -> None:
     """A reporting role with SELECT on the schema only: it opens and reads the index; its write is a
-    one-line ConfigError about its rights, never "the index is damaged"."""
+    one-line IndexReadOnly, never "the index is damaged"."""
     from ledger import errors
     from ledger.index._postgres import split_schema
 
@@ -176,7 +176,7 @@ def test_role_that_may_only_read_reads_and_is_told_it_may_not_write(index_at: Ta
         with EventIndex.open(as_reader) as ro:
             assert ro.event_count() == PER_BATCH and ro.synced_block == FIRST_BLOCK
             ro.verify()
-            with pytest.raises(errors.ConfigError, match="may not") as caught:
+            with pytest.raises(errors.IndexReadOnly, match="may not write") as caught:
                 ro.rollback(FIRST_BLOCK)
             assert "\n" not in str(caught.value)
     finally:
