@@ -182,3 +182,12 @@ def test_role_that_may_only_read_reads_and_is_told_it_may_not_write(index_at: Ta
     finally:
         sql(target, f"DROP OWNED BY {role}")
         sql(target, f"DROP ROLE {role}")
+
+
+def test_reopened_index_reads_the_same_rows_on_its_own_connection(index_at: Targets) -> None:
+    """What the passport service's audit does (ledger/service/app.py): the same index on a second connection."""
+    with EventIndex.open(index_at("again")) as ix:
+        ix.ingest(_logs(FIRST_BLOCK), {LEDGER_ADDR: 0}, {FIRST_BLOCK: 1}, (FIRST_BLOCK, bytes(32), 1))
+        with ix.reopen() as other:
+            assert other.conn is not ix.conn and other.path == ix.path
+            assert [e.id for e in other.raw_events()] == [e.id for e in ix.raw_events()] and other.event_count() == PER_BATCH
