@@ -354,29 +354,39 @@ class PgIndex:
         conn = _PgConnection(raw, self.where)
         try:
             quoted = '"' + self.schema.replace('"', '""') + '"'
-            if not self._complete(raw):
+            tables, indexes = self._present(raw)
+            if not (tables and indexes):
                 # Several processes may open a new index at once: DDL under a lock, in one transaction.
                 conn.execute("BEGIN")
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (self.ddl_key,)).fetchone()  # (a SELECT runs when fetched)
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-                conn.execute(f"SET LOCAL search_path TO {quoted}")
-                conn.executescript(_SCHEMA)
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (self.ddl_key,)).fetchone()  # (a SELECT runs when fetched)
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+                    conn.execute(f"SET LOCAL search_path TO {quoted}")
+                    conn.executescript(_SCHEMA)
+                    conn.execute("COMMIT")
+                except errors.IndexReadOnly:
+                    conn.execute("ROLLBACK")
+                    if not tables:
+                        raise
+                    # Only indexes missing (a first sync's bulk load under way) and a role that may not make
+                    # them: it reads without them.
             conn.execute(f"SET search_path TO {quoted}")
         except BaseException:
             raw.close()
             raise
         return conn
 
-    def _complete(self, raw: Any) -> bool:
-        # Every table and index there already (the usual open): no DDL, whose locks would queue behind a
-        # sync's open transaction. Missing indexes are those a bulk first sync dropped and did not rebuild.
+    def _present(self, raw: Any) -> tuple[bool, bool]:
+        """Whether every table, and every secondary index, of the schema is there.
+
+        Both there (the usual open): no DDL, whose locks would queue behind a sync's open transaction.
+        Missing indexes are those a first sync's bulk load dropped and has not built again yet."""
         rows = raw.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
             (self.schema,),
         ).fetchall()
         have = {r[0] for r in rows}
-        return _TABLES <= have and _INDEXES <= have
+        return _TABLES <= have, _INDEXES <= have
 
     @contextmanager
     def writer_lock(self, conn: _PgConnection) -> Iterator[None]:

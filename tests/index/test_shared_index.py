@@ -179,6 +179,13 @@ def test_role_that_may_only_read_reads_and_is_told_it_may_not_write(index_at: Ta
             with pytest.raises(errors.IndexReadOnly, match="may not write") as caught:
                 ro.rollback(FIRST_BLOCK)
             assert "\n" not in str(caught.value)
+        # Mid-way through a first sync's bulk load (its secondary indexes dropped) the reader still opens.
+        sql(target, "DROP INDEX events_key")
+        with EventIndex.open(as_reader) as ro:
+            assert ro.event_count() == PER_BATCH
+        # A schema it may not create is a one-line IndexReadOnly too.
+        with pytest.raises(errors.IndexReadOnly):
+            EventIndex.open(as_reader.replace(f"schema={schema}", f"schema={schema}_new"))
     finally:
         sql(target, f"DROP OWNED BY {role}")
         sql(target, f"DROP ROLE {role}")
