@@ -10,17 +10,23 @@ import {LedgerHead} from "./LedgerHead.sol";
 /// in production) with two-step handover. Lives inside the ledger so that role checks are plain
 /// storage reads rather than external calls.
 abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
-    // Packed participant word: roles (16) | registered (8) | suspended (8) | since (40).
+    // Packed participant word: roles (16) | registered (8) | suspended (8) | since (40) | number (32).
+    // `number` is given once at registration, counting from 1, and never reused (nobody is ever
+    // deregistered): the ledger stores holders and offer recipients as numbers, which puts a lot's
+    // holder, offer, state, epochs and mass in one storage word (see `RinneLedger`).
     struct Participant {
         uint16 roles;
         bool registered;
         bool suspended;
         uint40 since;
+        uint32 number;
     }
 
     mapping(address account => Participant) private _participants;
+    mapping(uint256 number => address account) private _accounts;
     address private _admin;
     address private _pendingAdmin;
+    uint32 private _registeredCount;
 
     modifier onlyAdmin() {
         if (msg.sender != _admin) revert ParticipantRegistryUnauthorizedAdmin(msg.sender);
@@ -38,7 +44,9 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
         if (account == address(0)) revert ParticipantRegistryZeroAddress();
         if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
         if (_participants[account].registered) revert ParticipantRegistryAlreadyRegistered(account);
-        _participants[account] = Participant(roles, true, false, uint40(block.timestamp));
+        uint32 number = ++_registeredCount;
+        _participants[account] = Participant(roles, true, false, uint40(block.timestamp), number);
+        _accounts[number] = account;
         _emitRecorded(2, abi.encode(ParticipantRegistered.selector, account, roles, nameHash, metadataHash));
     }
 
@@ -118,6 +126,16 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
     function _isActive(address account) internal view returns (bool) {
         Participant storage p = _participants[account];
         return p.registered && !p.suspended;
+    }
+
+    /// @dev The participant number of `account`: 0 unless registered, so never that of a holder or recipient.
+    function _numberOf(address account) internal view returns (uint32) {
+        return _participants[account].number;
+    }
+
+    /// @dev The account registered as participant `number` (the zero address for 0).
+    function _accountOf(uint32 number) internal view returns (address) {
+        return _accounts[number];
     }
 
     function _registered(address account) private view returns (Participant storage p) {
