@@ -51,9 +51,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     uint8 private constant _END_USER = 1;
     uint8 private constant _ENDED_USE = 2;
     uint8 private constant _HAS_SOH = 4;
+    // A lot's first word (see `Lot`) without its offer: offeredTo (bits 32-63) and offerEpoch (112-143) cleared.
+    uint256 private constant _NO_OFFER = ~(uint256(0xFFFFFFFF) << 32 | uint256(0xFFFFFFFF) << 112);
 
-    // Word 1 is exactly full (4 + 4 + 1 + 1 + 4 + 4 + 6 + 8 bytes). `holder` and `offeredTo` are participant
-    // numbers, never 0 for a holder (only registered parties create or accept lots); 0 in `offeredTo` is no offer.
+    // Word 1 is exactly full: holder bits 0-31, offeredTo 32-63, state 64-71, kind 72-79, epoch 80-111,
+    // offerEpoch 112-143, updatedBlock 144-191, mass 192-255 (`_offer` and `_accept` use these bits). `holder`
+    // and `offeredTo` are participant numbers, never 0 for a holder (only registered parties create or accept
+    // lots); 0 in `offeredTo` is no offer.
     struct Lot {
         uint32 holder;
         uint32 offeredTo;
@@ -98,30 +102,28 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function offer(bytes32 lotId, address to) external {
-        _requireActive(msg.sender);
-        _offer(lotId, to);
+        _offer(lotId, to, _requireActive(msg.sender));
     }
 
     /// @inheritdoc IRinneLedger
     function offerBatch(bytes32[] calldata lotIds, address[] calldata recipients) external {
         if (lotIds.length != recipients.length) revert RinneLedgerLengthMismatch();
-        _requireActive(msg.sender);
+        uint32 me = _requireActive(msg.sender);
         for (uint256 i; i < lotIds.length; ++i) {
-            _offer(lotIds[i], recipients[i]);
+            _offer(lotIds[i], recipients[i], me);
         }
     }
 
     /// @inheritdoc IRinneLedger
     function accept(bytes32 lotId) external {
-        _requireActive(msg.sender);
-        _accept(lotId);
+        _accept(lotId, _requireActive(msg.sender));
     }
 
     /// @inheritdoc IRinneLedger
     function acceptBatch(bytes32[] calldata lotIds) external {
-        _requireActive(msg.sender);
+        uint32 me = _requireActive(msg.sender);
         for (uint256 i; i < lotIds.length; ++i) {
-            _accept(lotIds[i]);
+            _accept(lotIds[i], me);
         }
     }
 
@@ -385,31 +387,46 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     // ------------------------------------------------------------------------------- internals
 
-    function _offer(bytes32 lotId, address to) private {
+    /// @dev Offer and acceptance read and write the lot's first word whole (see `Lot` for its bits): one read
+    /// and one write, where field by field Solidity reads and writes it once per field.
+    /// `me` is the caller's participant number (never 0: the caller is active).
+    function _offer(bytes32 lotId, address to, uint32 me) private {
         Lot storage l = _lots[lotId];
-        _requireHeldActive(l, lotId);
-        if (to == msg.sender || !_isActive(to)) revert RinneLedgerInvalidRecipient(to);
-        uint32 epoch = l.epoch;
-        l.offeredTo = _numberOf(to);
-        l.offerEpoch = epoch;
+        uint256 w = _lotWord(l);
+        _requireHeldActive(w, lotId, me);
+        uint32 recipient = _activeNumber(to);
+        if (to == msg.sender || recipient == 0) revert RinneLedgerInvalidRecipient(to);
+        uint32 epoch = uint32(w >> 80);
+        _setLotWord(l, (w & _NO_OFFER) | uint256(recipient) << 32 | uint256(epoch) << 112);
         _emitRecorded(4, abi.encode(OfferMade.selector, lotId, msg.sender, to, epoch));
     }
 
-    function _accept(bytes32 lotId) private {
+    function _accept(bytes32 lotId, uint32 me) private {
         Lot storage l = _lots[lotId];
-        LotState state = l.state;
+        uint256 w = _lotWord(l);
+        LotState state = LotState(uint8(w >> 64));
         if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
-        uint32 me = _numberOf(msg.sender);
-        if (me == 0 || l.offeredTo != me || l.offerEpoch != l.epoch) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
-        address from = _accountOf(l.holder);
+        uint32 epoch = uint32(w >> 80);
+        if (me == 0 || uint32(w >> 32) != me || uint32(w >> 112) != epoch) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        (address from, bool fromActive) = _activeAccountOf(uint32(w));
         // An offer signed by a key that has since been suspended (leaked) must not complete.
-        if (!_isActive(from)) revert ParticipantRegistryUnauthorized(from, 0);
-        l.holder = me;
-        l.epoch += 1;
-        l.offeredTo = 0;
-        l.offerEpoch = 0;
-        if (l.kind == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
+        if (!fromActive) revert ParticipantRegistryUnauthorized(from, 0);
+        // The new holder, the next epoch (checked: it never wraps), no offer.
+        _setLotWord(l, (w & _NO_OFFER & ~uint256(0xFFFFFFFF) & ~(uint256(0xFFFFFFFF) << 80)) | me | uint256(epoch + 1) << 80);
+        if (LotKind(uint8(w >> 72)) == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
         _emitRecorded(4, abi.encode(OfferAccepted.selector, lotId, from, msg.sender));
+    }
+
+    function _lotWord(Lot storage l) private view returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := sload(l.slot)
+        }
+    }
+
+    function _setLotWord(Lot storage l, uint256 w) private {
+        assembly ("memory-safe") {
+            sstore(l.slot, w)
+        }
     }
 
     /// @dev Record (or, with `correction`, supersede the latest) state of health. The holder, or a DIAGNOSTICIAN
@@ -742,9 +759,14 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     function _requireHeldActive(Lot storage l, bytes32 lotId) private view {
-        LotState state = l.state;
+        _requireHeldActive(_lotWord(l), lotId, _numberOf(msg.sender));
+    }
+
+    /// @dev As above, on the lot's first word `w`, for the caller's participant number `me`.
+    function _requireHeldActive(uint256 w, bytes32 lotId, uint32 me) private view {
+        LotState state = LotState(uint8(w >> 64));
         if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
-        if (l.holder != _numberOf(msg.sender)) revert RinneLedgerNotHolder(lotId, msg.sender);
+        if (uint32(w) != me) revert RinneLedgerNotHolder(lotId, msg.sender);
     }
 
     /// @dev Each output of a split but the last is a pro-rata part (by mass) of what the outputs before it
