@@ -190,4 +190,38 @@ contract RinneLedgerLayoutTest is RinneTest {
         vm.prank(refiner);
         ledger.reject(s.lotId);
     }
+
+    function _registryOp(address account, uint256 op) internal {
+        vm.prank(admin);
+        if (op == 0) ledger.suspend(account, bytes32(0));
+        else if (op == 1) ledger.reinstate(account);
+        else if (op == 2) ledger.grantRoles(account, Roles.AUDITOR);
+        else ledger.revokeRoles(account, Roles.AUDITOR);
+    }
+
+    /// @dev Any sequence of suspensions, reinstatements and role changes of recipient and holder: the offer is
+    /// made, and then completes, exactly when the registry's own record says the party is not suspended.
+    function testFuzz_standing_followsTheRecord(uint256 ops) public {
+        LotSpec memory s = _mintNickel(miner);
+        for (uint256 i; i < 6; ++i) {
+            _registryOp(refiner, (ops >> (2 * i)) & 3);
+        }
+        if (ledger.participant(refiner).suspended) {
+            vm.expectRevert(abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidRecipient.selector, refiner));
+            vm.prank(miner);
+            ledger.offer(s.lotId, refiner);
+            vm.prank(admin);
+            ledger.reinstate(refiner);
+        }
+        vm.prank(miner);
+        ledger.offer(s.lotId, refiner);
+        for (uint256 i = 6; i < 12; ++i) {
+            _registryOp(miner, (ops >> (2 * i)) & 3);
+        }
+        if (ledger.participant(miner).suspended) {
+            vm.expectRevert(abi.encodeWithSelector(IParticipantRegistry.ParticipantRegistryUnauthorized.selector, miner, uint16(0)));
+        }
+        vm.prank(refiner);
+        ledger.accept(s.lotId);
+    }
 }
