@@ -89,15 +89,10 @@ def test_lots_on_chain_with_other_content_are_all_named(rinne, tmp_path):
 def test_a_rerun_that_skips_everything_signs_nothing(rinne, tmp_path):
     lots = tmp_path / "lots.csv"
     lots.write_text(_rows(300))
-    t0 = time.perf_counter()
     assert rinne.write("lot", "import", str(lots), account="refiner")["minted"] == 300
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
     # No password at all: a re-run with nothing to mint unlocks nothing and asks nothing.
     again = rinne.json("lot", "import", str(lots), "--account", "refiner", env={"RINNE_PASSWORD": None})
-    rerun = time.perf_counter() - t0
     assert again == {"minted": 0, "skipped": 300, "transactions": 0, "gas_used": 0}
-    assert rerun < first, (rerun, first)
 
 
 def test_ctrl_c_during_the_import_exits_130_saying_what_was_done(rinne, tmp_path, monkeypatch):
@@ -161,7 +156,6 @@ def test_5000_lots_import_list_export_round_trip(env, tmp_path):  # noqa: F811
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    t0 = time.perf_counter()
     assert data(env, "lot", "import", src, "--dry-run") == {
         "dry_run": True,
         "lots": n,
@@ -171,11 +165,9 @@ def test_5000_lots_import_list_export_round_trip(env, tmp_path):  # noqa: F811
     }
     imported = data(env, "lot", "import", src, "--account", "refiner", "--yes")
     assert imported["minted"] == n and imported["skipped"] == 0
-    t_import = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    # The re-run sends nothing (its speed is scripts/bench_import.py's to measure, not a test's).
     again = data(env, "lot", "import", src, "--account", "refiner", "--yes")
-    t_rerun = time.perf_counter() - t0
-    assert again == {"minted": 0, "skipped": n, "transactions": 0, "gas_used": 0} and t_rerun < t_import
+    assert again == {"minted": 0, "skipped": n, "transactions": 0, "gas_used": 0}
 
     listed = run(env, "lot", "list", "--nl").stdout.splitlines()
     assert len(listed) == n
