@@ -18,8 +18,11 @@ from ledger import (
     ProcessRoute,
     SohRecord,
     UnitSpec,
+    audit,
+    battery_passport,
     errors,
     lot_grade,
+    pact_footprint_v3,
     process_inventory,
 )
 
@@ -105,6 +108,11 @@ def test_known_answer_per_kwh_of_a_unit_rated_and_delivered(chain, index):
     assert inv.per_kwh.water_consumed_m3_per_kwh == pytest.approx(15 / 75)
     assert inv.per_kwh.delivered_kwh == pytest.approx(1500)
     assert inv.per_kwh.energy_kwh_per_kwh_delivered == pytest.approx(3750 / 1500)
+    doc = battery_passport(ix, "PACK-1", tier="legitimate-interest")
+    pi = doc["extensions"]["rinne"]["processInventory"]
+    assert pi["energyKwhPerRatedKwh"] == pytest.approx(50) and pi["renewableEnergySharePercent"] == pytest.approx(80)
+    assert "renewableContent" not in doc["circularity"]  # renewable *material*, which the ledger does not hold
+    assert "processInventory" not in battery_passport(ix, "PACK-1", tier="public")["extensions"]["rinne"]
 
 
 # ------------------------------------------------------------------------------------ attacks
@@ -214,3 +222,24 @@ def test_grade_is_attested_where_it_cannot_be_derived_and_an_attestation_cannot_
             [LotSpec(lot_id="X", material="X", mass=100 * KG, composition=Composition.of({"Ni": 48 * KG}))],
             require_grade="Ni-class1",
         )
+
+
+# ------------------------------------------------------------------------- audit and exports
+
+
+def test_the_audit_re_verifies_inventory_signatures_and_the_exports_carry_the_roll_up(chain, index):
+    _ore(chain)
+    chain["refiner"].transform(
+        ["ORE-1"],
+        [LotSpec(lot_id="NISO4-1", material="NiSO4.6H2O", mass=400 * KG, composition=Composition.of({"Ni": 20 * KG}))],
+    )
+    _relay(chain, "verifier", "NISO4-1", kwh=1000, renewable=0.5, withdrawn_m3=20, consumed_m3=5)
+    ix = _synced(chain, index)
+    report = audit(chain.base, ix)
+    assert report.passed, report.flags
+    assert report.signatures_checked == report.attestation_count + 2  # no GWP figure here: the two inventories
+    pact = pact_footprint_v3(ix, "NISO4-1")
+    ext = next(e["data"] for e in pact["extensions"] if e["dataSchema"] == "urn:rinne:pact-extension:process-inventory:1")
+    assert ext["energyKwhPerDeclaredUnit"] == pytest.approx(1500 / 400)  # per kg of the 400 kg lot
+    assert ext["renewableEnergySharePercent"] == pytest.approx(100 * 600 / 1500)
+    assert ext["waterConsumedM3PerDeclaredUnit"] == pytest.approx(9 / 400)
