@@ -364,15 +364,15 @@ def battery_passport(
                 "kgCo2ePerKwhDelivered": lc.kg_co2e_per_kwh_delivered,
                 "lives": lc.lives,
             },
-            "processInventory": inventory_entry(inv),
+            "processInventory": inventory_entry(inv, a7.lifetime_kwh),
         }
     }
     return filter_tier(doc, tier)
 
 
-def inventory_entry(inv: ProcessInventoryReport) -> dict[str, Any]:
+def inventory_entry(inv: ProcessInventoryReport, lifetime_kwh: float | None = None) -> dict[str, Any]:
     """The passport's ``extensions.rinne.processInventory``: cradle-to-gate energy, its renewable share and water
-    (docs/methodology.md §10). Battery Pass ``circularity.renewableContent`` is the share of renewable *material*
+    (docs/methodology.md §10), also per kWh of the Art. 7 lifetime energy when its parameters are known. Battery Pass ``circularity.renewableContent`` is the share of renewable *material*
     (DIN DKE Spec 99100 6.6.2.11), not of renewable energy, so the energy share is reported here, never there."""
     pk = inv.per_kwh
     return {
@@ -385,6 +385,9 @@ def inventory_entry(inv: ProcessInventoryReport) -> dict[str, Any]:
         "energyKwhPerRatedKwh": pk.energy_kwh_per_kwh if pk else None,
         "waterConsumedM3PerRatedKwh": pk.water_consumed_m3_per_kwh if pk else None,
         "energyKwhPerKwhDelivered": pk.energy_kwh_per_kwh_delivered if pk else None,
+        # The Art. 7 functional unit (usable energy x cycles per year x years of service), as the footprint's `art7`.
+        "energyKwhPerKwhLifetimeEnergy": inv.energy_kwh / lifetime_kwh if lifetime_kwh else None,
+        "waterConsumedM3PerKwhLifetimeEnergy": inv.water_consumed_m3 / lifetime_kwh if lifetime_kwh else None,
         "assurance": inv.assurance,
         "weakestLinks": inv.weakest,
         "excludedEnergyKwh": inv.excluded_energy_kwh,

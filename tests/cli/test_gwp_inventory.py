@@ -65,3 +65,21 @@ def test_a_competitor_signing_for_anothers_lot_is_refused_on_chain(rinne, tmp_pa
     path, _ = _sign(rinne, tmp_path, "INV-3", "miner")  # the miner neither holds the lot nor is accredited
     line = rinne.fail("gwp", "inventory", "submit", str(path), "--account", "miner", "--yes")
     assert "is not an accredited GWP verifier (nor the lot's holder" in line
+
+
+def test_lot_transform_refuses_an_input_below_the_required_grade_with_one_line(rinne):
+    mint(rinne, "LI-TG", mass="1t", material="Li2CO3", elements="Li=180kg")
+    mint(rinne, "LI-BG", mass="1t", material="Li2CO3", elements="Li=187.2kg")
+    line = rinne.fail(
+        "lot", "transform", "--in", "LI-TG", "--out", "LI-INT:LI-INT:100kg:Li=18kg", "--require-grade", "Li2CO3-battery",
+        "--account", "refiner", "--yes",
+    )  # fmt: skip
+    assert "LI-TG is below Li2CO3-battery: purity 95.8" in line and "YS/T 582-2013" in line
+    rinne.write(
+        "lot", "transform", "--in", "LI-BG", "--out", "LI-INT:LI-INT:100kg:Li=18kg", "--require-grade", "LI-BG=Li2CO3-battery",
+        account="refiner",
+    )  # fmt: skip
+    assert "one GRADE for every input" in rinne.fail(
+        "lot", "transform", "--in", "LI-BG", "--out", "X:X:1kg", "--require-grade", "a", "--require-grade", "b",
+        "--account", "refiner", "--yes", code=2,
+    )  # fmt: skip

@@ -113,6 +113,11 @@ def test_known_answer_per_kwh_of_a_unit_rated_and_delivered(chain, index):
     assert pi["energyKwhPerRatedKwh"] == pytest.approx(50) and pi["renewableEnergySharePercent"] == pytest.approx(80)
     assert "renewableContent" not in doc["circularity"]  # renewable *material*, which the ledger does not hold
     assert "processInventory" not in battery_passport(ix, "PACK-1", tier="public")["extensions"]["rinne"]
+    assert pi["energyKwhPerKwhLifetimeEnergy"] is None  # no service years declared: no Art. 7 lifetime energy
+    # Art. 7 functional unit: 75 kWh x 60 cycles a year (M1) x 8 years = 36,000 kWh.
+    art7 = {"art7": {"vehicleCategory": "M1", "serviceYears": 8}}
+    pi7 = battery_passport(ix, "PACK-1", declarations=art7)["extensions"]["rinne"]["processInventory"]
+    assert pi7["energyKwhPerKwhLifetimeEnergy"] == pytest.approx(3750 / 36_000)
 
 
 # ------------------------------------------------------------------------------------ attacks
