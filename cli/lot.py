@@ -174,6 +174,11 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         what = f"{e['from'].lower()} → {e['to'].lower()}"
     elif ev == "Attested":
         what = f"{format_mass(e['emissions_grams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
+    elif ev == "InventoryAttested":
+        what = (
+            f"{e['energy_wh'] / 1000:,.1f} kWh ({e['renewable_bps'] / 100:g}% renewable), water {e['water_consumed_litres'] / 1000:,.3f} m³ "
+            f"consumed, by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
+        )
     elif ev == "Revoked":
         what = f"attestation {e['uid']} by {who(e['revoker'])}"
     else:

@@ -68,6 +68,21 @@ _ATTESTATION_FIELDS = (
     "deadline",
 )
 
+_INVENTORY_FIELDS = (
+    "lot_id",
+    "energy_wh",
+    "renewable_bps",
+    "water_withdrawn_litres",
+    "water_consumed_litres",
+    "route",
+    "grade",
+    "evidence",
+    "issued_at",
+    "valid_until",
+    "nonce",
+    "deadline",
+)
+
 
 def _snake(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
@@ -124,6 +139,8 @@ def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
             }
         elif name == "attestation":
             out.update(zip(_ATTESTATION_FIELDS, (_plain(v) for v in value)))
+        elif name == "inventory":
+            out.update(zip(_INVENTORY_FIELDS, (_plain(v) for v in value)))
         else:
             out[_snake(name)] = _plain(value)
     if ev.name == "LotsTransformed":
@@ -164,15 +181,15 @@ def participants(source: EventIndex | LedgerState) -> list[Participant]:
 def lot_history(index: EventIndex, lot_id: str | bytes) -> list[dict[str, Any]]:
     """Return every event that mentions a lot or unit, oldest first, each with its block and time.
 
-    Covers its creation and updates, offers, freezes, passport events, the attestations of it and
-    their revocations, and the LotsTransformed events where it is an input or an output (with
+    Covers its creation and updates, offers, freezes, passport events, the attestations and process
+    inventories of it and their revocations, and the LotsTransformed events where it is an input or an output (with
     ``role`` "input" / "output"). Field names are the ABI's in snake_case (``lot_id``, ``rated_wh``,
     ``used_masses``); an attestation's signed fields sit flat beside ``uid`` and ``signer``.
     """
     lot = id_bytes(lot_id)
     where = (
         f"e.id IN (SELECT id FROM events WHERE key = ?1 AND ((contract = {LEDGER} AND name IN ({_names(_LOT_EVENTS)}))"
-        f" OR (contract = {ATTESTATIONS} AND name = 'Attested'))"
+        f" OR (contract = {ATTESTATIONS} AND name IN ('Attested', 'InventoryAttested')))"
         " UNION SELECT op FROM op_in WHERE lot_id = ?1 UNION SELECT op FROM op_out WHERE lot_id = ?1"
         f" UNION SELECT id FROM events WHERE contract = {ATTESTATIONS} AND name = 'Revoked'"
         " AND key IN (SELECT uid FROM attested WHERE lot_id = ?1))"

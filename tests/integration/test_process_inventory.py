@@ -22,8 +22,10 @@ from ledger import (
     battery_passport,
     errors,
     lot_grade,
+    lot_history,
     pact_footprint_v3,
     process_inventory,
+    to_bytes32,
 )
 
 KG = 1000
@@ -248,3 +250,16 @@ def test_the_audit_re_verifies_inventory_signatures_and_the_exports_carry_the_ro
     assert ext["energyKwhPerDeclaredUnit"] == pytest.approx(1500 / 400)  # per kg of the 400 kg lot
     assert ext["renewableEnergySharePercent"] == pytest.approx(100 * 600 / 1500)
     assert ext["waterConsumedM3PerDeclaredUnit"] == pytest.approx(9 / 400)
+
+
+def test_lot_history_lists_the_inventory_with_its_signed_fields(chain, index):
+    _ore(chain)
+    history = lot_history(_synced(chain, index), "ORE-1")
+    inv = next(e for e in history if e["event"] == "InventoryAttested")
+    assert (inv["energy_wh"], inv["renewable_bps"], inv["water_withdrawn_litres"], inv["water_consumed_litres"]) == (
+        500_000,
+        2_000,
+        10_000,
+        4_000,
+    )
+    assert inv["self_declared"] is True and inv["lot_id"] == to_bytes32("ORE-1")
