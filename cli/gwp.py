@@ -259,6 +259,17 @@ def sign(
     )
 
 
+def _file_uid(path: Path) -> str:
+    """The uid of a signed attestation or process inventory file (each loader checks its own kind)."""
+    try:
+        kind = json.loads(path.read_bytes()[: 64 * 1024]).get("type")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind == "rinne.process-inventory/v1":
+        return rinne.load_inventory(path).uid
+    return rinne.load_attestation(path).uid
+
+
 def _load(files: tuple[Path, ...]) -> list[SignedAttestation]:
     return [rinne.load_attestation(f) for f in files]
 
@@ -414,14 +425,14 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
 @write_command
 @pass_session
 def revoke(session: Session, target: str, reason: str) -> None:
-    """Revoke an attestation (its signer or an AUDITOR); the record stays.
+    """Revoke an attestation or a process inventory (its signer or an AUDITOR); the record stays.
 
     \b
     Example:
       rinne gwp revoke cam-001.gwp.json --reason "meter calibration error" --account verifier
     """
     if Path(target).is_file():
-        uid = rinne.load_attestation(target).uid
+        uid = _file_uid(Path(target))
     elif _UID.match(target):
         uid = target.lower()
     else:

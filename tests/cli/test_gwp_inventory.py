@@ -43,6 +43,10 @@ def test_sign_offline_submit_skip_the_retry_and_verify_rolls_it_up(rinne, tmp_pa
     data = json.loads(rinne.run("verify", "INV-1", "--json", code=1).stdout)
     assert data["process_inventory"]["energy_kwh"] == pytest.approx(1200)
     assert data["process_inventory"]["grade"]["grade"] == "Li2CO3-battery"
+    # The signer withdraws it by its file, as an attestation: the roll-up no longer counts it.
+    rinne.write("gwp", "revoke", str(path), "--reason", "meter error", account="verifier")
+    after = json.loads(rinne.run("verify", "INV-1", "--json", code=1).stdout)["process_inventory"]
+    assert after["energy_kwh"] == 0 and after["excluded_energy_kwh"] == pytest.approx(1200)
 
 
 def test_impossible_figures_and_a_tampered_file_are_one_line_errors(rinne, tmp_path):
