@@ -18,6 +18,7 @@ from ledger import (
     ProcessRoute,
     SohRecord,
     UnitSpec,
+    Use,
     audit,
     battery_passport,
     errors,
@@ -120,6 +121,20 @@ def test_known_answer_per_kwh_of_a_unit_rated_and_delivered(chain, index):
     art7 = {"art7": {"vehicleCategory": "M1", "serviceYears": 8}}
     pi7 = battery_passport(ix, "PACK-1", declarations=art7)["extensions"]["rinne"]["processInventory"]
     assert pi7["energyKwhPerKwhLifetimeEnergy"] == pytest.approx(3750 / 36_000)
+
+
+def test_known_answer_a_partial_use_takes_its_share_and_the_remainder_keeps_the_rest(chain, index):
+    _ore(chain)
+    # A quarter of the ore (250 kg, 5 kg Ni pro rata) into sulphate: a quarter of the ore's inventory goes with it.
+    chain["refiner"].transform(
+        [Use(lot_id="ORE-1", mass=250 * KG)],
+        [LotSpec(lot_id="NISO4-Q", material="NiSO4.6H2O", mass=23 * KG, composition=Composition.of({"Ni": 5 * KG}))],
+    )
+    ix = _synced(chain, index)
+    part, rest = process_inventory(ix, "NISO4-Q"), process_inventory(ix, "ORE-1")
+    assert part.energy_kwh == pytest.approx(125) and part.water_withdrawn_m3 == pytest.approx(2.5)
+    assert rest.energy_kwh == pytest.approx(375) and rest.water_consumed_m3 == pytest.approx(3)
+    assert part.energy_kwh + rest.energy_kwh == pytest.approx(500)  # nothing counted twice, nothing lost
 
 
 # ------------------------------------------------------------------------------------ attacks
