@@ -81,6 +81,7 @@ class Session:
     output: str | None = None  # a listing's --table/--csv/--json/--nl (cli/_output.py)
     verbose: bool = False
     scrypt_n: int | None = None
+    index_url: str | None = None  # --index / $RINNE_INDEX_URL: a shared PostgreSQL index instead of the SQLite file
     _ledger: Ledger | None = field(default=None, repr=False)
     _unlocked: Any = field(default=None, repr=False)
 
@@ -570,10 +571,27 @@ def _trace(ctx: click.Context) -> None:
         click.echo(traceback.format_exc().rstrip(), err=True)
 
 
-#: --trust-index, on every command that answers from the event index.
-trust_index_option = click.option(
+#: --index, on every command that answers from the event index (with --trust-index, or alone on `rinne audit`).
+index_option = click.option(
+    "--index",
+    "index_url",
+    metavar="URL",
+    envvar="RINNE_INDEX_URL",
+    show_envvar=True,
+    expose_value=False,
+    callback=_store("index_url"),
+    help="Shared event index on PostgreSQL (postgresql://user@host/db; one schema per deployment).  "
+    "[default: a SQLite file in the data directory]",
+)
+
+_trust_index = click.option(
     "--trust-index", is_flag=True, help="Answer from the local index without checking it against the chain's ledger heads."
 )
+
+
+def trust_index_option(f: F) -> F:
+    """--trust-index and --index, on every command that answers from the event index."""
+    return index_option(_trust_index(f))
 
 
 def open_index(session: Session, *, trust: bool = False, check: bool = True) -> EventIndex:
@@ -586,8 +604,15 @@ def open_index(session: Session, *, trust: bool = False, check: bool = True) -> 
     """
     ledger = session.ledger()
     d = ledger.deployment
-    path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
-    index = rinne.EventIndex.open(path)
+    if session.index_url:
+        if not session.index_url.startswith(("postgresql://", "postgres://")):
+            raise click.BadParameter(f"{session.index_url!r} is not a postgresql:// URL", param_hint="--index")
+        # One schema per deployment in the shared database (ledger/index/_postgres.py), as one file per deployment here.
+        index = rinne.EventIndex.open(session.index_url, deployment=d)
+        path: Any = index.path
+    else:
+        path = session.home / "index" / f"{d.chain_id}-{d.ledger.lower()}.sqlite"
+        index = rinne.EventIndex.open(path)
     tty = sys.stderr.isatty()
 
     def progress(p: SyncProgress) -> None:
@@ -598,7 +623,12 @@ def open_index(session: Session, *, trust: bool = False, check: bool = True) -> 
             sys.stderr.flush()
 
     try:
-        index.sync(ledger, progress)
+        try:
+            index.sync(ledger, progress)
+        except rinne.IndexReadOnly:
+            # A party with a read-only role on a shared index: the syncing service keeps it up; the check
+            # below still binds what is there to the chain.
+            note(f"the shared index is read-only for this database role: answering as of block {index.synced_block}")
         if tty:
             sys.stderr.write("\r\033[K")
         if trust:

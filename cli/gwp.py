@@ -35,7 +35,6 @@ from ._core import (
 )
 from ._units import (
     format_mass,
-    format_time,
     parse_duration,
     parse_emissions,
     parse_energy,
@@ -159,10 +158,10 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
         "stage": stage_name(a.stage),
         "methodology": a.methodology_label or a.methodology,
         "evidence": a.evidence,
-        "issued_at": a.issued_at,
-        "valid_until": a.valid_until,
+        "issued_at": rinne.iso_time(a.issued_at),
+        "valid_until": rinne.iso_time(a.valid_until),
         "nonce": str(a.nonce),
-        "deadline": a.deadline,
+        "deadline": rinne.iso_time(a.deadline),
         "chain_id": signed.chain_id,
         "contract": signed.contract,
     }
@@ -384,8 +383,8 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
                 signer=record["signer"],
                 emissions_g=record["emissions_grams"],
                 stage=stage_name(record["stage"]),
-                issued_at=record["issued_at"],
-                valid_until=record["valid_until"],
+                issued_at=rinne.iso_time(record["issued_at"]),
+                valid_until=rinne.iso_time(record["valid_until"]),
                 recorded=True,
                 revoked=record["revoked"],
                 self_declared=record["self_declared"],
@@ -402,7 +401,7 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
             click.echo(f"lot        {info.get('label')}")
             click.echo(f"emissions  {format_mass(info['emissions_g'])} CO2e ({info.get('stage')})")
             click.echo(f"signer     {info.get('signer')}" + (" (self-declared)" if info.get("self_declared") else ""))
-            click.echo(f"valid      {format_time(info.get('issued_at'))} to {format_time(info.get('valid_until'))}")
+            click.echo(f"valid      {info.get('issued_at') or '-'} to {info.get('valid_until') or '-'}")
             if "recorded" in info:
                 click.echo(
                     f"on-chain   {'recorded' if info['recorded'] else 'not recorded'}" + (", revoked" if info.get("revoked") else "")
@@ -543,10 +542,10 @@ def _inventory_json(signed: SignedInventory) -> dict[str, Any]:
         "route": rinne.ProcessRoute(p.route).word,
         "grade": p.grade_label,
         "evidence": p.evidence,
-        "issued_at": p.issued_at,
-        "valid_until": p.valid_until,
+        "issued_at": rinne.iso_time(p.issued_at),
+        "valid_until": rinne.iso_time(p.valid_until),
         "nonce": str(p.nonce),
-        "deadline": p.deadline,
+        "deadline": rinne.iso_time(p.deadline),
         "chain_id": signed.chain_id,
         "contract": signed.contract,
     }

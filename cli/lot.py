@@ -78,8 +78,8 @@ def lot_json(lot: Lot, names: Names | None = None) -> dict[str, Any]:
     return {
         "lot_id": lot.lot_id,
         "label": lot.label,
-        "kind": lot.kind.name,
-        "state": lot.state.name,
+        "kind": lot.kind.name.lower(),
+        "state": lot.state.name.lower(),
         "holder": lot.holder,
         "holder_account": names.account(lot.holder),
         "holder_name": names.party(lot.holder),
@@ -140,16 +140,16 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
     names = names or Names()
     who = names.who
     ev = e["event"]
-    head = f"{e['block']:>6}  {format_time(e.get('time'))}  {ev:<16}"
+    head = f"{e['block']:>6}  {e.get('time') or '-'}  {ev:<16}"
     if ev == "LotCreated":
         origin = e.get("origin")
         place = names.place(origin, rinne.origin_country(origin)) if origin and int(origin, 16) else None
         what = (
-            f"by {who(e['holder'])}: {rinne.label_of(e['material'])}, {format_mass(e['mass'])}, {format_elements(e['composition']['total'])}"
+            f"by {who(e['holder'])}: {rinne.label_of(e['material'])}, {format_mass(e['mass_g'])}, {format_elements(e['composition']['total'])}"
             + (f", origin {place}" if place else "")
         )
     elif ev == "LotUpdated":
-        what = f"now {format_mass(e['mass'])}, {format_elements(e['composition']['total'])}"
+        what = f"now {format_mass(e['mass_g'])}, {format_elements(e['composition']['total'])}"
     elif ev == "OfferMade":
         what = f"{who(e['from'])} → {who(e['to'])}"
     elif ev == "OfferAccepted":
@@ -161,7 +161,7 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
     elif ev == "LotsTransformed":
         ins = ", ".join(rinne.label_of(i) for i in e["inputs"])
         outs = ", ".join(rinne.label_of(o) for o in e["outputs"])
-        what = f"{e['kind'].lower()} by {who(e['operator'])}: {ins} → {outs} (this lot: {e['role']})"
+        what = f"{e['kind']} by {who(e['operator'])}: {ins} → {outs} (this lot: {e['role']})"
     elif ev == "UnitCreated":
         parents = ", ".join(rinne.label_of(p) for p in e["parents"]) or "none"
         what = f"rated {e['rated_wh']} Wh, parents {parents}"
@@ -171,7 +171,7 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
     elif ev == "DiagnosticianAuthorised":
         what = f"{'authorised' if e['authorised'] else 'withdrawn'}: {who(e['diagnostician'])} by {who(e['holder'])}"
     elif ev == "StatusChanged":
-        what = f"{e['from'].lower()} → {e['to'].lower()}"
+        what = f"{e['from']} → {e['to']}"
     elif ev == "Attested":
         what = f"{format_mass(e['emissions_grams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
     elif ev == "InventoryAttested":

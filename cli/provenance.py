@@ -10,7 +10,17 @@ import click
 
 import ledger as rinne
 
-from ._core import CliError, Session, account_options, jsonable, open_index, pass_session, read_command, trust_index_option
+from ._core import (
+    CliError,
+    Session,
+    account_options,
+    index_option,
+    jsonable,
+    open_index,
+    pass_session,
+    read_command,
+    trust_index_option,
+)
 from ._output import load_names, scope_of
 from ._units import FiniteFloat
 from .lot import _id
@@ -329,6 +339,7 @@ def _inventory_lines(inv: Any) -> list[str]:
 )
 @read_command
 @account_options
+@index_option
 @pass_session
 def audit(
     session: Session,

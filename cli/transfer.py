@@ -143,7 +143,7 @@ def pending(session: Session, who: str | None, account: str | None, keystore_dir
     with open_index(session, trust=trust_index) as index:
         offers = rinne.pending_offers(index, None if sent else address, sender=address if sent else None)
     lines = [
-        f"{rinne.label_of(o['lot_id']):<20} {format_mass(o['mass']):>10}  {o['from']} → {o['to']}  (block {o['block']})"
+        f"{rinne.label_of(o['lot_id']):<20} {format_mass(o['mass_g']):>10}  {o['from']} → {o['to']}  (block {o['block']})"
         + ("" if o["from_active"] else "  (offerer suspended: cannot complete)")
         for o in offers
     ]

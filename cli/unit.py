@@ -211,16 +211,16 @@ def show(session: Session, unit_id: str, trust_index: bool) -> None:
             "capacity_wh": passport.capacity_wh,
             "cycles": passport.cycles,
             "throughput_wh": passport.throughput_wh,
-            "recorded_at": passport.soh_at,
+            "recorded_at": rinne.iso_time(passport.soh_at),
         }
     data = {
         "unit_id": passport.unit_id,
         "label": rinne.label_of(unit_id),
-        "status": passport.status.name,
+        "status": passport.status.name.lower(),
         "rated_wh": passport.rated_wh,
         "soh": soh,
         "holder": lot.holder,
-        "state": lot.state.name,
+        "state": lot.state.name.lower(),
         "material": lot.material,
         "material_label": lot.material_label,
         "mass_g": lot.mass,
@@ -350,7 +350,7 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
     ledger = session.signer()
     session.confirm(f"Set {rinne.label_of(unit_id)} to {status.lower()} {session.who()}")
     receipt = ledger.set_status(unit_id, target, word)
-    session.done(receipt, f"{rinne.label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name)
+    session.done(receipt, f"{rinne.label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name.lower())
 
 
 #: Verb forms of the operations that make a unit from units: (prompt, progress, done).

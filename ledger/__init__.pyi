@@ -109,6 +109,7 @@ from ledger.domain.models import (
 )
 from ledger.domain.problems import first_problem as first_problem
 from ledger.domain.stages import LifeCycleStage as LifeCycleStage
+from ledger.domain.times import iso_time as iso_time
 from ledger.errors import (
     AccountExists as AccountExists,
     AccountNotFound as AccountNotFound,
@@ -122,6 +123,8 @@ from ledger.errors import (
     DisclosureError as DisclosureError,
     GradeError as GradeError,
     IndexCorrupt as IndexCorrupt,
+    IndexReadOnly as IndexReadOnly,
+    IndexUnavailable as IndexUnavailable,
     InvalidInput as InvalidInput,
     KeystoreError as KeystoreError,
     LedgerError as LedgerError,
@@ -255,6 +258,8 @@ __all__ = [
     "INFORMATIONAL_PROBLEMS",
     "INSECURE_FAST_KEYS_ENV",
     "IndexCorrupt",
+    "IndexReadOnly",
+    "IndexUnavailable",
     "InvalidInput",
     "KeystoreError",
     "Ledger",
@@ -320,6 +325,7 @@ __all__ = [
     "free_port",
     "hex_of",
     "id_bytes",
+    "iso_time",
     "import_private_key",
     "keccak",
     "keccak_backend",

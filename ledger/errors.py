@@ -95,6 +95,14 @@ class IndexCorrupt(LedgerError):
     """The local event index is missing, corrupt, or behind the chain in a way it cannot repair."""
 
 
+class IndexUnavailable(LedgerError):
+    """The shared index database cannot be reached or refused the connection (transient: retry)."""
+
+
+class IndexReadOnly(LedgerError):
+    """The shared index may be read but not written with this database role: it stays at its synced block."""
+
+
 class AuditFailed(LedgerError):
     """An audit replay found problems (the report lists them)."""
 

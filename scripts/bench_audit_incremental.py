@@ -25,7 +25,9 @@ from ledger import EventIndex, LotSpec, Role, audit
 
 
 def run(events: int, new: int, quiet: bool) -> dict:
-    with fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER, "auditor": Role.AUDITOR}, bulk=True) as b:
+    from bench_queries import MAKER_ROLES  # make_events' traced unit needs a maker of every kind
+
+    with fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER, "maker": MAKER_ROLES, "auditor": Role.AUDITOR}, bulk=True) as b:
         made = make_events(b, events, quiet)
         auditor = b["auditor"]
         work = Path(tempfile.mkdtemp(prefix="rinne-bench-cp-"))

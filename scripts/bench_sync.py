@@ -2,7 +2,7 @@
 """Index sync alone: `EventIndex.sync` of a new index against a raw eth_getLogs fetch of the same
 range, both in fresh processes against the same node, alternately, in the same run.
 
-Usage: python scripts/bench_sync.py [--events 100000] [--repeat 3] [--against REV] [--profile FILE] [--json]
+Usage: python scripts/bench_sync.py [--events 100000] [--repeat 3] [--against REV] [--index URL] [--profile FILE] [--json]
 
 The events are made as scripts/bench_replay.py makes them (half LotCreated, a quarter each
 OfferMade and OfferAccepted, on a bulk node). `raw` is bench_replay.py's reference: plain POSTs of
@@ -12,7 +12,8 @@ eth_getLogs in pieces of about 10,000 logs, `json.loads`, nothing else. `sync` i
 
 `--against REV` also times, in the same rounds, the sync of git revision REV: a copy of this tree's
 `ledger/` with `ledger/index/` and `ledger/chain/` as they are at REV. `--profile FILE` adds one
-more sync under cProfile and writes its statistics (main thread) to FILE.
+more sync under cProfile and writes its statistics (main thread) to FILE. `--index URL` also times, in
+the same rounds, a sync into a new schema of that PostgreSQL database (issue 15's shared index).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench_common import ROOT, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict
+from bench_queries import MAKER_ROLES
 from bench_replay import make_events
 
 from ledger import Deployment, Role
@@ -41,14 +43,16 @@ GOAL = 0.80
 SYNC_CODE = ("ledger/index", "ledger/chain")
 
 
-def child_sync(rpc_url: str, deployment: Deployment, workdir: str, profile: str | None) -> dict:
-    """Sync a new index from scratch; return events, seconds and peak RSS (and write a profile)."""
+def child_sync(rpc_url: str, deployment: Deployment, workdir: str, profile: str | None, index_url: str | None = None) -> dict:
+    """Sync a new index from scratch (a SQLite file, or a new schema at `index_url`); return events,
+    seconds and peak RSS (and write a profile)."""
     import ledger
     from ledger import EventIndex, Ledger
 
     ledger_ = Ledger.connect(rpc_url, data_dir=workdir, deployment=deployment)
     path = Path(workdir) / f"sync-{time.time_ns()}.sqlite"
-    ix = EventIndex.open(path)
+    schema = f"bench_{time.time_ns()}"
+    ix = EventIndex.open(f"{index_url}{'&' if '?' in index_url else '?'}schema={schema}" if index_url else path)
     prof = None
     if profile:
         import cProfile
@@ -62,6 +66,8 @@ def child_sync(rpc_url: str, deployment: Deployment, workdir: str, profile: str 
         prof.disable()
         prof.dump_stats(profile)
     stored = ix.event_count()
+    if index_url:
+        ix.conn.execute(f"DROP SCHEMA {schema} CASCADE")
     ix.close()
     for p in path.parent.glob(path.name + "*"):
         p.unlink()
@@ -126,24 +132,29 @@ def run_sync_child(args: list[str], tree: Path | None) -> dict:
     return out
 
 
-def run(events: int, repeat: int, against: str | None, profile: str | None) -> dict:
+def run(events: int, repeat: int, against: str | None, profile: str | None, index_url: str | None = None) -> dict:
     """Make the events, then time raw, sync (and the sync of `against`) alternately; return medians."""
-    with fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER}, bulk=True) as b, contextmanager_or_none(against) as tree:
+    with (
+        fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER, "maker": MAKER_ROLES}, bulk=True) as b,
+        contextmanager_or_none(against) as tree,
+    ):
         made = make_events(b, events, False)
         d = b.admin.deployment.model_dump_json()
         url = b.node.rpc_url
         sync_args = ["--child", "sync", "--rpc-url", url, "--deployment", d, "--workdir", str(b.data_dir)]
-        raws, syncs, refs = [], [], []
+        raws, syncs, refs, pgs = [], [], [], []
         for k in range(repeat):
             log(f"sync: run {k + 1}/{repeat}: raw fetch, then index sync{' and the sync of ' + against if against else ''} ...")
             raws.append(run_child("bench_replay.py", ["--child", "raw", "--rpc-url", url, "--deployment", d, "--events", str(events)]))
             syncs.append(run_sync_child(sync_args, None))
             if tree is not None:
                 refs.append(run_sync_child(sync_args, tree))
+            if index_url:
+                pgs.append(run_sync_child([*sync_args, "--index", index_url], None))
         if profile:
             run_sync_child([*sync_args, "--profile", profile], None)
     n = syncs[0]["events"]
-    for r in [*raws, *syncs, *refs]:
+    for r in [*raws, *syncs, *refs, *pgs]:
         if r["events"] != n or r.get("stored", n) != n:
             raise SystemExit(f"a run saw {r['events']} events (stored {r.get('stored')}), the first sync {n}")
     raw_s = statistics.median(r["seconds"] for r in raws)
@@ -162,6 +173,15 @@ def run(events: int, repeat: int, against: str | None, profile: str | None) -> d
         "sync_peak_rss_mb": round(max(s["peak_rss_mb"] for s in syncs), 1),
         # (bench_replay's raw child reports getrusage's ru_maxrss, which is the parent's after exec: left out)
     }
+    if pgs:
+        pg_s = statistics.median(s["seconds"] for s in pgs)
+        out |= {
+            "pg_sync_seconds": [round(s["seconds"], 3) for s in pgs],
+            "pg_sync_median_seconds": round(pg_s, 3),
+            "pg_sync_events_per_s": round(n / pg_s),
+            "pg_sync_vs_raw": round(raw_s / pg_s, 2),
+            "pg_sync_peak_rss_mb": round(max(s["peak_rss_mb"] for s in pgs), 1),
+        }
     if refs:
         ref_s = statistics.median(s["seconds"] for s in refs)
         out |= {
@@ -192,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="raw and sync runs each, alternately (default 3)")
     parser.add_argument("--against", metavar="REV", help="also time the sync code (ledger/index, ledger/chain) of git revision REV")
     parser.add_argument("--profile", help="write cProfile statistics of one more sync to this file")
+    parser.add_argument("--index", metavar="URL", help="also time a sync into a new schema of this postgresql:// database")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", choices=("sync",), help=argparse.SUPPRESS)
     parser.add_argument("--rpc-url", help=argparse.SUPPRESS)
@@ -200,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         d = Deployment.model_validate_json(args.deployment)
-        print(json.dumps(child_sync(args.rpc_url, d, args.workdir, args.profile)))
+        print(json.dumps(child_sync(args.rpc_url, d, args.workdir, args.profile, args.index)))
         return 0
     if args.events < 2 or args.repeat < 1:
         raise SystemExit("--events must be at least 2 and --repeat at least 1")
     t0 = time.perf_counter()
-    result: dict = {"benchmark": "sync", **run(args.events, args.repeat, args.against, args.profile)}
+    result: dict = {"benchmark": "sync", **run(args.events, args.repeat, args.against, args.profile, args.index)}
     result["goals"] = {"sync_vs_raw": {"goal": f">= {GOAL:.2f}", "verdict": verdict(result["sync_vs_raw"], GOAL)}}
     result["machine"] = machine()
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
@@ -231,6 +252,17 @@ def main(argv: list[str] | None = None) -> int:
             result["sync_peak_rss_mb"],
         ),
     ]
+    if "pg_sync_median_seconds" in result:
+        rows.append(
+            (
+                "EventIndex.sync into PostgreSQL",
+                n,
+                result["pg_sync_median_seconds"],
+                result["pg_sync_events_per_s"],
+                f"{result['pg_sync_vs_raw']:.2f}",
+                result["pg_sync_peak_rss_mb"],
+            )
+        )
     if "against" in result:
         rows.append(
             (

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from chain_support import Chain, deploy_suite
+from index_backends import BACKENDS, Targets
 
 from ledger import NodeInfo, Role, start_node, stop_node
 
@@ -50,3 +51,11 @@ def chain(deployed_chain: Chain) -> Iterator[Chain]:
     yield deployed_chain
     deployed_chain.rpc("evm_revert", [snapshot])
     deployed_chain.base.resync(every_account=True)  # nonces went back with the chain
+
+
+@pytest.fixture(params=BACKENDS)
+def index_at(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
+    """Index locations on each backend in turn (tests/index_backends.py): ``index_at("name")``."""
+    targets = Targets(request.param, tmp_path_factory.mktemp("ix"))
+    yield targets
+    targets.drop()

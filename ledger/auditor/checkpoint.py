@@ -1,9 +1,12 @@
 """Audit checkpoints: the replayed state at a block, signed by the auditor who replayed it, so that a
 later audit replays only what came after (issue 15, incremental audits).
 
-A checkpoint is two files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
-the event count, the keccak of the state file, the auditor's address and an EIP-191 signature over all
-of it) and ``NAME.state`` (the replayed :class:`~ledger.replay.state.LedgerState`, pickled). A later
+A checkpoint is three files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
+the event count, the keccak of each other file, the time its claims were judged at, the auditor's
+address and an EIP-191 signature over all of it), ``NAME.state`` (the replayed
+:class:`~ledger.replay.state.LedgerState`, pickled) and ``NAME.claims`` (the claim assurance of every
+end product as that audit judged it, pickled: a later audit takes over those that nothing since can have
+changed, see :func:`ledger.auditor.run.audit`). A later
 audit trusts a checkpoint only when its signature recovers to an auditor it trusts (by default itself)
 who is an active AUDITOR of the registry, its block is still on the chain with that hash, both contracts'
 ``ledgerHead()`` at that block are the heads it names, and the state file hashes to the signed digest;
@@ -24,6 +27,7 @@ from eth_account.messages import encode_defunct
 from pydantic import BaseModel, ConfigDict
 
 from ledger import errors
+from ledger.auditor.report import ClaimCheck
 from ledger.domain.enums import Role
 from ledger.domain.hashing import keccak
 from ledger.domain.ids import hex_of
@@ -35,8 +39,8 @@ if TYPE_CHECKING:
 
     from ledger.client.ledger import Ledger
 
-#: Format version of the checkpoint files; a later format is refused, not guessed at.
-VERSION = 1
+#: Format version of the checkpoint files; another format is refused, not guessed at (2: with claims).
+VERSION = 2
 
 
 class CheckpointError(errors.InvalidInput):
@@ -59,6 +63,8 @@ class AuditCheckpoint(BaseModel):
     attestations_head: str
     events: int
     state_digest: str
+    claims_at: int
+    claims_digest: str
     auditor: str
     signature: str = ""
 
@@ -82,10 +88,28 @@ def state_path(path: Path) -> Path:
     return path.with_name(path.name + ".state")
 
 
+#: The members of a ClaimCheck in the order the claims file holds them.
+_CLAIM_FIELDS = tuple(ClaimCheck.model_fields)
+
+
+def claims_path(path: Path) -> Path:
+    """Where the claims file of checkpoint `path` lives."""
+    return path.with_name(path.name + ".claims")
+
+
 def write_checkpoint(
-    path: Path, ledger: Ledger, st: LedgerState, *, block: int, block_hash: str, heads: tuple[int, int]
+    path: Path,
+    ledger: Ledger,
+    st: LedgerState,
+    *,
+    block: int,
+    block_hash: str,
+    heads: tuple[int, int],
+    claims: Iterable[ClaimCheck] = (),
+    claims_at: int = 0,
 ) -> AuditCheckpoint:
-    """Sign and write a checkpoint of `st` replayed up to `block` with `ledger`'s account (the auditor's)."""
+    """Sign and write a checkpoint of `st` replayed up to `block` with `ledger`'s account (the auditor's),
+    with the `claims` that audit judged at time `claims_at` (none: a later audit judges every claim again)."""
     account = ledger.account
     deployment = ledger.deployment
     if account is None:
@@ -93,6 +117,9 @@ def write_checkpoint(
     if deployment is None:
         raise CheckpointError("no deployment to checkpoint")
     data = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+    # Plain tuples, not the models: a later audit reads them back several times faster (ClaimCheck is
+    # rebuilt with model_construct from fields the auditor's own run validated).
+    judged = pickle.dumps([tuple(c.__dict__[f] for f in _CLAIM_FIELDS) for c in claims], protocol=pickle.HIGHEST_PROTOCOL)
     cp = AuditCheckpoint(
         chain_id=deployment.chain_id,
         ledger=deployment.ledger,
@@ -104,12 +131,15 @@ def write_checkpoint(
         attestations_head=hex_of(heads[1].to_bytes(32, "big")),
         events=st.events,
         state_digest=hex_of(keccak(data)),
+        claims_at=claims_at,
+        claims_digest=hex_of(keccak(judged)),
         auditor=account.address,
     )
     signed = account.sign_message(encode_defunct(cp.message()))
     cp = cp.model_copy(update={"signature": hex_of(bytes(signed.signature))})
     path = Path(path)
     write_atomic(state_path(path), data)  # 0600; a crash leaves the old file or the new one
+    write_atomic(claims_path(path), judged)
     write_atomic(path, cp.model_dump_json(indent=2).encode())
     return cp
 
@@ -172,3 +202,18 @@ def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
     if not isinstance(st, LedgerState) or st.events != cp.events:
         raise CheckpointError("the checkpoint's state file does not hold the state it names")
     return st
+
+
+def trusted_claims(path: Path, cp: AuditCheckpoint) -> dict[bytes, ClaimCheck]:
+    """Read the checkpoint's claims file, only if it hashes to the digest the auditor signed."""
+    try:
+        data = claims_path(Path(path)).read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the checkpoint's claims file: {exc.strerror}") from None
+    if hex_of(keccak(data)) != cp.claims_digest:
+        raise CheckpointError("the checkpoint's claims file is not the one its auditor signed")
+    rows: Any = pickle.loads(data)  # bytes a trusted auditor signed, as for the state
+    if not isinstance(rows, list) or not all(isinstance(r, tuple) and len(r) == len(_CLAIM_FIELDS) for r in rows):
+        raise CheckpointError("the checkpoint's claims file does not hold claims")
+    build = ClaimCheck.model_construct
+    return {bytes.fromhex(r[0][2:]): build(**dict(zip(_CLAIM_FIELDS, r))) for r in rows}

@@ -67,11 +67,20 @@ def end_products(st: LedgerState, live: Mapping[bytes, bool] | None = None) -> l
     return out
 
 
-def claims_of(st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = None) -> list[ClaimCheck]:
+def claims_of(
+    st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = None, reuse: Mapping[bytes, ClaimCheck] | None = None
+) -> list[ClaimCheck]:
     """Return the claim assurance of every end product (see :func:`end_products`), judged by
-    :func:`ledger.figures.footprint.claim_assurance` at `at`, the same judgement ``rinne verify`` reports."""
+    :func:`ledger.figures.footprint.claim_assurance` at `at`, the same judgement ``rinne verify`` reports.
+
+    `reuse` holds judgements known to be the same at `at` (:func:`unchanged_claims`): they are taken as they are."""
     out = []
+    reuse = reuse or {}
     for lot_id in end_products(st, live):
+        kept = reuse.get(lot_id)
+        if kept is not None:
+            out.append(kept)
+            continue
         ca = claim_assurance(st, lot_id, at=at)
         message = _LEVEL_TEXT.get(ca.level, f"rests on {ca.level} figures")
         if ca.level not in STRICT_LEVELS and ca.weakest:  # name the weakest links (verify's "weakest")
@@ -93,6 +102,42 @@ def claims_of(st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = N
             )
         )
     return out
+
+
+def unchanged_claims(
+    st: LedgerState, previous: Mapping[bytes, ClaimCheck], *, since: int, at: int, touched: Iterable[bytes]
+) -> dict[bytes, ClaimCheck]:
+    """The claims of `previous` (judged at time `since`) that must judge the same at `at`, given the lots,
+    units and attestation uids `touched` by every event since.
+
+    A claim is a function of its lot's upstream (the lots, their operations, their attestations and
+    revocations: all events) and of time, through the attestations judged at `at` rather than at a use:
+    one expiring or coming into its validity between the two times. So a claim is kept unless its lot is
+    downstream of a touched lot, of a revoked or new attestation's lot, or of a lot with an attestation
+    whose validity starts or ends between `since` and `at`; time running backwards keeps none."""
+    if at < since:
+        return {}
+    seeds: set[bytes] = set()
+    for key in touched:
+        if key in st.lots:
+            seeds.add(key)
+        elif (att := st.attestations.get(key)) is not None:
+            seeds.add(att.lot_id)
+    for att in st.attestations.values():
+        if since - 1 <= att.valid_until <= at or since - 1 <= att.issued_at <= at:
+            seeds.add(att.lot_id)
+    stale = set(seeds)
+    todo = list(seeds)
+    while todo:
+        lot = st.lots.get(todo.pop())
+        if lot is None:
+            continue
+        for op in lot.used_by:
+            for out in st.ops[op].outputs:
+                if out not in stale:
+                    stale.add(out)
+                    todo.append(out)
+    return {k: c for k, c in previous.items() if k not in stale}
 
 
 def _live_downstream(st: LedgerState) -> dict[bytes, bool]:

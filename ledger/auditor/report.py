@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import errors
+from ledger.domain.times import UnixTime
 from ledger.figures.footprint import ASSURANCE_ORDER
 
 
@@ -87,7 +88,7 @@ class AuditReport(BaseModel):
     attestations: str
     from_block: int
     to_block: int
-    at: int = Field(description="unix time used to judge attestation validity (the last audited block's)")
+    at: UnixTime = Field(description="the time used to judge attestation validity (the last audited block's)")
     events: int
     lots: int
     operations: int

@@ -44,9 +44,17 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import errors
 from ledger.auditor.attestations import _check_attestations
-from ledger.auditor.checkpoint import AuditCheckpoint, CheckpointError, check_signer, read_checkpoint, trusted_state, write_checkpoint
-from ledger.auditor.claims import _live_downstream, _parse_declared, claims_of
-from ledger.auditor.report import AuditReport, Flag, HeadCheck
+from ledger.auditor.checkpoint import (
+    AuditCheckpoint,
+    CheckpointError,
+    check_signer,
+    read_checkpoint,
+    trusted_claims,
+    trusted_state,
+    write_checkpoint,
+)
+from ledger.auditor.claims import _live_downstream, _parse_declared, claims_of, unchanged_claims
+from ledger.auditor.report import AuditReport, ClaimCheck, Flag, HeadCheck
 from ledger.auditor.storage import LEDGER_ABI, _check_storage, _eth_calls, _label, _StoragePrefetch
 from ledger.chain.logs import ATTESTATIONS, LEDGER, advance_head, event_hash
 from ledger.chain.rpc import call
@@ -195,9 +203,13 @@ def audit(
     # 3. Signatures, offline, and the signer's accreditation at the time.
     signatures = _check_attestations(ledger, deployment, st, flag, after)
 
-    # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc).
+    # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc). From a
+    # checkpoint, the claims nothing since can have changed are taken over as its auditor judged them.
     live = _live_downstream(st)
-    claim_checks = claims_of(st, at=at, live=live)
+    reuse: dict[bytes, ClaimCheck] = {}
+    if cp is not None and checkpoint is not None and touched is not None:
+        reuse = unchanged_claims(st, trusted_claims(Path(checkpoint), cp), since=cp.claims_at, at=at, touched=touched)
+    claim_checks = claims_of(st, at=at, live=live, reuse=reuse)
 
     # 5. Frozen lots whose material lives on downstream.
     for lot in st.lots.values():
@@ -223,7 +235,14 @@ def audit(
     if save_checkpoint is not None and not flags:
         tip = call(w3, "eth_getBlockByNumber", [hex(block), False])
         write_checkpoint(
-            Path(save_checkpoint), ledger, st, block=block, block_hash=tip["hash"], heads=(heads[LEDGER], heads[ATTESTATIONS])
+            Path(save_checkpoint),
+            ledger,
+            st,
+            block=block,
+            block_hash=tip["hash"],
+            heads=(heads[LEDGER], heads[ATTESTATIONS]),
+            claims=claim_checks,
+            claims_at=at,
         )
     return AuditReport(
         chain_id=deployment.chain_id,

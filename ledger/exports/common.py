@@ -1,8 +1,7 @@
-"""What every export shares: ISO times, the chain an export names, the vector a footprint describes."""
+"""What every export shares: the chain an export names, the vector a footprint describes (times: ledger.domain.times)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ledger.figures.source import Source
@@ -10,13 +9,6 @@ from ledger.index.store import EventIndex
 
 if TYPE_CHECKING:
     from ledger.replay.records import LotRec
-
-
-def iso_time(ts: int | None) -> str | None:
-    """A Unix time as the ISO 8601 UTC text every export uses (None stays None)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def chain_context(source: Source, chain_id: int | None, ledger_address: str | None) -> tuple[int, str]:

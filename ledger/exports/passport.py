@@ -17,6 +17,7 @@ from ledger.domain.enums import UNIT_FROM_UNITS, OpKind, PassportStatus
 from ledger.domain.hashing import keccak
 from ledger.domain.ids import id_bytes, label_of
 from ledger.domain.stages import STAGES
+from ledger.domain.times import iso_time
 from ledger.exports.batterypass import (
     ASPECTS,
     CAS_NUMBER,
@@ -28,7 +29,7 @@ from ledger.exports.batterypass import (
     filter_tier,
     merge_declared,
 )
-from ledger.exports.common import chain_context, held_vector, iso_time
+from ledger.exports.common import chain_context, held_vector
 from ledger.exports.passport_id import passport_url, unique_identifier
 from ledger.figures.footprint import Footprint, footprint_of
 from ledger.figures.inventory import ProcessInventoryReport, process_inventory_of

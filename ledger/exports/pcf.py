@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ledger.domain.composition import ELEMENTS
 from ledger.domain.enums import LotKind, LotState
 from ledger.domain.ids import id_bytes, label_of, origin_country
-from ledger.exports.common import chain_context, held_vector, iso_time
+from ledger.domain.times import iso_time
+from ledger.exports.common import chain_context, held_vector
 from ledger.exports.pact import PACT_SPEC_VERSION, decimal_string, standards_of
 from ledger.exports.passport import PACT_V2_SPEC_VERSION
 from ledger.figures.footprint import cut_off, footprint_of

@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from ledger import errors
 from ledger.domain.enums import LotKind, LotState, OpKind
+from ledger.domain.hashing import checksum_address
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.stages import STAGES
+from ledger.domain.times import UnixTime
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
 from ledger.replay.records import AttRec, InvRec, LotRec, OpRec
 from ledger.replay.state import LedgerState
@@ -39,10 +41,10 @@ class AttestationRef(BaseModel):
     stage: str
     kg_co2e: float
     status: AttestationStatus
-    valid_until: int
+    valid_until: UnixTime
     methodology: str
     late: bool = False
-    judged_at: int = Field(default=0, description="unix time the attestation was judged at (the time of use)")
+    judged_at: UnixTime = Field(default=0, description="the time the attestation was judged at (the time of use)")
 
 
 class Contribution(BaseModel):
@@ -96,7 +98,7 @@ class Footprint(Report):
     minted_mass_g: int
     state: Literal["active", "frozen", "consumed"]
     kind: Literal["material", "unit"]
-    at: int = Field(description="unix time at which the lot's own, not yet used, attestations were judged")
+    at: UnixTime = Field(description="the time at which the lot's own, not yet used, attestations were judged")
     kg_co2e: float
     kg_co2e_per_kg: float
     stages: dict[str, float]
@@ -170,7 +172,7 @@ def own_emissions(
         refs.append(
             AttestationRef.model_construct(
                 uid=hex_of(att.uid),
-                signer=att.signer,
+                signer=checksum_address(att.signer),
                 stage=STAGES[att.stage] if att.stage < len(STAGES) else str(att.stage),
                 kg_co2e=att.emissions_grams / 1000,
                 status=status,

@@ -24,7 +24,9 @@ from pydantic import BaseModel, Field
 from ledger import errors
 from ledger.domain.enums import LotKind, OpKind, ProcessRoute
 from ledger.domain.grade import Grade, derive_grade
+from ledger.domain.hashing import checksum_address
 from ledger.domain.ids import hex_of, id_bytes, label_of
+from ledger.domain.times import UnixTime
 from ledger.figures.footprint import ASSURANCE_ORDER, _own_point, attestation_status, is_late, op_shares, use_factors
 from ledger.figures.lifetime import lifetime_carbon_of
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
@@ -91,7 +93,7 @@ class ProcessInventoryReport(Report):
     label: str
     material: str
     kind: str
-    at: int
+    at: UnixTime = Field(description="the time the lot's own, not yet used, inventories were judged at")
     energy_kwh: float
     renewable_kwh: float
     renewable_share: float | None = Field(description="renewable kWh / kWh, None when no energy is counted")
@@ -172,7 +174,7 @@ def process_inventory_of(st: LedgerState, lot_id: bytes, *, at: int) -> ProcessI
                     refs[hex_of(inv.uid)] = InventoryRef(
                         uid=hex_of(inv.uid),
                         lot_id=hex_of(on.lot_id),
-                        signer=inv.signer,
+                        signer=checksum_address(inv.signer),
                         status=status,
                         route=_route_word(inv.route),
                         energy_kwh=inv.energy_wh / 1000,

@@ -23,6 +23,7 @@ from ledger import errors
 from ledger.domain.composition import ELEMENTS
 from ledger.domain.enums import OpKind
 from ledger.domain.ids import label_of
+from ledger.domain.times import UnixTime
 from ledger.replay.records import OpRec
 from ledger.replay.state import LedgerState
 
@@ -66,8 +67,8 @@ class RecyclingReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     recycler: str
-    start: int
-    end: int
+    start: UnixTime
+    end: UnixTime
     units: list[str] = Field(description="labels of the waste units recycled in the period")
     input_mass_g: int
     output_mass_g: int

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import Self
 
@@ -35,6 +35,9 @@ from ledger.chain.logs import ATTESTATIONS, LEDGER
 from ledger.domain.models import Deployment
 from ledger.index.graph import MaterialGraph
 from ledger.replay.state import LedgerState
+
+if TYPE_CHECKING:
+    from ledger.index._postgres import PgIndex
 
 SCHEMA_VERSION = "1"
 #: Event ids are (block << 24) | log index: chain order, and a block's events form one id range.
@@ -89,6 +92,8 @@ _TRANSIENT_WORDS = ("locked", "busy", "readonly", "read-only", "unable to open",
 
 
 def _damaged(path: str, what: object) -> errors.IndexCorrupt:
+    if path.startswith(("postgresql://", "postgres://")):  # a shared index: its schema is what to rebuild
+        return errors.IndexCorrupt(f"{path}: the index is damaged ({what}): drop its schema and sync again")
     return errors.IndexCorrupt(f"{path}: the index file is damaged ({what}): delete it and sync again")
 
 
@@ -187,9 +192,11 @@ class _Connection(sqlite3.Connection):
 class IndexBase:
     """The database, its metadata and lifecycle; :class:`ledger.index.store.EventIndex` adds sync, checks and queries."""
 
-    def __init__(self, conn: _Connection, path: str) -> None:
+    def __init__(self, conn: _Connection, path: str, pg: PgIndex | None = None) -> None:
         self.conn = conn
         self.path = path
+        #: The URL, schema and locks of a PostgreSQL index (ledger/index/_postgres.py); None for SQLite.
+        self.pg = pg
         self._state_cache: tuple[int, LedgerState] | None = None
         self._graph: MaterialGraph | None = None
         self._graph_block: int | None = None  # the synced block the graph was loaded or kept up at
@@ -214,8 +221,18 @@ class IndexBase:
         Two commands syncing the same index at once (``rinne lot history`` beside ``rinne gwp list``)
         would both store the same events. The lock is an advisory ``flock`` on a file beside the index
         (none for ``:memory:``, nor where the platform has no flock). Once it is held, what this object
-        cached from the file is dropped if another process moved the file on meanwhile.
+        cached from the file is dropped if another process moved the file on meanwhile. On PostgreSQL
+        the lock is a session-level ``pg_advisory_lock`` on the index's schema: it elects the one
+        syncing writer among every process and machine that uses the database.
         """
+        if self.pg is not None:
+            with self.pg.writer_lock(cast(Any, self.conn)):
+                if self._graph is not None and self._graph_block != self.synced_block:
+                    self._graph = None
+                self._state_cache = None
+                yield
+                self._graph_block = self.synced_block
+            return
         if self.path == ":memory:" or fcntl is None:
             yield
             return
@@ -234,9 +251,17 @@ class IndexBase:
     # ------------------------------------------------------------------------- lifecycle
 
     @classmethod
-    def open(cls, path: str | Path) -> Self:
-        """Open (creating when absent) the index at `path`; ``":memory:"`` gives a throwaway one."""
+    def open(cls, path: str | Path, *, deployment: Deployment | None = None) -> Self:
+        """Open (creating when absent) the index at `path`; ``":memory:"`` gives a throwaway one.
+
+        A ``postgresql://`` URL opens the shared index in that database instead: one schema per
+        deployment, named after `deployment` (chain id and contract addresses) unless the URL says
+        ``?schema=NAME``. Raises IndexUnavailable when the server cannot be reached, ConfigError for a
+        URL it refuses.
+        """
         p = str(path)
+        if p.startswith(("postgresql://", "postgres://")):
+            return cls._open_pg(p, deployment)
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -261,6 +286,35 @@ class IndexBase:
         elif version[0] != SCHEMA_VERSION:
             raise errors.IndexCorrupt(f"{p}: index schema {version[0]}, this library reads {SCHEMA_VERSION}: delete it and sync again")
         return cls(conn, p)
+
+    @classmethod
+    def _open_pg(cls, url: str, deployment: Deployment | None) -> Self:
+        from ledger.index._postgres import open_pg
+
+        raw, pg = open_pg(url, deployment)
+        # The PostgreSQL connection speaks the part of sqlite3's API the index uses (and its SQL, translated).
+        conn = cast(_Connection, raw)
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:  # a new schema (another opener may be writing the same row: either is it)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        if version is None or version[0] != SCHEMA_VERSION:
+            conn.close()
+            raise errors.IndexCorrupt(
+                f"{pg.where}: index schema {version[0] if version else None}, this library reads {SCHEMA_VERSION}: "
+                "drop the schema and sync again"
+            )
+        return cls(conn, pg.where, pg)
+
+    def reopen(self) -> Self:
+        """Open the same index again on a connection of its own (a reader beside this object's writer)."""
+        if self.pg is not None:
+            return self._open_pg(self.pg.target(), None)
+        return self.open(self.path)
 
     def close(self) -> None:
         """Close the database."""
@@ -325,6 +379,9 @@ class IndexBase:
 
     def _drop_secondary_indexes(self) -> None:
         """Drop every index of :data:`_SCHEMA` (not the tables' keys): a bulk load builds them once at its end."""
+        if self.pg is not None:
+            self.pg.drop_secondary_indexes(cast(Any, self.conn))
+            return
         names = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
         for (name,) in names:
             quoted = str(name).replace('"', '""')
@@ -332,6 +389,9 @@ class IndexBase:
 
     def _build_secondary_indexes(self) -> None:
         """Create the indexes :meth:`_drop_secondary_indexes` dropped (a sorted build of each)."""
+        if self.pg is not None:
+            self.pg.build_secondary_indexes(cast(Any, self.conn))
+            return
         self.conn.executescript(_SCHEMA)
 
     # --------------------------------------------------------------------------- reading

@@ -4,7 +4,8 @@ history, pending offers, attestations, a unit's parents.
 The contracts keep no enumerations, so these lists come from events. They are read from the local
 :class:`~ledger.index.store.EventIndex` (one log reader, one decoder: :mod:`ledger.chain.logs`) in
 the shapes :mod:`ledger.queries.trace` gives: snake_case keys, ids and hashes as lowercase 0x-hex,
-addresses checksummed, masses in grams, times in unix seconds. The index is a cache: check it
+addresses checksummed, masses in grams with ``_g`` in the key, times in ISO 8601 UTC (docs/json.md's
+style: these records are what the CLI and the passport service print). The index is a cache: check it
 (:meth:`EventIndex.verify_heads`) before answering from it.
 """
 
@@ -20,6 +21,7 @@ from ledger.domain.composition import ELEMENTS, unpack_lanes
 from ledger.domain.enums import LotKind, LotState, OpKind, PassportStatus, Role
 from ledger.domain.ids import hex_of, id_bytes
 from ledger.domain.models import Participant
+from ledger.domain.times import iso_time
 from ledger.index.store import EventIndex
 from ledger.replay.events import RawEvent
 from ledger.replay.state import LedgerState
@@ -67,6 +69,9 @@ _ATTESTATION_FIELDS = (
     "nonce",
     "deadline",
 )
+_ATTESTATION_TIMES = ("issued_at", "valid_until", "deadline")
+#: Event fields in grams, named with their unit in the records (docs/json.md: the unit in the key).
+_GRAMS = {"mass": "mass_g", "usedMasses": "used_masses_g"}
 
 _INVENTORY_FIELDS = (
     "lot_id",
@@ -119,7 +124,13 @@ def _tx_hashes(index: EventIndex, ids: list[int]) -> dict[int, str | None]:
 def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
     """One stored event as a flat record: event, block, time, tx_hash, log_index, then its fields."""
     layout = layouts().get((ev.contract, ev.topics[0])) if ev.topics else None
-    out: dict[str, Any] = {"event": ev.name, "block": ev.block, "time": ev.timestamp, "tx_hash": tx_hash, "log_index": ev.log_index}
+    out: dict[str, Any] = {
+        "event": ev.name,
+        "block": ev.block,
+        "time": iso_time(ev.timestamp),
+        "tx_hash": tx_hash,
+        "log_index": ev.log_index,
+    }
     if layout is None:
         return out
     for name, value in layout.decode(ev.topics, ev.data).items():
@@ -127,7 +138,9 @@ def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
             total, pre, post = value
             out[name] = {"total": _grams(total), "pre_consumer": _grams(pre), "post_consumer": _grams(post)}
         elif name == "loss":
-            out[name] = _grams(value)
+            out["loss_g"] = _grams(value)
+        elif name in _GRAMS:
+            out[_GRAMS[name]] = _plain(value)
         elif name == "soh":
             soce, capacity, cycles, throughput, evidence = value
             out[name] = {
@@ -139,15 +152,21 @@ def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
             }
         elif name == "attestation":
             out.update(zip(_ATTESTATION_FIELDS, (_plain(v) for v in value)))
+            for k in _ATTESTATION_TIMES:
+                out[k] = iso_time(out[k])
         elif name == "inventory":
             out.update(zip(_INVENTORY_FIELDS, (_plain(v) for v in value)))
+            for k in _ATTESTATION_TIMES:
+                out[k] = iso_time(out[k])
         else:
             out[_snake(name)] = _plain(value)
     if ev.name == "LotsTransformed":
-        out["kind"] = OpKind(out["kind"]).name
+        out["kind"] = OpKind(out["kind"]).name.lower()
+    elif ev.name == "UnitCreated":
+        out["status"] = PassportStatus(out["status"]).name.lower()
     elif ev.name == "StatusChanged":
-        out["from"] = PassportStatus(out["from"]).name
-        out["to"] = PassportStatus(out["to"]).name
+        out["from"] = PassportStatus(out["from"]).name.lower()
+        out["to"] = PassportStatus(out["to"]).name.lower()
     return out
 
 
@@ -184,7 +203,8 @@ def lot_history(index: EventIndex, lot_id: str | bytes) -> list[dict[str, Any]]:
     Covers its creation and updates, offers, freezes, passport events, the attestations and process
     inventories of it and their revocations, and the LotsTransformed events where it is an input or an output (with
     ``role`` "input" / "output"). Field names are the ABI's in snake_case (``lot_id``, ``rated_wh``,
-    ``used_masses``); an attestation's signed fields sit flat beside ``uid`` and ``signer``.
+    ``used_masses_g``: a mass field's name carries its unit); an attestation's signed fields sit flat
+    beside ``uid`` and ``signer``.
     """
     lot = id_bytes(lot_id)
     where = (
@@ -213,7 +233,7 @@ def pending_offers(index: EventIndex, to: str | None = None, *, sender: str | No
     the offerer, and nothing has ended the offer or bumped the lot's epoch since (an acceptance,
     rejection or cancellation, a freeze or unfreeze, a partial use, an SOH record, a status
     change); a later offer of the same lot replaces it. Each offer: ``lot_id``, ``from``, ``to``,
-    ``epoch``, ``mass`` (the lot's grams now), ``kind`` (MATERIAL or UNIT), ``block``, ``time``,
+    ``epoch``, ``mass_g`` (the lot's grams now), ``kind`` (material or unit), ``block``, ``time``,
     ``tx_hash``, ``log_index``, and ``from_active``: False when the offerer has since been suspended,
     which makes the contract refuse the acceptance (the offer stays listed, flagged).
     """
@@ -248,10 +268,10 @@ def pending_offers(index: EventIndex, to: str | None = None, *, sender: str | No
             "from": to_checksum_address(frm),
             "to": to_checksum_address(dest),
             "epoch": epoch,
-            "mass": rec.mass,
-            "kind": LotKind(rec.kind).name,
+            "mass_g": rec.mass,
+            "kind": LotKind(rec.kind).name.lower(),
             "block": ev.block,
-            "time": ev.timestamp,
+            "time": iso_time(ev.timestamp),
             "tx_hash": txs.get(ev.id),
             "log_index": ev.log_index,
             "from_active": _active(st, frm),
@@ -302,18 +322,18 @@ def attestation_list(
                 "stage": r.stage,
                 "methodology": hex_of(r.methodology),
                 "evidence": hex_of(r.evidence),
-                "issued_at": r.issued_at,
-                "valid_until": r.valid_until,
+                "issued_at": iso_time(r.issued_at),
+                "valid_until": iso_time(r.valid_until),
                 "nonce": r.nonce,
-                "deadline": r.deadline,
+                "deadline": iso_time(r.deadline),
                 "self_declared": r.self_declared,
                 "block": r.block,
-                "time": r.timestamp,
+                "time": iso_time(r.timestamp),
                 "tx_hash": txs.get(r.pos),
                 "log_index": r.pos & 0xFFFFFF if isinstance(source, EventIndex) else None,
                 "revoked": revoked is not None,
                 "revoked_by": to_checksum_address(revoked[2]) if revoked else None,
-                "revoked_at": revoked[1] if revoked else None,
+                "revoked_at": iso_time(revoked[1]) if revoked else None,
                 "revocation_reason": hex_of(revoked[3]) if revoked else None,
                 "valid": revoked is None and at <= r.valid_until,
             }

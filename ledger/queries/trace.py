@@ -7,6 +7,7 @@ from typing import Any, Literal, NamedTuple
 
 from ledger import errors
 from ledger.domain.enums import OpKind
+from ledger.domain.hashing import checksum_address
 from ledger.domain.ids import hex_of, id_bytes, label_of, origin_country
 from ledger.index.store import EventIndex
 
@@ -160,6 +161,15 @@ def trace(
     made_by, consumers, inputs, outputs = g.made_by, g.consumers, g.inputs, g.outputs
     op_ids = {made_by[i] for i in role if i in made_by and not (i == root and direction == "down")}
     frozen = index.frozen_lots()
+    # Addresses are shown checksummed (EIP-55); a trace names few distinct parties, so each is hashed once.
+    shown: dict[str, str] = {}
+
+    def who(raw: str) -> str:
+        out = shown.get(raw)
+        if out is None:
+            out = shown[raw] = checksum_address(raw) if raw else raw
+        return out
+
     ops = []
     if op_ids:
         kinds = dict(
@@ -172,7 +182,7 @@ def trace(
                 TraceOp(
                     id=_op_id(op),
                     kind=_OP_NAMES.get(kind, str(kind)),
-                    operator="0x" + topics[76:96].hex() if len(topics) >= 96 else "",
+                    operator=who("0x" + topics[76:96].hex()) if len(topics) >= 96 else "",
                     block=op >> 24,
                     inputs=[("0x" + lot.hex(), used) for lot, used in inputs.get(op, ()) if lot in role],
                     outputs=["0x" + lot.hex() for lot in outputs.get(op, ()) if lot in role],
@@ -207,7 +217,7 @@ def trace(
                 mass,
                 "unit" if kind == 1 else "material",
                 country or None,
-                holder,
+                who(holder),
                 event >> 24,
                 state,
                 role[lot_id_],

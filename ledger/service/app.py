@@ -205,7 +205,7 @@ class PassportService:
             # The audit replays everything: it reads the file on its own connection, outside the lock, so
             # readers are not held up while it runs; the sync, the one writer, runs only after it (`follow`).
             def run() -> AuditReport:
-                with EventIndex.open(self.index.path) as idx:
+                with self.index.reopen() as idx:
                     return audit(ledger, idx, sync=False)
 
             self.report = await asyncio.to_thread(run)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from eth_account import Account
@@ -23,6 +24,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 
 from ledger import errors
+from ledger.domain.times import iso_time
 
 #: The longest message accepted (a real one is a few hundred bytes).
 MAX_MESSAGE = 4_096
@@ -89,7 +91,7 @@ def _time(text: str, what: str) -> float:
 
 def iso(t: float) -> str:
     """Return a unix time as the RFC 3339 UTC text EIP-4361 uses."""
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return str(iso_time(int(t)))
 
 
 def parse_message(text: str) -> SiweMessage:
@@ -176,14 +178,27 @@ class NonceStore:
     seconds: int = 300
     capacity: int = 10_000
     per_client: int = 20
-    _issued: dict[str, tuple[float, str]] = field(default_factory=dict)
+    # In issue order, which is expiry order (one lifetime for all): expiring pops from the front only, so a
+    # client knocking at its cap costs what has expired since, not a pass over every outstanding nonce.
+    _issued: OrderedDict[str, tuple[float, str]] = field(default_factory=OrderedDict)
     _held: dict[str, int] = field(default_factory=dict)
 
     def _expire(self, t: float) -> None:
-        self._issued = {n: v for n, v in self._issued.items() if v[0] > t}
-        self._held = {}
-        for _, who in self._issued.values():
-            self._held[who] = self._held.get(who, 0) + 1
+        issued = self._issued
+        while issued:
+            nonce = next(iter(issued))
+            exp, who = issued[nonce]
+            if exp > t:
+                break
+            del issued[nonce]
+            self._release(who)
+
+    def _release(self, who: str) -> None:
+        left = self._held.get(who, 1) - 1
+        if left > 0:
+            self._held[who] = left
+        else:
+            self._held.pop(who, None)
 
     def issue(self, now: float | None = None, client: str = "") -> str:
         """Return a fresh nonce for `client` (:class:`SignInError` when too many are outstanding)."""
@@ -210,11 +225,7 @@ class NonceStore:
         if entry is None:
             raise SignInError("unknown or already used nonce: ask /auth/nonce for a new one")
         exp, who = entry
-        left = self._held.get(who, 1) - 1
-        if left > 0:
-            self._held[who] = left
-        else:
-            self._held.pop(who, None)
+        self._release(who)
         if exp <= (time.time() if now is None else now):
             raise SignInError("the nonce has expired: ask /auth/nonce for a new one")
 

@@ -1,5 +1,6 @@
-"""The CLI's deferral of py_ecc's BLS modules (cli/_deferred.py): a command that reads the chain does not
-compute BLS pairing constants at start-up, and whatever does need BLS still gets the real thing."""
+"""The CLI's deferral of py_ecc's BLS modules and of aiohttp (cli/_deferred.py): a command that reads the
+chain does not compute BLS pairing constants or load an async HTTP stack at start-up, and whatever does
+need them still gets the real thing."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_the_stand_in_integer_is_py_eccs_and_bls_keystores_still_work() -> None:
     assert proc.stdout.split() == ["True", "True", "True"]
 
 
-@pytest.mark.parametrize("module", ["py_ecc.bls", "py_ecc.bls12_381"])
+@pytest.mark.parametrize("module", ["py_ecc.bls", "py_ecc.bls12_381", "aiohttp"])
 def test_a_module_imported_before_the_cli_is_left_alone(module: str) -> None:
     proc = _run(
         f"""
@@ -63,3 +64,40 @@ def test_a_module_imported_before_the_cli_is_left_alone(module: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "True"
+
+
+def test_the_chain_stack_loads_without_aiohttp() -> None:
+    proc = _run(
+        """
+        import sys
+        import rinne_cli.main
+        from ledger.chain.rpc import make_web3
+        import web3, web3.providers.rpc.async_rpc
+        print(type(sys.modules["aiohttp"]).__name__, any(m.startswith("aiohttp.") for m in sys.modules))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["_StandIn", "False"]
+
+
+def test_web3s_async_names_become_the_real_aiohttp_once_used() -> None:
+    proc = _run(
+        """
+        import sys
+        import rinne_cli.main
+        import web3
+        import web3.providers.rpc.async_rpc as async_rpc
+        import web3._utils.http_session_manager as manager
+        timeout = manager.ClientTimeout(total=3)  # the placeholder makes the real one, loading aiohttp
+        import aiohttp
+        real = sys.modules["aiohttp"]
+        print(
+            type(timeout) is real.ClientTimeout and timeout.total == 3,
+            manager.ClientTimeout is real.ClientTimeout and manager.ClientSession is real.ClientSession,
+            async_rpc.ClientError is real.ClientError and issubclass(real.ClientConnectionError, async_rpc.ClientError),
+            aiohttp is real and type(real).__name__ == "module",
+        )
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True", "True", "True"]

@@ -37,19 +37,6 @@ PENDING: set[str] = set()
 #: Outputs in an external standard's own keys (the Battery Pass data model), outside this file's style.
 EXTERNAL = {"passport"}
 
-#: docs/json.md's "Known deviations", as (command, key) pairs: the value checks below allow these and no others.
-UNIX_TIMES = {
-    ("lot history", "time"),
-    ("transfer pending", "time"),
-    *((c, k) for c in ("gwp sign", "gwp verify", "gwp list", "gwp inventory sign") for k in ("issued_at", "valid_until", "deadline")),
-    ("audit", "at"),
-    ("verify", "at"),
-    ("verify", "judged_at"),
-    ("report recycling", "start"),
-    ("report recycling", "end"),
-}
-LOWERCASE_ADDRESSES = {"trace", "verify"}
-
 
 def documented() -> dict[str, dict[str, list[str]]]:
     """Command → variant ("" or a label such as "--dry-run") → keys, from the ```keys blocks of docs/json.md.
@@ -329,9 +316,17 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ISO_UTC = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\dZ)?")
 
 
+#: Keys that hold a time (beside any key ending in ``_at``).
+_TIME_KEYS = {"since", "time", "at", "start", "end", "valid_until", "deadline"}
+#: Keys that name an amount without its unit: the unit goes in the key (mass_g, loss_g, rated_wh).
+_UNITLESS = {"mass", "masses", "used_masses", "loss", "energy", "capacity", "emissions"}
+#: Keys whose values are names of a state or kind, written in lower case everywhere.
+_ENUM_KEYS = {"kind", "state", "status"}
+
+
 def test_real_values_follow_the_style(outputs):
-    # Checksummed addresses and ISO 8601 UTC times in what the commands really print, the documented
-    # deviations aside: a new lowercase address or Unix time anywhere fails here.
+    # Checksummed addresses, ISO 8601 UTC times, units in the keys and lower-case states, at any depth
+    # of what the commands really print: a new lowercase address, Unix time or unitless mass fails here.
     from ledger import checksum_address
 
     problems = []
@@ -339,11 +334,13 @@ def test_real_values_follow_the_style(outputs):
         if command in EXTERNAL:
             continue
         for key, v in _leaves(value):
-            if isinstance(v, str) and _ADDRESS.fullmatch(v) and v != checksum_address(v) and command not in LOWERCASE_ADDRESSES:
+            if isinstance(v, str) and _ADDRESS.fullmatch(v) and v != checksum_address(v):
                 problems.append(f"rinne {command} {variant}: {key} = {v} is not checksummed")
-            if key.endswith("_at") or key in ("since", "time", "at", "start", "end"):
-                if v is None or (command, key) in UNIX_TIMES:
-                    continue
+            if key in _UNITLESS:
+                problems.append(f"rinne {command} {variant}: {key} carries no unit in its name")
+            if key in _ENUM_KEYS and isinstance(v, str) and v != v.lower():
+                problems.append(f"rinne {command} {variant}: {key} = {v!r} is not lower case")
+            if (key.endswith("_at") or key in _TIME_KEYS) and v is not None:
                 if not (isinstance(v, str) and _ISO_UTC.fullmatch(v)):
                     problems.append(f"rinne {command} {variant}: {key} = {v!r} is not an ISO 8601 UTC time")
     assert not problems, "\n".join(problems)

@@ -43,7 +43,7 @@ def test_show_json_matches_the_chain(rinne):
     shown = rinne.json("lot", "show", "R-SHOW")
     lot = rinne.ledger().lot("R-SHOW")
     assert shown["lot_id"] == lot.lot_id and shown["label"] == "R-SHOW"
-    assert shown["holder"] == lot.holder and shown["state"] == "ACTIVE" and shown["kind"] == "MATERIAL"
+    assert shown["holder"] == lot.holder and shown["state"] == "active" and shown["kind"] == "material"
     assert shown["mass_g"] == lot.mass == 2_000_000
     assert shown["composition"] == {"total": {"Ni": 400_000}, "pre_consumer": {}, "post_consumer": {}}
     assert shown["commitment"] == lot.commitment and shown["offer"] is None
@@ -130,7 +130,7 @@ def test_transform_single_output_inherits_everything_including_recycled(rinne):
     assert ledger.lot("R-T2").mass == 1_500_000 and ledger.lot("R-T2").composition.as_dict() == {"Co": 300_000}
     history = rinne.json("lot", "history", "R-T2")
     assert [e["event"] for e in history][-2:] == ["LotUpdated", "LotsTransformed"]
-    assert history[-1]["role"] == "input" and history[-1]["kind"] == "TRANSFORM"
+    assert history[-1]["role"] == "input" and history[-1]["kind"] == "transform"
 
 
 def test_transform_several_outputs_with_elements_and_loss(rinne, tmp_path):
@@ -153,7 +153,7 @@ def test_transform_several_outputs_with_elements_and_loss(rinne, tmp_path):
     assert ledger.lot("P-A").composition.as_dict() == {"Ni": 1_200_000}
     assert ledger.lot("P-B").material_label == "SLAG"
     hist = rinne.json("lot", "history", "P-B")
-    assert hist[-1]["loss"] == {"Ni": 100_000} and hist[-1]["role"] == "output"
+    assert hist[-1]["loss_g"] == {"Ni": 100_000} and hist[-1]["role"] == "output"
     # Outputs from a file, in the import format.
     mint(rinne, "R-T4", mass="1t", elements="Ni=200kg")
     _handover(rinne, "R-T4")
@@ -181,7 +181,7 @@ def test_freeze_and_unfreeze(rinne):
     mint(rinne, "R-FZ", mass="1t")
     assert "AUDITOR" in rinne.fail("lot", "freeze", "R-FZ", "--account", "refiner", "--yes")
     rinne.write("lot", "freeze", "R-FZ", "--reason", "assay dispute", account="auditor")
-    assert rinne.json("lot", "show", "R-FZ")["state"] == "FROZEN"
+    assert rinne.json("lot", "show", "R-FZ")["state"] == "frozen"
     assert "frozen" in rinne.fail("transfer", "offer", "R-FZ", "cam", "--account", "refiner", "--yes")
     rinne.write("lot", "unfreeze", "R-FZ", account="auditor")
     assert rinne.ledger().lot("R-FZ").state == LotState.ACTIVE

@@ -59,7 +59,7 @@ def test_build_and_show(rinne):
     assert lot.composition.as_dict() == {"Ni": 32_000, "Co": 4_000, "Li": 5_600}
     assert ledger.lot("CELLS-1").mass == 100_000
     shown = rinne.json("unit", "show", "PACK-1")
-    assert shown["status"] == "ORIGINAL" and shown["rated_wh"] == 75_000 and shown["parents"] == [] and shown["soh"] is None
+    assert shown["status"] == "original" and shown["rated_wh"] == 75_000 and shown["parents"] == [] and shown["soh"] is None
     assert shown["holder"] == rinne.addr("pack") and shown["composition"]["total"] == {"Ni": 32_000, "Co": 4_000, "Li": 5_600}
     text = rinne.run("unit", "show", "PACK-1").stdout
     assert "original" in text and "75 kWh" in text and "none recorded" in text
@@ -288,7 +288,7 @@ def test_repurpose_links_every_parent(rinne):
     )
     assert out["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")]
     shown = rinne.json("unit", "show", "ESS001")
-    assert shown["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")] and shown["status"] == "REPURPOSED"
+    assert shown["parents"] == [to_bytes32("LF004"), to_bytes32("LF005")] and shown["status"] == "repurposed"
     assert shown["composition"]["total"] == {"Ni": 80_000, "Co": 10_000, "Li": 14_000}
     assert rinne.ledger().lot("LF004").state == LotState.CONSUMED
 
@@ -331,7 +331,7 @@ def test_recycle_into_post_consumer_lots(rinne):
     assert bm.composition.as_dict("post") == bm.composition.as_dict()
     assert ledger.unit("PACK-6").status == PassportStatus.RECYCLED
     hist = rinne.json("lot", "history", "BM-6")
-    assert hist[-1]["kind"] == "RECYCLE" and hist[-1]["loss"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
+    assert hist[-1]["kind"] == "recycle" and hist[-1]["loss_g"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
 
 
 def test_recycle_of_a_never_used_pack_gives_pre_consumer_lots(rinne):
@@ -370,7 +370,7 @@ def test_dismantle_into_modules_each_with_its_passport(rinne):
     assert ledger.lot("LF-D", with_composition=False).state == LotState.CONSUMED
     shown = [rinne.json("unit", "show", m) for m in ("LF-D-M1", "LF-D-M2")]
     assert [s["parents"] for s in shown] == [[to_bytes32("LF-D")]] * 2
-    assert [s["rated_wh"] for s in shown] == [37_500, 37_500] and {s["status"] for s in shown} == {"ORIGINAL"}
+    assert [s["rated_wh"] for s in shown] == [37_500, 37_500] and {s["status"] for s in shown} == {"original"}
     # Every gram of the pack's elements in exactly one module.
     totals = [s["composition"]["total"] for s in shown]
     assert {e: sum(t.get(e, 0) for t in totals) for e in ("Ni", "Co", "Li")} == {"Ni": 40_000, "Co": 5_000, "Li": 7_000}
@@ -393,7 +393,7 @@ def test_remanufacture_from_modules(rinne):
     out = rinne.write(*args, "--rated", "75kWh", account="pack")
     assert out["parents"] == [to_bytes32("LF-R-M1"), to_bytes32("LF-R-M2")]
     shown = rinne.json("unit", "show", "LF-R2")
-    assert shown["status"] == "REMANUFACTURED" and shown["rated_wh"] == 75_000
+    assert shown["status"] == "remanufactured" and shown["rated_wh"] == 75_000
 
 
 def test_dismantle_through_the_installed_rinne(rinne):

@@ -10,10 +10,10 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
+from index_backends import Targets
 from web3 import Web3
 
 from ledger import Composition, Ledger, LotSpec, errors
@@ -128,7 +128,7 @@ def test_answer_spoiled_every_time_is_one_line_error(chain: Any, bad_node: BadNo
     assert bad_node.spoiled == 2  # tried, retried once, given up
 
 
-def test_node_refusing_ranges_still_gives_the_whole_index(chain: Any, bad_node: BadNode, tmp_path: Path) -> None:
+def test_node_refusing_ranges_still_gives_the_whole_index(chain: Any, bad_node: BadNode, index_at: Targets) -> None:
     """A node that refuses any range of more than one block for its size: the sync narrows to
     single blocks and stores what a sync through a well-behaved node stores."""
     addresses, lo, hi = _range(chain)
@@ -136,7 +136,7 @@ def test_node_refusing_ranges_still_gives_the_whole_index(chain: Any, bad_node: 
     with pytest.raises(LogRangeTooLarge):
         fetch_logs(_w3(bad_node.url), addresses, lo, hi)
     through = Ledger(_w3(bad_node.url), chain.base.chain_id, chain.base.deployment)
-    a, b = EventIndex.open(tmp_path / "bad.sqlite"), EventIndex.open(tmp_path / "good.sqlite")
+    a, b = EventIndex.open(index_at("bad")), EventIndex.open(index_at("good"))
     assert a.sync(through, to_block=hi).events == b.sync(chain.base, to_block=hi).events > 10
     query = "SELECT * FROM events ORDER BY id"
     assert a.conn.execute(query).fetchall() == b.conn.execute(query).fetchall()

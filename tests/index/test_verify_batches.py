@@ -4,10 +4,10 @@ answer holds the whole ledger (a bulk-mined chain puts 100,000s of events in a f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from index_backends import Targets
 
 from ledger import Composition, LotSpec, errors
 from ledger.index import verify as verify_module
@@ -37,10 +37,10 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_no_batch_holds_more_than_its_budget_unless_one_block_does(
-    chain: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _history(chain)
-    ix = EventIndex.open(tmp_path / "index.sqlite")
+    ix = EventIndex.open(index_at())
     ix.sync(chain.base)
     sizes = _answers(monkeypatch)
     ix.verify_heads(chain.base.w3)
@@ -55,9 +55,9 @@ def test_no_batch_holds_more_than_its_budget_unless_one_block_does(
     assert len(sizes) >= 3 and max(sizes) <= max(10, biggest_block)
 
 
-def test_a_difference_in_the_last_batch_is_found(chain: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_difference_in_the_last_batch_is_found(chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
     _history(chain)
-    ix = EventIndex.open(tmp_path / "index.sqlite")
+    ix = EventIndex.open(index_at())
     ix.sync(chain.base)
     monkeypatch.setattr(verify_module, "_SPAN_EVENTS", 8)
     monkeypatch.setattr(verify_module, "_BATCH_EVENTS", 10)

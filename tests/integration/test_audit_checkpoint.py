@@ -127,3 +127,89 @@ def test_a_doctored_event_after_the_checkpoint_is_caught(chain, index, checkpoin
     index.conn.execute("UPDATE events SET data = ? WHERE id = ?", (bytes(len(data)), eid))
     with pytest.raises(errors.IndexCorrupt):
         audit(chain["auditor"], index, checkpoint=checkpointed)
+
+
+# ------------------------------------------------------------ claims taken over from a checkpoint
+
+
+def _attest(chain, lot: str, kg: float, *, nonce: int, valid_for: int = 10 * 365 * 86_400) -> str:
+    from ledger import GwpAttestation, LifeCycleStage, sign_attestation, to_bytes32
+
+    now = chain.now()
+    att = GwpAttestation(
+        lot_id=to_bytes32(lot),
+        emissions_grams=round(kg * KG),
+        stage=LifeCycleStage.MainProduction,
+        methodology="ISO14067:2018",
+        evidence="0x" + "ab" * 32,
+        issued_at=now,
+        valid_until=now + valid_for,
+        nonce=nonce,
+        deadline=now + 3600,
+    )
+    d = chain.base.deployment
+    return chain["admin"].submit_attestation(sign_attestation(att, chain.accounts["verifier"], d.chain_id, d.attestations))
+
+
+def _cam(
+    chain, tag: str, *, attest_input: bool, nonce: int, cam_valid_for: int = 10 * 365 * 86_400, from_ore: bool = False
+) -> str | None:
+    """NiSO4-tag (attested or not; refined from an attested ORE-tag with `from_ore`) made into CAM-tag
+    (attested); returns the uid of the first lot's attestation."""
+    uid = None
+    if from_ore:
+        _mint(chain, f"ORE-{tag}")
+        uid = _attest(chain, f"ORE-{tag}", 900, nonce=nonce + 5)
+        chain.give(f"ORE-{tag}", "miner", "refiner")
+        chain["refiner"].transform([f"ORE-{tag}"], [LotSpec(lot_id=f"NISO4-{tag}", material="NiSO4", mass=900 * KG, composition=ORE)])
+    else:
+        chain["refiner"].mint(LotSpec(lot_id=f"NISO4-{tag}", material="NiSO4", mass=1_000 * KG, composition=ORE))
+    if attest_input:
+        first = _attest(chain, f"NISO4-{tag}", 3_800, nonce=nonce)
+        uid = uid or first
+    chain.give(f"NISO4-{tag}", "refiner", "cathode")
+    chain["cathode"].transform([f"NISO4-{tag}"], [LotSpec(lot_id=f"CAM-{tag}", material="CAM-NMC811", mass=800 * KG, composition=ORE)])
+    _attest(chain, f"CAM-{tag}", 1_200, nonce=nonce + 1, valid_for=cam_valid_for)
+    return uid
+
+
+def test_claims_taken_over_from_a_checkpoint_are_those_a_full_audit_judges(chain, index, tmp_path: Path, monkeypatch) -> None:
+    # The cheat it rules out: a figure that was verified when the checkpoint was written, then expired,
+    # was revoked upstream or gained a late attestation, still reported as the checkpoint judged it.
+    import ledger.auditor.claims as claims_module
+
+    _mint(chain, *(f"CL-{i:03d}" for i in range(30)))  # end products nothing later touches
+    _cam(chain, "T", attest_input=True, nonce=101, cam_valid_for=600)  # its own figure expires
+    revoked = _cam(chain, "R", attest_input=True, nonce=111, from_ore=True)  # its ore's figure is revoked, two steps up
+    _cam(chain, "L", attest_input=False, nonce=121)  # its input's figure comes late
+    chain.rpc("evm_increaseTime", [60])  # so that no figure's validity starts at the checkpoint's time
+    chain.rpc("evm_mine", [])
+    index.sync(chain.base, confirmations=0)
+    path = tmp_path / "claims.checkpoint"
+    before = {c.label: c.level for c in audit(chain["auditor"], index, save_checkpoint=path).claims}
+    assert (before["CAM-T"], before["CAM-R"], before["CAM-L"]) == ("verified", "verified", "missing")
+
+    chain.rpc("evm_increaseTime", [3_600])
+    chain.rpc("evm_mine", [])
+    assert revoked is not None
+    chain["auditor"].revoke_attestation(revoked, "figures withdrawn")
+    _attest(chain, "NISO4-L", 3_800, nonce=131)
+    index.sync(chain.base, confirmations=0)
+
+    judged: list[bytes] = []
+    real = claims_module.claim_assurance
+
+    def counted(st, lot_id, *, at):
+        judged.append(lot_id)
+        return real(st, lot_id, at=at)
+
+    monkeypatch.setattr(claims_module, "claim_assurance", counted)
+    part = audit(chain["auditor"], index, checkpoint=path)
+    judged_again = len(judged)
+    full = audit(chain["auditor"], index)
+    assert part.passed and full.passed
+    assert [c.model_dump() for c in part.claims] == [c.model_dump() for c in full.claims]
+    after = {c.label: c.level for c in part.claims}
+    assert (after["CAM-T"], after["CAM-R"], after["CAM-L"]) == ("expired", "revoked", "verified")
+    # Only the changed ones were judged again; the untouched ores were taken over.
+    assert 3 <= judged_again < len(part.claims) - 25

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from index_backends import Targets
 from prov_chain import World, start_world, stop_world, story
 
 from ledger import errors
@@ -277,15 +278,17 @@ def test_flag_conservation(world: World, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------- reorg
 
 
-def test_replay_after_reorg(fresh: World, tmp_path: Path) -> None:
+def test_replay_after_reorg(fresh: World, index_at: Targets) -> None:
     """Index a branch, revert the chain to before it and build a different one: the next sync finds
-    the fork, drops the orphaned blocks, and the audit's heads match the new branch."""
+    the fork, drops the orphaned blocks, and the audit's heads match the new branch (on SQLite and
+    on the shared PostgreSQL index)."""
     w3 = fresh.admin.w3
     snap = call(w3, "evm_snapshot", [])
     fork_block = int(call(w3, "eth_blockNumber", []), 16) + 1
     fresh.miner.mint(LotSpec(lot_id="BRANCH-A", material="ORE-NI", mass=1_000, composition=Composition.of({"Ni": 10})))
     fresh.miner.mint(LotSpec(lot_id="BRANCH-A2", material="ORE-NI", mass=1_000, composition=Composition.of({"Ni": 10})))
-    ix = _index(tmp_path, fresh)
+    ix = EventIndex.open(index_at())
+    ix.sync(fresh.admin)
     assert ix.has_lot("BRANCH-A")
     call(w3, "evm_revert", [snap])
     fresh.admin.resync(every_account=True)

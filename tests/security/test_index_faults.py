@@ -1,13 +1,14 @@
 """The event index under faults: chain reorganisations while it syncs, and a corrupted or deleted
 index file. The index is a cache of the chain: it corrects itself from the chain, and the audit
-never passes on an index that differs from what the chain says.
+never passes on an index that differs from what the chain says. The reorg, damage and concurrency
+tests run on SQLite and on the shared PostgreSQL index (`index_at`, tests/index_backends.py); the
+byte-level damage of a file is SQLite's alone.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import Suite, start_suite
 from hypothesis import HealthCheck, given, settings, strategies as st
+from index_backends import Targets, sql
 
 from ledger import Composition, LotSpec, errors
 from ledger.auditor.run import audit
@@ -73,8 +75,8 @@ def suite(tmp_path: Path) -> Iterator[Suite]:
 
 
 @pytest.mark.parametrize("when", ["between chunks, reaching back into indexed blocks", "between two syncs"])
-def test_reorg_while_indexing_is_corrected(suite: Suite, tmp_path: Path, when: str) -> None:
-    ix = EventIndex.open(tmp_path / "index.sqlite")
+def test_reorg_while_indexing_is_corrected(suite: Suite, tmp_path: Path, when: str, index_at: Targets) -> None:
+    ix = EventIndex.open(index_at())
     d = suite.base.deployment.block
     fork = d + 12
     if when.startswith("between chunks"):
@@ -102,8 +104,8 @@ def test_reorg_while_indexing_is_corrected(suite: Suite, tmp_path: Path, when: s
     assert report.passed, report.flags
 
 
-def test_confirmation_depth_keeps_a_shallow_reorg_out_of_the_index(suite: Suite, tmp_path: Path) -> None:
-    ix = EventIndex.open(tmp_path / "index.sqlite")
+def test_confirmation_depth_keeps_a_shallow_reorg_out_of_the_index(suite: Suite, tmp_path: Path, index_at: Targets) -> None:
+    ix = EventIndex.open(index_at())
     first = ix.sync(suite.base, confirmations=5)
     reorg(suite, head(suite) - 3, ["NEW-1"])  # 4 blocks deep, the index stays 5 behind the head
     second = ix.sync(suite.base, confirmations=5)
@@ -153,7 +155,7 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _judge(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> str:
+def _judge(s: Suite, path: Path | str, good_rows: list[tuple[Any, ...]]) -> str:
     """Open, sync, check (what trace, verify and passport do) and audit a possibly corrupted index.
     Allowed: a clean IndexCorrupt, a failing audit, or passing checks and audit of an index whose
     events equal the chain's. Anything else fails."""
@@ -175,8 +177,10 @@ def _judge(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> str:
         ix.close()
 
 
-def _rebuild(s: Suite, path: Path, good_rows: list[tuple[Any, ...]]) -> None:
-    """What a user does with a refused or flagged index: delete it, sync again from the chain."""
+def _rebuild(s: Suite, path: Path | str, good_rows: list[tuple[Any, ...]]) -> None:
+    """What a user does with a refused or flagged index: delete it (drop its schema), sync again from the chain."""
+    if str(path).startswith("postgresql://"):
+        sql(str(path), "DROP SCHEMA " + str(path).rsplit("schema=", 1)[1] + " CASCADE")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     ix = EventIndex.open(path)
@@ -190,6 +194,25 @@ def test_deleted_index_is_rebuilt_from_the_chain(indexed: Any, tmp_path: Path) -
     _rebuild(s, tmp_path / "index.sqlite", good_rows)
 
 
+def _synced(target: str) -> int:
+    return int(sql(target, "SELECT value FROM meta WHERE key='synced_block'")[0][0])
+
+
+#: Damage anyone with write access to the index can do with SQL, on either backend (`sql` runs SQLite's SQL).
+_SQL_DAMAGE: dict[str, Any] = {
+    "synced_block ahead": lambda t: sql(t, "UPDATE meta SET value=? WHERE key='synced_block'", (str(_synced(t) + 1000),)),
+    "synced_block behind": lambda t: sql(t, "UPDATE meta SET value=? WHERE key='synced_block'", (str(_synced(t) - 3),)),
+    "block hash altered": lambda t: sql(t, "UPDATE blocks SET hash=? WHERE number=(SELECT MAX(number) FROM blocks)", (b"\1" * 32,)),
+    "event deleted": lambda t: sql(t, "DELETE FROM events WHERE id=(SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 10)"),
+    "deployment swapped": lambda t: sql(
+        t, "UPDATE meta SET value=replace(value, '\"chain_id\":31337', '\"chain_id\":1') WHERE key='deployment'"
+    ),
+    "event data altered": lambda t: sql(t, "UPDATE events SET data=? WHERE id=(SELECT MAX(id) FROM events)", (b"\0" * 64,)),
+    "lot mass altered": lambda t: sql(t, "UPDATE lots SET mass=mass+1 WHERE event=(SELECT MIN(event) FROM lots)"),
+    "schema version altered": lambda t: sql(t, "UPDATE meta SET value='0' WHERE key='schema'"),
+}
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -198,11 +221,7 @@ def test_deleted_index_is_rebuilt_from_the_chain(indexed: Any, tmp_path: Path) -
         "truncated",
         "zeroed page",
         "header only",
-        "synced_block ahead",
-        "synced_block behind",
-        "block hash altered",
-        "event deleted",
-        "deployment swapped",
+        *_SQL_DAMAGE,
     ],
 )
 def test_damaged_index_is_never_trusted_and_rebuilds(indexed: Any, tmp_path: Path, damage: str) -> None:
@@ -220,24 +239,43 @@ def test_damaged_index_is_never_trusted_and_rebuilds(indexed: Any, tmp_path: Pat
     elif damage == "header only":
         data = good[:100]
     _write(path, data)
-    if damage in ("synced_block ahead", "synced_block behind", "block hash altered", "event deleted", "deployment swapped"):
-        db = sqlite3.connect(path)
-        synced = int(db.execute("SELECT value FROM meta WHERE key='synced_block'").fetchone()[0])
-        if damage == "synced_block ahead":
-            db.execute("UPDATE meta SET value=? WHERE key='synced_block'", (str(synced + 1000),))
-        elif damage == "synced_block behind":
-            db.execute("UPDATE meta SET value=? WHERE key='synced_block'", (str(synced - 3),))
-        elif damage == "block hash altered":
-            db.execute("UPDATE blocks SET hash=? WHERE number=(SELECT MAX(number) FROM blocks)", (b"\1" * 32,))
-        elif damage == "event deleted":
-            db.execute("DELETE FROM events WHERE id=(SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 10)")
-        else:
-            db.execute("UPDATE meta SET value=replace(value, '\"chain_id\":31337', '\"chain_id\":1') WHERE key='deployment'")
-        db.commit()
-        db.close()
+    if damage in _SQL_DAMAGE:
+        _SQL_DAMAGE[damage](str(path))
     verdict = _judge(s, path, good_rows)
     assert verdict in ("refused", "flagged", "passed, equal to the chain")
     _rebuild(s, path, good_rows)
+
+
+#: Damage only a database administrator does: a table gone or retyped under the index.
+_PG_DAMAGE: dict[str, Any] = {
+    "table dropped": lambda t: sql(t, "DROP TABLE op_out"),
+    "column retyped": lambda t: sql(t, "ALTER TABLE events ALTER COLUMN data TYPE text USING encode(data, 'hex')"),
+    "key constraint dropped": lambda t: sql(t, "ALTER TABLE events DROP CONSTRAINT events_pkey"),
+}
+
+
+@pytest.fixture(scope="module")
+def shared_good(indexed: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Targets, list[tuple[Any, ...]]]]:
+    """The `indexed` chain's events as a PostgreSQL index syncs them (skips without a server)."""
+    targets = Targets("postgresql", tmp_path_factory.mktemp("shared"))
+    yield targets, indexed[2]
+    targets.drop()
+
+
+@pytest.mark.parametrize("damage", [*_SQL_DAMAGE, *_PG_DAMAGE])
+def test_damaged_shared_index_is_never_trusted_and_rebuilds(indexed: Any, shared_good: Any, damage: str) -> None:
+    """The same SQL damage on the shared index, and a dropped table, retyped column or key (its
+    administrator's doing, or anyone's with the schema's rights): refused, flagged or harmless."""
+    s, _, good_rows = indexed
+    targets, _ = shared_good
+    target = targets.fresh(damage.replace(" ", "_"))
+    with EventIndex.open(target) as ix:
+        ix.sync(s.base)
+        assert rows_trusted(ix) == good_rows
+    {**_SQL_DAMAGE, **_PG_DAMAGE}[damage](target)
+    verdict = _judge(s, target, good_rows)
+    assert verdict in ("refused", "flagged", "passed, equal to the chain")
+    _rebuild(s, target, good_rows)
 
 
 @settings(
@@ -266,14 +304,14 @@ with EventIndex.open(sys.argv[3]) as ix:
 """
 
 
-def test_commands_syncing_one_index_at_once_all_succeed_and_agree(suite: Suite, tmp_path: Path) -> None:
+def test_commands_syncing_one_index_at_once_all_succeed_and_agree(suite: Suite, tmp_path: Path, index_at: Targets) -> None:
     """Two `rinne` commands run side by side (a shell's `&`, a dashboard's parallel calls) sync the same
     index file: none may fail on events the other stored, and the file ends as a fresh sync's."""
     import subprocess
     import sys
 
     suite.miner.mint_many([ore(f"PAR-{i}") for i in range(120)])
-    path = tmp_path / "shared.sqlite"
+    path = index_at("shared")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _SYNC_ONE, suite.node.rpc_url, str(suite.data_dir), str(path)],

@@ -7,7 +7,8 @@ gets single-row mutations on a fresh copy of the file: move a row to an earlier 
 insert a duplicate or forged row, alter one column. Each mutated index must be refused by
 ``verify(w3)`` + ``verify_heads(w3)`` with a one-line IndexCorrupt, or, when it passes, give exactly
 the honest figures and audit verdict. The two attacks of the issue are played by name, the second
-through the CLI.
+through the CLI. The single-row mutations run on the shared PostgreSQL index too (issue 15): each
+mutant a fresh schema holding the honest rows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from click.testing import CliRunner
 from conftest import GWP_ABI, LEDGER_ABI, Suite, start_suite
 from eth_account import Account
 from eth_utils import to_checksum_address
+from index_backends import Targets
 
 from ledger import Composition, Ledger, LotSpec, Role, errors
 from ledger.attest.eip712 import sign_attestation, to_contract_args
@@ -181,7 +183,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     _node.stop(s.data_dir)
 
 
-def observe(st: Story, path: Path) -> Any:
+def observe(st: Story, path: Path | str) -> Any:
     """What a user sees: every lot's figure and assurance, and the audit verdict with its flags."""
     ix = EventIndex.open(path)
     try:
@@ -195,7 +197,7 @@ def observe(st: Story, path: Path) -> Any:
         ix.close()
 
 
-def check(st: Story, path: Path, every_block: bool = False) -> HeadsVerified:
+def check(st: Story, path: Path | str, every_block: bool = False) -> HeadsVerified:
     """What trace, verify and passport run before answering (`every_block`: heads at every block)."""
     ix = EventIndex.open(path)
     try:
@@ -213,7 +215,7 @@ def copy_of(st: Story, name: str) -> Path:
     return path
 
 
-def refused(st: Story, path: Path, every_block: bool = False) -> str | None:
+def refused(st: Story, path: Path | str, every_block: bool = False) -> str | None:
     """The one-line refusal of the checks, or None when they pass."""
     try:
         check(st, path, every_block)
@@ -482,24 +484,57 @@ def _move(db: sqlite3.Connection, eid: int, block: int, li: int | None = None) -
     db.execute("UPDATE events SET id=?, block=?, log_index=? WHERE id=?", ((block << _LOG_BITS) | li, block, li, eid))
 
 
-def test_every_single_row_mutation_of_every_table_is_refused_or_changes_nothing(story: Story) -> None:
+def _pg_copy(st: Story, target: str) -> Any:
+    """A fresh PostgreSQL index at `target` holding the honest file's rows; return its connection (the
+    library's, which takes SQLite's SQL), the mutant's `db`."""
+    from index_backends import sql
+
+    schema = target.rsplit("schema=", 1)[1]
+    sql(target, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    ix = EventIndex.open(target)
+    src = sqlite3.connect(st.good)
+    try:
+        for table, columns in _tables(st.good).items():
+            rows = src.execute(f"SELECT * FROM {table}").fetchall()
+            ix.conn.execute(f"DELETE FROM {table}")
+            ix.conn.executemany(f"INSERT INTO {table} VALUES({', '.join('?' * len(columns))})", rows)
+    finally:
+        src.close()
+    return ix
+
+
+def test_every_single_row_mutation_of_every_table_is_refused_or_changes_nothing(story: Story, index_at: Targets) -> None:
     t0 = time.perf_counter()
     tables = _tables(story.good)
     assert {"events", "blocks", "lots", "op_in", "op_out", "attested", "meta"} <= set(tables)
-    outcomes: dict[str, list[str]] = {"refused": [], "rejected by SQLite": [], "passed, nothing observable changed": []}
+    outcomes: dict[str, list[str]] = {"refused": [], "rejected by the database": [], "passed, nothing observable changed": []}
     per_table: dict[str, int] = {}
+    pg = index_at.backend == "postgresql"
+    if pg:
+        _pg_copy(story, index_at("honest")).close()
+        assert observe(story, index_at("honest")) == story.honest  # the honest rows give the honest answers there too
     for table, columns in tables.items():
         for name, mutate in _mutations(story.good, table, columns):
-            path = copy_of(story, "mutant")
-            db = sqlite3.connect(path)
+            if pg:
+                path: Any = index_at("mutant")
+                ix = _pg_copy(story, path)
+                db: Any = ix.conn
+            else:
+                path = copy_of(story, "mutant")
+                db = ix = sqlite3.connect(path)
             try:
                 mutate(db)
-                db.commit()
+                if not pg:
+                    db.commit()
             except sqlite3.IntegrityError:  # a key or NOT NULL constraint: the mutation cannot exist
-                outcomes["rejected by SQLite"].append(name)
+                outcomes["rejected by the database"].append(name)
+                continue
+            except errors.IndexCorrupt:  # PostgreSQL's types: a value of another type for the column
+                assert pg, name
+                outcomes["rejected by the database"].append(name)
                 continue
             finally:
-                db.close()
+                ix.close()
             per_table[table] = per_table.get(table, 0) + 1
             by_logs, by_heads = (refused(story, path, every_block) is not None for every_block in (False, True))
             if by_logs and by_heads:

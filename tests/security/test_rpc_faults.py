@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from flaky_proxy import Faults, FlakyProxy
+from index_backends import Targets
 
 from ledger import (
     Composition,
@@ -159,7 +160,7 @@ def test_lost_answer_to_a_sent_transaction_does_not_repeat_it(chain: Any, via_pr
     assert count_events(chain.base, event) == before + 1
 
 
-def test_random_faults_never_double_or_half_write(chain: Any, via_proxy: Any, tmp_path: Path) -> None:
+def test_random_faults_never_double_or_half_write(chain: Any, via_proxy: Any, tmp_path: Path, index_at: Targets) -> None:
     """A workload through a proxy that drops 10 % of requests (batches too), drops 10 % of answers
     after the node acted and delays 5 %: each operation completes or raises a one-line LedgerError;
     what completed is on-chain, nothing is on-chain twice; a plain re-run finishes the job; the audit
@@ -202,7 +203,7 @@ def test_random_faults_never_double_or_half_write(chain: Any, via_proxy: Any, tm
             _until_done(lambda i=i: miner.mint(ore(i)))
     _until_done(lambda: miner.mint_many(bulk, batch_size=10))
     assert sum(events_per_lot(chain.base, "LotCreated").values()) == len(singles) + len(bulk)
-    index = EventIndex.open(tmp_path / "index.sqlite")
+    index = EventIndex.open(index_at())  # the sync and audit through the faults, on either backend
     report = _until_done(lambda: audit(party("auditor"), index))
     assert report.passed, report.flags
     faults = {d for (_, d) in proxy.injected}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,12 @@ from ledger import (
     to_bytes32,
     unit_parents,
 )
+
+
+def _unix(iso: str) -> int:
+    """An ISO 8601 UTC time of the records back as Unix seconds (they print times, never integers)."""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", iso), iso
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +91,16 @@ def test_lot_history_covers_every_event_of_the_lot(index: EventIndex) -> None:
     assert [e["event"] for e in hist] == ["LotCreated", "Attested", "OfferMade", "OfferAccepted", "LotsTransformed"]
     created = hist[0]
     assert created["lot_id"] == to_bytes32("ORE-NI") and created["holder"] == MINER.address
-    assert created["mass"] == 1_000_000 and created["composition"]["total"] == {"Ni": 20_000}
-    assert created["composition"]["pre_consumer"] == {} and created["time"] > 0 and created["tx_hash"] == "0x" + "ab" * 32
+    assert created["mass_g"] == 1_000_000 and created["composition"]["total"] == {"Ni": 20_000}
+    assert created["composition"]["pre_consumer"] == {} and created["tx_hash"] == "0x" + "ab" * 32
+    assert _unix(created["time"]) > 0
+    att = hist[1]
+    assert att["issued_at"].endswith("Z") and att["valid_until"] > att["issued_at"]  # ISO 8601 UTC sorts as time does
     att = hist[1]
     assert att["signer"] == VERIFIER.address and att["emissions_grams"] == 100_000 and att["self_declared"] is False
     assert att["lot_id"] == to_bytes32("ORE-NI") and att["uid"].startswith("0x") and len(att["uid"]) == 66
     op = hist[-1]
-    assert op["kind"] == "TRANSFORM" and op["role"] == "input" and op["used_masses"] == [0]
+    assert op["kind"] == "transform" and op["role"] == "input" and op["used_masses_g"] == [0]
     assert op["outputs"] == [to_bytes32("NISO4"), to_bytes32("SLAG")]
     assert [e["block"] for e in hist] == sorted(e["block"] for e in hist)
     assert all(k == k.lower() for e in hist for k in e)  # snake_case keys throughout
@@ -104,13 +115,13 @@ def test_lot_history_of_a_unit_has_its_passport_events(index: EventIndex) -> Non
     assert events[:3] == ["LotCreated", "UnitCreated", "LotsTransformed"]
     assert "SohRecorded" in events and "StatusChanged" in events and events.count("LotsTransformed") == 3
     unit = hist[1]
-    assert unit["unit_id"] == to_bytes32("PACK2") and unit["rated_wh"] == 40_000 and unit["status"] == 1
+    assert unit["unit_id"] == to_bytes32("PACK2") and unit["rated_wh"] == 40_000 and unit["status"] == "original"
     soh = next(e for e in hist if e["event"] == "SohRecorded")
     assert soh["soh"]["soce_bp"] == 6_500 and soh["recorder"] == OEM.address
     status = next(e for e in hist if e["event"] == "StatusChanged")
-    assert (status["from"], status["to"]) == ("ORIGINAL", "WASTE")
+    assert (status["from"], status["to"]) == ("original", "waste")
     recycle = hist[-1]
-    assert recycle["kind"] == "RECYCLE" and recycle["role"] == "input" and recycle["loss"] == {"Ni": 100}
+    assert recycle["kind"] == "recycle" and recycle["role"] == "input" and recycle["loss_g"] == {"Ni": 100}
 
 
 def test_lot_history_has_revocations_of_its_attestations() -> None:
@@ -156,10 +167,10 @@ def test_pending_offers_are_the_current_ones() -> None:
         "from": MINER.address,
         "to": REFINER.address,
         "epoch": 0,
-        "mass": 1_000,
-        "kind": "MATERIAL",
+        "mass_g": 1_000,
+        "kind": "material",
     }
-    assert to_refiner[0]["time"] > 0 and to_refiner[0]["tx_hash"] == "0x" + "ab" * 32
+    assert to_refiner[0]["time"].endswith("Z") and to_refiner[0]["tx_hash"] == "0x" + "ab" * 32
     assert [o["lot_id"] for o in by_miner] == [to_bytes32("A"), to_bytes32("B")]
     assert [o["to"] for o in to_oem] == [OEM.address]
     assert all(o["from_active"] for o in by_miner)
@@ -209,7 +220,7 @@ def test_attestations_with_validity_as_the_chain_judges_it() -> None:
     first = listed[0]
     assert first["lot_id"] == to_bytes32("L1") and first["signer"] == VERIFIER.address and first["emissions_grams"] == 1_500
     assert first["stage"] == 0 and first["self_declared"] is False and first["tx_hash"] == "0x" + "ab" * 32
-    assert first["valid_until"] - first["issued_at"] == 10 * 365 * 86_400
+    assert _unix(first["valid_until"]) - _unix(first["issued_at"]) == 10 * 365 * 86_400
     assert [a["uid"] for a in of_l1] == ["0x" + good.hex(), "0x" + revoked.hex()]
     assert [a["uid"] for a in by_miner] == ["0x" + own.hex()] and by_miner[0]["self_declared"] is True
     assert [a["valid"] for a in earlier] == [True, True]  # before its valid-until the short one was valid
