@@ -10,17 +10,28 @@ import {LedgerHead} from "./LedgerHead.sol";
 /// in production) with two-step handover. Lives inside the ledger so that role checks are plain
 /// storage reads rather than external calls.
 abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
-    // Packed participant word: roles (16) | registered (8) | suspended (8) | since (40).
+    // Packed participant word: roles (16) | registered (8) | suspended (8) | since (40) | number (32).
+    // `number` is given once at registration, counting from 1, and never reused (nobody is ever
+    // deregistered): the ledger stores holders and offer recipients as numbers, which puts a lot's
+    // holder, offer, state, epochs and mass in one storage word (see `RinneLedger`).
     struct Participant {
         uint16 roles;
         bool registered;
         bool suspended;
         uint40 since;
+        uint32 number;
     }
 
+    // Set while a participant is suspended, in its `_accounts` word (and in `Participant.suspended`).
+    uint256 private constant _SUSPENDED = 1 << 160;
+
     mapping(address account => Participant) private _participants;
+    // Participant number => account address, with `_SUSPENDED` set while suspended: `accept` learns the
+    // holder's address and standing in one read. `suspend` and `reinstate` write both records.
+    mapping(uint256 number => uint256 word) private _accounts;
     address private _admin;
     address private _pendingAdmin;
+    uint32 private _registeredCount;
 
     modifier onlyAdmin() {
         if (msg.sender != _admin) revert ParticipantRegistryUnauthorizedAdmin(msg.sender);
@@ -38,7 +49,9 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
         if (account == address(0)) revert ParticipantRegistryZeroAddress();
         if (roles == 0 || roles & ~Roles.ALL != 0) revert ParticipantRegistryInvalidRoles(roles);
         if (_participants[account].registered) revert ParticipantRegistryAlreadyRegistered(account);
-        _participants[account] = Participant(roles, true, false, uint40(block.timestamp));
+        uint32 number = ++_registeredCount;
+        _participants[account] = Participant(roles, true, false, uint40(block.timestamp), number);
+        _accounts[number] = uint160(account);
         _emitRecorded(2, abi.encode(ParticipantRegistered.selector, account, roles, nameHash, metadataHash));
     }
 
@@ -56,13 +69,13 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
 
     /// @inheritdoc IParticipantRegistry
     function suspend(address account, bytes32 reason) external onlyAdmin {
-        _registered(account).suspended = true;
+        _setSuspended(account, true);
         _emitRecorded(2, abi.encode(ParticipantSuspended.selector, account, reason));
     }
 
     /// @inheritdoc IParticipantRegistry
     function reinstate(address account) external onlyAdmin {
-        _registered(account).suspended = false;
+        _setSuspended(account, false);
         _emitRecorded(2, abi.encode(ParticipantReinstated.selector, account));
     }
 
@@ -108,21 +121,52 @@ abstract contract ParticipantRegistry is IParticipantRegistry, LedgerHead {
         if (!hasAnyRole(account, roles)) revert ParticipantRegistryUnauthorized(account, roles);
     }
 
-    /// @dev Revert unless `account` is a registered participant that is not suspended.
-    function _requireActive(address account) internal view {
-        Participant storage p = _participants[account];
-        if (!p.registered || p.suspended) revert ParticipantRegistryUnauthorized(account, 0);
+    /// @dev Revert unless `account` is a registered participant that is not suspended; return its number.
+    function _requireActive(address account) internal view returns (uint32 number) {
+        number = _activeNumber(account);
+        if (number == 0) revert ParticipantRegistryUnauthorized(account, 0);
     }
 
-    /// @dev Whether `account` is registered and not suspended.
-    function _isActive(address account) internal view returns (bool) {
+    /// @dev The participant number of `account` if it is registered and not suspended, else 0: one read of the
+    /// participant word, whose bits 16-31 are `registered` and `suspended` (exactly 1 when registered, not
+    /// suspended) and 72-103 `number`.
+    function _activeNumber(address account) internal view returns (uint32) {
         Participant storage p = _participants[account];
-        return p.registered && !p.suspended;
+        uint256 w;
+        assembly ("memory-safe") {
+            w := sload(p.slot)
+        }
+        return uint16(w >> 16) == 1 ? uint32(w >> 72) : 0;
+    }
+
+    /// @dev The participant number of `account`: 0 unless registered, so never that of a holder or recipient.
+    function _numberOf(address account) internal view returns (uint32) {
+        return _participants[account].number;
+    }
+
+    /// @dev The account registered as participant `number` (the zero address for 0).
+    function _accountOf(uint32 number) internal view returns (address) {
+        return address(uint160(_accounts[number]));
+    }
+
+    /// @dev The account registered as participant `number` and whether it is active (registered, not
+    /// suspended), in one storage read.
+    function _activeAccountOf(uint32 number) internal view returns (address account, bool active) {
+        uint256 w = _accounts[number];
+        return (address(uint160(w)), w != 0 && w & _SUSPENDED == 0);
     }
 
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
         if (!p.registered) revert ParticipantRegistryNotRegistered(account);
+    }
+
+    /// @dev Suspend or reinstate `account`, in both records that hold its standing.
+    function _setSuspended(address account, bool suspended) private {
+        Participant storage p = _registered(account);
+        p.suspended = suspended;
+        uint256 n = p.number;
+        _accounts[n] = suspended ? _accounts[n] | _SUSPENDED : _accounts[n] & ~_SUSPENDED;
     }
 
     function _setRoles(address account, uint16 roles) private {

@@ -23,10 +23,11 @@ import {
 /// @title RinneLedger
 /// @notice Lots, custody, conservation-checked transforms and battery passports of the battery
 /// material loop, with the participant registry built in.
-/// @dev A lot takes three storage words: (holder, state, kind, epoch, updatedBlock),
-/// (offeredTo, offerEpoch, mass) and the commitment `keccak256(abi.encode(material, composition))`.
-/// The composition itself is emitted in `LotCreated` / `LotUpdated` and passed back in calldata by
-/// whoever consumes the lot, which keeps a mint near three fresh storage words. The arithmetic on
+/// @dev A lot takes two storage words: (holder, offeredTo, state, kind, epoch, offerEpoch, updatedBlock,
+/// mass), with holder and recipient as participant numbers (see `ParticipantRegistry`), and the commitment
+/// `keccak256(abi.encode(material, composition))`. The composition itself is emitted in `LotCreated` /
+/// `LotUpdated` and passed back in calldata by whoever consumes the lot, which keeps a mint at two fresh
+/// storage words and an offer or acceptance at one write of a word already written. The arithmetic on
 /// compositions is in `CompositionMath` and `ProRata`; every event is emitted by `_emitRecorded`
 /// (`LedgerHead`), which advances the ledger head over the very bytes it logs.
 contract RinneLedger is IRinneLedger, ParticipantRegistry {
@@ -50,15 +51,21 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     uint8 private constant _END_USER = 1;
     uint8 private constant _ENDED_USE = 2;
     uint8 private constant _HAS_SOH = 4;
+    // A lot's first word (see `Lot`) without its offer: offeredTo (bits 32-63) and offerEpoch (112-143) cleared.
+    uint256 private constant _NO_OFFER = ~(uint256(0xFFFFFFFF) << 32 | uint256(0xFFFFFFFF) << 112);
 
+    // Word 1 is exactly full: holder bits 0-31, offeredTo 32-63, state 64-71, kind 72-79, epoch 80-111,
+    // offerEpoch 112-143, updatedBlock 144-191, mass 192-255 (`_offer` and `_accept` use these bits). `holder`
+    // and `offeredTo` are participant numbers, never 0 for a holder (only registered parties create or accept
+    // lots); 0 in `offeredTo` is no offer.
     struct Lot {
-        address holder;
+        uint32 holder;
+        uint32 offeredTo;
         LotState state;
         LotKind kind;
         uint32 epoch;
-        uint48 updatedBlock;
-        address offeredTo;
         uint32 offerEpoch;
+        uint48 updatedBlock;
         uint64 mass;
         bytes32 commitment;
     }
@@ -95,30 +102,28 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     /// @inheritdoc IRinneLedger
     function offer(bytes32 lotId, address to) external {
-        _requireActive(msg.sender);
-        _offer(lotId, to);
+        _offer(lotId, to, _requireActive(msg.sender));
     }
 
     /// @inheritdoc IRinneLedger
     function offerBatch(bytes32[] calldata lotIds, address[] calldata recipients) external {
         if (lotIds.length != recipients.length) revert RinneLedgerLengthMismatch();
-        _requireActive(msg.sender);
+        uint32 me = _requireActive(msg.sender);
         for (uint256 i; i < lotIds.length; ++i) {
-            _offer(lotIds[i], recipients[i]);
+            _offer(lotIds[i], recipients[i], me);
         }
     }
 
     /// @inheritdoc IRinneLedger
     function accept(bytes32 lotId) external {
-        _requireActive(msg.sender);
-        _accept(lotId);
+        _accept(lotId, _requireActive(msg.sender));
     }
 
     /// @inheritdoc IRinneLedger
     function acceptBatch(bytes32[] calldata lotIds) external {
-        _requireActive(msg.sender);
+        uint32 me = _requireActive(msg.sender);
         for (uint256 i; i < lotIds.length; ++i) {
-            _accept(lotIds[i]);
+            _accept(lotIds[i], me);
         }
     }
 
@@ -127,8 +132,9 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         // A suspended (possibly leaked) key may not even clear offers: deny by default.
         _requireActive(msg.sender);
         Lot storage l = _lots[lotId];
-        if (msg.sender == address(0) || l.offeredTo != msg.sender) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
-        l.offeredTo = address(0);
+        uint32 me = _numberOf(msg.sender);
+        if (me == 0 || l.offeredTo != me) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        l.offeredTo = 0;
         l.offerEpoch = 0;
         _emitRecorded(3, abi.encode(OfferRejected.selector, lotId, msg.sender));
     }
@@ -137,12 +143,12 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     function cancel(bytes32 lotId) external {
         _requireActive(msg.sender);
         Lot storage l = _lots[lotId];
-        if (l.holder != msg.sender || l.state == LotState.None) revert RinneLedgerNotHolder(lotId, msg.sender);
-        address to = l.offeredTo;
-        if (to == address(0)) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
-        l.offeredTo = address(0);
+        if (l.holder != _numberOf(msg.sender) || l.state == LotState.None) revert RinneLedgerNotHolder(lotId, msg.sender);
+        uint32 to = l.offeredTo;
+        if (to == 0) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        l.offeredTo = 0;
         l.offerEpoch = 0;
-        _emitRecorded(3, abi.encode(OfferCancelled.selector, lotId, to));
+        _emitRecorded(3, abi.encode(OfferCancelled.selector, lotId, _accountOf(to)));
     }
 
     /// @inheritdoc IRinneLedger
@@ -261,7 +267,7 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         Lot storage l = _lots[unitId];
         _requireHeldActive(l, unitId);
         if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
-        _diagnosticians[unitId][diagnostician] = authorised ? _authorisation(msg.sender, uint16(_units[unitId] >> 240)) : 0;
+        _diagnosticians[unitId][diagnostician] = authorised ? _authorisation(_numberOf(msg.sender), uint16(_units[unitId] >> 240)) : 0;
         _emitRecorded(4, abi.encode(DiagnosticianAuthorised.selector, unitId, msg.sender, diagnostician, authorised));
     }
 
@@ -341,14 +347,16 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     /// @inheritdoc IRinneLedger
     function lot(bytes32 lotId) external view returns (LotInfo memory) {
         Lot storage l = _lots[lotId];
-        bool current = l.offeredTo != address(0) && l.offerEpoch == l.epoch && l.state == LotState.Active;
-        return LotInfo(l.holder, l.state, l.kind, l.epoch, l.updatedBlock, l.offeredTo, current, l.mass, l.commitment);
+        bool current = l.offeredTo != 0 && l.offerEpoch == l.epoch && l.state == LotState.Active;
+        return LotInfo(
+            _accountOf(l.holder), l.state, l.kind, l.epoch, l.updatedBlock, _accountOf(l.offeredTo), current, l.mass, l.commitment
+        );
     }
 
     /// @inheritdoc IRinneLedger
     function holderOf(bytes32 lotId) external view returns (address holder, LotState state) {
         Lot storage l = _lots[lotId];
-        return (l.holder, l.state);
+        return (_accountOf(l.holder), l.state);
     }
 
     /// @inheritdoc IRinneLedger
@@ -379,30 +387,46 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     // ------------------------------------------------------------------------------- internals
 
-    function _offer(bytes32 lotId, address to) private {
+    /// @dev Offer and acceptance read and write the lot's first word whole (see `Lot` for its bits): one read
+    /// and one write, where field by field Solidity reads and writes it once per field.
+    /// `me` is the caller's participant number (never 0: the caller is active).
+    function _offer(bytes32 lotId, address to, uint32 me) private {
         Lot storage l = _lots[lotId];
-        _requireHeldActive(l, lotId);
-        if (to == msg.sender || !_isActive(to)) revert RinneLedgerInvalidRecipient(to);
-        uint32 epoch = l.epoch;
-        l.offeredTo = to;
-        l.offerEpoch = epoch;
+        uint256 w = _lotWord(l);
+        _requireHeldActive(w, lotId, me);
+        uint32 recipient = _activeNumber(to);
+        if (to == msg.sender || recipient == 0) revert RinneLedgerInvalidRecipient(to);
+        uint32 epoch = uint32(w >> 80);
+        _setLotWord(l, (w & _NO_OFFER) | uint256(recipient) << 32 | uint256(epoch) << 112);
         _emitRecorded(4, abi.encode(OfferMade.selector, lotId, msg.sender, to, epoch));
     }
 
-    function _accept(bytes32 lotId) private {
+    function _accept(bytes32 lotId, uint32 me) private {
         Lot storage l = _lots[lotId];
-        LotState state = l.state;
+        uint256 w = _lotWord(l);
+        LotState state = LotState(uint8(w >> 64));
         if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
-        if (l.offeredTo != msg.sender || l.offerEpoch != l.epoch) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
-        address from = l.holder;
+        uint32 epoch = uint32(w >> 80);
+        if (me == 0 || uint32(w >> 32) != me || uint32(w >> 112) != epoch) revert RinneLedgerNoCurrentOffer(lotId, msg.sender);
+        (address from, bool fromActive) = _activeAccountOf(uint32(w));
         // An offer signed by a key that has since been suspended (leaked) must not complete.
-        if (!_isActive(from)) revert ParticipantRegistryUnauthorized(from, 0);
-        l.holder = msg.sender;
-        l.epoch += 1;
-        l.offeredTo = address(0);
-        l.offerEpoch = 0;
-        if (l.kind == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
+        if (!fromActive) revert ParticipantRegistryUnauthorized(from, 0);
+        // The new holder, the next epoch (checked: it never wraps), no offer.
+        _setLotWord(l, (w & _NO_OFFER & ~uint256(0xFFFFFFFF) & ~(uint256(0xFFFFFFFF) << 80)) | me | uint256(epoch + 1) << 80);
+        if (LotKind(uint8(w >> 72)) == LotKind.Unit) _custodyChanged(lotId, hasAnyRole(msg.sender, Roles.END_USERS));
         _emitRecorded(4, abi.encode(OfferAccepted.selector, lotId, from, msg.sender));
+    }
+
+    function _lotWord(Lot storage l) private view returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := sload(l.slot)
+        }
+    }
+
+    function _setLotWord(Lot storage l, uint256 w) private {
+        assembly ("memory-safe") {
+            sstore(l.slot, w)
+        }
     }
 
     /// @dev Record (or, with `correction`, supersede the latest) state of health. The holder, or a DIAGNOSTICIAN
@@ -418,9 +442,9 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         LotState state = l.state;
         if (state != LotState.Active) revert RinneLedgerLotNotActive(unitId, state);
         if (l.kind != LotKind.Unit) revert RinneLedgerWrongKind(unitId);
-        address holder = l.holder;
+        uint32 holder = l.holder;
         uint256 w = _units[unitId];
-        if (holder == msg.sender) {
+        if (holder == _numberOf(msg.sender)) {
             _requireActive(msg.sender);
         } else {
             _requireRole(msg.sender, Roles.DIAGNOSTICIAN);
@@ -460,10 +484,10 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         return w;
     }
 
-    /// @dev What `_diagnosticians` holds for an authorisation by `holder` during custody number `custody`: a
-    /// change of holder (which counts up `custody`) or a later holder's own authorisation ends it.
-    function _authorisation(address holder, uint16 custody) private pure returns (uint256) {
-        return uint256(uint160(holder)) << 16 | custody;
+    /// @dev What `_diagnosticians` holds for an authorisation by participant number `holder` during custody
+    /// number `custody`: a change of holder (which counts up `custody`) or a later holder's own authorisation ends it.
+    function _authorisation(uint32 holder, uint16 custody) private pure returns (uint256) {
+        return uint256(holder) << 16 | custody;
     }
 
     function _freeze(bytes32 lotId, bytes32 reason) private {
@@ -487,13 +511,13 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         if (_lots[id].state != LotState.None) revert RinneLedgerLotExists(id);
         if (id == 0 || spec.mass == 0 || !spec.composition.isValid(spec.mass)) revert RinneLedgerInvalidComposition(id);
         _lots[id] = Lot({
-            holder: msg.sender,
+            holder: _numberOf(msg.sender),
+            offeredTo: 0,
             state: LotState.Active,
             kind: kind,
             epoch: 0,
-            updatedBlock: uint48(block.number),
-            offeredTo: address(0),
             offerEpoch: 0,
+            updatedBlock: uint48(block.number),
             mass: spec.mass,
             commitment: CompositionMath.commitCalldata(spec.material, spec.composition)
         });
@@ -735,9 +759,14 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     function _requireHeldActive(Lot storage l, bytes32 lotId) private view {
-        LotState state = l.state;
+        _requireHeldActive(_lotWord(l), lotId, _numberOf(msg.sender));
+    }
+
+    /// @dev As above, on the lot's first word `w`, for the caller's participant number `me`.
+    function _requireHeldActive(uint256 w, bytes32 lotId, uint32 me) private view {
+        LotState state = LotState(uint8(w >> 64));
         if (state != LotState.Active) revert RinneLedgerLotNotActive(lotId, state);
-        if (l.holder != msg.sender) revert RinneLedgerNotHolder(lotId, msg.sender);
+        if (uint32(w) != me) revert RinneLedgerNotHolder(lotId, msg.sender);
     }
 
     /// @dev Each output of a split but the last is a pro-rata part (by mass) of what the outputs before it

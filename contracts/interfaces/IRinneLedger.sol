@@ -332,7 +332,7 @@ interface IRinneLedger is IParticipantRegistry {
     /// @return The lot record (state None when absent).
     function lot(bytes32 lotId) external view returns (LotInfo memory);
 
-    /// @notice Holder and state of a lot, cheaply (one storage read).
+    /// @notice Holder and state of a lot, cheaply (two storage reads).
     /// @param lotId The lot.
     /// @return holder The holder.
     /// @return state The state.

@@ -218,7 +218,8 @@ def test_import_csv_with_element_columns(rinne, tmp_path):
         + "".join(f"IMP-{i:03d},NiSO4,{i}t,22%,1%,FI:Harjavalta,Ni=5%\n" for i in range(1, 201))
     )
     out = rinne.write("lot", "import", str(csv), account="refiner")
-    assert out == {"minted": 200, "skipped": 0, "transactions": 2, "gas_used": out["gas_used"]}
+    # One transaction: a chunk is half the block's gas (30M on Anvil), about 270 batched mints at 55k a lot.
+    assert out == {"minted": 200, "skipped": 0, "transactions": 1, "gas_used": out["gas_used"]}
     ledger = rinne.ledger()
     lot = ledger.lot("IMP-150")
     assert lot.mass == 150_000_000 and lot.composition.as_dict() == {"Ni": 33_000_000, "Co": 1_500_000}
