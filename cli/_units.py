@@ -105,6 +105,12 @@ def parse_energy(text: str) -> int:
     return _scaled(text, ENERGY_UNITS, "energy", "75kWh")
 
 
+def parse_volume(text: str) -> int:
+    """Return litres from ``4.5m3``, ``4500l`` or a bare integer of litres (m³ may be written m3, m³ or kl)."""
+    # The quantity grammar takes letters only as units: a cubic metre is read as the kilolitre it is.
+    return _scaled(re.sub(r"m[3³]\s*$", "kl", str(text)), {"l": 1, "kl": 1_000}, "water volume", "4.5m3 or 4500l")
+
+
 def parse_emissions(text: str) -> int:
     """Return grams CO2e from ``1250kg``, ``3.2tCO2e``, ``800 kg CO2e`` or a bare integer of grams."""
     stripped = _CO2E.sub("", str(text))

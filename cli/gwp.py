@@ -33,10 +33,18 @@ from ._core import (
     verbose_option,
     write_command,
 )
-from ._units import format_mass, parse_duration, parse_emissions, parse_time
+from ._units import (
+    format_mass,
+    parse_duration,
+    parse_emissions,
+    parse_energy,
+    parse_percent_bp,
+    parse_time,
+    parse_volume,
+)
 
 if TYPE_CHECKING:
-    from ledger import Deployment, LifeCycleStage, SignedAttestation
+    from ledger import Deployment, LifeCycleStage, SignedAttestation, SignedInventory
 
 #: Stage words of the command line (the library's one list: loading it costs no chain library).
 STAGES = {s.word: s for s in rinne.LifeCycleStage}
@@ -92,6 +100,8 @@ def gwp() -> None:
       rinne gwp submit cam-001.gwp.json --account cam-maker
       rinne gwp verify cam-001.gwp.json
       rinne gwp list --lot CAM-001
+      rinne gwp inventory sign NISO4-01 --energy 1.2MWh --renewable 35% --water-withdrawn 4.5m3 \\
+          --water-consumed 1.2m3 --route hydrometallurgy --account verifier -o niso4.inv.json
     """
 
 
@@ -246,6 +256,17 @@ def sign(
         {**_signed_json(signed), "file": str(path)},
         f"signed {format_mass(attestation.emissions_grams)} CO2e for {rinne.label_of(attestation.lot_id)}: {path} (uid {signed.uid})",
     )
+
+
+def _file_uid(path: Path) -> str:
+    """The uid of a signed attestation or process inventory file (each loader checks its own kind)."""
+    try:
+        kind = json.loads(path.read_bytes()[: 64 * 1024]).get("type")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind == "rinne.process-inventory/v1":
+        return rinne.load_inventory(path).uid
+    return rinne.load_attestation(path).uid
 
 
 def _load(files: tuple[Path, ...]) -> list[SignedAttestation]:
@@ -403,14 +424,14 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
 @write_command
 @pass_session
 def revoke(session: Session, target: str, reason: str) -> None:
-    """Revoke an attestation (its signer or an AUDITOR); the record stays.
+    """Revoke an attestation or a process inventory (its signer or an AUDITOR); the record stays.
 
     \b
     Example:
       rinne gwp revoke cam-001.gwp.json --reason "meter calibration error" --account verifier
     """
     if Path(target).is_file():
-        uid = rinne.load_attestation(target).uid
+        uid = _file_uid(Path(target))
     elif _UID.match(target):
         uid = target.lower()
     else:
@@ -473,3 +494,198 @@ def list_(session: Session, lot_id: str | None, signer: str | None, trust_index:
         for o in out
     ]
     session.emit(out, lines or ["no attestations"])
+
+
+# ------------------------------------------------------------------------------ process inventory
+
+#: Route words of the command line.
+ROUTES = [r.word for r in rinne.ProcessRoute]
+
+
+@gwp.group(cls=OrderedGroup)
+def inventory() -> None:
+    """Sign and relay process inventories: energy, renewable share, water, route.
+
+    An inventory is a step's own energy used (with its renewable share), water
+    withdrawn and consumed, process route and, where the material cannot say
+    it, the grade its assay found. It is signed and relayed like a GWP
+    attestation: the same EIP-712 domain, nonces, deadline and signer rules (an
+    accredited verifier, or the lot's active holder as a self-declaration).
+    `rinne verify` rolls the inventories up cradle-to-gate.
+
+    \b
+    Example:
+      rinne gwp inventory sign NISO4-01 --energy 1.2MWh --renewable 35% \\
+          --water-withdrawn 4.5m3 --water-consumed 1.2m3 --route hydrometallurgy --account verifier
+      rinne gwp inventory submit inv-NISO4-01-*.json --account refiner
+    """
+
+
+def _route(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    try:
+        return rinne.ProcessRoute.parse(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use one of {', '.join(ROUTES)}", ctx=ctx, param=param) from None
+
+
+def _inventory_json(signed: SignedInventory) -> dict[str, Any]:
+    p = signed.inventory
+    return {
+        "uid": signed.uid,
+        "lot_id": p.lot_id,
+        "label": rinne.label_of(p.lot_id),
+        "signer": signed.signer,
+        "energy_wh": p.energy_wh,
+        "renewable_bps": p.renewable_bps,
+        "water_withdrawn_litres": p.water_withdrawn_litres,
+        "water_consumed_litres": p.water_consumed_litres,
+        "route": rinne.ProcessRoute(p.route).word,
+        "grade": p.grade_label,
+        "evidence": p.evidence,
+        "issued_at": rinne.iso_time(p.issued_at),
+        "valid_until": rinne.iso_time(p.valid_until),
+        "nonce": str(p.nonce),
+        "deadline": rinne.iso_time(p.deadline),
+        "chain_id": signed.chain_id,
+        "contract": signed.contract,
+    }
+
+
+def _inventory_line(p: Any) -> str:
+    return (
+        f"{p.energy_wh / 1000:,.1f} kWh ({p.renewable_bps / 100:g}% renewable), water {p.water_withdrawn_litres / 1000:,.3f} m³ "
+        f"withdrawn / {p.water_consumed_litres / 1000:,.3f} m³ consumed"
+    )
+
+
+@inventory.command("sign")
+@click.argument("lot_id")
+@click.option("--energy", required=True, metavar="ENERGY", help="Energy the step used: 1.2MWh, 850kWh.")
+@click.option("--renewable", default="0%", show_default=True, metavar="PERCENT", help="Renewable share of that energy: 35%.")
+@click.option("--water-withdrawn", default="0", show_default=True, metavar="VOLUME", help="Water withdrawn: 4.5m3, 4500l.")
+@click.option("--water-consumed", default="0", show_default=True, metavar="VOLUME", help="Water consumed (not returned).")
+@click.option(
+    "--route", default="unspecified", show_default=True, callback=_route, metavar="ROUTE", help=f"Process route: {', '.join(ROUTES)}."
+)
+@click.option("--grade", default="", metavar="GRADE", help="The grade the step's assay found (up to 32 ASCII characters).")
+@click.option("--evidence", metavar="FILE|HASH", help="Inventory or assay report: a file (hashed with keccak256) or its 0x hash.")
+@click.option("--issued-at", metavar="TIME", help="Start of validity: 2027-01-31 or @unix.  [default: now]")
+@click.option("--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y.")
+@click.option("--deadline", "deadline_in", default="30d", show_default=True, metavar="DURATION", help="How long it may be relayed.")
+@click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Nonce (shared with GWP attestations).  [default: random]")
+@click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
+@click.option(
+    "--chain-id",
+    type=click.IntRange(min=1),
+    metavar="ID",
+    expose_value=False,
+    callback=_store("chain_id"),
+    help="Chain the inventory is for.  [default: the only recorded deployment]",
+)
+@click.option(
+    "--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: inv-<lot>-<uid>.json]"
+)
+@click.option("--force", is_flag=True, help="Overwrite the output file.")
+@data_dir_option
+@account_options
+@json_option
+@verbose_option
+@pass_session
+def inventory_sign(
+    session: Session,
+    lot_id: str,
+    energy: str,
+    renewable: str,
+    water_withdrawn: str,
+    water_consumed: str,
+    route: Any,
+    grade: str,
+    evidence: str | None,
+    issued_at: str | None,
+    valid_for: str,
+    deadline_in: str,
+    nonce: int | None,
+    contract: str | None,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Sign a process inventory offline and write it to a file (GWP_VERIFIER, or the lot's holder).
+
+    No chain is contacted: the chain id and contract come from the recorded
+    deployment (or --chain-id and --contract). Hand the file to anyone to submit.
+
+    \b
+    Example:
+      rinne gwp inventory sign NISO4-01 --energy 1.2MWh --renewable 35% \\
+          --water-withdrawn 4.5m3 --water-consumed 1200l --route hydrometallurgy \\
+          --evidence inventory.pdf --account verifier -o niso4-01.inv.json
+    """
+    with user_input():
+        now = int(time.time())
+        issued = parse_time(issued_at) if issued_at else now
+        inv = rinne.ProcessInventory(
+            lot_id=_specs.bytes32(lot_id, "lot id"),
+            energy_wh=parse_energy(energy),
+            renewable_bps=parse_percent_bp(renewable),
+            water_withdrawn_litres=parse_volume(water_withdrawn),
+            water_consumed_litres=parse_volume(water_consumed),
+            route=route,
+            grade=grade,
+            evidence=_specs.evidence(evidence),
+            issued_at=issued,
+            valid_until=issued + parse_duration(valid_for),
+            nonce=secrets.randbits(256) if nonce is None else nonce,
+            deadline=now + parse_duration(deadline_in),
+        )
+    chain_id, gwp_contract = _domain(session, contract)
+    signed = rinne.sign_inventory(inv, session.unlock(), chain_id, gwp_contract)
+    path = out or Path(f"inv-{re.sub(r'[^A-Za-z0-9_.-]', '_', rinne.label_of(inv.lot_id))[:40]}-{signed.uid[2:10]}.json")
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} exists: choose another --out or pass --force")
+    rinne.save_inventory(signed, path)
+    session.emit(
+        {**_inventory_json(signed), "file": str(path)},
+        f"signed {_inventory_line(inv)} for {rinne.label_of(inv.lot_id)}: {path} (uid {signed.uid})",
+    )
+
+
+@inventory.command("submit")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE...")
+@write_command
+@pass_session
+def inventory_submit(session: Session, files: tuple[Path, ...]) -> None:
+    """Record signed process inventory files on-chain (any registered account may relay).
+
+    Every file is checked offline first; nothing is sent unless all pass. A
+    file whose signer already spent its nonce is skipped (recorded already, or
+    never recordable): a retried command is safe.
+
+    \b
+    Example:
+      rinne gwp inventory submit niso4-01.inv.json --account refiner
+    """
+    loaded = [rinne.load_inventory(f) for f in files]
+    ledger = session.ledger()
+    d = ledger.check_deployment()
+    now = ledger.chain_time()
+    for f, signed in zip(files, loaded):
+        check = rinne.verify_attestation(signed, now=now, chain_id=ledger.chain_id, contract=d.attestations)
+        if check.problems:
+            raise CliError(f"{f}: " + "; ".join(PROBLEMS.get(p, p) for p in check.problems) + ": nothing was sent")
+    todo = [(f, s) for f, s in zip(files, loaded) if not ledger.nonce_used(s.signer, s.inventory.nonce)]
+    results = [{"file": str(f), "uid": s.uid, "lot_id": s.inventory.lot_id, "recorded": False} for f, s in zip(files, loaded)]
+    skipped = [f"{r['file']}: nonce spent already (on-chain already, uid {r['uid']}, or superseded)" for r in results]
+    if not todo:
+        session.emit(results, skipped)
+        return
+    signer = session.signer()
+    session.confirm(f"Submit {len(todo)} process inventory file(s) {session.who()}")
+    lines = []
+    for f, s in todo:
+        with session.busy(f"submitting {f}"):
+            signer.submit_inventory(s)
+        record = next(r for r in results if r["uid"] == s.uid)
+        record["recorded"] = True
+        lines.append(f"recorded {f}: {_inventory_line(s.inventory)} for {rinne.label_of(s.inventory.lot_id)} (uid {s.uid})")
+    lines += [line for line, r in zip(skipped, results) if not r["recorded"]]
+    session.emit(results, lines)

@@ -174,6 +174,11 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         what = f"{e['from']} → {e['to']}"
     elif ev == "Attested":
         what = f"{format_mass(e['emissions_grams'])} CO2e by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
+    elif ev == "InventoryAttested":
+        what = (
+            f"{e['energy_wh'] / 1000:,.1f} kWh ({e['renewable_bps'] / 100:g}% renewable), water {e['water_consumed_litres'] / 1000:,.3f} m³ "
+            f"consumed, by {who(e['signer'])}{' (self-declared)' if e['self_declared'] else ''}, uid {e['uid']}"
+        )
     elif ev == "Revoked":
         what = f"attestation {e['uid']} by {who(e['revoker'])}"
     else:
@@ -380,6 +385,13 @@ def merge(session: Session, lot_ids: tuple[str, ...], new_id: str, evidence: str
 @click.option("--loss", metavar="ELEMENTS", help="Declared loss, e.g. Ni=50kg.  [default: whatever the outputs do not carry]")
 @click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part of a single --out with ELEMENTS.")
 @click.option("--recycled-post", metavar="ELEMENTS", help="Post-consumer recycled part of a single --out with ELEMENTS.")
+@click.option(
+    "--require-grade",
+    "grades",
+    multiple=True,
+    metavar="[LOT=]GRADE",
+    help="Refuse inputs below a grade (Ni-class1, Li2CO3-battery, NiSO4-battery): for every input, or LOT=GRADE (repeat).",
+)
 @write_command
 @pass_session
 def transform(
@@ -390,6 +402,7 @@ def transform(
     loss: str | None,
     recycled_pre: str | None,
     recycled_post: str | None,
+    grades: tuple[str, ...],
 ) -> None:
     """Consume input lots and create output lots of other materials (producer roles).
 
@@ -400,10 +413,11 @@ def transform(
     \b
     Examples:
       rinne lot transform --in R-NI-001 --in R-CO-001=500kg --out PRE-001:PRE-NMC811:9t --account cam-maker
-      rinne lot transform --in PRE-001 --in LI-001 \\
+      rinne lot transform --in PRE-001 --in LI-001 --require-grade LI-001=Li2CO3-battery \\
           --out CAM-001:CAM-NMC811:10t:Ni=4.8t,Co=0.6t,Mn=0.56t,Li=0.7t --account cam-maker
     """
     with user_input():
+        required = _required_grades(grades)
         used = _specs.uses(inputs)
         loss_comp = rinne.Composition.of(parse_elements(loss)) if loss else None
         inherit = _specs.used_composition(session.ledger(), used) if len(outs) == 1 and not outputs_file else None
@@ -413,8 +427,20 @@ def transform(
     outs_desc = ", ".join(_spec_summary(s) for s in specs)
     session.confirm(f"Transform {ins} into {outs_desc} {session.who()}")
     with session.busy("transforming"):
-        receipt = ledger.transform(used, specs, loss_comp)
+        receipt = ledger.transform(used, specs, loss_comp, require_grade=required)
     session.done(receipt, f"transformed {ins} into {outs_desc}", inputs=[u.lot_id for u in used], outputs=[s.lot_id for s in specs])
+
+
+def _required_grades(values: tuple[str, ...]) -> str | dict[str, str] | None:
+    """--require-grade values: one GRADE for every input, or LOT=GRADE pairs."""
+    if not values:
+        return None
+    pairs = [v.split("=", 1) for v in values]
+    if all(len(p) == 1 for p in pairs) and len(values) == 1:
+        return values[0]
+    if any(len(p) == 1 for p in pairs):
+        raise click.UsageError("--require-grade: give one GRADE for every input, or LOT=GRADE for each")
+    return {_specs.bytes32(lot, "lot id"): grade for lot, grade in pairs}
 
 
 @lot.command()

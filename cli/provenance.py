@@ -220,11 +220,13 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         rc = rinne.recycled_content(index, lot_id)
         om = rinne.origin_mix(index, lot_id)
         life = rinne.lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
+        inv = rinne.process_inventory(index, lot_id)
     data: dict[str, Any] = {
         "footprint": json.loads(fp.to_json()),
         "recycled_content": json.loads(rc.to_json()),
         "origin": json.loads(om.to_json()),
         "lifetime": json.loads(life.to_json()) if life else None,
+        "process_inventory": json.loads(inv.to_json()),
     }
     held = f"{fp.mass_g / 1000:,.1f} kg" + (f" left of {fp.minted_mass_g / 1000:,.1f} kg" if fp.mass_g != fp.minted_mass_g else "")
     lines = [
@@ -269,10 +271,46 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         lines.append(
             f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered"
         )
+    lines += _inventory_lines(inv)
     session.emit(data, lines)
     if fp.assurance not in assured:
         # The report above is the data; the exit status is the verdict (like `audit --strict`).
         raise CliError(f"{rinne.label_of(lot_id)}'s footprint rests on {fp.assurance} attestations: {weakest}")
+
+
+def _inventory_lines(inv: Any) -> list[str]:
+    """The process inventory roll-up and the grade, as `rinne verify` prints them (issue 19)."""
+    lines = []
+    if not any(c.inventories for c in inv.contributions):
+        lines.append("  energy, water: no process inventory upstream")
+    else:
+        renewable = f"{100 * inv.renewable_share:.0f}% renewable" if inv.renewable_share is not None else "no energy counted"
+        routes = "".join(f"; {r} {kwh:,.0f} kWh" for r, kwh in sorted(inv.routes.items()))
+        lines.append(
+            f"  energy: {inv.energy_kwh:,.1f} kWh cradle-to-gate ({renewable}{routes}); water {inv.water_withdrawn_m3:,.2f} m³ withdrawn,"
+            f" {inv.water_consumed_m3:,.2f} m³ consumed; assurance: {inv.assurance}"
+        )
+        if inv.excluded_energy_kwh:
+            lines.append(
+                f"  not counted: {inv.excluded_energy_kwh:,.1f} kWh of inventories that do not count (revoked, expired, late, not by the producer)"
+            )
+        if inv.per_kwh:
+            pk = inv.per_kwh
+            lines.append(
+                f"  {pk.energy_kwh_per_kwh:.1f} kWh and {1000 * pk.water_consumed_m3_per_kwh:.1f} l water consumed per rated kWh"
+                + (
+                    f"; {pk.energy_kwh_per_kwh_delivered:.3f} kWh per kWh delivered"
+                    if pk.energy_kwh_per_kwh_delivered is not None
+                    else ""
+                )
+            )
+    g = inv.grade
+    if g is not None and g.basis == "derived":
+        verdict = g.grade or f"below {g.candidate}"
+        lines.append(f"  grade: {verdict} (derived: purity {100 * g.purity:.2f}%, needs {100 * g.required:.2f}%; {g.source})")
+    elif g is not None:
+        lines.append(f"  grade: {g.grade} (attested, {g.assurance})")
+    return lines
 
 
 @click.command()

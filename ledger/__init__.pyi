@@ -14,6 +14,14 @@ from ledger.attest.files import (
     load_attestation as load_attestation,
     save_attestation as save_attestation,
 )
+from ledger.attest.inventory import (
+    ProcessInventory as ProcessInventory,
+    SignedInventory as SignedInventory,
+    inventory_digest as inventory_digest,
+    load_inventory as load_inventory,
+    save_inventory as save_inventory,
+    sign_inventory as sign_inventory,
+)
 from ledger.attest.records import (
     AttestationCheck as AttestationCheck,
     GwpAttestation as GwpAttestation,
@@ -68,7 +76,12 @@ from ledger.domain.enums import (
     LotState as LotState,
     OpKind as OpKind,
     PassportStatus as PassportStatus,
+    ProcessRoute as ProcessRoute,
     Role as Role,
+)
+from ledger.domain.grade import (
+    Grade as Grade,
+    derive_grade as derive_grade,
 )
 from ledger.domain.hashing import (
     checksum_address as checksum_address,
@@ -108,6 +121,7 @@ from ledger.errors import (
     ContractRevert as ContractRevert,
     DeploymentMismatch as DeploymentMismatch,
     DisclosureError as DisclosureError,
+    GradeError as GradeError,
     IndexCorrupt as IndexCorrupt,
     IndexReadOnly as IndexReadOnly,
     IndexUnavailable as IndexUnavailable,
@@ -140,6 +154,11 @@ from ledger.figures.footprint import (
     claim_assurance as claim_assurance,
     cut_off as cut_off,
     footprint as footprint,
+)
+from ledger.figures.inventory import (
+    ProcessInventoryReport as ProcessInventoryReport,
+    lot_grade as lot_grade,
+    process_inventory as process_inventory,
 )
 from ledger.figures.lifetime import (
     lifetime_carbon as lifetime_carbon,
@@ -343,4 +362,17 @@ __all__ = [
     "unit_parents",
     "verify_attestation",
     "verify_disclosure",
+    "ProcessInventory",
+    "SignedInventory",
+    "inventory_digest",
+    "load_inventory",
+    "save_inventory",
+    "sign_inventory",
+    "ProcessRoute",
+    "Grade",
+    "derive_grade",
+    "GradeError",
+    "ProcessInventoryReport",
+    "lot_grade",
+    "process_inventory",
 ]

@@ -71,6 +71,10 @@ class AttestationError(LedgerError):
     """An attestation file or record is malformed or fails verification."""
 
 
+class GradeError(InvalidInput):
+    """An input lot does not meet the grade an operation requires (or its grade cannot be derived)."""
+
+
 class KeystoreError(LedgerError):
     """A keystore cannot be found, read, written or unlocked."""
 

@@ -49,6 +49,8 @@ from ledger import (
     LedgerError,
     LifeCycleStage,
     LotSpec,
+    ProcessInventory,
+    ProcessRoute,
     Role,
     SohRecord,
     UnitSpec,
@@ -59,6 +61,7 @@ from ledger import (
     origin_code,
     pact_footprint_v3,
     sign_attestation,
+    sign_inventory,
     start_node,
     stop_node,
     to_bytes32,
@@ -147,6 +150,34 @@ class Demo:
         d = self.base.deployment
         signed = sign_attestation(att, self.keys["verifier"], d.chain_id, d.attestations)
         return self[_holder_name(self, lot)].submit_attestation(signed)
+
+    def inventory(
+        self,
+        lot: str,
+        kwh: float,
+        renewable: float,
+        withdrawn_m3: float,
+        consumed_m3: float,
+        route: ProcessRoute = ProcessRoute.UNSPECIFIED,
+    ) -> str:
+        """The verifier signs a step's process inventory offline (illustrative figures); the lot's holder relays it."""
+        self.nonce += 1  # one nonce space with the GWP attestations
+        now = self.now()
+        inv = ProcessInventory(
+            lot_id=to_bytes32(lot),
+            energy_wh=round(kwh * 1000),
+            renewable_bps=round(renewable * 10_000),
+            water_withdrawn_litres=round(withdrawn_m3 * 1000),
+            water_consumed_litres=round(consumed_m3 * 1000),
+            route=route,
+            evidence=to_bytes32(f"inventory report {lot}"),
+            issued_at=now,
+            valid_until=now + 25 * YEAR,
+            nonce=self.nonce,
+            deadline=now + 86_400,
+        )
+        d = self.base.deployment
+        return self[_holder_name(self, lot)].submit_inventory(sign_inventory(inv, self.keys["verifier"], d.chain_id, d.attestations))
 
 
 def _holder_name(demo: Demo, lot: str) -> str:
@@ -256,6 +287,13 @@ def mine_and_refine(demo: Demo) -> None:
     r.transform(["MN-ORE-AU-01"], [LotSpec(lot_id="MNSO4-01", material="MnSO4.H2O", mass=154 * KG, composition=comp(Mn=50))])
     for lot, kg in (("NISO4-01", 3_800), ("COSO4-01", 520), ("CU-CATHODE-01", 450), ("LI2CO3-01", 1_650), ("MNSO4-01", 90)):
         demo.attest(lot, kg, LifeCycleStage.RawMaterialAcquisition)
+    # Energy and water of the refining steps (issue 19; illustrative figures), shared by their outputs like CO2e.
+    for lot, kwh, ren, wd, wc in (
+        ("NISO4-01", 5_200, 0.3, 60, 15),
+        ("COSO4-01", 1_400, 0.3, 18, 5),
+        ("LI2CO3-01", 7_800, 0.2, 95, 40),
+    ):
+        demo.inventory(lot, kwh, ren, wd, wc, ProcessRoute.HYDROMETALLURGY)
     demo.say("refined NiSO4, CoSO4, MnSO4 and Li2CO3 (copper cathode as by-product)")
     for lot in ("NISO4-01", "COSO4-01", "MNSO4-01"):
         demo.give("refiner", lot, "precursor")
@@ -320,6 +358,7 @@ def make_packs(demo: Demo, cam: str, packs: list[str], spare: int = 0) -> None:
     cl.transform([Use(lot_id=cam), graphite], outputs)
     for o in outputs:
         demo.attest(o.lot_id, 1_650, LifeCycleStage.MainProduction)
+        demo.inventory(o.lot_id, 3_900, 0.6, 25, 10)  # cell making: formation and dry rooms
     for pack, cells in zip(packs, outputs):
         demo.give("cells", cells.lot_id, "packs")
         demo["packs"].build_unit(
@@ -456,6 +495,8 @@ def recycle(demo: Demo) -> list[str]:
     rc.transform(["BLACK-MASS-01"], recovered)
     for r, kg in zip(recovered, (420, 60, 25, 240)):
         demo.attest(label_of(r.lot_id), kg, LifeCycleStage.RawMaterialAcquisition, "EU-BATT-CFB-2024")
+    # One inventory for the leaching step, attested on one output and shared by all four (methodology §10).
+    demo.inventory("R-NISO4-01", 2_400, 0.5, 30, 12, ProcessRoute.HYDROMETALLURGY)
     labels = [label_of(r.lot_id) for r in recovered]
     for label in labels:
         demo.give("recycler", label, "cathode" if label.startswith("R-LI") else "precursor")
@@ -575,6 +616,14 @@ def results(demo: Demo) -> dict[str, Any]:
             # Herfindahl-Hirschman index of the mined part per element (docs/methodology.md §9).
             "supply_hhi": {e: round(om.concentration[e].hhi) for e in ("Li", "Ni", "Co", "Mn") if e in om.concentration},
         }
+        pi = provenance.process_inventory(index, unit)
+        entry["inventory"] = {
+            "energy_kwh": round(pi.energy_kwh),
+            "renewable_share": round(pi.renewable_share, 3) if pi.renewable_share is not None else None,
+            "water_consumed_m3": round(pi.water_consumed_m3, 2),
+            "kwh_per_rated_kwh": round(pi.per_kwh.energy_kwh_per_kwh, 1) if pi.per_kwh else None,
+            "assurance": pi.assurance,
+        }
         if unit in ("LF001", "ESS001"):
             lc = provenance.lifetime_carbon(index, unit)
             entry["lifetime"] = {
@@ -609,6 +658,10 @@ def results(demo: Demo) -> dict[str, Any]:
         "seconds": round(report.seconds, 2),
     }
     summary["mines_of_LF005"] = sorted({m.label for m in tr.mines})
+    summary["grades"] = {}
+    for lot in ("NISO4-01", "LI2CO3-01", "R-LI2CO3-01", "BLACK-MASS-01"):
+        g = provenance.lot_grade(index, lot)
+        summary["grades"][lot] = None if g is None else {"grade": g.grade, "basis": g.basis, "purity": g.purity}
     index.close()
     return summary
 
@@ -641,6 +694,22 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
         + ", ".join(f"{el} {hhi:,}" for el, hhi in s["units"]["LF005"]["supply_hhi"].items())
     )
     p("LF005 traces back to: " + ", ".join(s["mines_of_LF005"]))
+    p("")
+    for unit in ("LF005", "ESS001"):
+        iv = s["units"][unit]["inventory"]
+        share = f"{100 * iv['renewable_share']:.0f}% renewable" if iv["renewable_share"] is not None else "no energy counted"
+        p(
+            f"{unit}: {iv['energy_kwh']:,} kWh cradle-to-gate ({share}, {iv['kwh_per_rated_kwh']} kWh per rated kWh), "
+            f"{iv['water_consumed_m3']} m³ water consumed; inventory assurance {iv['assurance']}"
+        )
+    grades = []
+    for lot, g in s["grades"].items():
+        if g is None:
+            grades.append(f"{lot} none (its material does not say what it is, and no grade is attested)")
+        else:
+            purity = f", purity {100 * g['purity']:.2f}%" if g["purity"] is not None else ""
+            grades.append(f"{lot} {g['grade'] or 'below grade'} ({g['basis']}{purity})")
+    p("grades: " + "; ".join(grades))
     p("")
     for unit in ("LF001", "ESS001"):
         lt = s["units"][unit]["lifetime"]

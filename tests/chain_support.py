@@ -12,7 +12,19 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger import GwpAttestation, Ledger, LifeCycleStage, NodeInfo, Role, sign_attestation, to_bytes32
+from ledger import (
+    GwpAttestation,
+    Ledger,
+    LifeCycleStage,
+    NodeInfo,
+    ProcessInventory,
+    ProcessRoute,
+    Role,
+    SignedInventory,
+    sign_attestation,
+    sign_inventory,
+    to_bytes32,
+)
 
 
 @dataclass
@@ -91,3 +103,39 @@ def relay_attestation(
     d = ledger.deployment
     assert d is not None
     return ledger.submit_attestation(sign_attestation(att, signer, d.chain_id, d.attestations))
+
+
+def sign_inventory_for(
+    ledger: Ledger,
+    signer: LocalAccount,
+    lot_id: str,
+    *,
+    kwh: float,
+    renewable: float = 0.0,
+    withdrawn_m3: float = 0.0,
+    consumed_m3: float = 0.0,
+    route: ProcessRoute = ProcessRoute.UNSPECIFIED,
+    grade: str = "",
+    nonce: int = 1,
+    days: int = 3650,
+    deadline_s: int = 3_600,
+) -> SignedInventory:
+    """Sign a process inventory for `lot_id` with `signer`, issued at the chain's time, bound to `ledger`'s deployment."""
+    now = int(ledger.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    inv = ProcessInventory(
+        lot_id=to_bytes32(lot_id),
+        energy_wh=round(kwh * 1000),
+        renewable_bps=round(renewable * 10_000),
+        water_withdrawn_litres=round(withdrawn_m3 * 1000),
+        water_consumed_litres=round(consumed_m3 * 1000),
+        route=route,
+        grade=grade,
+        evidence=to_bytes32("inventory report"),
+        issued_at=now,
+        valid_until=now + days * 86_400,
+        nonce=nonce,
+        deadline=now + deadline_s,
+    )
+    d = ledger.deployment
+    assert d is not None
+    return sign_inventory(inv, signer, d.chain_id, d.attestations)

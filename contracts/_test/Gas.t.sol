@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {RinneTest} from "./utils/RinneTest.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
-import {GwpAttestation} from "../interfaces/IGwpAttestations.sol";
+import {GwpAttestation, ProcessInventory} from "../interfaces/IGwpAttestations.sol";
 import {Composition, LotSpec, LotInput, PassportStatus, Roles} from "../types/LedgerTypes.sol";
 
 /// @notice Whole-transaction gas of each operation. Every test makes exactly one measured call and
@@ -277,6 +277,13 @@ contract GasTest is RinneTest {
         bytes memory sig = _signAttestation(VERIFIER_KEY, a);
         attestations.attest(a, address(_wallet), sig);
         vm.snapshotGasLastCall("attest (ERC-1271)");
+    }
+
+    function test_attestInventory() public {
+        ProcessInventory memory p = _inventoryFor(_lots[1].lotId, 9);
+        bytes memory sig = _signInventory(VERIFIER_KEY, p);
+        attestations.attestInventory(p, verifier, sig);
+        vm.snapshotGasLastCall("attestInventory (EOA)");
     }
 
     function test_revoke() public {

@@ -3,7 +3,14 @@ pragma solidity 0.8.28;
 
 import {RinneTest} from "./utils/RinneTest.sol";
 import {GwpAttestations} from "../GwpAttestations.sol";
-import {IGwpAttestations, GwpAttestation, AttestationRecord, LifeCycleStage} from "../interfaces/IGwpAttestations.sol";
+import {
+    IGwpAttestations,
+    GwpAttestation,
+    AttestationRecord,
+    LifeCycleStage,
+    ProcessInventory,
+    ProcessRoute
+} from "../interfaces/IGwpAttestations.sol";
 import {IRinneLedger} from "../interfaces/IRinneLedger.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
 import {LotSpec, Roles} from "../types/LedgerTypes.sol";
@@ -276,6 +283,136 @@ contract GwpAttestationsTest is RinneTest {
         assertEq(r.signer, verifier, "first signer kept");
         assertTrue(r.revoked, "still revoked");
         assertFalse(attestations.nonceUsed(otherVerifier, 5), "second signer's nonce untouched");
+    }
+
+    // ------------------------------------------------------------------------ process inventory
+
+    function _inventory(ProcessInventory memory p, address signer, bytes memory sig) internal returns (bytes32) {
+        vm.prank(outsider); // anyone may relay
+        return attestations.attestInventory(p, signer, sig);
+    }
+
+    function test_inventory_recordsAndEmits() public {
+        ProcessInventory memory p = _inventoryFor(lotId, 1);
+        bytes memory sig = _signInventory(VERIFIER_KEY, p);
+        bytes32 expectedUid = attestations.hashInventory(p);
+        (uint64 seq,) = attestations.ledgerHead();
+        vm.expectEmit(address(attestations));
+        emit IGwpAttestations.InventoryAttested(expectedUid, lotId, verifier, p, false, sig);
+        bytes32 uid = _inventory(p, verifier, sig);
+        assertEq(uid, expectedUid, "uid is the EIP-712 digest");
+        assertTrue(attestations.isValid(uid), "valid");
+        assertTrue(attestations.nonceUsed(verifier, 1), "nonce used");
+        (uint64 seq2,) = attestations.ledgerHead();
+        assertEq(seq2, seq + 1, "the head advanced over the event");
+        vm.warp(uint256(p.validUntil) + 1);
+        assertFalse(attestations.isValid(uid), "expired");
+    }
+
+    function test_inventory_sharesTheNonceBitmapWithAttestations() public {
+        // A nonce spent on an emissions figure cannot be spent again on an inventory, and the other way round.
+        _attestSigned(7);
+        ProcessInventory memory p = _inventoryFor(lotId, 7);
+        bytes memory sig = _signInventory(VERIFIER_KEY, p);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsNonceUsed.selector, verifier, 7));
+        _inventory(p, verifier, sig);
+        ProcessInventory memory q = _inventoryFor(lotId, 8);
+        _inventory(q, verifier, _signInventory(VERIFIER_KEY, q));
+        GwpAttestation memory a = _attestationFor(lotId, 8);
+        bytes memory sigA = _signAttestation(VERIFIER_KEY, a);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsNonceUsed.selector, verifier, 8));
+        _attest(a, verifier, sigA);
+    }
+
+    function test_inventory_rejectsReplayExpiryAndTampering() public {
+        ProcessInventory memory p = _inventoryFor(lotId, 3);
+        bytes memory sig = _signInventory(VERIFIER_KEY, p);
+        vm.warp(uint256(p.deadline) + 1);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsExpiredDeadline.selector, p.deadline));
+        _inventory(p, verifier, sig);
+        vm.warp(p.deadline);
+        _inventory(p, verifier, sig);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsNonceUsed.selector, verifier, 3));
+        _inventory(p, verifier, sig);
+        ProcessInventory memory q = _inventoryFor(lotId, 4);
+        bytes memory sigQ = _signInventory(VERIFIER_KEY, q);
+        q.energyWh -= 1; // less energy than was signed
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidSignature.selector, verifier));
+        _inventory(q, verifier, sigQ);
+    }
+
+    function test_inventory_rejectsImpossibleFigures() public {
+        ProcessInventory memory p = _inventoryFor(lotId, 1);
+        p.renewableBps = 10_001;
+        bytes memory sigP = _signInventory(VERIFIER_KEY, p);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidInventory.selector, lotId));
+        _inventory(p, verifier, sigP);
+        ProcessInventory memory q = _inventoryFor(lotId, 2);
+        q.waterConsumedLitres = q.waterWithdrawnLitres + 1;
+        bytes memory sigQ = _signInventory(VERIFIER_KEY, q);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidInventory.selector, lotId));
+        _inventory(q, verifier, sigQ);
+        ProcessInventory memory r = _inventoryFor(lotId, 3);
+        r.renewableBps = 10_000; // all renewable, all withdrawn water consumed: possible
+        r.waterConsumedLitres = r.waterWithdrawnLitres;
+        _inventory(r, verifier, _signInventory(VERIFIER_KEY, r));
+    }
+
+    function test_inventory_aCompetitorCannotSignForAnothersLot() public {
+        // keyedMiner is registered but neither accredited nor the holder of the refiner's lot.
+        ProcessInventory memory p = _inventoryFor(lotId, 1);
+        p.energyWh = 1; // a flattering figure for a lot it does not hold
+        bytes memory sig = _signInventory(MINER_KEY, p);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsUnauthorizedSigner.selector, keyedMiner));
+        _inventory(p, keyedMiner, sig);
+        assertFalse(attestations.nonceUsed(keyedMiner, 1), "the failed attempt used no nonce");
+    }
+
+    function test_inventory_selfDeclaredByHolderWhileActive() public {
+        LotSpec memory s = _nickelSpec();
+        _mint(keyedMiner, s);
+        ProcessInventory memory p = _inventoryFor(s.lotId, 1);
+        bytes memory sig = _signInventory(MINER_KEY, p);
+        vm.expectEmit(address(attestations));
+        emit IGwpAttestations.InventoryAttested(attestations.hashInventory(p), s.lotId, keyedMiner, p, true, sig);
+        _inventory(p, keyedMiner, sig);
+        // Once handed on, the former holder may no longer declare anything about it.
+        _transfer(s.lotId, keyedMiner, refiner);
+        ProcessInventory memory q = _inventoryFor(s.lotId, 2);
+        bytes memory sigQ = _signInventory(MINER_KEY, q);
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsUnauthorizedSigner.selector, keyedMiner));
+        _inventory(q, keyedMiner, sigQ);
+    }
+
+    function test_inventory_revokedBySignerOrAuditorOnly() public {
+        ProcessInventory memory p = _inventoryFor(lotId, 1);
+        bytes32 uid = _inventory(p, verifier, _signInventory(VERIFIER_KEY, p));
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsUnauthorizedRevoker.selector, otherVerifier));
+        vm.prank(otherVerifier);
+        attestations.revoke(uid, bytes32(0));
+        vm.expectEmit(address(attestations));
+        emit IGwpAttestations.Revoked(uid, verifier, keccak256("superseded"));
+        vm.prank(verifier);
+        attestations.revoke(uid, keccak256("superseded"));
+        assertFalse(attestations.isValid(uid), "revoked");
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsAlreadyRevoked.selector, uid));
+        vm.prank(auditor);
+        attestations.revoke(uid, bytes32(0));
+        assertEq(attestations.attestation(uid).signer, address(0), "an inventory is not an emissions record");
+    }
+
+    function test_hashInventory_bindsEveryFieldAndDiffersFromAttestations() public view {
+        ProcessInventory memory p = _inventoryFor(lotId, 1);
+        bytes32 base = attestations.hashInventory(p);
+        p.route = ProcessRoute.Pyrometallurgy;
+        assertTrue(attestations.hashInventory(p) != base, "route bound");
+        p = _inventoryFor(lotId, 1);
+        p.waterConsumedLitres += 1;
+        assertTrue(attestations.hashInventory(p) != base, "water bound");
+        p = _inventoryFor(lotId, 1);
+        p.grade = bytes32(0);
+        assertTrue(attestations.hashInventory(p) != base, "grade bound");
+        assertTrue(base != attestations.hashAttestation(_attestationFor(lotId, 1)), "its own type");
     }
 
     // ---------------------------------------------------------------------------------- revoke

@@ -22,6 +22,33 @@ struct GwpAttestation {
     uint64 deadline; // last moment the signature may be submitted on-chain
 }
 
+/// @notice How a step processed its material; for recycling, the three routes recyclers run
+/// (pyrometallurgy, hydrometallurgy, direct-to-cathode), whose recovery EU 2023/1542 Annex XII Part C measures.
+enum ProcessRoute {
+    Unspecified,
+    Pyrometallurgy,
+    Hydrometallurgy,
+    DirectToCathode,
+    Other
+}
+
+/// @notice The EIP-712 message for one process step's own (gate-to-gate) inventory beside its emissions:
+/// energy used, its renewable share, water withdrawn and consumed, and the process route.
+struct ProcessInventory {
+    bytes32 lotId; // the lot the step made
+    uint64 energyWh; // energy used by the step, Wh (electricity and fuels, final energy)
+    uint16 renewableBps; // renewable share of that energy, basis points (0..10,000)
+    uint64 waterWithdrawnLitres; // water withdrawn, litres (m³ × 1000)
+    uint64 waterConsumedLitres; // water consumed (withdrawn and not returned), litres; at most withdrawn
+    ProcessRoute route; // process route of the step
+    bytes32 grade; // the grade the step's assay found (e.g. "Ni-class1"), zero when none is claimed
+    bytes32 evidence; // hash of the inventory or assay report
+    uint64 issuedAt; // when the signer issued it (unix seconds)
+    uint64 validUntil; // when the figures stop being valid (unix seconds)
+    uint256 nonce; // per-signer, single use, any order; the same bitmap as GWP attestations
+    uint64 deadline; // last moment the signature may be submitted on-chain
+}
+
 /// @notice A stored attestation as returned by `attestation`.
 struct AttestationRecord {
     address signer; // verifier (EOA or ERC-1271 contract) or, when self-declared, the lot's holder
@@ -60,6 +87,9 @@ interface IGwpAttestations {
     error GwpAttestationsAlreadyRevoked(bytes32 uid);
     /// @notice The caller may not revoke this attestation (only its signer or an auditor may).
     error GwpAttestationsUnauthorizedRevoker(address account);
+    /// @notice The inventory's figures are impossible: a renewable share above 100 % or more water consumed
+    /// than withdrawn.
+    error GwpAttestationsInvalidInventory(bytes32 lotId);
 
     /// @notice Emitted when an attestation was recorded.
     /// @param uid Its id: the EIP-712 digest of the message.
@@ -76,7 +106,22 @@ interface IGwpAttestations {
         bool selfDeclared,
         bytes signature
     );
-    /// @notice Emitted when an attestation was revoked; the record stays.
+    /// @notice Emitted when a process inventory was recorded.
+    /// @param uid Its id: the EIP-712 digest of the message.
+    /// @param lotId The lot.
+    /// @param signer The signer.
+    /// @param inventory The signed message.
+    /// @param selfDeclared True when signed by the holder rather than an accredited verifier.
+    /// @param signature The signature, so that auditors can verify it offline.
+    event InventoryAttested(
+        bytes32 indexed uid,
+        bytes32 indexed lotId,
+        address indexed signer,
+        ProcessInventory inventory,
+        bool selfDeclared,
+        bytes signature
+    );
+    /// @notice Emitted when an attestation (GWP or process inventory) was revoked; the record stays.
     /// @param uid The attestation.
     /// @param revoker Signer or auditor.
     /// @param reason Hash of the reason document.
@@ -91,7 +136,18 @@ interface IGwpAttestations {
     /// @return uid The attestation id (the EIP-712 digest).
     function attest(GwpAttestation calldata attestation, address signer, bytes calldata signature) external returns (bytes32 uid);
 
-    /// @notice Revoke an attestation. Its signer (while an active participant) or an AUDITOR.
+    /// @notice Record a signed process inventory; callable by anyone. The same rules as `attest`: signature,
+    /// nonce (one bitmap for both kinds), deadline, validity window, and who may sign (an accredited verifier
+    /// for any existing lot; otherwise only the lot's active holder, as a self-declaration).
+    /// @param inventory The signed message.
+    /// @param signer The claimed signer (EOA or ERC-1271 contract).
+    /// @param signature 65-byte ECDSA signature (low s) or the wallet's ERC-1271 signature.
+    /// @return uid The inventory's id (the EIP-712 digest); `revoke` and `isValid` take it.
+    function attestInventory(ProcessInventory calldata inventory, address signer, bytes calldata signature)
+        external
+        returns (bytes32 uid);
+
+    /// @notice Revoke an attestation or a process inventory. Its signer (while an active participant) or an AUDITOR.
     /// @param uid The attestation.
     /// @param reason Hash of the reason document.
     function revoke(bytes32 uid, bytes32 reason) external;
@@ -116,6 +172,11 @@ interface IGwpAttestations {
     /// @param attestation The message.
     /// @return The digest (also the uid).
     function hashAttestation(GwpAttestation calldata attestation) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest of a process inventory under this contract's domain.
+    /// @param inventory The message.
+    /// @return The digest (also the uid).
+    function hashInventory(ProcessInventory calldata inventory) external view returns (bytes32);
 
     /// @notice The ledger whose registry and lots this contract consults.
     /// @return The ledger address.

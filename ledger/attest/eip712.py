@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from coincurve import PublicKey
 from eth_account.messages import SignableMessage, encode_typed_data
@@ -25,6 +25,9 @@ from ledger.attest.records import (
 )
 from ledger.domain.hashing import keccak
 from ledger.errors import AttestationError, InvalidInput, SignatureError
+
+if TYPE_CHECKING:
+    from ledger.attest.inventory import SignedInventory
 
 DOMAIN_NAME = "Rinne GWP Attestations"
 DOMAIN_VERSION = "1"
@@ -207,7 +210,7 @@ def _checksum(address: bytes) -> str:
 
 
 def verify_attestation(
-    signed: SignedAttestation,
+    signed: SignedAttestation | SignedInventory,
     *,
     now: int | None = None,
     chain_id: int | None = None,
@@ -216,7 +219,7 @@ def verify_attestation(
     erc1271_check: Callable[[str, bytes, bytes], bool] | None = None,
     delegated: bool = False,
 ) -> AttestationCheck:
-    """Verify a signed attestation offline, the way the contract would, and list what is wrong.
+    """Verify a signed attestation (or process inventory) offline, the way the contract would, and list what is wrong.
 
     ``chain_id`` and ``contract`` are the domain the caller expects; when given and different from the
     attestation's own, "wrong-chain" / "wrong-contract" is reported. ``now`` defaults to the clock.
@@ -243,7 +246,7 @@ def verify_attestation(
     if contract is not None and contract.lower() != signed.contract.lower():
         problems.append("wrong-contract")
 
-    digest = _digest(signed.attestation, signed.chain_id, bytes.fromhex(signed.contract[2:]))
+    digest = signed.digest
     signature = bytes.fromhex(signed.signature[2:])
     recovered: str | None = None
     if is_contract and delegated:
@@ -264,7 +267,7 @@ def verify_attestation(
             problems.append(problem)
 
     t = int(time.time()) if now is None else now
-    a = signed.attestation
+    a = signed.attestation if isinstance(signed, SignedAttestation) else signed.inventory
     if t > a.valid_until:
         problems.append("expired")
     if t < a.issued_at:

@@ -1,17 +1,19 @@
-"""Every attestation re-verified offline, with the signer's code as it was at the block it was relayed."""
+"""Every attestation and process inventory re-verified offline, with the signer's code as it was at the block it was relayed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ledger import errors
 from ledger.attest.eip712 import delegation_target, verify_attestation
+from ledger.attest.inventory import ProcessInventory, SignedInventory
 from ledger.attest.records import GwpAttestation, SignedAttestation
 from ledger.auditor.storage import RPC_BATCH
 from ledger.chain.erc1271 import erc1271_approves
 from ledger.chain.rpc import batch
 from ledger.domain.ids import label_of
+from ledger.replay.records import AttRec, InvRec
 from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
@@ -27,7 +29,8 @@ def _signer_codes(w3: Web3, st: LedgerState, after_block: int = -1) -> dict[tupl
     The contract (OpenZeppelin SignatureChecker) chose ECDSA or ERC-1271 by the signer's code when it
     relayed the attestation; the code now says nothing about that (an EOA may have delegated its account
     with EIP-7702 since, or a delegation may have been cleared)."""
-    pairs = sorted({(a.signer, a.block) for a in st.attestations.values() if a.block > after_block})
+    records: list[AttRec | InvRec] = [*st.attestations.values(), *st.inventories.values()]
+    pairs = sorted({(a.signer, a.block) for a in records if a.block > after_block})
     codes: dict[tuple[str, int], str] = {}
     for start in range(0, len(pairs), RPC_BATCH):
         part = pairs[start : start + RPC_BATCH]
@@ -52,30 +55,10 @@ def _check_attestations(
     w3 = ledger.w3
     codes = _signer_codes(w3, st, after_block)
     checked = 0
-    for att in st.attestations.values():
-        if att.block <= after_block:
-            continue  # verified by the audit that wrote the checkpoint
+    for att, signed, error in _signed_records(deployment, st, after_block):
         checked += 1
-        try:
-            signed = SignedAttestation(
-                attestation=GwpAttestation(
-                    lot_id=att.lot_id,
-                    emissions_grams=att.emissions_grams,
-                    stage=att.stage,
-                    methodology=att.methodology,
-                    evidence=att.evidence,
-                    issued_at=att.issued_at,
-                    valid_until=att.valid_until,
-                    nonce=att.nonce,
-                    deadline=att.deadline,
-                ),
-                signer=att.signer,
-                signature=att.signature,
-                chain_id=deployment.chain_id,
-                contract=deployment.attestations,
-            )
-        except Exception as exc:  # a malformed record cannot even be parsed
-            flag("bad-signature", att.uid, f"attestation cannot be parsed: {str(exc).splitlines()[0]}", att.block)
+        if signed is None:  # a malformed record cannot even be parsed
+            flag("bad-signature", att.uid, f"attestation cannot be parsed: {error}", att.block)
             continue
         if signed.digest != att.uid:
             flag("bad-signature", att.uid, "uid is not the EIP-712 digest of the signed message", att.block)
@@ -127,3 +110,67 @@ def _check_attestations(
                 att.block,
             )
     return checked
+
+
+def _signed_records(
+    deployment: Deployment, st: LedgerState, after_block: int
+) -> Iterator[tuple[AttRec | InvRec, SignedAttestation | SignedInventory | None, str]]:
+    """Every GWP attestation and process inventory relayed after `after_block`, rebuilt as the message it signed
+    (None and the reason when the record cannot be parsed); those before were verified by the checkpoint's audit."""
+    for att in st.attestations.values():
+        if att.block <= after_block:
+            continue
+        try:
+            yield (
+                att,
+                SignedAttestation(
+                    attestation=GwpAttestation(
+                        lot_id=att.lot_id,
+                        emissions_grams=att.emissions_grams,
+                        stage=att.stage,
+                        methodology=att.methodology,
+                        evidence=att.evidence,
+                        issued_at=att.issued_at,
+                        valid_until=att.valid_until,
+                        nonce=att.nonce,
+                        deadline=att.deadline,
+                    ),
+                    signer=att.signer,
+                    signature=att.signature,
+                    chain_id=deployment.chain_id,
+                    contract=deployment.attestations,
+                ),
+                "",
+            )
+        except Exception as exc:
+            yield att, None, str(exc).splitlines()[0]
+    for inv in st.inventories.values():
+        if inv.block <= after_block:
+            continue
+        try:
+            yield (
+                inv,
+                SignedInventory(
+                    inventory=ProcessInventory(
+                        lot_id=inv.lot_id,
+                        energy_wh=inv.energy_wh,
+                        renewable_bps=inv.renewable_bps,
+                        water_withdrawn_litres=inv.water_withdrawn_l,
+                        water_consumed_litres=inv.water_consumed_l,
+                        route=inv.route,
+                        grade="0x" + inv.grade.hex(),
+                        evidence=inv.evidence,
+                        issued_at=inv.issued_at,
+                        valid_until=inv.valid_until,
+                        nonce=inv.nonce,
+                        deadline=inv.deadline,
+                    ),
+                    signer=inv.signer,
+                    signature=inv.signature,
+                    chain_id=deployment.chain_id,
+                    contract=deployment.attestations,
+                ),
+                "",
+            )
+        except Exception as exc:
+            yield inv, None, str(exc).splitlines()[0]

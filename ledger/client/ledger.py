@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ledger.attest.inventory import SignedInventory
     from ledger.attest.records import SignedAttestation
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -148,11 +149,51 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
         inputs = [self._input(Use(lot_id=lot.lot_id), lot)[0] for lot in lots]
         return self._send("ledger", "merge", inputs, out.abi())
 
-    def transform(self, inputs: Sequence[str | Use], outputs: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
+    def transform(
+        self,
+        inputs: Sequence[str | Use],
+        outputs: Sequence[LotSpec],
+        loss: Composition | None = None,
+        *,
+        require_grade: str | Mapping[str, str] | None = None,
+    ) -> Receipt:
         """Consume inputs and create outputs (PRODUCER roles). Without `loss`, the loss is what the
-        inputs give beyond the outputs, per element; it may not be negative."""
-        ins, used = self._inputs(inputs)
+        inputs give beyond the outputs, per element; it may not be negative.
+
+        `require_grade` (one grade for every input, or input lot id → grade) refuses, before anything is sent,
+        an input whose element content does not meet the grade (``ledger.domain.grade``): GradeError, one line.
+        """
+        uses = [u if isinstance(u, Use) else Use(lot_id=u) for u in inputs]
+        if require_grade is not None:
+            self._check_grades(uses, require_grade)
+        ins, used = self._inputs(uses)
         return self._send("ledger", "transform", ins, [o.abi() for o in outputs], declared_loss(used, outputs, loss))
+
+    def _check_grades(self, uses: Sequence[Use], required: str | Mapping[str, str]) -> None:
+        from ledger.domain.grade import derive_grade, known_grade
+
+        wanted = {id_bytes(k): v for k, v in required.items()} if isinstance(required, Mapping) else None
+        for use in uses:
+            grade = wanted.get(id_bytes(use.lot_id)) if wanted is not None else required if isinstance(required, str) else None
+            if grade is None:
+                continue
+            rule = known_grade(grade)
+            if rule is None:
+                raise errors.GradeError(f"unknown grade {grade!r}")
+            lot = self.lot(use.lot_id)
+            material = lot.material_label or ""
+            held = held_composition(lot)
+            got = derive_grade(material, lot.mass, held.total)
+            if got is None or got.candidate != rule.grade:
+                raise errors.GradeError(
+                    f"{label_of(use.lot_id)} ({material or 'no material'}) cannot be graded {rule.grade}: "
+                    "its material does not name that compound"
+                )
+            if got.grade is None:
+                raise errors.GradeError(
+                    f"{label_of(use.lot_id)} is below {rule.grade}: purity {got.purity:.4%}, "
+                    f"the grade needs {rule.min_purity:.2%} ({rule.source})"
+                )
 
     def freeze(self, lot_id: str, reason: str = "") -> Receipt:
         """Freeze a lot under investigation (AUDITOR)."""
@@ -345,6 +386,20 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
             )
         self._wait_for_chain_time(signed.attestation.issued_at)
         self._send("attestations", "attest", *to_contract_args(signed))
+        return str(signed.uid)
+
+    def submit_inventory(self, signed: SignedInventory) -> str:
+        """Relay a signed process inventory on-chain (any account may) and return its uid (see :meth:`submit_attestation`)."""
+        from ledger.attest.inventory import to_inventory_args
+
+        d = self._deployment()
+        if signed.chain_id != self.chain_id or to_checksum_address(signed.contract) != d.attestations:
+            raise errors.AttestationError(
+                f"process inventory is bound to chain {signed.chain_id} contract {signed.contract}; this ledger is "
+                f"chain {self.chain_id} contract {d.attestations} (a replay from another deployment?)"
+            )
+        self._wait_for_chain_time(signed.inventory.issued_at)
+        self._send("attestations", "attestInventory", *to_inventory_args(signed))
         return str(signed.uid)
 
     def _wait_for_chain_time(self, at: int) -> None:

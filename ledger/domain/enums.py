@@ -82,6 +82,38 @@ class OpKind(IntEnum):
     REMANUFACTURE = 7
 
 
+class ProcessRoute(IntEnum):
+    """Process route of a step (``ProcessRoute`` in ``IGwpAttestations.sol``); the recycling routes are
+    those whose recovery EU 2023/1542 Annex XII Part C measures."""
+
+    UNSPECIFIED = 0
+    PYROMETALLURGY = 1
+    HYDROMETALLURGY = 2
+    DIRECT_TO_CATHODE = 3
+    OTHER = 4
+
+    @property
+    def word(self) -> str:
+        """The route as the command line and exports spell it: ``direct-to-cathode``."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, value: object) -> ProcessRoute:
+        """Read a route from its word (any case, dashes or underscores), its name or its number."""
+        if isinstance(value, ProcessRoute):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(value)
+        if isinstance(value, str):
+            if value.isdigit():
+                return cls(int(value))
+            key = value.strip().upper().replace("-", "_").replace(" ", "_")
+            if key in cls.__members__:
+                return cls[key]
+        words = ", ".join(r.word for r in cls)
+        raise ValueError(f"unknown process route {value!r}; routes are {words}")
+
+
 #: Operations that make battery units out of battery units: a unit made by one has a lineage of units
 #: (Art. 77(6): its passport links to the original's), and its SOH history continues theirs.
 UNIT_FROM_UNITS = frozenset({OpKind.REPURPOSE, OpKind.DISMANTLE, OpKind.REMANUFACTURE})

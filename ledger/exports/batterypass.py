@@ -153,6 +153,9 @@ FIELD_POINT: dict[str, int] = {
     "extensions.rinne.statusHistory": 4,
     "extensions.rinne.stateOfHealthHistory": 4,
     "extensions.rinne.lifetimeCarbon": 4,
+    # Energy, renewable energy share and water of the supply chain (issue 19): not an Annex XIII item, so not
+    # public; shown with the detailed composition to persons with a legitimate interest (point 2).
+    "extensions.rinne.processInventory": 2,
     # The attestations behind the footprint, one by one (signer, lot, stage, figure, status): the verification
     # records that prove the Art. 7 declaration complies, i.e. the results of test reports of point 3, for
     # notified bodies, market surveillance authorities and the Commission. The public sees the figure and its

@@ -32,6 +32,7 @@ from ledger.exports.batterypass import (
 from ledger.exports.common import chain_context, held_vector
 from ledger.exports.passport_id import passport_url, unique_identifier
 from ledger.figures.footprint import Footprint, footprint_of
+from ledger.figures.inventory import ProcessInventoryReport, process_inventory_of
 from ledger.figures.lifetime import lifetime_carbon_of
 from ledger.figures.origin import origin_mix_of
 from ledger.figures.regulation import Art7Parameters, active_materials_of, art7_figure
@@ -175,6 +176,7 @@ def battery_passport(
     fp = footprint_of(st, uid, at=when)
     om = origin_mix_of(st, uid)
     lc = lifetime_carbon_of(st, uid, at=when)
+    inv = process_inventory_of(st, uid, at=when)
     am = active_materials_of(st, uid)
     kwh = unit.rated_wh / 1000
     a7 = art7_figure(fp, kwh, art7)
@@ -363,9 +365,34 @@ def battery_passport(
                 "kgCo2ePerKwhDelivered": lc.kg_co2e_per_kwh_delivered,
                 "lives": lc.lives,
             },
+            "processInventory": inventory_entry(inv, a7.lifetime_kwh),
         }
     }
     return filter_tier(doc, tier)
+
+
+def inventory_entry(inv: ProcessInventoryReport, lifetime_kwh: float | None = None) -> dict[str, Any]:
+    """The passport's ``extensions.rinne.processInventory``: cradle-to-gate energy, its renewable share and water
+    (docs/methodology.md §10), also per kWh of the Art. 7 lifetime energy when its parameters are known. Battery Pass ``circularity.renewableContent`` is the share of renewable *material*
+    (DIN DKE Spec 99100 6.6.2.11), not of renewable energy, so the energy share is reported here, never there."""
+    pk = inv.per_kwh
+    return {
+        "energyKwh": inv.energy_kwh,
+        "renewableEnergyKwh": inv.renewable_kwh,
+        "renewableEnergySharePercent": 100 * inv.renewable_share if inv.renewable_share is not None else None,
+        "waterWithdrawnM3": inv.water_withdrawn_m3,
+        "waterConsumedM3": inv.water_consumed_m3,
+        "routesKwh": inv.routes,
+        "energyKwhPerRatedKwh": pk.energy_kwh_per_kwh if pk else None,
+        "waterConsumedM3PerRatedKwh": pk.water_consumed_m3_per_kwh if pk else None,
+        "energyKwhPerKwhDelivered": pk.energy_kwh_per_kwh_delivered if pk else None,
+        # The Art. 7 functional unit (usable energy x cycles per year x years of service), as the footprint's `art7`.
+        "energyKwhPerKwhLifetimeEnergy": inv.energy_kwh / lifetime_kwh if lifetime_kwh else None,
+        "waterConsumedM3PerKwhLifetimeEnergy": inv.water_consumed_m3 / lifetime_kwh if lifetime_kwh else None,
+        "assurance": inv.assurance,
+        "weakestLinks": inv.weakest,
+        "excludedEnergyKwh": inv.excluded_energy_kwh,
+    }
 
 
 def passport_qr(passport: dict[str, Any], kind: str = "svg") -> bytes:

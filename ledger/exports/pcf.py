@@ -6,13 +6,14 @@ import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.domain.composition import ELEMENTS
-from ledger.domain.enums import LotKind
+from ledger.domain.enums import LotKind, LotState
 from ledger.domain.ids import id_bytes, label_of, origin_country
 from ledger.domain.times import iso_time
 from ledger.exports.common import chain_context, held_vector
 from ledger.exports.pact import PACT_SPEC_VERSION, decimal_string, standards_of
 from ledger.exports.passport import PACT_V2_SPEC_VERSION
 from ledger.figures.footprint import cut_off, footprint_of
+from ledger.figures.inventory import process_inventory_of
 from ledger.figures.source import Source, judged_at, upstream_state
 
 if TYPE_CHECKING:
@@ -22,6 +23,31 @@ if TYPE_CHECKING:
 
 #: dataSchema of the Rinne extension inside PACT footprints (lot id and mass, so an audit can match it).
 PACT_EXTENSION_SCHEMA = "urn:rinne:pact-extension:1"
+#: dataSchema of the second Rinne extension: the process inventory behind the footprint (issue 19).
+PACT_INVENTORY_SCHEMA = "urn:rinne:pact-extension:process-inventory:1"
+
+
+def inventory_extension(st: LedgerState, lot_id: bytes, when: int) -> dict[str, Any]:
+    """The PACT extension with a lot's cradle-to-gate energy, renewable share and water (docs/methodology.md §10),
+    per declared unit like the footprint (per kg of a material lot, per piece of a unit)."""
+    inv = process_inventory_of(st, lot_id, at=when)
+    lot = st.lots[lot_id]
+    per = 1.0 if lot.kind == LotKind.UNIT else (lot.mass0 if lot.state == LotState.CONSUMED else lot.mass) / 1000
+    per = per or 1.0
+    return {
+        "specVersion": "2.0.0",
+        "dataSchema": PACT_INVENTORY_SCHEMA,
+        "data": {
+            "declaredUnit": "piece" if lot.kind == LotKind.UNIT else "kilogram",
+            "energyKwhPerDeclaredUnit": inv.energy_kwh / per,
+            "renewableEnergySharePercent": 100 * inv.renewable_share if inv.renewable_share is not None else None,
+            "waterWithdrawnM3PerDeclaredUnit": inv.water_withdrawn_m3 / per,
+            "waterConsumedM3PerDeclaredUnit": inv.water_consumed_m3 / per,
+            "routesKwh": inv.routes,
+            "assuranceLevel": inv.assurance,
+            "excludedEnergyKwh": inv.excluded_energy_kwh,
+        },
+    }
 
 
 _NAMESPACE = uuid.UUID("6f0c4c55-5b0e-4f44-9d2a-7e1b2c0d9a31")
@@ -154,7 +180,8 @@ def pact_footprint(
                     "excludedKgCo2e": fp.excluded_kg,
                     "judgedAt": iso_time(when),
                 },
-            }
+            },
+            inventory_extension(b.st, lid, when),
         ],
     }
     country = origin_country(lot.origin)
@@ -268,7 +295,8 @@ def pact_footprint_v3(
                     "inputPfIds": inputs,
                     "unmappedMethodologies": unmapped,
                 },
-            }
+            },
+            inventory_extension(b.st, lid, when),
         ],
     }
     return doc

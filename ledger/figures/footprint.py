@@ -14,7 +14,7 @@ from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.stages import STAGES
 from ledger.domain.times import UnixTime
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
-from ledger.replay.records import AttRec, LotRec, OpRec
+from ledger.replay.records import AttRec, InvRec, LotRec, OpRec
 from ledger.replay.state import LedgerState
 
 #: Assurance levels from weakest to strongest. "n/a" (splits and merges need no attestation) ranks last.
@@ -132,7 +132,7 @@ class ClaimAssurance(Report):
 _NOW = 1 << 62  # an event position after every real one: "judged now"
 
 
-def attestation_status(att: AttRec, at: int, pos: int | None = None) -> AttestationStatus:
+def attestation_status(att: AttRec | InvRec, at: int, pos: int | None = None) -> AttestationStatus:
     """Judge one attestation for a use at unix time `at` (event position `pos`; None: not yet used).
 
     Revoked whenever revoked (a revocation withdraws the figure); relayed after the use: a self-declaration
@@ -151,7 +151,7 @@ def attestation_status(att: AttRec, at: int, pos: int | None = None) -> Attestat
     return "self-declared" if att.self_declared else "verified"
 
 
-def is_late(att: AttRec, pos: int | None) -> bool:
+def is_late(att: AttRec | InvRec, pos: int | None) -> bool:
     """Whether `att` was relayed after the use at event position `pos`."""
     return pos is not None and att.pos > pos
 

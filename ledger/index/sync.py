@@ -98,12 +98,12 @@ def _derive(
         outs.extend((eid, k, lot) for k, lot in enumerate(a["outputs"]))
     elif name == "UnitCreated":
         units.append((topics[1],))
-    elif name == "Attested":
+    elif name in ("Attested", "InventoryAttested"):
         atts.append((topics[1], topics[2], eid))
 
 
 #: Events that give relation rows (:func:`_derive`).
-_DERIVED = frozenset(("LotCreated", "LotsTransformed", "UnitCreated", "Attested"))
+_DERIVED = frozenset(("LotCreated", "LotsTransformed", "UnitCreated", "Attested", "InventoryAttested"))
 
 #: Logs one eth_getLogs response of a sync aims at (a single block can hold more: it is not split).
 _TARGET_LOGS = 5_000
@@ -119,7 +119,7 @@ def _key_position(name: str, n_topics: int) -> int:
     """Which topic is the key of an event (the lot, unit, uid or account it is about); 0 for none."""
     if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or n_topics < 2:
         return 0
-    if name == "Attested":
+    if name in ("Attested", "InventoryAttested"):
         return 2 if n_topics > 2 else 0  # the lot
     return 1  # lot, unit, uid (Revoked) or account (registry)
 

@@ -73,6 +73,21 @@ _ATTESTATION_TIMES = ("issued_at", "valid_until", "deadline")
 #: Event fields in grams, named with their unit in the records (docs/json.md: the unit in the key).
 _GRAMS = {"mass": "mass_g", "usedMasses": "used_masses_g"}
 
+_INVENTORY_FIELDS = (
+    "lot_id",
+    "energy_wh",
+    "renewable_bps",
+    "water_withdrawn_litres",
+    "water_consumed_litres",
+    "route",
+    "grade",
+    "evidence",
+    "issued_at",
+    "valid_until",
+    "nonce",
+    "deadline",
+)
+
 
 def _snake(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
@@ -139,6 +154,10 @@ def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
             out.update(zip(_ATTESTATION_FIELDS, (_plain(v) for v in value)))
             for k in _ATTESTATION_TIMES:
                 out[k] = iso_time(out[k])
+        elif name == "inventory":
+            out.update(zip(_INVENTORY_FIELDS, (_plain(v) for v in value)))
+            for k in _ATTESTATION_TIMES:
+                out[k] = iso_time(out[k])
         else:
             out[_snake(name)] = _plain(value)
     if ev.name == "LotsTransformed":
@@ -181,8 +200,8 @@ def participants(source: EventIndex | LedgerState) -> list[Participant]:
 def lot_history(index: EventIndex, lot_id: str | bytes) -> list[dict[str, Any]]:
     """Return every event that mentions a lot or unit, oldest first, each with its block and time.
 
-    Covers its creation and updates, offers, freezes, passport events, the attestations of it and
-    their revocations, and the LotsTransformed events where it is an input or an output (with
+    Covers its creation and updates, offers, freezes, passport events, the attestations and process
+    inventories of it and their revocations, and the LotsTransformed events where it is an input or an output (with
     ``role`` "input" / "output"). Field names are the ABI's in snake_case (``lot_id``, ``rated_wh``,
     ``used_masses_g``: a mass field's name carries its unit); an attestation's signed fields sit flat
     beside ``uid`` and ``signer``.
@@ -190,7 +209,7 @@ def lot_history(index: EventIndex, lot_id: str | bytes) -> list[dict[str, Any]]:
     lot = id_bytes(lot_id)
     where = (
         f"e.id IN (SELECT id FROM events WHERE key = ?1 AND ((contract = {LEDGER} AND name IN ({_names(_LOT_EVENTS)}))"
-        f" OR (contract = {ATTESTATIONS} AND name = 'Attested'))"
+        f" OR (contract = {ATTESTATIONS} AND name IN ('Attested', 'InventoryAttested')))"
         " UNION SELECT op FROM op_in WHERE lot_id = ?1 UNION SELECT op FROM op_out WHERE lot_id = ?1"
         f" UNION SELECT id FROM events WHERE contract = {ATTESTATIONS} AND name = 'Revoked'"
         " AND key IN (SELECT uid FROM attested WHERE lot_id = ?1))"

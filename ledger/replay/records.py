@@ -154,6 +154,32 @@ class AttRec:
 
 
 @dataclass(slots=True)
+class InvRec:
+    """A process inventory (energy, water, route, assayed grade) as relayed on-chain."""
+
+    uid: bytes
+    lot_id: bytes
+    signer: str
+    energy_wh: int
+    renewable_bps: int
+    water_withdrawn_l: int
+    water_consumed_l: int
+    route: int
+    grade: bytes
+    evidence: bytes
+    issued_at: int
+    valid_until: int
+    nonce: int
+    deadline: int
+    self_declared: bool
+    signature: bytes
+    pos: int
+    block: int
+    timestamp: int
+    revoked: tuple[int, int, str, bytes] | None = None  # (pos, timestamp, revoker, reason)
+
+
+@dataclass(slots=True)
 class ParticipantRec:
     """A registry entry and its history."""
 

@@ -19,6 +19,7 @@ from ledger.replay.records import (
     ZERO_COMP,
     AttRec,
     Comp,
+    InvRec,
     Issue,
     LotRec,
     N,
@@ -42,6 +43,8 @@ class LedgerState:
         self.units: dict[bytes, UnitRec] = {}
         self.attestations: dict[bytes, AttRec] = {}
         self.by_lot: dict[bytes, list[bytes]] = {}  # lot id -> attestation uids
+        self.inventories: dict[bytes, InvRec] = {}
+        self.inventories_by_lot: dict[bytes, list[bytes]] = {}  # lot id -> process inventory uids
         self.participants: dict[str, ParticipantRec] = {}
         self.admin: str | None = None
         self.issues: list[Issue] = []
@@ -74,6 +77,10 @@ class LedgerState:
     def attestations_of(self, lot_id: bytes) -> list[AttRec]:
         """Return the attestations relayed for a lot, in chain order."""
         return [self.attestations[u] for u in self.by_lot.get(lot_id, ())]
+
+    def inventories_of(self, lot_id: bytes) -> list[InvRec]:
+        """Return the process inventories relayed for a lot, in chain order."""
+        return [self.inventories[u] for u in self.inventories_by_lot.get(lot_id, ())]
 
     # -------------------------------------------------------------------------- replay
 
@@ -481,24 +488,68 @@ class LedgerState:
         if lot_id != rec.lot_id and self.strict:
             self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
         if self.strict and rec.self_declared:
-            lot = self.lots.get(rec.lot_id)
-            if lot is None or lot.holder != rec.signer or not self._active(rec.signer):
-                self._issue(
-                    "unaccredited-signer",
-                    "a self-declared figure was signed by someone who was not the lot's active holder",
-                    uid,
-                    block,
-                )
-            elif lot.state != LotState.ACTIVE:
-                self._issue(
-                    "unaccredited-signer",
-                    f"a self-declared figure was relayed for a lot already {LotState(lot.state).name.lower()}",
-                    uid,
-                    block,
-                )
+            self._check_self_declared(rec.lot_id, rec.signer, uid, block)
+
+    def _check_self_declared(self, lot_id: bytes, signer: str, uid: bytes, block: int) -> None:
+        """What the contract enforces of a self-declaration (GWP or inventory): the lot's active holder, while Active."""
+        lot = self.lots.get(lot_id)
+        if lot is None or lot.holder != signer or not self._active(signer):
+            self._issue(
+                "unaccredited-signer",
+                "a self-declared figure was signed by someone who was not the lot's active holder",
+                uid,
+                block,
+            )
+        elif lot.state != LotState.ACTIVE:
+            self._issue(
+                "unaccredited-signer",
+                f"a self-declared figure was relayed for a lot already {LotState(lot.state).name.lower()}",
+                uid,
+                block,
+            )
+
+    def _on_InventoryAttested(self, a: dict[str, Any], block: int, ts: int) -> None:
+        (lot_id, energy, bps, withdrawn, consumed, route, grade, evidence, issued, valid_until, nonce, deadline) = a["inventory"]
+        uid = a["uid"]
+        rec = InvRec(
+            uid=uid,
+            lot_id=a["lotId"],
+            signer=a["signer"].lower(),
+            energy_wh=energy,
+            renewable_bps=bps,
+            water_withdrawn_l=withdrawn,
+            water_consumed_l=consumed,
+            route=route,
+            grade=grade,
+            evidence=evidence,
+            issued_at=issued,
+            valid_until=valid_until,
+            nonce=nonce,
+            deadline=deadline,
+            self_declared=bool(a["selfDeclared"]),
+            signature=a["signature"],
+            pos=self._pos,
+            block=block,
+            timestamp=ts,
+        )
+        if uid in self.inventories and self.strict:
+            self._issue("duplicate-attestation", "a process inventory uid was relayed twice", uid, block)
+        self.inventories[uid] = rec
+        self.inventories_by_lot.setdefault(rec.lot_id, []).append(uid)
+        if lot_id != rec.lot_id and self.strict:
+            self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
+        if self.strict and (bps > 10_000 or consumed > withdrawn):
+            self._issue(
+                "invalid-inventory",
+                "a process inventory with more than 100 % renewable or more water consumed than withdrawn",
+                uid,
+                block,
+            )
+        if self.strict and rec.self_declared:
+            self._check_self_declared(rec.lot_id, rec.signer, uid, block)
 
     def _on_Revoked(self, a: dict[str, Any], block: int, ts: int) -> None:
-        rec = self.attestations.get(a["uid"])
+        rec: AttRec | InvRec | None = self.attestations.get(a["uid"]) or self.inventories.get(a["uid"])
         if rec is None:
             if self.strict:
                 self._issue("unknown-attestation", "a revocation names an unknown attestation", a["uid"], block)

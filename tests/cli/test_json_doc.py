@@ -215,6 +215,22 @@ def outputs(world: Rinne, tmp_path_factory: pytest.TempPathFactory) -> dict[tupl
     r("gwp verify", str(att), "--on-chain", variant="--on-chain")
     r("gwp verify", str(att))
     r("gwp verify", out[("gwp sign", "")]["uid"], variant="uid")
+    inv = tmp / "doc.inv.json"
+    r(
+        "gwp inventory sign",
+        "DOC-CAM",
+        "--energy",
+        "1.2MWh",
+        "--renewable",
+        "35%",
+        "--issued-at",
+        issued,
+        "--account",
+        "verifier",
+        "-o",
+        str(inv),
+    )
+    w("gwp inventory submit", str(inv), account="cam")
     r("gwp list")
     r("trace", "DOC-CAM")
     r("verify", "DOC-CAM")

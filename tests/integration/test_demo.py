@@ -82,6 +82,11 @@ def test_demo_plays_the_loop_and_the_audit_passes(played) -> None:
         assert (out / name).stat().st_size > 100, name
     assert json.loads((out / "audit.json").read_text())["flags"] == []
     assert summary["seconds"] < 120
+    # Issue 19: energy and water roll up to every pack; grades follow from the element content.
+    for unit in ("LF005", "ESS001"):
+        iv = units[unit]["inventory"]
+        assert iv["energy_kwh"] > 0 and 0 < iv["renewable_share"] < 1 and iv["water_consumed_m3"] > 0, unit
+    assert summary["grades"]["LI2CO3-01"]["grade"] == "Li2CO3-battery" and summary["grades"]["BLACK-MASS-01"] is None
 
 
 def _passports(out: Path) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ This module is data, transcribed from DESIGN.md §3 and the NatSpec of the inter
   build units; SECOND_LIFE repurposes; PACK_ASSEMBLER, SECOND_LIFE or RECYCLER
   dismantle a unit into modules; PACK_ASSEMBLER or SECOND_LIFE remanufacture; RECYCLER recycles; AUDITOR freezes; the holder, or a
   DIAGNOSTICIAN the holder authorised for that unit, records and corrects SOH (issue 11 class 4);
-  anyone relays a signed attestation; its signer or an AUDITOR revokes it.
+  anyone relays a signed attestation or process inventory; its signer or an AUDITOR revokes it.
 
 `tests/security/test_access_matrix.py` checks every cell against a real deployment and
 `scripts/security_matrix.py` renders the same data as the table in docs/security.md.
@@ -218,6 +218,13 @@ CASES: list[Case] = [
     ),
     # Attestations.
     Case("attest", "attestations", "attest", "relay a verifier's signature", Rule("anyone (the signer is checked)", anyone=True)),
+    Case(
+        "attestInventory",
+        "attestations",
+        "attestInventory",
+        "relay a verifier's process inventory",
+        Rule("anyone (the signer is checked)", anyone=True),
+    ),
     Case("revoke", "attestations", "revoke", "own attestation", Rule("signer or AUDITOR", relation=True, or_roles=AUDITOR)),
     Case(
         "revoke-other",

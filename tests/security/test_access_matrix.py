@@ -21,8 +21,21 @@ from conftest import call_as, resync
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger import Composition, GwpAttestation, LifeCycleStage, LotSpec, PassportStatus, Role, SohRecord, UnitSpec, sign_attestation
+from ledger import (
+    Composition,
+    GwpAttestation,
+    LifeCycleStage,
+    LotSpec,
+    PassportStatus,
+    ProcessInventory,
+    Role,
+    SohRecord,
+    UnitSpec,
+    sign_attestation,
+    sign_inventory,
+)
 from ledger.attest.eip712 import to_contract_args
+from ledger.attest.inventory import to_inventory_args
 from ledger.chain.rpc import call
 from ledger.domain.ids import to_bytes32
 
@@ -76,6 +89,7 @@ class World:
     own_uid: dict[str, bytes] = field(default_factory=dict)
     other_uid: bytes = b""
     relay: tuple[Any, ...] = ()
+    relay_inventory: tuple[Any, ...] = ()
 
     def addr(self, key: str) -> str:
         return self.accounts[key].address
@@ -176,6 +190,19 @@ def build_world(chain: Any) -> World:
     src.submit_attestation(other)
     w.other_uid = other.digest
     w.relay = to_contract_args(signed("H-src", w.accounts["verifier2"], 2))
+    inventory = ProcessInventory(
+        lot_id=to_bytes32("H-src"),
+        energy_wh=1_000,
+        renewable_bps=0,
+        water_withdrawn_litres=0,
+        water_consumed_litres=0,
+        evidence="0x" + "00" * 32,
+        issued_at=now - 60,
+        valid_until=now + 10 * 365 * 86400,
+        nonce=3,
+        deadline=now + 30 * 86400,
+    )
+    w.relay_inventory = to_inventory_args(sign_inventory(inventory, w.accounts["verifier2"], d.chain_id, d.attestations))
     # Last: the roleless party loses its role, the suspended party is suspended.
     admin.revoke_roles(w.addr("no_roles"), Role.OEM)
     admin.suspend(w.addr("suspended"), "matrix")
@@ -238,6 +265,7 @@ ARGS: dict[str, Callable[[World, Caller], tuple[Any, ...]]] = {
     "recycle": lambda w, c: _recycle(w.lot_of(c, "W")),
     "recycle-other": lambda w, c: _recycle("W-src"),
     "attest": lambda w, c: w.relay,
+    "attestInventory": lambda w, c: w.relay_inventory,
     "revoke": lambda w, c: (w.own_uid.get(c.key, w.other_uid), ZERO),
     "revoke-other": lambda w, c: (w.other_uid, ZERO),
 }

@@ -5,7 +5,7 @@ import {Vm} from "./Vm.sol";
 import {RinneLedger} from "../../RinneLedger.sol";
 import {GwpAttestations} from "../../GwpAttestations.sol";
 import {IRinneLedger} from "../../interfaces/IRinneLedger.sol";
-import {GwpAttestation, LifeCycleStage} from "../../interfaces/IGwpAttestations.sol";
+import {GwpAttestation, LifeCycleStage, ProcessInventory, ProcessRoute} from "../../interfaces/IGwpAttestations.sol";
 import {Composition, LotSpec, LotInput, UnitSpec, SohRecord, LotInfo, Roles} from "../../types/LedgerTypes.sol";
 
 /// @notice Assertions that revert with a message (forge counts a reverting test as failed).
@@ -423,6 +423,26 @@ abstract contract RinneTest is Assertions, CompositionBuilder {
         a.validUntil = uint64(block.timestamp + 365 days);
         a.nonce = nonce;
         a.deadline = uint64(block.timestamp + 1 days);
+    }
+
+    /// @dev A hydrometallurgical step's inventory: 1,200 kWh, 35 % renewable, 4.5 m³ withdrawn, 1.2 m³ consumed.
+    function _inventoryFor(bytes32 lotId, uint256 nonce) internal view returns (ProcessInventory memory p) {
+        p.lotId = lotId;
+        p.energyWh = 1_200_000;
+        p.renewableBps = 3500;
+        p.waterWithdrawnLitres = 4500;
+        p.waterConsumedLitres = 1200;
+        p.route = ProcessRoute.Hydrometallurgy;
+        p.grade = "Ni-class1";
+        p.evidence = keccak256(abi.encode("inventory report", lotId, nonce));
+        p.issuedAt = uint64(block.timestamp);
+        p.validUntil = uint64(block.timestamp + 365 days);
+        p.nonce = nonce;
+        p.deadline = uint64(block.timestamp + 1 days);
+    }
+
+    function _signInventory(uint256 key, ProcessInventory memory p) internal view returns (bytes memory) {
+        return _sign(key, attestations.hashInventory(p));
     }
 
     function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {

@@ -1,0 +1,339 @@
+"""Process inventories: a step's energy, renewable share, water and route as an EIP-712 message that verifies
+offline exactly as ``GwpAttestations.attestInventory`` does (the same domain, nonces and signer rules as GWP).
+
+Issue 19: beside kg CO2e, an attested step may carry the energy it used (with its renewable share), the water
+it withdrew and consumed, its process route and, where the material cannot say it, the grade its assay found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from eth_account.messages import encode_typed_data
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ledger.attest.eip712 import _HALF_N, _check_domain, _MessageSigner, domain_separator
+from ledger.attest.files import _no_duplicates, _reject_constant
+from ledger.attest.records import Address, Bytes32Hex, ChainId, HexBytes, Uint64, Uint256, _to_methodology, _to_uint
+from ledger.domain.enums import ProcessRoute
+from ledger.domain.hashing import keccak
+from ledger.domain.problems import first_problem
+from ledger.errors import AttestationError, SignatureError
+from ledger.local.files import write_atomic
+
+INVENTORY_TYPE_STRING = (
+    "ProcessInventory(bytes32 lotId,uint64 energyWh,uint16 renewableBps,uint64 waterWithdrawnLitres,"
+    "uint64 waterConsumedLitres,uint8 route,bytes32 grade,bytes32 evidence,uint64 issuedAt,uint64 validUntil,"
+    "uint256 nonce,uint64 deadline)"
+)
+INVENTORY_TYPEHASH = keccak(INVENTORY_TYPE_STRING.encode())
+
+#: The "type" tag of process inventory files; a new layout gets a new version.
+INVENTORY_FILE_TYPE = "rinne.process-inventory/v1"
+
+#: Basis points of a whole (the renewable share's scale).
+ALL_BPS = 10_000
+
+_MAX_FILE_BYTES = 64 * 1024
+
+# (typed-data name, Solidity type, model field), in struct order; the contract's abi.encode follows it.
+_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("lotId", "bytes32", "lot_id"),
+    ("energyWh", "uint64", "energy_wh"),
+    ("renewableBps", "uint16", "renewable_bps"),
+    ("waterWithdrawnLitres", "uint64", "water_withdrawn_litres"),
+    ("waterConsumedLitres", "uint64", "water_consumed_litres"),
+    ("route", "uint8", "route"),
+    ("grade", "bytes32", "grade"),
+    ("evidence", "bytes32", "evidence"),
+    ("issuedAt", "uint64", "issued_at"),
+    ("validUntil", "uint64", "valid_until"),
+    ("nonce", "uint256", "nonce"),
+    ("deadline", "uint64", "deadline"),
+)
+_JSON_NAME = {field: name for name, _, field in _FIELDS}
+_ZERO32 = "0x" + "00" * 32
+
+
+def _to_route(value: Any) -> ProcessRoute:
+    try:
+        return ProcessRoute.parse(value)
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+
+
+def _to_grade(value: Any) -> str:
+    # No grade claimed is the zero word; a label is stored like Solidity's bytes32("..."), as a methodology is.
+    if value is None or value == "":
+        return _ZERO32
+    return _to_methodology(value)
+
+
+Route = Annotated[ProcessRoute, BeforeValidator(_to_route)]
+Grade = Annotated[str, BeforeValidator(_to_grade)]
+Bps = Annotated[int, BeforeValidator(_to_uint), Field(ge=0, le=ALL_BPS)]
+
+
+class ProcessInventory(BaseModel):
+    """One process step's own inventory for a lot: energy (Wh) and its renewable share (basis points), water
+    withdrawn and consumed (litres), process route and the assayed grade (zero when none is claimed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lot_id: Bytes32Hex
+    energy_wh: Uint64
+    renewable_bps: Bps
+    water_withdrawn_litres: Uint64
+    water_consumed_litres: Uint64
+    route: Route = ProcessRoute.UNSPECIFIED
+    grade: Grade = _ZERO32
+    evidence: Bytes32Hex
+    issued_at: Uint64
+    valid_until: Uint64
+    nonce: Uint256
+    deadline: Uint64
+
+    @model_validator(mode="after")
+    def _possible(self) -> ProcessInventory:
+        # The contract reverts with GwpAttestationsInvalidPeriod / InvalidInventory otherwise.
+        if self.valid_until <= self.issued_at:
+            raise ValueError(f"valid_until ({self.valid_until}) must be later than issued_at ({self.issued_at})")
+        if self.water_consumed_litres > self.water_withdrawn_litres:
+            raise ValueError("water consumed cannot exceed water withdrawn (consumption is withdrawal not returned)")
+        return self
+
+    @property
+    def grade_label(self) -> str | None:
+        """Return the claimed grade as text, or None when none is claimed."""
+        raw = bytes.fromhex(self.grade[2:]).rstrip(b"\0")
+        return raw.decode("ascii", "replace") if raw else None
+
+
+class SignedInventory(BaseModel):
+    """A process inventory with its signer, signature and the EIP-712 domain it was signed for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inventory: ProcessInventory
+    signer: Address
+    signature: HexBytes
+    chain_id: ChainId
+    contract: Address
+
+    @property
+    def digest(self) -> bytes:
+        """Return the EIP-712 digest that was signed (the on-chain uid as bytes)."""
+        return _digest(self.inventory, self.chain_id, bytes.fromhex(self.contract[2:]))
+
+    @property
+    def uid(self) -> str:
+        """Return the inventory's id: the EIP-712 digest as 0x-hex, equal to the contract's uid."""
+        return "0x" + self.digest.hex()
+
+
+def _struct_hash(p: ProcessInventory) -> bytes:
+    def word(v: int) -> bytes:
+        return v.to_bytes(32, "big")
+
+    return keccak(
+        b"".join(
+            (
+                INVENTORY_TYPEHASH,
+                bytes.fromhex(p.lot_id[2:]),
+                word(p.energy_wh),
+                word(p.renewable_bps),
+                word(p.water_withdrawn_litres),
+                word(p.water_consumed_litres),
+                word(int(p.route)),
+                bytes.fromhex(p.grade[2:]),
+                bytes.fromhex(p.evidence[2:]),
+                word(p.issued_at),
+                word(p.valid_until),
+                word(p.nonce),
+                word(p.deadline),
+            )
+        )
+    )
+
+
+def _digest(p: ProcessInventory, chain_id: int, contract: bytes) -> bytes:
+    return keccak(b"\x19\x01" + domain_separator(chain_id, contract) + _struct_hash(p))
+
+
+def _message_dict(p: ProcessInventory, *, nonce_as_str: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, _, field in _FIELDS:
+        value = getattr(p, field)
+        if field == "route":
+            value = int(value)
+        elif field == "nonce" and nonce_as_str:
+            value = str(value)  # JSON readers with doubles would round a 256-bit nonce
+        out[name] = value
+    return out
+
+
+def inventory_digest(inv: ProcessInventory, chain_id: int, contract: str) -> bytes:
+    """Return the EIP-712 digest of a process inventory for a chain and a GwpAttestations contract."""
+    cid, address = _check_domain(chain_id, contract)
+    return _digest(inv, cid, bytes.fromhex(address[2:]))
+
+
+def inventory_typed_data(inv: ProcessInventory, chain_id: int, contract: str) -> dict[str, Any]:
+    """Return the full EIP-712 typed data (eth_signTypedData_v4 layout) of a process inventory."""
+    from ledger.attest.eip712 import DOMAIN_NAME, DOMAIN_VERSION
+
+    cid, address = _check_domain(chain_id, contract)
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "ProcessInventory": [{"name": n, "type": t} for n, t, _ in _FIELDS],
+        },
+        "primaryType": "ProcessInventory",
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": cid, "verifyingContract": address},
+        "message": _message_dict(inv, nonce_as_str=False),
+    }
+
+
+def sign_inventory(inv: ProcessInventory, account: _MessageSigner, chain_id: int, contract: str) -> SignedInventory:
+    """Sign a process inventory with an eth-account signer for a chain and GwpAttestations contract."""
+    cid, address = _check_domain(chain_id, contract)
+    signable = encode_typed_data(full_message=inventory_typed_data(inv, cid, address))
+    digest = _digest(inv, cid, bytes.fromhex(address[2:]))
+    # The fast encoder is what verification trusts; refuse to sign if it ever disagrees with eth-account.
+    if keccak(b"\x19" + signable.version + signable.header + signable.body) != digest:
+        raise AttestationError("internal error: EIP-712 digest disagrees with eth-account's encoder")
+    signature = bytes(account.sign_message(signable).signature)
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        raise SignatureError("the signer returned a signature that is not 65 bytes r||s||v with v 27 or 28")
+    if int.from_bytes(signature[32:64], "big") > _HALF_N:
+        raise SignatureError("the signer returned a high-s signature, which the contract rejects")
+    return SignedInventory(inventory=inv, signer=account.address, signature="0x" + signature.hex(), chain_id=cid, contract=address)
+
+
+InventoryStruct = tuple[bytes, int, int, int, int, int, bytes, bytes, int, int, int, int]
+
+
+def to_inventory_args(signed: SignedInventory) -> tuple[InventoryStruct, str, bytes]:
+    """Return the arguments of ``attestInventory(ProcessInventory p, address signer, bytes signature)`` for web3."""
+    p = signed.inventory
+    struct = (
+        bytes.fromhex(p.lot_id[2:]),
+        p.energy_wh,
+        p.renewable_bps,
+        p.water_withdrawn_litres,
+        p.water_consumed_litres,
+        int(p.route),
+        bytes.fromhex(p.grade[2:]),
+        bytes.fromhex(p.evidence[2:]),
+        p.issued_at,
+        p.valid_until,
+        p.nonce,
+        p.deadline,
+    )
+    return struct, signed.signer, bytes.fromhex(signed.signature[2:])
+
+
+# --- JSON files ---------------------------------------------------------------------------------------
+
+_TOP_KEYS = ("type", "chainId", "contract", "message", "signer", "signature", "uid")
+_TOP_FIELD = {"chain_id": "chainId", "contract": "contract", "signer": "signer", "signature": "signature"}
+
+
+def inventory_to_dict(signed: SignedInventory) -> dict[str, Any]:
+    """Return the self-describing JSON object of a signed process inventory (the file format)."""
+    return {
+        "type": INVENTORY_FILE_TYPE,
+        "chainId": signed.chain_id,
+        "contract": signed.contract,
+        "message": _message_dict(signed.inventory, nonce_as_str=True),
+        "signer": signed.signer,
+        "signature": signed.signature,
+        "uid": signed.uid,
+    }
+
+
+def _json_path(loc: Any) -> list[str]:
+    if loc and loc[0] == "inventory":
+        return ["message"] + [_JSON_NAME.get(p, p) for p in loc[1:]]
+    return [_TOP_FIELD.get(p, p) for p in loc]
+
+
+def inventory_from_dict(data: Any) -> SignedInventory:
+    """Parse the JSON object of a signed process inventory, checking its type tag, its keys and its uid."""
+    if not isinstance(data, Mapping):
+        raise AttestationError("expected a JSON object")
+    kind = data.get("type")
+    if kind != INVENTORY_FILE_TYPE:
+        raise AttestationError(f"not a Rinne process inventory: type is {kind!r}, expected {INVENTORY_FILE_TYPE!r}")
+    missing = [k for k in _TOP_KEYS if k not in data]
+    if missing:
+        raise AttestationError(f"{missing[0]}: missing")
+    extra = sorted(set(data) - set(_TOP_KEYS))
+    if extra:
+        raise AttestationError(f"{extra[0]}: unexpected key")
+    message = data["message"]
+    if not isinstance(message, Mapping):
+        raise AttestationError("message: expected a JSON object")
+    names = [name for name, _, _ in _FIELDS]
+    absent = [n for n in names if n not in message]
+    if absent:
+        raise AttestationError(f"message.{absent[0]}: missing")
+    extra = sorted(set(message) - set(names))
+    if extra:
+        raise AttestationError(f"message.{extra[0]}: unexpected key")
+    try:
+        signed = SignedInventory(
+            inventory={field: message[name] for name, _, field in _FIELDS},
+            signer=data["signer"],
+            signature=data["signature"],
+            chain_id=data["chainId"],
+            contract=data["contract"],
+        )
+    except ValidationError as e:
+        raise AttestationError(first_problem(e, _json_path)) from None
+    uid = data["uid"]
+    if not isinstance(uid, str) or uid.lower() != signed.uid:
+        raise AttestationError(f"uid: {uid!r} does not match the inventory's digest {signed.uid}")
+    return signed
+
+
+def load_inventory(path: str | os.PathLike[str]) -> SignedInventory:
+    """Load a signed process inventory file, raising AttestationError with one line if it is malformed."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            raw = f.read(_MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise AttestationError(f"{p}: cannot read: {e.strerror or e}") from None
+    if len(raw) > _MAX_FILE_BYTES:
+        raise AttestationError(f"{p}: larger than {_MAX_FILE_BYTES} bytes, not a process inventory")
+    try:
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        return inventory_from_dict(data)
+    except UnicodeDecodeError:
+        raise AttestationError(f"{p}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise AttestationError(f"{p}: not JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except AttestationError as e:
+        raise AttestationError(f"{p}: {e}") from None
+    except RecursionError:
+        raise AttestationError(f"{p}: JSON nested too deeply") from None
+
+
+def save_inventory(signed: SignedInventory, path: str | os.PathLike[str]) -> None:
+    """Write a signed process inventory as a self-describing JSON file, atomically (replacing any old file)."""
+    p = Path(path)
+    text = json.dumps(inventory_to_dict(signed), indent=2) + "\n"
+    try:
+        write_atomic(p, text.encode("utf-8"), mode=0o644)  # public documents, like attestations
+    except OSError as e:
+        raise AttestationError(f"{p}: cannot write: {e.strerror or e}") from None
