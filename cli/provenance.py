@@ -307,7 +307,10 @@ def _inventory_lines(inv: Any) -> list[str]:
     g = inv.grade
     if g is not None and g.basis == "derived":
         verdict = g.grade or f"below {g.candidate}"
-        lines.append(f"  grade: {verdict} (derived: purity {100 * g.purity:.2f}%, needs {100 * g.required:.2f}%; {g.source})")
+        lines.append(
+            f"  grade: {verdict} (derived from the creator's declared content, self-declared: purity {100 * g.purity:.2f}%, "
+            f"needs {100 * g.required:.2f}%; {g.source})"
+        )
     elif g is not None:
         lines.append(f"  grade: {g.grade} (attested, {g.assurance})")
     return lines

@@ -95,7 +95,7 @@ class Grade(BaseModel):
     candidate: str | None = None  # derived: the grade the material could meet
     source: str = ""
     assumption: bool = False
-    assurance: str | None = None  # attested: verified or self-declared
+    assurance: str | None = None  # verified or self-declared (derived: self-declared, the creator's composition)
 
 
 def rule_for(material: str) -> GradeRule | None:
@@ -131,4 +131,7 @@ def derive_grade(material: str, mass_g: int, element_grams: Sequence[int]) -> Gr
         candidate=rule.grade,
         source=rule.source,
         assumption=rule.assumption,
+        # The element vector is the lot's creator's own declaration at mint (its assay evidence is only a
+        # hash): a grade that follows from it is as assured as that, and never shown as verified.
+        assurance="self-declared",
     )

@@ -37,12 +37,14 @@ def test_sign_offline_submit_skip_the_retry_and_verify_rolls_it_up(rinne, tmp_pa
     shown = rinne.run("verify", "INV-1", code=1).stdout  # exit 1: its footprint has no GWP attestation
     assert "energy: 1,200.0 kWh cradle-to-gate (35% renewable; hydrometallurgy 1,200 kWh)" in shown
     assert "water 4.50 m³ withdrawn, 1.20 m³ consumed; assurance: verified" in shown
-    assert "grade: Li2CO3-battery (derived: purity 99.6" in shown
+    assert "grade: Li2CO3-battery (derived from the creator's declared content, self-declared: purity 99.6" in shown
     history = rinne.run("lot", "history", "INV-1").stdout
     assert "InventoryAttested" in history and "1,200.0 kWh (35% renewable), water 1.200 m³ consumed" in history
     data = json.loads(rinne.run("verify", "INV-1", "--json", code=1).stdout)
     assert data["process_inventory"]["energy_kwh"] == pytest.approx(1200)
-    assert data["process_inventory"]["grade"]["grade"] == "Li2CO3-battery"
+    grade = data["process_inventory"]["grade"]
+    # The content is the creator's own declaration: a grade that follows from it is never shown as verified.
+    assert (grade["grade"], grade["basis"], grade["assurance"]) == ("Li2CO3-battery", "derived", "self-declared")
     # The signer withdraws it by its file, as an attestation: the roll-up no longer counts it.
     rinne.write("gwp", "revoke", str(path), "--reason", "meter error", account="verifier")
     after = json.loads(rinne.run("verify", "INV-1", "--json", code=1).stdout)["process_inventory"]
