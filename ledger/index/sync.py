@@ -111,20 +111,6 @@ _TARGET_LOGS = 5_000
 #: Blocks a first sync must span before it builds the secondary indexes at the end instead of row by row.
 _BULK_BLOCKS = 8
 
-#: One chunk's rows (:func:`_rows_of`): block hashes, events, lots, op_in, op_out, attested, units.
-_Rows = tuple[
-    dict[int, bytes],
-    list[tuple[Any, ...]],
-    list[tuple[Any, ...]],
-    list[tuple[Any, ...]],
-    list[tuple[Any, ...]],
-    list[tuple[Any, ...]],
-    list[tuple[bytes]],
-]
-
-#: What :func:`_marks_of` gives: each block's hash among a chunk's logs, and the times they carry.
-_Marks = tuple[dict[int, bytes], dict[int, int]]
-
 #: What :func:`_kind` says of an event: its layout, name, position of its key topic (0: none), whether it gives relation rows.
 _Kind = tuple[EventLayout | None, str, int, bool]
 
@@ -148,102 +134,6 @@ def _kind(lay: dict[tuple[int, bytes], EventLayout], slot: int, topics: list[byt
     layout = lay.get((slot, topics[0])) if topics else None
     name = layout.name if layout else "?"
     return layout, name, _key_position(name, len(topics)), layout is not None and name in _DERIVED
-
-
-def _rows_of(logs: list[LogRecord], slots: dict[str, int]) -> _Rows:
-    """The rows a chunk of logs gives every table, and the hash of each block among them (no database:
-    a sync builds them in its fetch thread, beside the main thread's store of the chunk before)."""
-    lay = layouts()
-    hashes: dict[int, bytes] = {}
-    rows: list[tuple[Any, ...]] = []
-    lots: list[tuple[Any, ...]] = []
-    ins: list[tuple[Any, ...]] = []
-    outs: list[tuple[Any, ...]] = []
-    atts: list[tuple[Any, ...]] = []
-    units: list[tuple[bytes]] = []
-    # Consecutive logs mostly share address, block and transaction: convert each of those once.
-    # What the index needs of an event (_kind) is looked up once per (slot, topic0, topic count).
-    kinds: dict[tuple[int, str, int], _Kind] = {}
-    addr_slot: dict[str, int | None] = {}
-    last_bn, last_bh = "", ""
-    last_tx: str | None = ""
-    block, bh, txb = 0, b"", None
-    fromhex = bytes.fromhex
-    append = rows.append
-    log: LogRecord | None = None
-    try:
-        for log in logs:
-            if log.removed:
-                continue
-            address = log.address
-            slot = addr_slot.get(address, -1)
-            if slot == -1:
-                slot = addr_slot[address] = slots.get(address.lower())
-            if slot is None:
-                continue
-            if log.blockNumber != last_bn or log.blockHash != last_bh:
-                last_bn, last_bh = log.blockNumber, log.blockHash
-                block, bh = int(last_bn, 16), fromhex(last_bh[2:])
-                hashes[block] = bh
-            hex_topics = log.topics
-            nt = len(hex_topics)
-            blob = fromhex("".join(hex_topics).replace("0x", ""))
-            topics: list[bytes] = []  # split from blob only when an event needs them one by one
-            if len(blob) == 32 * nt:
-                t0 = hex_topics[0] if nt else ""
-                found = kinds.get((slot, t0, nt))
-                if found is None:
-                    found = kinds[(slot, t0, nt)] = _kind(lay, slot, split_topics(blob))
-                layout, name, kpos, derives = found
-                key = blob[32 * kpos : 32 * kpos + 32] if kpos else None
-            else:  # topics that are not 32 bytes each (not from a real node): as they come
-                blob = fromhex("".join(t[2:] for t in hex_topics))
-                topics = [fromhex(t[2:]) for t in hex_topics]
-                layout, name, kpos, derives = _kind(lay, slot, topics)
-                key = topics[kpos] if kpos else None
-            data = fromhex(log.data[2:])
-            li = int(log.logIndex, 16)
-            eid = (block << _LOG_BITS) | li
-            tx = log.transactionHash
-            if tx != last_tx:
-                last_tx = tx
-                txb = fromhex(tx[2:]) if tx else None
-            append((eid, block, li, txb, slot, name, key, blob, data))
-            if derives:
-                if name == "LotCreated" and nt == 4 and not topics:  # most events of a busy ledger
-                    lots.append(_created_row(eid, blob[32:64], blob[64:96], blob[96:128], data))
-                    continue
-                _derive(eid, layout, topics or split_topics(blob), data, lots, ins, outs, atts, units)
-    except (ValueError, IndexError, OverflowError) as exc:
-        where = f" in block {log.blockNumber}" if log is not None else ""
-        raise errors.ChainError(f"the node returned a malformed log{where} ({exc}): sync again") from None
-    return hashes, rows, lots, ins, outs, atts, units
-
-
-def _marks_of(logs: list[LogRecord]) -> _Marks:
-    """The one hash of each block among a chunk's logs, and the block times the logs carry (nodes that
-    give ``blockTimestamp``). Two hashes at one height raise: the node mixed two branches."""
-    hashes: dict[int, bytes] = {}
-    stamps: dict[int, int] = {}
-    seen: set[tuple[str, str, str | None]] = set()  # a block's logs repeat the same three strings
-    for log in logs:
-        if log.removed:  # not stored (ingest skips it): its block says nothing of the branch
-            continue
-        marks = (log.blockNumber, log.blockHash, log.blockTimestamp)
-        if marks in seen:
-            continue
-        seen.add(marks)
-        try:
-            block = int(marks[0], 16)
-            bh = bytes.fromhex(marks[1][2:])
-            ts = int(marks[2], 16) if marks[2] else None
-        except ValueError as exc:
-            raise errors.ChainError(f"the node returned a malformed log in block {marks[0]} ({exc}): sync again") from None
-        if hashes.setdefault(block, bh) != bh:
-            raise errors.ChainError(f"the node returned logs of two different blocks at height {block}: retry the sync")
-        if ts is not None:
-            stamps[block] = ts
-    return hashes, stamps
 
 
 class SyncMixin(IndexBase):
@@ -299,21 +189,18 @@ class SyncMixin(IndexBase):
         span = 1
         reorgs_seen = 0
 
-        def fetch(lo: int, hi: int) -> tuple[Any, int, _Marks, _Rows]:
+        def fetch(lo: int, hi: int) -> tuple[Any, list[LogRecord]]:
             # A chunk's last block is read before its logs and checked again after them (_confirm):
             # the logs are of the branch that block is on, and the reorg check (between the two
             # reads) ties that branch to the blocks stored before.
             tip = call(w3, "eth_getBlockByNumber", [hex(hi), False])
-            logs = fetch_logs(w3, addresses, lo, hi, retries=retries)
-            # The rows are built here too: this thread's Python work then overlaps the main thread's
-            # SQLite inserts (which run without the GIL) instead of following them.
-            return tip, len(logs), _marks_of(logs), _rows_of(logs, slots)
+            return tip, fetch_logs(w3, addresses, lo, hi, retries=retries)
 
         # The next chunk is fetched in a background thread while this one is stored; the main thread
         # talks to the node only between two fetches, so its few small calls never queue behind a
         # large eth_getLogs on the node.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rinne-sync")
-        pending: tuple[tuple[int, int], Future[tuple[Any, int, _Marks, _Rows]]] | None = None
+        pending: tuple[tuple[int, int], Future[tuple[Any, list[LogRecord]]]] | None = None
         # A first sync of a large range builds the secondary indexes once at the end (a sorted build)
         # instead of keeping them up row by row; an interrupted one gets them back on the next open.
         bulk = synced is None and target - start >= _BULK_BLOCKS and self.event_count() == 0
@@ -329,7 +216,7 @@ class SyncMixin(IndexBase):
                     fetching = pool.submit(fetch, start, end)
                 pending = None
                 try:
-                    tip, fetched, marks, rows = fetching.result()
+                    tip, logs = fetching.result()
                 except LogRangeTooLarge:
                     if span == 1:
                         raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
@@ -346,10 +233,10 @@ class SyncMixin(IndexBase):
                 # doubling): memory stays bounded however dense the blocks are, and ranges small
                 # enough that fetching the next overlaps storing this one.
                 blocks_here = end - start + 1
-                want = blocks_here * _TARGET_LOGS // max(fetched, 1)
+                want = blocks_here * _TARGET_LOGS // max(len(logs), 1)
                 span = max(1, min(chunk_blocks, span * 2, want))
                 try:
-                    stamps, tip_row = self._confirm(w3, marks, end, None if tip is None else tip["hash"])
+                    stamps, tip_row = self._confirm(w3, logs, end, None if tip is None else tip["hash"])
                 except _ReorgDuringChunk:
                     reorgs_seen += 1
                     if reorgs_seen > 10:
@@ -358,8 +245,8 @@ class SyncMixin(IndexBase):
                 if end < target:
                     nxt = (end + 1, min(end + span, target))
                     pending = (nxt, pool.submit(fetch, *nxt))
-                n = self._store(rows, stamps, tip_row)
-                del rows
+                n = self._ingest_records(logs, slots, stamps, tip_row)
+                del logs
                 total += n
                 if progress:
                     progress(SyncProgress(first, target, end, total))
@@ -380,12 +267,29 @@ class SyncMixin(IndexBase):
                         raise
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
-    def _confirm(self, w3: Web3, marks: _Marks, end: int, expected_tip: str | None) -> tuple[dict[int, int], tuple[int, bytes, int]]:
-        """Check a fetched chunk against the chain: every block among its logs (`marks`: their one hash
-        per block and the times the logs carry, :func:`_marks_of`) still there with that hash, and its
-        last block unchanged since before the fetch (its hash then: `expected_tip`, None when it was
-        missing). Returns the blocks' timestamps and the tip row (block, hash, timestamp)."""
-        hashes, stamps = marks[0], dict(marks[1])
+    def _confirm(
+        self, w3: Web3, logs: list[LogRecord], end: int, expected_tip: str | None
+    ) -> tuple[dict[int, int], tuple[int, bytes, int]]:
+        """Check a fetched chunk against the chain: one hash per block among its logs, every block
+        still there with that hash, and its last block unchanged since before the fetch (its hash
+        then: `expected_tip`, None when it was missing). Returns the blocks' timestamps and the tip
+        row (block, hash, timestamp)."""
+        hashes: dict[int, bytes] = {}
+        stamps: dict[int, int] = {}
+        seen: set[tuple[str, str, str | None]] = set()  # a block's logs repeat the same three strings
+        for log in logs:
+            if log.removed:  # not stored (ingest skips it): its block says nothing of the branch
+                continue
+            marks = (log.blockNumber, log.blockHash, log.blockTimestamp)
+            if marks in seen:
+                continue
+            seen.add(marks)
+            block = int(marks[0], 16)
+            bh = bytes.fromhex(marks[1][2:])
+            if hashes.setdefault(block, bh) != bh:
+                raise errors.ChainError(f"the node returned logs of two different blocks at height {block}: retry the sync")
+            if marks[2]:
+                stamps[block] = int(marks[2], 16)
         missing = [b for b in hashes if b not in stamps]
         for start in range(0, len(missing), 500):
             part = missing[start : start + 500]
@@ -421,11 +325,70 @@ class SyncMixin(IndexBase):
     def _ingest_records(
         self, logs: list[LogRecord], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
     ) -> int:
-        return self._store(_rows_of(logs, slots), timestamps, tip)
-
-    def _store(self, rows_: _Rows, timestamps: dict[int, int], tip: tuple[int, bytes, int]) -> int:
-        """Store one chunk's rows in one transaction and mark the index synced to `tip`."""
-        hashes, rows, lots, ins, outs, atts, units = rows_
+        lay = layouts()
+        hashes: dict[int, bytes] = {}
+        rows: list[tuple[Any, ...]] = []
+        lots: list[tuple[Any, ...]] = []
+        ins: list[tuple[Any, ...]] = []
+        outs: list[tuple[Any, ...]] = []
+        atts: list[tuple[Any, ...]] = []
+        units: list[tuple[bytes]] = []
+        # Consecutive logs mostly share address, block and transaction: convert each of those once.
+        # What the index needs of an event (_kind) is looked up once per (slot, topic0, topic count).
+        kinds: dict[tuple[int, str, int], _Kind] = {}
+        addr_slot: dict[str, int | None] = {}
+        last_bn, last_bh = "", ""
+        last_tx: str | None = ""
+        block, bh, txb = 0, b"", None
+        fromhex = bytes.fromhex
+        append = rows.append
+        log: LogRecord | None = None
+        try:
+            for log in logs:
+                if log.removed:
+                    continue
+                address = log.address
+                slot = addr_slot.get(address, -1)
+                if slot == -1:
+                    slot = addr_slot[address] = slots.get(address.lower())
+                if slot is None:
+                    continue
+                if log.blockNumber != last_bn or log.blockHash != last_bh:
+                    last_bn, last_bh = log.blockNumber, log.blockHash
+                    block, bh = int(last_bn, 16), fromhex(last_bh[2:])
+                    hashes[block] = bh
+                hex_topics = log.topics
+                nt = len(hex_topics)
+                blob = fromhex("".join(hex_topics).replace("0x", ""))
+                topics: list[bytes] = []  # split from blob only when an event needs them one by one
+                if len(blob) == 32 * nt:
+                    t0 = hex_topics[0] if nt else ""
+                    found = kinds.get((slot, t0, nt))
+                    if found is None:
+                        found = kinds[(slot, t0, nt)] = _kind(lay, slot, split_topics(blob))
+                    layout, name, kpos, derives = found
+                    key = blob[32 * kpos : 32 * kpos + 32] if kpos else None
+                else:  # topics that are not 32 bytes each (not from a real node): as they come
+                    blob = fromhex("".join(t[2:] for t in hex_topics))
+                    topics = [fromhex(t[2:]) for t in hex_topics]
+                    layout, name, kpos, derives = _kind(lay, slot, topics)
+                    key = topics[kpos] if kpos else None
+                data = fromhex(log.data[2:])
+                li = int(log.logIndex, 16)
+                eid = (block << _LOG_BITS) | li
+                tx = log.transactionHash
+                if tx != last_tx:
+                    last_tx = tx
+                    txb = fromhex(tx[2:]) if tx else None
+                append((eid, block, li, txb, slot, name, key, blob, data))
+                if derives:
+                    if name == "LotCreated" and nt == 4 and not topics:  # most events of a busy ledger
+                        lots.append(_created_row(eid, blob[32:64], blob[64:96], blob[96:128], data))
+                        continue
+                    _derive(eid, layout, topics or split_topics(blob), data, lots, ins, outs, atts, units)
+        except (ValueError, IndexError, OverflowError) as exc:
+            where = f" in block {log.blockNumber}" if log is not None else ""
+            raise errors.ChainError(f"the node returned a malformed log{where} ({exc}): sync again") from None
         end, tip_hash, tip_ts = tip
         c = self.conn
         c.execute("BEGIN")
