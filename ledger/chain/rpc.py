@@ -83,6 +83,42 @@ def call_decoded(w3: Web3, method: str, params: list[Any], decode: Callable[[byt
     return decode(content)
 
 
+def batch_decoded(w3: Web3, requests_: list[tuple[str, list[Any]]], decode: Callable[[bytes], list[_T]]) -> list[_T]:
+    """Send requests as one JSON-RPC batch and return ``decode(body)`` of the raw response body.
+
+    `decode` turns the body into one item per request (the caller matches them to the requests by
+    their ids, 0 to n-1, and raises for an ``error`` member). Transport failures are retried as :func:`batch` retries them. A provider that
+    is not HTTP goes through :func:`batch`, its results re-encoded for `decode`.
+    """
+    if not requests_:
+        return []
+    provider = w3.provider
+    url = getattr(provider, "endpoint_uri", None)
+    kwargs_of = getattr(provider, "get_request_kwargs", None)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+        results = batch(w3, requests_)
+        return decode(json.dumps([{"jsonrpc": "2.0", "id": k, "result": r} for k, r in enumerate(results)]).encode())
+    body = json.dumps([{"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(requests_)]).encode()
+    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
+    for attempt in range(_RETRY.retries):
+        session = sessions.get(url)
+        if session is None:
+            session = sessions[url] = requests.Session()
+        try:
+            response = session.post(url, data=body, **dict(kwargs_of()))
+            content = response.content  # read here: a body cut short raises inside this try
+            break
+        except (requests.RequestException, ConnectionError) as exc:  # refused, reset, timed out, cut short
+            sessions.pop(url, None)
+            session.close()
+            if attempt == _RETRY.retries - 1:
+                raise errors.ConnectionFailed(f"cannot reach {url}: {exc.__class__.__name__}") from None
+            time.sleep(_RETRY.backoff_factor * 2**attempt)
+    if response.status_code >= 400 and not content.lstrip().startswith((b"{", b"[")):
+        raise errors.ChainError(f"batch failed: HTTP {response.status_code} from the node")
+    return decode(content)
+
+
 def close_sessions() -> None:
     """Close the HTTP sessions :func:`call_decoded` opened in the calling thread."""
     sessions: dict[str, requests.Session] = _SESSIONS.__dict__.pop("by_url", {})

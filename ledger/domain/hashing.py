@@ -2,8 +2,8 @@
 
 The hash backend is imported when first needed, so that ``rinne --help`` and the offline domain
 types start without it. safe-pysha3's C Keccak takes about 1 µs a hash, pycryptodome (eth-hash's
-default) 5-10 µs: the audit hashes every event twice (ledger heads), so the faster one is used
-when it is installed.
+default) 5-10 µs: the audit hashes every event four times (ledger heads), so it is a dependency;
+eth-hash stays the fallback where its wheel cannot be installed.
 """
 
 from __future__ import annotations

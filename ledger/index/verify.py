@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import errors
 from ledger.chain.abi import contract_abi
-from ledger.chain.logs import ATTESTATIONS, CONTRACT_NAMES, LEDGER, advance_head, is_range_error, layouts, split_topics
-from ledger.chain.rpc import batch, call
+from ledger.chain.logs import (
+    ATTESTATIONS,
+    CONTRACT_NAMES,
+    LEDGER,
+    advance_head,
+    fetch_logs_batch,
+    is_range_error,
+    layouts,
+    split_topics,
+)
+from ledger.chain.rpc import batch, call, close_sessions
 from ledger.domain.hashing import keccak
 from ledger.domain.models import Deployment
 from ledger.index.base import _LOG_BITS, SCHEMA_VERSION, IndexBase, _damaged, _row_ok
@@ -323,6 +332,14 @@ class VerifyMixin(IndexBase):
     ) -> tuple[int, str] | None:
         """Fetch the logs of block `ranges` again and compare them with the stored rows; return the
         first block that differs and how, or None. Long ranges go in spans the node accepts."""
+        try:
+            return self._compare_spans(w3, addresses, ranges, hashes)
+        finally:
+            close_sessions()  # the HTTP session fetch_logs_batch opened in this thread
+
+    def _compare_spans(
+        self, w3: Web3, addresses: tuple[str, str], ranges: list[tuple[int, int]], hashes: dict[int, bytes]
+    ) -> tuple[int, str] | None:
         slots = {addresses[0].lower(): LEDGER, addresses[1].lower(): ATTESTATIONS}
         spans: list[tuple[int, int]] = []
         for a, z in ranges:
@@ -337,9 +354,8 @@ class VerifyMixin(IndexBase):
                 held += sized[end][2]
                 end += 1
             part = [(a, z) for a, z, _ in sized[pos:end]]
-            reqs = [("eth_getLogs", [{"address": list(addresses), "fromBlock": hex(a), "toBlock": hex(z)}]) for a, z in part]
             try:
-                answers = batch(w3, reqs)
+                answers = fetch_logs_batch(w3, addresses, part)
             except errors.ConnectionFailed:
                 raise
             except errors.ChainError as exc:
@@ -356,21 +372,24 @@ class VerifyMixin(IndexBase):
             for (a, z), logs in zip(part, answers):
                 chain: list[tuple[Any, ...]] = []
                 for log in logs:
-                    slot = slots.get(str(log["address"]).lower())
-                    if log.get("removed") or slot is None:
+                    slot = slots.get(log.address.lower())
+                    if log.removed or slot is None:
                         continue
-                    tx = log.get("transactionHash")
-                    chain.append(
-                        (
-                            int(log["blockNumber"], 16),
-                            int(log["logIndex"], 16),
-                            bytes.fromhex(log["blockHash"][2:]),
-                            bytes.fromhex(tx[2:]) if tx else None,
-                            slot,
-                            bytes.fromhex("".join(t[2:] for t in log["topics"])),
-                            bytes.fromhex(log["data"][2:]),
+                    tx = log.transactionHash
+                    try:
+                        chain.append(
+                            (
+                                int(log.blockNumber, 16),
+                                int(log.logIndex, 16),
+                                bytes.fromhex(log.blockHash[2:]),
+                                bytes.fromhex(tx[2:]) if tx else None,
+                                slot,
+                                bytes.fromhex("".join(t[2:] for t in log.topics)),
+                                bytes.fromhex(log.data[2:]),
+                            )
                         )
-                    )
+                    except ValueError as exc:
+                        raise errors.ChainError(f"the node returned a malformed log in block {log.blockNumber} ({exc})") from None
                 chain.sort(key=lambda r: (r[0], r[1]))
                 mine = [
                     (blk, li, hashes.get(blk), tx, contract, topics, data)

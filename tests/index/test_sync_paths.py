@@ -18,7 +18,7 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from ledger import Composition, Ledger, LotSpec
-from ledger.chain.logs import LEDGER, fetch_logs, get_logs, layouts, log_records
+from ledger.chain.logs import LEDGER, fetch_logs, fetch_logs_batch, get_logs, layouts, log_records
 from ledger.domain.ids import origin_code
 from ledger.index.store import EventIndex
 from ledger.index.sync import _derive
@@ -82,6 +82,24 @@ def test_typed_fetch_is_what_web3_returns(chain: Any) -> None:
     typed = fetch_logs(chain.base.w3, addresses, d.block, head)
     assert len(typed) > 20
     assert typed == log_records(get_logs(chain.base.w3, addresses, d.block, head))
+
+
+def test_batched_typed_fetch_is_what_web3_returns(chain: Any) -> None:
+    """fetch_logs_batch (one batch, decoded by msgspec; what verify_heads compares the index with)
+    gives each span's logs as web3 does, in the order of the spans, over HTTP and over a provider
+    that is not HTTP."""
+    history(chain)
+    d = chain.base.deployment
+    head = int(chain.rpc("eth_blockNumber"), 16)
+    addresses = [d.ledger, d.attestations]
+    mid = (d.block + head) // 2
+    before = max(0, d.block - 1)  # a block before the deployment: no logs of its contracts
+    spans = [(mid + 1, head), (d.block, mid), (before, before)]  # not in block order; the last is empty
+    want = [log_records(get_logs(chain.base.w3, addresses, a, z)) for a, z in spans]
+    assert sum(len(w) for w in want) > 20 and want[-1] == []
+    assert fetch_logs_batch(chain.base.w3, addresses, spans) == want
+    other = Web3(_Forwarding(chain.base.w3.provider.endpoint_uri))
+    assert fetch_logs_batch(other, addresses, spans) == want
 
 
 class _Forwarding(JSONBaseProvider):

@@ -24,15 +24,14 @@ def _history(chain: Any) -> None:
 def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record, for every batch verify sends, how many logs its answers held together."""
     sizes: list[int] = []
-    real = verify_module.batch
+    real = verify_module.fetch_logs_batch
 
-    def counting(w3: Any, reqs: list[Any]) -> list[Any]:
-        out = real(w3, reqs)
-        if reqs and reqs[0][0] == "eth_getLogs":
-            sizes.append(sum(len(a) for a in out))
+    def counting(w3: Any, addresses: Any, spans: list[tuple[int, int]]) -> list[Any]:
+        out = real(w3, addresses, spans)
+        sizes.append(sum(len(a) for a in out))
         return out
 
-    monkeypatch.setattr(verify_module, "batch", counting)
+    monkeypatch.setattr(verify_module, "fetch_logs_batch", counting)
     return sizes
 
 
