@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import sys
@@ -46,6 +47,12 @@ def origin(text: str | None) -> str:
     """Return the origin word from ``CC:site`` (or zero when absent)."""
     if not text:
         return ZERO32
+    return _origin(text if isinstance(text, str) else str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin(text: str) -> str:
+    # A file's rows share a few sites: each is parsed and hashed once.
     country, site = parse_origin(text)
     return rinne.origin_code(country, site)
 
@@ -169,9 +176,21 @@ _ALIASES = {
 _KNOWN = {"lot_id", "material", "mass", "elements", "recycled_pre", "recycled_post", "origin", "evidence"}
 
 
-def _key(name: str) -> str:
-    k = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    return _ALIASES.get(k, k)
+@functools.lru_cache(maxsize=512)
+def _column(name: str) -> tuple[str, str]:
+    """What a file's column is: ("field", its key) or ("element", its symbol); ValueError for neither.
+
+    A file repeats its columns on every row, so each is looked at once."""
+    k = name.strip().lower().replace("-", "_").replace(" ", "_")
+    k = _ALIASES.get(k, k)
+    if k in _KNOWN:
+        return "field", k
+    try:
+        return "element", element_name(name)
+    except ValueError:
+        raise ValueError(
+            f"unknown column {name!r}; columns are {', '.join(sorted(_KNOWN))} or element symbols ({', '.join(rinne.ELEMENTS)})"
+        ) from None
 
 
 def _row_spec(row: Mapping[str, Any]) -> LotSpec:
@@ -182,16 +201,11 @@ def _row_spec(row: Mapping[str, Any]) -> LotSpec:
             raise ValueError("more values than columns")
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        key = _key(raw_key)
-        if key in _KNOWN:
+        kind, key = _column(str(raw_key))
+        if kind == "field":
             fields[key] = value
-            continue
-        try:
-            element_columns[element_name(str(raw_key))] = value
-        except ValueError:
-            raise ValueError(
-                f"unknown column {raw_key!r}; columns are {', '.join(sorted(_KNOWN))} or element symbols ({', '.join(rinne.ELEMENTS)})"
-            ) from None
+        else:
+            element_columns[key] = value
     for required in ("lot_id", "material", "mass"):
         if required not in fields:
             raise ValueError(f"{required} is missing")

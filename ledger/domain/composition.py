@@ -23,26 +23,33 @@ _LANE_MASK = (1 << 64) - 1
 Vector = tuple[int, int, int, int, int, int, int, int]
 
 
+_ZERO_VECTOR: Vector = (0, 0, 0, 0, 0, 0, 0, 0)
+_ELEMENT_SET = frozenset(ELEMENTS)
+
+
 def _vector(value: Any) -> Vector:
+    # Every lot read from a file or the chain passes here three times: the common cases (nothing, a mapping of
+    # known elements, eight plain ints) take no more than one pass over the values.
     if value is None:
-        return (0,) * 8
+        return _ZERO_VECTOR
     if isinstance(value, Mapping):
-        unknown = set(value) - set(ELEMENTS)
-        if unknown:
-            raise ValueError(f"unknown element(s) {', '.join(sorted(unknown))}; elements are {', '.join(ELEMENTS)}")
-        value = [value.get(e, 0) for e in ELEMENTS]
-    items = list(value)
-    if len(items) != len(ELEMENTS):
-        raise ValueError(f"expected {len(ELEMENTS)} element masses ({', '.join(ELEMENTS)}), got {len(items)}")
-    out = []
+        if not value:
+            return _ZERO_VECTOR
+        if not _ELEMENT_SET.issuperset(value):
+            unknown = set(value) - _ELEMENT_SET
+            raise ValueError(f"unknown element(s) {', '.join(sorted(map(str, unknown)))}; elements are {', '.join(ELEMENTS)}")
+        items = [value.get(e, 0) for e in ELEMENTS]
+    else:
+        items = list(value)
+        if len(items) != len(ELEMENTS):
+            raise ValueError(f"expected {len(ELEMENTS)} element masses ({', '.join(ELEMENTS)}), got {len(items)}")
     for e, v in zip(ELEMENTS, items):
-        if isinstance(v, bool) or not isinstance(v, int):
+        if type(v) is not int and (isinstance(v, bool) or not isinstance(v, int)):
             raise ValueError(f"{e}: grams must be an integer, got {v!r}")
         if not 0 <= v < LANE_LIMIT:
             raise ValueError(f"{e}: {v} g is out of range (0 to 2**56-1 g)")
-        out.append(v)
     # Its length was checked against ELEMENTS above.
-    return cast(Vector, tuple(out))
+    return cast(Vector, tuple(items))
 
 
 def pack_lanes(v: tuple[int, ...]) -> list[int]:
