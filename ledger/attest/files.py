@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ledger.attest.eip712 import _FIELDS, _JSON_NAME, _message_dict
+from ledger.attest.eip712 import _FIELDS, _message_dict
 from ledger.attest.records import SignedAttestation
 from ledger.domain.problems import first_problem
 from ledger.errors import AttestationError
@@ -28,34 +28,37 @@ _TOP_KEYS = ("type", "chainId", "contract", "message", "signer", "signature", "u
 
 _TOP_FIELD = {"chain_id": "chainId", "contract": "contract", "signer": "signer", "signature": "signature"}
 
+#: (typed-data name, Solidity type, model field) of a signed message, in struct order.
+Fields = Sequence[tuple[str, str, str]]
+_Signed = TypeVar("_Signed", bound=BaseModel)
 
-def attestation_to_dict(signed: SignedAttestation) -> dict[str, Any]:
-    """Return the self-describing JSON object of a signed attestation (the file format)."""
+
+def signed_to_dict(file_type: str, message: dict[str, Any], signed: Any) -> dict[str, Any]:
+    """The self-describing JSON object of a signed message (attestation or process inventory): the file format."""
     return {
-        "type": FILE_TYPE,
+        "type": file_type,
         "chainId": signed.chain_id,
         "contract": signed.contract,
-        "message": _message_dict(signed.attestation, nonce_as_str=True),
+        "message": message,
         "signer": signed.signer,
         "signature": signed.signature,
         "uid": signed.uid,
     }
 
 
-def _json_path(loc: Sequence[str]) -> list[str]:
-    """A record's field location as the file's JSON names."""
-    if loc and loc[0] == "attestation":
-        return ["message"] + [_JSON_NAME.get(p, p) for p in loc[1:]]
-    return [_TOP_FIELD.get(p, p) for p in loc]
+def attestation_to_dict(signed: SignedAttestation) -> dict[str, Any]:
+    """Return the self-describing JSON object of a signed attestation (the file format)."""
+    return signed_to_dict(FILE_TYPE, _message_dict(signed.attestation, nonce_as_str=True), signed)
 
 
-def attestation_from_dict(data: Any) -> SignedAttestation:
-    """Parse the JSON object of a signed attestation, checking its type tag and its uid."""
+def signed_from_dict(data: Any, *, file_type: str, what: str, fields: Fields, model: type[_Signed], record: str) -> _Signed:
+    """Parse the JSON object of a signed message strictly: its type tag, every key and no other, the record
+    (`model`'s field `record`) from the message's `fields`, and its uid against the digest."""
     if not isinstance(data, Mapping):
         raise AttestationError("expected a JSON object")
     kind = data.get("type")
-    if kind != FILE_TYPE:
-        raise AttestationError(f"not a Rinne GWP attestation: type is {kind!r}, expected {FILE_TYPE!r}")
+    if kind != file_type:
+        raise AttestationError(f"not a Rinne {what}: type is {kind!r}, expected {file_type!r}")
     for key in _TOP_KEYS:
         if key not in data:
             raise AttestationError(f"{key}: missing")
@@ -65,28 +68,46 @@ def attestation_from_dict(data: Any) -> SignedAttestation:
     message = data["message"]
     if not isinstance(message, Mapping):
         raise AttestationError("message: expected a JSON object")
-    names = [name for name, _, _ in _FIELDS]
+    names = [name for name, _, _ in fields]
     for name in names:
         if name not in message:
             raise AttestationError(f"message.{name}: missing")
     extra = sorted(set(message) - set(names))
     if extra:
         raise AttestationError(f"message.{extra[0]}: unexpected key")
+    json_name = {field: name for name, _, field in fields}
+
+    def json_path(loc: Sequence[str]) -> list[str]:
+        # A record's field location as the file's JSON names.
+        if loc and loc[0] == record:
+            return ["message"] + [json_name.get(p, p) for p in loc[1:]]
+        return [_TOP_FIELD.get(p, p) for p in loc]
+
     try:
-        signed = SignedAttestation(
-            attestation={field: message[name] for name, _, field in _FIELDS},
-            signer=data["signer"],
-            signature=data["signature"],
-            chain_id=data["chainId"],
-            contract=data["contract"],
+        signed = model.model_validate(
+            {
+                record: {field: message[name] for name, _, field in fields},
+                "signer": data["signer"],
+                "signature": data["signature"],
+                "chain_id": data["chainId"],
+                "contract": data["contract"],
+            }
         )
     except ValidationError as e:
-        raise AttestationError(first_problem(e, _json_path)) from None
+        raise AttestationError(first_problem(e, json_path)) from None
     # A uid that disagrees means the message, domain or uid was altered after signing (or hand-edited).
     uid = data["uid"]
-    if not isinstance(uid, str) or uid.lower() != signed.uid:
-        raise AttestationError(f"uid: {uid!r} does not match the attestation's digest {signed.uid}")
+    digest = signed.uid  # type: ignore[attr-defined]
+    if not isinstance(uid, str) or uid.lower() != digest:
+        raise AttestationError(f"uid: {uid!r} does not match the {what}'s digest {digest}")
     return signed
+
+
+def attestation_from_dict(data: Any) -> SignedAttestation:
+    """Parse the JSON object of a signed attestation, checking its type tag and its uid."""
+    return signed_from_dict(
+        data, file_type=FILE_TYPE, what="GWP attestation", fields=_FIELDS, model=SignedAttestation, record="attestation"
+    )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -103,8 +124,9 @@ def _reject_constant(name: str) -> Any:
     raise AttestationError(f"{name} is not a valid JSON number here")
 
 
-def load_attestation(path: str | os.PathLike[str]) -> SignedAttestation:
-    """Load a signed attestation file, raising AttestationError with one line if it is malformed."""
+def read_signed_file(path: str | os.PathLike[str], parse: Callable[[Any], _Signed], what: str) -> _Signed:
+    """Read a signed message file (at most 64 KiB of strict JSON: no duplicate keys, no NaN) and `parse` it;
+    AttestationError with one line, naming the file, if anything is wrong."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -112,7 +134,7 @@ def load_attestation(path: str | os.PathLike[str]) -> SignedAttestation:
     except OSError as e:
         raise AttestationError(f"{p}: cannot read: {e.strerror or e}") from None
     if len(raw) > _MAX_FILE_BYTES:
-        raise AttestationError(f"{p}: larger than {_MAX_FILE_BYTES} bytes, not an attestation")
+        raise AttestationError(f"{p}: larger than {_MAX_FILE_BYTES} bytes, not {what}")
     try:
         text = raw.decode("utf-8")
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
@@ -125,17 +147,27 @@ def load_attestation(path: str | os.PathLike[str]) -> SignedAttestation:
     except RecursionError:
         raise AttestationError(f"{p}: JSON nested too deeply") from None
     try:
-        return attestation_from_dict(data)
+        return parse(data)
     except AttestationError as e:
         raise AttestationError(f"{p}: {e}") from None
 
 
-def save_attestation(signed: SignedAttestation, path: str | os.PathLike[str]) -> None:
-    """Write a signed attestation as a self-describing JSON file, atomically (replacing any old file)."""
+def write_signed_file(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a signed message's JSON object atomically (replacing any old file)."""
     p = Path(path)
-    text = json.dumps(attestation_to_dict(signed), indent=2) + "\n"
+    text = json.dumps(data, indent=2) + "\n"
     try:
-        # Attestations are public documents: 0644 before umask, unlike keystores.
+        # Attestations and inventories are public documents: 0644 before umask, unlike keystores.
         write_atomic(p, text.encode("utf-8"), mode=0o644)
     except OSError as e:
         raise AttestationError(f"{p}: cannot write: {e.strerror or e}") from None
+
+
+def load_attestation(path: str | os.PathLike[str]) -> SignedAttestation:
+    """Load a signed attestation file, raising AttestationError with one line if it is malformed."""
+    return read_signed_file(path, attestation_from_dict, "an attestation")
+
+
+def save_attestation(signed: SignedAttestation, path: str | os.PathLike[str]) -> None:
+    """Write a signed attestation as a self-describing JSON file, atomically (replacing any old file)."""
+    write_signed_file(attestation_to_dict(signed), path)

@@ -7,23 +7,18 @@ it withdrew and consumed, its process route and, where the material cannot say i
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
 from eth_account.messages import encode_typed_data
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ledger.attest.eip712 import _HALF_N, _check_domain, _MessageSigner, domain_separator
-from ledger.attest.files import _no_duplicates, _reject_constant
+from ledger.attest.files import read_signed_file, signed_from_dict, signed_to_dict, write_signed_file
 from ledger.attest.records import Address, Bytes32Hex, ChainId, HexBytes, Uint64, Uint256, _to_methodology, _to_uint
 from ledger.domain.enums import ProcessRoute
 from ledger.domain.hashing import keccak
-from ledger.domain.problems import first_problem
 from ledger.errors import AttestationError, SignatureError
-from ledger.local.files import write_atomic
 
 INVENTORY_TYPE_STRING = (
     "ProcessInventory(bytes32 lotId,uint64 energyWh,uint16 renewableBps,uint64 waterWithdrawnLitres,"
@@ -242,98 +237,26 @@ def to_inventory_args(signed: SignedInventory) -> tuple[InventoryStruct, str, by
     return struct, signed.signer, bytes.fromhex(signed.signature[2:])
 
 
-# --- JSON files ---------------------------------------------------------------------------------------
-
-_TOP_KEYS = ("type", "chainId", "contract", "message", "signer", "signature", "uid")
-_TOP_FIELD = {"chain_id": "chainId", "contract": "contract", "signer": "signer", "signature": "signature"}
+# --- JSON files (the format and its strict reading are the attestation files': ledger.attest.files) ------------
 
 
 def inventory_to_dict(signed: SignedInventory) -> dict[str, Any]:
     """Return the self-describing JSON object of a signed process inventory (the file format)."""
-    return {
-        "type": INVENTORY_FILE_TYPE,
-        "chainId": signed.chain_id,
-        "contract": signed.contract,
-        "message": _message_dict(signed.inventory, nonce_as_str=True),
-        "signer": signed.signer,
-        "signature": signed.signature,
-        "uid": signed.uid,
-    }
-
-
-def _json_path(loc: Any) -> list[str]:
-    if loc and loc[0] == "inventory":
-        return ["message"] + [_JSON_NAME.get(p, p) for p in loc[1:]]
-    return [_TOP_FIELD.get(p, p) for p in loc]
+    return signed_to_dict(INVENTORY_FILE_TYPE, _message_dict(signed.inventory, nonce_as_str=True), signed)
 
 
 def inventory_from_dict(data: Any) -> SignedInventory:
     """Parse the JSON object of a signed process inventory, checking its type tag, its keys and its uid."""
-    if not isinstance(data, Mapping):
-        raise AttestationError("expected a JSON object")
-    kind = data.get("type")
-    if kind != INVENTORY_FILE_TYPE:
-        raise AttestationError(f"not a Rinne process inventory: type is {kind!r}, expected {INVENTORY_FILE_TYPE!r}")
-    missing = [k for k in _TOP_KEYS if k not in data]
-    if missing:
-        raise AttestationError(f"{missing[0]}: missing")
-    extra = sorted(set(data) - set(_TOP_KEYS))
-    if extra:
-        raise AttestationError(f"{extra[0]}: unexpected key")
-    message = data["message"]
-    if not isinstance(message, Mapping):
-        raise AttestationError("message: expected a JSON object")
-    names = [name for name, _, _ in _FIELDS]
-    absent = [n for n in names if n not in message]
-    if absent:
-        raise AttestationError(f"message.{absent[0]}: missing")
-    extra = sorted(set(message) - set(names))
-    if extra:
-        raise AttestationError(f"message.{extra[0]}: unexpected key")
-    try:
-        signed = SignedInventory(
-            inventory={field: message[name] for name, _, field in _FIELDS},
-            signer=data["signer"],
-            signature=data["signature"],
-            chain_id=data["chainId"],
-            contract=data["contract"],
-        )
-    except ValidationError as e:
-        raise AttestationError(first_problem(e, _json_path)) from None
-    uid = data["uid"]
-    if not isinstance(uid, str) or uid.lower() != signed.uid:
-        raise AttestationError(f"uid: {uid!r} does not match the inventory's digest {signed.uid}")
-    return signed
+    return signed_from_dict(
+        data, file_type=INVENTORY_FILE_TYPE, what="process inventory", fields=_FIELDS, model=SignedInventory, record="inventory"
+    )
 
 
 def load_inventory(path: str | os.PathLike[str]) -> SignedInventory:
     """Load a signed process inventory file, raising AttestationError with one line if it is malformed."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(_MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise AttestationError(f"{p}: cannot read: {e.strerror or e}") from None
-    if len(raw) > _MAX_FILE_BYTES:
-        raise AttestationError(f"{p}: larger than {_MAX_FILE_BYTES} bytes, not a process inventory")
-    try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-        return inventory_from_dict(data)
-    except UnicodeDecodeError:
-        raise AttestationError(f"{p}: not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise AttestationError(f"{p}: not JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
-    except AttestationError as e:
-        raise AttestationError(f"{p}: {e}") from None
-    except RecursionError:
-        raise AttestationError(f"{p}: JSON nested too deeply") from None
+    return read_signed_file(path, inventory_from_dict, "a process inventory")
 
 
 def save_inventory(signed: SignedInventory, path: str | os.PathLike[str]) -> None:
     """Write a signed process inventory as a self-describing JSON file, atomically (replacing any old file)."""
-    p = Path(path)
-    text = json.dumps(inventory_to_dict(signed), indent=2) + "\n"
-    try:
-        write_atomic(p, text.encode("utf-8"), mode=0o644)  # public documents, like attestations
-    except OSError as e:
-        raise AttestationError(f"{p}: cannot write: {e.strerror or e}") from None
+    write_signed_file(inventory_to_dict(signed), path)
