@@ -75,6 +75,14 @@ from ledger.domain.hashing import (
     keccak as keccak,
     keccak_backend as keccak_backend,
 )
+from ledger.domain.identity import (
+    lot_record_id as lot_record_id,
+    party_record_id as party_record_id,
+    unit_record_id as unit_record_id,
+    verify_origin as verify_origin,
+    verify_party as verify_party,
+    verify_unit as verify_unit,
+)
 from ledger.domain.ids import (
     hex_of as hex_of,
     id_bytes as id_bytes,
@@ -186,6 +194,7 @@ from ledger.local.keys import (
 )
 from ledger.local.vault import (
     Vault as Vault,
+    local_vault as local_vault,
 )
 from ledger.queries.registry import (
     attestation_list as attestation_list,
@@ -343,4 +352,11 @@ __all__ = [
     "unit_parents",
     "verify_attestation",
     "verify_disclosure",
+    "local_vault",
+    "verify_unit",
+    "verify_party",
+    "verify_origin",
+    "unit_record_id",
+    "party_record_id",
+    "lot_record_id",
 ]
