@@ -606,14 +606,15 @@ def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:
 
 
 def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str | None] | None:
-    """--origin CC or CC:SITE → (country, origin word of the site or None)."""
+    """--origin CC or CC:SITE → (country, "CC:Site" or None)."""
     if value is None:
         return None
     text = value.strip()
     if re.fullmatch(r"[A-Za-z]{2}", text):
         return text.upper(), None
     try:
-        return text[:2].upper(), _specs.origin(text)
+        _specs.origin(text)  # refuses what is no CC:SITE
+        return text[:2].upper(), _site_text(text)
     except ValueError:
         raise click.BadParameter(
             f"{value!r}: give an ISO 3166 alpha-2 country such as FI, or COUNTRY:SITE such as FI:Harjavalta", ctx=ctx, param=param
@@ -715,7 +716,8 @@ def _query(
             limit=None if site_word else limit,
         )
     if site_word:
-        rows = [r for r in rows if r.origin == site_word][:limit]
+        # The chain holds a salted commitment to each site: only the sites minted from here (the names book) can match.
+        rows = [r for r in rows if names.site(r.origin) == site_word][:limit]
     return rows, names
 
 
