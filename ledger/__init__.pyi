@@ -131,6 +131,9 @@ from ledger.errors import (
     WrongChain as WrongChain,
     WrongPassword as WrongPassword,
 )
+from ledger.exports.batterypass import (
+    VISIBLE_POINTS as VISIBLE_POINTS,
+)
 from ledger.exports.idta import idta_passport as idta_passport
 from ledger.exports.passport import (
     battery_passport as battery_passport,
@@ -352,6 +355,7 @@ __all__ = [
     "unit_parents",
     "verify_attestation",
     "verify_disclosure",
+    "VISIBLE_POINTS",
     "local_vault",
     "verify_unit",
     "verify_party",
