@@ -8,6 +8,7 @@ their Merkle proofs, which anyone checks offline against the on-chain root.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,8 @@ def disclose(
     record_id = _record_id(record)
     keys = [_public_key(k) for k in recipients]
     vault = _vault(session)
-    for key in keys:
-        vault.grant(record_id, key)
     disclosed: list[str] = []
+    # The disclosure first, the grants after: a command that fails leaves the vault as it was.
     if out is not None:
         opened = vault.openings(record_id)
         names = list(fields) or opened.names(rinne.VISIBLE_POINTS[tier] if tier else (1, 2, 3, 4))
@@ -117,8 +117,13 @@ def disclose(
         if not names:
             raise CliError(f"{record_id} has no field the {tier} tier may see")
         disclosure = rinne.disclose(opened, names)
-        out.write_bytes(disclosure.to_json())
+        try:
+            out.write_bytes(disclosure.to_json())
+        except OSError as e:
+            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
         disclosed = [f.name for f in disclosure.fields]
+    for key in keys:
+        vault.grant(record_id, key)
     lines = [f"granted {record_id} to 0x{k.hex()}" for k in keys]
     if out is not None:
         lines.append(f"wrote {out}: {', '.join(disclosed)} of {record_id}, with proofs")
@@ -157,6 +162,8 @@ def verify_disclosure(session: Session, file: Path, root: str | None, trust_inde
       rinne verify-disclosure lf005-serial.json
       rinne verify-disclosure lf005-serial.json --root 0x5d1c...9a
     """
+    if root is not None and not re.fullmatch(r"0x[0-9a-fA-F]{64}", root):
+        raise click.BadParameter(f"{root!r} is no bytes32 (0x and 64 hex digits)", param_hint="--root")
     try:
         disclosure = rinne.Disclosure.from_json(file.read_bytes())
     except OSError as e:
