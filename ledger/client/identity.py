@@ -9,6 +9,7 @@ opening once the transaction went through: in this Ledger's memory, and in its v
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from ledger.domain.models import LotSpec, UnitSpec
 
 if TYPE_CHECKING:
     from ledger.local.vault import Vault
+
+log = logging.getLogger("ledger")
 
 
 class IdentityMixin(LedgerBase):
@@ -61,8 +64,14 @@ class IdentityMixin(LedgerBase):
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
         for o in pending:
             kept[o.record_id] = o
-            if self.vault is not None and o.record_id not in self.vault:
-                self.vault.put_openings(o)
+            if self.vault is None:
+                continue
+            if o.record_id in self.vault:
+                # A record's vault entry never changes; the same id again means a redeployed (development) chain
+                # under the same data directory: the first opening stays, and readers refuse it against this root.
+                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.folder, o.record_id)
+                continue
+            self.vault.put_openings(o)
 
     def _commit_lots(self, specs: Sequence[LotSpec], pending: list[Openings]) -> list[LotSpec]:
         out = []
