@@ -111,8 +111,11 @@ class Session:
         return self._ledger
 
     def signer(self) -> Ledger:
-        """The ledger acting as the unlocked --account."""
-        return self.ledger().with_account(self.unlock())
+        """The ledger acting as the unlocked --account, keeping the openings of what it commits in the data directory's vault."""
+        ledger = self.ledger()
+        if ledger.vault is None:
+            ledger.use_vault(rinne.local_vault(self.home))
+        return ledger.with_account(self.unlock())
 
     # -------------------------------------------------------------- accounts
 

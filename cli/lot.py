@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import sys
 from pathlib import Path
@@ -245,8 +242,10 @@ def mint(
             created=False,
         )
         return
-    if origin:
-        remember(session, sites={spec.origin: _site_text(origin)})
+    word = ledger.committed_origin(spec.lot_id)
+    if origin and word:
+        # The chain holds a salted commitment to the site: only this book (and the vault) can show it.
+        remember(session, sites={word: _site_text(origin)})
     session.done(receipt, f"minted lot {_spec_summary(spec)}", lot_id=spec.lot_id, created=True)
 
 
@@ -557,9 +556,6 @@ def import_(session: Session, file: Path, fmt: str | None, dry_run: bool) -> Non
     session.confirm(
         f"Mint {len(todo)} lots ({mass}) from {file}" + (f", skipping {skipped} existing," if skipped else "") + f" {session.who()}"
     )
-    sites = _file_sites(file, fmt, {s.origin for s in todo})
-    if sites:
-        remember(session, sites=sites)
     sent = [0]
 
     def advance(n: int) -> None:
@@ -580,6 +576,10 @@ def import_(session: Session, file: Path, fmt: str | None, dry_run: bool) -> Non
             f"interrupted: {sent[0]} of {len(todo)} lots minted so far (transactions in flight may still land); "
             "run the same command again to mint the rest (lots on the ledger are skipped)"
         ) from None
+    # The chain holds salted commitments to the sites: only this book (and the vault) can show them.
+    sites = {w: f"{rinne.origin_country(w)}:{s.site}" for s in todo if s.site and (w := signer.committed_origin(s.lot_id))}
+    if sites:
+        remember(session, sites=sites)
     report.update(minted=result.done, skipped=skipped + result.skipped, transactions=result.transactions, gas_used=result.gas_used)
     session.emit(
         report,
@@ -628,53 +628,19 @@ def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:
         raise
 
 
-def _file_sites(file: Path, fmt: str | None, words: set[str]) -> dict[str, str]:
-    """Origin word → "CC:Site" of the origins a lot file names, so that listings can show the site.
-
-    Best effort (the chain keeps only the country and a hash of the site): a file read from stdin
-    cannot be read twice, and a file that cannot be re-read just gives no sites.
-    """
-    if str(file) == "-":
-        return {}
-    fmt = fmt or {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(file.suffix.lower())
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-        if fmt == "csv":
-            rows: list[Any] = list(csv.DictReader(io.StringIO(text)))
-        elif fmt == "json":
-            data = json.loads(text)
-            rows = data.get("lots", []) if isinstance(data, dict) else data
-        else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (OSError, ValueError):
-        return {}
-    out: dict[str, str] = {}
-    for row in rows if isinstance(rows, list) else []:
-        if not isinstance(row, dict):
-            continue
-        for key, value in row.items():
-            if str(key).strip().lower() == "origin" and isinstance(value, str) and value.strip():
-                try:
-                    word = _specs.origin(value)
-                except ValueError:
-                    continue
-                if word in words:
-                    out[word] = _site_text(value)
-    return out
-
-
 # ------------------------------------------------------------------------------ list, export
 
 
 def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str | None] | None:
-    """--origin CC or CC:SITE → (country, origin word of the site or None)."""
+    """--origin CC or CC:SITE → (country, "CC:Site" or None)."""
     if value is None:
         return None
     text = value.strip()
     if re.fullmatch(r"[A-Za-z]{2}", text):
         return text.upper(), None
     try:
-        return text[:2].upper(), _specs.origin(text)
+        _specs.origin(text)  # refuses what is no CC:SITE
+        return text[:2].upper(), _site_text(text)
     except ValueError:
         raise click.BadParameter(
             f"{value!r}: give an ISO 3166 alpha-2 country such as FI, or COUNTRY:SITE such as FI:Harjavalta", ctx=ctx, param=param
@@ -776,7 +742,8 @@ def _query(
             limit=None if site_word else limit,
         )
     if site_word:
-        rows = [r for r in rows if r.origin == site_word][:limit]
+        # The chain holds a salted commitment to each site: only the sites minted from here (the names book) can match.
+        rows = [r for r in rows if names.site(r.origin) == site_word][:limit]
     return rows, names
 
 

@@ -9,6 +9,7 @@ from ledger import __version__
 from ._core import CONTEXT_SETTINGS, RinneGroup, verbose_option
 from .account import account
 from .deploy import deploy
+from .disclose import disclose, verify_disclosure
 from .gwp import gwp
 from .lot import lot
 from .node import node
@@ -82,6 +83,8 @@ cli.add_command(trace)
 cli.add_command(verify)
 cli.add_command(audit)
 cli.add_command(passport)
+cli.add_command(disclose)
+cli.add_command(verify_disclosure)
 cli.add_command(report)
 cli.add_command(serve)
 

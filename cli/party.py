@@ -81,8 +81,8 @@ _FIELDS = ("address", "account", "name", "state", "registered", "suspended", "ro
 @party.command()
 @click.argument("who", metavar="ACCOUNT")
 @click.option("--roles", "-r", required=True, multiple=True, callback=_roles, help="Roles, comma-separated or repeated.")
-@click.option("--name", required=True, help="Display name (stored as its keccak256 hash).")
-@click.option("--metadata", default="", help="Metadata text, e.g. a registry URL or LEI (stored as its hash).")
+@click.option("--name", required=True, help="Display name (on-chain: a salted commitment).")
+@click.option("--metadata", default="", help="Metadata text, e.g. a registry URL or LEI (committed, salted, with the name).")
 @write_command
 @pass_session
 def register(session: Session, who: str, roles: Role, name: str, metadata: str) -> None:
@@ -97,7 +97,7 @@ def register(session: Session, who: str, roles: Role, name: str, metadata: str) 
     session.confirm(f"Register {address} as {','.join(roles.names())} ({name}) {session.who()}")
     with session.busy("registering"):
         receipt = ledger.register(address, roles, name, metadata)
-    # The chain keeps only the name's hash; this machine keeps the name, for listings to show.
+    # The chain keeps only a salted commitment to the name; this machine keeps the name, for listings to show.
     remember(session, parties={f"{scope_of(ledger)}:{address}": name})
     session.done(receipt, f"registered {address}: {','.join(roles.names())}", address=address, roles=roles.names())
 

@@ -440,6 +440,23 @@ def _names(labels: list[str], limit: int = 5) -> str:
     return ", ".join(labels[:limit]) + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
+def _identity(session: Session, unit: str, disclosure_file: Path | None) -> Any:
+    """The unit's identity record to verify and show: a disclosure file, or the opening in the data directory's vault."""
+    if disclosure_file is not None:
+        try:
+            return rinne.Disclosure.from_json(disclosure_file.read_bytes())
+        except OSError as e:
+            raise CliError(f"cannot read {disclosure_file}: {e.strerror or e}") from None
+    vault = rinne.local_vault(session.home, create=False)
+    record = rinne.unit_record_id(unit)
+    if vault is None or record not in vault:
+        return None
+    try:
+        return vault.openings(record)
+    except rinne.errors.DisclosureError:
+        return None  # in the vault, but not granted to this key: the passport shows no serial
+
+
 @click.command()
 @click.argument("lot_id", callback=_id)
 @click.option("--pact", is_flag=True, help="Export a PACT product footprint (any lot) instead of a battery passport.")
@@ -481,6 +498,13 @@ def _names(labels: list[str], limit: int = 5) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the passport URL's QR code to FILE (.svg or .png); needs the declared identifier.",
 )
+@click.option(
+    "--disclosure",
+    "disclosure_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A disclosure of the unit's identity record (`rinne disclose --out`) to show with its proofs.  "
+    "[default: the opening in this data directory's vault, if it holds it]",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON to FILE instead of stdout.")
 @trust_index_option
 @read_command
@@ -492,6 +516,7 @@ def passport(
     pact_version: str,
     tier: str,
     declarations_file: Path | None,
+    disclosure_file: Path | None,
     fmt: str,
     html_out: Path | None,
     qr_out: Path | None,
@@ -532,6 +557,7 @@ def passport(
             raise CliError(f"cannot read declarations {declarations_file}: {e}") from None
         if not isinstance(declarations, dict):
             raise CliError(f"declarations {declarations_file} must be a JSON object")
+    identity = _identity(session, lot_id, disclosure_file)
     ledger = session.ledger()
     d = ledger.deployment
     with _index(session, trust=trust_index) as index:
@@ -548,6 +574,7 @@ def passport(
                     ledger_address=d.ledger,
                     declarations=declarations,
                     tier=tier,
+                    identity=identity,
                 )
             )
     qr = rinne.passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none

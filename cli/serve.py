@@ -69,6 +69,13 @@ def _declarations(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     show_default=True,
     help="Unused sign-in nonces one peer address may hold (0: no cap, behind a proxy that limits rates).",
 )
+@click.option(
+    "--vault",
+    "vault_home",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A data directory whose vault (and vault.key) the service reads: it finds units by their salted serials and"
+    " lots by their salted sites, and shows each serial with its proof.  [default: this data directory's, if it has a key]",
+)
 @trust_index_option
 @chain_options
 @verbose_option
@@ -83,6 +90,7 @@ def serve(
     no_audit: bool,
     session_secret_file: Path | None,
     nonces_per_client: int,
+    vault_home: Path | None,
     trust_index: bool,
 ) -> None:
     """Serve the battery passports on the web, by Annex XIII access tier.
@@ -112,9 +120,13 @@ def serve(
     url = (public_url or f"http://{host}:{port}").rstrip("/")
     if not url.startswith(("http://", "https://")) or "/" in url.split("://", 1)[1]:
         raise click.BadParameter(f"{url!r}: an origin, http(s)://host[:port] with no path", param_hint="--public-url")
+    vault = rinne.local_vault(vault_home or session.home, create=False)
+    if vault_home is not None and vault is None:
+        raise CliError(f"{vault_home} has no vault key ({vault_home}/vault.key)")
     ledger = session.ledger()
     d = ledger.deployment
     config = rinne.ServiceConfig(
+        vault=vault,
         public_url=url,
         chain_id=d.chain_id,
         ledger_address=d.ledger,

@@ -75,7 +75,7 @@ def unit() -> None:
     """Build battery units and keep their passports.
 
     A unit (pack, module or ESS) is a lot of kind "unit" with a passport: a
-    serial (stored as its hash), rated energy, status, and state-of-health
+    serial (a salted commitment), rated energy, status, and state-of-health
     records. Status follows the EU passport vocabulary: original → reused |
     repurposed | remanufactured → waste → recycled, along allowed edges only.
     Energies take units: 75kWh, 1.2MWh (a bare integer is Wh).
@@ -124,7 +124,9 @@ def _unit_options(f: Any) -> Any:
                 "--material", "-m", required=True, metavar="CODE", help="Unit material code, e.g. PACK-NMC811-75KWH, ESS-200KWH."
             ),
             click.option("--mass", required=True, metavar="MASS", help="Mass of the unit: 450kg."),
-            click.option("--serial", required=True, metavar="SERIAL", help="Manufacturer's serial number (stored as its hash)."),
+            click.option(
+                "--serial", required=True, metavar="SERIAL", help="Manufacturer's serial number (on-chain: a salted commitment)."
+            ),
             click.option("--rated", required=True, metavar="ENERGY", help="Rated energy: 75kWh."),
             click.option("--elements", "-e", metavar="ELEMENTS", help="Element content.  [default: everything the inputs give]"),
             click.option("--recycled-pre", metavar="ELEMENTS", help="Pre-consumer recycled part (with --elements)."),

@@ -88,6 +88,14 @@ from ledger.domain.hashing import (
     keccak as keccak,
     keccak_backend as keccak_backend,
 )
+from ledger.domain.identity import (
+    lot_record_id as lot_record_id,
+    party_record_id as party_record_id,
+    unit_record_id as unit_record_id,
+    verify_origin as verify_origin,
+    verify_party as verify_party,
+    verify_unit as verify_unit,
+)
 from ledger.domain.ids import (
     hex_of as hex_of,
     id_bytes as id_bytes,
@@ -136,6 +144,9 @@ from ledger.errors import (
     WeakKeyDerivation as WeakKeyDerivation,
     WrongChain as WrongChain,
     WrongPassword as WrongPassword,
+)
+from ledger.exports.batterypass import (
+    VISIBLE_POINTS as VISIBLE_POINTS,
 )
 from ledger.exports.idta import idta_passport as idta_passport
 from ledger.exports.passport import (
@@ -205,6 +216,7 @@ from ledger.local.keys import (
 )
 from ledger.local.vault import (
     Vault as Vault,
+    local_vault as local_vault,
 )
 from ledger.queries.registry import (
     attestation_list as attestation_list,
@@ -375,4 +387,12 @@ __all__ = [
     "ProcessInventoryReport",
     "lot_grade",
     "process_inventory",
+    "VISIBLE_POINTS",
+    "local_vault",
+    "verify_unit",
+    "verify_party",
+    "verify_origin",
+    "unit_record_id",
+    "party_record_id",
+    "lot_record_id",
 ]

@@ -49,6 +49,11 @@ FAN_IN = 50
 MAKER_ROLES = Role.MINER | Role.REFINER | Role.CELL_MAKER | Role.PACK_ASSEMBLER
 
 
+def _serial_root() -> str:
+    # Raw calls bypass the client that would commit a serial: any bytes32 stands for the salted root (same gas).
+    return "0x" + secrets.token_hex(32)
+
+
 def b32(label: str) -> bytes:
     return bytes.fromhex(to_bytes32(label)[2:])
 
@@ -83,7 +88,10 @@ def build_trace_tree(b, ancestors: int, quiet: bool) -> str:
         lot_id="BIG-UNIT", material="PACK-100KWH", mass=sum(x[2] for x in level), composition=sum((x[3] for x in level), Composition())
     )
     data = _LEDGER.fn("buildUnit").encode(
-        [use_whole(i, m, c) for i, m, _, c in level], unit.abi(), UnitSpec(serial="BIG-1", rated_wh=100_000).abi(), zero_loss
+        [use_whole(i, m, c) for i, m, _, c in level],
+        unit.abi(),
+        UnitSpec(serial_hash=_serial_root(), rated_wh=100_000).abi(),
+        zero_loss,
     )
     maker.send_many([(led, data, 2_000_000)])
     return "BIG-UNIT"
@@ -122,7 +130,7 @@ def build_units(b, units: int, quiet: bool) -> list[str]:
         calls.append(
             (
                 d.ledger,
-                _LEDGER.fn("buildUnit").encode(ins, spec.abi(), UnitSpec(serial=f"SN-{u}", rated_wh=60_000).abi(), [0, 0]),
+                _LEDGER.fn("buildUnit").encode(ins, spec.abi(), UnitSpec(serial_hash=_serial_root(), rated_wh=60_000).abi(), [0, 0]),
                 600_000,
             )
         )

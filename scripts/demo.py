@@ -58,6 +58,7 @@ from ledger import (
     audit,
     contract_abi,
     label_of,
+    local_vault,
     origin_code,
     pact_footprint_v3,
     sign_attestation,
@@ -741,7 +742,10 @@ def run(out: Path, *, quiet: bool = False) -> dict[str, Any]:
     home = out / "home"
     node = start_node(home)
     try:
-        demo = Demo(base=Ledger.connect(node.rpc_url, data_dir=home), out=out, quiet=quiet)
+        base = Ledger.connect(node.rpc_url, data_dir=home)
+        # Serials, sites and names go on-chain as salted commitments; their openings are kept here.
+        base.use_vault(local_vault(home))
+        demo = Demo(base=base, out=out, quiet=quiet)
         setup(demo)
         mine_and_refine(demo)
         cam1 = make_cathode(demo, 1, ni=230.4, co=28.8, mn=26.8, li=34.4, recovered=[])

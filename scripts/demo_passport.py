@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ledger import EventIndex, Ledger, battery_passport, passport_html
+from ledger import EventIndex, Ledger, battery_passport, passport_html, unit_record_id
 
 #: A pack's rated energy in Wh (the ledger holds it; the declarations derive the rated capacity from it).
 PACK_WH = 75_000
@@ -476,7 +476,10 @@ def write_passport(demo: DemoLike, index: EventIndex, unit: str) -> dict[str, An
     chain = _chain(demo)
     held = battery_passport(index, unit, **chain)
     decl = operator_declarations(demo, held)
-    doc = battery_passport(index, unit, **chain, declarations=decl)
+    # The unit's serial is a salted commitment on-chain: its opening (kept by the ledger that built the unit)
+    # checks the declared serial and puts the serial with its proof in the passport.
+    identity = demo.base.openings(unit_record_id(unit))
+    doc = battery_passport(index, unit, **chain, declarations=decl, identity=identity)
     (demo.out / f"{unit}-declarations.json").write_text(json.dumps(decl, indent=2))
     (demo.out / f"{unit}-passport.json").write_text(json.dumps(doc, indent=2))
     (demo.out / f"{unit}-passport.html").write_text(passport_html(doc))
@@ -488,5 +491,6 @@ def write_idta_passport(demo: DemoLike, index: EventIndex, unit: str, declaratio
     import ledger as provenance
 
     chain = _chain(demo)
-    doc = provenance.idta_passport(index, unit, **chain, declarations=declarations)
+    identity = demo.base.openings(unit_record_id(unit))
+    doc = provenance.idta_passport(index, unit, **chain, declarations=declarations, identity=identity)
     (demo.out / f"{unit}-idta.json").write_text(json.dumps(doc, indent=2))

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict
 from ledger import errors
 from ledger.chain.rpc import batch
 from ledger.chain.tx import Sender
-from ledger.client.base import LEDGER_ABI, LedgerBase
+from ledger.client.base import LEDGER_ABI
+from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
+from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotState
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.models import LotSpec
@@ -95,7 +97,7 @@ def _preflight(sender: Sender, to: str, datas: Sequence[bytes]) -> None:
         start = end
 
 
-class BulkMixin(LedgerBase):
+class BulkMixin(IdentityMixin):
     """The bulk methods of :class:`ledger.Ledger`."""
 
     def mint_many(
@@ -122,6 +124,8 @@ class BulkMixin(LedgerBase):
         d = self._deployment()
         fn = LEDGER_ABI.fn("mintBatch")
         sender = self._sender()
+        pending: list[Openings] = []
+        todo = self._commit_lots(todo, pending)
         rows = [_lot_spec_words(s) for s in todo]
         # One estimate of a probe chunk, scaled per lot, instead of one round trip per transaction.
         probe = rows[: batch_size or _PROBE]
@@ -133,6 +137,7 @@ class BulkMixin(LedgerBase):
         sizes = iter(len(c) for c in chunks)
         receipts = sender.send_many(calls, progress=(lambda _n: progress(next(sizes))) if progress else None)
         gas = sum(int(r["gasUsed"], 16) for r in receipts)
+        self._keep(pending)
         return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)
 
     def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:

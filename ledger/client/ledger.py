@@ -18,10 +18,13 @@ from ledger import errors
 from ledger.chain.rpc import batch, call
 from ledger.client.base import _ZERO32, _ZERO_WORDS, LEDGER_ABI, LedgerBase
 from ledger.client.bulk import BulkMixin
+from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import Use, commitment, declared_loss, held_composition
 from ledger.client.reads import ReadMixin
 from ledger.domain.composition import Composition
+from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
+from ledger.domain.identity import commit_party
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
 from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
 
@@ -29,7 +32,7 @@ from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
 CLOCK_SLACK = 10
 
 
-class Ledger(BulkMixin, ReadMixin, LedgerBase):
+class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
     """A connection to the Rinne contracts on one chain, optionally acting as one account.
 
     Create it with :meth:`Ledger.connect`; switch the acting account with :meth:`with_account`.
@@ -42,16 +45,18 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
     # ------------------------------------------------------------------------ registry
 
     def register(self, account: str, roles: Role | int | str, name: str, metadata: str = "") -> Receipt:
-        """Register a participant with its roles (admin only). Name and metadata are stored as hashes."""
+        """Register a participant with its roles (admin only).
+
+        The name and metadata go on-chain as the root of the participant's salted identity record (bound to
+        the account; ``nameHash``, and ``metadataHash`` too when there is metadata), never as plain hashes a
+        list of company names would confirm; the opening is kept (:meth:`openings`, ``party:<account>``).
+        """
         roles = Role.parse(roles) if isinstance(roles, str) else Role(roles)
-        return self._send(
-            "ledger",
-            "register",
-            to_checksum_address(account),
-            int(roles),
-            keccak(text=name),
-            keccak(text=metadata) if metadata else _ZERO32,
-        )
+        account = to_checksum_address(account)
+        root, opening = commit_party(account, name, metadata)
+        receipt = self._send("ledger", "register", account, int(roles), id_bytes(root), id_bytes(root) if metadata else _ZERO32)
+        self._keep([opening])
+        return receipt
 
     def grant_roles(self, account: str, roles: Role | int | str) -> Receipt:
         """Add roles to a participant (admin only)."""
@@ -83,8 +88,12 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
 
     def mint(self, spec: LotSpec, *, idempotent: bool = True) -> Receipt | None:
         """Create a lot (MINER or REFINER). With `idempotent`, re-minting the same lot returns None."""
+        pending: list[Openings] = []
+        (sent,) = self._commit_lots([spec], pending)
         try:
-            return self._send("ledger", "mint", spec.abi())
+            receipt = self._send("ledger", "mint", sent.abi())
+            self._keep(pending)
+            return receipt
         except errors.ContractRevert as exc:
             if idempotent and exc.error_name == "RinneLedgerLotExists" and self._same_lot_exists(spec):
                 return None
@@ -167,7 +176,11 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
         if require_grade is not None:
             self._check_grades(uses, require_grade)
         ins, used = self._inputs(uses)
-        return self._send("ledger", "transform", ins, [o.abi() for o in outputs], declared_loss(used, outputs, loss))
+        pending: list[Openings] = []
+        sent = self._commit_lots(outputs, pending)
+        receipt = self._send("ledger", "transform", ins, [o.abi() for o in sent], declared_loss(used, sent, loss))
+        self._keep(pending)
+        return receipt
 
     def _check_grades(self, uses: Sequence[Use], required: str | Mapping[str, str]) -> None:
         from ledger.domain.grade import derive_grade, known_grade
@@ -287,7 +300,7 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
     def build_unit(self, cells: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None) -> Receipt:
         """Build a battery unit from cell lots (CELL_MAKER or PACK_ASSEMBLER); status Original."""
         ins, used = self._inputs(cells)
-        return self._send("ledger", "buildUnit", ins, unit_lot.abi(), unit.abi(), declared_loss(used, [unit_lot], loss))
+        return self._send_unit("buildUnit", ins, unit_lot, unit, declared_loss(used, [unit_lot], loss))
 
     def record_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
         """Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
@@ -313,7 +326,7 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
     def repurpose(self, parents: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None) -> Receipt:
         """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE)."""
         ins, used = self._inputs(parents)
-        return self._send("ledger", "repurpose", ins, unit_lot.abi(), unit.abi(), declared_loss(used, [unit_lot], loss))
+        return self._send_unit("repurpose", ins, unit_lot, unit, declared_loss(used, [unit_lot], loss))
 
     def dismantle(
         self, unit_id: str, modules: Sequence[LotSpec], specs: Sequence[UnitSpec], loss: Composition | None = None
@@ -324,9 +337,20 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
         if len(modules) != len(specs):
             raise errors.InvalidInput(f"{len(modules)} module lot(s) but {len(specs)} passport spec(s): give one of each per module")
         ins, used = self._inputs([unit_id])
-        return self._send(
-            "ledger", "dismantle", ins[0], [m.abi() for m in modules], [s.abi() for s in specs], declared_loss(used, modules, loss)
+        pending: list[Openings] = []
+        sent = self._commit_units(list(zip(modules, specs)), pending)
+        receipt = self._send(
+            "ledger", "dismantle", ins[0], [m.abi() for m in modules], [s.abi() for s in sent], declared_loss(used, modules, loss)
         )
+        self._keep(pending)
+        return receipt
+
+    def _send_unit(self, op: str, ins: Any, unit_lot: LotSpec, unit: UnitSpec, loss: Any) -> Receipt:
+        pending: list[Openings] = []
+        (sent,) = self._commit_units([(unit_lot, unit)], pending)
+        receipt = self._send("ledger", op, ins, unit_lot.abi(), sent.abi(), loss)
+        self._keep(pending)
+        return receipt
 
     def module_lots(self, unit_id: str, masses: Sequence[tuple[str, int]], material: str) -> list[LotSpec]:
         """The module lots a unit divides into: each `(lot id, grams)` gets its pro-rata share of the unit's
@@ -349,7 +373,7 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
         """Build a remanufactured unit from used and new module units, linked to every part (PACK_ASSEMBLER or
         SECOND_LIFE); status Remanufactured, rated at most what its parts were."""
         ins, used = self._inputs(parts)
-        return self._send("ledger", "remanufacture", ins, unit_lot.abi(), unit.abi(), declared_loss(used, [unit_lot], loss))
+        return self._send_unit("remanufacture", ins, unit_lot, unit, declared_loss(used, [unit_lot], loss))
 
     def recycle(self, unit_id: str, recovered: Sequence[LotSpec], loss: Composition | None = None) -> Receipt:
         """Recycle a Waste unit into recovered lots (RECYCLER).
@@ -363,7 +387,11 @@ class Ledger(BulkMixin, ReadMixin, LedgerBase):
             for r in recovered
         ]
         ins, used = self._inputs([unit_id])
-        return self._send("ledger", "recycle", ins[0], [o.abi() for o in outs], declared_loss(used, outs, loss))
+        pending: list[Openings] = []
+        outs = self._commit_lots(outs, pending)
+        receipt = self._send("ledger", "recycle", ins[0], [o.abi() for o in outs], declared_loss(used, outs, loss))
+        self._keep(pending)
+        return receipt
 
     # --------------------------------------------------------------------------- reads
 

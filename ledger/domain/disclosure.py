@@ -340,3 +340,21 @@ def _first(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(x) for x in err.get("loc", ()))
     return f"{where}: {err.get('msg', '')}" if where else str(err.get("msg", ""))
+
+
+def folded_root(disclosure: Disclosure) -> bytes:
+    """Return the root the first field of a disclosure folds to (check it with :func:`verify_disclosure`).
+
+    For a commitment of which the chain keeps only a prefix (a lot's origin keeps 30 bytes of its root):
+    fold, compare the prefix, then verify every field against the full root. Raises :class:`DisclosureError`
+    for an empty disclosure or a value that is no JSON value.
+    """
+    if not disclosure.fields:
+        raise DisclosureError(f"the disclosure of record {disclosure.record_id!r} discloses no field")
+    f = disclosure.fields[0]
+    try:
+        leaf = leaf_hash(f.name, f.value, bytes.fromhex(f.salt[2:]))
+    except InvalidInput as e:
+        raise DisclosureError(f"field {f.name!r}: {e}") from None
+    subtree_root = _fold(leaf, (bytes.fromhex(s[2:]) for s in f.proof))
+    return _record_root(disclosure.record_id, _fold(_tier_node(f.point, subtree_root), (bytes.fromhex(s[2:]) for s in f.tier_proof)))

@@ -48,11 +48,32 @@ def label_of(value: str | bytes) -> str:
     return "0x" + raw.hex()
 
 
-def origin_code(country: str, site: str) -> str:
-    """Pack an ISO 3166 alpha-2 country code and a site name into the bytes32 origin field."""
+class OriginCode(str):
+    """The origin word of a lot before its site is committed: the country in clear, 30 zero bytes, and the site.
+
+    A ``str`` (the 0x-hex word) that carries the site for :class:`ledger.domain.models.LotSpec`, which keeps
+    it beside the word; the client commits it with a fresh salt when it creates the lot
+    (:func:`ledger.domain.identity.commit_site`), so the chain never holds a plain ``keccak(site)``.
+    """
+
+    site: str | None
+
+    def __new__(cls, word: str, site: str | None = None) -> OriginCode:
+        obj = super().__new__(cls, word)
+        obj.site = site
+        return obj
+
+
+def origin_code(country: str, site: str | None = None) -> str:
+    """Pack an ISO 3166 alpha-2 country code into the bytes32 origin field, and carry the site to commit.
+
+    The word holds the country and zeros until the lot is created: the client then puts the first 30 bytes
+    of the lot's salted origin record (country and site) there and keeps the opening in its vault. (It used
+    to put 30 bytes of ``keccak(site)`` there, which anyone with a list of mines could confirm.)
+    """
     if not re.fullmatch(r"[A-Z]{2}", country or ""):
         raise ValueError(f"country must be an ISO 3166 alpha-2 code such as AU or CD, got {country!r}")
-    return "0x" + (country.encode() + keccak(site.encode())[:30]).hex()
+    return OriginCode("0x" + country.encode().ljust(32, b"\0").hex(), site or None)
 
 
 def origin_country(origin: str | bytes) -> str | None:

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ledger.domain.composition import Composition
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
-from ledger.domain.hashing import keccak
 from ledger.domain.ids import Address, Bytes32, Grams, PositiveGrams, id_bytes, label_of
 
 # ------------------------------------------------------------------------------------- ids
@@ -34,6 +33,17 @@ class LotSpec(BaseModel):
     composition: Composition = Composition()
     origin: Bytes32 = "0x" + "00" * 32
     evidence: Bytes32 = "0x" + "00" * 32
+    #: The mine or plant site, never sent: the client commits it (salted, bound to the lot) into the last 30
+    #: bytes of `origin` when it creates the lot, and keeps the opening in its vault.
+    site: str | None = Field(default=None, min_length=1, max_length=200, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _site_of_origin(cls, data: Any) -> Any:
+        # origin_code(country, site) carries the site to here (an OriginCode is the word and its site).
+        if isinstance(data, dict) and getattr(data.get("origin"), "site", None) and data.get("site") is None:
+            data = {**data, "site": data["origin"].site}
+        return data
 
     @model_validator(mode="after")
     def _elements_within_mass(self) -> LotSpec:
@@ -58,16 +68,24 @@ class UnitSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    serial: str = Field(min_length=1, max_length=200)
+    serial: str | None = Field(default=None, min_length=1, max_length=200)
     rated_wh: Annotated[int, Field(gt=0, lt=1 << 48)]
+    #: The ISO/IEC 15459 unique identifier (Art. 77(3)), committed with the serial when given.
+    unique_identifier: str | None = Field(default=None, min_length=1, max_length=200)
+    #: The on-chain ``serialHash``: the root of the unit's salted identity record, which the client commits
+    #: when it creates the unit from `serial`; or any bytes32 a caller committed itself.
+    serial_hash: Bytes32 | None = None
 
-    @property
-    def serial_hash(self) -> str:
-        """keccak256 of the serial number (the serial itself stays off-chain)."""
-        return "0x" + keccak(self.serial.encode()).hex()
+    @model_validator(mode="after")
+    def _serial_or_hash(self) -> UnitSpec:
+        if self.serial is None and self.serial_hash is None:
+            raise ValueError("a unit needs its serial (committed by the client) or a precomputed serial_hash")
+        return self
 
     def abi(self) -> tuple[Any, ...]:
-        """Return the ABI tuple of the Solidity ``UnitSpec``."""
+        """Return the ABI tuple of the Solidity ``UnitSpec`` (needs `serial_hash`: the client commits it)."""
+        if self.serial_hash is None:
+            raise ValueError("the serial is not committed yet: create the unit through a Ledger, or pass serial_hash")
         return (id_bytes(self.serial_hash), self.rated_wh)
 
 

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ledger.domain.disclosure import Disclosure, Openings
 from ledger.exports.batterypass import (
     IDTA_MEMBER,
     check_declarations,
@@ -246,6 +247,7 @@ def idta_passport(
     declarations: Mapping[str, Any] | None = None,
     art7: Art7Parameters | None = None,
     tier: str = "authority",
+    identity: Disclosure | Openings | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Export a battery unit's passport as the seven IDTA-02035 submodels (AAS value-only JSON): submodel name
     (:data:`SUBMODELS`: ``digital_nameplate`` IDTA-02035-1, ``handover_documentation`` -2, ``carbon_footprint`` -3,
@@ -257,7 +259,8 @@ def idta_passport(
     `declarations` is the Battery Pass export's document (parties, serialNumber, art7, ...); its ``idta`` member,
     keyed by submodel name, adds in each submodel's shape what only the economic operator can declare, and may
     never overwrite a ledger field. A field neither holds is left out; ``extensions.rinne.missingRequiredMembers``
-    lists the schema-required members so left out. `tier` keeps only what that tier may see (Annex XIII)."""
+    lists the schema-required members so left out. `tier` keeps only what that tier may see (Annex XIII).
+    `identity` checks the declared serial as :func:`ledger.exports.passport.battery_passport` does."""
     bp_decl, idta_decl = split_declarations(declarations)
     bp = battery_passport(
         source,
@@ -267,6 +270,7 @@ def idta_passport(
         ledger_address=ledger_address,
         declarations=bp_decl,
         art7=art7,
+        identity=identity,
     )
     g, cf, rinne = bp["generalProductInformation"], bp["carbonFootprint"], bp[EXTENSION]["rinne"]
     maker, operator = g["manufacturerInformation"], g["operatorInformation"]

@@ -13,8 +13,10 @@ from typing import Any
 
 from ledger import errors
 from ledger.domain.composition import ELEMENTS
+from ledger.domain.disclosure import Disclosure, Openings, disclose
 from ledger.domain.enums import UNIT_FROM_UNITS, OpKind, PassportStatus
 from ledger.domain.hashing import keccak
+from ledger.domain.identity import verify_unit
 from ledger.domain.ids import id_bytes, label_of
 from ledger.domain.stages import STAGES
 from ledger.domain.times import iso_time
@@ -25,6 +27,8 @@ from ledger.exports.batterypass import (
     ELEMENT_NAME,
     EXTENSION,
     REQUIRED,
+    TIERS,
+    VISIBLE_POINTS,
     check_declarations,
     filter_tier,
     merge_declared,
@@ -132,6 +136,32 @@ def battery_category(st: LedgerState, unit_id: bytes) -> str:
     return "ev"
 
 
+class _Identity:
+    """The identity fields of a unit a passport may show, verified against its ``serialHash``, and their proofs."""
+
+    def __init__(self, disclosure: Disclosure, fields_verified: dict[str, Any]) -> None:
+        self.disclosure = disclosure
+        self.fields_verified = fields_verified
+
+
+def _identity(serial_hash: bytes, uid: bytes, identity: Disclosure | Openings | None, tier: str) -> _Identity | None:
+    if identity is None:
+        return None
+    if tier not in VISIBLE_POINTS:
+        raise errors.InvalidInput(f"unknown access tier {tier!r}; tiers: {', '.join(TIERS)}")
+    visible = VISIBLE_POINTS[tier]
+    if isinstance(identity, Openings):
+        names = identity.names(visible)
+        if not names:
+            return None
+        identity = disclose(identity, names)
+    else:
+        identity = identity.model_copy(update={"fields": tuple(f for f in identity.fields if f.point in visible)})
+        if not identity.fields:
+            return None
+    return _Identity(identity, verify_unit(serial_hash, identity, uid))
+
+
 def battery_passport(
     source: Source,
     unit_id: str | bytes,
@@ -143,6 +173,7 @@ def battery_passport(
     declarations: Mapping[str, Any] | None = None,
     art7: Art7Parameters | None = None,
     tier: str = "authority",
+    identity: Disclosure | Openings | None = None,
 ) -> dict[str, Any]:
     """Export a battery unit's passport: one JSON document with one member per Battery Pass aspect model
     (:data:`ledger.exports.batterypass.ASPECTS`: general product information, carbon footprint, circularity,
@@ -157,7 +188,11 @@ def battery_passport(
     content is the Art. 8 share in the active materials.
     `tier` ("public", "legitimate-interest", "authority") keeps only the fields that tier may see (Annex XIII).
     `category` defaults to the lineage's (:func:`battery_category`): "stationary" for a repurposed unit, that of
-    the unit it came from for a module or a remanufactured unit, "ev" otherwise."""
+    the unit it came from for a module or a remanufactured unit, "ev" otherwise.
+    `identity` is the unit's identity record (its openings, from the vault, or a disclosure of it): the fields
+    `tier` may see are verified against the on-chain ``serialHash`` and exported with their proofs under
+    ``extensions.rinne.identity``, for anyone to check offline (:func:`ledger.verify_unit`); a declared
+    ``serialNumber`` must be the committed one."""
     uid = id_bytes(unit_id)
     st = upstream_state(source, uid)
     unit = st.units.get(uid)
@@ -187,9 +222,18 @@ def battery_passport(
         # The ledger holds the account; its name and address are declared (names are only hashes on-chain).
         return {**copy.deepcopy(parties.get(address.lower(), {})), "identifier": address}
 
-    serial = decl.get("serialNumber")
-    if serial is not None and keccak(str(serial).encode()) != unit.serial_hash:
-        raise errors.InvalidInput(f"serialNumber {serial!r} does not match the serial hash {label_of(uid)} was registered with")
+    disclosed = _identity(unit.serial_hash, uid, identity, tier)
+    committed = disclosed.fields_verified.get("serialNumber") if disclosed else None
+    serial = decl.get("serialNumber", committed)
+    if committed is not None and str(serial) != committed:
+        raise errors.InvalidInput(f"serialNumber {serial!r} is not the serial {label_of(uid)} was committed with")
+    if committed is None and serial is not None and keccak(str(serial).encode()) != unit.serial_hash:
+        # A unit written with a plain keccak(serial) (a caller's precomputed hash) still checks that way; a salted
+        # one needs its opening: a guessed serial cannot be confirmed against it, which is the point.
+        raise errors.InvalidInput(
+            f"serialNumber {serial!r} does not match the serial hash {label_of(uid)} was registered with (a salted"
+            " commitment checks only with the unit's identity record: its opening in the vault, or a disclosure)"
+        )
     ident = decl.get("uniqueIdentifier")
     uid15459 = None
     if ident is not None:
@@ -277,6 +321,7 @@ def battery_passport(
             "unitId": "0x" + uid.hex(),
             "label": label_of(uid),
             "serialHash": "0x" + unit.serial_hash.hex(),
+            **({"identity": disclosed.disclosure.model_dump(mode="json")} if disclosed else {}),
             **(
                 {
                     "uniqueIdentifier": {

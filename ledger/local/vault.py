@@ -266,3 +266,36 @@ def _wrap(data_key: bytes, recipient: bytes, rkey: bytes, address: str) -> _Wrap
     nonce = secrets.token_bytes(_NONCE)
     key = AESGCM(_kek(shared, eph_public, recipient)).encrypt(nonce, data_key, _wrap_aad(rkey, address))
     return _Wrap(ephemeral=eph_public.hex(), nonce=nonce.hex(), key=key.hex())
+
+
+#: The file, in the data directory, that holds this machine's vault key (X25519 private key, 0600).
+VAULT_KEY_FILE = "vault.key"
+#: The vault folder in the data directory.
+VAULT_FOLDER = "vault"
+
+
+def local_vault(data_dir: Path | str, *, create: bool = True) -> Vault | None:
+    """Open the vault of a data directory with its key (``vault.key``), making the key when `create`.
+
+    The vault is ``<data_dir>/vault`` (folders 0700, files 0600). Without `create`, a data directory that has
+    no key yet gives None (a reader that never wrote a commitment holds no openings). The key is a secret
+    like a keystore: whoever reads it opens every record granted to it.
+    """
+    home = Path(data_dir)
+    path = home / VAULT_KEY_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if not create:
+            return None
+        ensure_private_folder(home, what="data folder")
+        try:
+            write_atomic(path, Vault.new_key(), replace=False)
+        except FileExistsError:
+            pass  # another process made it first: use that one
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(raw) != _KEY:
+        raise ConfigError(f"{path} is not a vault key (32 bytes)")
+    return Vault(home / VAULT_FOLDER, raw)

@@ -39,6 +39,7 @@ from ledger.service.tiers import LEGITIMATE_INTEREST, PUBLIC, rank
 if TYPE_CHECKING:
     from ledger.auditor.report import AuditReport
     from ledger.client.ledger import Ledger
+    from ledger.local.vault import Vault
 
 log = logging.getLogger("ledger.service")
 
@@ -82,6 +83,9 @@ class ServiceConfig:
     sync_seconds: float = 5.0
     audit: bool = True
     session_secret: bytes | None = field(default=None, repr=False)
+    #: The vault whose openings the service may use (its key's grants): it finds units by their salted serials,
+    #: lots by their salted sites, and shows each serial with its proof. None: only what the chain shows in clear.
+    vault: Vault | None = field(default=None, repr=False)
 
     @property
     def domain(self) -> str:
@@ -155,7 +159,7 @@ class PassportService:
         self.config = config
         self.ledger = ledger
         self.catalogue = Catalogue(
-            index, chain_id=config.chain_id, ledger_address=config.ledger_address, declarations=config.declarations
+            index, chain_id=config.chain_id, ledger_address=config.ledger_address, declarations=config.declarations, vault=config.vault
         )
         self.sessions = SessionSigner(config.session_seconds, config.session_secret)
         self.nonces = NonceStore(config.nonce_seconds, per_client=config.nonces_per_client)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger import errors
+from ledger.domain.disclosure import Openings, disclose
 from ledger.domain.enums import LotKind, LotState, PassportStatus
 from ledger.domain.hashing import keccak
-from ledger.domain.ids import hex_of, id_bytes, label_of, origin_code
+from ledger.domain.identity import lot_record_id, unit_record_id, verify_origin
+from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.models import Participant
 from ledger.exports.batterypass import filter_tier
 from ledger.exports.idta import idta_passport
@@ -27,6 +29,9 @@ from ledger.queries.registry import lot_history, participants
 from ledger.queries.trace import Trace, trace
 from ledger.replay.state import LedgerState
 from ledger.service.tiers import LEGITIMATE_INTEREST, PUBLIC, rank, tier_of
+
+if TYPE_CHECKING:
+    from ledger.local.vault import Vault
 
 #: What an id in a path or a query may look like: labels, 0x-hex, urn:rinne:..., ISO/IEC 15459 identifiers.
 #: No slash, no leading dot, nothing a shell, a database or a file system would read as syntax.
@@ -71,8 +76,11 @@ class Catalogue:
         chain_id: int | None = None,
         ledger_address: str | None = None,
         declarations: Mapping[str, Mapping[str, Any]] | None = None,
+        vault: Vault | None = None,
     ) -> None:
         self.index = index
+        # The openings this service is entitled to: without them a salted serial or site cannot be found or shown.
+        self.vault = vault
         d = index.deployment
         self.chain_id = chain_id or (d.chain_id if d else 0)
         self.ledger_address = ledger_address or (d.ledger if d else "0x" + "00" * 20)
@@ -143,13 +151,43 @@ class Catalogue:
             raise errors.UnknownLot(f"no lot or battery {text} on this ledger (synced to block {self.block})")
         return self._keep(key, found.pop())  # type: ignore[no-any-return]
 
+    def identity(self, uid: bytes) -> Openings | None:
+        """The unit's identity record from the vault, when the service holds it and it opens to the on-chain root."""
+        unit = self.state().units.get(uid)
+        record = unit_record_id(uid)
+        if unit is None or self.vault is None or record not in self.vault:
+            return None
+        try:
+            opened = self.vault.openings(record)
+        except errors.DisclosureError:
+            return None  # not granted to this service's key
+        # The vault gives confidentiality, not authenticity: an opening counts only if it folds to the chain's root.
+        return opened if bytes.fromhex(opened.root()[2:]) == unit.serial_hash else None
+
+    def site(self, lot_id: bytes) -> str | None:
+        """A lot's origin site from the vault, when the service holds its opening and it verifies against the origin."""
+        lot = self.state().lots.get(lot_id)
+        record = lot_record_id(lot_id)
+        if lot is None or self.vault is None or record not in self.vault:
+            return None
+        try:
+            opened = self.vault.openings(record)
+            fields = verify_origin(lot.origin, disclose(opened, opened.names()), lot_id)
+        except errors.LedgerError:
+            return None
+        return str(fields["site"]) if "site" in fields else None
+
     def _serials(self) -> dict[bytes, list[bytes]]:
+        # keccak(serial) -> units. A salted serialHash is found by the serial of its opening in the vault; a unit
+        # written with a plain keccak(serial) (a caller's precomputed hash) is found by that hash.
         key = ("serials",)
         hit = self._cached(key)
         if hit is None:
             hit = {}
             for uid, unit in self.state().units.items():
-                hit.setdefault(unit.serial_hash, []).append(uid)
+                opened = self.identity(uid)
+                serial = opened.fields["serialNumber"].value if opened and "serialNumber" in opened.fields else None
+                hit.setdefault(keccak(str(serial).encode()) if serial is not None else unit.serial_hash, []).append(uid)
             self._keep(key, hit)
         return hit  # type: ignore[no-any-return]
 
@@ -188,10 +226,26 @@ class Catalogue:
             doc = pact_footprint_v3(self.index, uid, chain_id=cid, ledger_address=addr)
         elif fmt == "idta":
             doc = dict(
-                idta_passport(self.index, uid, declarations=self._declared.get(uid), tier=tier, chain_id=cid, ledger_address=addr)
+                idta_passport(
+                    self.index,
+                    uid,
+                    declarations=self._declared.get(uid),
+                    tier=tier,
+                    chain_id=cid,
+                    ledger_address=addr,
+                    identity=self.identity(uid),
+                )
             )
         elif fmt == "batterypass":
-            doc = battery_passport(self.index, uid, declarations=self._declared.get(uid), tier=tier, chain_id=cid, ledger_address=addr)
+            doc = battery_passport(
+                self.index,
+                uid,
+                declarations=self._declared.get(uid),
+                tier=tier,
+                chain_id=cid,
+                ledger_address=addr,
+                identity=self.identity(uid),
+            )
             # Belt and braces: whatever the export did, nothing above the tier leaves the service.
             doc = filter_tier(doc, tier)
         else:
@@ -307,9 +361,10 @@ class Catalogue:
         if "origin" in fields:
             country, _, site = q.partition(":")
             if _COUNTRY.match(country):
-                want = bytes.fromhex(origin_code(country.upper(), site)[2:]) if site else None
+                cc = country.upper().encode()
+                # A site is salted on-chain: only lots whose opening this service holds can match one.
                 add(
-                    (i for i, r in st.lots.items() if (r.origin == want if want else r.origin[:2] == country.upper().encode())),
+                    (i for i, r in st.lots.items() if r.origin[:2] == cc and (not site or self.site(i) == site)),
                     "origin",
                 )
         if "holder" in fields and _ADDRESS.match(q):

@@ -34,7 +34,7 @@ PARTIES: dict[str, str | None] = {
 }
 
 # Commands that never talk to a chain (or only to the managed node) take no --rpc-url.
-_NO_RPC = {("node",), ("account", "list"), ("gwp", "sign"), ("gwp", "inventory", "sign")}
+_NO_RPC = {("node",), ("account", "list"), ("gwp", "sign"), ("gwp", "inventory", "sign"), ("disclose",)}
 
 
 def base_env(home: Path, keystores: Path) -> dict[str, str | None]:

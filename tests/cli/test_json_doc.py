@@ -246,6 +246,10 @@ def outputs(world: Rinne, tmp_path_factory: pytest.TempPathFactory) -> dict[tupl
         w("unit build", f"DOC-P{n}", "--cells", f"DOC-CELLS-{n}", *pack, account="pack")
     r("unit show", "DOC-P1")
     r("passport", "DOC-P1")
+    disclosed = tmp / "doc-p1-serial.json"
+    r("disclose", "unit:DOC-P1", "--field", "serialNumber", "--out", str(disclosed), rpc=False)
+    r("disclose", "--show-key", variant="--show-key", rpc=False)
+    r("verify-disclosure", str(disclosed))
     w("unit authorise", "DOC-P1", "diag", account="pack")
     w("unit soh", "DOC-P1", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "1", "--throughput", "100kWh", account="diag")
     w("unit status", "DOC-P1", "waste", account="pack")

@@ -8,7 +8,7 @@ import pytest
 from cli_support import mint
 from eth_utils import keccak
 
-from ledger import LotState, origin_code, to_bytes32
+from ledger import LotState, disclose, local_vault, lot_record_id, to_bytes32, verify_origin
 
 pytestmark = pytest.mark.chain
 
@@ -31,7 +31,11 @@ def test_mint_with_units_shares_recycled_origin_and_evidence(rinne, tmp_path):
     logs = rinne.json("lot", "history", "R-NI-001")
     created = logs[0]
     assert created["event"] == "LotCreated"
-    assert created["origin"] == origin_code("FI", "Harjavalta")
+    # The country in clear (the public origin mix), the site salted: not the plain keccak(site) of before.
+    assert created["origin"][:6] == "0x" + b"FI".hex() and created["origin"][6:] != keccak(b"Harjavalta")[:30].hex()
+    opening = local_vault(rinne.home, create=False).openings(lot_record_id("R-NI-001"))
+    fields = verify_origin(created["origin"], disclose(opening, ["site"]), "R-NI-001")
+    assert fields == {"site": "Harjavalta"}
     assert created["evidence"] == "0x" + keccak(assay.read_bytes()).hex()
     # In the human history: who by name, and the site this machine minted it with (the chain has its hash).
     human = rinne.run("lot", "history", "R-NI-001").stdout.splitlines()[0]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ledger import EventIndex, battery_passport
+from ledger import Disclosure, EventIndex, battery_passport, local_vault, unit_record_id, verify_unit
 from ledger.exports.batterypass import ASPECTS
 from ledger.exports.pact import conformance_errors
 
@@ -121,10 +121,16 @@ def test_declarations_complete_the_ledger_and_never_replace_it(played) -> None:
         for unit, doc in _passports(out).items():
             held = battery_passport(index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"])
             declared = json.loads((out / f"{unit}-declarations.json").read_text())
+            # The serial is salted on-chain: its opening, in the demo's vault, checks the declared one.
+            identity = local_vault(out / "home", create=False).openings(unit_record_id(unit))
             again = battery_passport(
-                index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"], declarations=declared
+                index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"], declarations=declared, identity=identity
             )
             assert again == doc, unit  # the written declarations give the written passport
+            # The serial travels with its proof against the on-chain commitment, checked offline by anyone.
+            ext = doc["extensions"]["rinne"]
+            shown = verify_unit(ext["serialHash"], Disclosure.model_validate(ext["identity"]), unit)
+            assert shown == {"serialNumber": declared["serialNumber"]}, unit
 
             def within(part: Any, whole: Any, where: str) -> None:
                 if where.split(".", 1)[1] in BUILT_FROM_DECLARATIONS:

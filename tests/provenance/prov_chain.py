@@ -19,6 +19,7 @@ from ledger.domain.composition import Composition
 from ledger.domain.enums import PassportStatus, Role
 from ledger.domain.ids import origin_code
 from ledger.domain.models import LotSpec, SohRecord, UnitSpec
+from ledger.local.vault import local_vault
 
 
 @dataclass
@@ -77,6 +78,7 @@ def start_world(tmp: Path) -> World:
     node = _node.start(tmp, persist=False)
     keys = [Account.create() for _ in range(7)]
     base = Ledger.connect(node.rpc_url, data_dir=tmp)
+    base.use_vault(local_vault(tmp))  # the openings of salted serials, sites and names, for `rinne serve` to read
     for k in keys:
         base.fund(k.address)
     admin = base.with_account(keys[0])

@@ -615,6 +615,29 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
     "verify": lambda w, d: ["verify", _lot(d), *opt(d, "--price", d(st.sampled_from(FLOATS)))],
     "audit": lambda w, d: ["audit", *opt(d, "--html", _out_path(w, d, "a.html")), *opt(d, "--report", _out_path(w, d, "a.json"))],
     "passport": lambda w, d: ["passport", _lot(d), *opt(d, "--pact"), *opt(d, "-o", _out_path(w, d, "p.json"))],
+    "disclose": lambda w, d: [
+        "disclose",
+        d(st.sampled_from(["unit:PACK", "lot:R1", "unit:NOPE", "party:0xnot", "bogus:x", "PACK", "lot:" + "x" * 40])),
+        *d(
+            st.sampled_from(
+                [
+                    ["--to", "0x12"],
+                    ["--to", "zz" * 32],
+                    ["--to", "0x" + "00" * 32],
+                    ["--field", "nope", "--out", _out_path(w, d, "d.json")],
+                    ["--tier", "public", "--field", "site", "--out", _out_path(w, d, "d.json")],
+                    ["--tier", "secret", "--out", _out_path(w, d, "d.json")],
+                    ["--out", _out_path(w, d, "d.json"), "--to", "0x12"],
+                    [],
+                ]
+            )
+        ),
+    ],
+    "verify-disclosure": lambda w, d: [
+        "verify-disclosure",
+        _file(w, d, w.files["att-tampered.json"]),
+        *opt(d, "--root", d(st.sampled_from(["0x12", "0x" + "ab" * 32, "nope"]))),
+    ],
 }
 #: Commands that print a report and exit 1 when what they check does not hold (not an error).
 REPORTS = {"audit", "verify", "gwp verify"}

@@ -336,6 +336,16 @@ def test_full_cli_run_leaks_no_key_and_the_chain_holds_only_hashes(rolled_back: 
     ledger = Ledger.connect(node.rpc_url, data_dir=c.home)
     assert keccak(docs["assay document"].read_bytes()) in chain_bytes
     assert keccak(docs["LCA report"].read_bytes()) in chain_bytes
-    assert keccak(text=SECRET_WORDS["display name"]) in chain_bytes and keccak(text=SECRET_WORDS["serial"]) in chain_bytes
+    # Names, serials and sites are salted commitments (issue 17): not even their plain hashes, which a list of
+    # company names, serials or mines would confirm, are on-chain.
+    for what in ("display name", "serial", "metadata"):
+        assert keccak(text=SECRET_WORDS[what]) not in chain_bytes, f"the plain hash of the {what} is on-chain"
+    assert keccak(text=SECRET_WORDS["site"])[:30] not in chain_bytes, "the plain hash of the site is on-chain"
+    # The openings are in the vault, encrypted: none of the words in clear in any of its files.
+    vault_files = [p for p in (c.home / "vault").rglob("*") if p.is_file()]
+    assert vault_files and all(oct(p.stat().st_mode & 0o777) == "0o600" for p in vault_files)
+    for p in vault_files:
+        for what in ("display name", "serial", "site"):
+            assert SECRET_WORDS[what].encode() not in p.read_bytes(), f"the {what} is in clear in {p}"
     assert ledger.lot("R-NI-1").holder == c.addresses["packs"]
     assert bytes.fromhex(to_bytes32("R-NI-1")[2:]) in chain_bytes  # lot ids are labels, readable by design

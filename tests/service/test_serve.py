@@ -13,6 +13,7 @@ import httpx
 import pytest
 from conftest import RINNE, Served, start_serve
 
+from ledger import Disclosure, verify_unit
 from ledger.chain.rpc import call
 from ledger.domain.composition import Composition
 from ledger.domain.ids import origin_code
@@ -88,3 +89,17 @@ def test_serve_bad_options_are_one_line(served: Served, args: list[str], says: s
     )
     assert proc.returncode in (1, 2) and says in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_serve_finds_salted_serials_and_sites_by_its_vault_and_shows_the_serial_with_its_proof(served: Served) -> None:
+    def labels(**params: str) -> set[str]:
+        return {h["label"] for h in served.get("/api/search", params=params).json()["results"]}
+
+    # The chain holds salted roots; the service's vault (the data directory's) holds the openings.
+    assert labels(q="SN-3", by="serial") == {"PACK3"}
+    assert labels(q="AU:Kambalda", by="origin") == {"ORE-NI3"}
+    assert labels(q="AU:Kalgoorlie", by="origin") == set()
+    doc = served.get("/passport/PACK3", headers={"Accept": "application/json"}).json()
+    ext = doc["extensions"]["rinne"]
+    # Anyone can check the disclosed serial offline against the on-chain commitment.
+    assert verify_unit(ext["serialHash"], Disclosure.model_validate(ext["identity"]), "PACK3") == {"serialNumber": "SN-3"}

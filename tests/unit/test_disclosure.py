@@ -65,7 +65,7 @@ def dictionary() -> list[str]:
 
 
 def test_the_unsalted_serial_hash_of_today_falls_to_a_dictionary() -> None:
-    on_chain = keccak(SERIAL.encode())  # what UnitSpec.serial_hash puts in UnitCreated today
+    on_chain = keccak(SERIAL.encode())  # what UnitSpec.serial_hash put in UnitCreated before salting
     found = [c for c in dictionary() if keccak(c.encode()) == on_chain]
     assert found == [SERIAL]
 

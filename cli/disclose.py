@@ -1,0 +1,198 @@
+"""`rinne disclose` and `rinne verify-disclosure`: hand out the openings of salted commitments, and check them.
+
+The chain holds salted roots of identity records (a unit's serial, a lot's site, a participant's name); their
+openings are in the vault of whoever wrote them (docs/confidentiality.md). Granting re-wraps a record's data
+key for another party's vault key and never re-encrypts the data; a disclosure file carries chosen fields with
+their Merkle proofs, which anyone checks offline against the on-chain root.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+import ledger as rinne
+
+from ._core import CliError, Session, json_option, open_index, pass_session, read_command, trust_index_option, verbose_option
+
+_KINDS = ("unit", "lot", "party")
+
+
+def _record_id(text: str) -> str:
+    """``unit:ID``, ``lot:ID`` or ``party:ADDRESS`` (a bare id is a unit) → the record id the vault and the root use."""
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in _KINDS:
+        kind, rest = "unit", text
+    try:
+        if kind == "party":
+            return rinne.party_record_id(rinne.checksum_address(rest))
+        return rinne.unit_record_id(rest) if kind == "unit" else rinne.lot_record_id(rest)
+    except ValueError as e:
+        raise click.BadParameter(f"{text!r}: {e}", param_hint="RECORD") from None
+
+
+def _public_key(text: str) -> bytes:
+    raw = text.removeprefix("0x")
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise click.BadParameter(f"{text!r} is not an X25519 public key (64 hex digits)", param_hint="--to")
+    return key
+
+
+def _vault(session: Session) -> Any:
+    vault = rinne.local_vault(session.home, create=False)
+    if vault is None:
+        raise CliError(f"{session.home} has no vault key yet: it has written no salted commitment and holds no grant")
+    return vault
+
+
+@click.command()
+@click.argument("record", required=False)
+@click.option("--to", "recipients", multiple=True, metavar="KEY", help="Grant the record to this X25519 public key (repeat).")
+@click.option("--field", "fields", multiple=True, metavar="NAME", help="Disclose this field in the --out file (repeat).")
+@click.option(
+    "--tier",
+    type=click.Choice(["public", "legitimate-interest", "authority"]),
+    help="Disclose every field this Annex XIII tier may see (without --field: every field).",
+)
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write a disclosure of the fields, with proofs, to FILE."
+)
+@click.option("--show-key", is_flag=True, help="Print this data directory's vault public key (what others grant to).")
+@json_option
+@verbose_option
+@pass_session
+def disclose(
+    session: Session,
+    record: str | None,
+    recipients: tuple[str, ...],
+    fields: tuple[str, ...],
+    tier: str | None,
+    out: Path | None,
+    show_key: bool,
+) -> None:
+    """Grant a record's openings to a party, or write a disclosure of its fields.
+
+    RECORD is unit:ID (or a bare unit id), lot:ID or party:ADDRESS. --to wraps the
+    record's data key for another vault key (the data is never re-encrypted); --out
+    writes the chosen fields with their Merkle proofs, which `rinne verify-disclosure`
+    checks against the on-chain commitment, offline.
+
+    \b
+    Examples:
+      rinne disclose --show-key
+      rinne disclose unit:LF005 --to 3f5c...e1 --account packs
+      rinne disclose unit:LF005 --field serialNumber --out lf005-serial.json
+      rinne disclose lot:ORE-CO-1 --tier authority --out ore-site.json
+    """
+    if show_key:
+        vault = rinne.local_vault(session.home)
+        assert vault is not None  # made on demand
+        key = "0x" + vault.public_key.hex()
+        session.emit({"public_key": key}, key)
+        return
+    if record is None:
+        raise click.UsageError("name the RECORD to disclose (unit:ID, lot:ID or party:ADDRESS), or pass --show-key")
+    if not recipients and out is None:
+        raise click.UsageError("say what to do: --to KEY grants the record, --out FILE writes a disclosure")
+    record_id = _record_id(record)
+    keys = [_public_key(k) for k in recipients]
+    vault = _vault(session)
+    disclosed: list[str] = []
+    # The disclosure first, the grants after: a command that fails leaves the vault as it was.
+    if out is not None:
+        opened = vault.openings(record_id)
+        names = list(fields) or opened.names(rinne.VISIBLE_POINTS[tier] if tier else (1, 2, 3, 4))
+        if tier and fields:
+            visible = set(opened.names(rinne.VISIBLE_POINTS[tier]))
+            hidden = [n for n in names if n in opened.fields and n not in visible]
+            if hidden:
+                raise CliError(f"tier {tier} may not see field {hidden[0]!r} of {record_id}")
+        if not names:
+            raise CliError(f"{record_id} has no field the {tier} tier may see")
+        disclosure = rinne.disclose(opened, names)
+        try:
+            out.write_bytes(disclosure.to_json())
+        except OSError as e:
+            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+        disclosed = [f.name for f in disclosure.fields]
+    for key in keys:
+        vault.grant(record_id, key)
+    lines = [f"granted {record_id} to 0x{k.hex()}" for k in keys]
+    if out is not None:
+        lines.append(f"wrote {out}: {', '.join(disclosed)} of {record_id}, with proofs")
+    session.emit(
+        {
+            "record_id": record_id,
+            "granted": ["0x" + k.hex() for k in keys],
+            "disclosed": disclosed,
+            "file": str(out) if out is not None else None,
+        },
+        lines,
+    )
+
+
+@click.command("verify-disclosure")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    metavar="HEX",
+    help="Check against this commitment (the bytes32 read from the chain) instead of reading it from the event index: offline.",
+)
+@trust_index_option
+@read_command
+@pass_session
+def verify_disclosure(session: Session, file: Path, root: str | None, trust_index: bool) -> None:
+    """Check a disclosure file against the on-chain commitment of its record.
+
+    A unit's fields are checked against its serialHash, a lot's against its origin
+    word (country in clear, 30 bytes of the root), each field's Merkle proof folded
+    offline. A changed value, salt, proof or field, or a disclosure of another
+    record, fails (exit 1). Party records need --root (the nameHash of the
+    registration event).
+
+    \b
+    Examples:
+      rinne verify-disclosure lf005-serial.json
+      rinne verify-disclosure lf005-serial.json --root 0x5d1c...9a
+    """
+    if root is not None and not re.fullmatch(r"0x[0-9a-fA-F]{64}", root):
+        raise click.BadParameter(f"{root!r} is no bytes32 (0x and 64 hex digits)", param_hint="--root")
+    try:
+        disclosure = rinne.Disclosure.from_json(file.read_bytes())
+    except OSError as e:
+        raise CliError(f"cannot read {file}: {e.strerror or e}") from None
+    kind, _, target = disclosure.record_id.partition(":")
+    if kind not in _KINDS or not target:
+        raise CliError(f"{file} discloses record {disclosure.record_id!r}, which is no unit, lot or party record")
+    if root is None:
+        if kind == "party":
+            raise CliError("a party record is checked against its nameHash: pass --root (from the ParticipantRegistered event)")
+        with open_index(session, trust=trust_index) as index:
+            st = index.state()
+            raw = rinne.id_bytes(target)
+            if kind == "unit":
+                if raw not in st.units:
+                    raise CliError(f"no battery unit {rinne.label_of(raw)} on this ledger")
+                word = st.units[raw].serial_hash
+            else:
+                if raw not in st.lots:
+                    raise CliError(f"no lot {rinne.label_of(raw)} on this ledger")
+                word = st.lots[raw].origin
+        root = "0x" + bytes(word).hex()
+    if kind == "unit":
+        verified = rinne.verify_unit(root, disclosure, target)
+    elif kind == "lot":
+        verified = rinne.verify_origin(root, disclosure, target)
+    else:
+        verified = rinne.verify_party(root, disclosure, rinne.checksum_address(target))
+    session.emit(
+        {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": verified},
+        [f"{disclosure.record_id}: {len(verified)} field(s) verify against {root}"] + [f"  {k} = {v}" for k, v in verified.items()],
+    )

@@ -1,0 +1,102 @@
+"""Salted identity commitments on the way out, and the openings kept behind them (docs/confidentiality.md).
+
+Where the client used to send ``keccak(serial)``, ``keccak(site)`` or ``keccak(name)``, it commits a salted
+record bound to the unit, lot or account (:mod:`ledger.domain.identity`), sends the root, and keeps the
+opening once the transaction went through: in this Ledger's memory, and in its vault when it has one
+(encrypted to the writer's vault key). A caller that commits its own bytes32 passes it instead
+(``UnitSpec.serial_hash``, a ``LotSpec.origin`` without a site); the contracts take any bytes32.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ledger import errors
+from ledger.client.base import LedgerBase
+from ledger.domain.disclosure import Openings
+from ledger.domain.identity import commit_site, commit_unit, lot_record_id, origin_word
+from ledger.domain.ids import id_bytes
+from ledger.domain.models import LotSpec, UnitSpec
+
+if TYPE_CHECKING:
+    from ledger.local.vault import Vault
+
+log = logging.getLogger("ledger")
+
+
+class IdentityMixin(LedgerBase):
+    """Commit sites and serials before sending, keep their openings after."""
+
+    @property
+    def vault(self) -> Vault | None:
+        """The vault the openings of this Ledger's commitments go to (None: they stay in memory only)."""
+        vault: Vault | None = self._shared.get("vault")
+        return vault
+
+    def use_vault(self, vault: Vault | None) -> None:
+        """Keep the openings of every commitment this Ledger (and its ``with_account`` copies) writes in `vault`."""
+        self._shared["vault"] = vault
+
+    def openings(self, record_id: str) -> Openings:
+        """Return the openings of a record this Ledger committed, or that its vault holds for its key.
+
+        Raises :class:`~ledger.errors.DisclosureError` when neither has them.
+        """
+        kept: dict[str, Openings] = self._shared.setdefault("openings", {})
+        if record_id in kept:
+            return kept[record_id]
+        if self.vault is None:
+            raise errors.DisclosureError(f"no openings of record {record_id!r} in this Ledger, and no vault to look in")
+        return self.vault.openings(record_id)
+
+    def committed_origin(self, lot_id: str | bytes) -> str | None:
+        """Return the origin word this Ledger committed for a lot's site (None when it committed none)."""
+        kept: dict[str, Openings] = self._shared.setdefault("openings", {})
+        o = kept.get(lot_record_id(lot_id))
+        if o is None or "country" not in o.fields:
+            return None
+        return origin_word(str(o.fields["country"].value), o.root())
+
+    def _keep(self, pending: Iterable[Openings]) -> None:
+        # After the transaction: an opening of a reverted write must not stand for anything.
+        kept: dict[str, Openings] = self._shared.setdefault("openings", {})
+        for o in pending:
+            kept[o.record_id] = o
+            if self.vault is None:
+                continue
+            if o.record_id in self.vault:
+                # A record's vault entry never changes; the same id again means a redeployed (development) chain
+                # under the same data directory: the first opening stays, and readers refuse it against this root.
+                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.folder, o.record_id)
+                continue
+            self.vault.put_openings(o)
+
+    def _commit_lots(self, specs: Sequence[LotSpec], pending: list[Openings]) -> list[LotSpec]:
+        out = []
+        for spec in specs:
+            if spec.site is None:
+                out.append(spec)
+                continue
+            word = id_bytes(spec.origin)
+            if word[2:] != bytes(30):
+                raise errors.InvalidInput(f"lot {spec.lot_id}: give the site or an origin that commits one, not both")
+            if word[:2] == b"\0\0":
+                raise errors.InvalidInput(f"lot {spec.lot_id}: a site needs its country (origin_code(country, site))")
+            origin, openings = commit_site(spec.lot_id, word[:2].decode(), spec.site)
+            pending.append(openings)
+            out.append(spec.model_copy(update={"origin": origin}))
+        return out
+
+    def _commit_units(self, pairs: Sequence[tuple[LotSpec, UnitSpec]], pending: list[Openings]) -> list[UnitSpec]:
+        out = []
+        for lot, unit in pairs:
+            if unit.serial_hash is not None:
+                out.append(unit)
+                continue
+            assert unit.serial is not None  # UnitSpec refuses a unit with neither
+            root, openings = commit_unit(lot.lot_id, unit.serial, unit.unique_identifier)
+            pending.append(openings)
+            out.append(unit.model_copy(update={"serial_hash": root}))
+        return out
