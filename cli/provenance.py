@@ -221,12 +221,14 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         om = rinne.origin_mix(index, lot_id)
         life = rinne.lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
         inv = rinne.process_inventory(index, lot_id)
+        made = rinne.operation_yields(index, lot_id)
     data: dict[str, Any] = {
         "footprint": json.loads(fp.to_json()),
         "recycled_content": json.loads(rc.to_json()),
         "origin": json.loads(om.to_json()),
         "lifetime": json.loads(life.to_json()) if life else None,
         "process_inventory": json.loads(inv.to_json()),
+        "yields": made.model_dump(mode="json") if made else None,
     }
     held = f"{fp.mass_g / 1000:,.1f} kg" + (f" left of {fp.minted_mass_g / 1000:,.1f} kg" if fp.mass_g != fp.minted_mass_g else "")
     lines = [
@@ -272,6 +274,9 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
             f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered"
         )
     lines += _inventory_lines(inv)
+    if made is not None and made.yields:
+        got = ", ".join(f"{e} {100 * y:.1f}%" for e, y in made.yields.items())
+        lines.append(f"  yield of the {made.operation} that made it: {got} (output over input, per element)")
     session.emit(data, lines)
     if fp.assurance not in assured:
         # The report above is the data; the exit status is the verdict (like `audit --strict`).

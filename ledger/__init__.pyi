@@ -178,6 +178,8 @@ from ledger.figures.origin import (
     origin_mix as origin_mix,
 )
 from ledger.figures.recovery import (
+    OperationYields as OperationYields,
+    operation_yields as operation_yields,
     recycling_report as recycling_report,
 )
 from ledger.figures.recycled import (
@@ -362,6 +364,8 @@ __all__ = [
     "read_password",
     "recycled_content",
     "recycling_report",
+    "operation_yields",
+    "OperationYields",
     "save_attestation",
     "serve",
     "sign_attestation",

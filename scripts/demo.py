@@ -490,7 +490,7 @@ def recycle(demo: Demo) -> list[str]:
         LotSpec(
             lot_id="R-MNSO4-01", material="MnSO4.H2O", mass=round(b["Mn"] * 0.92 / 0.325), composition=comp(Mn=b["Mn"] * 0.92 / KG)
         ),
-        LotSpec(lot_id="R-LI2CO3-01", material="Li2CO3", mass=round(b["Li"] * 0.88 / 0.188), composition=comp(Li=b["Li"] * 0.88 / KG)),
+        LotSpec(lot_id="R-LI2CO3-01", material="Li2CO3", mass=round(b["Li"] * 0.88 / 0.1875), composition=comp(Li=b["Li"] * 0.88 / KG)),
     ]
     recovered = [r.model_copy(update={"composition": r.composition.all_post_consumer()}) for r in recovered]
     rc.transform(["BLACK-MASS-01"], recovered)
@@ -663,6 +663,21 @@ def results(demo: Demo) -> dict[str, Any]:
     for lot in ("NISO4-01", "LI2CO3-01", "R-LI2CO3-01", "BLACK-MASS-01"):
         g = provenance.lot_grade(index, lot)
         summary["grades"][lot] = None if g is None else {"grade": g.grade, "basis": g.basis, "purity": g.purity}
+    # Yields of the refining, the recycling and the recycler's leaching (issue 19), and the recycler's
+    # Annex XII figures over the whole demo.
+    summary["yields"] = {}
+    for lot in ("NISO4-01", "BLACK-MASS-01", "R-NISO4-01"):
+        y = provenance.operation_yields(index, lot)
+        if y is not None:
+            summary["yields"][lot] = {"operation": y.operation, "yields": y.yields}
+    st = index.state()
+    rr = provenance.recycling_report(st, demo.addr("recycler"), start=0, end=index.chain_timestamp or st.last_timestamp)
+    summary["recycler"] = {
+        "units": rr.units,
+        "recycling_efficiency": rr.recycling_efficiency,
+        "recovery": rr.recovery,
+        "targets": [[t.what, t.deadline, t.met] for t in rr.targets],
+    }
     index.close()
     return summary
 
@@ -711,6 +726,16 @@ def print_summary(s: dict[str, Any], seconds: float, out: Path) -> None:
             purity = f", purity {100 * g['purity']:.2f}%" if g["purity"] is not None else ""
             grades.append(f"{lot} {g['grade'] or 'below grade'} ({g['basis']}{purity})")
     p("grades: " + "; ".join(grades))
+    for lot, y in s["yields"].items():
+        p(f"yield of the {y['operation']} that made {lot}: " + ", ".join(f"{e} {100 * v:.1f}%" for e, v in y["yields"].items()))
+    r = s["recycler"]
+    eff = f"{100 * r['recycling_efficiency']:.0f}%" if r["recycling_efficiency"] is not None else "n/a"
+    p(
+        f"recycler ({', '.join(r['units']) or 'no units'}): recycling efficiency {eff}; recovery "
+        + ", ".join(f"{e} {100 * v:.1f}%" for e, v in r["recovery"].items())
+        + "; Annex XII: "
+        + ", ".join(f"{what} by {when} {'met' if met else 'missed' if met is False else 'n/a'}" for what, when, met in r["targets"])
+    )
     p("")
     for unit in ("LF001", "ESS001"):
         lt = s["units"][unit]["lifetime"]

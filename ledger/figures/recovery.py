@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger import errors
 from ledger.domain.composition import ELEMENTS
 from ledger.domain.enums import OpKind
-from ledger.domain.ids import label_of
+from ledger.domain.hashing import checksum_address
+from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.times import UnixTime
+from ledger.figures.source import Source, upstream_state
 from ledger.replay.records import OpRec
 from ledger.replay.state import LedgerState
 
@@ -47,6 +49,40 @@ def yields_of(st: LedgerState, op: OpRec) -> dict[str, float]:
             out = [a + b for a, b in zip(out, lot.comp0[0])]
     given = [sum(c[0][k] for c in op.used_comps) for k in range(len(ELEMENTS))]
     return {e: out[k] / given[k] for k, e in enumerate(ELEMENTS) if given[k]}
+
+
+class OperationYields(BaseModel):
+    """What the operation that made a lot gave back of each element it took in (issue 19, yields)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lot_id: str
+    label: str
+    operation: str = Field(description="the operation's kind: transform, split, merge, recycle, build, repurpose, ...")
+    operator: str
+    yields: dict[str, float] = Field(description="per element: grams in the operation's outputs over the grams its inputs gave")
+
+
+def operation_yields(source: Source, lot_id: str | bytes) -> OperationYields | None:
+    """Return the per-element yield of the operation that made `lot_id` (None for a minted lot).
+
+    The yield is what came out of the operation (all its outputs) over what went in (what its inputs gave):
+    1 minus the declared loss's share. The contract conserves every element, so no party can declare a
+    yield above 1, and a by-product declared as an output counts as output, not as a better yield of the
+    product (docs/methodology.md)."""
+    lid = id_bytes(lot_id)
+    st = upstream_state(source, lid)
+    lot = st.lots[lid]
+    if lot.made_by is None:
+        return None
+    op = st.ops[lot.made_by]
+    return OperationYields(
+        lot_id=hex_of(lid),
+        label=label_of(lid),
+        operation=OpKind(op.kind).name.lower(),
+        operator=checksum_address(op.operator),
+        yields=yields_of(st, op),
+    )
 
 
 class TargetResult(BaseModel):
@@ -183,8 +219,10 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
 __all__ = [
     "MATERIAL_RECOVERY_TARGETS",
     "RECYCLING_EFFICIENCY_TARGETS",
+    "OperationYields",
     "RecyclingReport",
     "TargetResult",
+    "operation_yields",
     "recycling_report",
     "yields_of",
 ]

@@ -87,6 +87,18 @@ def test_demo_plays_the_loop_and_the_audit_passes(played) -> None:
         iv = units[unit]["inventory"]
         assert iv["energy_kwh"] > 0 and 0 < iv["renewable_share"] < 1 and iv["water_consumed_m3"] > 0, unit
     assert summary["grades"]["LI2CO3-01"]["grade"] == "Li2CO3-battery" and summary["grades"]["BLACK-MASS-01"] is None
+    # No grade rests on more of an element than the pure compound holds.
+    assert all(g is None or g["purity"] is None or g["purity"] <= 1 for g in summary["grades"].values())
+    # Yields and the recycler's Annex XII figures: what came out never exceeds what went in, and the recycler's
+    # recovery of an element is the product of its two steps' yields (recycling, then leaching).
+    y = summary["yields"]
+    assert {lot: v["operation"] for lot, v in y.items()} == {"NISO4-01": "transform", "BLACK-MASS-01": "recycle", "R-NISO4-01": "transform"}
+    assert all(0 <= v <= 1 for lot in y for v in y[lot]["yields"].values())
+    r = summary["recycler"]
+    assert r["units"] == ["LF002"] and 0 < r["recycling_efficiency"] < 1
+    for element in ("Ni", "Co", "Li"):
+        both = y["BLACK-MASS-01"]["yields"][element] * y["R-NISO4-01"]["yields"][element]
+        assert r["recovery"][element] == pytest.approx(both, rel=1e-9), element
 
 
 def _passports(out: Path) -> dict[str, dict[str, Any]]:

@@ -84,3 +84,20 @@ def test_yields_per_element_and_a_period_that_ends_before_it_starts() -> None:
     assert yields_of(st, refine) == {"Li": approx(600 / 800), "Ni": approx(9_000 / 9_500), "Co": approx(1_800 / 1_900)}
     with pytest.raises(errors.InvalidInput, match="ends before it starts"):
         recycling_report(st, RECYCLER.address, start=end, end=start)
+
+
+def test_the_yield_of_the_operation_that_made_a_lot_by_hand() -> None:
+    from ledger import operation_yields
+
+    s, _ = _story()
+    index = s.ingest()
+    # The refining gave 9 kg of the black mass's 9.5 kg Ni, whichever output one asks about: a yield is the
+    # step's, so naming the carbonate instead of the sulphate cannot improve it.
+    for lot in ("R-NI", "R-LI"):
+        y = operation_yields(index, lot)
+        assert y is not None and y.operation == "transform" and y.operator == RECYCLER.address
+        assert y.yields == {"Li": approx(600 / 800), "Ni": approx(9_000 / 9_500), "Co": approx(1_800 / 1_900)}
+    bm = operation_yields(index, "BM-1")
+    assert bm is not None and bm.operation == "recycle"
+    assert bm.yields == {"Li": approx(800 / 1_000), "Ni": approx(9_500 / 10_000), "Co": approx(1_900 / 2_000)}
+    assert operation_yields(index, "CELLS-1") is None  # minted: no operation made it
