@@ -68,8 +68,9 @@ def operation_yields(source: Source, lot_id: str | bytes) -> OperationYields | N
 
     The yield is what came out of the operation (all its outputs) over what went in (what its inputs gave):
     1 minus the declared loss's share. The contract conserves every element, so no party can declare a
-    yield above 1, and a by-product declared as an output counts as output, not as a better yield of the
-    product (docs/methodology.md)."""
+    yield above 1, and the yield is the operation's, whichever output one asks about. An output declared
+    as a by-product (a slag holding what would otherwise be loss) still counts as output: the ledger has no
+    product/by-product taxonomy yet (docs/methodology.md §8)."""
     lid = id_bytes(lot_id)
     st = upstream_state(source, lid)
     lot = st.lots[lid]
