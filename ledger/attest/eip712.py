@@ -8,7 +8,7 @@ re-verify every attestation of a replay; signing still goes through eth-account 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,7 +76,6 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("nonce", "uint256", "nonce"),
     ("deadline", "uint64", "deadline"),
 )
-_TYPED_FIELDS = tuple((n, t) for n, t, _ in _FIELDS)
 _JSON_NAME = {field: name for name, _, field in _FIELDS}
 
 
@@ -129,9 +128,10 @@ def attestation_digest(att: GwpAttestation, chain_id: int, contract: str) -> byt
     return _digest(att, cid, bytes.fromhex(address[2:]))
 
 
-def attestation_typed_data(att: GwpAttestation, chain_id: int, contract: str) -> dict[str, Any]:
-    """Return the full EIP-712 typed data (eth_signTypedData_v4 layout) for an attestation."""
-    cid, address = _check_domain(chain_id, contract)
+def typed_data(
+    primary: str, fields: Sequence[tuple[str, str, str]], message: dict[str, Any], chain_id: int, address: str
+) -> dict[str, Any]:
+    """The full EIP-712 typed data (eth_signTypedData_v4 layout) of one of GwpAttestations' messages."""
     return {
         "types": {
             "EIP712Domain": [
@@ -140,12 +140,18 @@ def attestation_typed_data(att: GwpAttestation, chain_id: int, contract: str) ->
                 {"name": "chainId", "type": "uint256"},
                 {"name": "verifyingContract", "type": "address"},
             ],
-            "GwpAttestation": [{"name": n, "type": t} for n, t in _TYPED_FIELDS],
+            primary: [{"name": n, "type": t} for n, t, _ in fields],
         },
-        "primaryType": "GwpAttestation",
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": cid, "verifyingContract": address},
-        "message": _message_dict(att, nonce_as_str=False),
+        "primaryType": primary,
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": address},
+        "message": message,
     }
+
+
+def attestation_typed_data(att: GwpAttestation, chain_id: int, contract: str) -> dict[str, Any]:
+    """Return the full EIP-712 typed data (eth_signTypedData_v4 layout) for an attestation."""
+    cid, address = _check_domain(chain_id, contract)
+    return typed_data("GwpAttestation", _FIELDS, _message_dict(att, nonce_as_str=False), cid, address)
 
 
 def _message_dict(att: GwpAttestation, *, nonce_as_str: bool) -> dict[str, Any]:
@@ -167,18 +173,24 @@ def _message_dict(att: GwpAttestation, *, nonce_as_str: bool) -> dict[str, Any]:
 def sign_attestation(att: GwpAttestation, account: _MessageSigner, chain_id: int, contract: str) -> SignedAttestation:
     """Sign an attestation with an eth-account signer for a chain and GwpAttestations contract."""
     cid, address = _check_domain(chain_id, contract)
-    signable = encode_typed_data(full_message=attestation_typed_data(att, cid, address))
-    digest = _digest(att, cid, bytes.fromhex(address[2:]))
-    # The fast encoder is what verification trusts; refuse to sign if it ever disagrees with eth-account.
+    signature = sign_typed(attestation_typed_data(att, cid, address), _digest(att, cid, bytes.fromhex(address[2:])), account)
+    return SignedAttestation(attestation=att, signer=account.address, signature=signature, chain_id=cid, contract=address)
+
+
+def sign_typed(typed: dict[str, Any], digest: bytes, account: _MessageSigner) -> str:
+    """Sign typed data whose digest this library computed as `digest`; return the 0x signature the contract takes.
+
+    The fast encoder is what verification trusts: signing is refused if it ever disagrees with eth-account's,
+    and so is a signature the contract would reject (not 65 bytes r||s||v, or a high s)."""
+    signable = encode_typed_data(full_message=typed)
     if keccak(b"\x19" + signable.version + signable.header + signable.body) != digest:
         raise AttestationError("internal error: EIP-712 digest disagrees with eth-account's encoder")
-    signed = account.sign_message(signable)
-    signature = bytes(signed.signature)
+    signature = bytes(account.sign_message(signable).signature)
     if len(signature) != 65 or signature[64] not in (27, 28):
         raise SignatureError("the signer returned a signature that is not 65 bytes r||s||v with v 27 or 28")
     if int.from_bytes(signature[32:64], "big") > _HALF_N:
         raise SignatureError("the signer returned a high-s signature, which the contract rejects")
-    return SignedAttestation(attestation=att, signer=account.address, signature="0x" + signature.hex(), chain_id=cid, contract=address)
+    return "0x" + signature.hex()
 
 
 def _ecdsa_problem(digest: bytes, signature: bytes, signer: str) -> tuple[str | None, str | None]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from eth_account.messages import encode_typed_data
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ledger.attest.eip712 import _HALF_N, _check_domain, _MessageSigner, domain_separator
+from ledger.attest.eip712 import _check_domain, _MessageSigner, domain_separator, sign_typed, typed_data
 from ledger.attest.files import read_signed_file, signed_from_dict, signed_to_dict, write_signed_file
 from ledger.attest.records import Address, Bytes32Hex, ChainId, HexBytes, Uint64, Uint256, _to_methodology, _to_uint
 from ledger.domain.enums import ProcessRoute
 from ledger.domain.hashing import keccak
-from ledger.errors import AttestationError, SignatureError
 
 INVENTORY_TYPE_STRING = (
     "ProcessInventory(bytes32 lotId,uint64 energyWh,uint16 renewableBps,uint64 waterWithdrawnLitres,"
@@ -179,39 +177,15 @@ def inventory_digest(inv: ProcessInventory, chain_id: int, contract: str) -> byt
 
 def inventory_typed_data(inv: ProcessInventory, chain_id: int, contract: str) -> dict[str, Any]:
     """Return the full EIP-712 typed data (eth_signTypedData_v4 layout) of a process inventory."""
-    from ledger.attest.eip712 import DOMAIN_NAME, DOMAIN_VERSION
-
     cid, address = _check_domain(chain_id, contract)
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "ProcessInventory": [{"name": n, "type": t} for n, t, _ in _FIELDS],
-        },
-        "primaryType": "ProcessInventory",
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": cid, "verifyingContract": address},
-        "message": _message_dict(inv, nonce_as_str=False),
-    }
+    return typed_data("ProcessInventory", _FIELDS, _message_dict(inv, nonce_as_str=False), cid, address)
 
 
 def sign_inventory(inv: ProcessInventory, account: _MessageSigner, chain_id: int, contract: str) -> SignedInventory:
     """Sign a process inventory with an eth-account signer for a chain and GwpAttestations contract."""
     cid, address = _check_domain(chain_id, contract)
-    signable = encode_typed_data(full_message=inventory_typed_data(inv, cid, address))
-    digest = _digest(inv, cid, bytes.fromhex(address[2:]))
-    # The fast encoder is what verification trusts; refuse to sign if it ever disagrees with eth-account.
-    if keccak(b"\x19" + signable.version + signable.header + signable.body) != digest:
-        raise AttestationError("internal error: EIP-712 digest disagrees with eth-account's encoder")
-    signature = bytes(account.sign_message(signable).signature)
-    if len(signature) != 65 or signature[64] not in (27, 28):
-        raise SignatureError("the signer returned a signature that is not 65 bytes r||s||v with v 27 or 28")
-    if int.from_bytes(signature[32:64], "big") > _HALF_N:
-        raise SignatureError("the signer returned a high-s signature, which the contract rejects")
-    return SignedInventory(inventory=inv, signer=account.address, signature="0x" + signature.hex(), chain_id=cid, contract=address)
+    signature = sign_typed(inventory_typed_data(inv, cid, address), _digest(inv, cid, bytes.fromhex(address[2:])), account)
+    return SignedInventory(inventory=inv, signer=account.address, signature=signature, chain_id=cid, contract=address)
 
 
 InventoryStruct = tuple[bytes, int, int, int, int, int, bytes, bytes, int, int, int, int]
