@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,62 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
     }
 
 
+def _signing_options(what: str, prefix: str) -> Callable[[Any], Any]:
+    """The options every offline-signed message shares: its validity, relay deadline, nonce, domain and file."""
+    options = [
+        click.option(
+            "--issued-at", metavar="TIME", help="Start of validity: 2027-01-31, 2027-01-31T12:00:00Z or @unix.  [default: now]"
+        ),
+        click.option(
+            "--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y, 12h."
+        ),
+        click.option("--valid-until", metavar="TIME", help="End of validity (instead of --valid-for)."),
+        click.option(
+            "--deadline",
+            "deadline_in",
+            default="30d",
+            show_default=True,
+            metavar="DURATION",
+            help="How long the file may be relayed on-chain, from now.",
+        ),
+        click.option(
+            "--nonce",
+            type=click.IntRange(0, 2**256 - 1),
+            help="Nonce (each used once per signer, shared by attestations and inventories).  [default: random]",
+        ),
+        click.option(
+            "--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]"
+        ),
+        click.option(
+            "--chain-id",
+            type=click.IntRange(min=1),
+            metavar="ID",
+            expose_value=False,
+            callback=_store("chain_id"),
+            help=f"Chain the {what} is for.  [default: the only recorded deployment]",
+        ),
+        click.option(
+            "--out",
+            "-o",
+            "out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"File to write.  [default: {prefix}-<lot>-<uid>.json]",
+        ),
+        click.option("--force", is_flag=True, help="Overwrite the output file."),
+        data_dir_option,
+        account_options,
+        json_option,
+        verbose_option,
+    ]
+
+    def decorate(f: Any) -> Any:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
 @gwp.command()
 @click.argument("lot_id")
 @click.option("--emissions", required=True, metavar="MASS", help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
@@ -175,35 +232,7 @@ def _signed_json(signed: SignedAttestation) -> dict[str, Any]:
     "--methodology", default="ISO14067:2018", show_default=True, help="Methodology id (up to 32 ASCII characters) or 0x hash."
 )
 @click.option("--evidence", metavar="FILE|HASH", help="LCA report: a file (hashed with keccak256) or its 0x hash.")
-@click.option("--issued-at", metavar="TIME", help="Start of validity: 2027-01-31, 2027-01-31T12:00:00Z or @unix.  [default: now]")
-@click.option("--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y, 12h.")
-@click.option("--valid-until", metavar="TIME", help="End of validity (instead of --valid-for).")
-@click.option(
-    "--deadline",
-    "deadline_in",
-    default="30d",
-    show_default=True,
-    metavar="DURATION",
-    help="How long the file may be relayed on-chain, from now.",
-)
-@click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Attestation nonce (each used once per signer).  [default: random]")
-@click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
-@click.option(
-    "--chain-id",
-    type=click.IntRange(min=1),
-    metavar="ID",
-    expose_value=False,
-    callback=_store("chain_id"),
-    help="Chain the attestation is for.  [default: the only recorded deployment]",
-)
-@click.option(
-    "--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: gwp-<lot>-<uid>.json]"
-)
-@click.option("--force", is_flag=True, help="Overwrite the output file.")
-@data_dir_option
-@account_options
-@json_option
-@verbose_option
+@_signing_options("attestation", "gwp")
 @pass_session
 def sign(
     session: Session,
@@ -569,27 +598,7 @@ def _inventory_line(p: Any) -> str:
 )
 @click.option("--grade", default="", metavar="GRADE", help="The grade the step's assay found (up to 32 ASCII characters).")
 @click.option("--evidence", metavar="FILE|HASH", help="Inventory or assay report: a file (hashed with keccak256) or its 0x hash.")
-@click.option("--issued-at", metavar="TIME", help="Start of validity: 2027-01-31 or @unix.  [default: now]")
-@click.option("--valid-for", default="365d", show_default=True, metavar="DURATION", help="Validity from issued-at: 365d, 2y.")
-@click.option("--deadline", "deadline_in", default="30d", show_default=True, metavar="DURATION", help="How long it may be relayed.")
-@click.option("--nonce", type=click.IntRange(0, 2**256 - 1), help="Nonce (shared with GWP attestations).  [default: random]")
-@click.option("--contract", metavar="ADDRESS", help="GwpAttestations contract (with --chain-id).  [default: the recorded deployment]")
-@click.option(
-    "--chain-id",
-    type=click.IntRange(min=1),
-    metavar="ID",
-    expose_value=False,
-    callback=_store("chain_id"),
-    help="Chain the inventory is for.  [default: the only recorded deployment]",
-)
-@click.option(
-    "--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="File to write.  [default: inv-<lot>-<uid>.json]"
-)
-@click.option("--force", is_flag=True, help="Overwrite the output file.")
-@data_dir_option
-@account_options
-@json_option
-@verbose_option
+@_signing_options("inventory", "inv")
 @pass_session
 def inventory_sign(
     session: Session,
@@ -603,6 +612,7 @@ def inventory_sign(
     evidence: str | None,
     issued_at: str | None,
     valid_for: str,
+    valid_until: str | None,
     deadline_in: str,
     nonce: int | None,
     contract: str | None,
@@ -633,7 +643,7 @@ def inventory_sign(
             grade=grade,
             evidence=_specs.evidence(evidence),
             issued_at=issued,
-            valid_until=issued + parse_duration(valid_for),
+            valid_until=parse_time(valid_until) if valid_until else issued + parse_duration(valid_for),
             nonce=secrets.randbits(256) if nonce is None else nonce,
             deadline=now + parse_duration(deadline_in),
         )
