@@ -490,7 +490,9 @@ def recycle(demo: Demo) -> list[str]:
         LotSpec(
             lot_id="R-MNSO4-01", material="MnSO4.H2O", mass=round(b["Mn"] * 0.92 / 0.325), composition=comp(Mn=b["Mn"] * 0.92 / KG)
         ),
-        LotSpec(lot_id="R-LI2CO3-01", material="Li2CO3", mass=round(b["Li"] * 0.88 / 0.1875), composition=comp(Li=b["Li"] * 0.88 / KG)),
+        LotSpec(
+            lot_id="R-LI2CO3-01", material="Li2CO3", mass=round(b["Li"] * 0.88 / 0.1875), composition=comp(Li=b["Li"] * 0.88 / KG)
+        ),
     ]
     recovered = [r.model_copy(update={"composition": r.composition.all_post_consumer()}) for r in recovered]
     rc.transform(["BLACK-MASS-01"], recovered)

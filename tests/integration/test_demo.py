@@ -92,7 +92,11 @@ def test_demo_plays_the_loop_and_the_audit_passes(played) -> None:
     # Yields and the recycler's Annex XII figures: what came out never exceeds what went in, and the recycler's
     # recovery of an element is the product of its two steps' yields (recycling, then leaching).
     y = summary["yields"]
-    assert {lot: v["operation"] for lot, v in y.items()} == {"NISO4-01": "transform", "BLACK-MASS-01": "recycle", "R-NISO4-01": "transform"}
+    assert {lot: v["operation"] for lot, v in y.items()} == {
+        "NISO4-01": "transform",
+        "BLACK-MASS-01": "recycle",
+        "R-NISO4-01": "transform",
+    }
     assert all(0 <= v <= 1 for lot in y for v in y[lot]["yields"].values())
     r = summary["recycler"]
     assert r["units"] == ["LF002"] and 0 < r["recycling_efficiency"] < 1
