@@ -15,6 +15,7 @@ from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
 from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotState
+from ledger.domain.identity import lot_record_id
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.models import LotSpec
 
@@ -135,10 +136,45 @@ class BulkMixin(IdentityMixin):
         calls = [(d.ledger, _encode_arrays(fn.selector, [c]), per_lot * len(c) + 30_000) for c in chunks]
         # send_many reports one receipt at a time; the caller counts lots, so advance by each chunk's size.
         sizes = iter(len(c) for c in chunks)
-        receipts = sender.send_many(calls, progress=(lambda _n: progress(next(sizes))) if progress else None)
+        # The openings of each transaction's lots are kept as its receipt arrives, not once every chunk has
+        # landed: an import that fails or is interrupted part-way leaves no lot on-chain whose site nobody can open.
+        by_record = {o.record_id: o for o in pending}
+        landed = iter(
+            [by_record[r] for s in todo[i : i + size] if (r := lot_record_id(s.lot_id)) in by_record]
+            for i in range(0, len(todo), size)
+        )
+
+        def on_receipt(_n: int) -> None:
+            self._keep(next(landed))
+            if progress:
+                progress(next(sizes))
+
+        try:
+            receipts = sender.send_many(calls, progress=on_receipt)
+        except BaseException:
+            # Transactions sent before the failure may land after it: keep the openings of the lots now on-chain
+            # and held by this account (those this run created), whatever stopped it.
+            held = self._held_here(todo)
+            self._keep([o for o in pending if id_bytes(o.record_id.removeprefix("lot:")) in held])
+            raise
         gas = sum(int(r["gasUsed"], 16) for r in receipts)
-        self._keep(pending)
         return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)
+
+    def _held_here(self, specs: Sequence[LotSpec]) -> set[bytes]:
+        """The ids of `specs` that exist on-chain held by this account (batched eth_call)."""
+        d = self._deployment()
+        f = LEDGER_ABI.fn("lot")
+        me = self.address.lower()
+        out: set[bytes] = set()
+        ids = [id_bytes(s.lot_id) for s in specs]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            results = batch(self.w3, [("eth_call", [{"to": d.ledger, "data": hex_of(f.selector + i)}, "latest"]) for i in chunk])
+            for i, r in zip(chunk, results):
+                # lot(bytes32): word 0 the holder, word 1 the state (see _existing).
+                if len(r) == 2 + 9 * 64 and int(r[2 + 64 : 2 + 128], 16) != LotState.NONE and "0x" + r[2 + 24 : 2 + 64] == me:
+                    out.add(i)
+        return out
 
     def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:
         """Map of id → commitment for the ids that exist on-chain (batched eth_call)."""

@@ -63,6 +63,8 @@ class IdentityMixin(LedgerBase):
         # After the transaction: an opening of a reverted write must not stand for anything.
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
         for o in pending:
+            if kept.get(o.record_id) is o:
+                continue  # kept already (as its transaction landed)
             kept[o.record_id] = o
             if self.vault is None:
                 continue
