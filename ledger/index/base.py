@@ -17,7 +17,9 @@ against the chain (ledger heads, block hashes, every stored log) before anything
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -264,27 +266,44 @@ class IndexBase:
             return cls._open_pg(p, deployment)
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(
-                p, timeout=30.0, isolation_level=None, check_same_thread=False, factory=_Connection
-            )  # waits for another opener
-            conn.index_path = p
-            # 16 kB pages for a new file: an event row is ~600 bytes, and bulk inserts run ~15 % faster.
-            conn.execute("PRAGMA page_size=16384")
-            conn.execute("PRAGMA journal_mode=WAL" if p != ":memory:" else "PRAGMA journal_mode=MEMORY")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-65536")
-            # Every open runs the whole schema: it also rebuilds the secondary indexes of a first sync
-            # that dropped them and did not get to its end (IndexBase._drop_secondary_indexes).
-            conn.executescript(_SCHEMA)
-            version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        except (sqlite3.DatabaseError, errors.IndexCorrupt) as exc:
-            raise errors.IndexCorrupt(f"{p}: not a usable event index ({str(exc).split(': ')[-1]})") from None
-        if version is None:
-            conn.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
-        elif version[0] != SCHEMA_VERSION:
-            raise errors.IndexCorrupt(f"{p}: index schema {version[0]}, this library reads {SCHEMA_VERSION}: delete it and sync again")
+        # Several commands opening one new file at once (a shell's `&`): switching it to WAL and creating the
+        # schema need a write lock that SQLite may refuse at once ("database is locked") instead of waiting
+        # for, so a locked open is tried again for a while; anything else is a file that is not an index.
+        deadline = time.monotonic() + 30.0
+        while True:
+            conn: _Connection | None = None
+            try:
+                conn = sqlite3.connect(
+                    p, timeout=30.0, isolation_level=None, check_same_thread=False, factory=_Connection
+                )  # waits for another opener
+                conn.index_path = p
+                # 16 kB pages for a new file: an event row is ~600 bytes, and bulk inserts run ~15 % faster.
+                conn.execute("PRAGMA page_size=16384")
+                conn.execute("PRAGMA journal_mode=WAL" if p != ":memory:" else "PRAGMA journal_mode=MEMORY")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute("PRAGMA cache_size=-65536")
+                # Every open runs the whole schema: it also rebuilds the secondary indexes of a first sync
+                # that dropped them and did not get to its end (IndexBase._drop_secondary_indexes).
+                conn.executescript(_SCHEMA)
+                version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if version is None:  # a new file (another opener may write the same row: either's is the version)
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                    version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                break
+            except (sqlite3.DatabaseError, errors.IndexCorrupt) as exc:
+                if conn is not None:
+                    conn.close()
+                locked = isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in ("locked", "busy"))
+                if locked and time.monotonic() < deadline:
+                    time.sleep(0.02 + random.random() * 0.08)
+                    continue
+                raise errors.IndexCorrupt(f"{p}: not a usable event index ({str(exc).split(': ')[-1]})") from None
+        if version is None or version[0] != SCHEMA_VERSION:
+            conn.close()
+            raise errors.IndexCorrupt(
+                f"{p}: index schema {version[0] if version else None}, this library reads {SCHEMA_VERSION}: delete it and sync again"
+            )
         return cls(conn, p)
 
     @classmethod
