@@ -224,6 +224,22 @@ def _signing_options(what: str, prefix: str) -> Callable[[Any], Any]:
     return decorate
 
 
+def _validity(issued_at: str | None, valid_for: str, valid_until: str | None, deadline_in: str) -> tuple[int, int, int]:
+    """A signed message's issuedAt, validUntil and relay deadline from the shared signing options (now as default)."""
+    now = int(time.time())
+    issued = parse_time(issued_at) if issued_at else now
+    until = parse_time(valid_until) if valid_until else issued + parse_duration(valid_for)
+    return issued, until, now + parse_duration(deadline_in)
+
+
+def _output_path(out: Path | None, prefix: str, lot_id: str, uid: str, force: bool) -> Path:
+    """Where a signed message file goes: --out, else PREFIX-<lot>-<uid>.json; an existing file only with --force."""
+    path = out or Path(f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]', '_', rinne.label_of(lot_id))[:40]}-{uid[2:10]}.json")
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} exists: choose another --out or pass --force")
+    return path
+
+
 @gwp.command()
 @click.argument("lot_id")
 @click.option("--emissions", required=True, metavar="MASS", help="The step's own emissions, e.g. 18.4t or 1250kgCO2e.")
@@ -261,9 +277,7 @@ def sign(
           --evidence lca-report.pdf --valid-for 1y --account verifier -o cam-001.gwp.json
     """
     with user_input():
-        now = int(time.time())
-        issued = parse_time(issued_at) if issued_at else now
-        until = parse_time(valid_until) if valid_until else issued + parse_duration(valid_for)
+        issued, until, deadline = _validity(issued_at, valid_for, valid_until, deadline_in)
         attestation = rinne.GwpAttestation(
             lot_id=_specs.bytes32(lot_id, "lot id"),
             emissions_grams=parse_emissions(emissions),
@@ -273,13 +287,11 @@ def sign(
             issued_at=issued,
             valid_until=until,
             nonce=secrets.randbits(256) if nonce is None else nonce,
-            deadline=now + parse_duration(deadline_in),
+            deadline=deadline,
         )
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
-    path = out or Path(f"gwp-{re.sub(r'[^A-Za-z0-9_.-]', '_', rinne.label_of(attestation.lot_id))[:40]}-{signed.uid[2:10]}.json")
-    if path.exists() and not force:
-        raise click.UsageError(f"{path} exists: choose another --out or pass --force")
+    path = _output_path(out, "gwp", attestation.lot_id, signed.uid, force)
     rinne.save_attestation(signed, path)
     session.emit(
         {**_signed_json(signed), "file": str(path)},
@@ -631,8 +643,7 @@ def inventory_sign(
           --evidence inventory.pdf --account verifier -o niso4-01.inv.json
     """
     with user_input():
-        now = int(time.time())
-        issued = parse_time(issued_at) if issued_at else now
+        issued, until, deadline = _validity(issued_at, valid_for, valid_until, deadline_in)
         inv = rinne.ProcessInventory(
             lot_id=_specs.bytes32(lot_id, "lot id"),
             energy_wh=parse_energy(energy),
@@ -643,15 +654,13 @@ def inventory_sign(
             grade=grade,
             evidence=_specs.evidence(evidence),
             issued_at=issued,
-            valid_until=parse_time(valid_until) if valid_until else issued + parse_duration(valid_for),
+            valid_until=until,
             nonce=secrets.randbits(256) if nonce is None else nonce,
-            deadline=now + parse_duration(deadline_in),
+            deadline=deadline,
         )
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_inventory(inv, session.unlock(), chain_id, gwp_contract)
-    path = out or Path(f"inv-{re.sub(r'[^A-Za-z0-9_.-]', '_', rinne.label_of(inv.lot_id))[:40]}-{signed.uid[2:10]}.json")
-    if path.exists() and not force:
-        raise click.UsageError(f"{path} exists: choose another --out or pass --force")
+    path = _output_path(out, "inv", inv.lot_id, signed.uid, force)
     rinne.save_inventory(signed, path)
     session.emit(
         {**_inventory_json(signed), "file": str(path)},
