@@ -481,14 +481,22 @@ class LedgerState:
             block=block,
             timestamp=ts,
         )
-        if uid in self.attestations and self.strict:
-            self._issue("duplicate-attestation", "an attestation uid was relayed twice", uid, block)
-        self.attestations[uid] = rec
-        self.by_lot.setdefault(rec.lot_id, []).append(uid)
-        if lot_id != rec.lot_id and self.strict:
-            self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
+        self._store_signed(self.attestations, self.by_lot, rec, lot_id, "an attestation", block)
         if self.strict and rec.self_declared:
             self._check_self_declared(rec.lot_id, rec.signer, uid, block)
+
+    def _store_signed(
+        self, store: dict[bytes, Any], by_lot: dict[bytes, list[bytes]], rec: AttRec | InvRec, signed_lot: bytes, what: str, block: int
+    ) -> None:
+        """Keep a relayed signed record (GWP attestation or process inventory) under its uid and its lot, noting a
+        uid relayed twice and an indexed lot that is not the one the message signed."""
+        uid = rec.uid
+        if uid in store and self.strict:
+            self._issue("duplicate-attestation", f"{what} uid was relayed twice", uid, block)
+        store[uid] = rec
+        by_lot.setdefault(rec.lot_id, []).append(uid)
+        if signed_lot != rec.lot_id and self.strict:
+            self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
 
     def _check_self_declared(self, lot_id: bytes, signer: str, uid: bytes, block: int) -> None:
         """What the contract enforces of a self-declaration (GWP or inventory): the lot's active holder, while Active."""
@@ -532,12 +540,7 @@ class LedgerState:
             block=block,
             timestamp=ts,
         )
-        if uid in self.inventories and self.strict:
-            self._issue("duplicate-attestation", "a process inventory uid was relayed twice", uid, block)
-        self.inventories[uid] = rec
-        self.inventories_by_lot.setdefault(rec.lot_id, []).append(uid)
-        if lot_id != rec.lot_id and self.strict:
-            self._issue("attestation-mismatch", "the indexed lot differs from the signed lot", uid, block)
+        self._store_signed(self.inventories, self.inventories_by_lot, rec, lot_id, "a process inventory", block)
         if self.strict and (bps > 10_000 or consumed > withdrawn):
             self._issue(
                 "invalid-inventory",
