@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 from typing import Literal
 
@@ -132,6 +133,11 @@ class ClaimAssurance(Report):
 _NOW = 1 << 62  # an event position after every real one: "judged now"
 
 
+#: A signer's address as reports show it (EIP-55): every claim an audit judges names its attestations' signers,
+#: and a ledger has few of them, so each is hashed once.
+_shown = functools.lru_cache(maxsize=4096)(checksum_address)
+
+
 def attestation_status(att: AttRec | InvRec, at: int, pos: int | None = None) -> AttestationStatus:
     """Judge one attestation for a use at unix time `at` (event position `pos`; None: not yet used).
 
@@ -172,7 +178,7 @@ def own_emissions(
         refs.append(
             AttestationRef.model_construct(
                 uid=hex_of(att.uid),
-                signer=checksum_address(att.signer),
+                signer=_shown(att.signer),
                 stage=STAGES[att.stage] if att.stage < len(STAGES) else str(att.stage),
                 kg_co2e=att.emissions_grams / 1000,
                 status=status,
