@@ -69,6 +69,16 @@ def test_an_edited_state_file_is_refused(chain, index, checkpointed: Path) -> No
         audit(chain["auditor"], index, checkpoint=checkpointed)
 
 
+def test_an_edited_claims_file_is_refused(chain, index, checkpointed: Path) -> None:
+    # The cheat: turn a weak claim into a verified one in the claims a later audit takes over unjudged.
+    from ledger.auditor.checkpoint import claims_path
+
+    rows = pickle.loads(claims_path(checkpointed).read_bytes())
+    claims_path(checkpointed).write_bytes(pickle.dumps([(*r[:3], "verified", *r[4:]) for r in rows]))
+    with pytest.raises(CheckpointError, match="claims file is not the one its auditor signed"):
+        audit(chain["auditor"], index, checkpoint=checkpointed)
+
+
 def test_a_checkpoint_signed_by_anyone_else_is_refused(chain, index, checkpointed: Path, tmp_path: Path) -> None:
     # The cheat: the refiner doctors the state (its lot heavier) and signs a checkpoint of it itself.
     st = pickle.loads(state_path(checkpointed).read_bytes())
