@@ -1,13 +1,17 @@
 """Yields and recycling performance, from the replayed ledger: what each operation gave back per element,
-and a recycler's recovery over a period against EU 2023/1542 Annex XII.
+and a recycler's recovery over a period against EU 2023/1542 Annex XII (docs/methodology.md §8).
 
-- **Yield** of an operation, per element: grams in its outputs over grams its inputs gave (the
-  declared loss is the difference; the contract conserves every element, so a yield never exceeds 1).
+- **Yield** of an operation, per element: grams in its *product* outputs over grams its inputs gave. An
+  output whose code names a residue, or a compound its content contradicts, is a by-product
+  (``ledger.domain.materials``) and is reported apart, never in the yield; the contract conserves every
+  element, so a yield never exceeds 1.
 - **Material recovery** of a recycler over a period, per element (Annex XII Part C): the element grams
-  in the material the recycler recovered from the waste units it recycled in the period, over the element
-  grams those units held. The recovered material is followed through the recycler's own later
-  operations (black mass into sulphates and carbonate): what counts is what it finally handed on or
-  still holds, so losses in its refining steps count too. By-products without the element add nothing.
+  from the waste units it recycled in the period that reached *recovered material* (a usable form whose
+  content fits its code: the delegated act under Art. 71(4) counts an element at that calculation point),
+  over the element grams those units held. Intermediates (black mass) are followed through the recycling
+  chain: the recycler's own later operations and those of parties registered as recyclers. An
+  intermediate still held, or handed out of the chain, is not (yet) recovered; residues are dead ends;
+  when an operation mixes in other material, its loss falls on the recycler's material first.
 - **Recycling efficiency** (Annex XII Part B): the mass of the recycling operations' outputs over the
   mass of the units they took in. Annex XII's calculation rules (the delegated act under Art. 71(4))
   also weigh what leaves as output fractions at later steps; this is the ledger's first-step figure.
@@ -143,7 +147,7 @@ class RecyclingReport(BaseModel):
     output_mass_g: int
     recycling_efficiency: float | None
     input_g: dict[str, int] = Field(description="element grams in the units taken in")
-    recovered_g: dict[str, int] = Field(description="element grams in what the recycler finally recovered from them")
+    recovered_g: dict[str, int] = Field(description="element grams from them that reached recovered material (a usable form)")
     recovery: dict[str, float]
     recovered_lots: list[str] = Field(description="labels of the recovered-material lots the recovered grams are in")
     intermediate_g: dict[str, int] = Field(
@@ -197,6 +201,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
     # share[x][k]: the part of lot x's element k that came from the period's units, for intermediates only
     # (a lot is homogeneous: every use of it carries that share).
     share: dict[bytes, list[float]] = {}
+    used_in_chain: dict[bytes, list[int]] = {}  # element grams of such a lot that chain operations used
 
     def place(outs: list[LotRec], grams: float, k: int) -> None:
         # Spread `grams` of element k over the intermediates `outs` by their content of it.
@@ -207,7 +212,6 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
 
     for op in st.ops:  # in chain order: a lot is made before it is used
         outs = [st.lots[o] for o in op.outputs if o in st.lots]
-        classes = {o.lot_id: _classify(o) for o in outs}
         if op.index in mine:
             for i, used, comp in zip(op.inputs, op.used, op.used_comps):
                 units.append(label_of(i))
@@ -224,9 +228,11 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
                 f = share.get(i)
                 if f is not None:
                     mine_g = [a + fk * g for a, fk, g in zip(mine_g, f, comp[0])]
+                    used_in_chain[i] = [a + b for a, b in zip(used_in_chain.get(i, [0] * n), comp[0])]
             if not any(mine_g):
                 continue
             other_g = [max(0.0, sum(c[0][k] for c in op.used_comps) - mine_g[k]) for k in range(n)]
+        classes = {o.lot_id: _classify(o) for o in outs}
         for k in range(n):
             if not mine_g[k]:
                 continue
@@ -236,7 +242,8 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
             i_g = sum(o.comp0[0][k] for o in mid)
             # The worst case for the recycler: whatever else the operation took in went first into its recovered
             # outputs, then into its intermediates; the loss and the residues fall on the recycler's material. So
-            # mixing in someone else's sulphate cannot dilute the recycler's loss (and pro rata is no fairer to check).
+            # mixing in someone else's sulphate cannot dilute the recycler's loss, as pro rata would; with nothing
+            # mixed in, it is exact.
             credit = max(0.0, min(mine_g[k], r_g - other_g[k]))
             onward = max(0.0, min(mine_g[k] - credit, i_g - max(0.0, other_g[k] - r_g)))
             recovered[k] += credit
@@ -245,14 +252,6 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
             place(mid, onward, k)
     # What is still in intermediates (held, or handed out of the recycling chain) is not (yet) recovered.
     pending = [0.0] * n
-    used_in_chain: dict[bytes, list[int]] = {}
-    for op in st.ops:
-        if op.index not in mine and _in_chain(st, op, who):
-            for i, comp in zip(op.inputs, op.used_comps):
-                if i in share:
-                    acc = used_in_chain.setdefault(i, [0] * n)
-                    for k in range(n):
-                        acc[k] += comp[0][k]
     held: list[bytes] = []
     for x, f in share.items():
         left = [f[k] * (st.lots[x].comp0[0][k] - used_in_chain.get(x, [0] * n)[k]) for k in range(n)]
