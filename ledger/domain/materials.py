@@ -4,9 +4,9 @@
 read it.
 
 **Recovered material** (Regulation (EU) 2023/1542, Annex XII Part C: the recovery of cobalt, copper,
-lithium and nickel; the delegated act under Art. 71(4), Commission Delegated Regulation C(2025) 1674,
-counts an element as recovered only at the calculation point where it reaches a usable form, a material
-that can replace a primary raw material without further treatment). The codes below name such forms:
+lithium and nickel; the delegated act under Art. 71(4), Commission Delegated Regulation C(2025) 1674
+of 21 March 2025, counts an element as recovered only at the calculation point where it reaches a
+usable form, a material that can replace a primary raw material without further treatment). The codes below name such forms:
 nickel, cobalt and manganese sulphates, lithium carbonate and hydroxide, nickel, cobalt and copper metal,
 and the cathode active material a direct-to-cathode route makes (its metals). Manganese is outside Part C
 but its sulphate is a usable form too, so the report's manganese figure counts it alike.
