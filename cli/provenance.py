@@ -280,7 +280,8 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         if made.by_product_lots:
             by = ", ".join(f"{e} {100 * y:.1f}%" for e, y in made.by_products.items() if y)
             lines.append(
-                f"  by-products of that {made.operation}: {by or 'none of the elements'} in {', '.join(made.by_product_lots)} (not in the yield)"
+                f"  by-products of that {made.operation} (residues, or lots whose content does not fit their material): "
+                f"{by or 'none of the elements'} in {', '.join(made.by_product_lots)}, not in the yield"
             )
     session.emit(data, lines)
     if fp.assurance not in assured:
