@@ -156,7 +156,9 @@ class RecyclingReport(BaseModel):
     )
     intermediate_lots: list[str] = Field(default_factory=list, description="labels of those intermediates")
     lost_g: dict[str, int] = Field(
-        default_factory=dict, description="element grams from the units declared lost or left in residues, slags and other by-products"
+        default_factory=dict,
+        description="element grams from the units declared lost, or left in outputs that are neither recovered material nor an "
+        "intermediate (residues, slags, codes Rinne does not know)",
     )
     targets: list[TargetResult]
     kind: Literal["recycling"] = "recycling"
