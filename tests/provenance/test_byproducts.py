@@ -30,6 +30,7 @@ def _recycled() -> tuple[Synth, int]:
     s.register(OEM, Role.OEM)
     s.register(RECYCLER, Role.RECYCLER)
     s.register(ACCOMPLICE, Role.RECYCLER)
+    s.register(CAMCO, Role.CATHODE_MAKER)
     cells = Composition.of({"Ni": 10_000})
     s.mint(MAKER, "CELLS-1", "CELL-NMC811", 50_000, cells)
     s.op(OpKind.BUILD, MAKER, [("CELLS-1", 0)], [("PACK-1", "PACK", 50_000, cells)], unit=(60_000, []))
@@ -108,7 +109,8 @@ def test_a_residue_handed_to_an_accomplice_who_refines_it_is_not_recovered() -> 
     )
     s.op(OpKind.TRANSFORM, ACCOMPLICE, [("RES-A", 0)], [("A-NI", "NiSO4.6H2O", 1_120, NI(250))])
     s.mint(ACCOMPLICE, "OWN-NI", "NiSO4.6H2O", 44_800, NI(10_000))
-    s.op(OpKind.MERGE, ACCOMPLICE, [("RES-B", 0), ("OWN-NI", 0)], [("MIX-NI", "NiSO4.6H2O", 45_920, NI(10_250))])
+    mixed = Composition.of({"Ni": 10_250}, post={"Ni": 250})  # the contract keeps the recycled share within the inputs'
+    s.op(OpKind.TRANSFORM, ACCOMPLICE, [("RES-B", 0), ("OWN-NI", 0)], [("MIX-NI", "NiSO4.6H2O", 45_920, mixed)])
     r = _report(s, start)
     assert r.recovery["Ni"] == approx(0.95) and r.recovered_lots == ["R-NI"] and r.lost_g == {"Ni": 500}
     _conserved(r)
@@ -139,7 +141,7 @@ def test_another_partys_sulphate_mixed_into_the_leach_does_not_dilute_the_recycl
         OpKind.TRANSFORM,
         RECYCLER,
         [("BM-1", 0), ("BOUGHT-NI", 0)],
-        [("R-NI", "NiSO4.6H2O", 87_350, NI(19_500))],
+        [("R-NI", "NiSO4.6H2O", 87_350, Composition.of({"Ni": 19_500}, post={"Ni": 9_750}))],
         loss=Composition.of({"Ni": 500}),
     )
     r = _report(s, start)
