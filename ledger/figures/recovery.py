@@ -13,7 +13,7 @@ and a recycler's recovery over a period against EU 2023/1542 Annex XII (docs/met
   intermediate still held, or handed out of the chain, is not (yet) recovered; residues are dead ends;
   when an operation mixes in other material, its loss falls on the recycler's material first.
 - **Recycling efficiency** (Annex XII Part B): the mass of the recycling operations' outputs over the
-  mass of the units they took in. Annex XII's calculation rules (the delegated act under Art. 71(4))
+  mass of the units they took in, each operation's output counted up to its unit's mass. Annex XII's calculation rules (the delegated act under Art. 71(4))
   also weigh what leaves as output fractions at later steps; this is the ledger's first-step figure.
 """
 
@@ -144,8 +144,10 @@ class RecyclingReport(BaseModel):
     end: UnixTime
     units: list[str] = Field(description="labels of the waste units recycled in the period")
     input_mass_g: int
-    output_mass_g: int
-    recycling_efficiency: float | None
+    output_mass_g: int = Field(description="the mass the recycling operations declared as output")
+    recycling_efficiency: float | None = Field(
+        description="output mass over input mass, each operation's output counted up to its unit's mass (at most 1)"
+    )
     input_g: dict[str, int] = Field(description="element grams in the units taken in")
     recovered_g: dict[str, int] = Field(description="element grams from them that reached recovered material (a usable form)")
     recovery: dict[str, float]
@@ -195,7 +197,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
     mine = {op.index for op in st.ops if op.kind == OpKind.RECYCLE and op.operator == who and start <= op.timestamp <= end}
     n = len(ELEMENTS)
     taken = [0] * n
-    in_mass = out_mass = 0
+    in_mass = out_mass = counted_mass = 0
     units: list[str] = []
     recovered = [0.0] * n
     residue = [0.0] * n
@@ -220,6 +222,8 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
                 in_mass += used
                 taken = [a + b for a, b in zip(taken, comp[0])]
             out_mass += sum(o.mass0 for o in outs)
+            # The contract conserves elements, not mass: no more can come out of a unit than it weighed.
+            counted_mass += min(sum(o.mass0 for o in outs), sum(op.used))
             mine_g = [float(sum(c[0][k] for c in op.used_comps)) for k in range(n)]
             other_g = [0.0] * n
         else:
@@ -265,7 +269,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
     intermediate_g = {e: round(pending[k]) for k, e in enumerate(ELEMENTS) if taken[k]}
     by_product_g = {e: round(residue[k]) for k, e in enumerate(ELEMENTS) if taken[k]}
     recovery = {e: recovered[k] / taken[k] for k, e in enumerate(ELEMENTS) if taken[k]}
-    efficiency = out_mass / in_mass if in_mass else None
+    efficiency = counted_mass / in_mass if in_mass else None
     targets = [
         TargetResult(
             what="recycling efficiency (lithium-based)",

@@ -194,3 +194,17 @@ def test_a_by_product_does_not_raise_a_cathode_makers_yield() -> None:
 )
 def test_what_a_code_recovers(code: str, mass: int, grams: dict[str, int], recovers: set[str]) -> None:
     assert materials.recovers(code, mass, Composition.of(grams).total) == recovers
+
+
+def test_declared_output_mass_cannot_lift_recycling_efficiency_above_what_the_unit_weighed() -> None:
+    # The contract conserves elements, not mass: 30 kg of black mass and 100 kg of "plastics" out of a 50 kg pack.
+    s, start = _recycled()
+    s.mint(MAKER, "CELLS-2", "CELL-NMC811", 50_000, Composition.of({"Ni": 10_000}))
+    s.op(OpKind.BUILD, MAKER, [("CELLS-2", 0)], [("PACK-2", "PACK", 50_000, Composition.of({"Ni": 10_000}))], unit=(60_000, []))
+    s.status("PACK-2", PassportStatus.WASTE)
+    s.transfer("PACK-2", RECYCLER)
+    ni = Composition.of({"Ni": 10_000}).all_pre_consumer()  # never used: pre-consumer (ISO 14021)
+    s.op(OpKind.RECYCLE, RECYCLER, [("PACK-2", 0)], [("BM-2", "BLACK-MASS", 20_000, ni), ("PL-2", "PLASTICS", 100_000, Composition())])
+    r = _report(s, start)
+    # PACK-1 gave 30 of 50 kg; PACK-2 declared 120 kg out of 50 kg, counted as 50 kg.
+    assert r.output_mass_g == 150_000 and r.recycling_efficiency == approx(80_000 / 100_000)
