@@ -276,7 +276,13 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
     lines += _inventory_lines(inv)
     if made is not None and made.yields:
         got = ", ".join(f"{e} {100 * y:.1f}%" for e, y in made.yields.items())
-        lines.append(f"  yield of the {made.operation} that made it: {got} (output over input, per element)")
+        lines.append(f"  yield of the {made.operation} that made it: {got} (product output over input, per element)")
+        if made.by_product_lots:
+            by = ", ".join(f"{e} {100 * y:.1f}%" for e, y in made.by_products.items() if y)
+            lines.append(
+                f"  by-products of that {made.operation} (residues, or lots whose content does not fit their material): "
+                f"{by or 'none of the elements'} in {', '.join(made.by_product_lots)}, not in the yield"
+            )
     session.emit(data, lines)
     if fp.assurance not in assured:
         # The report above is the data; the exit status is the verdict (like `audit --strict`).

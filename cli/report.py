@@ -43,10 +43,13 @@ def recycling(session: Session, recycler: str, start: int | None, end: int | Non
     """Recycling efficiency and material recovery per element of the units a
     recycler recycled in a period, against the Annex XII targets.
 
-    Recovery follows the recovered material through the recycler's own later
-    steps (black mass into sulphates), so each step's declared loss counts;
-    efficiency is the recycling outputs' mass over the units' mass
-    (docs/methodology.md).
+    Recovery counts an element only in recovered materials (a sulphate,
+    carbonate, hydroxide or metal whose content fits its code), following
+    intermediates such as black mass through the recycler's later steps and
+    those of the next registered recyclers, so each step's declared loss counts;
+    residues and slags recover nothing, and intermediates not yet refined are
+    shown apart. Efficiency is the recycling outputs' mass over the units' mass
+    (docs/methodology.md §8).
 
     \b
     Examples:
@@ -66,6 +69,8 @@ def recycling(session: Session, recycler: str, start: int | None, end: int | Non
     ]
     lines += [
         f"  {e}: {format_mass(r.recovered_g[e])} of {format_mass(g)} recovered, {100 * r.recovery[e]:.1f} %"
+        + (f"; {format_mass(r.intermediate_g[e])} still in intermediates (not yet recovered)" if r.intermediate_g.get(e) else "")
+        + (f"; {format_mass(r.lost_g[e])} lost or in residues" if r.lost_g.get(e) else "")
         for e, g in r.input_g.items()
     ]
     lines += [

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from ledger.domain.composition import ELEMENTS
+from ledger.domain.materials import LI2CO3_LI as _LI2CO3_LI, NISO4_6H2O_NI as _NISO4_6H2O_NI, codes_of
 
-# Standard atomic weights (IUPAC 2021, abridged): Li 6.94, C 12.011, O 15.999, Ni 58.693, S 32.06, H 1.008.
-_LI2CO3_LI = 2 * 6.94 / (2 * 6.94 + 12.011 + 3 * 15.999)
-_NISO4_6H2O_NI = 58.693 / (58.693 + 32.06 + 4 * 15.999 + 6 * (2 * 1.008 + 15.999))
+# The compounds' codes and stoichiometry are ledger/domain/materials.py's (one place): a grade adds a threshold.
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class GradeRule:
     """How a material's grade follows from its element content."""
 
     grade: str  # the grade's name, e.g. "Ni-class1"
-    materials: tuple[str, ...]  # material codes (compared case-insensitively) that name the compound
+    materials: tuple[str, ...]  # material codes (case-insensitive; "·" and "." alike) that name the compound
     element: str  # the element the compound is made of
     fraction: float  # the element's mass fraction in the pure compound
     min_purity: float  # the least purity (of the compound) the grade needs, 0..1
@@ -52,7 +51,7 @@ class GradeRule:
 RULES: tuple[GradeRule, ...] = (
     GradeRule(
         "Ni-class1",
-        ("Ni", "Ni-metal", "Ni metal", "Nickel", "Ni-cathode", "Ni-briquette"),
+        codes_of("Ni"),
         "Ni",
         1.0,
         0.998,
@@ -60,7 +59,7 @@ RULES: tuple[GradeRule, ...] = (
     ),
     GradeRule(
         "Li2CO3-battery",
-        ("Li2CO3", "Lithium carbonate"),
+        codes_of("Li2CO3"),
         "Li",
         _LI2CO3_LI,
         0.995,
@@ -68,7 +67,7 @@ RULES: tuple[GradeRule, ...] = (
     ),
     GradeRule(
         "NiSO4-battery",
-        ("NiSO4.6H2O", "NiSO4·6H2O"),
+        codes_of("NiSO4.6H2O"),
         "Ni",
         _NISO4_6H2O_NI,
         0.220 / _NISO4_6H2O_NI,
@@ -79,7 +78,12 @@ RULES: tuple[GradeRule, ...] = (
 
 _MAX_PPM = 1_001_000  # 0.1 % above the pure compound: the atomic weights' rounding, not more
 
-_BY_MATERIAL = {m.lower(): r for r in RULES for m in r.materials}
+
+def _norm(code: str) -> str:
+    return code.strip().lower().replace("·", ".")
+
+
+_BY_MATERIAL = {_norm(m): r for r in RULES for m in r.materials}
 _BY_GRADE = {r.grade.lower(): r for r in RULES}
 
 
@@ -100,7 +104,7 @@ class Grade(BaseModel):
 
 def rule_for(material: str) -> GradeRule | None:
     """Return the grade rule of a material code (case-insensitive), or None when the material names no known compound."""
-    return _BY_MATERIAL.get(material.strip().lower())
+    return _BY_MATERIAL.get(_norm(material))
 
 
 def known_grade(name: str) -> GradeRule | None:

@@ -71,6 +71,19 @@ def test_verify_recomputes_the_footprint_and_names_the_weakest_link(rinne, tmp_p
     assert out["footprint"]["assurance"] == "verified"
 
 
+def test_verify_shows_a_by_product_apart_from_the_yield(rinne):
+    # Issue 19: the refiner books 0.5 t of its nickel loss as a slag; the yield stays what the sulphate holds.
+    mint(rinne, "Y-ORE", material="ORE-NI", mass="100t", elements="Ni=10t")
+    out = ("--out", "Y-NI:NiSO4.6H2O:41t:Ni=9t", "--out", "Y-SLAG:SLAG:20t:Ni=500kg")
+    rinne.write("lot", "transform", "--in", "Y-ORE", *out, account="refiner")
+    y = rinne.json("verify", "Y-NI", code=1)["yields"]
+    assert y["yields"] == {"Ni": pytest.approx(0.9)} and y["by_products"] == {"Ni": pytest.approx(0.05)}
+    assert y["by_product_lots"] == ["Y-SLAG"]
+    text = rinne.run("verify", "Y-NI", code=1).stdout
+    assert "yield of the transform that made it: Ni 90.0% (product output over input, per element)" in text
+    assert "Ni 5.0% in Y-SLAG, not in the yield" in text
+
+
 def test_audit_reports_a_revoked_attestation_as_a_weak_claim_and_fails_only_strict(rinne, tmp_path):
     _story(rinne, tmp_path)
     report = tmp_path / "audit.json"

@@ -318,13 +318,17 @@ def test_recycle_into_post_consumer_lots(rinne):
         "AL-6:AL-SCRAP:100kg:none",
         account="recycler",
     )
-    # Issue 19: the recycler's recovery against Annex XII, by hand: 38 of 40 kg Ni, 4.5 of 5 kg Co, 6 of 7 kg Li;
-    # 400 kg out of a 450 kg pack.
+    # Issue 19: the recycler's figures against Annex XII, by hand: 400 kg out of a 450 kg pack; black mass is an
+    # intermediate, not a usable form (Annex XII Part C), so nothing is recovered yet: 38 of 40 kg Ni, 4.5 of 5 kg
+    # Co and 6 of 7 kg Li are still in it, the rest was lost (docs/methodology.md §8).
     rep = rinne.json("report", "recycling", "--recycler", "recycler", "--from", f"@{before}")
     assert rep["units"] == ["PACK-6"] and rep["recycling_efficiency"] == pytest.approx(400 / 450)
-    assert rep["recovery"] == {"Ni": pytest.approx(0.95), "Co": pytest.approx(0.9), "Li": pytest.approx(6 / 7)}
+    assert rep["recovery"] == {"Ni": 0, "Co": 0, "Li": 0} and rep["recovered_lots"] == []
+    assert rep["intermediate_g"] == {"Ni": 38_000, "Co": 4_500, "Li": 6_000} and rep["intermediate_lots"] == ["BM-6"]
+    assert rep["lost_g"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
     text = rinne.run("report", "recycling", "--recycler", "recycler", "--from", f"@{before}").stdout
-    assert "recycling efficiency: 88.9 %" in text and "Annex XII material recovery Li by 2031-12-31: 80 % met" in text
+    assert "recycling efficiency: 88.9 %" in text and "Annex XII material recovery Li by 2027-12-31: 50 % missed" in text
+    assert "Ni: 0 g of 40 kg recovered, 0.0 %; 38 kg still in intermediates (not yet recovered); 2 kg lost or in residues" in text
     ledger = rinne.ledger()
     bm = ledger.lot("BM-6")
     assert bm.holder == rinne.addr("recycler") and bm.composition.as_dict() == {"Ni": 38_000, "Co": 4_500, "Li": 6_000}

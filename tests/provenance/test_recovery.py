@@ -103,7 +103,6 @@ def test_the_yield_of_the_operation_that_made_a_lot_by_hand() -> None:
     assert operation_yields(index, "CELLS-1") is None  # minted: no operation made it
 
 
-@pytest.mark.xfail(strict=True, reason="open (docs/methodology.md §8): no product/by-product taxonomy yet")
 def test_a_phantom_residue_does_not_improve_the_recyclers_recovery() -> None:
     # The cheat: the recycler's refining declares no loss of nickel and books the 500 g as a residue it keeps;
     # Annex XII counts recovered materials, so its nickel recovery must stay what the sulphate holds.
