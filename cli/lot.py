@@ -425,8 +425,13 @@ def transform(
     ins = ", ".join(rinne.label_of(u.lot_id) + (f"={format_mass(u.mass)}" if u.mass else "") for u in used)
     outs_desc = ", ".join(_spec_summary(s) for s in specs)
     session.confirm(f"Transform {ins} into {outs_desc} {session.who()}")
+    attested = None
+    if required is not None:
+        # A grade the element content cannot decide is met only by a verified attestation, which the index holds.
+        with open_index(session) as index:
+            attested = {u.lot_id: rinne.lot_grade(index, u.lot_id) for u in used}
     with session.busy("transforming"):
-        receipt = ledger.transform(used, specs, loss_comp, require_grade=required)
+        receipt = ledger.transform(used, specs, loss_comp, require_grade=required, attested_grades=attested)
     session.done(receipt, f"transformed {ins} into {outs_desc}", inputs=[u.lot_id for u in used], outputs=[s.lot_id for s in specs])
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ledger.attest.inventory import SignedInventory
     from ledger.attest.records import SignedAttestation
+    from ledger.domain.grade import Grade
 
 import time
 from collections.abc import Mapping, Sequence
@@ -165,16 +166,20 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         loss: Composition | None = None,
         *,
         require_grade: str | Mapping[str, str] | None = None,
+        attested_grades: Mapping[str, Grade | None] | None = None,
     ) -> Receipt:
         """Consume inputs and create outputs (PRODUCER roles). Without `loss`, the loss is what the
         inputs give beyond the outputs, per element; it may not be negative.
 
         `require_grade` (one grade for every input, or input lot id → grade) refuses, before anything is sent,
-        an input whose element content does not meet the grade (``ledger.domain.grade``): GradeError, one line.
+        an input that does not meet the grade (``ledger.domain.grade.grade_refusal``): GradeError, one line.
+        The grade is derived from the lot's element content where its material names a compound; where it
+        cannot be, pass the lots' grades from a synced index as `attested_grades` (lot id → ``ledger.lot_grade``):
+        only a verified attested grade meets a requirement, and it never overrides a derived one.
         """
         uses = [u if isinstance(u, Use) else Use(lot_id=u) for u in inputs]
         if require_grade is not None:
-            self._check_grades(uses, require_grade)
+            self._check_grades(uses, require_grade, attested_grades or {})
         ins, used = self._inputs(uses)
         pending: list[Openings] = []
         sent = self._commit_lots(outputs, pending)
@@ -182,31 +187,25 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         self._keep(pending)
         return receipt
 
-    def _check_grades(self, uses: Sequence[Use], required: str | Mapping[str, str]) -> None:
-        from ledger.domain.grade import derive_grade, known_grade
+    def _check_grades(self, uses: Sequence[Use], required: str | Mapping[str, str], attested: Mapping[str, Grade | None]) -> None:
+        from ledger.domain.grade import derive_grade, grade_refusal
 
         wanted = {id_bytes(k): v for k, v in required.items()} if isinstance(required, Mapping) else None
+        given = {id_bytes(k): v for k, v in attested.items()}
         for use in uses:
             grade = wanted.get(id_bytes(use.lot_id)) if wanted is not None else required if isinstance(required, str) else None
             if grade is None:
                 continue
-            rule = known_grade(grade)
-            if rule is None:
-                raise errors.GradeError(f"unknown grade {grade!r}")
             lot = self.lot(use.lot_id)
             material = lot.material_label or ""
-            held = held_composition(lot)
-            got = derive_grade(material, lot.mass, held.total)
-            if got is None or got.candidate != rule.grade:
-                raise errors.GradeError(
-                    f"{label_of(use.lot_id)} ({material or 'no material'}) cannot be graded {rule.grade}: "
-                    "its material does not name that compound"
-                )
-            if got.grade is None:
-                raise errors.GradeError(
-                    f"{label_of(use.lot_id)} is below {rule.grade}: purity {got.purity:.4%}, "
-                    f"the grade needs {rule.min_purity:.2%} ({rule.source})"
-                )
+            got = derive_grade(material, lot.mass, held_composition(lot).total)
+            if got is None:
+                # Only an attestation can grade this material; a caller's "derived" grade is not taken on trust.
+                got = given.get(id_bytes(use.lot_id))
+                got = got if got is not None and got.basis == "attested" else None
+            refusal = grade_refusal(label_of(use.lot_id), material, got, grade)
+            if refusal is not None:
+                raise errors.GradeError(refusal)
 
     def freeze(self, lot_id: str, reason: str = "") -> Receipt:
         """Freeze a lot under investigation (AUDITOR)."""

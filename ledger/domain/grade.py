@@ -139,3 +139,30 @@ def derive_grade(material: str, mass_g: int, element_grams: Sequence[int]) -> Gr
         # hash): a grade that follows from it is as assured as that, and never shown as verified.
         assurance="self-declared",
     )
+
+
+def grade_refusal(label: str, material: str, grade: Grade | None, required: str) -> str | None:
+    """Return why a lot does not meet the grade an operation requires (one line), or None when it does.
+
+    `grade` is the lot's grade: derived from its element content where the material names a compound,
+    else the attested one (``ledger.lot_grade``). A derived grade decides; an attested grade meets a
+    requirement only when an accredited verifier signed it (a party's own declaration is not enough to
+    admit its material where a grade is required, as a verified claim is needed everywhere else)."""
+    what = f"{label} ({material or 'no material'})"
+    rule = known_grade(required)
+    name = rule.grade if rule is not None else required.strip()
+    if grade is None or grade.basis == "unknown":
+        if rule is None:
+            return f"{what} has no grade {name}: its material names no compound Rinne knows and no verified attestation grades it"
+        return f"{what} cannot be graded {name}: its material does not name that compound"
+    if grade.basis == "derived":
+        if grade.candidate != name:
+            return f"{what} cannot be graded {name}: its material does not name that compound"
+        if grade.grade is None and rule is not None:
+            return f"{label} is below {name}: purity {grade.purity or 0:.4%}, the grade needs {rule.min_purity:.2%} ({rule.source})"
+        return None
+    if (grade.grade or "").lower() != name.lower():
+        return f"{what} is attested {grade.grade}, not {name}"
+    if grade.assurance != "verified":
+        return f"{what} is graded {grade.grade} only by a {grade.assurance} attestation: a required grade needs a verified one"
+    return None

@@ -91,3 +91,18 @@ def test_lot_transform_refuses_an_input_below_the_required_grade_with_one_line(r
         "lot", "transform", "--in", "LI-BG", "--out", "X:X:1kg", "--require-grade", "a", "--require-grade", "b",
         "--account", "refiner", "--yes", code=2,
     )  # fmt: skip
+
+
+def test_a_required_grade_the_content_cannot_decide_is_met_only_by_a_verified_attestation(rinne, tmp_path):
+    # CAM-X names no compound Rinne can grade from its content: only an attested grade can apply.
+    mint(rinne, "CAM-A", mass="100kg", material="CAM-X", elements="Ni=48kg")
+    out = ["--out", "CELL-A:CELL-X:100kg:Ni=48kg", "--require-grade", "CAM-battery", "--account", "refiner", "--yes"]
+    assert "no verified attestation grades it" in rinne.fail("lot", "transform", "--in", "CAM-A", *out)
+    # The holder's own grade is a self-declaration: it does not admit its material where a grade is required.
+    own, _ = _sign(rinne, tmp_path, "CAM-A", "refiner", "own.json", "--grade", "CAM-battery")
+    rinne.write("gwp", "inventory", "submit", str(own), account="refiner")
+    assert "only by a self-declared attestation" in rinne.fail("lot", "transform", "--in", "CAM-A", *out)
+    verified, _ = _sign(rinne, tmp_path, "CAM-A", "verifier", "verified.json", "--grade", "CAM-battery")
+    rinne.write("gwp", "inventory", "submit", str(verified), account="refiner")
+    rinne.write("lot", "transform", "--in", "CAM-A", *out[:-3], account="refiner")
+    assert rinne.ledger().lot("CELL-A").mass == 100_000
