@@ -348,14 +348,14 @@ def merge(session: Session, lot_ids: tuple[str, ...], new_id: str, evidence: str
       rinne lot merge R-NI-001a R-NI-002 --into R-NI-M1 --account refiner
     """
     with user_input():
-        evidence_word = _specs.evidence(evidence) if evidence else None
+        document = _specs.evidence(evidence) if evidence else None
     if len(lot_ids) < 2:
         raise click.UsageError("merge needs at least two lots")
     ledger = session.signer()
     names = ", ".join(rinne.label_of(i) for i in lot_ids)
     session.confirm(f"Merge {names} into {rinne.label_of(new_id)} {session.who()}")
     with session.busy("merging"):
-        receipt = ledger.merge(list(lot_ids), new_id, evidence=evidence_word)
+        receipt = ledger.merge(list(lot_ids), new_id, document=document)
     session.done(receipt, f"merged {names} into {rinne.label_of(new_id)}", lot_id=new_id, inputs=list(lot_ids))
 
 
@@ -444,7 +444,7 @@ def _required_grades(values: tuple[str, ...]) -> str | dict[str, str] | None:
 
 @lot.command()
 @click.argument("lot_id", callback=_id)
-@click.option("--reason", default="", help="Why (stored as its hash).")
+@click.option("--reason", default="", help="Why (stored as a salted commitment; the text in your vault).")
 @click.option("--lineage", is_flag=True, help="Also freeze every active lot made from it (split, merged, transformed, built).")
 @write_command
 @pass_session

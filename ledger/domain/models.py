@@ -36,6 +36,9 @@ class LotSpec(BaseModel):
     #: The mine or plant site, never sent: the client commits it (salted, bound to the lot) into the last 30
     #: bytes of `origin` when it creates the lot, and keeps the opening in its vault.
     site: str | None = Field(default=None, min_length=1, max_length=200, exclude=True)
+    #: The content hash of the lot's evidence document (assay certificate, process record), never sent: the
+    #: client commits it (salted, bound to the lot) into `evidence` and keeps the opening in its vault.
+    document: Bytes32 | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +102,9 @@ class SohRecord(BaseModel):
     cycles: Annotated[int, Field(ge=0, lt=1 << 32)]
     throughput_wh: Annotated[int, Field(ge=0, lt=1 << 64)]
     evidence: Bytes32 = "0x" + "00" * 32
+    #: The content hash of the diagnosis report, never sent: the client commits it (salted, bound to the unit)
+    #: into `evidence` and keeps the opening in its vault.
+    document: Bytes32 | None = Field(default=None, exclude=True)
 
     def abi(self) -> tuple[Any, ...]:
         """Return the ABI tuple of the Solidity ``SohRecord``."""

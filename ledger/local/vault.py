@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.domain.disclosure import Hex32, Openings
 from ledger.domain.hashing import keccak
+from ledger.domain.identity import vault_id
 from ledger.errors import ConfigError, DisclosureError, InvalidInput
 from ledger.local.files import ensure_private_folder, write_atomic
 
@@ -148,8 +149,12 @@ class Vault:
         return address
 
     def put_openings(self, openings: Openings, recipients: Iterable[bytes | X25519PublicKey] = ()) -> str:
-        """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id."""
-        return self.put(openings.record_id, openings.to_json(), recipients)
+        """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id.
+
+        Evidence and reason openings go under their word (``word:0x...``, :func:`ledger.domain.identity.vault_id`):
+        a reader knows the word from the chain, not the nonce in their record id.
+        """
+        return self.put(vault_id(openings), openings.to_json(), recipients)
 
     def grant(self, record_id: str, recipient_public_key: bytes | X25519PublicKey) -> None:
         """Let another party open a record: unwrap its data key with this party's key, wrap it for the recipient.
