@@ -17,7 +17,17 @@ import click
 
 import ledger as rinne
 
-from ._core import CliError, Session, json_option, open_index, pass_session, read_command, trust_index_option, verbose_option
+from ._core import (
+    CliError,
+    Session,
+    index_option,
+    json_option,
+    open_index,
+    pass_session,
+    read_command,
+    trust_index_option,
+    verbose_option,
+)
 
 _KINDS = ("unit", "lot", "party", "evidence")
 
@@ -51,7 +61,7 @@ def _public_key(text: str) -> bytes:
 
 
 def _vault(session: Session) -> Any:
-    vault = rinne.local_vault(session.home, create=False)
+    vault = session.vault(create=False)
     if vault is None:
         raise CliError(f"{session.home} has no vault key yet: it has written no salted commitment and holds no grant")
     return vault
@@ -70,6 +80,7 @@ def _vault(session: Session) -> Any:
     "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write a disclosure of the fields, with proofs, to FILE."
 )
 @click.option("--show-key", is_flag=True, help="Print this data directory's vault public key (what others grant to).")
+@index_option
 @json_option
 @verbose_option
 @pass_session
@@ -100,7 +111,7 @@ def disclose(
       rinne disclose word:0x7d68...b9 --out freeze-reason.json --account auditor
     """
     if show_key:
-        vault = rinne.local_vault(session.home)
+        vault = session.vault()
         assert vault is not None  # made on demand
         key = "0x" + vault.public_key.hex()
         session.emit({"public_key": key}, key)

@@ -311,7 +311,7 @@ def _committed_evidence(kind: str, lot_id: str, text: str | None) -> tuple[str, 
 def _keep_opening(session: Session, opened: Any) -> None:
     # Before the signed file is written: a word no one can open must not leave this machine.
     if opened is not None:
-        vault = rinne.local_vault(session.home)
+        vault = session.vault()
         assert vault is not None  # made on demand
         vault.put_openings(opened)
 

@@ -87,7 +87,7 @@ class IdentityMixin(LedgerBase):
             if key in self.vault:
                 # A record's vault entry never changes; the same id again means a redeployed (development) chain
                 # under the same data directory: the first opening stays, and readers refuse it against this root.
-                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.folder, key)
+                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.where, key)
                 continue
             self.vault.put_openings(o)
 
