@@ -16,7 +16,7 @@ import pytest
 from cli_support import mint
 from eth_utils import keccak
 
-from ledger import Disclosure, evidence_vault_id, local_vault, verify_evidence
+from ledger import Disclosure, disclose, evidence_vault_id, local_vault, verify_evidence
 
 pytestmark = pytest.mark.chain
 
@@ -164,3 +164,18 @@ def test_an_attestation_report_and_its_revocation_reason_are_salted_and_open(rin
     checked = rinne.json("verify-disclosure", str(out))
     assert checked["root"] == reason_word and checked["fields"] == {"reason": "meter error"}
     assert verify_evidence(reason_word, Disclosure.from_json(out.read_bytes()), "revoke", signed["uid"]) == {"reason": "meter error"}
+
+
+def test_a_bulk_import_commits_every_rows_evidence_and_keeps_each_opening(rinne, tmp_path: Path) -> None:
+    docs = {f"EV-IMP-{i}": "0x" + keccak(text=f"assay {i}").hex() for i in range(3)}
+    rows = "".join(f"{lot},NiSO4,1t,22%,CD:Mutanda,{doc}\n" for lot, doc in docs.items())
+    path = tmp_path / "lots.csv"
+    path.write_text("lot_id,material,mass,Ni,origin,evidence\n" + rows)
+    rinne.run("lot", "import", str(path), "--account", "refiner", "--yes")
+    vault = local_vault(rinne.home, create=False)
+    assert vault is not None
+    for lot, doc in docs.items():
+        word = rinne.json("lot", "history", lot)[0]["evidence"]
+        assert word != doc  # the hash in the file is not what went on-chain
+        opened = vault.openings(evidence_vault_id(word))
+        assert verify_evidence(word, disclose(opened, ["document"]), "lot", lot) == {"document": doc}
