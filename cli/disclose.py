@@ -80,6 +80,7 @@ def _vault(session: Session) -> Any:
     "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write a disclosure of the fields, with proofs, to FILE."
 )
 @click.option("--show-key", is_flag=True, help="Print this data directory's vault public key (what others grant to).")
+@click.option("--list", "list_", is_flag=True, help="List the records this data directory's vault key can open.")
 @index_option
 @json_option
 @verbose_option
@@ -92,6 +93,7 @@ def disclose(
     tier: str | None,
     out: Path | None,
     show_key: bool,
+    list_: bool,
 ) -> None:
     """Grant a record's openings to a party, or write a disclosure of its fields.
 
@@ -105,6 +107,7 @@ def disclose(
     \b
     Examples:
       rinne disclose --show-key
+      rinne disclose --list
       rinne disclose unit:LF005 --to 3f5c...e1 --account packs
       rinne disclose unit:LF005 --field serialNumber --out lf005-serial.json
       rinne disclose lot:ORE-CO-1 --tier authority --out ore-site.json
@@ -115,6 +118,9 @@ def disclose(
         assert vault is not None  # made on demand
         key = "0x" + vault.public_key.hex()
         session.emit({"public_key": key}, key)
+        return
+    if list_:
+        _list(session)
         return
     if record is None:
         raise click.UsageError("name the RECORD to disclose (unit:ID, lot:ID, party:ADDRESS or word:0xWORD), or pass --show-key")
@@ -155,6 +161,29 @@ def disclose(
         },
         lines,
     )
+
+
+def _list(session: Session) -> None:
+    vault = session.vault(create=False)
+    rows: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for record in vault.records() if vault is not None else []:
+        row: dict[str, Any] = {"record": record}
+        what = record
+        if record.startswith("word:"):
+            # An evidence or reason word: its opening says what it is about (the kind and the subjects).
+            try:
+                kind, subjects = rinne.evidence_subjects(vault.openings(record).record_id)
+            except rinne.DisclosureError as e:
+                row["error"] = str(e)
+                what = f"{record}  (cannot open: {e})"
+            else:
+                row.update(kind=kind, subjects=subjects)
+                field = rinne.EVIDENCE_KINDS[kind][0]
+                what = f"{record}  {kind} {field} of {', '.join(rinne.label_of(x) for x in subjects)}"
+        rows.append(row)
+        lines.append(what)
+    session.emit(rows, lines or ["this vault key opens no record"])
 
 
 @click.command("verify-disclosure")

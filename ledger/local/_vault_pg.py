@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -137,6 +137,11 @@ class PgStore:
         """Store a new entry; False (and nothing written) when the record key has one already."""
         cur = self._run("INSERT INTO {s}.vault_records (rkey, entry) VALUES (%s, %s) ON CONFLICT DO NOTHING", (rkey, raw))
         return bool(cur.rowcount == 1)
+
+    def entries(self) -> Iterator[bytes]:
+        """Every raw entry of the store."""
+        for row in self._run("SELECT entry FROM {s}.vault_records ORDER BY rkey", ()).fetchall():
+            yield bytes(row[0])
 
     def update_entry(self, rkey: bytes, change: Callable[[bytes | None], bytes | None]) -> None:
         """Replace an entry with ``change(old)`` (None: leave it), holding its row so no other writer comes between."""

@@ -111,6 +111,9 @@ class VaultStore(Protocol):
     def update_entry(self, rkey: bytes, change: Callable[[bytes | None], bytes | None]) -> None:
         """Replace an entry with ``change(old)`` (None: leave it), with no other writer in between."""
 
+    def entries(self) -> Iterator[bytes]:
+        """Every raw entry of the store."""
+
 
 class FolderStore:
     """A vault in a local folder: ``objects/<address>`` and ``records/<record key>.json``, 0700 and 0600."""
@@ -168,6 +171,15 @@ class FolderStore:
             new = change(self.read_entry(rkey))
             if new is not None:
                 write_atomic(self._entry_path(rkey), new)
+
+    def entries(self) -> Iterator[bytes]:
+        """Every raw entry of the store."""
+        if not self._records.is_dir():
+            return
+        for path in sorted(self._records.glob("*.json")):
+            raw = self._read(path)
+            if raw is not None:
+                yield raw
 
     @contextmanager
     def _locked(self, rkey: bytes) -> Iterator[None]:
@@ -304,6 +316,23 @@ class Vault:
     def recipients(self, record_id: str) -> list[bytes]:
         """Return the public keys that can open a record (this party's included if it can)."""
         return [bytes.fromhex(k) for k in self._entry(record_id, _record_key(record_id)).wraps]
+
+    def records(self) -> list[str]:
+        """Return the ids of the records this party's key can open (granted to it, or stored by it), sorted.
+
+        Record ids are public (unit, lot and party ids, on-chain words); what they hold is not. A damaged entry
+        is skipped here and reported when its record is read.
+        """
+        mine = self.public_key.hex()
+        out = []
+        for raw in self.store.entries():
+            try:
+                entry = _Entry.model_validate_json(raw)
+            except ValidationError:
+                continue
+            if mine in entry.wraps:
+                out.append(entry.record_id)
+        return sorted(out)
 
     def __contains__(self, record_id: object) -> bool:
         return isinstance(record_id, str) and bool(record_id) and self.store.read_entry(_record_key(record_id)) is not None

@@ -179,3 +179,18 @@ def test_a_bulk_import_commits_every_rows_evidence_and_keeps_each_opening(rinne,
         assert word != doc  # the hash in the file is not what went on-chain
         opened = vault.openings(evidence_vault_id(word))
         assert verify_evidence(word, disclose(opened, ["document"]), "lot", lot) == {"document": doc}
+
+
+def test_a_suspension_reason_is_found_in_the_admins_vault_listing_and_checks_against_its_event(rinne, tmp_path: Path) -> None:
+    before = {r["record"] for r in rinne.json("disclose", "--list", rpc=False)}
+    done = rinne.write("party", "suspend", "refiner", "--reason", "key leak", account="admin")
+    listed = [r for r in rinne.json("disclose", "--list", rpc=False) if r["record"] not in before]
+    assert [(r["kind"], r["subjects"]) for r in listed] == [("suspend", [rinne.addr("refiner").lower()])]
+    word = listed[0]["record"].removeprefix("word:")
+    # The word is what the suspension put on-chain (in its event), and no plain keccak of a common reason.
+    receipt = rinne.ledger().rpc("eth_getTransactionReceipt", [done["tx_hash"]])
+    assert any(word[2:] in log["data"] or word in log["topics"] for log in receipt["logs"])
+    assert word not in _plain_words(REASONS)
+    out = tmp_path / "suspend.json"
+    _disclose(rinne, word, out)
+    assert rinne.json("verify-disclosure", str(out), "--root", word)["fields"] == {"reason": "key leak"}

@@ -361,3 +361,13 @@ def test_a_data_directory_opens_the_shared_vault_with_its_own_key(tmp_path: Path
         cleanup = Store("postgresql", tmp_path)
         cleanup.schema = url.rsplit("=", 1)[1]
         cleanup.drop()
+
+
+def test_a_key_lists_only_the_records_it_can_open(store: Store, maker: Party, recycler: Party, competitor: Party) -> None:
+    maker.vault.put("LF003", SECRET, [recycler.public])
+    maker.vault.put("LF004", SECRET)
+    assert maker.vault.records() == ["LF003", "LF004"]
+    assert recycler.vault.records() == ["LF003"]
+    assert competitor.vault.records() == []
+    store.set_entry("LF004", "{")  # a damaged entry is skipped in the listing, and refused when read
+    assert maker.vault.records() == ["LF003"]
