@@ -389,8 +389,9 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         ins, used = self._inputs([unit_id])
         pending: list[Openings] = []
         sent = self._commit_units(list(zip(modules, specs)), pending)
+        lots = self._commit_lots(modules, pending)
         receipt = self._send(
-            "ledger", "dismantle", ins[0], [m.abi() for m in modules], [s.abi() for s in sent], declared_loss(used, modules, loss)
+            "ledger", "dismantle", ins[0], [m.abi() for m in lots], [s.abi() for s in sent], declared_loss(used, modules, loss)
         )
         self._keep(pending)
         return receipt
@@ -398,7 +399,8 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
     def _send_unit(self, op: str, ins: Any, unit_lot: LotSpec, unit: UnitSpec, loss: Any) -> Receipt:
         pending: list[Openings] = []
         (sent,) = self._commit_units([(unit_lot, unit)], pending)
-        receipt = self._send("ledger", op, ins, unit_lot.abi(), sent.abi(), loss)
+        (lot,) = self._commit_lots([unit_lot], pending)
+        receipt = self._send("ledger", op, ins, lot.abi(), sent.abi(), loss)
         self._keep(pending)
         return receipt
 

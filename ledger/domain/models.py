@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ledger.domain.composition import Composition
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
 from ledger.domain.ids import Address, Bytes32, Grams, PositiveGrams, id_bytes, label_of
+from ledger.errors import InvalidInput
 
 # ------------------------------------------------------------------------------------- ids
 
@@ -56,6 +57,9 @@ class LotSpec(BaseModel):
 
     def abi(self) -> tuple[Any, ...]:
         """Return the ABI tuple of the Solidity ``LotSpec``."""
+        if self.document is not None:
+            # Sent as is, the document would be lost (it is excluded): the client commits it into `evidence` first.
+            raise InvalidInput(f"lot {self.lot_id}: its evidence document is committed by the client before it is sent")
         return (
             id_bytes(self.lot_id),
             id_bytes(self.material),
@@ -108,6 +112,8 @@ class SohRecord(BaseModel):
 
     def abi(self) -> tuple[Any, ...]:
         """Return the ABI tuple of the Solidity ``SohRecord``."""
+        if self.document is not None:
+            raise InvalidInput("an SOH record's diagnosis document is committed by the client before it is sent")
         return (self.soce_bp, self.capacity_wh, self.cycles, self.throughput_wh, id_bytes(self.evidence))
 
 

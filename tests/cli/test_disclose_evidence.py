@@ -105,10 +105,19 @@ def test_status_and_soh_evidence_open_for_the_writer_and_for_no_other_unit(rinne
     mint(rinne, cells, material="CELL-NMC811", mass="500kg", elements="Ni=40kg")
     rinne.write("transfer", "offer", cells, "pack", account="refiner")
     rinne.write("transfer", "accept", cells, account="pack")
+    build = tmp_path / "build.pdf"
+    build.write_bytes(b"build record EV-U")
     rinne.write(
         "unit", "build", "EV-U", "--cells", f"{cells}=400kg", "--material", "PACK-75KWH", "--mass", "400kg",
-        "--serial", "SN-EV-U", "--rated", "75kWh", account="pack",
+        "--serial", "SN-EV-U", "--rated", "75kWh", "--evidence", str(build), account="pack",
     )  # fmt: skip
+    # The build record goes in as the unit lot's evidence word, committed like a mint's.
+    built = next(e for e in rinne.json("lot", "history", "EV-U") if e["event"] == "LotCreated")["evidence"]
+    assert built not in ("0x" + "00" * 32, "0x" + keccak(build.read_bytes()).hex())
+    _disclose(rinne, built, tmp_path / "build.json")
+    assert rinne.json("verify-disclosure", str(tmp_path / "build.json"))["fields"] == {
+        "document": "0x" + keccak(build.read_bytes()).hex()
+    }
     report = tmp_path / "bms.json"
     report.write_bytes(b'{"soh": 0.82}')
     grading = tmp_path / "grading.pdf"

@@ -90,6 +90,11 @@ def test_bad_inputs_are_refused_in_one_line() -> None:
 
 def test_specs_carry_the_document_to_the_client_and_never_to_the_abi() -> None:
     spec = LotSpec(lot_id="L", material="NiSO4", mass=1, document=DOCUMENT)
-    assert DOCUMENT not in str(spec.abi()) and "document" not in spec.model_dump()
+    assert "document" not in spec.model_dump()
+    # A path that forgot to commit it would send a zero evidence word: refused instead of lost.
+    with pytest.raises(errors.InvalidInput, match="committed by the client"):
+        spec.abi()
     soh = SohRecord(soce_bp=9000, capacity_wh=1, cycles=0, throughput_wh=0, document=DOCUMENT)
-    assert bytes.fromhex(DOCUMENT[2:]) not in soh.abi() and "document" not in soh.model_dump()
+    assert "document" not in soh.model_dump()
+    with pytest.raises(errors.InvalidInput, match="committed by the client"):
+        soh.abi()
