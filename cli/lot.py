@@ -155,6 +155,8 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         what = f"offer to {who(e['to'])}"
     elif ev in ("LotFrozen", "LotUnfrozen"):
         what = f"by {who(e['auditor'])}"
+        if e.get("reason") in names.reasons:
+            what += f": {names.reasons[e['reason']]!r}"
     elif ev == "LotsTransformed":
         ins = ", ".join(rinne.label_of(i) for i in e["inputs"])
         outs = ", ".join(rinne.label_of(o) for o in e["outputs"])
@@ -178,6 +180,8 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         )
     elif ev == "Revoked":
         what = f"attestation {e['uid']} by {who(e['revoker'])}"
+        if e.get("reason") in names.reasons:
+            what += f": {names.reasons[e['reason']]!r}"
     else:
         what = ""
     return f"{head}  {what}".rstrip()
@@ -301,7 +305,28 @@ def history(session: Session, lot_id: str, trust_index: bool) -> None:
     if not events:
         raise CliError(f"no events mention lot {rinne.label_of(lot_id)} on chain {ledger.chain_id}")
     names = load_names(session, scope_of(ledger))
+    names.reasons = _opened_reasons(session, events)
     session.emit(events, [_history_line(e, names) for e in events])
+
+
+def _opened_reasons(session: Session, events: list[dict[str, Any]]) -> dict[str, str]:
+    """The freeze and revocation reasons among `events` that this machine's vault opens, each verified
+    against its word and subject (a vault gives confidentiality, not authenticity)."""
+    vault = session.vault(create=False)
+    out: dict[str, str] = {}
+    if vault is None:
+        return out
+    for e in events:
+        kind, subject = {"LotFrozen": ("freeze", e.get("lot_id")), "Revoked": ("revoke", e.get("uid"))}.get(e["event"], (None, None))
+        word = e.get("reason")
+        if kind is None or not word or int(word, 16) == 0 or rinne.evidence_vault_id(word) not in vault:
+            continue
+        try:
+            opened = vault.openings(rinne.evidence_vault_id(word))
+            out[word] = str(rinne.verify_evidence(word, rinne.disclose(opened, ["reason"]), kind, subject)["reason"])
+        except (rinne.DisclosureError, rinne.InvalidInput):
+            continue  # not this word's opening, or not about this lot: shown as the word alone
+    return out
 
 
 @lot.command()

@@ -73,6 +73,9 @@ def test_a_dictionary_of_reasons_does_not_confirm_a_freeze_reason_and_the_openin
     kind = json.loads(json.dumps(doc))
     kind["record_id"] = kind["record_id"].replace("evidence:freeze:", "evidence:revoke:")
     assert "does not verify" in fails("kind.json", kind, "--root", word)
+    # The auditor's own machine shows the reason it wrote (its vault opens it); the chain shows only the word.
+    line = next(x for x in rinne.run("lot", "history", "EV-FRZ").stdout.splitlines() if "LotFrozen" in x)
+    assert line.endswith("'contamination'")
     # Without --root a freeze reason is not looked up (the replay keeps no freeze reasons): one line, exit 1.
     assert "pass --root" in rinne.fail("verify-disclosure", str(out))
 
@@ -173,6 +176,8 @@ def test_an_attestation_report_and_its_revocation_reason_are_salted_and_open(rin
     checked = rinne.json("verify-disclosure", str(out))
     assert checked["root"] == reason_word and checked["fields"] == {"reason": "meter error"}
     assert verify_evidence(reason_word, Disclosure.from_json(out.read_bytes()), "revoke", signed["uid"]) == {"reason": "meter error"}
+    line = next(x for x in rinne.run("lot", "history", "EV-G").stdout.splitlines() if "Revoked" in x)
+    assert line.endswith("'meter error'")
 
 
 def test_a_bulk_import_commits_every_rows_evidence_and_keeps_each_opening(rinne, tmp_path: Path) -> None:
