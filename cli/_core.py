@@ -114,8 +114,15 @@ class Session:
         """The ledger acting as the unlocked --account, keeping the openings of what it commits in the data directory's vault."""
         ledger = self.ledger()
         if ledger.vault is None:
-            ledger.use_vault(rinne.local_vault(self.home))
+            ledger.use_vault(self.vault())
         return ledger.with_account(self.unlock())
+
+    def vault(self, *, create: bool = True, home: Path | None = None) -> Any:
+        """This data directory's vault (its key in ``vault.key``): in the shared PostgreSQL database when the
+        index is there (--index / $RINNE_INDEX_URL), else the ``vault`` folder. None without a key and `create`."""
+        # Write commands take no --index: the environment still says where the shared index (and vault) is.
+        url = self.index_url or os.environ.get("RINNE_INDEX_URL") or None
+        return rinne.local_vault(home or self.home, create=create, url=url)
 
     # -------------------------------------------------------------- accounts
 

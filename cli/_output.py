@@ -162,6 +162,8 @@ class Names:
     parties: dict[str, str] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
     scope: str | None = None
+    #: reason word (0x-hex) → its text, for the reasons this machine's vault opens (verified against the word).
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def account(self, address: str | None) -> str | None:
         """The local account name of an address, if any."""

@@ -32,7 +32,9 @@ def bytes32(text: str, what: str = "id") -> str:
 
 
 def evidence(text: str | None) -> str:
-    """Return the evidence word: keccak256 of a file's bytes when `text` names a file, else a 0x-hex hash or label."""
+    """Return a document's hash: keccak256 of a file's bytes when `text` names a file, else a 0x-hex hash.
+
+    The library commits it salted (docs/confidentiality.md): the word on-chain is not this hash."""
     if not text:
         return ZERO32
     path = Path(text)
@@ -108,7 +110,8 @@ def lot_spec(
             mass=mass,
             composition=comp,
             origin=origin(origin_text),
-            evidence=evidence(evidence_text),
+            # The document's hash is committed salted, bound to the lot, by the library (its opening in the vault).
+            document=evidence(evidence_text) if evidence_text else None,
         )
     except ValueError as exc:
         if not is_validation_error(exc):

@@ -1,7 +1,8 @@
 """`rinne disclose` and `rinne verify-disclosure`: hand out the openings of salted commitments, and check them.
 
-The chain holds salted roots of identity records (a unit's serial, a lot's site, a participant's name); their
-openings are in the vault of whoever wrote them (docs/confidentiality.md). Granting re-wraps a record's data
+The chain holds salted roots of identity records (a unit's serial, a lot's site, a participant's name) and of
+evidence and reasons (a document's hash, a freeze, suspension or revocation reason); their openings are in the
+vault of whoever wrote them (docs/confidentiality.md). Granting re-wraps a record's data
 key for another party's vault key and never re-encrypts the data; a disclosure file carries chosen fields with
 their Merkle proofs, which anyone checks offline against the on-chain root.
 """
@@ -16,14 +17,28 @@ import click
 
 import ledger as rinne
 
-from ._core import CliError, Session, json_option, open_index, pass_session, read_command, trust_index_option, verbose_option
+from ._core import (
+    CliError,
+    Session,
+    index_option,
+    json_option,
+    open_index,
+    pass_session,
+    read_command,
+    trust_index_option,
+    verbose_option,
+)
 
-_KINDS = ("unit", "lot", "party")
+_KINDS = ("unit", "lot", "party", "evidence")
 
 
 def _record_id(text: str) -> str:
-    """``unit:ID``, ``lot:ID`` or ``party:ADDRESS`` (a bare id is a unit) → the record id the vault and the root use."""
+    """``unit:ID``, ``lot:ID``, ``party:ADDRESS`` or ``word:0xWORD`` (a bare id is a unit) → the vault's record id."""
     kind, sep, rest = text.partition(":")
+    if kind == "word" and sep:
+        if not re.fullmatch(r"0x[0-9a-fA-F]{64}", rest):
+            raise click.BadParameter(f"{text!r}: an evidence or reason word is 0x and 64 hex digits", param_hint="RECORD")
+        return rinne.evidence_vault_id(rest)
     if not sep or kind not in _KINDS:
         kind, rest = "unit", text
     try:
@@ -46,7 +61,7 @@ def _public_key(text: str) -> bytes:
 
 
 def _vault(session: Session) -> Any:
-    vault = rinne.local_vault(session.home, create=False)
+    vault = session.vault(create=False)
     if vault is None:
         raise CliError(f"{session.home} has no vault key yet: it has written no salted commitment and holds no grant")
     return vault
@@ -65,6 +80,8 @@ def _vault(session: Session) -> Any:
     "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write a disclosure of the fields, with proofs, to FILE."
 )
 @click.option("--show-key", is_flag=True, help="Print this data directory's vault public key (what others grant to).")
+@click.option("--list", "list_", is_flag=True, help="List the records this data directory's vault key can open.")
+@index_option
 @json_option
 @verbose_option
 @pass_session
@@ -76,10 +93,13 @@ def disclose(
     tier: str | None,
     out: Path | None,
     show_key: bool,
+    list_: bool,
 ) -> None:
     """Grant a record's openings to a party, or write a disclosure of its fields.
 
-    RECORD is unit:ID (or a bare unit id), lot:ID or party:ADDRESS. --to wraps the
+    RECORD is unit:ID (or a bare unit id), lot:ID, party:ADDRESS, or word:0xWORD for
+    an evidence or reason word (a lot's, status change's or SOH record's evidence, a
+    GWP attestation's or inventory's, a freeze, suspension or revocation reason). --to wraps the
     record's data key for another vault key (the data is never re-encrypted); --out
     writes the chosen fields with their Merkle proofs, which `rinne verify-disclosure`
     checks against the on-chain commitment, offline.
@@ -87,18 +107,23 @@ def disclose(
     \b
     Examples:
       rinne disclose --show-key
+      rinne disclose --list
       rinne disclose unit:LF005 --to 3f5c...e1 --account packs
       rinne disclose unit:LF005 --field serialNumber --out lf005-serial.json
       rinne disclose lot:ORE-CO-1 --tier authority --out ore-site.json
+      rinne disclose word:0x7d68...b9 --out freeze-reason.json --account auditor
     """
     if show_key:
-        vault = rinne.local_vault(session.home)
+        vault = session.vault()
         assert vault is not None  # made on demand
         key = "0x" + vault.public_key.hex()
         session.emit({"public_key": key}, key)
         return
+    if list_:
+        _list(session)
+        return
     if record is None:
-        raise click.UsageError("name the RECORD to disclose (unit:ID, lot:ID or party:ADDRESS), or pass --show-key")
+        raise click.UsageError("name the RECORD to disclose (unit:ID, lot:ID, party:ADDRESS or word:0xWORD), or pass --show-key")
     if not recipients and out is None:
         raise click.UsageError("say what to do: --to KEY grants the record, --out FILE writes a disclosure")
     record_id = _record_id(record)
@@ -138,6 +163,29 @@ def disclose(
     )
 
 
+def _list(session: Session) -> None:
+    vault = session.vault(create=False)
+    rows: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for record in vault.records() if vault is not None else []:
+        row: dict[str, Any] = {"record": record}
+        what = record
+        if record.startswith("word:"):
+            # An evidence or reason word: its opening says what it is about (the kind and the subjects).
+            try:
+                kind, subjects = rinne.evidence_subjects(vault.openings(record).record_id)
+            except rinne.DisclosureError as e:
+                row["error"] = str(e)
+                what = f"{record}  (cannot open: {e})"
+            else:
+                row.update(kind=kind, subjects=subjects)
+                field = rinne.EVIDENCE_KINDS[kind][0]
+                what = f"{record}  {kind} {field} of {', '.join(rinne.label_of(x) for x in subjects)}"
+        rows.append(row)
+        lines.append(what)
+    session.emit(rows, lines or ["this vault key opens no record"])
+
+
 @click.command("verify-disclosure")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -153,9 +201,11 @@ def verify_disclosure(session: Session, file: Path, root: str | None, trust_inde
 
     A unit's fields are checked against its serialHash, a lot's against its origin
     word (country in clear, 30 bytes of the root), each field's Merkle proof folded
-    offline. A changed value, salt, proof or field, or a disclosure of another
-    record, fails (exit 1). Party records need --root (the nameHash of the
-    registration event).
+    offline. An evidence record is checked against the evidence words of its subject
+    (a lot's, a unit's status changes and SOH records, an attestation's or
+    inventory's, their revocation reasons). A changed value, salt, proof or field,
+    or a disclosure of another record, fails (exit 1). Party records, freeze and
+    suspension reasons need --root (the word of their event).
 
     \b
     Examples:
@@ -170,7 +220,10 @@ def verify_disclosure(session: Session, file: Path, root: str | None, trust_inde
         raise CliError(f"cannot read {file}: {e.strerror or e}") from None
     kind, _, target = disclosure.record_id.partition(":")
     if kind not in _KINDS or not target:
-        raise CliError(f"{file} discloses record {disclosure.record_id!r}, which is no unit, lot or party record")
+        raise CliError(f"{file} discloses record {disclosure.record_id!r}, which is no unit, lot, party or evidence record")
+    if kind == "evidence":
+        _verify_evidence(session, disclosure, root, trust_index)
+        return
     if root is None:
         if kind == "party":
             raise CliError("a party record is checked against its nameHash: pass --root (from the ParticipantRegistered event)")
@@ -196,3 +249,59 @@ def verify_disclosure(session: Session, file: Path, root: str | None, trust_inde
         {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": verified},
         [f"{disclosure.record_id}: {len(verified)} field(s) verify against {root}"] + [f"  {k} = {v}" for k, v in verified.items()],
     )
+
+
+def _verify_evidence(session: Session, disclosure: Any, root: str | None, trust_index: bool) -> None:
+    kind, subjects = rinne.evidence_subjects(disclosure.record_id)
+    subject = subjects[0]
+    if root is not None:
+        words = [root]
+    elif kind in ("freeze", "suspend"):
+        raise CliError(f"a {kind} reason is checked against the reason word of its event: pass --root")
+    else:
+        with open_index(session, trust=trust_index) as index:
+            words = ["0x" + bytes(w).hex() for w in _evidence_words(index.state(), kind, rinne.id_bytes(subject))]
+    fields: dict[str, Any] | None = None
+    for word in words:
+        try:
+            fields = rinne.verify_evidence(word, disclosure, kind, subject)
+        except rinne.DisclosureError:
+            if len(words) == 1:
+                raise
+            continue
+        root = word
+        break
+    if fields is None:
+        raise CliError(f"{disclosure.record_id}: verifies against no {kind} evidence word of {rinne.label_of(subject)} on this ledger")
+    session.emit(
+        {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
+        [f"{kind} evidence of {rinne.label_of(subject)}: {len(fields)} field(s) verify against {root}"]
+        + [f"  {k} = {v}" for k, v in fields.items()],
+    )
+
+
+def _evidence_words(st: Any, kind: str, subject: bytes) -> list[bytes]:
+    """The on-chain evidence (or revocation reason) words written for a subject, from the replayed state."""
+    zero = bytes(32)
+    if kind == "lot":
+        lot = st.lots.get(subject)
+        out = [lot.evidence] if lot is not None else []
+    elif kind in ("status", "soh"):
+        unit = st.units.get(subject)
+        if unit is None:
+            out = []
+        elif kind == "status":
+            out = [s[4] for s in unit.statuses]
+        else:
+            out = []
+            for rec in unit.soh:
+                while rec is not None:  # a corrected record keeps the one it superseded
+                    out.append(rec.evidence)
+                    rec = rec.corrected
+    elif kind in ("attestation", "inventory"):
+        records = st.attestations if kind == "attestation" else st.inventories
+        out = [r.evidence for r in records.values() if r.lot_id == subject]
+    else:  # revoke: the subject is the attestation's or inventory's uid
+        rec = st.attestations.get(subject) or st.inventories.get(subject)
+        out = [rec.revoked[3]] if rec is not None and rec.revoked else []
+    return [bytes(w) for w in out if bytes(w) != zero]

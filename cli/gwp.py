@@ -278,12 +278,13 @@ def sign(
     """
     with user_input():
         issued, until, deadline = _validity(issued_at, valid_for, valid_until, deadline_in)
+        ev_word, opened = _committed_evidence("attestation", lot_id, evidence)
         attestation = rinne.GwpAttestation(
             lot_id=_specs.bytes32(lot_id, "lot id"),
             emissions_grams=parse_emissions(emissions),
             stage=stage,
             methodology=methodology,
-            evidence=_specs.evidence(evidence),
+            evidence=ev_word,
             issued_at=issued,
             valid_until=until,
             nonce=secrets.randbits(256) if nonce is None else nonce,
@@ -292,11 +293,27 @@ def sign(
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
     path = _output_path(out, "gwp", attestation.lot_id, signed.uid, force)
+    _keep_opening(session, opened)
     rinne.save_attestation(signed, path)
     session.emit(
         {**_signed_json(signed), "file": str(path)},
         f"signed {format_mass(attestation.emissions_grams)} CO2e for {rinne.label_of(attestation.lot_id)}: {path} (uid {signed.uid})",
     )
+
+
+def _committed_evidence(kind: str, lot_id: str, text: str | None) -> tuple[str, Any]:
+    """The evidence word of a signed message: the report's hash committed salted, bound to the lot (or zero)."""
+    if not text:
+        return _specs.ZERO32, None
+    return rinne.commit_evidence(kind, _specs.bytes32(lot_id, "lot id"), _specs.evidence(text))
+
+
+def _keep_opening(session: Session, opened: Any) -> None:
+    # Before the signed file is written: a word no one can open must not leave this machine.
+    if opened is not None:
+        vault = session.vault()
+        assert vault is not None  # made on demand
+        vault.put_openings(opened)
 
 
 def _file_uid(path: Path) -> str:
@@ -461,7 +478,7 @@ def verify(session: Session, target: str, on_chain: bool) -> None:
 
 @gwp.command()
 @click.argument("target", metavar="UID|FILE")
-@click.option("--reason", default="", help="Why (stored as its hash).")
+@click.option("--reason", default="", help="Why (stored as a salted commitment; the text in your vault).")
 @write_command
 @pass_session
 def revoke(session: Session, target: str, reason: str) -> None:
@@ -644,6 +661,7 @@ def inventory_sign(
     """
     with user_input():
         issued, until, deadline = _validity(issued_at, valid_for, valid_until, deadline_in)
+        ev_word, opened = _committed_evidence("inventory", lot_id, evidence)
         inv = rinne.ProcessInventory(
             lot_id=_specs.bytes32(lot_id, "lot id"),
             energy_wh=parse_energy(energy),
@@ -652,7 +670,7 @@ def inventory_sign(
             water_consumed_litres=parse_volume(water_consumed),
             route=route,
             grade=grade,
-            evidence=_specs.evidence(evidence),
+            evidence=ev_word,
             issued_at=issued,
             valid_until=until,
             nonce=secrets.randbits(256) if nonce is None else nonce,
@@ -661,6 +679,7 @@ def inventory_sign(
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_inventory(inv, session.unlock(), chain_id, gwp_contract)
     path = _output_path(out, "inv", inv.lot_id, signed.uid, force)
+    _keep_opening(session, opened)
     rinne.save_inventory(signed, path)
     session.emit(
         {**_inventory_json(signed), "file": str(path)},

@@ -155,6 +155,8 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         what = f"offer to {who(e['to'])}"
     elif ev in ("LotFrozen", "LotUnfrozen"):
         what = f"by {who(e['auditor'])}"
+        if e.get("reason") in names.reasons:
+            what += f": {names.reasons[e['reason']]!r}"
     elif ev == "LotsTransformed":
         ins = ", ".join(rinne.label_of(i) for i in e["inputs"])
         outs = ", ".join(rinne.label_of(o) for o in e["outputs"])
@@ -178,6 +180,8 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         )
     elif ev == "Revoked":
         what = f"attestation {e['uid']} by {who(e['revoker'])}"
+        if e.get("reason") in names.reasons:
+            what += f": {names.reasons[e['reason']]!r}"
     else:
         what = ""
     return f"{head}  {what}".rstrip()
@@ -301,7 +305,28 @@ def history(session: Session, lot_id: str, trust_index: bool) -> None:
     if not events:
         raise CliError(f"no events mention lot {rinne.label_of(lot_id)} on chain {ledger.chain_id}")
     names = load_names(session, scope_of(ledger))
+    names.reasons = _opened_reasons(session, events)
     session.emit(events, [_history_line(e, names) for e in events])
+
+
+def _opened_reasons(session: Session, events: list[dict[str, Any]]) -> dict[str, str]:
+    """The freeze and revocation reasons among `events` that this machine's vault opens, each verified
+    against its word and subject (a vault gives confidentiality, not authenticity)."""
+    vault = session.vault(create=False)
+    out: dict[str, str] = {}
+    if vault is None:
+        return out
+    for e in events:
+        kind, subject = {"LotFrozen": ("freeze", e.get("lot_id")), "Revoked": ("revoke", e.get("uid"))}.get(e["event"], (None, None))
+        word = e.get("reason")
+        if kind is None or not word or int(word, 16) == 0 or rinne.evidence_vault_id(word) not in vault:
+            continue
+        try:
+            opened = vault.openings(rinne.evidence_vault_id(word))
+            out[word] = str(rinne.verify_evidence(word, rinne.disclose(opened, ["reason"]), kind, subject)["reason"])
+        except (rinne.DisclosureError, rinne.InvalidInput):
+            continue  # not this word's opening, or not about this lot: shown as the word alone
+    return out
 
 
 @lot.command()
@@ -348,14 +373,14 @@ def merge(session: Session, lot_ids: tuple[str, ...], new_id: str, evidence: str
       rinne lot merge R-NI-001a R-NI-002 --into R-NI-M1 --account refiner
     """
     with user_input():
-        evidence_word = _specs.evidence(evidence) if evidence else None
+        document = _specs.evidence(evidence) if evidence else None
     if len(lot_ids) < 2:
         raise click.UsageError("merge needs at least two lots")
     ledger = session.signer()
     names = ", ".join(rinne.label_of(i) for i in lot_ids)
     session.confirm(f"Merge {names} into {rinne.label_of(new_id)} {session.who()}")
     with session.busy("merging"):
-        receipt = ledger.merge(list(lot_ids), new_id, evidence=evidence_word)
+        receipt = ledger.merge(list(lot_ids), new_id, document=document)
     session.done(receipt, f"merged {names} into {rinne.label_of(new_id)}", lot_id=new_id, inputs=list(lot_ids))
 
 
@@ -449,7 +474,7 @@ def _required_grades(values: tuple[str, ...]) -> str | dict[str, str] | None:
 
 @lot.command()
 @click.argument("lot_id", callback=_id)
-@click.option("--reason", default="", help="Why (stored as its hash).")
+@click.option("--reason", default="", help="Why (stored as a salted commitment; the text in your vault).")
 @click.option("--lineage", is_flag=True, help="Also freeze every active lot made from it (split, merged, transformed, built).")
 @write_command
 @pass_session

@@ -145,7 +145,7 @@ def revoke(session: Session, who: str, roles: Role) -> None:
 
 @party.command()
 @click.argument("who", metavar="ACCOUNT")
-@click.option("--reason", default="", help="Why (stored as its hash).")
+@click.option("--reason", default="", help="Why (stored as a salted commitment; the text in your vault).")
 @write_command
 @pass_session
 def suspend(session: Session, who: str, reason: str) -> None:

@@ -458,7 +458,7 @@ def _identity(session: Session, unit: str, disclosure_file: Path | None) -> Any:
             return rinne.Disclosure.from_json(disclosure_file.read_bytes())
         except OSError as e:
             raise CliError(f"cannot read {disclosure_file}: {e.strerror or e}") from None
-    vault = rinne.local_vault(session.home, create=False)
+    vault = session.vault(create=False)
     record = rinne.unit_record_id(unit)
     if vault is None or record not in vault:
         return None

@@ -120,7 +120,7 @@ def serve(
     url = (public_url or f"http://{host}:{port}").rstrip("/")
     if not url.startswith(("http://", "https://")) or "/" in url.split("://", 1)[1]:
         raise click.BadParameter(f"{url!r}: an origin, http(s)://host[:port] with no path", param_hint="--public-url")
-    vault = rinne.local_vault(vault_home or session.home, create=False)
+    vault = session.vault(create=False, home=vault_home)
     if vault_home is not None and vault is None:
         raise CliError(f"{vault_home} has no vault key ({vault_home}/vault.key)")
     ledger = session.ledger()

@@ -278,7 +278,7 @@ def soh(
             capacity_wh=parse_energy(capacity),
             cycles=cycles,
             throughput_wh=parse_energy(throughput),
-            evidence=_specs.evidence(evidence),
+            document=_specs.evidence(evidence) if evidence else None,
         )
     ledger = session.signer()
     what = "Correct the latest SOH record to" if correct else "Record SOH"
@@ -347,11 +347,11 @@ def status(session: Session, unit_id: str, status: str, evidence: str | None) ->
       rinne unit status PACK-001 waste --evidence grading.pdf --account oem
     """
     with user_input():
-        word = _specs.evidence(evidence) if evidence else ""
+        document = _specs.evidence(evidence) if evidence else None
     target = rinne.PassportStatus[status.upper()]
     ledger = session.signer()
     session.confirm(f"Set {rinne.label_of(unit_id)} to {status.lower()} {session.who()}")
-    receipt = ledger.set_status(unit_id, target, word)
+    receipt = ledger.set_status(unit_id, target, document=document)
     session.done(receipt, f"{rinne.label_of(unit_id)} is now {status.lower()}", unit_id=unit_id, status=target.name.lower())
 
 

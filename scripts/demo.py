@@ -56,7 +56,9 @@ from ledger import (
     UnitSpec,
     Use,
     audit,
+    commit_evidence,
     contract_abi,
+    keccak,
     label_of,
     local_vault,
     origin_code,
@@ -71,6 +73,13 @@ from ledger import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def document_hash(text: str) -> str:
+    """The content hash of an (illustrative) evidence document: the library commits it salted, never sends it."""
+    return "0x" + keccak(text.encode()).hex()
+
+
 KG = 1_000  # grams
 T = 1_000_000
 YEAR = 365 * 86_400
@@ -133,6 +142,13 @@ class Demo:
         self[frm].offer(lot, self.addr(to))
         self[to].accept(lot)
 
+    def report(self, lot: str, kind: str, text: str) -> str:
+        """The evidence word of a signed message: the report's hash committed salted, its opening in the vault."""
+        word, opened = commit_evidence(kind, to_bytes32(lot), document_hash(text))
+        assert self.base.vault is not None
+        self.base.vault.put_openings(opened)
+        return word
+
     def attest(self, lot: str, kg_co2e: float, stage: LifeCycleStage, method: str = "ISO14067:2018") -> str:
         """The verifier signs offline; the lot's holder relays it (anyone may)."""
         self.nonce += 1
@@ -142,7 +158,7 @@ class Demo:
             emissions_grams=round(kg_co2e * KG),
             stage=stage,
             methodology=method,
-            evidence=to_bytes32(f"verification report {lot}"),
+            evidence=self.report(lot, "attestation", f"verification report {lot}"),
             issued_at=now,
             valid_until=now + 25 * YEAR,
             nonce=self.nonce,
@@ -171,7 +187,7 @@ class Demo:
             water_withdrawn_litres=round(withdrawn_m3 * 1000),
             water_consumed_litres=round(consumed_m3 * 1000),
             route=route,
-            evidence=to_bytes32(f"inventory report {lot}"),
+            evidence=self.report(lot, "inventory", f"inventory report {lot}"),
             issued_at=now,
             valid_until=now + 25 * YEAR,
             nonce=self.nonce,
@@ -220,7 +236,7 @@ def mine_and_refine(demo: Demo) -> None:
             mass=25 * T,
             composition=comp(Ni=350, Co=10),
             origin=origin_code("AU", "Kambalda"),
-            evidence=to_bytes32("assay NI-ORE-AU-01"),
+            document=document_hash("assay NI-ORE-AU-01"),
         )
     )
     au.mint(
@@ -230,7 +246,7 @@ def mine_and_refine(demo: Demo) -> None:
             mass=2_200 * KG,
             composition=comp(Li=61),
             origin=origin_code("AU", "Greenbushes"),
-            evidence=to_bytes32("assay LI-ORE-AU-01"),
+            document=document_hash("assay LI-ORE-AU-01"),
         )
     )
     au.mint(
@@ -240,7 +256,7 @@ def mine_and_refine(demo: Demo) -> None:
             mass=120 * KG,
             composition=comp(Mn=52),
             origin=origin_code("AU", "Groote Eylandt"),
-            evidence=to_bytes32("assay MN-ORE-AU-01"),
+            document=document_hash("assay MN-ORE-AU-01"),
         )
     )
     cd.mint(
@@ -250,7 +266,7 @@ def mine_and_refine(demo: Demo) -> None:
             mass=15 * T,
             composition=comp(Co=45, Cu=375),
             origin=origin_code("CD", "Kolwezi"),
-            evidence=to_bytes32("assay CO-ORE-CD-01"),
+            document=document_hash("assay CO-ORE-CD-01"),
         )
     )
     demo["refiner"].mint(
@@ -260,7 +276,7 @@ def mine_and_refine(demo: Demo) -> None:
             mass=500 * KG,
             composition=comp(C=480),
             origin=origin_code("CN", "Heilongjiang"),
-            evidence=to_bytes32("coa GRAPHITE-01"),
+            document=document_hash("coa GRAPHITE-01"),
         )
     )
     demo.say("mines logged Ni, Li, Mn (AU) and Co (CD) ore lots; the refiner brought in graphite (CN)")
@@ -389,7 +405,7 @@ def first_life(demo: Demo) -> None:
                     capacity_wh=PACK_WH * s // 10_000,
                     cycles=cycles,
                     throughput_wh=cycles * 70_000,
-                    evidence=to_bytes32(f"diagnosis {pack} y{year}"),
+                    document=document_hash(f"diagnosis {pack} y{year}"),
                 ),
             )
     demo.say("five years on the road: SOH recorded yearly by the diagnostics lab")
@@ -404,7 +420,7 @@ def next_lives(demo: Demo) -> None:
         )
         demo.triage[pack] = decision.recommendation
         if decision.status is not None:
-            demo["oem"].set_status(pack, decision.status, to_bytes32(f"triage {pack}"))
+            demo["oem"].set_status(pack, decision.status, document=document_hash(f"triage {pack}"))
     demo.say("triage: " + ", ".join(f"{p} {r}" for p, r in demo.triage.items()))
     # Reuse: LF001 goes on in a second vehicle.
     for year in range(6, 10):
@@ -418,7 +434,7 @@ def next_lives(demo: Demo) -> None:
                 capacity_wh=PACK_WH * s // 10_000,
                 cycles=cycles,
                 throughput_wh=cycles * 68_000,
-                evidence=to_bytes32(f"diagnosis LF001 y{year}"),
+                document=document_hash(f"diagnosis LF001 y{year}"),
             ),
         )
     # Repurpose: LF003 and LF004 are taken apart into four modules each (each module a unit with its own
@@ -452,7 +468,7 @@ def next_lives(demo: Demo) -> None:
                 capacity_wh=110_000 * s // 10_000,
                 cycles=180 * year,
                 throughput_wh=180 * year * 80_000,
-                evidence=to_bytes32(f"diagnosis ESS001 h{year}"),
+                document=document_hash(f"diagnosis ESS001 h{year}"),
             ),
         )
     demo.say(
@@ -520,7 +536,7 @@ def second_generation_in_service(demo: Demo) -> None:
             capacity_wh=PACK_WH * 9_960 // 10_000,
             cycles=cycles,
             throughput_wh=cycles * 70_000,
-            evidence=to_bytes32("diagnosis LF005 q1"),
+            document=document_hash("diagnosis LF005 q1"),
         ),
     )
     demo.say("LF005 in service in a new car: first diagnosis recorded after a quarter")

@@ -15,7 +15,6 @@ from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
 from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotState
-from ledger.domain.identity import lot_record_id
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.models import LotSpec
 
@@ -138,11 +137,10 @@ class BulkMixin(IdentityMixin):
         sizes = iter(len(c) for c in chunks)
         # The openings of each transaction's lots are kept as its receipt arrives, not once every chunk has
         # landed: an import that fails or is interrupted part-way leaves no lot on-chain whose site nobody can open.
-        by_record = {o.record_id: o for o in pending}
-        landed = iter(
-            [by_record[r] for s in todo[i : i + size] if (r := lot_record_id(s.lot_id)) in by_record]
-            for i in range(0, len(todo), size)
-        )
+        by_lot: dict[bytes, list[Openings]] = {}
+        for o in pending:  # a lot's origin and evidence openings
+            by_lot.setdefault(self._lot_of(o), []).append(o)
+        landed = iter([o for s in todo[i : i + size] for o in by_lot.get(id_bytes(s.lot_id), [])] for i in range(0, len(todo), size))
 
         def on_receipt(_n: int) -> None:
             self._keep(next(landed))
@@ -155,7 +153,7 @@ class BulkMixin(IdentityMixin):
             # Transactions sent before the failure may land after it: keep the openings of the lots now on-chain
             # and held by this account (those this run created), whatever stopped it.
             held = self._held_here(todo)
-            self._keep([o for o in pending if id_bytes(o.record_id.removeprefix("lot:")) in held])
+            self._keep([o for o in pending if self._lot_of(o) in held])
             raise
         gas = sum(int(r["gasUsed"], 16) for r in receipts)
         return BulkResult(done=len(todo), skipped=len(specs) - len(todo), transactions=len(receipts), gas_used=gas)

@@ -1,10 +1,13 @@
 """Salted identity commitments on the way out, and the openings kept behind them (docs/confidentiality.md).
 
-Where the client used to send ``keccak(serial)``, ``keccak(site)`` or ``keccak(name)``, it commits a salted
-record bound to the unit, lot or account (:mod:`ledger.domain.identity`), sends the root, and keeps the
+Where the client used to send ``keccak(serial)``, ``keccak(site)``, ``keccak(name)``, a document's plain hash or
+``keccak(reason)``, it commits a salted record bound to the unit, lot, account or attestation
+(:mod:`ledger.domain.identity`), sends the root, and keeps the
 opening once the transaction went through: in this Ledger's memory, and in its vault when it has one
 (encrypted to the writer's vault key). A caller that commits its own bytes32 passes it instead
-(``UnitSpec.serial_hash``, a ``LotSpec.origin`` without a site); the contracts take any bytes32.
+(``UnitSpec.serial_hash``, a ``LotSpec.origin`` without a site, a ``LotSpec.evidence`` without a document); the
+contracts take any bytes32. Evidence and reason openings are kept under their word (``word:0x...``): a reader
+knows the word from the chain.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ from typing import TYPE_CHECKING
 from ledger import errors
 from ledger.client.base import LedgerBase
 from ledger.domain.disclosure import Openings
-from ledger.domain.identity import commit_site, commit_unit, lot_record_id, origin_word
+from ledger.domain.identity import (
+    EVIDENCE_PREFIX,
+    commit_evidence,
+    commit_site,
+    commit_unit,
+    evidence_subjects,
+    lot_record_id,
+    origin_word,
+    vault_id,
+)
 from ledger.domain.ids import id_bytes
-from ledger.domain.models import LotSpec, UnitSpec
+from ledger.domain.models import LotSpec, SohRecord, UnitSpec
 
 if TYPE_CHECKING:
     from ledger.local.vault import Vault
@@ -42,6 +54,9 @@ class IdentityMixin(LedgerBase):
     def openings(self, record_id: str) -> Openings:
         """Return the openings of a record this Ledger committed, or that its vault holds for its key.
 
+        `record_id` is ``unit:``, ``lot:`` or ``party:`` and the id, or for an evidence or reason word ``word:``
+        and the word (:func:`ledger.domain.identity.evidence_vault_id`).
+
         Raises :class:`~ledger.errors.DisclosureError` when neither has them.
         """
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
@@ -63,21 +78,59 @@ class IdentityMixin(LedgerBase):
         # After the transaction: an opening of a reverted write must not stand for anything.
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
         for o in pending:
-            if kept.get(o.record_id) is o:
+            key = vault_id(o)
+            if kept.get(key) is o:
                 continue  # kept already (as its transaction landed)
-            kept[o.record_id] = o
+            kept[key] = o
             if self.vault is None:
                 continue
-            if o.record_id in self.vault:
+            if key in self.vault:
                 # A record's vault entry never changes; the same id again means a redeployed (development) chain
                 # under the same data directory: the first opening stays, and readers refuse it against this root.
-                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.folder, o.record_id)
+                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.where, key)
                 continue
             self.vault.put_openings(o)
+
+    def _reason(self, kind: str, subjects: Sequence[str | bytes], reason: str, pending: list[Openings]) -> bytes:
+        """The word of a freeze, suspension or revocation reason: zero without one, else its salted commitment."""
+        if not reason:
+            return bytes(32)
+        word, openings = commit_evidence(kind, list(subjects), reason)
+        pending.append(openings)
+        return id_bytes(word)
+
+    def _document(self, kind: str, subject: str | bytes, evidence: str, document: str | None, pending: list[Openings]) -> bytes:
+        """The evidence word of a status change or SOH record: `document` committed, else `evidence` as given."""
+        if document is None:
+            return id_bytes(evidence) if evidence else bytes(32)
+        if evidence and id_bytes(evidence) != bytes(32):
+            raise errors.InvalidInput(f"{kind} of {subject!r}: give the document or an evidence word that commits one, not both")
+        word, openings = commit_evidence(kind, subject, document)
+        pending.append(openings)
+        return id_bytes(word)
+
+    def _commit_soh(self, unit_id: str, soh: SohRecord, pending: list[Openings]) -> SohRecord:
+        if soh.document is None:
+            return soh
+        word = self._document("soh", unit_id, soh.evidence, soh.document, pending)
+        return soh.model_copy(update={"evidence": "0x" + word.hex(), "document": None})
+
+    @staticmethod
+    def _lot_of(openings: Openings) -> bytes:
+        """The lot a lot's origin or evidence opening is about (for keeping openings as their lots land)."""
+        if openings.record_id.startswith(EVIDENCE_PREFIX):
+            return id_bytes(evidence_subjects(openings.record_id)[1][0])
+        return id_bytes(openings.record_id.removeprefix("lot:"))
 
     def _commit_lots(self, specs: Sequence[LotSpec], pending: list[Openings]) -> list[LotSpec]:
         out = []
         for spec in specs:
+            if spec.document is not None:
+                if id_bytes(spec.evidence) != bytes(32):
+                    raise errors.InvalidInput(f"lot {spec.lot_id}: give the document or an evidence word that commits one, not both")
+                ev, opened = commit_evidence("lot", spec.lot_id, spec.document)
+                pending.append(opened)
+                spec = spec.model_copy(update={"evidence": ev, "document": None})
             if spec.site is None:
                 out.append(spec)
                 continue

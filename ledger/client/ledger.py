@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from ledger import errors
 from ledger.chain.rpc import batch, call
@@ -70,8 +70,17 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         return self._send("ledger", "revokeRoles", to_checksum_address(account), int(roles))
 
     def suspend(self, account: str, reason: str = "") -> Receipt:
-        """Suspend a participant, e.g. after a key leak (admin only)."""
-        return self._send("ledger", "suspend", to_checksum_address(account), keccak(text=reason) if reason else _ZERO32)
+        """Suspend a participant, e.g. after a key leak (admin only).
+
+        The reason goes on-chain as a salted commitment bound to the account (a guessed reason does not confirm
+        against it); the opening is kept (:meth:`openings`, ``word:`` and the word).
+        """
+        account = to_checksum_address(account)
+        pending: list[Openings] = []
+        word = self._reason("suspend", [account], reason, pending)
+        receipt = self._send("ledger", "suspend", account, word)
+        self._keep(pending)
+        return receipt
 
     def reinstate(self, account: str) -> Receipt:
         """Lift a suspension (admin only)."""
@@ -140,8 +149,12 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         use = self._input(Use(lot_id=lot_id, mass=None if whole else total, composition=None if whole else used), lot)
         return self._send("ledger", "split", use[0], [o.abi() for o in outputs])
 
-    def merge(self, lot_ids: Sequence[str], new_id: str, *, evidence: str | None = None) -> Receipt:
-        """Merge whole lots of one material into a new lot."""
+    def merge(self, lot_ids: Sequence[str], new_id: str, *, evidence: str | None = None, document: str | None = None) -> Receipt:
+        """Merge whole lots of one material into a new lot.
+
+        `document` (the content hash of the merge's process record) is committed salted into the new lot's
+        evidence word, its opening kept; `evidence` is an evidence word sent as given.
+        """
         lots = [self.lot(i) for i in lot_ids]
         materials = {lot.material for lot in lots}
         if len(materials) != 1:
@@ -155,9 +168,14 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
             mass=sum(lot.mass for lot in lots),
             composition=comp,
             evidence=to_bytes32(evidence) if evidence else "0x" + "00" * 32,
+            document=document,
         )
         inputs = [self._input(Use(lot_id=lot.lot_id), lot)[0] for lot in lots]
-        return self._send("ledger", "merge", inputs, out.abi())
+        pending: list[Openings] = []
+        (sent,) = self._commit_lots([out], pending)
+        receipt = self._send("ledger", "merge", inputs, sent.abi())
+        self._keep(pending)
+        return receipt
 
     def transform(
         self,
@@ -208,12 +226,26 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
                 raise errors.GradeError(refusal)
 
     def freeze(self, lot_id: str, reason: str = "") -> Receipt:
-        """Freeze a lot under investigation (AUDITOR)."""
-        return self._send("ledger", "freeze", id_bytes(lot_id), keccak(text=reason) if reason else _ZERO32)
+        """Freeze a lot under investigation (AUDITOR).
+
+        The reason goes on-chain as a salted commitment bound to the lot; the opening is kept (:meth:`openings`).
+        """
+        pending: list[Openings] = []
+        word = self._reason("freeze", [lot_id], reason, pending)
+        receipt = self._send("ledger", "freeze", id_bytes(lot_id), word)
+        self._keep(pending)
+        return receipt
 
     def freeze_many(self, lot_ids: Sequence[str], reason: str = "") -> Receipt:
-        """Freeze many lots in one transaction (AUDITOR); lots no longer active are skipped, an unknown id reverts."""
-        return self._send("ledger", "freezeBatch", [id_bytes(i) for i in lot_ids], keccak(text=reason) if reason else _ZERO32)
+        """Freeze many lots in one transaction (AUDITOR); lots no longer active are skipped, an unknown id reverts.
+
+        The reason is committed once, bound to every lot of the batch."""
+        ids = [id_bytes(i) for i in lot_ids]
+        pending: list[Openings] = []
+        word = self._reason("freeze", ids, reason, pending) if ids else bytes(32)
+        receipt = self._send("ledger", "freezeBatch", ids, word)
+        self._keep(pending)
+        return receipt
 
     def freeze_lineage(self, lot_id: str, reason: str = "", *, rounds: int = 4) -> list[str]:
         """Freeze a lot and every active lot made from it (AUDITOR), so that material under investigation
@@ -236,14 +268,16 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
             active = [i for i, st in zip(lineage, states) if st == LotState.ACTIVE]
             if not active:
                 if round_ == 0:  # nothing to freeze: still refuse a caller who may not (the contract decides)
-                    data = LEDGER_ABI.fn("freezeBatch").encode([root], keccak(text=reason) if reason else _ZERO32)
+                    data = LEDGER_ABI.fn("freezeBatch").encode([root], _ZERO32)
                     call(
                         self.w3, "eth_call", [{"from": self.address, "to": self._deployment().ledger, "data": hex_of(data)}, "latest"]
                     )
                 break
             for start in range(0, len(active), 200):
                 part = active[start : start + 200]
-                self._send("ledger", "freezeBatch", part, keccak(text=reason) if reason else _ZERO32)
+                pending: list[Openings] = []
+                self._send("ledger", "freezeBatch", part, self._reason("freeze", part, reason, pending))
+                self._keep(pending)
                 frozen.extend(hex_of(i) for i, st in zip(part, self._states(part)) if st == LotState.FROZEN)
         return frozen
 
@@ -306,21 +340,37 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         unit (:meth:`authorise_diagnostician`). The contract bounds the values by physics (state of certified
         energy <= 100 %, capacity <= rating, throughput <= (cycles + 1) x rating x 2, at most 4 cycles a day
         since the latest record plus one) and refuses counters that run backwards."""
-        return self._send("ledger", "recordSoh", id_bytes(unit_id), soh.abi())
+        pending: list[Openings] = []
+        sent = self._commit_soh(unit_id, soh, pending)
+        receipt = self._send("ledger", "recordSoh", id_bytes(unit_id), sent.abi())
+        self._keep(pending)
+        return receipt
 
     def correct_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
         """Supersede the latest state-of-health record with a correction (holder or authorised diagnostician):
         it may lower cycles and throughput, keeps the corrected record's time, and shows in the history."""
-        return self._send("ledger", "correctSoh", id_bytes(unit_id), soh.abi())
+        pending: list[Openings] = []
+        sent = self._commit_soh(unit_id, soh, pending)
+        receipt = self._send("ledger", "correctSoh", id_bytes(unit_id), sent.abi())
+        self._keep(pending)
+        return receipt
 
     def authorise_diagnostician(self, unit_id: str, diagnostician: str, authorised: bool = True) -> Receipt:
         """Authorise (or with `authorised` False, stop authorising) a diagnostician to record the unit's state
         of health (holder only); the authorisation ends when the unit changes hands."""
         return self._send("ledger", "authoriseDiagnostician", id_bytes(unit_id), to_checksum_address(diagnostician), authorised)
 
-    def set_status(self, unit_id: str, status: PassportStatus, evidence: str = "") -> Receipt:
-        """Move a unit's passport status along an allowed edge (holder)."""
-        return self._send("ledger", "setStatus", id_bytes(unit_id), int(status), id_bytes(evidence) if evidence else _ZERO32)
+    def set_status(self, unit_id: str, status: PassportStatus, evidence: str = "", *, document: str | None = None) -> Receipt:
+        """Move a unit's passport status along an allowed edge (holder).
+
+        `document` (the content hash of the grading or decision record) is committed salted into the evidence
+        word, bound to the unit, its opening kept; `evidence` is an evidence word sent as given.
+        """
+        pending: list[Openings] = []
+        word = self._document("status", unit_id, evidence, document, pending)
+        receipt = self._send("ledger", "setStatus", id_bytes(unit_id), int(status), word)
+        self._keep(pending)
+        return receipt
 
     def repurpose(self, parents: Sequence[str | Use], unit_lot: LotSpec, unit: UnitSpec, loss: Composition | None = None) -> Receipt:
         """Build a new unit (e.g. an ESS) from used units, linked to every parent (SECOND_LIFE)."""
@@ -338,8 +388,9 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         ins, used = self._inputs([unit_id])
         pending: list[Openings] = []
         sent = self._commit_units(list(zip(modules, specs)), pending)
+        lots = self._commit_lots(modules, pending)
         receipt = self._send(
-            "ledger", "dismantle", ins[0], [m.abi() for m in modules], [s.abi() for s in sent], declared_loss(used, modules, loss)
+            "ledger", "dismantle", ins[0], [m.abi() for m in lots], [s.abi() for s in sent], declared_loss(used, modules, loss)
         )
         self._keep(pending)
         return receipt
@@ -347,7 +398,8 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
     def _send_unit(self, op: str, ins: Any, unit_lot: LotSpec, unit: UnitSpec, loss: Any) -> Receipt:
         pending: list[Openings] = []
         (sent,) = self._commit_units([(unit_lot, unit)], pending)
-        receipt = self._send("ledger", op, ins, unit_lot.abi(), sent.abi(), loss)
+        (lot,) = self._commit_lots([unit_lot], pending)
+        receipt = self._send("ledger", op, ins, lot.abi(), sent.abi(), loss)
         self._keep(pending)
         return receipt
 
@@ -439,8 +491,14 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
             time.sleep(0.2)
 
     def revoke_attestation(self, uid: str, reason: str = "") -> Receipt:
-        """Revoke an attestation (its signer or an AUDITOR); the record stays, marked revoked."""
-        return self._send("attestations", "revoke", id_bytes(uid), keccak(text=reason) if reason else _ZERO32)
+        """Revoke an attestation (its signer or an AUDITOR); the record stays, marked revoked.
+
+        The reason goes on-chain as a salted commitment bound to the attestation; the opening is kept."""
+        pending: list[Openings] = []
+        word = self._reason("revoke", [uid], reason, pending)
+        receipt = self._send("attestations", "revoke", id_bytes(uid), word)
+        self._keep(pending)
+        return receipt
 
 
 # ------------------------------------------------------------------------- bulk encoding

@@ -12,13 +12,17 @@ account does not verify there (docs/confidentiality.md):
   and the first 30 bytes of the root of record ``lot:<lot id>`` (country and site: due-diligence evidence,
   Art. 52, for the parties and the authority);
 - a participant's ``nameHash`` (and ``metadataHash`` when there is metadata) is the root of record
-  ``party:<account>`` (name and metadata).
+  ``party:<account>`` (name and metadata);
+- every evidence word (a lot's, a status change's, an SOH record's, an attestation's or inventory's) and every
+  reason word (freeze, suspend, revoke) is the root of record ``evidence:<kind>:<subjects>:<nonce>``: a
+  document's content hash or a reason's text, bound to the lot, unit, account or attestation it is written for.
 
 No I/O: the openings are secrets for :class:`ledger.local.vault.Vault`.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from ledger.domain.disclosure import Disclosure, Openings, commit, folded_root, verify_disclosure
@@ -116,3 +120,116 @@ def verify_origin(origin: str | bytes, disclosure: Disclosure, lot_id: str | byt
     if "country" in fields and str(fields["country"]).encode() != word[:2]:
         raise DisclosureError(f"the disclosed country {fields['country']!r} is not the origin's {word[:2].decode(errors='replace')!r}")
     return fields
+
+
+# ------------------------------------------------------------------------------ evidence and reasons
+
+#: What each kind of evidence or reason word commits, and the Annex XIII point of its one field. A document
+#: (assay certificate, process record, LCA report, test report) goes in as its content hash, never the
+#: document itself (it stays off-chain); a reason goes in as its text. Test reports and the records behind a
+#: declaration are point 3 (notified bodies and authorities); the record behind a battery's status or state of
+#: health is point 4 (legitimate interest); a freeze, suspension or revocation reason is an authority matter
+#: (point 3).
+EVIDENCE_KINDS: dict[str, tuple[str, int]] = {
+    "lot": ("document", 3),  # LotSpec.evidence: assay certificate, process record
+    "status": ("document", 4),  # setStatus evidence: grading or decision record, Annex XIII point 4(c)
+    "soh": ("document", 4),  # SohRecord.evidence: diagnosis report, Annex XIII point 4(a)
+    "attestation": ("document", 3),  # a GWP attestation's LCA report (Art. 7)
+    "inventory": ("document", 3),  # a process inventory's report
+    "freeze": ("reason", 3),  # freeze / freezeBatch reason
+    "suspend": ("reason", 3),  # a participant's suspension reason
+    "revoke": ("reason", 3),  # an attestation's revocation reason
+}
+#: Prefix of every evidence record id, and of the vault id an evidence word is kept under.
+EVIDENCE_PREFIX = "evidence:"
+WORD_PREFIX = "word:"
+_NONCE_BYTES = 16
+
+
+def _subject(kind: str, subject: str | bytes) -> str:
+    # One spelling per subject, so the verifier's record id matches the committer's: accounts lower case,
+    # lot, unit and attestation ids as 0x-hex bytes32.
+    if kind == "suspend":
+        if not isinstance(subject, str) or not subject.startswith("0x") or len(subject) != 42:
+            raise InvalidInput(f"a suspension is of an account (0x and 40 hex digits), got {subject!r}")
+        return subject.lower()
+    return hex_of(id_bytes(subject))
+
+
+def evidence_record_id(kind: str, subjects: str | bytes | list[str | bytes] | tuple[str | bytes, ...], nonce: str) -> str:
+    """Return the record id of an evidence or reason commitment: kind, the subjects it is about, a nonce.
+
+    The subjects (the lot, unit, account or attestation the word is written for; several for a batch freeze)
+    are bound into the root, so a word copied to another subject does not verify there. The nonce (fresh per
+    commitment) keeps two commitments about one subject apart: a unit changes status more than once.
+    """
+    if kind not in EVIDENCE_KINDS:
+        raise InvalidInput(f"unknown evidence kind {kind!r}: one of {', '.join(EVIDENCE_KINDS)}")
+    many = list(subjects) if isinstance(subjects, (list, tuple)) else [subjects]
+    if not many:
+        raise InvalidInput("an evidence commitment is about at least one subject")
+    return f"{EVIDENCE_PREFIX}{kind}:{','.join(_subject(kind, s) for s in many)}:{nonce}"
+
+
+def evidence_subjects(record_id: str) -> tuple[str, list[str]]:
+    """Split an evidence record id into its kind and its subjects; raise :class:`DisclosureError` if it is none."""
+    kind, _, rest = record_id.removeprefix(EVIDENCE_PREFIX).partition(":")
+    subjects, _, nonce = rest.rpartition(":")
+    if not record_id.startswith(EVIDENCE_PREFIX) or kind not in EVIDENCE_KINDS or not subjects or not nonce:
+        raise DisclosureError(f"{record_id!r} is no evidence record id (evidence:KIND:SUBJECT:NONCE)")
+    return kind, subjects.split(",")
+
+
+def commit_evidence(
+    kind: str, subjects: str | bytes | list[str | bytes] | tuple[str | bytes, ...], value: str | bytes
+) -> tuple[str, Openings]:
+    """Commit a document's content hash or a reason's text for a subject; return the bytes32 word and the openings.
+
+    `kind` is one of :data:`EVIDENCE_KINDS`; for a document kind `value` is the document's keccak (bytes32,
+    0x-hex or 32 bytes), for a reason kind its text. A guessed reason or a known document does not confirm
+    against the word (a fresh salt); the opening, disclosed, verifies with :func:`verify_evidence`.
+    """
+    if kind not in EVIDENCE_KINDS:
+        raise InvalidInput(f"unknown evidence kind {kind!r}: one of {', '.join(EVIDENCE_KINDS)}")
+    field, point = EVIDENCE_KINDS[kind]
+    if field == "document":
+        raw = id_bytes(value) if isinstance(value, str) and value.startswith("0x") else value
+        if not isinstance(raw, bytes) or len(raw) != 32:
+            raise InvalidInput(f"a {kind} document is committed as its 32-byte content hash, got {value!r}")
+        committed: str = hex_of(raw)
+    else:
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"a {kind} reason is a non-empty text")
+        committed = value
+    nonce = secrets.token_bytes(_NONCE_BYTES).hex()
+    return commit({field: committed}, {field: point}, record_id=evidence_record_id(kind, subjects, nonce))
+
+
+def evidence_vault_id(word: str | bytes) -> str:
+    """Return the vault id an evidence or reason word's openings are kept under: ``word:`` and the 0x word.
+
+    A reader knows the word from the chain, not the commitment's nonce: the vault finds the opening by the word.
+    """
+    return WORD_PREFIX + hex_of(id_bytes(word))
+
+
+def vault_id(openings: Openings) -> str:
+    """Return the vault id of a record's openings: its record id, or for evidence its word (:func:`evidence_vault_id`)."""
+    if openings.record_id.startswith(EVIDENCE_PREFIX):
+        return evidence_vault_id(openings.root())
+    return openings.record_id
+
+
+def verify_evidence(word: str | bytes, disclosure: Disclosure, kind: str, subject: str | bytes) -> dict[str, Any]:
+    """Verify a disclosure of an evidence or reason commitment against its on-chain word; return the fields.
+
+    The disclosure must be of `kind` and about `subject` (one of its subjects, for a batch freeze): the word of
+    another lot, unit, account or attestation, or of another kind of record, is refused. Raises
+    :class:`DisclosureError` for an altered document hash, reason, salt or proof.
+    """
+    got_kind, subjects = evidence_subjects(disclosure.record_id)
+    if got_kind != kind:
+        raise DisclosureError(f"the disclosure is of {got_kind} evidence, not {kind}")
+    if _subject(kind, subject) not in subjects:
+        raise DisclosureError(f"the disclosure of record {disclosure.record_id!r} is not about {_subject(kind, subject)}")
+    return verify_disclosure(word, disclosure, record_id=disclosure.record_id)

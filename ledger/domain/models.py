@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ledger.domain.composition import Composition
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
 from ledger.domain.ids import Address, Bytes32, Grams, PositiveGrams, id_bytes, label_of
+from ledger.errors import InvalidInput
 
 # ------------------------------------------------------------------------------------- ids
 
@@ -36,6 +37,9 @@ class LotSpec(BaseModel):
     #: The mine or plant site, never sent: the client commits it (salted, bound to the lot) into the last 30
     #: bytes of `origin` when it creates the lot, and keeps the opening in its vault.
     site: str | None = Field(default=None, min_length=1, max_length=200, exclude=True)
+    #: The content hash of the lot's evidence document (assay certificate, process record), never sent: the
+    #: client commits it (salted, bound to the lot) into `evidence` and keeps the opening in its vault.
+    document: Bytes32 | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -53,6 +57,9 @@ class LotSpec(BaseModel):
 
     def abi(self) -> tuple[Any, ...]:
         """Return the ABI tuple of the Solidity ``LotSpec``."""
+        if self.document is not None:
+            # Sent as is, the document would be lost (it is excluded): the client commits it into `evidence` first.
+            raise InvalidInput(f"lot {self.lot_id}: its evidence document is committed by the client before it is sent")
         return (
             id_bytes(self.lot_id),
             id_bytes(self.material),
@@ -99,9 +106,14 @@ class SohRecord(BaseModel):
     cycles: Annotated[int, Field(ge=0, lt=1 << 32)]
     throughput_wh: Annotated[int, Field(ge=0, lt=1 << 64)]
     evidence: Bytes32 = "0x" + "00" * 32
+    #: The content hash of the diagnosis report, never sent: the client commits it (salted, bound to the unit)
+    #: into `evidence` and keeps the opening in its vault.
+    document: Bytes32 | None = Field(default=None, exclude=True)
 
     def abi(self) -> tuple[Any, ...]:
         """Return the ABI tuple of the Solidity ``SohRecord``."""
+        if self.document is not None:
+            raise InvalidInput("an SOH record's diagnosis document is committed by the client before it is sent")
         return (self.soce_bp, self.capacity_wh, self.cycles, self.throughput_wh, id_bytes(self.evidence))
 
 

@@ -9,8 +9,12 @@ ciphertext, so neither can be moved to another record.
 
 The vault gives confidentiality, not authenticity: whoever can write the folder can replace an entry. What a
 vault returns is believed only after it verifies against its on-chain commitment
-(:func:`ledger.domain.disclosure.verify_disclosure`). A local folder backend: folders 0700, files 0600, every
-write atomic (:mod:`ledger.local.files`).
+(:func:`ledger.domain.disclosure.verify_disclosure`).
+
+Two stores hold the same bytes (ciphertexts by content address, entries by the keccak of their record id): a
+local folder (:class:`FolderStore`: folders 0700, files 0600, every write atomic, :mod:`ledger.local.files`),
+and the shared PostgreSQL database of a PostgreSQL index (:class:`ledger.local._vault_pg.PgStore`). Encryption
+and key wrapping happen here, before a store sees anything; the private keys never leave their owners' files.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -31,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.domain.disclosure import Hex32, Openings
 from ledger.domain.hashing import keccak
+from ledger.domain.identity import vault_id
 from ledger.errors import ConfigError, DisclosureError, InvalidInput
 from ledger.local.files import ensure_private_folder, write_atomic
 
@@ -84,8 +90,111 @@ def _wrap_aad(record_key: bytes, address: str) -> bytes:
     return _WRAP_TAG + record_key + bytes.fromhex(address[2:])
 
 
+class VaultStore(Protocol):
+    """Where a vault keeps its bytes: ciphertexts by content address, entries by record key. It sees no plaintext."""
+
+    #: Where the store is, for messages (a folder, or a database URL without its password).
+    where: str
+
+    def put_object(self, address: str, blob: bytes) -> None:
+        """Store a ciphertext under its content address (the same address again: nothing to do)."""
+
+    def get_object(self, address: str) -> bytes | None:
+        """The ciphertext stored under an address, or None."""
+
+    def read_entry(self, rkey: bytes) -> bytes | None:
+        """The raw entry of a record key, or None."""
+
+    def create_entry(self, rkey: bytes, raw: bytes) -> bool:
+        """Store a new entry; False (and nothing written) when the record key has one already."""
+
+    def update_entry(self, rkey: bytes, change: Callable[[bytes | None], bytes | None]) -> None:
+        """Replace an entry with ``change(old)`` (None: leave it), with no other writer in between."""
+
+    def entries(self) -> Iterator[bytes]:
+        """Every raw entry of the store."""
+
+
+class FolderStore:
+    """A vault in a local folder: ``objects/<address>`` and ``records/<record key>.json``, 0700 and 0600."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.where = str(self.folder)
+        self._objects = self.folder / "objects"
+        self._records = self.folder / "records"
+
+    def _prepare(self) -> None:
+        for folder in (self.folder, self._objects, self._records):
+            ensure_private_folder(folder, what="vault folder")
+
+    def _entry_path(self, rkey: bytes) -> Path:
+        return self._records / f"{rkey.hex()}.json"
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+
+    def put_object(self, address: str, blob: bytes) -> None:
+        """Store a ciphertext under its content address (the same address again: nothing to do)."""
+        self._prepare()
+        try:
+            write_atomic(self._objects / address[2:], blob, replace=False)
+        except FileExistsError:
+            pass  # the same ciphertext, by its address
+
+    def get_object(self, address: str) -> bytes | None:
+        """The ciphertext stored under an address, or None."""
+        return self._read(self._objects / address[2:])
+
+    def read_entry(self, rkey: bytes) -> bytes | None:
+        """The raw entry of a record key, or None."""
+        return self._read(self._entry_path(rkey))
+
+    def create_entry(self, rkey: bytes, raw: bytes) -> bool:
+        """Store a new entry; False (and nothing written) when the record key has one already."""
+        with self._locked(rkey):
+            try:
+                write_atomic(self._entry_path(rkey), raw, replace=False)
+            except FileExistsError:
+                return False
+        return True
+
+    def update_entry(self, rkey: bytes, change: Callable[[bytes | None], bytes | None]) -> None:
+        """Replace an entry with ``change(old)`` (None: leave it), with no other writer in between."""
+        with self._locked(rkey):
+            new = change(self.read_entry(rkey))
+            if new is not None:
+                write_atomic(self._entry_path(rkey), new)
+
+    def entries(self) -> Iterator[bytes]:
+        """Every raw entry of the store."""
+        if not self._records.is_dir():
+            return
+        for path in sorted(self._records.glob("*.json")):
+            raw = self._read(path)
+            if raw is not None:
+                yield raw
+
+    @contextmanager
+    def _locked(self, rkey: bytes) -> Iterator[None]:
+        # Two grants at once must not both read the old entry and drop one another's wrap.
+        self._prepare()
+        fd = os.open(self._records / f".{rkey.hex()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
 class Vault:
-    """An encrypted, content-addressed folder of records, opened with one party's X25519 private key.
+    """An encrypted, content-addressed store of records, opened with one party's X25519 private key.
 
     Every party entitled to a record opens the same folder with its own key (:meth:`new_key` makes one;
     :meth:`public_key_of` gives the public half to hand out). The holder of the plaintext stores a record
@@ -93,8 +202,13 @@ class Vault:
     :meth:`grant` it to another without re-encrypting it.
     """
 
-    def __init__(self, folder: Path | str, private_key: bytes | X25519PrivateKey) -> None:
-        self.folder = Path(folder)
+    def __init__(self, store: Path | str | VaultStore, private_key: bytes | X25519PrivateKey) -> None:
+        #: The store: a folder path makes a :class:`FolderStore`, a ``postgresql://`` URL a PostgreSQL store.
+        self.store: VaultStore = _store(store)
+        #: Where the vault is, for messages.
+        self.where = self.store.where
+        #: The folder of a folder vault (None for a database).
+        self.folder: Path | None = self.store.folder if isinstance(self.store, FolderStore) else None
         if isinstance(private_key, X25519PrivateKey):
             self._key = private_key
         elif isinstance(private_key, (bytes, bytearray)) and len(private_key) == 32:
@@ -103,8 +217,6 @@ class Vault:
             raise InvalidInput("an X25519 private key has 32 bytes")
         #: This party's public key, 32 bytes.
         self.public_key = self._key.public_key().public_bytes_raw()
-        self._objects = self.folder / "objects"
-        self._records = self.folder / "records"
 
     @staticmethod
     def new_key() -> bytes:
@@ -128,28 +240,30 @@ class Vault:
         """
         rkey = _record_key(record_id)
         publics = [self.public_key, *(_public_bytes(r) for r in recipients)]
-        self._prepare()
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = secrets.token_bytes(_NONCE)
         blob = nonce + AESGCM(data_key).encrypt(nonce, bytes(data), _DATA_TAG + rkey)
         address = "0x" + keccak(blob).hex()
         wraps = {p.hex(): _wrap(data_key, p, rkey, address) for p in dict.fromkeys(publics)}
         entry = _Entry(record_id=record_id, address=address, wraps=wraps)
-        with self._locked(rkey):
-            if self._entry_path(rkey).exists():
-                raise DisclosureError(
-                    f"record {record_id!r} is in the vault already (its data never changes; grant to add a recipient)"
-                )
-            try:
-                write_atomic(self._objects / address[2:], blob, replace=False)
-            except FileExistsError:
-                pass  # the same ciphertext, by its address
-            write_atomic(self._entry_path(rkey), entry.model_dump_json().encode(), replace=False)
+        stored_once = DisclosureError(
+            f"record {record_id!r} is in the vault already (its data never changes; grant to add a recipient)"
+        )
+        if self.store.read_entry(rkey) is not None:
+            raise stored_once
+        # The ciphertext first: an entry never points at nothing. Of two writers of one record, one entry wins.
+        self.store.put_object(address, blob)
+        if not self.store.create_entry(rkey, entry.model_dump_json().encode()):
+            raise stored_once
         return address
 
     def put_openings(self, openings: Openings, recipients: Iterable[bytes | X25519PublicKey] = ()) -> str:
-        """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id."""
-        return self.put(openings.record_id, openings.to_json(), recipients)
+        """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id.
+
+        Evidence and reason openings go under their word (``word:0x...``, :func:`ledger.domain.identity.vault_id`):
+        a reader knows the word from the chain, not the nonce in their record id.
+        """
+        return self.put(vault_id(openings), openings.to_json(), recipients)
 
     def grant(self, record_id: str, recipient_public_key: bytes | X25519PublicKey) -> None:
         """Let another party open a record: unwrap its data key with this party's key, wrap it for the recipient.
@@ -159,13 +273,16 @@ class Vault:
         """
         rkey = _record_key(record_id)
         recipient = _public_bytes(recipient_public_key)
-        with self._locked(rkey):
-            entry = self._entry(record_id, rkey)
+
+        def add(raw: bytes | None) -> bytes | None:
+            entry = self._parse(record_id, raw)
             if recipient.hex() in entry.wraps:
-                return
+                return None
             data_key = self._unwrap(entry, rkey)
             wraps = {**entry.wraps, recipient.hex(): _wrap(data_key, recipient, rkey, entry.address)}
-            write_atomic(self._entry_path(rkey), entry.model_copy(update={"wraps": wraps}).model_dump_json().encode())
+            return entry.model_copy(update={"wraps": wraps}).model_dump_json().encode()
+
+        self.store.update_entry(rkey, add)
 
     # ------------------------------------------------------------------------ reading
 
@@ -178,13 +295,9 @@ class Vault:
         rkey = _record_key(record_id)
         entry = self._entry(record_id, rkey)
         data_key = self._unwrap(entry, rkey)
-        path = self._objects / entry.address[2:]
-        try:
-            blob = path.read_bytes()
-        except FileNotFoundError:
-            raise DisclosureError(f"the ciphertext of record {record_id!r} is missing from the vault") from None
-        except OSError as e:
-            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        blob = self.store.get_object(entry.address)
+        if blob is None:
+            raise DisclosureError(f"the ciphertext of record {record_id!r} is missing from the vault")
         if "0x" + keccak(blob).hex() != entry.address:
             raise DisclosureError(f"the ciphertext of record {record_id!r} does not match its content address")
         try:
@@ -204,26 +317,34 @@ class Vault:
         """Return the public keys that can open a record (this party's included if it can)."""
         return [bytes.fromhex(k) for k in self._entry(record_id, _record_key(record_id)).wraps]
 
+    def records(self) -> list[str]:
+        """Return the ids of the records this party's key can open (granted to it, or stored by it), sorted.
+
+        Record ids are public (unit, lot and party ids, on-chain words); what they hold is not. A damaged entry
+        is skipped here and reported when its record is read.
+        """
+        mine = self.public_key.hex()
+        out = []
+        for raw in self.store.entries():
+            try:
+                entry = _Entry.model_validate_json(raw)
+            except ValidationError:
+                continue
+            if mine in entry.wraps:
+                out.append(entry.record_id)
+        return sorted(out)
+
     def __contains__(self, record_id: object) -> bool:
-        return isinstance(record_id, str) and bool(record_id) and self._entry_path(_record_key(record_id)).exists()
+        return isinstance(record_id, str) and bool(record_id) and self.store.read_entry(_record_key(record_id)) is not None
 
     # ------------------------------------------------------------------------ internals
 
-    def _prepare(self) -> None:
-        for folder in (self.folder, self._objects, self._records):
-            ensure_private_folder(folder, what="vault folder")
-
-    def _entry_path(self, rkey: bytes) -> Path:
-        return self._records / f"{rkey.hex()}.json"
-
     def _entry(self, record_id: str, rkey: bytes) -> _Entry:
-        path = self._entry_path(rkey)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise DisclosureError(f"record {record_id!r} is not in the vault {self.folder}") from None
-        except OSError as e:
-            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        return self._parse(record_id, self.store.read_entry(rkey))
+
+    def _parse(self, record_id: str, raw: bytes | None) -> _Entry:
+        if raw is None:
+            raise DisclosureError(f"record {record_id!r} is not in the vault {self.where}")
         try:
             entry = _Entry.model_validate_json(raw)
         except ValidationError:
@@ -244,17 +365,6 @@ class Vault:
         except (InvalidTag, ValueError):
             raise DisclosureError(f"the key of record {entry.record_id!r} does not open for this key (altered or moved)") from None
 
-    @contextmanager
-    def _locked(self, rkey: bytes) -> Iterator[None]:
-        # Two grants at once must not both read the old entry and drop one another's wrap.
-        self._prepare()
-        fd = os.open(self._records / f".{rkey.hex()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
 
 def _wrap(data_key: bytes, recipient: bytes, rkey: bytes, address: str) -> _Wrap:
     ephemeral = X25519PrivateKey.generate()
@@ -274,12 +384,15 @@ VAULT_KEY_FILE = "vault.key"
 VAULT_FOLDER = "vault"
 
 
-def local_vault(data_dir: Path | str, *, create: bool = True) -> Vault | None:
+def local_vault(data_dir: Path | str, *, create: bool = True, url: str | None = None) -> Vault | None:
     """Open the vault of a data directory with its key (``vault.key``), making the key when `create`.
 
-    The vault is ``<data_dir>/vault`` (folders 0700, files 0600). Without `create`, a data directory that has
-    no key yet gives None (a reader that never wrote a commitment holds no openings). The key is a secret
-    like a keystore: whoever reads it opens every record granted to it.
+    The vault is ``<data_dir>/vault`` (folders 0700, files 0600); with `url` a ``postgresql://`` index URL, the
+    vault tables of that database instead (:class:`ledger.local._vault_pg.PgStore`: only ciphertexts and
+    wrapped keys go there), shared by every party that uses the index. Either way the key stays in the data
+    directory, 0600. Without `create`, a data directory that has no key yet gives None (a reader that never
+    wrote a commitment holds no openings). The key is a secret like a keystore: whoever reads it opens every
+    record granted to it.
     """
     home = Path(data_dir)
     path = home / VAULT_KEY_FILE
@@ -298,4 +411,18 @@ def local_vault(data_dir: Path | str, *, create: bool = True) -> Vault | None:
         raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
     if len(raw) != _KEY:
         raise ConfigError(f"{path} is not a vault key (32 bytes)")
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"a shared vault lives in a PostgreSQL index: {url!r} is no postgresql:// URL")
+        return Vault(url, raw)
     return Vault(home / VAULT_FOLDER, raw)
+
+
+def _store(store: Path | str | VaultStore) -> VaultStore:
+    if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
+        from ledger.local._vault_pg import PgStore  # psycopg only for a PostgreSQL vault
+
+        return PgStore(store)
+    if isinstance(store, (str, Path)):
+        return FolderStore(store)
+    return store

@@ -13,7 +13,19 @@ from typing import Any
 
 import pytest
 
-from ledger import Disclosure, EventIndex, battery_passport, local_vault, unit_record_id, verify_unit
+from ledger import (
+    Disclosure,
+    EventIndex,
+    battery_passport,
+    disclose,
+    evidence_subjects,
+    keccak,
+    local_vault,
+    to_bytes32,
+    unit_record_id,
+    verify_evidence,
+    verify_unit,
+)
 from ledger.exports.batterypass import ASPECTS
 from ledger.exports.pact import conformance_errors
 
@@ -214,3 +226,22 @@ def test_the_idta_submodels_validate(played) -> None:
             (schema_file,) = idta.glob(f"io.admin-shell.idta.batterypass.{part}/*/gen/*-schema.json")
             validator = jsonschema.Draft4Validator(json.loads(schema_file.read_text()), format_checker=jsonschema.FormatChecker())
             assert [e.message for e in validator.iter_errors(payload)] == [], (unit, part)
+
+
+def test_the_demo_writes_evidence_and_reports_as_salted_words_opened_from_its_vault(played) -> None:
+    _, out, _ = played
+    home = out / "home"
+    vault = local_vault(home, create=False)
+    assert vault is not None
+    words = {json.loads(p.read_bytes())["record_id"] for p in (home / "vault" / "records").glob("*.json")}
+    opened = {w: vault.openings(w) for w in words if w.startswith("word:")}
+    by_kind: dict[str, list[Any]] = {}
+    for word, o in opened.items():
+        kind, subjects = evidence_subjects(o.record_id)
+        by_kind.setdefault(kind, []).append((word.removeprefix("word:"), subjects, o))
+    assert {"lot", "soh", "status", "attestation", "inventory"} <= set(by_kind)
+    # The assay of NI-ORE-AU-01: its word is neither the label nor the document's hash, and its opening verifies.
+    document = "0x" + keccak(b"assay NI-ORE-AU-01").hex()
+    ((word, _, o),) = [x for x in by_kind["lot"] if x[1] == [to_bytes32("NI-ORE-AU-01").lower()]]
+    assert word not in (to_bytes32("assay NI-ORE-AU-01"), document)
+    assert verify_evidence(word, disclose(o, ["document"]), "lot", "NI-ORE-AU-01") == {"document": document}
