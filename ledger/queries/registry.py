@@ -208,13 +208,14 @@ def lot_history(index: EventIndex, lot_id: str | bytes) -> list[dict[str, Any]]:
     """
     lot = id_bytes(lot_id)
     where = (
-        f"e.id IN (SELECT id FROM events WHERE key = ?1 AND ((contract = {LEDGER} AND name IN ({_names(_LOT_EVENTS)}))"
+        f"e.id IN (SELECT id FROM events WHERE key = ? AND ((contract = {LEDGER} AND name IN ({_names(_LOT_EVENTS)}))"
         f" OR (contract = {ATTESTATIONS} AND name IN ('Attested', 'InventoryAttested')))"
-        " UNION SELECT op FROM op_in WHERE lot_id = ?1 UNION SELECT op FROM op_out WHERE lot_id = ?1"
+        " UNION SELECT op FROM op_in WHERE lot_id = ? UNION SELECT op FROM op_out WHERE lot_id = ?"
         f" UNION SELECT id FROM events WHERE contract = {ATTESTATIONS} AND name = 'Revoked'"
-        " AND key IN (SELECT uid FROM attested WHERE lot_id = ?1))"
+        " AND key IN (SELECT uid FROM attested WHERE lot_id = ?))"
     )
-    events = list(index.raw_events(where=where, params=(lot,)))
+    # Plain positional placeholders, the parameter repeated: PostgreSQL has no numbered `?1`.
+    events = list(index.raw_events(where=where, params=(lot,) * 4))
     txs = _tx_hashes(index, [ev.id for ev in events])
     out = []
     lot_hex = hex_of(lot)
