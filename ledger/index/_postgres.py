@@ -281,9 +281,9 @@ class _PgCursor:
             named.execute(query, params)
             while True:
                 batch_ = named.fetchmany(size)
-                if not batch_:
-                    return
                 yield from batch_
+                if len(batch_) < size:  # the last one: no round trip for an empty FETCH
+                    return
         except Exception as exc:
             self._fail(exc)
         finally:
@@ -371,6 +371,11 @@ class PgIndex:
                     # Only indexes missing (a first sync's bulk load under way) and a role that may not make
                     # them: it reads without them.
             conn.execute(f"SET search_path TO {quoted}")
+            # A WITH HOLD cursor declared in autocommit is computed whole when its statement commits, and every
+            # scan is read to its end: a plan that is quick to its first rows (the default assumes a tenth of
+            # them is read) gains nothing. With it, the freeze-event scan behind every trace walked the primary
+            # key through all events (about 16 ms on 100k events) instead of using events_freeze.
+            conn.execute("SET cursor_tuple_fraction = 1.0")
         except BaseException:
             raw.close()
             raise
