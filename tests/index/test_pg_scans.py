@@ -47,3 +47,12 @@ def test_the_session_plans_scans_to_be_read_whole(pg_index: EventIndex) -> None:
     # A WITH HOLD cursor is computed whole at its commit: a plan fast to its first rows only costs
     # (the freeze-event scan of every trace walked all events in id order instead of its partial index).
     assert pg_index.conn.execute("SHOW cursor_tuple_fraction").fetchone() == ("1",)
+
+
+def test_building_the_indexes_after_a_bulk_load_gathers_statistics(pg_index: EventIndex) -> None:
+    # Without them the planner sorted every event through a hash join for the audit's scan.
+    pg_index._build_secondary_indexes()
+    analysed = pg_index.conn.execute(
+        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_analyze IS NOT NULL"
+    ).fetchall()
+    assert {"events", "blocks", "lots", "op_in", "op_out", "attested"} <= {r[0] for r in analysed}
