@@ -7,12 +7,16 @@ Usage: python scripts/bench_all.py [--quick] [--json] [--only gas,import,ingest,
 
 Default sizes (the replay at 10k, 100k and 1M events with the growth chart, an import of 100,000 lots)
 take about 25 minutes on 2 cores; --quick about 2 minutes. Each line of the table says which script and
-arguments reproduce it; the growth table follows it.
+arguments reproduce it; the growth table follows it. Where PostgreSQL's server binaries are installed the
+replay also syncs and audits each chain into a throwaway PostgreSQL server (issue 15), and a table by
+backend follows; `--index-backend sqlite` leaves it out.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,11 +91,18 @@ EXTRA = {
 CHART = str(Path(__file__).resolve().parent.parent / "docs" / "performance-growth.png")
 
 
-def commands(quick: bool) -> dict[str, tuple[str, list[str]]]:
+def default_backends() -> str:
+    """Both index backends when a PostgreSQL server can be started here (scripts/pg-test-server.sh), else SQLite."""
+    return "sqlite,postgresql" if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb") else "sqlite"
+
+
+def commands(quick: bool, backends: str = "sqlite") -> dict[str, tuple[str, list[str]]]:
     q = ["--quick"] if quick else []
     # The full run: the replay at 10k, 100k and 1M events (its headline figures are the 100k run) with the
     # growth chart, and the import of 100,000 lots.
     replay = q if quick else ["--sizes", "10000,100000,1000000", "--chart", CHART]
+    if backends != "sqlite":
+        replay = [*replay, "--index-backend", backends]
     return {
         "gas": ("bench_gas.py", []),
         "import": ("bench_import.py", ["--lots", "5000" if quick else "100000"]),
@@ -108,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     parser.add_argument("--json", action="store_true", help="print one combined JSON object")
     parser.add_argument("--only", default="gas,import,ingest,replay,queries,verify,startup", help="comma-separated subset")
+    parser.add_argument(
+        "--index-backend",
+        default=None,
+        help="index backends of the replay (default: sqlite,postgresql where PostgreSQL is installed, else sqlite)",
+    )
     args = parser.parse_args(argv)
-    cmds = commands(args.quick)
+    cmds = commands(args.quick, args.index_backend or default_backends())
     results: dict[str, dict] = {}
     seconds: dict[str, float] = {}
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
@@ -131,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     growth = results.get("replay", {}).get("scaling")
     if growth:
         combined["growth"] = growth
+    by_backend = results.get("replay", {}).get("by_backend")
+    if by_backend and len({r["backend"] for r in by_backend}) > 1:
+        combined["by_backend"] = by_backend
     combined["seconds"] = seconds
     combined["quick"] = args.quick
     combined["machine"] = machine()
@@ -159,6 +178,22 @@ def main(argv: list[str] | None = None) -> int:
             "trace_ms",
         )
         print_table("Growth (scripts/bench_replay.py --sizes ...)", [tuple(g[c] for c in cols) for g in growth], cols)
+    if "by_backend" in combined:
+        cols = (
+            "events",
+            "backend",
+            "index_sync_events_per_s",
+            "audit_events_per_s",
+            "replay_events_per_s",
+            "replay_peak_rss_mb",
+            "index_mb",
+            "audit_passed",
+        )
+        print_table(
+            "By index backend (scripts/bench_replay.py --index-backend sqlite,postgresql)",
+            [tuple(r[c] for c in cols) for r in combined["by_backend"]],
+            cols,
+        )
     m = combined["machine"]
     print(
         f"\nmachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, web3 {m['web3']}, anvil {m['anvil']}, "

@@ -3,35 +3,40 @@
 an audit from that checkpoint, against a full audit of the same grown ledger in the same run.
 
 Usage: python scripts/bench_audit_incremental.py [--events 100000] [--new 1000] [--quick] [--json]
+                                                [--index-backend sqlite|postgresql] [--pg-url postgresql://...]
 
 The ledger is made by the bulk path as scripts/bench_replay.py makes it (mints, offers, accepts). Figures:
 the seconds of the full audit that writes the checkpoint, of the incremental audit of the new events
 (checkpoint read, signature, block hash and both heads checked on-chain, state file verified and
 loaded, new events replayed, their lots' storage and their signatures checked, every claim judged),
-of a full audit of the grown ledger, and the ratio incremental / full.
+of a full audit of the grown ledger, and the ratio incremental / full. `--index-backend postgresql` keeps
+the index in a PostgreSQL schema (a throwaway server from scripts/pg-test-server.sh unless `--pg-url`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from bench_common import Timer, emit, fresh_chain, log, machine, print_table, verdict
+from bench_common import Timer, emit, fresh_chain, log, machine, parse_backends, pg_server, pg_settings, print_table, verdict
 from bench_replay import COMP, make_events
 
 from ledger import EventIndex, LotSpec, Role, audit
 
 
-def run(events: int, new: int, quiet: bool) -> dict:
+def run(events: int, new: int, quiet: bool, pg_url: str | None = None) -> dict:
     from bench_queries import MAKER_ROLES  # make_events' traced unit needs a maker of every kind
 
     with fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER, "maker": MAKER_ROLES, "auditor": Role.AUDITOR}, bulk=True) as b:
         made = make_events(b, events, quiet)
         auditor = b["auditor"]
         work = Path(tempfile.mkdtemp(prefix="rinne-bench-cp-"))
-        ix = EventIndex.open(work / "index.sqlite")
+        schema = f"bench_{time.time_ns()}"
+        ix = EventIndex.open(f"{pg_url}{'&' if '?' in pg_url else '?'}schema={schema}" if pg_url else work / "index.sqlite")
         ix.sync(auditor, confirmations=0)
         checkpoint = work / "audit.checkpoint"
         log(f"incremental: full audit of {ix.event_count():,} events, writing the checkpoint ...", quiet=quiet)
@@ -46,6 +51,8 @@ def run(events: int, new: int, quiet: bool) -> dict:
             inc = audit(auditor, ix, sync=False, checkpoint=checkpoint)
         with Timer() as t_full:
             full = audit(auditor, ix, sync=False)
+        if pg_url:
+            ix.conn.execute(f"DROP SCHEMA {schema} CASCADE")
         ix.close()
         state_mb = round((checkpoint.with_name(checkpoint.name + ".state")).stat().st_size / 2**20, 1)
     if (inc.events, inc.heads) != (full.events, full.heads) or not (inc.passed and full.passed):
@@ -70,15 +77,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=1_000, help="new events after it (about; default 1,000)")
     parser.add_argument("--quick", action="store_true", help="20,000 events")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--index-backend", default="sqlite", help="sqlite or postgresql (default sqlite)")
+    parser.add_argument("--pg-url", help="PostgreSQL server to use (default: a throwaway one from scripts/pg-test-server.sh)")
     args = parser.parse_args(argv)
     if args.quick:
         args.events = min(args.events, 20_000)
-    result = {"benchmark": "audit_incremental", **run(args.events, args.new, args.json), "machine": machine()}
+    backends = parse_backends(args.index_backend)
+    if len(backends) != 1:
+        raise SystemExit("--index-backend takes one backend here")
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(pg_server(args.pg_url)) if backends[0] == "postgresql" else None
+        result = {"benchmark": "audit_incremental", "backend": backends[0], **run(args.events, args.new, args.json, pg_url)}
+        if pg_url:
+            result["postgresql"] = pg_settings(pg_url)
+    result["machine"] = machine()
     if args.json:
         emit(result, True)
         return 0
     print_table(
-        f"Incremental audit: {result['new_events']:,} new events on {result['events'] - result['new_events']:,}",
+        f"Incremental audit ({result['backend']}): {result['new_events']:,} new events on {result['events'] - result['new_events']:,}",
         [
             ["full audit, writing the checkpoint", f"{result['first_audit_s']} s", ""],
             [

@@ -224,3 +224,84 @@ def log(msg: str, *, quiet: bool = False) -> None:
     """Progress on stderr (stdout carries only the table or the JSON object)."""
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+#: The index backends the replay benchmarks compare (issue 15).
+BACKENDS = ("sqlite", "postgresql")
+
+
+def parse_backends(text: str) -> list[str]:
+    """``sqlite,postgresql`` → the list, refusing a name that is not a backend."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in BACKENDS]
+    if bad or not names:
+        raise SystemExit(f"--index-backend takes {', '.join(BACKENDS)} (comma-separated), not {text!r}")
+    return names
+
+
+@contextmanager
+def pg_server(url: str | None) -> Iterator[str]:
+    """A PostgreSQL URL for the benchmark: `url` when given (left running), else a throwaway server from
+    scripts/pg-test-server.sh, stopped at the end, also on Ctrl-C, SIGTERM or an error.
+
+    The throwaway server is switched back to PostgreSQL's durable defaults (fsync, synchronous_commit,
+    full_page_writes on; the test script turns them off): a benchmark of the index against SQLite in
+    WAL mode should not compare it with a server that may lose or tear a committed batch."""
+    if url:
+        yield url
+        return
+    import signal
+
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-server.sh")], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"pg-test-server.sh failed: {proc.stderr.strip()[-500:]}")
+    started = proc.stdout.strip().splitlines()[-1]
+    data_dir = proc.stderr.split("stop: bash scripts/pg-test-server.sh stop ", 1)[1].split(")", 1)[0].strip()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise SystemExit(143)  # unwinds through the finally below, which stops the server
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        # The script sets them off on the server's command line, which no ALTER SYSTEM overrides: restart the
+        # server with its other options only.
+        from urllib.parse import urlsplit
+
+        pg_bin = (Path(data_dir) / "bin").read_text().strip()
+        opts = f"-c listen_addresses=127.0.0.1 -p {urlsplit(started).port} -k {data_dir} -c max_connections=200"
+        run_as = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        subprocess.run(
+            [*run_as, f"{pg_bin}/pg_ctl", "-D", f"{data_dir}/data", "-l", f"{data_dir}/log", "-w", "-o", opts, "restart"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        log(f"bench: PostgreSQL server {started} (data {data_dir}; fsync, synchronous_commit on)")
+        yield started
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-server.sh"), "stop", data_dir], capture_output=True, timeout=120)
+
+
+def pg_settings(url: str) -> dict[str, str]:
+    """The server settings that decide what a commit costs, and the server's version."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        out = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in ("server_version", "fsync", "synchronous_commit", "shared_buffers")}
+    return out
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """VmHWM of another process (a PostgreSQL backend on this machine), MB; None when /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None

@@ -4,6 +4,7 @@ audit replay, in events/s and peak RSS, against a raw eth_getLogs fetch of the s
 same run, on a fresh Anvil this script starts.
 
 Usage: python scripts/bench_replay.py [--events 100000] [--sizes 10000,100000,1000000] [--chart PNG] [--quick] [--json]
+                                     [--index-backend sqlite,postgresql] [--pg-url postgresql://...]
 
 Events: half LotCreated (Ledger.mint_many), a quarter OfferMade (offer_many) and a quarter
 OfferAccepted (accept_many), plus the registry's, plus at every size the same traced unit: 1,000 ore
@@ -13,7 +14,10 @@ measured on indexes of each size (`--sizes`). Each measurement runs in its own f
 
 - raw: plain JSON-RPC eth_getLogs POSTs over the deployment's range, in pieces of about 10,000
   events, JSON-parsed and dropped: the floor any reader pays.
-- sync: EventIndex.sync into a new SQLite file (fetch, decode, store).
+- sync: EventIndex.sync into a new SQLite file (fetch, decode, store); with `--index-backend
+  sqlite,postgresql` also into a new PostgreSQL schema, each in its own process against the same node
+  and chain (issue 15). Without `--pg-url` a throwaway server is started by scripts/pg-test-server.sh
+  (with fsync and synchronous_commit back on) and stopped at the end.
 - audit: ledger.audit on that index (replay every event into state, both ledger heads
   recomputed and compared with ledgerHead(), every lot and unit compared with contract storage,
   signatures re-verified).
@@ -29,12 +33,28 @@ with matplotlib (`pip install -e '.[bench]'`; `make bench` does).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 
-from bench_common import Timer, current_rss_mb, emit, fresh_chain, log, machine, peak_rss_mb, print_table, run_child, verdict
+from bench_common import (
+    Timer,
+    current_rss_mb,
+    emit,
+    fresh_chain,
+    log,
+    machine,
+    parse_backends,
+    peak_rss_mb,
+    pg_server,
+    pg_settings,
+    print_table,
+    process_peak_rss_mb,
+    run_child,
+    verdict,
+)
 
 from ledger import Composition, Deployment, LotSpec, Role
 
@@ -106,14 +126,16 @@ def child_raw(rpc_url: str, deployment: Deployment, events_hint: int) -> dict:
     return {"events": count, "seconds": t.s, "peak_rss_mb": peak_rss_mb()}
 
 
-def child_replay(rpc_url: str, deployment: Deployment, workdir: str, traced: str) -> dict:
-    """Sync a new index, trace the unit, and audit; return seconds of each, the audit's verdict, and peak RSS."""
+def child_replay(rpc_url: str, deployment: Deployment, workdir: str, traced: str, pg_url: str | None = None) -> dict:
+    """Sync a new index (a SQLite file, or with `pg_url` a new PostgreSQL schema), trace the unit, and
+    audit; return seconds of each, the audit's verdict, and peak RSS."""
     from ledger import EventIndex, Ledger, audit, trace
 
     base_rss = current_rss_mb()
     ledger = Ledger.connect(rpc_url, data_dir=workdir, deployment=deployment)
     path = Path(workdir) / f"index-{time.time_ns()}.sqlite"
-    ix = EventIndex.open(path)
+    schema = f"bench_{time.time_ns()}"
+    ix = EventIndex.open(f"{pg_url}{'&' if '?' in pg_url else '?'}schema={schema}" if pg_url else path)
     samples: list[tuple[int, float]] = []
 
     def progress(p) -> None:
@@ -146,9 +168,25 @@ def child_replay(rpc_url: str, deployment: Deployment, workdir: str, traced: str
         "sync_peak_rss_mb": sync_rss,
         "peak_rss_mb": peak_rss_mb(),
         "rss_during_sync": samples[:: max(1, len(samples) // 8)],
-        # The WAL holds what SQLite has not checkpointed into the main file yet.
-        "index_mb": round(sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20, 1),
     }
+    if pg_url:
+        # The schema's tables with their indexes and TOAST; the server's backend of this connection
+        # (its peak RSS is the server's share of the work, outside this process).
+        out["index_mb"] = round(
+            ix.conn.execute(
+                "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = ? AND c.relkind = 'r'",
+                (schema,),
+            ).fetchone()[0]
+            / 2**20,
+            1,
+        )
+        out["server_backend_peak_rss_mb"] = process_peak_rss_mb(ix.conn.raw.info.backend_pid)  # type: ignore[attr-defined]
+        ix.conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        ix.close()
+        return out
+    # The WAL holds what SQLite has not checkpointed into the main file yet.
+    out["index_mb"] = round(sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20, 1)
     ix.close()
     for p in path.parent.glob(path.name + "*"):
         p.unlink()
@@ -191,7 +229,9 @@ def draw_chart(scaling: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def run(events: int, quiet: bool) -> dict:
+def run(events: int, quiet: bool, backends: tuple[str, ...] = ("sqlite",), pg_url: str | None = None) -> dict:
+    """One chain of about `events` events; the raw fetch, then a sync + audit per backend (the first one's
+    figures are the result's top-level keys; all of them, in order, its ``backends`` list)."""
     out: dict = {}
     from bench_queries import MAKER_ROLES
 
@@ -201,15 +241,18 @@ def run(events: int, quiet: bool) -> dict:
         url = b.node.rpc_url
         log("replay: raw eth_getLogs fetch (fresh process) ...", quiet=quiet)
         raw = run_child("bench_replay.py", ["--child", "raw", "--rpc-url", url, "--deployment", d, "--events", str(events)])
-        log("replay: index sync + audit (fresh process) ...", quiet=quiet)
-        rep = run_child(
-            "bench_replay.py",
-            ["--child", "replay", "--rpc-url", url, "--deployment", d, "--workdir", str(b.data_dir), "--traced", out["traced"]],
-        )
+        reps = {}
+        for backend in backends:
+            log(f"replay: index sync + audit on {backend} (fresh process) ...", quiet=quiet)
+            args = ["--child", "replay", "--rpc-url", url, "--deployment", d, "--workdir", str(b.data_dir), "--traced", out["traced"]]
+            reps[backend] = run_child("bench_replay.py", args + (["--pg-url", pg_url] if backend == "postgresql" and pg_url else []))
         out["chain_blocks"] = b.head()
+    for backend, rep in reps.items():
+        if raw["events"] != rep["events"]:
+            raise SystemExit(f"raw fetch saw {raw['events']} events, the {backend} index {rep['events']}")
+    out["backends"] = [_figures(backend, rep, raw) for backend, rep in reps.items()]
+    rep = reps[backends[0]]
     n = rep["events"]
-    if raw["events"] != n:
-        raise SystemExit(f"raw fetch saw {raw['events']} events, the index {n}")
     out.update(
         events=n,
         raw_getlogs_events_per_s=round(n / raw["seconds"]),
@@ -234,6 +277,29 @@ def run(events: int, quiet: bool) -> dict:
     return out
 
 
+def _figures(backend: str, rep: dict, raw: dict) -> dict:
+    """One backend's row of the by-backend table."""
+    n = rep["events"]
+    return {
+        "backend": backend,
+        "events": n,
+        "raw_getlogs_events_per_s": round(n / raw["seconds"]),
+        "index_sync_events_per_s": round(n / rep["sync_seconds"]),
+        "audit_events_per_s": round(n / rep["audit_seconds"]),
+        "replay_events_per_s": round(n / (rep["sync_seconds"] + rep["audit_seconds"])),
+        "sync_seconds": round(rep["sync_seconds"], 2),
+        "audit_seconds": round(rep["audit_seconds"], 2),
+        "audit_passed": rep["audit_passed"],
+        "trace_cold_ms": rep["trace_cold_ms"],
+        "trace_ms": rep["trace_ms"],
+        "raw_peak_rss_mb": round(raw["peak_rss_mb"], 1),
+        "sync_peak_rss_mb": round(rep["sync_peak_rss_mb"], 1),
+        "replay_peak_rss_mb": round(rep["peak_rss_mb"], 1),
+        "server_backend_peak_rss_mb": rep.get("server_backend_peak_rss_mb"),
+        "index_mb": rep["index_mb"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to make and replay (default 100,000)")
@@ -246,26 +312,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--traced", help=argparse.SUPPRESS)
     parser.add_argument("--chart", metavar="PNG", help="draw the --sizes runs into this PNG file (matplotlib)")
+    parser.add_argument(
+        "--index-backend",
+        default="sqlite",
+        help="comma-separated: sqlite, postgresql; each syncs and audits the same chain (default sqlite)",
+    )
+    parser.add_argument("--pg-url", help="PostgreSQL server to use (default: a throwaway one from scripts/pg-test-server.sh)")
     args = parser.parse_args(argv)
     if args.child:
         d = Deployment.model_validate_json(args.deployment)
         res = (
             child_raw(args.rpc_url, d, args.events)
             if args.child == "raw"
-            else child_replay(args.rpc_url, d, args.workdir, args.traced)
+            else child_replay(args.rpc_url, d, args.workdir, args.traced, args.pg_url)
         )
         print(json.dumps(res))
         return 0
     if args.quick:
         args.events = min(args.events, 20_000)
-    result: dict = {"benchmark": "replay", **run(args.events, False)}
+    backends = tuple(parse_backends(args.index_backend))
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(pg_server(args.pg_url)) if "postgresql" in backends else None
+        return _measure(args, backends, pg_url)
+
+
+def _measure(args: argparse.Namespace, backends: tuple[str, ...], pg_url: str | None) -> int:
+    result: dict = {"benchmark": "replay", **run(args.events, False, backends, pg_url)}
+    by_backend = list(result["backends"])
     scaling = []
     for size in [int(x) for x in args.sizes.split(",") if x.strip()]:
         if size == args.events:
             r = result
         else:
             log(f"replay: scaling run at {size:,} events ...")
-            r = run(size, False)
+            r = run(size, False, backends, pg_url)
+            by_backend += r["backends"]
         scaling.append(
             {
                 k: r[k]
@@ -296,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         "sync_vs_raw": {"goal": ">= 0.80", "verdict": verdict(result["sync_vs_raw"], 0.80)},
         "replay_peak_rss_mb": {"goal": "< 300", "verdict": verdict(result["replay_peak_rss_mb"], 300, at_most=True)},
     }
+    result["by_backend"] = by_backend
+    if pg_url:
+        result["postgresql"] = pg_settings(pg_url)
     result["machine"] = machine()
     if args.json:
         emit(result, True)
@@ -363,6 +447,43 @@ def main(argv: list[str] | None = None) -> int:
                 "index MB",
             ),
         )
+    if len(backends) > 1:
+        print_table(
+            "By index backend (one chain per size, each backend synced and audited in its own process)",
+            [
+                (
+                    r["events"],
+                    r["backend"],
+                    r["raw_getlogs_events_per_s"],
+                    r["index_sync_events_per_s"],
+                    r["audit_events_per_s"],
+                    r["replay_events_per_s"],
+                    r["sync_seconds"],
+                    r["audit_seconds"],
+                    r["replay_peak_rss_mb"],
+                    r["server_backend_peak_rss_mb"] or "",
+                    r["index_mb"],
+                    r["audit_passed"],
+                )
+                for r in by_backend
+            ],
+            (
+                "events",
+                "backend",
+                "raw/s",
+                "sync/s",
+                "audit/s",
+                "end-to-end/s",
+                "sync s",
+                "audit s",
+                "peak RSS MB",
+                "server RSS MB",
+                "index MB",
+                "passed",
+            ),
+        )
+        if pg_url:
+            print(f"PostgreSQL: {result['postgresql']}")
     return 0
 
 

@@ -276,14 +276,16 @@ class _PgCursor:
         self._pending = None
         # WITH HOLD: the connection is in autocommit, and the scan may outlive the statement's transaction
         # (other statements run between its batches, as they do between SQLite's steps).
-        named = self._cur.connection.cursor(name=f"rinne_scan_{next(_NAMES)}", withhold=True)
+        # Rows in binary: an event's topics and data come as they are, not hex-escaped text parsed back
+        # (a scan of every event ran 1.6x faster, as fast as SQLite's).
+        named = self._cur.connection.cursor(name=f"rinne_scan_{next(_NAMES)}", withhold=True, binary=True)
         try:
             named.execute(query, params)
             while True:
                 batch_ = named.fetchmany(size)
-                if not batch_:
-                    return
                 yield from batch_
+                if len(batch_) < size:  # the last one: no round trip for an empty FETCH
+                    return
         except Exception as exc:
             self._fail(exc)
         finally:
@@ -303,7 +305,8 @@ class _PgConnection:
         self.index_path = where
 
     def cursor(self) -> _PgCursor:
-        return _PgCursor(self.raw.cursor(), self.index_path)
+        # Binary results (the same Python types: bytes, int, str), as the scans read them.
+        return _PgCursor(self.raw.cursor(binary=True), self.index_path)
 
     def execute(self, sql: str, params: Any = ()) -> _PgCursor:
         return self.cursor().execute(sql, params)
@@ -371,6 +374,11 @@ class PgIndex:
                     # Only indexes missing (a first sync's bulk load under way) and a role that may not make
                     # them: it reads without them.
             conn.execute(f"SET search_path TO {quoted}")
+            # A WITH HOLD cursor declared in autocommit is computed whole when its statement commits, and every
+            # scan is read to its end: a plan that is quick to its first rows (the default assumes a tenth of
+            # them is read) gains nothing. With it, the freeze-event scan behind every trace walked the primary
+            # key through all events (about 16 ms on 100k events) instead of using events_freeze.
+            conn.execute("SET cursor_tuple_fraction = 1.0")
         except BaseException:
             raw.close()
             raise
@@ -404,8 +412,12 @@ class PgIndex:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
 
     def build_secondary_indexes(self, conn: _PgConnection) -> None:
-        """Create the indexes :meth:`drop_secondary_indexes` dropped."""
+        """Create the indexes :meth:`drop_secondary_indexes` dropped, and gather the tables' statistics."""
         conn.executescript(_SCHEMA)
+        # Right after a first sync autovacuum has not analysed the tables yet, and without statistics the
+        # planner guesses: it sorted every event through a hash join for the audit's scan instead of walking
+        # the primary key. A sample of each table, well under a second at 1M events.
+        conn.execute(f"ANALYZE {', '.join(sorted(_TABLES))}")
 
 
 def open_pg(url: str, deployment: Deployment | None) -> tuple[_PgConnection, PgIndex]:
