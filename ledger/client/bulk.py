@@ -116,7 +116,8 @@ class BulkMixin(IdentityMixin):
         existing = self._existing(ids)
         todo = [s for s, i in zip(specs, ids) if i not in existing]
         for s, i in zip(specs, ids):
-            if i in existing and existing[i] != commitment(s.material, s.composition):
+            # The mass is stored beside the commitment (material and composition): both must be this spec's.
+            if i in existing and existing[i] != (s.mass, commitment(s.material, s.composition)):
                 raise errors.InvalidInput(f"lot {label_of(s.lot_id)} already exists with other content")
         if progress and len(specs) - len(todo):
             progress(len(specs) - len(todo))
@@ -176,20 +177,20 @@ class BulkMixin(IdentityMixin):
                     out.add(i)
         return out
 
-    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:
-        """Map of id → commitment for the ids that exist on-chain (batched eth_call)."""
+    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, tuple[int, str]]:
+        """Map of id → (mass, commitment) for the ids that exist on-chain (batched eth_call)."""
         d = self._deployment()
         f = LEDGER_ABI.fn("lot")
-        out: dict[bytes, str] = {}
+        out: dict[bytes, tuple[int, str]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             results = batch(self.w3, [("eth_call", [{"to": d.ledger, "data": hex_of(f.selector + i)}, "latest"]) for i in chunk])
             for i, r in zip(chunk, results):
-                # lot(bytes32) returns a static tuple of 9 words: word 1 is the state, word 8 the commitment.
+                # lot(bytes32) returns a static tuple of 9 words: word 1 is the state, word 7 the mass, word 8 the commitment.
                 if len(r) != 2 + 9 * 64:
                     raise errors.ChainError(f"lot({hex_of(i)}) returned {len(r) // 2 - 1} bytes, expected 288")
                 if int(r[2 + 64 : 2 + 128], 16) != LotState.NONE:
-                    out[i] = "0x" + r[2 + 8 * 64 :]
+                    out[i] = (int(r[2 + 7 * 64 : 2 + 8 * 64], 16), "0x" + r[2 + 8 * 64 :].lower())
         return out
 
     def offer_many(self, offers: Sequence[tuple[str, str]], *, batch_size: int | None = None) -> BulkResult:
