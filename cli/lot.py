@@ -613,21 +613,8 @@ def _refuse(name: str, problems: list[str], summary: str, *, usage: bool) -> Non
 
 
 def _on_chain(ledger: Any, lot_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """Lowercase lot id → (mass, commitment) of the lots that exist on-chain, read in JSON-RPC batches of `lot(bytes32)`."""
-    fn = rinne.contract_abi("RinneLedger").fn("lot")
-    to = ledger.deployment.ledger
-    out: dict[str, str] = {}
-    for start in range(0, len(lot_ids), 500):
-        chunk = lot_ids[start : start + 500]
-        calls = [("eth_call", [{"to": to, "data": "0x" + (fn.selector + bytes.fromhex(i[2:])).hex()}, "latest"]) for i in chunk]
-        for lot_id, result in zip(chunk, ledger.rpc_batch(calls)):
-            # lot(bytes32) returns a static tuple of 9 words: word 1 is the state (0: none), word 7 the mass,
-            # word 8 the commitment.
-            if len(result) != 2 + 9 * 64:
-                raise ChainError(f"lot({lot_id}) returned {len(result) // 2 - 1} bytes, expected 288")
-            if int(result[2 + 64 : 2 + 128], 16):
-                out[lot_id.lower()] = (int(result[2 + 7 * 64 : 2 + 8 * 64], 16), ("0x" + result[2 + 8 * 64 :]).lower())
-    return out
+    """Lowercase lot id → (mass, commitment) of the lots that exist on-chain."""
+    return ledger.lots_on_chain(lot_ids)
 
 
 def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:
