@@ -16,6 +16,7 @@ from ledger.chain.tx import Sender
 from ledger.client.base import LEDGER_ABI
 from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
+from ledger.domain.composition import Composition
 from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotState
 from ledger.domain.identity import lot_record_id
@@ -58,15 +59,32 @@ def _word(value: int) -> bytes:
         raise errors.InvalidInput(f"{value} does not fit an unsigned 256-bit word") from None
 
 
-def _lot_spec_words(spec: LotSpec) -> bytes:
-    """The ABI encoding of a Solidity LotSpec (a static tuple of 11 words)."""
-    lot_id, material, mass, origin, evidence, (total, pre, post) = spec.abi()
+#: A lot spec's words that rows cut from one batch share: its composition, the material and evidence words.
+_SharedWords = dict[tuple[str, str, int], tuple[Composition, bytes]]
+
+
+def _lot_spec_words(spec: LotSpec, shared: _SharedWords | None = None) -> bytes:
+    """The ABI encoding of a Solidity LotSpec (a static tuple of 11 words).
+
+    With `shared`, the material, evidence and composition words of specs that share their composition object
+    (an import's rows that differ only in id and origin, see the CLI's lot file reader) are encoded once.
+    """
+    mass = spec.mass
     if not 0 <= mass < 1 << 64:
         raise errors.InvalidInput(f"mass {mass} does not fit uint64")
-    parts = (lot_id, material, origin, evidence)
-    if any(len(p) != 32 for p in parts):
+    comp = spec.composition
+    key = (spec.material, spec.evidence, id(comp))
+    hit = shared.get(key) if shared is not None else None
+    if hit is None or hit[0] is not comp:  # the composition object itself, not another at a reused address
+        total, pre, post = comp.words()
+        hit = (comp, b"".join((id_bytes(spec.material), *(_word(w) for w in (*total, *pre, *post)))))
+        if shared is not None:
+            shared[key] = hit
+    lot_id, origin, evidence = id_bytes(spec.lot_id), id_bytes(spec.origin), id_bytes(spec.evidence)
+    if any(len(p) != 32 for p in (lot_id, origin, evidence)) or len(hit[1]) != 32 * 7:
         raise errors.InvalidInput("lot spec fields must be 32 bytes")
-    return b"".join((lot_id, material, _word(mass), origin, evidence, *(_word(w) for w in (*total, *pre, *post))))
+    material, words = hit[1][:32], hit[1][32:]
+    return b"".join((lot_id, material, _word(mass), origin, evidence, words))
 
 
 def _encode_arrays(selector: bytes, arrays: Sequence[Sequence[bytes]]) -> bytes:
@@ -162,7 +180,8 @@ class BulkMixin(IdentityMixin):
         sender = self._sender()
         pending: list[Openings] = []
         todo = self._commit_lots(todo, pending)
-        rows = [_lot_spec_words(s) for s in todo]
+        shared: _SharedWords = {}
+        rows = [_lot_spec_words(s, shared) for s in todo]
         # One estimate of a probe chunk, scaled per lot, instead of one round trip per transaction.
         probe = rows[: batch_size or _PROBE]
         per_lot = sender.estimate(d.ledger, _encode_arrays(fn.selector, [probe])) // len(probe) + 2_000
