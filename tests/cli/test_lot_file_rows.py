@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from rinne_cli import _specs
 
 
-def _each_row_on_its_own(path: Path) -> list:
+def _each_row_on_its_own(path: Path, monkeypatch: pytest.MonkeyPatch) -> list:
     """Every row through the whole path (the reference the memo must match)."""
-    memo_off = _specs._memo_row_spec
-    try:
-        _specs._memo_row_spec = lambda row, memo: _specs._row_spec(row)  # type: ignore[assignment]
+    with monkeypatch.context() as m:
+        m.setattr(_specs, "_memo_row_spec", lambda row, memo: _specs._row_spec(row))
         loaded = _specs.load_lot_file(path)
-    finally:
-        _specs._memo_row_spec = memo_off  # type: ignore[assignment]
     return [loaded.specs, loaded.places, loaded.problems]
 
 
@@ -25,7 +24,7 @@ def _memoised(path: Path) -> list:
     return [loaded.specs, loaded.places, loaded.problems]
 
 
-def test_rows_that_share_content_give_the_specs_each_row_gives_alone(tmp_path):
+def test_rows_that_share_content_give_the_specs_each_row_gives_alone(tmp_path, monkeypatch):
     path = tmp_path / "lots.csv"
     path.write_text(
         "lot_id,material,mass,Ni,Co,origin\n"
@@ -35,14 +34,14 @@ def test_rows_that_share_content_give_the_specs_each_row_gives_alone(tmp_path):
         + ",NiSO4,1.5t,22%,1%,FI:Harjavalta\n"  # a hex id with a content seen before
     )
     memo = _memoised(path)
-    assert memo == _each_row_on_its_own(path)
+    assert memo == _each_row_on_its_own(path, monkeypatch)
     specs = memo[0]
     assert len({s.lot_id for s in specs}) == 31 and specs[0].site == "Harjavalta"
     assert specs[3].composition is specs[0].composition  # validated once, shared
     assert specs[1].mass == 2_500_000 and specs[1].composition.as_dict() == {"Ni": 550_000, "Co": 25_000}
 
 
-def test_bad_rows_are_reported_on_every_line_even_when_their_content_repeats(tmp_path):
+def test_bad_rows_are_reported_on_every_line_even_when_their_content_repeats(tmp_path, monkeypatch):
     path = tmp_path / "bad.csv"
     path.write_text(
         "lot_id,material,mass,Ni\n"
@@ -54,13 +53,13 @@ def test_bad_rows_are_reported_on_every_line_even_when_their_content_repeats(tmp
         "B-1,NiSO4,1t,10%\n" + "X" * 40 + ",NiSO4,1t,10%\n"  # the same id twice  # a long label is hashed, like any id
     )
     memo = _memoised(path)
-    assert memo == _each_row_on_its_own(path)
+    assert memo == _each_row_on_its_own(path, monkeypatch)
     problems = memo[2]
     assert [p.split(":")[0] for p in problems] == ["line 3", "line 4", "line 5", "line 6", "line 7"]
     assert "hex id must have 64 digits" in problems[2] and "lot_id is missing" in problems[3]
 
 
-def test_json_rows_with_objects_and_numbers_take_the_whole_path(tmp_path):
+def test_json_rows_with_objects_and_numbers_take_the_whole_path(tmp_path, monkeypatch):
     path = tmp_path / "lots.json"
     path.write_text(
         json.dumps(
@@ -75,4 +74,4 @@ def test_json_rows_with_objects_and_numbers_take_the_whole_path(tmp_path):
             ]
         )
     )
-    assert _memoised(path) == _each_row_on_its_own(path)
+    assert _memoised(path) == _each_row_on_its_own(path, monkeypatch)
