@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
 from ledger import errors
+from ledger.chain.abi import artifact
 from ledger.chain.rpc import batch, batch_decoded, call, raise_rpc_error
 from ledger.chain.tx import Sender
 from ledger.client.base import LEDGER_ABI
@@ -106,12 +109,23 @@ def _bulk_chunk(gas_limit: int, per_item: int, overhead: int, item_bytes: int) -
     return max(1, min(by_gas, _MAX_TX_BYTES // item_bytes))
 
 
-#: eth_calls per JSON-RPC batch of the existence reads: about 0.2 MB of request, 0.6 MB of answer (Anvil takes 2 MB).
-_READ_BATCH = 1_000
+#: Lots one LotReader eth_call reads: its answer is returned as if it were runtime code, which EIP-170 caps at
+#: 24,576 bytes, 96 a lot (about 7k gas a lot, so under 2M gas a call).
+_READ_BATCH = 256
 
 
-#: Existence-read batches in flight at once.
+#: LotReader calls per JSON-RPC batch request: about 0.3 MB of request and 0.8 MB of answer (Anvil takes 2 MB).
+_CALLS_PER_REQUEST = 16
+
+
+#: Existence-read requests in flight at once.
 _READERS = 2
+
+
+@cache
+def _lot_reader_code() -> bytes:
+    """The creation code of LotReader (its constructor returns the figures; see contracts/utils/LotReader.sol)."""
+    return bytes.fromhex(artifact("LotReader")["bytecode"][2:])
 
 
 def _call_results(n: int) -> Callable[[bytes], list[str]]:
@@ -240,37 +254,47 @@ class BulkMixin(IdentityMixin):
         return {hex_of(i): v for i, v in found.items()}
 
     def _existing(self, ids: Sequence[bytes]) -> dict[bytes, tuple[int, str]]:
-        """Map of id → (mass, commitment) for the ids that exist on-chain (batched eth_call at one block)."""
+        """Map of id → (mass, commitment) for the ids that exist on-chain, read at one block.
+
+        Each ``eth_call`` runs the never-deployed LotReader (contracts/utils/LotReader.sol) over
+        `_READ_BATCH` lots: a node answers one call per lot with far more overhead than the reads themselves.
+        """
         d = self._deployment()
-        # One block for every batch, so that a lot minted between two batches cannot be seen half.
+        # One block for every call, so that a lot minted between two calls cannot be seen half.
         block = hex(int(call(self.w3, "eth_blockNumber", []), 16))
-        prefix = hex_of(LEDGER_ABI.fn("lot").selector)
-        chunks = [ids[start : start + _READ_BATCH] for start in range(0, len(ids), _READ_BATCH)]
+        chunks = [list(ids[start : start + _READ_BATCH]) for start in range(0, len(ids), _READ_BATCH)]
+        code = _lot_reader_code()
+        ledger = to_checksum_address(d.ledger)
 
-        def read(chunk: Sequence[bytes]) -> list[str]:
-            # Built as text and decoded straight from the body: web3's request formatting and response
-            # middleware cost more than the node's answer for a batch of 100k reads.
-            reqs: list[tuple[str, list[Any]]] = [("eth_call", [{"to": d.ledger, "data": prefix + i.hex()}, block]) for i in chunk]
-            return batch_decoded(self.w3, reqs, _call_results(len(chunk)))
+        def read(group: list[list[bytes]]) -> list[str]:
+            # Built as text and decoded straight from the body (no web3 formatting or middleware).
+            reqs: list[tuple[str, list[Any]]] = [
+                ("eth_call", [{"data": hex_of(code + abi_encode(["address", "bytes32[]"], [ledger, c]))}, block]) for c in group
+            ]
+            return batch_decoded(self.w3, reqs, _call_results(len(group)))
 
-        if len(chunks) > 1:
-            # Two batches in flight: the node answers one while this process encodes or decodes the other.
+        groups = [chunks[k : k + _CALLS_PER_REQUEST] for k in range(0, len(chunks), _CALLS_PER_REQUEST)]
+        if len(groups) > 1:
+            # Two requests in flight: the node answers one while this process encodes or decodes the other.
             pool = ThreadPoolExecutor(max_workers=_READERS)
             try:
-                answers = list(pool.map(read, chunks))
+                answers = [r for rs in pool.map(read, groups) for r in rs]
             finally:
-                # On Ctrl-C or a failed batch, drop the batches not started instead of reading them all first.
+                # On Ctrl-C or a failed request, drop the requests not started instead of reading them all first.
                 pool.shutdown(wait=False, cancel_futures=True)
         else:
-            answers = [read(c) for c in chunks]
+            answers = [r for g in groups for r in read(g)]
         out: dict[bytes, tuple[int, str]] = {}
-        for chunk, results in zip(chunks, answers):
-            for i, r in zip(chunk, results):
-                # lot(bytes32) returns a static tuple of 9 words: word 1 is the state, word 7 the mass, word 8 the commitment.
-                if len(r) != 2 + 9 * 64:
-                    raise errors.ChainError(f"lot({hex_of(i)}) returned {len(r) // 2 - 1} bytes, expected 288")
-                if int(r[2 + 64 : 2 + 128], 16) != LotState.NONE:
-                    out[i] = (int(r[2 + 7 * 64 : 2 + 8 * 64], 16), "0x" + r[2 + 8 * 64 :].lower())
+        for chunk, r in zip(chunks, answers):
+            # Three words a lot: state (0: none), mass, commitment.
+            if len(r) != 2 + 192 * len(chunk):
+                raise errors.ChainError(
+                    f"the lot reader returned {len(r) // 2 - 1} bytes for {len(chunk)} lots, expected {96 * len(chunk)}"
+                )
+            for k, i in enumerate(chunk):
+                at = 2 + 192 * k
+                if int(r[at : at + 64], 16) != LotState.NONE:
+                    out[i] = (int(r[at + 64 : at + 128], 16), "0x" + r[at + 128 : at + 192].lower())
         return out
 
     def offer_many(self, offers: Sequence[tuple[str, str]], *, batch_size: int | None = None) -> BulkResult:
