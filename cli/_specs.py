@@ -235,6 +235,43 @@ def _row_spec(row: Mapping[str, Any]) -> LotSpec:
     )
 
 
+#: A row's content (every column but the lot id) as a memo key: its (column, value) pairs.
+_Content = tuple[tuple[str, "str | int | None"], ...]
+
+
+def _memo_row_spec(row: Mapping[str, Any], memo: dict[_Content, LotSpec]) -> LotSpec:
+    """`_row_spec`, validating each distinct row content once.
+
+    Everything a LotSpec holds but its id (material, mass, composition, origin, evidence) is a function of the
+    row's other columns, so rows that differ only in their lot id (a file of lots cut from one batch, or a
+    re-run of a file) share one validated spec, copied with each row's own id (checked like any lot id).
+    Rows whose values are not plain text or numbers (JSON objects), or that fail, take the whole path.
+    """
+    lot_value: Any = None
+    content: list[tuple[str, str | int | None]] = []
+    try:
+        for raw_key, value in row.items():
+            if raw_key is None or not (value is None or isinstance(value, (str, int))):
+                return _row_spec(row)
+            if _column(str(raw_key)) == ("field", "lot_id"):
+                if lot_value is not None:
+                    return _row_spec(row)  # two lot id columns: let the whole path judge
+                lot_value = value
+            else:
+                content.append((raw_key, value))
+    except ValueError:
+        return _row_spec(row)  # an unknown column: the whole path names it
+    if lot_value is None or (isinstance(lot_value, str) and not lot_value.strip()) or isinstance(lot_value, bool):
+        return _row_spec(row)
+    key = tuple(content)
+    template = memo.get(key)
+    if template is None:
+        spec = _row_spec(row)
+        memo[key] = spec
+        return spec
+    return template.model_copy(update={"lot_id": bytes32(str(lot_value), "lot id")})
+
+
 def _evidence_field(value: Any) -> str | None:
     # In files, evidence is a hash (never a path: a file of lots should not depend on the working directory).
     if value is None:
@@ -301,12 +338,13 @@ def load_lot_file(path: Path, fmt: str | None = None) -> LotFile:
                     out.rows += 1
     out.rows += len(rows)
     first: dict[str, int] = {}
+    memo: dict[_Content, LotSpec] = {}
     for n, row in rows:
         if not isinstance(row, Mapping):
             out.problems.append(f"{out.what} {n}: expected an object with lot_id, material, mass")
             continue
         try:
-            spec = _row_spec(row)
+            spec = _memo_row_spec(row, memo)
         except ValueError as exc:
             out.problems.append(f"{out.what} {n}: {exc}")
             continue

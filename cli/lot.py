@@ -560,11 +560,20 @@ def import_(session: Session, file: Path, fmt: str | None, dry_run: bool) -> Non
         existing = _on_chain(ledger, [s.lot_id for s in specs])
     todo: list[LotSpec] = []
     conflicts: list[str] = []
+    # Rows that differ only in their id share one composition (see _specs.load_lot_file): hash each once.
+    commitments: dict[int, tuple[Any, str, str]] = {}
     for spec, place in zip(specs, loaded.places):
         found = existing.get(spec.lot_id.lower())
         if found is None:
             todo.append(spec)
-        elif found != rinne.commitment(spec.material, spec.composition).lower():
+            continue
+        key = id(spec.composition)
+        known = commitments.get(key)
+        if known is None or known[0] is not spec.composition or known[1] != spec.material:
+            known = commitments[key] = (spec.composition, spec.material, rinne.commitment(spec.material, spec.composition).lower())
+        # Mass is stored beside the commitment (which covers material and composition): a row with another
+        # mass is another lot's content even when its element grams are the same.
+        if found != (spec.mass, known[2]):
             conflicts.append(f"{loaded.what} {place}: lot {rinne.label_of(spec.lot_id)} exists already with other content")
     if conflicts:
         _refuse(loaded.name, conflicts, f"{len(conflicts)} lot(s) exist already with other content", usage=False)
@@ -633,21 +642,9 @@ def _refuse(name: str, problems: list[str], summary: str, *, usage: bool) -> Non
     raise error(f"{name}: {summary} (listed above): nothing was sent")
 
 
-def _on_chain(ledger: Any, lot_ids: list[str]) -> dict[str, str]:
-    """Lowercase lot id → commitment of the lots that exist on-chain, read in JSON-RPC batches of `lot(bytes32)`."""
-    fn = rinne.contract_abi("RinneLedger").fn("lot")
-    to = ledger.deployment.ledger
-    out: dict[str, str] = {}
-    for start in range(0, len(lot_ids), 500):
-        chunk = lot_ids[start : start + 500]
-        calls = [("eth_call", [{"to": to, "data": "0x" + (fn.selector + bytes.fromhex(i[2:])).hex()}, "latest"]) for i in chunk]
-        for lot_id, result in zip(chunk, ledger.rpc_batch(calls)):
-            # lot(bytes32) returns a static tuple of 9 words: word 1 is the state (0: none), word 8 the commitment.
-            if len(result) != 2 + 9 * 64:
-                raise ChainError(f"lot({lot_id}) returned {len(result) // 2 - 1} bytes, expected 288")
-            if int(result[2 + 64 : 2 + 128], 16):
-                out[lot_id.lower()] = ("0x" + result[2 + 8 * 64 :]).lower()
-    return out
+def _on_chain(ledger: Any, lot_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """Lowercase lot id → (mass, commitment) of the lots that exist on-chain."""
+    return ledger.lots_on_chain(lot_ids)
 
 
 def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:

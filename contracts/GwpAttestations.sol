@@ -31,6 +31,8 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
 
     uint16 private constant _ALL_BPS = 10_000;
 
+    /// @dev Two words: what a later call checks (signer, validity, flags, stage; the lot). The figures
+    /// (emissions, issue time, methodology, evidence) live in the `Attested` event, whose message hashes to the uid.
     struct Record {
         address signer;
         uint64 validUntil;
@@ -38,8 +40,6 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
         bool selfDeclared;
         bool revoked;
         bytes32 lotId;
-        uint64 emissionsGrams;
-        uint64 issuedAt;
     }
 
     struct InventoryRecord {
@@ -68,7 +68,7 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
         // (or un-revoke) the record. Its nonce is spent already, by the first signer.
         bool selfDeclared =
             _admit(uid, _records[uid].signer, a.lotId, signer, signature, a.nonce, a.deadline, a.issuedAt, a.validUntil);
-        _records[uid] = Record(signer, a.validUntil, a.stage, selfDeclared, false, a.lotId, a.emissionsGrams, a.issuedAt);
+        _records[uid] = Record(signer, a.validUntil, a.stage, selfDeclared, false, a.lotId);
         _emitRecorded(4, bytes.concat(abi.encode(Attested.selector, uid, a.lotId, signer), abi.encode(a, selfDeclared, signature)));
     }
 
@@ -112,7 +112,7 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
     /// @inheritdoc IGwpAttestations
     function attestation(bytes32 uid) external view returns (AttestationRecord memory) {
         Record memory r = _records[uid];
-        return AttestationRecord(r.signer, r.validUntil, r.stage, r.selfDeclared, r.revoked, r.lotId, r.emissionsGrams, r.issuedAt);
+        return AttestationRecord(r.signer, r.validUntil, r.stage, r.selfDeclared, r.revoked, r.lotId);
     }
 
     /// @inheritdoc IGwpAttestations

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {RinneTest} from "./utils/RinneTest.sol";
+import {Vm} from "./utils/Vm.sol";
 import {GwpAttestations} from "../GwpAttestations.sol";
 import {
     IGwpAttestations,
@@ -57,9 +58,7 @@ contract GwpAttestationsTest is RinneTest {
         AttestationRecord memory r = attestations.attestation(uid);
         assertEq(r.signer, verifier, "signer");
         assertEq(r.lotId, lotId, "lot");
-        assertEq(r.emissionsGrams, a.emissionsGrams, "emissions");
         assertEq(uint8(r.stage), uint8(LifeCycleStage.MainProduction), "stage");
-        assertEq(r.issuedAt, a.issuedAt, "issuedAt");
         assertEq(r.validUntil, a.validUntil, "validUntil");
         assertFalse(r.selfDeclared, "verified, not self-declared");
         assertFalse(r.revoked, "not revoked");
@@ -127,6 +126,45 @@ contract GwpAttestationsTest is RinneTest {
         // A tampered field changes the digest, so the signature no longer matches.
         a.emissionsGrams -= 1;
         vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidSignature.selector, verifier));
+        _attest(a, verifier, sig);
+    }
+
+    /// @dev The figures are not in storage, only in the `Attested` event: a relayer (or the signer, relaying
+    /// again) cannot make the ledger show figures other than the signed ones. Every field changed after signing
+    /// is refused, and the one event recorded carries the signed message, whose digest is the stored uid.
+    function test_attest_relayerCannotRecordOtherFigures() public {
+        GwpAttestation memory a = _attestationFor(lotId, 1);
+        bytes memory sig = _signAttestation(VERIFIER_KEY, a);
+        for (uint256 field; field < 9; ++field) {
+            GwpAttestation memory b = _attestationFor(lotId, 1);
+            if (field == 0) b.lotId = _mintNickel(refiner).lotId; // another existing lot
+            if (field == 1) b.emissionsGrams = 1;
+            if (field == 2) b.stage = LifeCycleStage.EndOfLife;
+            if (field == 3) b.methodology = "EU-BATT-CFB-2024";
+            if (field == 4) b.evidence = bytes32(uint256(b.evidence) ^ 1);
+            if (field == 5) b.issuedAt -= 1;
+            if (field == 6) b.validUntil += 365 days;
+            if (field == 7) b.nonce += 1;
+            if (field == 8) b.deadline += 1;
+            vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsInvalidSignature.selector, verifier));
+            _attest(b, verifier, sig);
+        }
+        vm.recordLogs();
+        bytes32 uid = _attest(a, verifier, sig);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 found;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(attestations) || logs[i].topics[0] != IGwpAttestations.Attested.selector) continue;
+            ++found;
+            assertEq(logs[i].topics[1], uid, "event names the uid");
+            (GwpAttestation memory e,,) = abi.decode(logs[i].data, (GwpAttestation, bool, bytes));
+            assertEq(attestations.hashAttestation(e), uid, "the event's message hashes to the uid");
+            assertEq(e.emissionsGrams, a.emissionsGrams, "signed emissions");
+            assertEq(e.issuedAt, a.issuedAt, "signed issue time");
+        }
+        assertEq(found, 1, "one Attested event");
+        // Relaying it again (with the same or another signature form) adds no second event with other figures.
+        vm.expectRevert(abi.encodeWithSelector(IGwpAttestations.GwpAttestationsNonceUsed.selector, verifier, 1));
         _attest(a, verifier, sig);
     }
 
@@ -426,7 +464,7 @@ contract GwpAttestationsTest is RinneTest {
         AttestationRecord memory r = attestations.attestation(uid);
         assertTrue(r.revoked, "revoked");
         assertEq(r.signer, verifier, "record kept");
-        assertEq(r.emissionsGrams, 2_450_000, "figures kept");
+        assertEq(r.lotId, lotId, "lot kept");
         assertFalse(attestations.isValid(uid), "no longer valid");
     }
 

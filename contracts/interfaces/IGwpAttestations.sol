@@ -49,7 +49,9 @@ struct ProcessInventory {
     uint64 deadline; // last moment the signature may be submitted on-chain
 }
 
-/// @notice A stored attestation as returned by `attestation`.
+/// @notice A stored attestation as returned by `attestation`: what later calls check. The signed figures
+/// (emissions, issue time, methodology, evidence) are not stored: read them from the `Attested` event with
+/// this uid and check that the event's message hashes to it (`hashAttestation`), which the contract ensured.
 struct AttestationRecord {
     address signer; // verifier (EOA or ERC-1271 contract) or, when self-declared, the lot's holder
     uint64 validUntil; // end of validity
@@ -57,8 +59,6 @@ struct AttestationRecord {
     bool selfDeclared; // signed by the holder, not by an accredited verifier
     bool revoked; // revoked by the signer or an auditor (the record stays)
     bytes32 lotId; // the lot
-    uint64 emissionsGrams; // grams CO2e
-    uint64 issuedAt; // issue time
 }
 
 /// @title IGwpAttestations
@@ -157,7 +157,7 @@ interface IGwpAttestations {
     /// @return True when it can be relied on now.
     function isValid(bytes32 uid) external view returns (bool);
 
-    /// @notice The stored attestation.
+    /// @notice The stored attestation: signer, validity, stage, flags and lot; the figures are in its `Attested` event.
     /// @param uid The attestation.
     /// @return The record (zero signer when absent).
     function attestation(bytes32 uid) external view returns (AttestationRecord memory);

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
 from ledger import errors
-from ledger.chain.rpc import batch
+from ledger.chain.abi import artifact
+from ledger.chain.rpc import batch, batch_decoded, call, raise_rpc_error
 from ledger.chain.tx import Sender
 from ledger.client.base import LEDGER_ABI
 from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
+from ledger.domain.composition import Composition
 from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotState
 from ledger.domain.ids import hex_of, id_bytes, label_of
@@ -54,15 +61,32 @@ def _word(value: int) -> bytes:
         raise errors.InvalidInput(f"{value} does not fit an unsigned 256-bit word") from None
 
 
-def _lot_spec_words(spec: LotSpec) -> bytes:
-    """The ABI encoding of a Solidity LotSpec (a static tuple of 11 words)."""
-    lot_id, material, mass, origin, evidence, (total, pre, post) = spec.abi()
+#: A lot spec's words that rows cut from one batch share: its composition, the material and evidence words.
+_SharedWords = dict[tuple[str, str, int], tuple[Composition, bytes]]
+
+
+def _lot_spec_words(spec: LotSpec, shared: _SharedWords | None = None) -> bytes:
+    """The ABI encoding of a Solidity LotSpec (a static tuple of 11 words).
+
+    With `shared`, the material, evidence and composition words of specs that share their composition object
+    (an import's rows that differ only in id and origin, see the CLI's lot file reader) are encoded once.
+    """
+    mass = spec.mass
     if not 0 <= mass < 1 << 64:
         raise errors.InvalidInput(f"mass {mass} does not fit uint64")
-    parts = (lot_id, material, origin, evidence)
-    if any(len(p) != 32 for p in parts):
+    comp = spec.composition
+    key = (spec.material, spec.evidence, id(comp))
+    hit = shared.get(key) if shared is not None else None
+    if hit is None or hit[0] is not comp:  # the composition object itself, not another at a reused address
+        total, pre, post = comp.words()
+        hit = (comp, b"".join((id_bytes(spec.material), *(_word(w) for w in (*total, *pre, *post)))))
+        if shared is not None:
+            shared[key] = hit
+    lot_id, origin, evidence = id_bytes(spec.lot_id), id_bytes(spec.origin), id_bytes(spec.evidence)
+    if any(len(p) != 32 for p in (lot_id, origin, evidence)) or len(hit[1]) != 32 * 7:
         raise errors.InvalidInput("lot spec fields must be 32 bytes")
-    return b"".join((lot_id, material, _word(mass), origin, evidence, *(_word(w) for w in (*total, *pre, *post))))
+    material, words = hit[1][:32], hit[1][32:]
+    return b"".join((lot_id, material, _word(mass), origin, evidence, words))
 
 
 def _encode_arrays(selector: bytes, arrays: Sequence[Sequence[bytes]]) -> bytes:
@@ -82,6 +106,48 @@ def _bulk_chunk(gas_limit: int, per_item: int, overhead: int, item_bytes: int) -
     `_MAX_TX_BYTES` of calldata, at least one."""
     by_gas = (min(gas_limit // 2, _MAX_TX_GAS) - overhead) // max(per_item, 1) if gas_limit else BULK_BATCH
     return max(1, min(by_gas, _MAX_TX_BYTES // item_bytes))
+
+
+#: Lots one LotReader eth_call reads: its answer is returned as if it were runtime code, which EIP-170 caps at
+#: 24,576 bytes, 96 a lot (about 7k gas a lot, so under 2M gas a call).
+_READ_BATCH = 256
+
+
+#: LotReader calls per JSON-RPC batch request: about 0.3 MB of request and 0.8 MB of answer (Anvil takes 2 MB).
+_CALLS_PER_REQUEST = 16
+
+
+#: Existence-read requests in flight at once.
+_READERS = 2
+
+
+@cache
+def _lot_reader_code() -> bytes:
+    """The creation code of LotReader (its constructor returns the figures; see contracts/utils/LotReader.sol)."""
+    return bytes.fromhex(artifact("LotReader")["bytecode"][2:])
+
+
+def _call_results(n: int) -> Callable[[bytes], list[str]]:
+    """A batch_decoded decoder: the `n` results of a batch of eth_calls in request order (an error raises)."""
+
+    def decode(body: bytes) -> list[str]:
+        answers = json.loads(body)
+        if isinstance(answers, dict):  # a node that rejects the whole batch
+            raise_rpc_error("batch", answers.get("error", answers))
+        by_id: dict[int, Any] = {}
+        for a in answers:
+            by_id[int(a.get("id", -1))] = a
+        out = []
+        for k in range(n):
+            a = by_id.get(k)
+            if a is None:
+                raise errors.ChainError(f"the node's batch answer has no result for request {k} of {n}")
+            if "error" in a:
+                raise_rpc_error("eth_call", a["error"])
+            out.append(str(a["result"]))
+        return out
+
+    return decode
 
 
 def _preflight(sender: Sender, to: str, datas: Sequence[bytes]) -> None:
@@ -115,7 +181,8 @@ class BulkMixin(IdentityMixin):
         existing = self._existing(ids)
         todo = [s for s, i in zip(specs, ids) if i not in existing]
         for s, i in zip(specs, ids):
-            if i in existing and existing[i] != commitment(s.material, s.composition):
+            # The mass is stored beside the commitment (material and composition): both must be this spec's.
+            if i in existing and existing[i] != (s.mass, commitment(s.material, s.composition)):
                 raise errors.InvalidInput(f"lot {label_of(s.lot_id)} already exists with other content")
         if progress and len(specs) - len(todo):
             progress(len(specs) - len(todo))
@@ -126,7 +193,8 @@ class BulkMixin(IdentityMixin):
         sender = self._sender()
         pending: list[Openings] = []
         todo = self._commit_lots(todo, pending)
-        rows = [_lot_spec_words(s) for s in todo]
+        shared: _SharedWords = {}
+        rows = [_lot_spec_words(s, shared) for s in todo]
         # One estimate of a probe chunk, scaled per lot, instead of one round trip per transaction.
         probe = rows[: batch_size or _PROBE]
         per_lot = sender.estimate(d.ledger, _encode_arrays(fn.selector, [probe])) // len(probe) + 2_000
@@ -174,20 +242,57 @@ class BulkMixin(IdentityMixin):
                     out.add(i)
         return out
 
-    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, str]:
-        """Map of id → commitment for the ids that exist on-chain (batched eth_call)."""
+    def lots_on_chain(self, lot_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Return lowercase 0x-hex id → (mass, commitment) of those of `lot_ids` that exist on-chain.
+
+        What a re-run of an import compares a file's rows with (the commitment covers material and
+        composition; the mass is stored beside it), read at one block in JSON-RPC batches.
+        """
+        found = self._existing([id_bytes(i) for i in lot_ids])
+        return {hex_of(i): v for i, v in found.items()}
+
+    def _existing(self, ids: Sequence[bytes]) -> dict[bytes, tuple[int, str]]:
+        """Map of id → (mass, commitment) for the ids that exist on-chain, read at one block.
+
+        Each ``eth_call`` runs the never-deployed LotReader (contracts/utils/LotReader.sol) over
+        `_READ_BATCH` lots: a node answers one call per lot with far more overhead than the reads themselves.
+        """
         d = self._deployment()
-        f = LEDGER_ABI.fn("lot")
-        out: dict[bytes, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            results = batch(self.w3, [("eth_call", [{"to": d.ledger, "data": hex_of(f.selector + i)}, "latest"]) for i in chunk])
-            for i, r in zip(chunk, results):
-                # lot(bytes32) returns a static tuple of 9 words: word 1 is the state, word 8 the commitment.
-                if len(r) != 2 + 9 * 64:
-                    raise errors.ChainError(f"lot({hex_of(i)}) returned {len(r) // 2 - 1} bytes, expected 288")
-                if int(r[2 + 64 : 2 + 128], 16) != LotState.NONE:
-                    out[i] = "0x" + r[2 + 8 * 64 :]
+        # One block for every call, so that a lot minted between two calls cannot be seen half.
+        block = hex(int(call(self.w3, "eth_blockNumber", []), 16))
+        chunks = [list(ids[start : start + _READ_BATCH]) for start in range(0, len(ids), _READ_BATCH)]
+        code = _lot_reader_code()
+        ledger = to_checksum_address(d.ledger)
+
+        def read(group: list[list[bytes]]) -> list[str]:
+            # Built as text and decoded straight from the body (no web3 formatting or middleware).
+            reqs: list[tuple[str, list[Any]]] = [
+                ("eth_call", [{"data": hex_of(code + abi_encode(["address", "bytes32[]"], [ledger, c]))}, block]) for c in group
+            ]
+            return batch_decoded(self.w3, reqs, _call_results(len(group)))
+
+        groups = [chunks[k : k + _CALLS_PER_REQUEST] for k in range(0, len(chunks), _CALLS_PER_REQUEST)]
+        if len(groups) > 1:
+            # Two requests in flight: the node answers one while this process encodes or decodes the other.
+            pool = ThreadPoolExecutor(max_workers=_READERS)
+            try:
+                answers = [r for rs in pool.map(read, groups) for r in rs]
+            finally:
+                # On Ctrl-C or a failed request, drop the requests not started instead of reading them all first.
+                pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            answers = [r for g in groups for r in read(g)]
+        out: dict[bytes, tuple[int, str]] = {}
+        for chunk, r in zip(chunks, answers):
+            # Three words a lot: state (0: none), mass, commitment.
+            if len(r) != 2 + 192 * len(chunk):
+                raise errors.ChainError(
+                    f"the lot reader returned {len(r) // 2 - 1} bytes for {len(chunk)} lots, expected {96 * len(chunk)}"
+                )
+            for k, i in enumerate(chunk):
+                at = 2 + 192 * k
+                if int(r[at : at + 64], 16) != LotState.NONE:
+                    out[i] = (int(r[at + 64 : at + 128], 16), "0x" + r[at + 128 : at + 192].lower())
         return out
 
     def offer_many(self, offers: Sequence[tuple[str, str]], *, batch_size: int | None = None) -> BulkResult:

@@ -8,9 +8,10 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from ledger import errors
+from ledger.attest.records import GwpAttestation
 from ledger.chain.erc1271 import erc1271_approves
 from ledger.chain.rpc import call
-from ledger.client.base import LEDGER_ABI, LedgerBase
+from ledger.client.base import GWP_ABI, LEDGER_ABI, LedgerBase
 from ledger.domain.composition import Composition
 from ledger.domain.enums import LotState, Role
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
@@ -113,22 +114,80 @@ class ReadMixin(LedgerBase):
         return seq, hex_of(head)
 
     def attestation(self, uid: str) -> dict[str, Any]:
-        """Return the stored attestation record (signer None when absent)."""
-        signer, valid_until, stage, self_declared, revoked, lot_id, grams, issued = self._call(
-            "attestations", "attestation", id_bytes(uid)
-        )[0]
+        """Return the stored attestation record with its signed figures (signer None when absent).
+
+        The contract stores only what later calls check (signer, validity, stage, flags, lot); the figures
+        (``emissions_grams``, ``issued_at``, ``methodology``, ``evidence``; None when absent) come from the
+        uid's ``Attested`` event, taken only when its message hashes to the uid and names the stored signer
+        and lot (see :meth:`_signed_figures`).
+        """
+        bid = id_bytes(uid)
+        signer, valid_until, stage, self_declared, revoked, lot_id = self._call("attestations", "attestation", bid)[0]
+        present = int(signer, 16) != 0
+        figures = self._signed_figures(bid, signer, lot_id) if present else None
         return {
             "uid": to_bytes32(uid),
-            "signer": None if int(signer, 16) == 0 else to_checksum_address(signer),
+            "signer": to_checksum_address(signer) if present else None,
             "valid_until": valid_until,
             "stage": stage,
             "self_declared": self_declared,
             "revoked": revoked,
             "lot_id": hex_of(lot_id),
-            "emissions_grams": grams,
-            "issued_at": issued,
-            "valid": bool(self._call("attestations", "isValid", id_bytes(uid))[0]),
+            "emissions_grams": figures.emissions_grams if figures else None,
+            "issued_at": figures.issued_at if figures else None,
+            "methodology": figures.methodology if figures else None,
+            "evidence": figures.evidence if figures else None,
+            "valid": bool(self._call("attestations", "isValid", bid)[0]),
         }
+
+    def _signed_figures(self, uid: bytes, signer: str, lot_id: bytes) -> GwpAttestation:
+        """Return the signed message of a stored attestation, from its ``Attested`` event.
+
+        Anyone can emit an event named ``Attested`` from another contract, and a faulty or hostile node can
+        answer ``eth_getLogs`` with anything: a log counts only when it comes from this deployment's attestation
+        contract, names the stored signer and lot, and its message's EIP-712 digest is the uid. The contract
+        computed the uid from that very message, so no other figures can pass (EU 2023/1542 Art. 7: the
+        carbon footprint shown is the one the verifier signed).
+        """
+        from ledger.attest.eip712 import attestation_digest
+
+        d = self._deployment()
+        ev = GWP_ABI.events["Attested"]
+        logs = call(
+            self.w3,
+            "eth_getLogs",
+            [{"address": d.attestations, "fromBlock": hex(d.block), "toBlock": "latest", "topics": [hex_of(ev.topic0), hex_of(uid)]}],
+        )
+        for log in logs:
+            if str(log.get("address", "")).lower() != d.attestations.lower():
+                continue
+            try:
+                a = ev.decode([bytes.fromhex(t[2:]) for t in log["topics"]], bytes.fromhex(log["data"][2:]))
+                l_id, grams, stage, methodology, evidence, issued, valid_until, nonce, deadline = a["attestation"]
+                att = GwpAttestation(
+                    lot_id=l_id,
+                    emissions_grams=grams,
+                    stage=stage,
+                    methodology=methodology,
+                    evidence=evidence,
+                    issued_at=issued,
+                    valid_until=valid_until,
+                    nonce=nonce,
+                    deadline=deadline,
+                )
+            except (ValueError, TypeError, KeyError):
+                continue  # not a well-formed Attested log: not the one the contract emitted
+            if (
+                a["uid"] == uid
+                and a["signer"].lower() == signer.lower()
+                and a["lotId"] == lot_id
+                and attestation_digest(att, self.chain_id, d.attestations) == uid
+            ):
+                return att
+        raise errors.ChainError(
+            f"attestation {hex_of(uid)} is stored but no Attested event whose message hashes to it was found "
+            f"from block {d.block}: is the node pruning history, or answering with altered logs?"
+        )
 
     def chain_time(self) -> int:
         """Return the time the next block will carry at the earliest: the later of the wall clock and the

@@ -86,6 +86,28 @@ def test_lots_on_chain_with_other_content_are_all_named(rinne, tmp_path):
     assert rinne.ledger().lot("I-00002").state == LotState.NONE
 
 
+def test_a_rerun_with_a_changed_mass_is_reported_not_skipped(rinne, tmp_path):
+    # Element grams given as masses (not shares): a row with another lot mass has the same composition, so the
+    # same commitment; only the stored mass tells the rows apart. A competitor's re-run (or a typo) that changes
+    # the mass of a lot on the ledger must be named, not silently taken for the lot that is there.
+    lots = tmp_path / "lots.csv"
+    lots.write_text("lot_id,material,mass,Ni,Co\n" + "".join(f"W-{i},NiSO4,10t,2t,100kg\n" for i in range(1, 6)))
+    assert rinne.write("lot", "import", str(lots), account="refiner")["minted"] == 5
+    lots.write_text(
+        "lot_id,material,mass,Ni,Co\n" + "".join(f"W-{i},NiSO4,{'11t' if i == 4 else '10t'},2t,100kg\n" for i in range(1, 7))
+    )
+    err = rinne.run("lot", "import", str(lots), "--account", "refiner", "--yes", code=1).stderr
+    assert "lots.csv: line 5: lot W-4 exists already with other content" in err and "line 4:" not in err
+    assert "nothing was sent" in err.strip().splitlines()[-1]
+    assert rinne.ledger().lot("W-4").mass == 10_000_000 and rinne.ledger().lot("W-6").state == LotState.NONE
+    # The same with the library's bulk mint: its skip path compares the mass too.
+    changed = ledger.LotSpec(
+        lot_id="W-4", material="NiSO4", mass=11_000_000, composition=ledger.Composition.of({"Ni": 2_000_000, "Co": 100_000})
+    )
+    with pytest.raises(ledger.errors.InvalidInput, match="W-4 already exists with other content"):
+        rinne.ledger().mint_many([changed])
+
+
 def test_a_rerun_that_skips_everything_signs_nothing(rinne, tmp_path):
     lots = tmp_path / "lots.csv"
     lots.write_text(_rows(300))

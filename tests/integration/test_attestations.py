@@ -198,3 +198,86 @@ def test_a_just_issued_attestation_waits_for_the_chain_clock_and_a_future_one_is
     with pytest.raises(errors.revert_class("GwpAttestationsInvalidPeriod")):
         chain["oem"].submit_attestation(far)
     assert _time.monotonic() - t0 < 2, "a relay must not wait for an attestation it cannot record"
+
+
+# The contract stores no figures (two words: signer, validity, stage, flags; the lot): `attestation(uid)` reads
+# emissions and issue time from the uid's Attested event. What a competitor could try against that reader:
+
+#: Runtime code that emits LOG4 with its calldata's first four words as topics and the rest as data: any
+#: contract can emit an event that looks like the attestation contract's.
+_EMITTER = bytes.fromhex("606035604035602035600035608036038060806000376000a400")
+
+
+def _attested_log_data(att: GwpAttestation, signature: bytes, self_declared: bool = False) -> bytes:
+    from ledger.client.base import GWP_ABI
+
+    ev = GWP_ABI.events["Attested"]
+    message = (
+        bytes.fromhex(att.lot_id[2:]),
+        att.emissions_grams,
+        int(att.stage),
+        bytes.fromhex(att.methodology[2:]),
+        bytes.fromhex(att.evidence[2:]),
+        att.issued_at,
+        att.valid_until,
+        att.nonce,
+        att.deadline,
+    )
+    return abi_encode(ev.data_types, [message, self_declared, signature])
+
+
+def _relayed(chain):
+    lot_id = _lot(chain)
+    d = chain.base.deployment
+    signed = sign_attestation(_att(chain, lot_id), chain.accounts["verifier"], d.chain_id, d.attestations)
+    uid = chain["oem"].submit_attestation(signed)
+    return signed, uid
+
+
+def test_a_lookalike_event_from_another_contract_does_not_change_the_figures_shown(chain):
+    from ledger.client.base import GWP_ABI
+
+    signed, uid = _relayed(chain)
+    fake = "0x" + "5a" * 20
+    chain.rpc("anvil_setCode", [fake, "0x" + _EMITTER.hex()])
+    forged = signed.attestation.model_copy(update={"emissions_grams": 1})
+    topics = GWP_ABI.events["Attested"].topic0 + bytes.fromhex(uid[2:]) + bytes.fromhex(signed.attestation.lot_id[2:])
+    topics += bytes(12) + bytes.fromhex(signed.signer[2:])
+    chain["miner"].send_raw(fake, topics + _attested_log_data(forged, bytes.fromhex(signed.signature[2:])), gas=200_000)
+    assert len(chain.rpc("eth_getLogs", [{"fromBlock": "0x0", "topics": [None, uid]}])) == 2  # the lookalike is on-chain
+    record = chain.base.attestation(uid)
+    assert record["emissions_grams"] == signed.attestation.emissions_grams == 1_250_000_000
+    assert record["issued_at"] == signed.attestation.issued_at
+
+
+def test_a_node_answering_with_altered_logs_cannot_change_the_figures_shown(chain, monkeypatch):
+    import ledger.client.reads as reads
+
+    signed, uid = _relayed(chain)
+    real_call = reads.call
+    genuine = chain.base.attestation(uid)
+    sig = bytes.fromhex(signed.signature[2:])
+
+    def altered(log: dict, **changes) -> dict:
+        att = signed.attestation.model_copy(update=changes)
+        return {**log, "data": "0x" + _attested_log_data(att, sig).hex()}
+
+    mode = {"drop_genuine": False}
+
+    def lying_call(w3, method, params):
+        out = real_call(w3, method, params)
+        if method != "eth_getLogs":
+            return out
+        fakes = [altered(log, emissions_grams=1) for log in out] + [
+            altered(log, issued_at=signed.attestation.issued_at - 86400) for log in out
+        ]
+        fakes += [{**altered(log, emissions_grams=2), "address": "0x" + "5a" * 20} for log in out]
+        return fakes if mode["drop_genuine"] else [*fakes, *out]
+
+    monkeypatch.setattr(reads, "call", lying_call)
+    # Altered copies beside the genuine log: the one whose message hashes to the uid is the one shown.
+    assert chain.base.attestation(uid) == genuine
+    # Only altered logs: the reader refuses to show any figure rather than show a false one.
+    mode["drop_genuine"] = True
+    with pytest.raises(errors.ChainError, match="hashes to it"):
+        chain.base.attestation(uid)
