@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledger import errors
-from ledger.auditor.report import _LEVEL_TEXT, CLAIM_FIELDS_SET, STRICT_LEVELS, ClaimCheck
+from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck, claim_of
 from ledger.domain.enums import LotKind, LotState, OpKind
 from ledger.domain.ids import label_of
 from ledger.figures.footprint import claim_assurance
@@ -94,19 +94,25 @@ def claims_of(
             # Accredited figures relayed after the use still count; the report says they came later.
             message += f" ({len(ca.late)} accredited attestation{'s' if len(ca.late) != 1 else ''} relayed after the lot was used)"
         # The lists and the dict are ca's own (it is dropped here), and the claim's own id, when it is its own
-        # weakest link, one string: no copies, one claim per end product (issue 16).
+        # weakest link, one string: no copies, one claim per end product (issue 16). The fields come validated
+        # from ClaimAssurance, so the claim is put together as a checkpoint's are (claim_of).
         lot_hex = ca.lot_id
+        weakest = ca.weakest
+        for k, w in enumerate(weakest):
+            if w == lot_hex:
+                weakest[k] = lot_hex
         out.append(
-            ClaimCheck.model_construct(  # the fields come validated from ClaimAssurance
-                CLAIM_FIELDS_SET,  # type: ignore[arg-type]  # frozen: a frozenset serves
-                lot_id=lot_hex,
-                label=ca.label,
-                kind=ca.kind,
-                level=ca.level,
-                weakest=[lot_hex if w == lot_hex else w for w in ca.weakest],
-                by_level=ca.by_level,
-                late=ca.late,
-                message=message,
+            claim_of(
+                {
+                    "lot_id": lot_hex,
+                    "label": ca.label,
+                    "kind": ca.kind,
+                    "level": ca.level,
+                    "weakest": weakest,
+                    "by_level": ca.by_level,
+                    "late": ca.late,
+                    "message": message,
+                }
             )
         )
     return out
