@@ -2,7 +2,7 @@
 later audit replays only what came after (issue 15, incremental audits).
 
 A checkpoint is three files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
-the event count, the keccak of each other file, the time its claims were judged at, the auditor's
+the event count, the SHA-256 of each other file, the time its claims were judged at, the auditor's
 address and an EIP-191 signature over all of it), ``NAME.state`` (the replayed
 :class:`~ledger.replay.state.LedgerState`, pickled) and ``NAME.claims`` (the claim assurance of every
 end product as that audit judged it, pickled: a later audit takes over those that nothing since can have
@@ -17,6 +17,7 @@ missing, added or altered before the checkpoint block makes the heads differ.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -29,7 +30,6 @@ from pydantic import BaseModel, ConfigDict
 from ledger import errors
 from ledger.auditor.report import ClaimCheck, claim_of
 from ledger.domain.enums import Role
-from ledger.domain.hashing import keccak
 from ledger.domain.ids import hex_of
 from ledger.local.files import write_atomic
 from ledger.replay.state import LedgerState
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ledger.client.ledger import Ledger
 
 #: Format version of the checkpoint files; another format is refused, not guessed at (2: with claims; 3: the
-#: state with shared values, the claims as their field dicts).
+#: state with shared values, the claims as their field dicts, SHA-256 digests).
 VERSION = 3
 
 
@@ -89,6 +89,12 @@ def state_path(path: Path) -> Path:
     return path.with_name(path.name + ".state")
 
 
+def _digest(data: bytes) -> str:
+    """The digest a checkpoint signs of a file: SHA-256 (format 3; keccak before), which hashes at about three
+    times keccak's speed here (the two files of a 1,000,000-event checkpoint: 0.7 s of keccak, issue 15)."""
+    return hex_of(hashlib.sha256(data).digest())
+
+
 #: The members of a ClaimCheck in the order the claims file holds them.
 _CLAIM_FIELDS = tuple(ClaimCheck.model_fields)
 
@@ -131,9 +137,9 @@ def write_checkpoint(
         ledger_head=hex_of(heads[0].to_bytes(32, "big")),
         attestations_head=hex_of(heads[1].to_bytes(32, "big")),
         events=st.events,
-        state_digest=hex_of(keccak(data)),
+        state_digest=_digest(data),
         claims_at=claims_at,
-        claims_digest=hex_of(keccak(judged)),
+        claims_digest=_digest(judged),
         auditor=account.address,
     )
     signed = account.sign_message(encode_defunct(cp.message()))
@@ -203,7 +209,7 @@ def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
         data = state_path(Path(path)).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read the checkpoint's state file: {exc.strerror}") from None
-    if hex_of(keccak(data)) != cp.state_digest:
+    if _digest(data) != cp.state_digest:
         raise CheckpointError("the checkpoint's state file is not the one its auditor signed")
     st = _load_trusted(data)
     if not isinstance(st, LedgerState) or st.events != cp.events:
@@ -217,7 +223,7 @@ def trusted_claims(path: Path, cp: AuditCheckpoint) -> dict[bytes, ClaimCheck]:
         data = claims_path(Path(path)).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read the checkpoint's claims file: {exc.strerror}") from None
-    if hex_of(keccak(data)) != cp.claims_digest:
+    if _digest(data) != cp.claims_digest:
         raise CheckpointError("the checkpoint's claims file is not the one its auditor signed")
     rows = _load_trusted(data)
     fields = set(_CLAIM_FIELDS)
