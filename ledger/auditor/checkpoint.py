@@ -20,6 +20,8 @@ import gc
 import hashlib
 import json
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,20 +189,27 @@ def check_signer(cp: AuditCheckpoint, ledger: Ledger, trusted: Iterable[str] | N
     return signer
 
 
-def _load_trusted(data: bytes) -> Any:
-    """Unpickle bytes a trusted auditor signed (their digest checked first: only then are they unpickled).
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic collector while a checkpoint's objects are made, and freeze them after.
 
-    A checkpoint is a large graph of small objects loaded at once: without the cyclic collector paused, it
-    walks all of it again and again while loading (more than half the time), and frozen after, it does not
-    walk it again for the rest of the audit."""
+    A checkpoint is a large graph of small objects made at once: with the collector running, it walks all of
+    them again and again as they come (more than half of the load), and frozen after, it does not walk them
+    again for the rest of the audit."""
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(data)
+        yield
     finally:
         gc.freeze()
         if gc_was:
             gc.enable()
+
+
+def _load_trusted(data: bytes) -> Any:
+    """Unpickle bytes a trusted auditor signed (their digest checked first: only then are they unpickled)."""
+    with _collector_paused():
+        return pickle.loads(data)
 
 
 def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
@@ -225,8 +234,9 @@ def trusted_claims(path: Path, cp: AuditCheckpoint) -> dict[bytes, ClaimCheck]:
         raise CheckpointError(f"cannot read the checkpoint's claims file: {exc.strerror}") from None
     if _digest(data) != cp.claims_digest:
         raise CheckpointError("the checkpoint's claims file is not the one its auditor signed")
-    rows = _load_trusted(data)
-    fields = set(_CLAIM_FIELDS)
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and r.keys() == fields for r in rows):
-        raise CheckpointError("the checkpoint's claims file does not hold claims")
-    return {bytes.fromhex(r["lot_id"][2:]): claim_of(r) for r in rows}
+    with _collector_paused():
+        rows = pickle.loads(data)
+        fields = set(_CLAIM_FIELDS)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and r.keys() == fields for r in rows):
+            raise CheckpointError("the checkpoint's claims file does not hold claims")
+        return {bytes.fromhex(r["lot_id"][2:]): claim_of(r) for r in rows}

@@ -151,3 +151,18 @@ def test_a_checkpoint_of_an_older_format_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(cp.model_dump()))
     with pytest.raises(CheckpointError, match=f"format {VERSION - 1}; this Rinne reads format {VERSION}"):
         read_checkpoint(path)
+
+
+def test_end_products_in_one_pass_are_those_of_the_two() -> None:
+    from ledger.auditor.claims import _live_and_products, end_products
+
+    st = _world()
+    _hand_over(st, "A", 20)
+    out = {"lotId": _id("D"), "holder": REFINER, "material": _id("NISO4"), "origin": bytes(32), "evidence": bytes(32)}
+    st.apply("LotCreated", {**out, "mass": 100_000, "composition": [list(w) for w in COMP]}, 5, 50, 22)
+    made = {**_consume("A"), "outputs": [_id("D")], "loss": [0, 0]}
+    st.apply("LotsTransformed", made, 5, 50, 23)
+    st.apply("LotFrozen", {"lotId": _id("B")}, 6, 60, 24)
+    live, products = _live_and_products(st)
+    assert products == end_products(st, live) == [_id("B"), _id("C"), _id("D")]
+    assert live == {_id(n): True for n in "DCBA"}  # A lives on in D
