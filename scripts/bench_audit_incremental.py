@@ -3,6 +3,7 @@
 an audit from that checkpoint, against a full audit of the same grown ledger in the same run.
 
 Usage: python scripts/bench_audit_incremental.py [--events 100000] [--new 1000] [--quick] [--json]
+                                                [--sizes 100000,1000000]
                                                 [--index-backend sqlite|postgresql] [--pg-url postgresql://...]
 
 The ledger is made by the bulk path as scripts/bench_replay.py makes it (mints, offers, accepts). Figures:
@@ -11,6 +12,7 @@ the seconds of the full audit that writes the checkpoint, of the incremental aud
 loaded, new events replayed, their lots' storage and their signatures checked, every claim judged),
 of a full audit of the grown ledger, and the ratio incremental / full. `--index-backend postgresql` keeps
 the index in a PostgreSQL schema (a throwaway server from scripts/pg-test-server.sh unless `--pg-url`).
+`--sizes` makes one such run at each size (a fresh node each) and prints a row a size.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import Timer, emit, fresh_chain, log, machine, parse_backends, pg_server, pg_settings, print_table, verdict
+from bench_common import (
+    Timer,
+    emit,
+    fresh_chain,
+    log,
+    machine,
+    parse_backends,
+    peak_rss_mb,
+    pg_server,
+    pg_settings,
+    print_table,
+    verdict,
+)
 from bench_replay import COMP, make_events
 
 from ledger import EventIndex, LotSpec, Role, audit
@@ -55,6 +69,7 @@ def run(events: int, new: int, quiet: bool, pg_url: str | None = None) -> dict:
             ix.conn.execute(f"DROP SCHEMA {schema} CASCADE")
         ix.close()
         state_mb = round((checkpoint.with_name(checkpoint.name + ".state")).stat().st_size / 2**20, 1)
+        claims_mb = round((checkpoint.with_name(checkpoint.name + ".claims")).stat().st_size / 2**20, 1)
     if (inc.events, inc.heads) != (full.events, full.heads) or not (inc.passed and full.passed):
         raise SystemExit("the incremental audit does not agree with the full one")
     return {
@@ -66,6 +81,8 @@ def run(events: int, new: int, quiet: bool, pg_url: str | None = None) -> dict:
         "full_audit_s": round(t_full.s, 2),
         "incremental_vs_full": round(t_inc.s / t_full.s, 3),
         "checkpoint_state_mb": state_mb,
+        "checkpoint_claims_mb": claims_mb,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "storage_checked_incremental": inc.storage_checked,
         "storage_checked_full": full.storage_checked,
     }
@@ -75,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events of the ledger before the checkpoint (default 100,000)")
     parser.add_argument("--new", type=int, default=1_000, help="new events after it (about; default 1,000)")
+    parser.add_argument("--sizes", default="", help="comma-separated event counts: a run at each (fresh node), a row each")
     parser.add_argument("--quick", action="store_true", help="20,000 events")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--index-backend", default="sqlite", help="sqlite or postgresql (default sqlite)")
@@ -87,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--index-backend takes one backend here")
     with contextlib.ExitStack() as stack:
         pg_url = stack.enter_context(pg_server(args.pg_url)) if backends[0] == "postgresql" else None
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        if sizes:
+            return _by_size(sizes, args, backends[0], pg_url)
         result = {"benchmark": "audit_incremental", "backend": backends[0], **run(args.events, args.new, args.json, pg_url)}
         if pg_url:
             result["postgresql"] = pg_settings(pg_url)
@@ -106,8 +127,35 @@ def main(argv: list[str] | None = None) -> int:
             ["full audit of the same ledger (reference)", f"{result['full_audit_s']} s", ""],
             ["incremental / full", result["incremental_vs_full"], ""],
             ["checkpoint state file", f"{result['checkpoint_state_mb']} MB", ""],
+            ["checkpoint claims file", f"{result['checkpoint_claims_mb']} MB", ""],
         ],
         ["figure", "value", "goal < 2 s"],
+    )
+    return 0
+
+
+def _by_size(sizes: list[int], args: argparse.Namespace, backend: str, pg_url: str | None) -> int:
+    """One run at each size, a row each (`--sizes`)."""
+    rows = [run(size, args.new, args.json, pg_url) for size in sizes]
+    if args.json:
+        emit({"benchmark": "audit_incremental", "backend": backend, "sizes": rows, "machine": machine()}, True)
+        return 0
+    print_table(
+        f"Incremental audit by ledger size ({backend})",
+        [
+            [
+                f"{r['events'] - r['new_events']:,}",
+                f"{r['new_events']:,}",
+                r["first_audit_s"],
+                r["incremental_audit_s"],
+                r["full_audit_s"],
+                r["incremental_vs_full"],
+                f"{r['checkpoint_state_mb']} + {r['checkpoint_claims_mb']}",
+                verdict(r["incremental_audit_s"], 2.0, at_most=True),
+            ]
+            for r in rows
+        ],
+        ["events", "new", "full + checkpoint s", "incremental s", "full s", "inc / full", "state + claims MB", "goal < 2 s"],
     )
     return 0
 

@@ -2,7 +2,7 @@
 later audit replays only what came after (issue 15, incremental audits).
 
 A checkpoint is three files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
-the event count, the keccak of each other file, the time its claims were judged at, the auditor's
+the event count, the SHA-256 of each other file, the time its claims were judged at, the auditor's
 address and an EIP-191 signature over all of it), ``NAME.state`` (the replayed
 :class:`~ledger.replay.state.LedgerState`, pickled) and ``NAME.claims`` (the claim assurance of every
 end product as that audit judged it, pickled: a later audit takes over those that nothing since can have
@@ -17,8 +17,11 @@ missing, added or altered before the checkpoint block makes the heads differ.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +30,8 @@ from eth_account.messages import encode_defunct
 from pydantic import BaseModel, ConfigDict
 
 from ledger import errors
-from ledger.auditor.report import ClaimCheck
+from ledger.auditor.report import ClaimCheck, claim_of
 from ledger.domain.enums import Role
-from ledger.domain.hashing import keccak
 from ledger.domain.ids import hex_of
 from ledger.local.files import write_atomic
 from ledger.replay.state import LedgerState
@@ -39,8 +41,9 @@ if TYPE_CHECKING:
 
     from ledger.client.ledger import Ledger
 
-#: Format version of the checkpoint files; another format is refused, not guessed at (2: with claims).
-VERSION = 2
+#: Format version of the checkpoint files; another format is refused, not guessed at (2: with claims; 3: the
+#: state with shared values, the claims as their field dicts, SHA-256 digests).
+VERSION = 3
 
 
 class CheckpointError(errors.InvalidInput):
@@ -88,6 +91,12 @@ def state_path(path: Path) -> Path:
     return path.with_name(path.name + ".state")
 
 
+def _digest(data: bytes) -> str:
+    """The digest a checkpoint signs of a file: SHA-256 (format 3; keccak before), which hashes at about three
+    times keccak's speed here (the two files of a 1,000,000-event checkpoint: 0.7 s of keccak, issue 15)."""
+    return hex_of(hashlib.sha256(data).digest())
+
+
 #: The members of a ClaimCheck in the order the claims file holds them.
 _CLAIM_FIELDS = tuple(ClaimCheck.model_fields)
 
@@ -117,9 +126,9 @@ def write_checkpoint(
     if deployment is None:
         raise CheckpointError("no deployment to checkpoint")
     data = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
-    # Plain tuples, not the models: a later audit reads them back several times faster (ClaimCheck is
-    # rebuilt with model_construct from fields the auditor's own run validated).
-    judged = pickle.dumps([tuple(c.__dict__[f] for f in _CLAIM_FIELDS) for c in claims], protocol=pickle.HIGHEST_PROTOCOL)
+    # Each claim's field dict, not the model: unpickled in C and put back as the model's __dict__ (claim_of),
+    # a later audit reads 50,000 claims in about 0.08 s, where rebuilding them with model_construct took 0.5 s.
+    judged = pickle.dumps([c.__dict__ for c in claims], protocol=pickle.HIGHEST_PROTOCOL)
     cp = AuditCheckpoint(
         chain_id=deployment.chain_id,
         ledger=deployment.ledger,
@@ -130,9 +139,9 @@ def write_checkpoint(
         ledger_head=hex_of(heads[0].to_bytes(32, "big")),
         attestations_head=hex_of(heads[1].to_bytes(32, "big")),
         events=st.events,
-        state_digest=hex_of(keccak(data)),
+        state_digest=_digest(data),
         claims_at=claims_at,
-        claims_digest=hex_of(keccak(judged)),
+        claims_digest=_digest(judged),
         auditor=account.address,
     )
     signed = account.sign_message(encode_defunct(cp.message()))
@@ -180,25 +189,38 @@ def check_signer(cp: AuditCheckpoint, ledger: Ledger, trusted: Iterable[str] | N
     return signer
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic collector while a checkpoint's objects are made, and freeze them after.
+
+    A checkpoint is a large graph of small objects made at once: with the collector running, it walks all of
+    them again and again as they come (more than half of the load), and frozen after, it does not walk them
+    again for the rest of the audit."""
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if gc_was:
+            gc.enable()
+
+
+def _load_trusted(data: bytes) -> Any:
+    """Unpickle bytes a trusted auditor signed (their digest checked first: only then are they unpickled)."""
+    with _collector_paused():
+        return pickle.loads(data)
+
+
 def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
     """Read the checkpoint's state file, only if it hashes to the digest the auditor signed."""
     try:
         data = state_path(Path(path)).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read the checkpoint's state file: {exc.strerror}") from None
-    if hex_of(keccak(data)) != cp.state_digest:
+    if _digest(data) != cp.state_digest:
         raise CheckpointError("the checkpoint's state file is not the one its auditor signed")
-    # The bytes are exactly those a trusted auditor signed: only then are they unpickled.
-    # The state is a large graph of small objects, loaded at once: without a freeze the cyclic collector
-    # walks all of it again and again while the audit goes on.
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        st: Any = pickle.loads(data)
-    finally:
-        gc.freeze()
-        if gc_was:
-            gc.enable()
+    st = _load_trusted(data)
     if not isinstance(st, LedgerState) or st.events != cp.events:
         raise CheckpointError("the checkpoint's state file does not hold the state it names")
     return st
@@ -210,10 +232,11 @@ def trusted_claims(path: Path, cp: AuditCheckpoint) -> dict[bytes, ClaimCheck]:
         data = claims_path(Path(path)).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read the checkpoint's claims file: {exc.strerror}") from None
-    if hex_of(keccak(data)) != cp.claims_digest:
+    if _digest(data) != cp.claims_digest:
         raise CheckpointError("the checkpoint's claims file is not the one its auditor signed")
-    rows: Any = pickle.loads(data)  # bytes a trusted auditor signed, as for the state
-    if not isinstance(rows, list) or not all(isinstance(r, tuple) and len(r) == len(_CLAIM_FIELDS) for r in rows):
-        raise CheckpointError("the checkpoint's claims file does not hold claims")
-    build = ClaimCheck.model_construct
-    return {bytes.fromhex(r[0][2:]): build(**dict(zip(_CLAIM_FIELDS, r))) for r in rows}
+    with _collector_paused():
+        rows = pickle.loads(data)
+        fields = set(_CLAIM_FIELDS)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and r.keys() == fields for r in rows):
+            raise CheckpointError("the checkpoint's claims file does not hold claims")
+        return {bytes.fromhex(r["lot_id"][2:]): claim_of(r) for r in rows}

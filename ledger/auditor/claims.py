@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledger import errors
-from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck
+from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck, claim_of
 from ledger.domain.enums import LotKind, LotState, OpKind
 from ledger.domain.ids import label_of
 from ledger.figures.footprint import claim_assurance
+from ledger.replay.records import LotRec
 from ledger.replay.state import LedgerState
 
 
@@ -55,28 +56,38 @@ def end_products(st: LedgerState, live: Mapping[bytes, bool] | None = None) -> l
     """Return, in chain order, every live battery unit and every live material lot that nothing live was
     made from: the lots whose figures people read (a lot that lives on only inside a live product is
     covered by that product's claim)."""
-    live = _live_downstream(st) if live is None else live
+    if live is None:
+        return _live_and_products(st)[1]
     out = []
-    for lot in sorted(st.lots.values(), key=lambda x: x.pos):
-        if lot.state not in (LotState.ACTIVE, LotState.FROZEN):
+    alive = (LotState.ACTIVE, LotState.FROZEN)
+    for lot in _creation_order(st):
+        if lot.state not in alive:
             continue
-        if lot.kind == LotKind.UNIT or not any(
-            live.get(o) for op in lot.used_by if st.ops[op].kind != OpKind.RECYCLE for o in st.ops[op].outputs
+        if (
+            not lot.used_by
+            or lot.kind == LotKind.UNIT
+            or not any(live.get(o) for op in lot.used_by if st.ops[op].kind != OpKind.RECYCLE for o in st.ops[op].outputs)
         ):
             out.append(lot.lot_id)
     return out
 
 
 def claims_of(
-    st: LedgerState, *, at: int, live: Mapping[bytes, bool] | None = None, reuse: Mapping[bytes, ClaimCheck] | None = None
+    st: LedgerState,
+    *,
+    at: int,
+    live: Mapping[bytes, bool] | None = None,
+    reuse: Mapping[bytes, ClaimCheck] | None = None,
+    products: list[bytes] | None = None,
 ) -> list[ClaimCheck]:
     """Return the claim assurance of every end product (see :func:`end_products`), judged by
     :func:`ledger.figures.footprint.claim_assurance` at `at`, the same judgement ``rinne verify`` reports.
 
-    `reuse` holds judgements known to be the same at `at` (:func:`unchanged_claims`): they are taken as they are."""
+    `reuse` holds judgements known to be the same at `at` (:func:`unchanged_claims`): they are taken as they are.
+    `products` are the end products when the caller has them already (:func:`_live_and_products`)."""
     out = []
     reuse = reuse or {}
-    for lot_id in end_products(st, live):
+    for lot_id in end_products(st, live) if products is None else products:
         kept = reuse.get(lot_id)
         if kept is not None:
             out.append(kept)
@@ -89,16 +100,26 @@ def claims_of(
         if ca.late:
             # Accredited figures relayed after the use still count; the report says they came later.
             message += f" ({len(ca.late)} accredited attestation{'s' if len(ca.late) != 1 else ''} relayed after the lot was used)"
+        # The lists and the dict are ca's own (it is dropped here), and the claim's own id, when it is its own
+        # weakest link, one string: no copies, one claim per end product (issue 16). The fields come validated
+        # from ClaimAssurance, so the claim is put together as a checkpoint's are (claim_of).
+        lot_hex = ca.lot_id
+        weakest = ca.weakest
+        for k, w in enumerate(weakest):
+            if w == lot_hex:
+                weakest[k] = lot_hex
         out.append(
-            ClaimCheck.model_construct(  # the fields come validated from ClaimAssurance
-                lot_id=ca.lot_id,
-                label=ca.label,
-                kind=ca.kind,
-                level=ca.level,
-                weakest=list(ca.weakest),
-                by_level=dict(ca.by_level),
-                late=list(ca.late),
-                message=message,
+            claim_of(
+                {
+                    "lot_id": lot_hex,
+                    "label": ca.label,
+                    "kind": ca.kind,
+                    "level": ca.level,
+                    "weakest": weakest,
+                    "by_level": ca.by_level,
+                    "late": ca.late,
+                    "message": message,
+                }
             )
         )
     return out
@@ -142,16 +163,47 @@ def unchanged_claims(
 
 def _live_downstream(st: LedgerState) -> dict[bytes, bool]:
     """For every lot: whether it, or anything made from it (not through recycling), is still live."""
+    return _live_and_products(st)[0]
+
+
+def _live_and_products(st: LedgerState) -> tuple[dict[bytes, bool], list[bytes]]:
+    """:func:`_live_downstream` and :func:`end_products` in one pass, latest lot first: what a lot was made
+    into comes after it, so whether that lives on is known when the lot is reached (one pass over every lot,
+    not two, in every audit: 0.3 s at 500,000 lots)."""
     live: dict[bytes, bool] = {}
-    for lot in sorted(st.lots.values(), key=lambda x: -x.pos):
+    products: list[bytes] = []
+    ops = st.ops
+    for lot in reversed(_creation_order(st)):
         alive = lot.state in (LotState.ACTIVE, LotState.FROZEN)
-        if not alive:
+        if not lot.used_by:
+            if alive:
+                products.append(lot.lot_id)
+        elif alive:
+            # A live lot is an end product unless something live was made from it (not through recycling).
+            if lot.kind == LotKind.UNIT or not any(
+                live.get(o) for op in lot.used_by if ops[op].kind != OpKind.RECYCLE for o in ops[op].outputs
+            ):
+                products.append(lot.lot_id)
+        else:
             for op_index in lot.used_by:
-                op = st.ops[op_index]
+                op = ops[op_index]
                 if op.kind == OpKind.RECYCLE:
                     continue
                 if any(live.get(o) for o in op.outputs):
                     alive = True
                     break
         live[lot.lot_id] = alive
-    return live
+    products.reverse()
+    return live, products
+
+
+def _creation_order(st: LedgerState) -> list[LotRec]:
+    """The lots in creation order: as the replay inserted them (a check, not a sort: 0.15 s a 500,000 lots
+    saved in every audit, incremental ones included), sorted only if a position ever runs backwards."""
+    lots = list(st.lots.values())
+    previous = -1
+    for lot in lots:
+        if lot.pos < previous:
+            return sorted(lots, key=lambda x: x.pos)
+        previous = lot.pos
+    return lots

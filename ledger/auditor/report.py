@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,30 @@ class ClaimCheck(BaseModel):
     def strict_ok(self) -> bool:
         """Whether the claim meets the strict audit (verified, or nothing to attest)."""
         return self.level in STRICT_LEVELS
+
+
+#: Every field of a ClaimCheck, the one `fields set` all claims built with model_construct share (frozen:
+#: a model never changes it). A set of its own was ~500 B of a claim's ~1.7 KB, and an audit holds one claim
+#: per end product (issue 16).
+CLAIM_FIELDS_SET: frozenset[str] = frozenset(ClaimCheck.model_fields)
+
+
+_new_claim = ClaimCheck.__new__
+
+
+def claim_of(fields: dict[str, Any]) -> ClaimCheck:
+    """A ClaimCheck around `fields` (every field, values already validated: an earlier audit's own claims),
+    as model_construct builds it but without its per-field walk: 1.5 µs, not 8, a claim a checkpoint holds.
+    `fields` becomes the claim's own."""
+    claim = _new_claim(ClaimCheck)
+    _set(claim, "__dict__", fields)
+    _set(claim, "__pydantic_fields_set__", CLAIM_FIELDS_SET)
+    _set(claim, "__pydantic_extra__", None)
+    _set(claim, "__pydantic_private__", None)
+    return claim
+
+
+_set = object.__setattr__
 
 
 class AuditReport(BaseModel):

@@ -53,7 +53,7 @@ from ledger.auditor.checkpoint import (
     trusted_state,
     write_checkpoint,
 )
-from ledger.auditor.claims import _live_downstream, _parse_declared, claims_of, unchanged_claims
+from ledger.auditor.claims import _live_and_products, _parse_declared, claims_of, unchanged_claims
 from ledger.auditor.report import AuditReport, ClaimCheck, Flag, HeadCheck
 from ledger.auditor.storage import LEDGER_ABI, _check_storage, _eth_calls, _label, _StoragePrefetch
 from ledger.chain.logs import ATTESTATIONS, LEDGER, advance_head, event_hash
@@ -205,11 +205,11 @@ def audit(
 
     # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc). From a
     # checkpoint, the claims nothing since can have changed are taken over as its auditor judged them.
-    live = _live_downstream(st)
+    live, products = _live_and_products(st)
     reuse: dict[bytes, ClaimCheck] = {}
     if cp is not None and checkpoint is not None and touched is not None:
         reuse = unchanged_claims(st, trusted_claims(Path(checkpoint), cp), since=cp.claims_at, at=at, touched=touched)
-    claim_checks = claims_of(st, at=at, live=live, reuse=reuse)
+    claim_checks = claims_of(st, at=at, live=live, reuse=reuse, products=products)
 
     # 5. Frozen lots whose material lives on downstream.
     for lot in st.lots.values():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from ledger.domain.composition import ELEMENTS, unpack_lanes
@@ -21,6 +22,12 @@ Comp = tuple[Vec, Vec, Vec]  # total, pre-consumer, post-consumer (grams per ele
 
 
 ZERO_COMP: Comp = (ZERO, ZERO, ZERO)
+
+
+#: The default of a lot's history lists (used_by, custody, freezes): one shared empty tuple until the first
+#: entry, when the replay puts a list of its own in its place. Most lots are never used, moved or frozen,
+#: and three empty lists a lot were about 170 B of its ~1.2 KB (issue 16).
+NONE_YET: Any = ()
 
 
 def unpack_comp(words: Any) -> Comp:
@@ -62,11 +69,14 @@ class LotRec:
     kind: int = LotKind.MATERIAL
     state: int = LotState.ACTIVE
     made_by: int | None = None
-    used_by: list[int] = field(default_factory=list)
-    custody: list[tuple[int, int, str, str]] = field(default_factory=list)  # (pos, timestamp, from, to)
-    freezes: list[tuple[int, int, bool]] = field(default_factory=list)  # (pos, timestamp, frozen)
+    used_by: list[int] = field(default=NONE_YET)
+    custody: list[tuple[int, int, str, str]] = field(default=NONE_YET)  # (pos, timestamp, from, to)
+    freezes: list[tuple[int, int, bool]] = field(default=NONE_YET)  # (pos, timestamp, frozen)
     offered_to: str | None = None
     cell: bool = False  # made by a cell maker (docs/methodology.md §5): what a unit may be built from
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
 
 
 @dataclass(slots=True)
@@ -85,6 +95,9 @@ class OpRec:
     pos: int
     block: int
     timestamp: int
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
 
 
 @dataclass(slots=True)
@@ -223,3 +236,17 @@ def _scale(comp: Comp, num: int, den: int) -> Comp:
     if den <= 0:
         return ZERO_COMP
     return tuple(v * num // den for v in comp[0]), tuple(v * num // den for v in comp[1]), tuple(v * num // den for v in comp[2])
+
+
+_FIELDS: dict[type, Any] = {}
+
+
+def _rebuilt(rec: Any) -> tuple[Any, ...]:
+    """How a checkpoint pickles a lot or an operation: its constructor and its fields in order. The dataclass's
+    own slots pickling sets each field in Python through fields(), and took half of a checkpoint's load
+    (issue 15); this loads twice as fast and pickles a third smaller."""
+    cls = type(rec)
+    get = _FIELDS.get(cls)
+    if get is None:
+        get = _FIELDS[cls] = attrgetter(*(f.name for f in fields(cls)))
+    return cls, get(rec)

@@ -53,6 +53,42 @@ class LedgerState:
         self.last_timestamp = 0
         self._pending: dict[bytes, tuple[int, Comp]] = {}
         self._pos = 0
+        self._shared: dict[Any, Any] = {}
+        self._block = self._timestamp = 0
+
+    # Equal values the replay meets again and again (a material, an origin, a holder's address, a composition
+    # that many lots share) are kept once: a lot then holds references, not copies (issue 16: a lot took about
+    # 1.2 KB traced, half of it composition tuples and byte strings equal to its neighbours'). The pool is a
+    # cache, not state: it is left out of a checkpoint (pickle keeps the sharing it made) and capped, so that a
+    # ledger of values all different costs at most _SHARED_MAX entries more.
+    _SHARED_MAX = 1 << 16
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_shared"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _share(self, value: Any) -> Any:
+        """The one kept copy of an immutable `value` (bytes, str or tuple; never ints, as 1 == True)."""
+        kept = self._shared.get(value)
+        if kept is not None:
+            return kept
+        if len(self._shared) < self._SHARED_MAX:
+            self._shared[value] = value
+        return value
+
+    def _comp(self, comp: Comp) -> Comp:
+        """A composition as one kept copy, its three vectors shared too (the zero vector above all)."""
+        kept = self._shared.get(comp)
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
+        return self._share((self._share(comp[0]), self._share(comp[1]), self._share(comp[2])))  # type: ignore[no-any-return]
+
+    def _addr(self, address: str) -> str:
+        return self._share(address.lower())  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------------- helpers
 
@@ -88,6 +124,15 @@ class LedgerState:
         """Apply one decoded event (names as in the ABI; addresses lowercase hex, ids as bytes)."""
         self._pos = self.events if pos is None else pos
         self.events += 1
+        # The events of one block share one block number and time: keep one int of each, not one a lot.
+        if block == self._block:
+            block = self._block
+        else:
+            self._block = block
+        if timestamp == self._timestamp:
+            timestamp = self._timestamp
+        else:
+            self._timestamp = timestamp
         self.last_block = max(self.last_block, block)
         self.last_timestamp = max(self.last_timestamp, timestamp)
         handler = getattr(self, "_on_" + name, None)
@@ -99,13 +144,13 @@ class LedgerState:
         if lot_id in self.lots:
             self._issue("duplicate-lot", "a lot was created twice", lot_id, block)
             return
-        comp = unpack_comp(a["composition"])
-        holder = a["holder"].lower()
+        comp = self._comp(unpack_comp(a["composition"]))
+        holder = self._addr(a["holder"])
         self.lots[lot_id] = LotRec(
             lot_id=lot_id,
-            material=a["material"],
-            origin=a["origin"],
-            evidence=a["evidence"],
+            material=self._share(a["material"]),
+            origin=self._share(a["origin"]),
+            evidence=self._share(a["evidence"]),
             creator=holder,
             mass0=a["mass"],
             comp0=comp,
@@ -130,7 +175,7 @@ class LedgerState:
         lot = self._lot(a["lotId"], block, "LotUpdated")
         if lot is None:
             return
-        rest = unpack_comp(a["composition"])
+        rest = self._comp(unpack_comp(a["composition"]))
         self._pending[lot.lot_id] = (lot.mass - a["mass"], sub_comp(lot.comp, rest))
         if lot.state != LotState.ACTIVE and self.strict:
             self._issue("inactive-lot-used", f"lot used while {LotState(lot.state).name.lower()}", lot.lot_id, block)
@@ -138,7 +183,7 @@ class LedgerState:
         lot.comp = rest
 
     def _on_LotsTransformed(self, a: dict[str, Any], block: int, ts: int) -> None:
-        kind, operator = a["kind"], a["operator"].lower()
+        kind, operator = a["kind"], self._addr(a["operator"])
         op = OpRec(
             index=len(self.ops),
             kind=kind,
@@ -174,7 +219,10 @@ class LedgerState:
                     pending = (used_mass, _scale(lot.comp0, used_mass, lot.mass0))
                 op.used.append(pending[0])
                 op.used_comps.append(pending[1])
-            lot.used_by.append(op.index)
+            if lot.used_by:
+                lot.used_by.append(op.index)
+            else:
+                lot.used_by = [op.index]  # in place of the shared empty default (records.NONE_YET)
             if self.strict and lot.holder != operator:
                 self._issue("custody-gap", f"consumed by {operator}, but the replayed holder is {lot.holder}", lot_id, block)
         # The material taxonomy, by who made what: cells are what a cell maker makes (a transform it runs, or a
@@ -298,13 +346,13 @@ class LedgerState:
             return
         if self.strict and (a["from"].lower() != lot.holder or lot.state != LotState.ACTIVE):
             self._issue("custody-gap", f"offered by {a['from'].lower()}, but the replayed holder is {lot.holder}", lot.lot_id, block)
-        lot.offered_to = a["to"].lower()
+        lot.offered_to = self._addr(a["to"])
 
     def _on_OfferAccepted(self, a: dict[str, Any], block: int, ts: int) -> None:
         lot = self._lot(a["lotId"], block, "an accepted offer")
         if lot is None:
             return
-        frm, to = a["from"].lower(), a["to"].lower()
+        frm, to = self._addr(a["from"]), self._addr(a["to"])
         if self.strict and (frm != lot.holder or lot.offered_to != to):
             self._issue(
                 "custody-gap",
@@ -314,7 +362,10 @@ class LedgerState:
             )
         if self.strict and lot.state != LotState.ACTIVE:
             self._issue("inactive-lot-used", f"lot handed over while {LotState(lot.state).name.lower()}", lot.lot_id, block)
-        lot.custody.append((self._pos, ts, frm, to))
+        if lot.custody:
+            lot.custody.append((self._pos, ts, frm, to))
+        else:
+            lot.custody = [(self._pos, ts, frm, to)]
         lot.holder = to
         lot.offered_to = None
         unit = self.units.get(lot.lot_id)
@@ -334,13 +385,13 @@ class LedgerState:
         lot = self._lot(a["lotId"], block, "a freeze")
         if lot is not None:
             lot.state = LotState.FROZEN
-            lot.freezes.append((self._pos, ts, True))
+            lot.freezes = [*lot.freezes, (self._pos, ts, True)]  # rare: a copy keeps the shared default intact
 
     def _on_LotUnfrozen(self, a: dict[str, Any], block: int, ts: int) -> None:
         lot = self._lot(a["lotId"], block, "an unfreeze")
         if lot is not None:
             lot.state = LotState.ACTIVE
-            lot.freezes.append((self._pos, ts, False))
+            lot.freezes = [*lot.freezes, (self._pos, ts, False)]
 
     def _on_UnitCreated(self, a: dict[str, Any], block: int, ts: int) -> None:
         unit_id = a["unitId"]

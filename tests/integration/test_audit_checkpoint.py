@@ -74,7 +74,7 @@ def test_an_edited_claims_file_is_refused(chain, index, checkpointed: Path) -> N
     from ledger.auditor.checkpoint import claims_path
 
     rows = pickle.loads(claims_path(checkpointed).read_bytes())
-    claims_path(checkpointed).write_bytes(pickle.dumps([(*r[:3], "verified", *r[4:]) for r in rows]))
+    claims_path(checkpointed).write_bytes(pickle.dumps([{**r, "level": "verified"} for r in rows]))
     with pytest.raises(CheckpointError, match="claims file is not the one its auditor signed"):
         audit(chain["auditor"], index, checkpoint=checkpointed)
 

@@ -1,0 +1,168 @@
+"""The replayed state in compact form (issue 16) and the checkpoint that pickles it (issue 15).
+
+Equal values are kept once and the history lists of a lot start as one shared empty default, so the attack
+to test is a leak between lots: one lot's use, hand-over or freeze showing up in another's history, or a
+composition changed through a neighbour that shares it. The prefetched contract storage is kept as digests:
+a digest must never vouch for a lot whose replay differs from the chain, nor for one it never read."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.auditor.checkpoint import VERSION, AuditCheckpoint, CheckpointError, read_checkpoint
+from ledger.auditor.report import ClaimCheck, claim_of
+from ledger.auditor.storage import _lot_digest, _replayed_lot_words, _StoragePrefetch
+from ledger.domain.composition import Composition
+from ledger.domain.enums import OpKind, Role
+from ledger.replay.state import LedgerState
+
+MINER = "0x" + "11" * 20
+REFINER = "0x" + "22" * 20
+COMP = Composition.of({"Ni": 20_000, "Co": 2_500}).words()
+
+
+def _id(name: str) -> bytes:
+    return name.encode().ljust(32, b"\0")
+
+
+def _world() -> LedgerState:
+    st = LedgerState()
+    for pos, (who, roles) in enumerate(((MINER, Role.MINER), (REFINER, Role.REFINER))):
+        st.apply("ParticipantRegistered", {"account": who.upper().replace("0X", "0x"), "roles": int(roles)}, 1, 10, pos)
+    for k, name in enumerate(("A", "B", "C")):
+        lot = {"lotId": _id(name), "holder": MINER, "material": _id("ORE"), "origin": bytes(32), "evidence": bytes(32)}
+        st.apply("LotCreated", {**lot, "mass": 100_000, "composition": [list(w) for w in COMP]}, 2, 20, 10 + k)
+    return st
+
+
+def _hand_over(st: LedgerState, name: str, pos: int) -> None:
+    st.apply("OfferMade", {"lotId": _id(name), "from": MINER, "to": REFINER}, 3, 30, pos)
+    st.apply("OfferAccepted", {"lotId": _id(name), "from": MINER, "to": REFINER}, 3, 30, pos + 1)
+
+
+def test_lots_share_equal_values_and_nothing_leaks_between_them() -> None:
+    st = _world()
+    a, b, c = (st.lots[_id(n)] for n in "ABC")
+    assert a.comp0 is b.comp0 is c.comp0 and a.material is b.material and a.holder is b.holder
+    _hand_over(st, "A", 20)
+    st.apply("LotFrozen", {"lotId": _id("B")}, 4, 40, 22)
+    st.apply("LotsTransformed", _consume("A"), 5, 50, 23)
+    assert (a.used_by, len(a.custody), a.freezes) == ([0], 1, ())
+    assert (b.used_by, b.custody, len(b.freezes)) == ((), (), 1)
+    assert (c.used_by, c.custody, c.freezes) == ((), (), ())  # the shared default is never written to
+    assert c.holder == MINER and a.holder == REFINER and b.comp0 is c.comp0
+    assert not st.issues
+
+
+def _consume(name: str) -> dict[str, Any]:
+    """The refiner uses all of a lot up, every gram of it lost (a balanced operation)."""
+    loss = list(COMP[0])
+    return {"kind": int(OpKind.TRANSFORM), "operator": REFINER, "inputs": [_id(name)], "usedMasses": [0], "outputs": [], "loss": loss}
+
+
+def test_a_state_pickled_midway_replays_on_to_the_same_state() -> None:
+    whole, part = _world(), _world()
+    part = pickle.loads(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+    assert part._shared == {}  # the pool of shared values is a cache, not part of a checkpoint
+    for st in (whole, part):
+        _hand_over(st, "A", 20)
+        st.apply("LotsTransformed", _consume("A"), 5, 50, 22)
+    assert whole.lots == part.lots and whole.ops == part.ops and whole.issues == part.issues
+    loaded = pickle.loads(pickle.dumps(whole))
+    assert loaded.lots[_id("B")].comp0 is loaded.lots[_id("C")].comp0  # the sharing survives the pickle
+
+
+def _prefetched(st: LedgerState, ids: list[bytes]) -> _StoragePrefetch:
+    """A prefetch as its thread leaves it, with the chain's lot() words for `ids` taken from the replay."""
+    pf = _StoragePrefetch.__new__(_StoragePrefetch)
+    pf.ids, pf.digests, pf.units = bytearray(), bytearray(), {}
+    for lot_id in ids:
+        words = _replayed_lot_words(st.lots[lot_id])
+        assert words is not None
+        pf.ids += lot_id
+        pf.digests += _lot_digest(words)
+    return pf
+
+
+def test_a_prefetched_digest_vouches_only_for_a_lot_that_replays_the_same() -> None:
+    st = _world()
+    ids = sorted(st.lots)  # the table's key order
+    pf = _prefetched(st, ids)
+    assert pf.to_read(st) == []
+    # The replay differs from what the chain holds: that lot, and only it, is read again and compared.
+    st.lots[_id("B")].mass -= 1
+    assert pf.to_read(st) == [_id("B")]
+    st.lots[_id("B")].mass += 1
+    st.lots[_id("C")].holder = REFINER
+    assert pf.to_read(st) == [_id("C")]
+
+
+def test_a_lot_the_prefetch_never_read_is_read_even_when_another_is_listed_twice() -> None:
+    st = _world()
+    a, b, c = sorted(st.lots)
+    # The cheat: a doctored index lists A twice and leaves C out, so that the count of lots still adds up.
+    pf = _prefetched(st, [a, a, b])
+    assert pf.to_read(st) == [_id("C")]
+    assert _prefetched(st, [a, b]).to_read(st) == [_id("C")]
+
+
+def test_a_claim_rebuilt_from_a_checkpoint_is_the_claim_validated() -> None:
+    fields = {
+        "lot_id": "0x" + "ab" * 32,
+        "label": "R-1",
+        "kind": "material",
+        "level": "missing",
+        "weakest": ["0x" + "ab" * 32],
+        "by_level": {"missing": 1.5},
+        "late": [],
+        "message": "rests on steps nobody attested: R-1",
+    }
+    validated = ClaimCheck(**fields)
+    rebuilt = claim_of(dict(fields))
+    assert rebuilt == validated and rebuilt.model_dump() == validated.model_dump()
+    assert rebuilt.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(ValueError):
+        rebuilt.level = "verified"  # type: ignore[misc]  # frozen, as the validated model
+
+
+def test_a_checkpoint_of_an_older_format_is_refused(tmp_path: Path) -> None:
+    cp = AuditCheckpoint(
+        version=VERSION - 1,
+        chain_id=1,
+        ledger="0x" + "00" * 20,
+        attestations="0x" + "00" * 20,
+        deployment_block=1,
+        block=2,
+        block_hash="0x" + "00" * 32,
+        ledger_head="0x" + "00" * 32,
+        attestations_head="0x" + "00" * 32,
+        events=3,
+        state_digest="0x",
+        claims_at=0,
+        claims_digest="0x",
+        auditor="0x" + "00" * 20,
+    )
+    path = tmp_path / "old.checkpoint"
+    path.write_text(json.dumps(cp.model_dump()))
+    with pytest.raises(CheckpointError, match=f"format {VERSION - 1}; this Rinne reads format {VERSION}"):
+        read_checkpoint(path)
+
+
+def test_end_products_in_one_pass_are_those_of_the_two() -> None:
+    from ledger.auditor.claims import _live_and_products, end_products
+
+    st = _world()
+    _hand_over(st, "A", 20)
+    out = {"lotId": _id("D"), "holder": REFINER, "material": _id("NISO4"), "origin": bytes(32), "evidence": bytes(32)}
+    st.apply("LotCreated", {**out, "mass": 100_000, "composition": [list(w) for w in COMP]}, 5, 50, 22)
+    made = {**_consume("A"), "outputs": [_id("D")], "loss": [0, 0]}
+    st.apply("LotsTransformed", made, 5, 50, 23)
+    st.apply("LotFrozen", {"lotId": _id("B")}, 6, 60, 24)
+    live, products = _live_and_products(st)
+    assert products == end_products(st, live) == [_id("B"), _id("C"), _id("D")]
+    assert live == {_id(n): True for n in "DCBA"}  # A lives on in D
