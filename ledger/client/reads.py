@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 from ledger import errors
 from ledger.attest.records import GwpAttestation
 from ledger.chain.erc1271 import erc1271_approves
+from ledger.chain.logs import get_logs_chunked
 from ledger.chain.rpc import call
 from ledger.client.base import GWP_ABI, LEDGER_ABI, LedgerBase
 from ledger.domain.composition import Composition
@@ -153,11 +154,9 @@ class ReadMixin(LedgerBase):
 
         d = self._deployment()
         ev = GWP_ABI.events["Attested"]
-        logs = call(
-            self.w3,
-            "eth_getLogs",
-            [{"address": d.attestations, "fromBlock": hex(d.block), "toBlock": "latest", "topics": [hex_of(ev.topic0), hex_of(uid)]}],
-        )
+        # In ranges a capped node serves (Besu answers at most 5,000 blocks by default), halved while it refuses.
+        head = int(call(self.w3, "eth_blockNumber", []), 16)
+        logs = get_logs_chunked(self.w3, [d.attestations], d.block, head, topics=[hex_of(ev.topic0), hex_of(uid)])
         for log in logs:
             if str(log.get("address", "")).lower() != d.attestations.lower():
                 continue
