@@ -1,9 +1,13 @@
-"""The sync's fetch process: eth_getLogs, msgspec decoding and the index rows, beside the process that stores them.
+"""The sync's fetch process (opt-in: ``RINNE_SYNC_FETCH=process``): eth_getLogs, msgspec decoding and
+the index rows, beside the process that stores them.
 
 A thread cannot do this work beside the store: decoding and row building are Python, and sqlite3's
 ``executemany`` gives up the GIL around every row's step and must win it back from the busy thread
 (docs/performance.md, section 3). A forked process has its own GIL: the parent only reads the node's
-small answers, checks them and runs the inserts.
+small answers, checks them and runs the inserts. It is not the default: it costs about 0.25 CPU
+seconds more per 100,000 events (pickling the rows, the pages the fork copies), which is time lost
+wherever the cores are busy anyway, and on the shared 2-core machine it measured no faster than the
+thread (docs/performance.md, section 3). It pays where spare cores let both processes run at once.
 
 What the process hands over is what :func:`ledger.index.sync._rows_by_log` makes of the node's logs,
 plus the blocks' (number, hash, timestamp) marks of those logs and the chunk's tip read before them.
@@ -45,8 +49,8 @@ Fetched = tuple[Any, int, list[tuple[str, str, str | None]], Any]
 
 
 def usable(w3: Web3) -> bool:
-    """Whether the sync can fetch through a process: an HTTP provider (its URL and request settings
-    are all the process needs) on a platform that forks."""
+    """Whether the sync fetches through a process: asked for (``RINNE_SYNC_FETCH=process``), an HTTP
+    provider (its URL and request settings are all the process needs), a platform that forks."""
     provider = w3.provider
     url = getattr(provider, "endpoint_uri", None)
     return (
@@ -54,7 +58,7 @@ def usable(w3: Web3) -> bool:
         and url.startswith(("http://", "https://"))
         and getattr(provider, "get_request_kwargs", None) is not None
         and "fork" in multiprocessing.get_all_start_methods()
-        and os.environ.get("RINNE_SYNC_FETCH") != "thread"
+        and os.environ.get("RINNE_SYNC_FETCH") == "process"
     )
 
 

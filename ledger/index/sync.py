@@ -156,7 +156,7 @@ def _block_marks(logs: list[LogRecord]) -> list[tuple[str, str, str | None]]:
 
 
 class _ThreadFetch:
-    """Fetches in a thread, for a provider a forked process cannot use (not HTTP): the interface of
+    """Fetches in a thread (the default; see :mod:`ledger.index._fetcher` for the process): the interface of
     :class:`ledger.index._fetcher.FetchProcess`, the logs handed over as they are (the rows are built
     by the main thread: built beside its inserts they would fight them for the GIL)."""
 
@@ -240,8 +240,9 @@ class SyncMixin(IndexBase):
         span = 1
         reorgs_seen = 0
 
-        # The next chunk is fetched while this one is stored: in a forked process over HTTP (its decoding
-        # and row building then have a GIL of their own, _fetcher.py), else in a thread. The main thread
+        # The next chunk is fetched while this one is stored: in a thread, or in a forked process when
+        # RINNE_SYNC_FETCH=process asks for it over HTTP (its decoding and row building then have a GIL
+        # of their own, at a cost in CPU: _fetcher.py). The main thread
         # talks to the node only between two fetches, so its few small calls never queue behind a
         # large eth_getLogs on the node.
         fetcher: _fetcher.FetchProcess | _ThreadFetch

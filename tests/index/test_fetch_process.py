@@ -1,5 +1,5 @@
-"""The sync's fetch process (ledger/index/_fetcher.py) on a real Anvil: it gives the index the thread
-gives; what it hands over is still checked by the syncing process (a block hash it reports that the
+"""The sync's fetch process (ledger/index/_fetcher.py, RINNE_SYNC_FETCH=process) on a real Anvil: it
+gives the index the thread gives; what it hands over is still checked by the syncing process (a block hash it reports that the
 chain does not have is never stored); and a fetch process that dies mid-sync is a one-line error that
 leaves the index as the last committed chunk left it, which the next sync completes."""
 
@@ -38,9 +38,14 @@ def tables(ix: EventIndex) -> dict[str, list[tuple[Any, ...]]]:
     return {t: ix.conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in TABLES}
 
 
+@pytest.fixture(autouse=True)
+def fetch_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RINNE_SYNC_FETCH", "process")
+
+
 def test_fetch_process_gives_the_index_the_thread_gives(chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over HTTP the sync forks its fetch process; RINNE_SYNC_FETCH=thread keeps the thread: the same
-    rows either way, in small chunks (the process's guess of the next range is taken or dropped)."""
+    """Over HTTP, RINNE_SYNC_FETCH=process forks a fetch process; without it the sync keeps its thread:
+    the same rows either way, in small chunks (the process's guess of the next range is taken or dropped)."""
     history(chain)
     assert _fetcher.usable(chain.base.w3)
     head = int(chain.rpc("eth_blockNumber"), 16)
@@ -55,7 +60,7 @@ def test_fetch_process_gives_the_index_the_thread_gives(chain: Any, index_at: Ta
     monkeypatch.setattr(_fetcher.FetchProcess, "__init__", counting)
     by_process.sync(chain.base, to_block=head, chunk_blocks=2)
     assert forked
-    monkeypatch.setenv("RINNE_SYNC_FETCH", "thread")
+    monkeypatch.delenv("RINNE_SYNC_FETCH")
     assert not _fetcher.usable(chain.base.w3)
     by_thread = EventIndex.open(index_at("thread"))
     by_thread.sync(chain.base, to_block=head, chunk_blocks=2)
