@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -369,7 +370,16 @@ class SyncMixin(IndexBase):
     def _ingest_records(
         self, logs: list[LogRecord], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
     ) -> int:
-        return self._store_rows(_rows_by_log(logs, slots), timestamps, tip)
+        # No collector passes while a chunk's rows are built and stored: they are ~10 tuples and bytes
+        # objects a log, none in a cycle, and the passes their allocations set off walk every live
+        # object again and again (0.16 of 1.6 CPU s for 100k events).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._store_rows(_rows_by_log(logs, slots), timestamps, tip)
+        finally:
+            if enabled:
+                gc.enable()
 
     def _store_rows(self, built: _Rows, timestamps: dict[int, int], tip: tuple[int, bytes, int]) -> int:
         """Store the rows of a chunk in one transaction and mark the index synced to `tip`."""
