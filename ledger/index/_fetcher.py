@@ -199,10 +199,13 @@ def _serve(
                     nxt = (hi + 1, min(hi + span, target))
                     guessed = (nxt, pool.submit(fetch, *nxt))
                 rows: Any
+                gc.disable()  # as SyncMixin._ingest_records: no cycles among the rows, no passes over them
                 try:
                     rows = _rows_by_log(logs, slots)
                 except errors.ChainError as exc:  # raised where the parent would have built the rows
                     rows = exc
+                finally:
+                    gc.enable()
                 out = ("ok", (tip, len(logs), _block_marks(logs), rows))
                 del logs
             except Exception as exc:  # the parent raises it where the thread's future would
