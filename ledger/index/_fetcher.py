@@ -5,9 +5,10 @@ A thread cannot do this work beside the store: decoding and row building are Pyt
 ``executemany`` gives up the GIL around every row's step and must win it back from the busy thread
 (docs/performance.md, section 3). A forked process has its own GIL: the parent only reads the node's
 small answers, checks them and runs the inserts. It is not the default: it costs about 0.25 CPU
-seconds more per 100,000 events (pickling the rows, the pages the fork copies), which is time lost
-wherever the cores are busy anyway, and on the shared 2-core machine it measured no faster than the
-thread (docs/performance.md, section 3). It pays where spare cores let both processes run at once.
+seconds more per 100,000 events (pickling the rows, the pages the fork copies), time lost wherever the
+cores are busy anyway (on the shared 2-core machine: 4 % faster than the thread at load 1.4, no faster
+at 3.5; docs/performance.md, section 3), and forking an application that runs other threads can leave
+the child stuck on a lock one of them held. It pays where spare cores let both processes run at once.
 
 What the process hands over is what :func:`ledger.index.sync._rows_by_log` makes of the node's logs,
 plus the blocks' (number, hash, timestamp) marks of those logs and the chunk's tip read before them.
