@@ -2,7 +2,7 @@
 """Index sync alone: `EventIndex.sync` of a new index against a raw eth_getLogs fetch of the same
 range, both in fresh processes against the same node, alternately, in the same run.
 
-Usage: python scripts/bench_sync.py [--events 100000] [--repeat 3] [--against REV] [--index URL] [--profile FILE] [--json]
+Usage: python scripts/bench_sync.py [--events 100000] [--repeat 3] [--against REV] [--process] [--index URL] [--profile FILE] [--json]
 
 The events are made as scripts/bench_replay.py makes them (half LotCreated, a quarter each
 OfferMade and OfferAccepted, on a bulk node). `raw` is bench_replay.py's reference: plain POSTs of
@@ -11,9 +11,12 @@ eth_getLogs in pieces of about 10,000 logs, `json.loads`, nothing else. `sync` i
 `--repeat` times, alternately; the figure is median sync rate / median raw rate.
 
 `--against REV` also times, in the same rounds, the sync of git revision REV: a copy of this tree's
-`ledger/` with `ledger/index/` and `ledger/chain/` as they are at REV. `--profile FILE` adds one
-more sync under cProfile and writes its statistics (main thread) to FILE. `--index URL` also times, in
-the same rounds, a sync into a new schema of that PostgreSQL database (issue 15's shared index).
+`ledger/` with `ledger/index/` and `ledger/chain/` as they are at REV. `--process` also times, in the
+same rounds, this tree's sync with its fetch in a forked process instead of a thread
+(RINNE_SYNC_FETCH=process; that sync's peak RSS is the syncing process's, the fetch process's not
+counted). `--profile FILE` adds one more sync under cProfile and writes its statistics (main thread)
+to FILE. `--index URL` also times, in the same rounds, a sync into a new schema of that PostgreSQL
+database (issue 15's shared index).
 """
 
 from __future__ import annotations
@@ -114,8 +117,14 @@ def revision_tree(rev: str) -> Iterator[Path]:
         yield dest
 
 
-def run_sync_child(args: list[str], tree: Path | None) -> dict:
-    """One sync child, with the library of `tree` first on its path when given."""
+def run_sync_child(args: list[str], tree: Path | None, *, process: bool = False) -> dict:
+    """One sync child, with the library of `tree` first on its path when given (`process`: its fetch in a process)."""
+    if process:
+        os.environ["RINNE_SYNC_FETCH"] = "process"
+        try:
+            return run_sync_child(args, tree)
+        finally:
+            del os.environ["RINNE_SYNC_FETCH"]
     if tree is None:
         return run_child("bench_sync.py", args)
     before = os.environ.get("PYTHONPATH")
@@ -132,7 +141,9 @@ def run_sync_child(args: list[str], tree: Path | None) -> dict:
     return out
 
 
-def run(events: int, repeat: int, against: str | None, profile: str | None, index_url: str | None = None) -> dict:
+def run(
+    events: int, repeat: int, against: str | None, profile: str | None, index_url: str | None = None, process: bool = False
+) -> dict:
     """Make the events, then time raw, sync (and the sync of `against`) alternately; return medians."""
     with (
         fresh_chain({"miner": Role.MINER, "refiner": Role.REFINER, "maker": MAKER_ROLES}, bulk=True) as b,
@@ -142,11 +153,13 @@ def run(events: int, repeat: int, against: str | None, profile: str | None, inde
         d = b.admin.deployment.model_dump_json()
         url = b.node.rpc_url
         sync_args = ["--child", "sync", "--rpc-url", url, "--deployment", d, "--workdir", str(b.data_dir)]
-        raws, syncs, refs, pgs = [], [], [], []
+        raws, syncs, refs, pgs, procs = [], [], [], [], []
         for k in range(repeat):
             log(f"sync: run {k + 1}/{repeat}: raw fetch, then index sync{' and the sync of ' + against if against else ''} ...")
             raws.append(run_child("bench_replay.py", ["--child", "raw", "--rpc-url", url, "--deployment", d, "--events", str(events)]))
             syncs.append(run_sync_child(sync_args, None))
+            if process:
+                procs.append(run_sync_child(sync_args, None, process=True))
             if tree is not None:
                 refs.append(run_sync_child(sync_args, tree))
             if index_url:
@@ -154,7 +167,7 @@ def run(events: int, repeat: int, against: str | None, profile: str | None, inde
         if profile:
             run_sync_child([*sync_args, "--profile", profile], None)
     n = syncs[0]["events"]
-    for r in [*raws, *syncs, *refs, *pgs]:
+    for r in [*raws, *syncs, *refs, *pgs, *procs]:
         if r["events"] != n or r.get("stored", n) != n:
             raise SystemExit(f"a run saw {r['events']} events (stored {r.get('stored')}), the first sync {n}")
     raw_s = statistics.median(r["seconds"] for r in raws)
@@ -173,6 +186,15 @@ def run(events: int, repeat: int, against: str | None, profile: str | None, inde
         "sync_peak_rss_mb": round(max(s["peak_rss_mb"] for s in syncs), 1),
         # (bench_replay's raw child reports getrusage's ru_maxrss, which is the parent's after exec: left out)
     }
+    if procs:
+        pr_s = statistics.median(s["seconds"] for s in procs)
+        out |= {
+            "process_sync_seconds": [round(s["seconds"], 3) for s in procs],
+            "process_sync_median_seconds": round(pr_s, 3),
+            "process_sync_events_per_s": round(n / pr_s),
+            "process_sync_vs_raw": round(raw_s / pr_s, 2),
+            "process_sync_peak_rss_mb": round(max(s["peak_rss_mb"] for s in procs), 1),
+        }
     if pgs:
         pg_s = statistics.median(s["seconds"] for s in pgs)
         out |= {
@@ -211,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="events to make and sync (default 100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="raw and sync runs each, alternately (default 3)")
     parser.add_argument("--against", metavar="REV", help="also time the sync code (ledger/index, ledger/chain) of git revision REV")
+    parser.add_argument("--process", action="store_true", help="also time this tree's sync with its fetch in a forked process")
     parser.add_argument("--profile", help="write cProfile statistics of one more sync to this file")
     parser.add_argument("--index", metavar="URL", help="also time a sync into a new schema of this postgresql:// database")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -226,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 2 or args.repeat < 1:
         raise SystemExit("--events must be at least 2 and --repeat at least 1")
     t0 = time.perf_counter()
-    result: dict = {"benchmark": "sync", **run(args.events, args.repeat, args.against, args.profile, args.index)}
+    result: dict = {"benchmark": "sync", **run(args.events, args.repeat, args.against, args.profile, args.index, args.process)}
     result["goals"] = {"sync_vs_raw": {"goal": f">= {GOAL:.2f}", "verdict": verdict(result["sync_vs_raw"], GOAL)}}
     result["machine"] = machine()
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
@@ -252,6 +275,17 @@ def main(argv: list[str] | None = None) -> int:
             result["sync_peak_rss_mb"],
         ),
     ]
+    if "process_sync_median_seconds" in result:
+        rows.append(
+            (
+                "EventIndex.sync, its fetch in a process",
+                n,
+                result["process_sync_median_seconds"],
+                result["process_sync_events_per_s"],
+                f"{result['process_sync_vs_raw']:.2f}",
+                result["process_sync_peak_rss_mb"],
+            )
+        )
     if "pg_sync_median_seconds" in result:
         rows.append(
             (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ledger import errors
@@ -23,6 +25,7 @@ from ledger.chain.logs import (
 )
 from ledger.chain.rpc import batch, call, close_sessions
 from ledger.domain.models import Deployment
+from ledger.index import _fetcher
 from ledger.index.base import _LOG_BITS, IndexBase
 
 if TYPE_CHECKING:
@@ -115,6 +118,11 @@ _BULK_BLOCKS = 8
 _Kind = tuple[EventLayout | None, str, int, bool]
 
 
+def _next_span(span: int, blocks: int, logs: int, chunk_blocks: int) -> int:
+    """The block span to ask for after a range of `blocks` blocks gave `logs` logs, the last span being `span`."""
+    return max(1, min(chunk_blocks, span * 2, blocks * _TARGET_LOGS // max(logs, 1)))
+
+
 def _key_position(name: str, n_topics: int) -> int:
     """Which topic is the key of an event (the lot, unit, uid or account it is about); 0 for none."""
     if name in ("LotsTransformed", "AdminTransferred", "AdminTransferStarted", "?") or n_topics < 2:
@@ -134,6 +142,50 @@ def _kind(lay: dict[tuple[int, bytes], EventLayout], slot: int, topics: list[byt
     layout = lay.get((slot, topics[0])) if topics else None
     name = layout.name if layout else "?"
     return layout, name, _key_position(name, len(topics)), layout is not None and name in _DERIVED
+
+
+def _block_marks(logs: list[LogRecord]) -> list[tuple[str, str, str | None]]:
+    """The distinct (block number, block hash, block timestamp) strings of the logs that are not removed
+    (a removed log is not stored: its block says nothing of the branch)."""
+    if any(map(attrgetter("removed"), logs)):
+        logs = [x for x in logs if not x.removed]
+    return list(
+        dict.fromkeys(
+            zip(map(attrgetter("blockNumber"), logs), map(attrgetter("blockHash"), logs), map(attrgetter("blockTimestamp"), logs))
+        )
+    )
+
+
+class _ThreadFetch:
+    """Fetches in a thread (the default; see :mod:`ledger.index._fetcher` for the process): the interface of
+    :class:`ledger.index._fetcher.FetchProcess`, the logs handed over as they are (the rows are built
+    by the main thread: built beside its inserts they would fight them for the GIL)."""
+
+    def __init__(self, w3: Web3, addresses: list[str], retries: int) -> None:
+        self._w3, self._addresses, self._retries = w3, addresses, retries
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rinne-sync")
+        self._last: Future[tuple[Any, list[LogRecord]]] | None = None
+
+    def _fetch(self, lo: int, hi: int) -> tuple[Any, list[LogRecord]]:
+        # A chunk's last block is read before its logs and checked again after them (_confirm): the
+        # logs are of the branch that block is on, and the reorg check (between the two reads) ties
+        # that branch to the blocks stored before.
+        tip = call(self._w3, "eth_getBlockByNumber", [hex(hi), False])
+        return tip, fetch_logs(self._w3, self._addresses, lo, hi, retries=self._retries)
+
+    def submit(self, lo: int, hi: int) -> Future[tuple[Any, list[LogRecord]]]:
+        self._last = self._pool.submit(self._fetch, lo, hi)
+        return self._last
+
+    def result(self, ticket: Future[tuple[Any, list[LogRecord]]]) -> _fetcher.Fetched:
+        tip, logs = ticket.result()
+        return tip, len(logs), _block_marks(logs), logs
+
+    def close(self) -> None:
+        if self._last is not None:
+            self._last.cancel()
+        self._pool.submit(close_sessions)  # after the fetch still running, in its thread
+        self._pool.shutdown(wait=True)
 
 
 class SyncMixin(IndexBase):
@@ -189,34 +241,33 @@ class SyncMixin(IndexBase):
         span = 1
         reorgs_seen = 0
 
-        def fetch(lo: int, hi: int) -> tuple[Any, list[LogRecord]]:
-            # A chunk's last block is read before its logs and checked again after them (_confirm):
-            # the logs are of the branch that block is on, and the reorg check (between the two
-            # reads) ties that branch to the blocks stored before.
-            tip = call(w3, "eth_getBlockByNumber", [hex(hi), False])
-            return tip, fetch_logs(w3, addresses, lo, hi, retries=retries)
-
-        # The next chunk is fetched in a background thread while this one is stored; the main thread
+        # The next chunk is fetched while this one is stored: in a thread, or in a forked process when
+        # RINNE_SYNC_FETCH=process asks for it over HTTP (its decoding and row building then have a GIL
+        # of their own, at a cost in CPU: _fetcher.py). The main thread
         # talks to the node only between two fetches, so its few small calls never queue behind a
         # large eth_getLogs on the node.
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rinne-sync")
-        pending: tuple[tuple[int, int], Future[tuple[Any, list[LogRecord]]]] | None = None
+        fetcher: _fetcher.FetchProcess | _ThreadFetch
+        pending: tuple[tuple[int, int], Any] | None = None
         # A first sync of a large range builds the secondary indexes once at the end (a sorted build)
         # instead of keeping them up row by row; an interrupted one gets them back on the next open.
         bulk = synced is None and target - start >= _BULK_BLOCKS and self.event_count() == 0
         if bulk:
             self._drop_secondary_indexes()
         failed = False
+        if _fetcher.usable(w3):
+            fetcher = _fetcher.FetchProcess(w3, addresses, slots, retries, (target, chunk_blocks))
+        else:
+            fetcher = _ThreadFetch(w3, addresses, retries)
         try:
             while start <= target:
                 end = min(start + span - 1, target)
                 if pending is not None and pending[0] == (start, end):
                     fetching = pending[1]
                 else:
-                    fetching = pool.submit(fetch, start, end)
+                    fetching = fetcher.submit(start, end)
                 pending = None
                 try:
-                    tip, logs = fetching.result()
+                    tip, n_logs, marks, got = fetcher.result(fetching)
                 except LogRangeTooLarge:
                     if span == 1:
                         raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
@@ -232,11 +283,9 @@ class SyncMixin(IndexBase):
                 # Size the next range from this one's density, aiming at _TARGET_LOGS logs (at most
                 # doubling): memory stays bounded however dense the blocks are, and ranges small
                 # enough that fetching the next overlaps storing this one.
-                blocks_here = end - start + 1
-                want = blocks_here * _TARGET_LOGS // max(len(logs), 1)
-                span = max(1, min(chunk_blocks, span * 2, want))
+                span = _next_span(span, end - start + 1, n_logs, chunk_blocks)
                 try:
-                    stamps, tip_row = self._confirm(w3, logs, end, None if tip is None else tip["hash"])
+                    stamps, tip_row = self._confirm(w3, marks, end, None if tip is None else tip["hash"])
                 except _ReorgDuringChunk:
                     reorgs_seen += 1
                     if reorgs_seen > 10:
@@ -244,9 +293,14 @@ class SyncMixin(IndexBase):
                     continue  # the next round finds the fork and resumes from it
                 if end < target:
                     nxt = (end + 1, min(end + span, target))
-                    pending = (nxt, pool.submit(fetch, *nxt))
-                n = self._ingest_records(logs, slots, stamps, tip_row)
-                del logs
+                    pending = (nxt, fetcher.submit(*nxt))
+                if isinstance(got, BaseException):  # the fetch process could not build the rows
+                    raise got
+                if isinstance(got, list):  # the thread's logs
+                    n = self._ingest_records(got, slots, stamps, tip_row)
+                else:
+                    n = self._store_rows(got, stamps, tip_row)
+                del got
                 total += n
                 if progress:
                     progress(SyncProgress(first, target, end, total))
@@ -255,10 +309,7 @@ class SyncMixin(IndexBase):
             failed = True
             raise
         finally:
-            if pending is not None:
-                pending[1].cancel()
-            pool.submit(close_sessions)  # after the fetch still running, in its thread
-            pool.shutdown(wait=True)
+            fetcher.close()
             if bulk:
                 try:
                     self._build_secondary_indexes()
@@ -268,28 +319,22 @@ class SyncMixin(IndexBase):
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
     def _confirm(
-        self, w3: Web3, logs: list[LogRecord], end: int, expected_tip: str | None
+        self, w3: Web3, marks: list[tuple[str, str, str | None]], end: int, expected_tip: str | None
     ) -> tuple[dict[int, int], tuple[int, bytes, int]]:
-        """Check a fetched chunk against the chain: one hash per block among its logs, every block
+        """Check a fetched chunk against the chain: one hash per block among its logs (their `marks`,
+        :func:`_block_marks`), every block
         still there with that hash, and its last block unchanged since before the fetch (its hash
         then: `expected_tip`, None when it was missing). Returns the blocks' timestamps and the tip
         row (block, hash, timestamp)."""
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
-        seen: set[tuple[str, str, str | None]] = set()  # a block's logs repeat the same three strings
-        for log in logs:
-            if log.removed:  # not stored (ingest skips it): its block says nothing of the branch
-                continue
-            marks = (log.blockNumber, log.blockHash, log.blockTimestamp)
-            if marks in seen:
-                continue
-            seen.add(marks)
-            block = int(marks[0], 16)
-            bh = bytes.fromhex(marks[1][2:])
+        for marks_ in marks:
+            block = int(marks_[0], 16)
+            bh = bytes.fromhex(marks_[1][2:])
             if hashes.setdefault(block, bh) != bh:
                 raise errors.ChainError(f"the node returned logs of two different blocks at height {block}: retry the sync")
-            if marks[2]:
-                stamps[block] = int(marks[2], 16)
+            if marks_[2]:
+                stamps[block] = int(marks_[2], 16)
         missing = [b for b in hashes if b not in stamps]
         for start in range(0, len(missing), 500):
             part = missing[start : start + 500]
@@ -325,70 +370,20 @@ class SyncMixin(IndexBase):
     def _ingest_records(
         self, logs: list[LogRecord], slots: dict[str, int], timestamps: dict[int, int], tip: tuple[int, bytes, int]
     ) -> int:
-        lay = layouts()
-        hashes: dict[int, bytes] = {}
-        rows: list[tuple[Any, ...]] = []
-        lots: list[tuple[Any, ...]] = []
-        ins: list[tuple[Any, ...]] = []
-        outs: list[tuple[Any, ...]] = []
-        atts: list[tuple[Any, ...]] = []
-        units: list[tuple[bytes]] = []
-        # Consecutive logs mostly share address, block and transaction: convert each of those once.
-        # What the index needs of an event (_kind) is looked up once per (slot, topic0, topic count).
-        kinds: dict[tuple[int, str, int], _Kind] = {}
-        addr_slot: dict[str, int | None] = {}
-        last_bn, last_bh = "", ""
-        last_tx: str | None = ""
-        block, bh, txb = 0, b"", None
-        fromhex = bytes.fromhex
-        append = rows.append
-        log: LogRecord | None = None
+        # No collector passes while a chunk's rows are built and stored: they are ~10 tuples and bytes
+        # objects a log, none in a cycle, and the passes their allocations set off walk every live
+        # object again and again (0.16 of 1.6 CPU s for 100k events).
+        enabled = gc.isenabled()
+        gc.disable()
         try:
-            for log in logs:
-                if log.removed:
-                    continue
-                address = log.address
-                slot = addr_slot.get(address, -1)
-                if slot == -1:
-                    slot = addr_slot[address] = slots.get(address.lower())
-                if slot is None:
-                    continue
-                if log.blockNumber != last_bn or log.blockHash != last_bh:
-                    last_bn, last_bh = log.blockNumber, log.blockHash
-                    block, bh = int(last_bn, 16), fromhex(last_bh[2:])
-                    hashes[block] = bh
-                hex_topics = log.topics
-                nt = len(hex_topics)
-                blob = fromhex("".join(hex_topics).replace("0x", ""))
-                topics: list[bytes] = []  # split from blob only when an event needs them one by one
-                if len(blob) == 32 * nt:
-                    t0 = hex_topics[0] if nt else ""
-                    found = kinds.get((slot, t0, nt))
-                    if found is None:
-                        found = kinds[(slot, t0, nt)] = _kind(lay, slot, split_topics(blob))
-                    layout, name, kpos, derives = found
-                    key = blob[32 * kpos : 32 * kpos + 32] if kpos else None
-                else:  # topics that are not 32 bytes each (not from a real node): as they come
-                    blob = fromhex("".join(t[2:] for t in hex_topics))
-                    topics = [fromhex(t[2:]) for t in hex_topics]
-                    layout, name, kpos, derives = _kind(lay, slot, topics)
-                    key = topics[kpos] if kpos else None
-                data = fromhex(log.data[2:])
-                li = int(log.logIndex, 16)
-                eid = (block << _LOG_BITS) | li
-                tx = log.transactionHash
-                if tx != last_tx:
-                    last_tx = tx
-                    txb = fromhex(tx[2:]) if tx else None
-                append((eid, block, li, txb, slot, name, key, blob, data))
-                if derives:
-                    if name == "LotCreated" and nt == 4 and not topics:  # most events of a busy ledger
-                        lots.append(_created_row(eid, blob[32:64], blob[64:96], blob[96:128], data))
-                        continue
-                    _derive(eid, layout, topics or split_topics(blob), data, lots, ins, outs, atts, units)
-        except (ValueError, IndexError, OverflowError) as exc:
-            where = f" in block {log.blockNumber}" if log is not None else ""
-            raise errors.ChainError(f"the node returned a malformed log{where} ({exc}): sync again") from None
+            return self._store_rows(_rows_by_log(logs, slots), timestamps, tip)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _store_rows(self, built: _Rows, timestamps: dict[int, int], tip: tuple[int, bytes, int]) -> int:
+        """Store the rows of a chunk in one transaction and mark the index synced to `tip`."""
+        rows, lots, ins, outs, atts, units, hashes = built
         end, tip_hash, tip_ts = tip
         c = self.conn
         c.execute("BEGIN")
@@ -470,3 +465,85 @@ class SyncMixin(IndexBase):
             raise
         self._state_cache = None
         self._graph = None
+
+
+#: What the row builders give: events, lots, op_in, op_out, attested and units rows, and block → hash.
+_Rows = tuple[
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[bytes]],
+    dict[int, bytes],
+]
+
+
+def _rows_by_log(logs: list[LogRecord], slots: dict[str, int]) -> _Rows:
+    """The rows of the logs (removed ones and those of other contracts left out); a malformed log raises
+    :class:`ledger.errors.ChainError`."""
+    lay = layouts()
+    hashes: dict[int, bytes] = {}
+    rows: list[tuple[Any, ...]] = []
+    lots: list[tuple[Any, ...]] = []
+    ins: list[tuple[Any, ...]] = []
+    outs: list[tuple[Any, ...]] = []
+    atts: list[tuple[Any, ...]] = []
+    units: list[tuple[bytes]] = []
+    # Consecutive logs mostly share address, block and transaction: convert each of those once.
+    # What the index needs of an event (_kind) is looked up once per (slot, topic0, topic count).
+    kinds: dict[tuple[int, str, int], _Kind] = {}
+    addr_slot: dict[str, int | None] = {}
+    last_bn, last_bh = "", ""
+    last_tx: str | None = ""
+    block, bh, txb = 0, b"", None
+    fromhex = bytes.fromhex
+    append = rows.append
+    log: LogRecord | None = None
+    try:
+        for log in logs:
+            if log.removed:
+                continue
+            address = log.address
+            slot = addr_slot.get(address, -1)
+            if slot == -1:
+                slot = addr_slot[address] = slots.get(address.lower())
+            if slot is None:
+                continue
+            if log.blockNumber != last_bn or log.blockHash != last_bh:
+                last_bn, last_bh = log.blockNumber, log.blockHash
+                block, bh = int(last_bn, 16), fromhex(last_bh[2:])
+                hashes[block] = bh
+            hex_topics = log.topics
+            nt = len(hex_topics)
+            blob = fromhex("".join(hex_topics).replace("0x", ""))
+            topics: list[bytes] = []  # split from blob only when an event needs them one by one
+            if len(blob) == 32 * nt:
+                t0 = hex_topics[0] if nt else ""
+                found = kinds.get((slot, t0, nt))
+                if found is None:
+                    found = kinds[(slot, t0, nt)] = _kind(lay, slot, split_topics(blob))
+                layout, name, kpos, derives = found
+                key = blob[32 * kpos : 32 * kpos + 32] if kpos else None
+            else:  # topics that are not 32 bytes each (not from a real node): as they come
+                blob = fromhex("".join(t[2:] for t in hex_topics))
+                topics = [fromhex(t[2:]) for t in hex_topics]
+                layout, name, kpos, derives = _kind(lay, slot, topics)
+                key = topics[kpos] if kpos else None
+            data = fromhex(log.data[2:])
+            li = int(log.logIndex, 16)
+            eid = (block << _LOG_BITS) | li
+            tx = log.transactionHash
+            if tx != last_tx:
+                last_tx = tx
+                txb = fromhex(tx[2:]) if tx else None
+            append((eid, block, li, txb, slot, name, key, blob, data))
+            if derives:
+                if name == "LotCreated" and nt == 4 and not topics:  # most events of a busy ledger
+                    lots.append(_created_row(eid, blob[32:64], blob[64:96], blob[96:128], data))
+                    continue
+                _derive(eid, layout, topics or split_topics(blob), data, lots, ins, outs, atts, units)
+    except (ValueError, IndexError, OverflowError) as exc:
+        where = f" in block {log.blockNumber}" if log is not None else ""
+        raise errors.ChainError(f"the node returned a malformed log{where} ({exc}): sync again") from None
+    return rows, lots, ins, outs, atts, units, hashes
