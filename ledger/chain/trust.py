@@ -28,12 +28,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import keccak, to_checksum_address
-
 from ledger import errors
 from ledger.attest.eip712 import DOMAIN_NAME, DOMAIN_VERSION, domain_separator
 from ledger.chain._jsonrpc import JsonRpc
 from ledger.chain.abi import artifact
+from ledger.domain.hashing import checksum_address as to_checksum_address, keccak
 from ledger.domain.models import Deployment
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["code_mismatch", "immutable_slots", "strip_metadata", "verify_deployment"]
 
-_LEDGER_SELECTOR = "0x" + keccak(text="ledger()")[:4].hex()
+_LEDGER_SELECTOR = "0x" + keccak(b"ledger()")[:4].hex()
 _PUSH1, _PUSH32 = 0x60, 0x7F
 
 

@@ -9,6 +9,7 @@ answers and the checks are the ones :class:`ledger.Ledger` gives, from the same 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,82 @@ RpcCall = Callable[[str, list[Any]], Any]
 
 _LEDGER_ABI = contract_abi("RinneLedger")
 
+_ARRAY = re.compile(r"^(.+)\[(\d+)\]$")
+
+
+def _split(inner: str) -> list[str]:
+    """The top-level components of a tuple type's inside: "uint256[2],(a,b)" -> ["uint256[2]", "(a,b)"]."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(inner):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    return [*parts, inner[start:]] if inner else parts
+
+
+def decode_static(t: str, data: bytes, pos: int = 0) -> tuple[Any, int]:
+    """Decode a value of the static ABI type `t` at word offset `pos`; return it and the next offset.
+
+    What eth-abi's strict decoder returns for these types (lowercase 0x addresses, tuples for tuples and
+    fixed arrays), without importing it: the lot read's layouts are static words only. A word a type cannot
+    hold (dirty padding, a bool of 2) is refused as eth-abi refuses it, so a faulty or hostile node's answer
+    cannot pass as another value. Dynamic types (bytes, string, T[]) are not supported here.
+    """
+    if t.startswith("(") and t.endswith(")"):
+        values = []
+        for part in _split(t[1:-1]):
+            value, pos = decode_static(part, data, pos)
+            values.append(value)
+        return tuple(values), pos
+    array = _ARRAY.match(t)
+    if array:
+        items = []
+        for _ in range(int(array.group(2))):
+            item, pos = decode_static(array.group(1), data, pos)
+            items.append(item)
+        return tuple(items), pos
+    word = data[pos : pos + 32]
+    if len(word) != 32:
+        raise errors.ChainError(f"malformed ABI data: {len(data)} bytes is too short for {t} at byte {pos}")
+    n = int.from_bytes(word, "big")
+    if t == "bytes32":
+        return word, pos + 32
+    if t == "address" and n >> 160 == 0:
+        return "0x" + word[12:].hex(), pos + 32
+    if t == "bool" and n in (0, 1):
+        return bool(n), pos + 32
+    if t.startswith("uint") and t[4:].isdigit():
+        if n >> int(t[4:]) == 0:
+            return n, pos + 32
+    elif t not in ("address", "bool"):
+        raise errors.ChainError(f"decode_static has no decoder for the ABI type {t}")
+    raise errors.ChainError(f"malformed ABI data: the word at byte {pos} is no {t} (0x{word.hex()})")
+
+
+def _decode_all(types: list[str], data: bytes) -> tuple[Any, ...]:
+    values, _ = decode_static("(" + ",".join(types) + ")", data)
+    return tuple(values)
+
+
+def _decode_log(ev: Any, topics: list[bytes], data: bytes) -> dict[str, Any]:
+    """An event's name -> value mapping, as :meth:`ledger.chain.abi.Event.decode` gives it (static types only)."""
+    if len(topics) != 1 + len(ev.indexed):
+        raise errors.ChainError(f"malformed {ev.name} log: {len(topics)} topics, expected {1 + len(ev.indexed)}")
+    out = {name: decode_static(t, topic)[0] for (name, t), topic in zip(ev.indexed, topics[1:])}
+    out.update(zip(ev.data_names, _decode_all(ev.data_types, data)))
+    return out
+
 
 def read_lot(rpc: RpcCall, deployment: Deployment, lot_id: str, *, with_composition: bool = True) -> Lot:
     """Return a lot's stored state, with material and composition from its latest event, read through `rpc`."""
     bid = id_bytes(lot_id)
     f = _LEDGER_ABI.fn("lot")
-    raw = rpc("eth_call", [{"to": deployment.ledger, "data": hex_of(f.encode(bid))}, "latest"])
-    holder, state, kind, epoch, updated, offered, current, mass, commit = f.decode_output(bytes.fromhex(raw[2:]))[0]
+    # The call is the selector and one bytes32 word, so eth-abi is not needed to encode it either.
+    if len(bid) > 32:
+        raise errors.InvalidInput(f"a lot id has at most 32 bytes, got {len(bid)}")
+    raw = rpc("eth_call", [{"to": deployment.ledger, "data": hex_of(f.selector + bid.ljust(32, b"\0"))}, "latest"])
+    holder, state, kind, epoch, updated, offered, current, mass, commit = _decode_all(f.outputs, bytes.fromhex(raw[2:]))[0]
     material = comp = None
     if with_composition and state != LotState.NONE:
         material, comp = _lot_content(rpc, deployment, bid, updated)
@@ -79,7 +149,7 @@ def _lot_content(rpc: RpcCall, deployment: Deployment, lot_id: bytes, block: int
     log = logs[-1]
     topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
     data = bytes.fromhex(log["data"][2:])
-    ev = (created if topics[0] == created.topic0 else updated).decode(topics, data)
+    ev = _decode_log(created if topics[0] == created.topic0 else updated, topics, data)
     return hex_of(ev["material"]), Composition.from_words(ev["composition"])
 
 

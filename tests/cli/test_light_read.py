@@ -25,8 +25,8 @@ pytestmark = pytest.mark.chain
 
 RINNE = Path(sys.executable).parent / "rinne"
 
-#: Packages `rinne lot show` must not import: web3 and eth-account are most of its start (issue 16).
-NOT_LOADED = ("web3", "eth_account", "eth_keyfile", "requests", "aiohttp")
+#: Packages `rinne lot show` must not import: web3 and eth-account were most of its start, eth-abi 0.1 s (issue 16).
+NOT_LOADED = ("web3", "eth_account", "eth_keyfile", "eth_abi", "eth_utils", "requests", "aiohttp")
 
 
 @pytest.fixture
