@@ -1,10 +1,11 @@
 """Reading lots without web3 or eth-account: :class:`LedgerReader`, and the lot read :class:`ledger.Ledger` shares.
 
-A read-only command (`rinne lot show`) needs three JSON-RPC exchanges: the chain id, the deployment check
-(one batch, :func:`ledger.chain.trust.verify_deployment`) and the lot with its latest event. Importing web3
+A read-only command (`rinne lot show`) needs four JSON-RPC exchanges: the chain id, the deployment check
+(one batch, :func:`ledger.chain.trust.verify_deployment`), the lot, and its latest event. Importing web3
 and eth-account for them costs more than the exchanges (issue 16): this module talks to the node through
-:class:`ledger.chain._jsonrpc.JsonRpc` and decodes with the repo's own ABI (ledger/chain/abi.py), so the
-answers and the checks are the ones :class:`ledger.Ledger` gives, from the same code (:func:`read_lot`).
+:class:`ledger.chain._jsonrpc.JsonRpc` and decodes the artifacts' ABI (ledger/chain/abi.py) with
+:func:`decode_static` (static words only: no eth-abi), so the answers and the checks are the ones
+:class:`ledger.Ledger` gives, from the same code (:func:`read_lot`).
 """
 
 from __future__ import annotations
