@@ -41,6 +41,7 @@ def raise_rpc_error(method: str, error: Mapping[str, Any]) -> NoReturn:
 class JsonRpc:
     """One node's JSON-RPC endpoint over HTTP(S): single requests and batches on a kept-alive connection.
 
+    For reads: a request is sent again after a transport failure, so it must be one that may run twice.
     Not thread-safe (one connection): a thread that reads in parallel makes its own.
     """
 
