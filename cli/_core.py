@@ -29,7 +29,7 @@ from ._units import is_address
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from ledger import EventIndex, Ledger, Receipt, SyncProgress
+    from ledger import EventIndex, Ledger, LedgerReader, Receipt, SyncProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,6 +83,7 @@ class Session:
     scrypt_n: int | None = None
     index_url: str | None = None  # --index / $RINNE_INDEX_URL: a shared PostgreSQL index instead of the SQLite file
     _ledger: Ledger | None = field(default=None, repr=False)
+    _reader: LedgerReader | None = field(default=None, repr=False)
     _unlocked: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- chain
@@ -109,6 +110,23 @@ class Session:
         if deployed:
             self._ledger.check_deployment()
         return self._ledger
+
+    def reader(self) -> Ledger | LedgerReader:
+        """A checked read-only view of the deployment, for commands that only read lots (`rinne lot show`).
+
+        The web3-free :class:`ledger.LedgerReader` (issue 16: web3's import is most of such a command's start),
+        unless this invocation already holds a full Ledger; the same chain-id guard and deployment check.
+        """
+        if self._ledger is not None:
+            return self.ledger()
+        if self._reader is None:
+            if self.managed and rinne.node_status(self.home) is None:
+                note(f"starting the local node (data in {self.home}; stop it with `rinne node stop`)")
+            with self.busy("connecting"):
+                reader = rinne.LedgerReader.connect(self.rpc_url, chain_id=self.chain_id, data_dir=self.home)
+            reader.check_deployment()
+            self._reader = reader
+        return self._reader
 
     def signer(self) -> Ledger:
         """The ledger acting as the unlocked --account, keeping the openings of what it commits in the data directory's vault."""

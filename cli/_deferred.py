@@ -2,8 +2,8 @@
 
 web3 imports eth-account, which imports eth-keyfile, which imports ``py_ecc.bls`` and ``py_ecc.bls12_381``
 at module level for EIP-2335 (version 4, BLS) keystores; those modules compute pairing constants in pure
-Python when imported, about 0.45 s of every command that touches the chain (`rinne lot show` included:
-issue 16 asks < 0.6 s). Rinne's keystores are version 3 (scrypt, secp256k1): nothing in the CLI uses BLS.
+Python when imported, about 0.45 s of every command that builds a Ledger (`rinne lot show` no longer does:
+ledger.LedgerReader reads without web3; issue 16). Rinne's keystores are version 3 (scrypt, secp256k1): nothing in the CLI uses BLS.
 
 :func:`install` puts a stand-in for each of the two modules in ``sys.modules``. eth-keyfile binds
 ``G2ProofOfPossession`` from the first and ``curve_order`` (an integer, used at import) from the second;

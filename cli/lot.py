@@ -109,9 +109,9 @@ def lot_lines(lot: Lot, names: Names | None = None) -> list[str]:
     return lines
 
 
-def fetch_lot(session: Session, lot_id: str) -> Lot:
-    """Read a lot, failing with one line when it does not exist."""
-    ledger = session.ledger()
+def fetch_lot(session: Session, lot_id: str, *, light: bool = False) -> Lot:
+    """Read a lot, failing with one line when it does not exist (with `light`, without web3: :meth:`Session.reader`)."""
+    ledger = session.reader() if light else session.ledger()
     found = ledger.lot(lot_id)
     if found.state == rinne.LotState.NONE:
         raise CliError(f"no lot {rinne.label_of(found.lot_id)} on chain {ledger.chain_id}")
@@ -277,8 +277,8 @@ def show(session: Session, lot_id: str) -> None:
     Example:
       rinne lot show R-NI-001 --json
     """
-    found = fetch_lot(session, lot_id)
-    names = load_names(session, scope_of(session.ledger()))
+    found = fetch_lot(session, lot_id, light=True)
+    names = load_names(session, scope_of(session.reader()))
     session.emit(lot_json(found, names), lot_lines(found, names))
 
 

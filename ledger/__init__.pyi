@@ -60,6 +60,9 @@ from ledger.client.inputs import (
 from ledger.client.ledger import (
     Ledger as Ledger,
 )
+from ledger.client.light import (
+    LedgerReader as LedgerReader,
+)
 from ledger.domain.composition import (
     ELEMENTS as ELEMENTS,
     Composition as Composition,
@@ -283,6 +286,7 @@ __all__ = [
     "KeystoreError",
     "Ledger",
     "LedgerError",
+    "LedgerReader",
     "LedgerState",
     "LifeCycleStage",
     "Lot",

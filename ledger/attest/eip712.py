@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from coincurve import PublicKey
-from eth_account.messages import SignableMessage, encode_typed_data
 
 from ledger.attest.records import (
     _U256_MAX,
@@ -27,6 +26,8 @@ from ledger.domain.hashing import keccak
 from ledger.errors import AttestationError, InvalidInput, SignatureError
 
 if TYPE_CHECKING:
+    from eth_account.messages import SignableMessage
+
     from ledger.attest.inventory import SignedInventory
 
 DOMAIN_NAME = "Rinne GWP Attestations"
@@ -182,6 +183,9 @@ def sign_typed(typed: dict[str, Any], digest: bytes, account: _MessageSigner) ->
 
     The fast encoder is what verification trusts: signing is refused if it ever disagrees with eth-account's,
     and so is a signature the contract would reject (not 65 bytes r||s||v, or a high s)."""
+    # eth-account only when signing: verifying (and the deployment check's domain separator) needs none of it.
+    from eth_account.messages import encode_typed_data
+
     signable = encode_typed_data(full_message=typed)
     if keccak(b"\x19" + signable.version + signable.header + signable.body) != digest:
         raise AttestationError("internal error: EIP-712 digest disagrees with eth-account's encoder")

@@ -7,10 +7,26 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode as abi_decode, encode as abi_encode
-from eth_utils import keccak
-
 from ledger import errors
+from ledger.domain.hashing import keccak
+
+# eth-abi (with eth-utils, about 0.1 s) is imported by the first encode or decode, not with the module: the
+# artifacts, selectors and topics are what the web3-free reads (ledger/client/light.py) need of this module.
+
+
+def abi_encode(types: list[str], args: list[Any]) -> bytes:
+    """eth-abi's ``encode``, imported on first use."""
+    from eth_abi import encode
+
+    return encode(types, args)
+
+
+def abi_decode(types: list[str], data: bytes) -> tuple[Any, ...]:
+    """eth-abi's ``decode``, imported on first use."""
+    from eth_abi import decode
+
+    return decode(types, data)
+
 
 ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -43,7 +59,7 @@ class Function:
         self.inputs = [_canonical(p) for p in entry["inputs"]]
         self.outputs = [_canonical(p) for p in entry.get("outputs", [])]
         self.signature = f"{self.name}({','.join(self.inputs)})"
-        self.selector = keccak(text=self.signature)[:4]
+        self.selector = keccak(self.signature.encode())[:4]
 
     def encode(self, *args: Any) -> bytes:
         """Encode a call: selector followed by the ABI-encoded arguments."""
@@ -62,7 +78,7 @@ class Event:
     def __init__(self, entry: dict[str, Any]) -> None:
         self.name: str = entry["name"]
         types = [_canonical(p) for p in entry["inputs"]]
-        self.topic0 = keccak(text=f"{self.name}({','.join(types)})")
+        self.topic0 = keccak(f"{self.name}({','.join(types)})".encode())
         self.indexed = [(p["name"], _canonical(p)) for p in entry["inputs"] if p["indexed"]]
         self.indexed_names = [n for n, _ in self.indexed]
         self.data_types = [_canonical(p) for p in entry["inputs"] if not p["indexed"]]
@@ -110,7 +126,7 @@ def _error_map() -> dict[bytes, tuple[str, list[str], list[str]]]:
             if e["type"] != "error":
                 continue
             types = [_canonical(p) for p in e["inputs"]]
-            selector = keccak(text=f"{e['name']}({','.join(types)})")[:4]
+            selector = keccak(f"{e['name']}({','.join(types)})".encode())[:4]
             found[selector] = (e["name"], types, [p["name"] for p in e["inputs"]])
     return found
 
@@ -120,8 +136,8 @@ def custom_error_names() -> set[str]:
     return {name for name, _, _ in _error_map().values()}
 
 
-_ERROR_STRING = keccak(text="Error(string)")[:4]
-_PANIC = keccak(text="Panic(uint256)")[:4]
+_ERROR_STRING = keccak(b"Error(string)")[:4]
+_PANIC = keccak(b"Panic(uint256)")[:4]
 
 
 def decode_revert(data: bytes) -> errors.ContractRevert:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 import requests
 from web3 import HTTPProvider, Web3
@@ -15,7 +15,7 @@ from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint
 
 from ledger import errors
-from ledger.chain.abi import decode_revert
+from ledger.chain._jsonrpc import raise_rpc_error as raise_rpc_error  # shared with the web3-free reads
 
 # Transient transport failures are retried by web3's own machinery (reads and eth_sendRawTransaction,
 # which is idempotent for the same signed bytes).
@@ -124,19 +124,6 @@ def close_sessions() -> None:
     sessions: dict[str, requests.Session] = _SESSIONS.__dict__.pop("by_url", {})
     for session in sessions.values():
         session.close()
-
-
-def raise_rpc_error(method: str, error: Mapping[str, Any]) -> NoReturn:
-    """Raise the library error a JSON-RPC ``error`` object stands for (a revert by its name)."""
-    data = error.get("data")
-    if isinstance(data, dict):  # some nodes nest it: {"data": ...}, or Ganache's eth_estimateGas {"result": ...}
-        data = data.get("data") if "data" in data else data.get("result")
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-        raise decode_revert(bytes.fromhex(data[2:]))
-    message = str(error.get("message", error))
-    if "revert" in message.lower():
-        raise errors.TransactionFailed(f"{method}: {message}")
-    raise errors.ChainError(f"{method} failed: {message}")
 
 
 def batch(w3: Web3, requests_: Iterable[tuple[str, list[Any]]]) -> list[Any]:

@@ -26,20 +26,21 @@ compared against as soon as it lands.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from eth_utils import keccak, to_checksum_address
-from web3 import Web3
+from typing import TYPE_CHECKING, Any
 
 from ledger import errors
 from ledger.attest.eip712 import DOMAIN_NAME, DOMAIN_VERSION, domain_separator
+from ledger.chain._jsonrpc import JsonRpc
 from ledger.chain.abi import artifact
-from ledger.chain.rpc import batch
+from ledger.domain.hashing import checksum_address as to_checksum_address, keccak
 from ledger.domain.models import Deployment
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 __all__ = ["code_mismatch", "immutable_slots", "strip_metadata", "verify_deployment"]
 
-_LEDGER_SELECTOR = "0x" + keccak(text="ledger()")[:4].hex()
+_LEDGER_SELECTOR = "0x" + keccak(b"ledger()")[:4].hex()
 _PUSH1, _PUSH32 = 0x60, 0x7F
 
 
@@ -159,7 +160,15 @@ def _check_deployer(d: Deployment, block: object, fix: str) -> None:
     raise errors.DeploymentMismatch(f"block {d.block} of the record holds no creation of the ledger {d.ledger}: {fix}")
 
 
-def verify_deployment(w3: Web3, deployment: Deployment) -> None:
+def _batch(w3: Web3 | JsonRpc, reads: list[tuple[str, list[Any]]]) -> list[Any]:
+    if isinstance(w3, JsonRpc):  # the web3-free reads (ledger.client.light)
+        return w3.batch(reads)
+    from ledger.chain.rpc import batch
+
+    return batch(w3, reads)
+
+
+def verify_deployment(w3: Web3 | JsonRpc, deployment: Deployment) -> None:
     """Refuse a recorded deployment unless the chain holds the shipped contracts, wired to each other.
 
     Raises :class:`~ledger.errors.NotDeployed` when a recorded address has no code (a reset node),
@@ -167,7 +176,7 @@ def verify_deployment(w3: Web3, deployment: Deployment) -> None:
     an immutable holds a value no honest deployment at that address gives it, or
     ``GwpAttestations.ledger()`` is not the recorded ledger, or the recorded GwpAttestations is not the
     contract the ledger's deployer created right after the ledger, in the recorded block. Costs one
-    JSON-RPC batch of four reads.
+    JSON-RPC batch of four reads, through web3 or the standard-library client (:class:`ledger.chain._jsonrpc.JsonRpc`).
     """
     d = deployment
     reads: list[tuple[str, list[Any]]] = [
@@ -176,13 +185,13 @@ def verify_deployment(w3: Web3, deployment: Deployment) -> None:
         ("eth_getBlockByNumber", [hex(d.block), True]),
     ]
     try:
-        ledger_code, gwp_code, block, bound = batch(
+        ledger_code, gwp_code, block, bound = _batch(
             w3, [*reads, ("eth_call", [{"to": d.attestations, "data": _LEDGER_SELECTOR}, "latest"])]
         )
     except (errors.ContractRevert, errors.TransactionFailed):
         # Not a GwpAttestations at all (no ledger() to answer): the code comparison below says so.
         bound = None
-        ledger_code, gwp_code, block = batch(w3, reads)
+        ledger_code, gwp_code, block = _batch(w3, reads)
     chain_ledger, chain_gwp = _hex(ledger_code), _hex(gwp_code)
     if not chain_ledger or not chain_gwp:
         raise errors.NotDeployed(f"the recorded contracts are not on chain {d.chain_id} (was the node reset?): run `rinne deploy`")

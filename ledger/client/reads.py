@@ -12,10 +12,10 @@ from ledger.attest.records import GwpAttestation
 from ledger.chain.erc1271 import erc1271_approves
 from ledger.chain.logs import get_logs_chunked
 from ledger.chain.rpc import call
-from ledger.client.base import GWP_ABI, LEDGER_ABI, LedgerBase
-from ledger.domain.composition import Composition
-from ledger.domain.enums import LotState, Role
-from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
+from ledger.client.base import GWP_ABI, LedgerBase
+from ledger.client.light import read_lot
+from ledger.domain.enums import Role
+from ledger.domain.ids import hex_of, id_bytes, to_bytes32
 from ledger.domain.models import Lot, Offer, Participant, Unit
 
 
@@ -37,53 +37,8 @@ class ReadMixin(LedgerBase):
 
     def lot(self, lot_id: str, *, with_composition: bool = True) -> Lot:
         """Return a lot's stored state, with material and composition from its latest event."""
-        bid = id_bytes(lot_id)
-        holder, state, kind, epoch, updated, offered, current, mass, commit = self._call("ledger", "lot", bid)[0]
-        material = comp = None
-        if with_composition and state != LotState.NONE:
-            material, comp = self._lot_content(bid, updated)
-        return Lot(
-            lot_id=hex_of(bid),
-            holder=holder,
-            state=state,
-            kind=kind,
-            epoch=epoch,
-            updated_block=updated,
-            offered_to=None if int(offered, 16) == 0 else offered,
-            offer_current=current,
-            mass=mass,
-            commitment=hex_of(commit),
-            material=material,
-            composition=comp,
-        )
-
-    def _lot_content(self, lot_id: bytes, block: int) -> tuple[str, Composition]:
-        d = self._deployment()
-        created, updated = LEDGER_ABI.events["LotCreated"], LEDGER_ABI.events["LotUpdated"]
-        logs = call(
-            self.w3,
-            "eth_getLogs",
-            [
-                {
-                    "address": d.ledger,
-                    "fromBlock": hex(block),
-                    "toBlock": hex(block),
-                    "topics": [[hex_of(created.topic0), hex_of(updated.topic0)], hex_of(lot_id)],
-                }
-            ],
-        )
-        if not logs:
-            raise errors.ChainError(
-                f"no LotCreated/LotUpdated event for {label_of(lot_id)} in block {block}: is the node pruning history?"
-            )
-        log = logs[-1]
-        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-        data = bytes.fromhex(log["data"][2:])
-        if topics[0] == created.topic0:
-            ev = created.decode(topics, data)
-            return hex_of(ev["material"]), Composition.from_words(ev["composition"])
-        ev = updated.decode(topics, data)
-        return hex_of(ev["material"]), Composition.from_words(ev["composition"])
+        # The one lot read, shared with the web3-free LedgerReader (ledger/client/light.py).
+        return read_lot(lambda m, p: call(self.w3, m, p), self._deployment(), lot_id, with_composition=with_composition)
 
     def unit(self, unit_id: str) -> Unit:
         """Return a unit's stored passport."""

@@ -10,6 +10,7 @@ from cli_support import mint
 
 from ledger.chain import node as _node
 from ledger.client.ledger import Ledger
+from ledger.client.light import LedgerReader
 
 pytestmark = pytest.mark.chain
 
@@ -81,7 +82,9 @@ def test_unexpected_errors_stay_one_line(rinne, monkeypatch):
     def boom(self, *args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
+    # `lot show` reads through the web3-free LedgerReader, the other lot commands through Ledger.
     monkeypatch.setattr(Ledger, "lot", boom)
+    monkeypatch.setattr(LedgerReader, "lot", boom)
     line = rinne.fail("lot", "show", "E-4")
     assert line == "Error: unexpected RuntimeError: boom (run with -v for the traceback)"
 

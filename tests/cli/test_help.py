@@ -172,6 +172,7 @@ def test_verbose_after_the_subcommand_shows_the_traceback(monkeypatch):
 
     # The node's failure without its retries' delay: the point is where -v stands, not the network.
     monkeypatch.setattr(Session, "ledger", unreachable)
+    monkeypatch.setattr(Session, "reader", lambda self: unreachable(self))  # `lot show` reads without a Ledger
     env = {"RINNE_HOME": "/nonexistent-rinne-home", "ETH_RPC_URL": "http://127.0.0.1:1", "NO_COLOR": "1"}
     for args in (["-v", "lot", "show", "X"], ["lot", "show", "X", "-v"], ["lot", "list", "--verbose"], ["party", "list", "-v"]):
         result = CliRunner().invoke(cli, args, env=env)

@@ -133,7 +133,9 @@ def test_ctrl_c_elsewhere_exits_130_with_one_line(rinne, monkeypatch):
     def interrupted(self, lot_id, **kwargs):
         raise KeyboardInterrupt
 
+    # `lot show` reads through the web3-free LedgerReader, the other lot commands through Ledger.
     monkeypatch.setattr(ledger.Ledger, "lot", interrupted)
+    monkeypatch.setattr(ledger.LedgerReader, "lot", interrupted)
     line = rinne.fail("lot", "show", "X", code=130)
     assert line.startswith("Error: interrupted (Ctrl-C)")
 
