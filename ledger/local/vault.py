@@ -200,17 +200,26 @@ class FolderStore:
         with self._creating():
             db = self._batch_db(create=True)
             assert db is not None
-            created = []
             try:
                 with db:  # one transaction: committed whole (one log fsync) or rolled back
+                    # IMMEDIATE: the write lock from the start, so what the SELECT finds stays true until COMMIT.
                     db.execute("BEGIN IMMEDIATE")
+                    taken: set[bytes] = set()
+                    keys = [rkey for rkey, _ in entries]
+                    for at in range(0, len(keys), 500):
+                        chunk = keys[at : at + 500]
+                        marks = ",".join("?" * len(chunk))
+                        taken.update(bytes(r[0]) for r in db.execute(f"SELECT rkey FROM records WHERE rkey IN ({marks})", chunk))
+                    created = []
+                    for rkey, _ in entries:
+                        # A record file: an earlier single write, or (before batches existed) any write.
+                        new = rkey not in taken and not self._entry_path(rkey).exists()
+                        created.append(new)
+                        taken.add(rkey)
                     db.executemany("INSERT OR IGNORE INTO objects (address, blob) VALUES (?, ?)", objects)
-                    for rkey, raw in entries:
-                        if self._entry_path(rkey).exists():
-                            created.append(False)  # a record file of an earlier single write, or a grant
-                            continue
-                        cur = db.execute("INSERT OR IGNORE INTO records (rkey, entry) VALUES (?, ?)", (rkey, raw))
-                        created.append(cur.rowcount == 1)
+                    db.executemany(
+                        "INSERT INTO records (rkey, entry) VALUES (?, ?)", [e for e, new in zip(entries, created, strict=True) if new]
+                    )
             except sqlite3.Error as e:
                 raise ConfigError(f"cannot write {self._batch_path}: {e}") from None
         return created

@@ -460,19 +460,33 @@ class _Crash(Exception):
 
 def test_a_crash_in_the_middle_of_a_batch_leaves_none_of_it(store: Store, maker: Party, monkeypatch: pytest.MonkeyPatch) -> None:
     maker.vault.put_many(_batch("OLD", 3))
-    calls = {"n": 0}
     if store.backend == "folder":
         from ledger.local.vault import FolderStore
 
-        real = FolderStore._entry_path
+        real_db = FolderStore._batch_db
 
-        def entry_path(self: FolderStore, rkey: bytes) -> Path:
-            calls["n"] += 1
-            if calls["n"] == 6:  # in the transaction, five entries written, before the sixth
-                raise _Crash
-            return real(self, rkey)
+        class HalfWay:
+            """The batch's SQLite connection, failing after half of the batch's entries went in."""
 
-        monkeypatch.setattr(FolderStore, "_entry_path", entry_path)
+            def __init__(self, db: Any) -> None:
+                self._db = db
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._db, name)
+
+            def __enter__(self) -> Any:
+                return self._db.__enter__()
+
+            def __exit__(self, *exc: Any) -> Any:
+                return self._db.__exit__(*exc)
+
+            def executemany(self, sql: str, rows: list[Any]) -> Any:
+                if "INTO records" in sql:
+                    self._db.executemany(sql, rows[: len(rows) // 2])
+                    raise _Crash  # ciphertexts and five entries written, in the transaction
+                return self._db.executemany(sql, rows)
+
+        monkeypatch.setattr(FolderStore, "_batch_db", lambda self, create: HalfWay(real_db(self, create=create)))
     else:
         from ledger.local._vault_pg import PgStore
 
