@@ -45,7 +45,7 @@ from ledger.domain.disclosure import Hex32, Openings
 from ledger.domain.hashing import keccak
 from ledger.domain.identity import vault_id
 from ledger.errors import ConfigError, DisclosureError, InvalidInput
-from ledger.local.files import ensure_private_folder, write_atomic
+from ledger.local.files import ensure_private_folder, fsync_folder, write_atomic
 
 _DATA_TAG = b"rinne.vault.v1/data"
 _WRAP_TAG = b"rinne.vault.v1/wrap"
@@ -238,6 +238,7 @@ class FolderStore:
             self._prepare()
             # Made 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
             os.close(os.open(self._batch_path, os.O_RDWR | os.O_CREAT, 0o600))
+            fsync_folder(self.folder)  # the new file's name is durable before a batch in it is said to be
         try:
             db = sqlite3.connect(self._batch_path, timeout=60, isolation_level=None, check_same_thread=True)
             # synchronous=FULL: a committed batch is on disk before put_batch returns (NORMAL could lose the last ones).
