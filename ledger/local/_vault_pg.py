@@ -9,7 +9,8 @@ of the folder would. The private keys stay in their owners' data directories (06
 Concurrent writers are safe: a new entry is one ``INSERT … ON CONFLICT DO NOTHING`` (of two writers of one
 record, one wins and the other is told), a ciphertext the same by its address, and a grant reads and
 rewrites its entry in one transaction holding the row (``SELECT … FOR UPDATE``), so two grants at once keep
-both recipients. The schema is ``rinne_vault``, or ``<schema>_vault`` when the index URL names its schema
+both recipients. A batch (:meth:`PgStore.put_batch`, the openings of one transaction or one landed chunk) is
+one transaction of two set-wise inserts: committed whole, or not at all. The schema is ``rinne_vault``, or ``<schema>_vault`` when the index URL names its schema
 (``?schema=``); its tables are made on first use, under a transaction-level advisory lock.
 
 psycopg loads only when a PostgreSQL vault is opened.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -137,6 +138,29 @@ class PgStore:
         """Store a new entry; False (and nothing written) when the record key has one already."""
         cur = self._run("INSERT INTO {s}.vault_records (rkey, entry) VALUES (%s, %s) ON CONFLICT DO NOTHING", (rkey, raw))
         return bool(cur.rowcount == 1)
+
+    def put_batch(self, objects: Sequence[tuple[str, bytes]], entries: Sequence[tuple[bytes, bytes]]) -> list[bool]:
+        """Store ciphertexts and new entries in one transaction; per entry, False when its key had one already."""
+        import psycopg
+
+        conn = self._connection()
+        s = '"' + self.schema + '"'
+        try:
+            with conn.transaction():
+                # One statement per table over arrays: one round trip each, however many records.
+                conn.execute(
+                    f"INSERT INTO {s}.vault_objects (address, blob) SELECT * FROM unnest(%s::text[], %s::bytea[]) ON CONFLICT DO NOTHING",
+                    ([a for a, _ in objects], [b for _, b in objects]),
+                )
+                rows = conn.execute(
+                    f"INSERT INTO {s}.vault_records (rkey, entry) SELECT * FROM unnest(%s::bytea[], %s::bytea[]) "
+                    "ON CONFLICT DO NOTHING RETURNING rkey",
+                    ([k for k, _ in entries], [e for _, e in entries]),
+                ).fetchall()
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        made = {bytes(r[0]) for r in rows}
+        return [k in made for k, _ in entries]
 
     def entries(self) -> Iterator[bytes]:
         """Every raw entry of the store."""

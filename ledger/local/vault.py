@@ -15,6 +15,11 @@ Two stores hold the same bytes (ciphertexts by content address, entries by the k
 local folder (:class:`FolderStore`: folders 0700, files 0600, every write atomic, :mod:`ledger.local.files`),
 and the shared PostgreSQL database of a PostgreSQL index (:class:`ledger.local._vault_pg.PgStore`). Encryption
 and key wrapping happen here, before a store sees anything; the private keys never leave their owners' files.
+
+Many records at once (:meth:`Vault.put_many`: the openings of one transaction, or of one landed chunk of a bulk
+import, issue 16) are one store batch: in a folder one SQLite transaction in ``batches.sqlite`` beside the
+record files (write-ahead log, ``synchronous=FULL``: one fsync of the log per batch instead of four per
+record), in PostgreSQL one transaction. A batch lands whole or not at all, ciphertexts with their entries.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +45,7 @@ from ledger.domain.disclosure import Hex32, Openings
 from ledger.domain.hashing import keccak
 from ledger.domain.identity import vault_id
 from ledger.errors import ConfigError, DisclosureError, InvalidInput
-from ledger.local.files import ensure_private_folder, write_atomic
+from ledger.local.files import ensure_private_folder, fsync_folder, write_atomic
 
 _DATA_TAG = b"rinne.vault.v1/data"
 _WRAP_TAG = b"rinne.vault.v1/wrap"
@@ -114,15 +121,37 @@ class VaultStore(Protocol):
     def entries(self) -> Iterator[bytes]:
         """Every raw entry of the store."""
 
+    def put_batch(self, objects: Sequence[tuple[str, bytes]], entries: Sequence[tuple[bytes, bytes]]) -> list[bool]:
+        """Store ciphertexts and new entries at once, all or nothing; per entry, False when its key had one already."""
+
+
+#: The SQLite file of a folder vault's batches, beside ``objects/`` and ``records/``.
+BATCH_FILE = "batches.sqlite"
+# Rows appended by rowid, looked up through a unique index: keyed by the random keccak itself, each batch would
+# rewrite a page per row of a 60 MB tree (100,000 lots: 18.6 s of batch writes against 8.6 s, /tmp driver).
+_BATCH_TABLES = (
+    "CREATE TABLE IF NOT EXISTS objects (address TEXT NOT NULL UNIQUE, blob BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records (rkey BLOB NOT NULL UNIQUE, entry BLOB NOT NULL)",
+)
+# Checkpoints (which fsync the database) every 20,000 log pages, not 1,000: the log stays under about 80 MB.
+_BATCH_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA wal_autocheckpoint=20000", "PRAGMA cache_size=-65536")
+
 
 class FolderStore:
-    """A vault in a local folder: ``objects/<address>`` and ``records/<record key>.json``, 0700 and 0600."""
+    """A vault in a local folder: ``objects/<address>`` and ``records/<record key>.json``, 0700 and 0600.
+
+    Batches go to ``batches.sqlite`` (0600; SQLite gives its log files the database's mode): one transaction
+    per batch, so a crash leaves a batch whole or absent. A record file, where there is one, comes first (a
+    grant rewrites the entry as a file); folders written before batches existed read as they did.
+    """
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.where = str(self.folder)
         self._objects = self.folder / "objects"
         self._records = self.folder / "records"
+        self._batch_path = self.folder / BATCH_FILE
+        self._local = threading.local()  # a SQLite connection is for the thread that opened it
 
     def _prepare(self) -> None:
         for folder in (self.folder, self._objects, self._records):
@@ -150,20 +179,85 @@ class FolderStore:
 
     def get_object(self, address: str) -> bytes | None:
         """The ciphertext stored under an address, or None."""
-        return self._read(self._objects / address[2:])
+        blob = self._read(self._objects / address[2:])
+        return blob if blob is not None else self._batched("SELECT blob FROM objects WHERE address = ?", address)
 
     def read_entry(self, rkey: bytes) -> bytes | None:
         """The raw entry of a record key, or None."""
-        return self._read(self._entry_path(rkey))
+        raw = self._read(self._entry_path(rkey))
+        return raw if raw is not None else self._batched("SELECT entry FROM records WHERE rkey = ?", rkey)
 
     def create_entry(self, rkey: bytes, raw: bytes) -> bool:
         """Store a new entry; False (and nothing written) when the record key has one already."""
-        with self._locked(rkey):
+        # The creation lock: a batch writing the same record at once must see this file, or this writer its row.
+        with self._locked(rkey), self._creating():
+            if self._batched("SELECT 1 FROM records WHERE rkey = ?", rkey) is not None:
+                return False
             try:
                 write_atomic(self._entry_path(rkey), raw, replace=False)
             except FileExistsError:
                 return False
         return True
+
+    def put_batch(self, objects: Sequence[tuple[str, bytes]], entries: Sequence[tuple[bytes, bytes]]) -> list[bool]:
+        """Store ciphertexts and new entries in one SQLite transaction; per entry, False when its key had one already."""
+        with self._creating():
+            db = self._batch_db(create=True)
+            assert db is not None
+            try:
+                with db:  # one transaction: committed whole (one log fsync) or rolled back
+                    # IMMEDIATE: the write lock from the start, so what the SELECT finds stays true until COMMIT.
+                    db.execute("BEGIN IMMEDIATE")
+                    taken: set[bytes] = set()
+                    keys = [rkey for rkey, _ in entries]
+                    for at in range(0, len(keys), 500):
+                        chunk = keys[at : at + 500]
+                        marks = ",".join("?" * len(chunk))
+                        taken.update(bytes(r[0]) for r in db.execute(f"SELECT rkey FROM records WHERE rkey IN ({marks})", chunk))
+                    created = []
+                    for rkey, _ in entries:
+                        # A record file: an earlier single write, or (before batches existed) any write.
+                        new = rkey not in taken and not self._entry_path(rkey).exists()
+                        created.append(new)
+                        taken.add(rkey)
+                    db.executemany("INSERT OR IGNORE INTO objects (address, blob) VALUES (?, ?)", objects)
+                    db.executemany(
+                        "INSERT INTO records (rkey, entry) VALUES (?, ?)", [e for e, new in zip(entries, created, strict=True) if new]
+                    )
+            except sqlite3.Error as e:
+                raise ConfigError(f"cannot write {self._batch_path}: {e}") from None
+        return created
+
+    def _batch_db(self, *, create: bool) -> sqlite3.Connection | None:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        if not self._batch_path.exists():
+            if not create:
+                return None
+            self._prepare()
+            # Made 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+            os.close(os.open(self._batch_path, os.O_RDWR | os.O_CREAT, 0o600))
+            fsync_folder(self.folder)  # the new file's name is durable before a batch in it is said to be
+        try:
+            db = sqlite3.connect(self._batch_path, timeout=60, isolation_level=None, check_same_thread=True)
+            # synchronous=FULL: a committed batch is on disk before put_batch returns (NORMAL could lose the last ones).
+            for statement in (*_BATCH_PRAGMAS, *_BATCH_TABLES):
+                db.execute(statement)
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot open {self._batch_path}: {e}") from None
+        self._local.db = db
+        return db
+
+    def _batched(self, sql: str, key: str | bytes) -> bytes | None:
+        db = self._batch_db(create=False)
+        if db is None:
+            return None
+        try:
+            row = db.execute(sql, (key,)).fetchone()
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot read {self._batch_path}: {e}") from None
+        return bytes(row[0]) if row is not None else None
 
     def update_entry(self, rkey: bytes, change: Callable[[bytes | None], bytes | None]) -> None:
         """Replace an entry with ``change(old)`` (None: leave it), with no other writer in between."""
@@ -174,18 +268,42 @@ class FolderStore:
 
     def entries(self) -> Iterator[bytes]:
         """Every raw entry of the store."""
-        if not self._records.is_dir():
+        seen = set()
+        if self._records.is_dir():
+            for path in sorted(self._records.glob("*.json")):
+                raw = self._read(path)
+                if raw is not None:
+                    seen.add(path.stem)
+                    yield raw
+        db = self._batch_db(create=False)
+        if db is None:
             return
-        for path in sorted(self._records.glob("*.json")):
-            raw = self._read(path)
-            if raw is not None:
-                yield raw
+        try:
+            rows = db.execute("SELECT rkey, entry FROM records ORDER BY rkey").fetchall()
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot read {self._batch_path}: {e}") from None
+        for rkey, raw in rows:
+            if bytes(rkey).hex() not in seen:  # a grant's record file stands for its batched entry
+                yield bytes(raw)
 
     @contextmanager
     def _locked(self, rkey: bytes) -> Iterator[None]:
         # Two grants at once must not both read the old entry and drop one another's wrap.
         self._prepare()
-        fd = os.open(self._records / f".{rkey.hex()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        with self._flock(self._records / f".{rkey.hex()}.lock"):
+            yield
+
+    @contextmanager
+    def _creating(self) -> Iterator[None]:
+        # One creator of new entries at a time (files or batch): a record id is stored once across both.
+        self._prepare()
+        with self._flock(self._records / ".create.lock"):
+            yield
+
+    @staticmethod
+    @contextmanager
+    def _flock(path: Path) -> Iterator[None]:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -239,13 +357,8 @@ class Vault:
         refused with :class:`DisclosureError`; use :meth:`grant` to add a recipient.
         """
         rkey = _record_key(record_id)
-        publics = [self.public_key, *(_public_bytes(r) for r in recipients)]
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = secrets.token_bytes(_NONCE)
-        blob = nonce + AESGCM(data_key).encrypt(nonce, bytes(data), _DATA_TAG + rkey)
-        address = "0x" + keccak(blob).hex()
-        wraps = {p.hex(): _wrap(data_key, p, rkey, address) for p in dict.fromkeys(publics)}
-        entry = _Entry(record_id=record_id, address=address, wraps=wraps)
+        wrappers = _wrappers(list(dict.fromkeys([self.public_key, *(_public_bytes(r) for r in recipients)])))
+        address, blob, entry = self._seal(record_id, rkey, bytes(data), wrappers)
         stored_once = DisclosureError(
             f"record {record_id!r} is in the vault already (its data never changes; grant to add a recipient)"
         )
@@ -253,9 +366,52 @@ class Vault:
             raise stored_once
         # The ciphertext first: an entry never points at nothing. Of two writers of one record, one entry wins.
         self.store.put_object(address, blob)
-        if not self.store.create_entry(rkey, entry.model_dump_json().encode()):
+        if not self.store.create_entry(rkey, entry):
             raise stored_once
         return address
+
+    def put_many(
+        self, records: Iterable[tuple[str, bytes]], recipients: Iterable[bytes | X25519PublicKey] = ()
+    ) -> dict[str, str | None]:
+        """Store many records at once, as :meth:`put` each, in one store batch (a crash keeps all or none).
+
+        Returns each record id's content address, or None for a record the vault held already (kept as it was:
+        a record's data never changes) or given twice (the first stays).
+        """
+        wrappers = _wrappers(list(dict.fromkeys([self.public_key, *(_public_bytes(r) for r in recipients)])))
+        out: dict[str, str | None] = {}
+        objects: list[tuple[str, bytes]] = []
+        entries: list[tuple[bytes, bytes]] = []
+        ids: list[str] = []
+        for record_id, data in records:
+            rkey = _record_key(record_id)
+            if record_id in out:
+                continue
+            address, blob, entry = self._seal(record_id, rkey, bytes(data), wrappers)
+            out[record_id] = address
+            objects.append((address, blob))
+            entries.append((rkey, entry))
+            ids.append(record_id)
+        if not entries:
+            return out
+        batch = getattr(self.store, "put_batch", None)
+        if batch is None:  # a store without batches: one record at a time, ciphertext first
+            created = []
+            for (address, blob), (rkey, entry) in zip(objects, entries, strict=True):
+                self.store.put_object(address, blob)
+                created.append(self.store.create_entry(rkey, entry))
+        else:
+            created = batch(objects, entries)
+        for record_id, new in zip(ids, created, strict=True):
+            if not new:
+                out[record_id] = None
+        return out
+
+    def put_openings_many(
+        self, openings: Iterable[Openings], recipients: Iterable[bytes | X25519PublicKey] = ()
+    ) -> dict[str, str | None]:
+        """Store many committed records' openings in one batch (:meth:`put_many`), each under its record id."""
+        return self.put_many(((vault_id(o), o.to_json()) for o in openings), recipients)
 
     def put_openings(self, openings: Openings, recipients: Iterable[bytes | X25519PublicKey] = ()) -> str:
         """Store a committed record's openings (:func:`ledger.domain.disclosure.commit`) under its record id.
@@ -339,6 +495,17 @@ class Vault:
 
     # ------------------------------------------------------------------------ internals
 
+    @staticmethod
+    def _seal(record_id: str, rkey: bytes, data: bytes, wrappers: dict[str, _Wrapper]) -> tuple[str, bytes, bytes]:
+        """A record's ciphertext, content address and raw entry (its data key wrapped to each recipient)."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = secrets.token_bytes(_NONCE)
+        blob = nonce + AESGCM(data_key).encrypt(nonce, data, _DATA_TAG + rkey)
+        address = "0x" + keccak(blob).hex()
+        wraps = {public: w.wrap(data_key, rkey, address) for public, w in wrappers.items()}
+        entry = _Entry(record_id=record_id, address=address, wraps=wraps)
+        return address, blob, entry.model_dump_json().encode()
+
     def _entry(self, record_id: str, rkey: bytes) -> _Entry:
         return self._parse(record_id, self.store.read_entry(rkey))
 
@@ -366,16 +533,37 @@ class Vault:
             raise DisclosureError(f"the key of record {entry.record_id!r} does not open for this key (altered or moved)") from None
 
 
+class _Wrapper:
+    """Wraps data keys for one recipient: one ephemeral X25519 agreement, then AES-GCM per data key.
+
+    A batch shares one agreement per recipient (issue 16: the agreement is most of a record's cost): the key
+    encryption key it derives opens only for that recipient's private key, which opens each of those records
+    anyway; every wrap has its own random nonce and is bound to its record and ciphertext (associated data).
+    Grants and readers see the same wrap format as before.
+    """
+
+    def __init__(self, recipient: bytes) -> None:
+        ephemeral = X25519PrivateKey.generate()
+        eph_public = ephemeral.public_key().public_bytes_raw()
+        try:
+            shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+        except ValueError:
+            raise InvalidInput("not a usable X25519 public key (a low-order point)") from None
+        self._ephemeral = eph_public.hex()
+        self._aead = AESGCM(_kek(shared, eph_public, recipient))
+
+    def wrap(self, data_key: bytes, rkey: bytes, address: str) -> _Wrap:
+        nonce = secrets.token_bytes(_NONCE)
+        key = self._aead.encrypt(nonce, data_key, _wrap_aad(rkey, address))
+        return _Wrap(ephemeral=self._ephemeral, nonce=nonce.hex(), key=key.hex())
+
+
 def _wrap(data_key: bytes, recipient: bytes, rkey: bytes, address: str) -> _Wrap:
-    ephemeral = X25519PrivateKey.generate()
-    eph_public = ephemeral.public_key().public_bytes_raw()
-    try:
-        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
-    except ValueError:
-        raise InvalidInput("not a usable X25519 public key (a low-order point)") from None
-    nonce = secrets.token_bytes(_NONCE)
-    key = AESGCM(_kek(shared, eph_public, recipient)).encrypt(nonce, data_key, _wrap_aad(rkey, address))
-    return _Wrap(ephemeral=eph_public.hex(), nonce=nonce.hex(), key=key.hex())
+    return _Wrapper(recipient).wrap(data_key, rkey, address)
+
+
+def _wrappers(publics: list[bytes]) -> dict[str, _Wrapper]:
+    return {p.hex(): _Wrapper(p) for p in publics}
 
 
 #: The file, in the data directory, that holds this machine's vault key (X25519 private key, 0600).

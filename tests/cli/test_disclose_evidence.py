@@ -36,8 +36,8 @@ def _disclose(rinne, word: str, path: Path, *extra: str) -> dict:
 
 def _vault_words(rinne) -> set[str]:
     """The evidence and reason words this data directory's vault holds openings for (record ids are public words)."""
-    folder = rinne.home / "vault" / "records"
-    ids = {json.loads(p.read_bytes())["record_id"] for p in folder.glob("*.json")} if folder.exists() else set()
+    vault = local_vault(rinne.home, create=False)  # record files and batches alike
+    ids = set(vault.records()) if vault is not None else set()
     return {i.removeprefix("word:") for i in ids if i.startswith("word:")}
 
 

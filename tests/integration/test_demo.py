@@ -233,7 +233,7 @@ def test_the_demo_writes_evidence_and_reports_as_salted_words_opened_from_its_va
     home = out / "home"
     vault = local_vault(home, create=False)
     assert vault is not None
-    words = {json.loads(p.read_bytes())["record_id"] for p in (home / "vault" / "records").glob("*.json")}
+    words = set(vault.records())  # record files and batches alike
     opened = {w: vault.openings(w) for w in words if w.startswith("word:")}
     by_kind: dict[str, list[Any]] = {}
     for word, o in opened.items():

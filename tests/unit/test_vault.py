@@ -48,6 +48,12 @@ class Store:
             cur = conn.execute(statement.replace("{s}", f'"{self.schema}_vault"'), params)
             return list(cur.fetchall()) if cur.description else []
 
+    def _batched(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        with sqlite3.connect(self.folder / "batches.sqlite") as db:
+            return list(db.execute(statement, params).fetchall())
+
     def dump(self) -> dict[str, bytes]:
         """Every byte the store holds, by name."""
         if self.backend == "folder":
@@ -78,13 +84,20 @@ class Store:
     def entry(self, record_id: str) -> dict[str, Any]:
         rkey = keccak(record_id.encode())
         if self.backend == "folder":
-            return dict(json.loads((self.folder / "records" / f"{rkey.hex()}.json").read_text()))
+            path = self.folder / "records" / f"{rkey.hex()}.json"
+            if not path.exists():  # a batched record
+                return dict(json.loads(self._batched("SELECT entry FROM records WHERE rkey = ?", (rkey,))[0][0]))
+            return dict(json.loads(path.read_text()))
         return dict(json.loads(bytes(self._sql("SELECT entry FROM {s}.vault_records WHERE rkey = %s", (rkey,))[0][0])))
 
     def set_entry(self, record_id: str, raw: str) -> None:
         rkey = keccak(record_id.encode())
         if self.backend == "folder":
-            (self.folder / "records" / f"{rkey.hex()}.json").write_text(raw)
+            path = self.folder / "records" / f"{rkey.hex()}.json"
+            if not path.exists():  # a batched record
+                self._batched("UPDATE records SET entry = ? WHERE rkey = ?", (raw.encode(), rkey))
+                return
+            path.write_text(raw)
         else:
             self._sql("UPDATE {s}.vault_records SET entry = %s WHERE rkey = %s", (raw.encode(), rkey))
 
@@ -371,3 +384,196 @@ def test_a_key_lists_only_the_records_it_can_open(store: Store, maker: Party, re
     assert competitor.vault.records() == []
     store.set_entry("LF004", "{")  # a damaged entry is skipped in the listing, and refused when read
     assert maker.vault.records() == ["LF003"]
+
+
+# ------------------------------------------------------------------------------ batches (issue 16)
+
+
+def _batch(prefix: str, n: int) -> list[tuple[str, bytes]]:
+    return [(f"{prefix}-{i}", SECRET + f"-{prefix}-{i}".encode()) for i in range(n)]
+
+
+def test_a_batch_stores_every_record_as_put_would(store: Store, maker: Party, recycler: Party, competitor: Party) -> None:
+    records = _batch("LF", 20)
+    addresses = maker.vault.put_many(records, [recycler.public])
+    assert list(addresses) == [r for r, _ in records] and all(addresses.values())
+    for record_id, data in records:
+        assert maker.vault.get(record_id) == data and recycler.vault.get(record_id) == data
+        assert maker.vault.address(record_id) == addresses[record_id]
+        with pytest.raises(DisclosureError):
+            competitor.vault.get(record_id)
+    assert recycler.vault.records() == sorted(r for r, _ in records)
+    # A batched record is granted like any other: the ciphertext stays, the new key opens it.
+    maker.vault.grant("LF-3", competitor.public)
+    assert competitor.vault.get("LF-3") == records[3][1] and maker.vault.address("LF-3") == addresses["LF-3"]
+    assert maker.vault.records() == sorted(r for r, _ in records)  # the grant's entry stands for the batched one
+
+
+def test_a_batch_keeps_a_stored_record_as_it_was(store: Store, maker: Party, competitor: Party) -> None:
+    maker.vault.put("LF-1", b"first")
+    maker.vault.put_many([("LF-0", b"zero"), ("LF-1", b"overwrite?")])
+    out = competitor.vault.put_many([("LF-0", b"forged"), ("LF-2", b"two"), ("LF-2", b"two again")])
+    # A competitor writing the same record ids cannot replace the stored data: a record's data never changes.
+    assert out == {"LF-0": None, "LF-2": out["LF-2"]} and out["LF-2"]
+    assert maker.vault.get("LF-0") == b"zero" and maker.vault.get("LF-1") == b"first"
+    assert competitor.vault.get("LF-2") == b"two"
+    with pytest.raises(DisclosureError, match="in the vault already"):
+        maker.vault.put("LF-0", b"again")
+
+
+def test_concurrent_batches_and_puts_of_the_same_records_store_each_once(store: Store) -> None:
+    parties = [Party(store) for _ in range(6)]
+    won: dict[str, list[bytes]] = {}
+    lock = threading.Lock()
+
+    def write(i: int, p: Party) -> None:
+        mine = [(f"LF-{j}", p.public + bytes([j])) for j in range(12)]
+        if i % 2:  # half of the writers one record at a time, half in one batch
+            for record_id, data in mine:
+                try:
+                    p.vault.put(record_id, data)
+                    with lock:
+                        won.setdefault(record_id, []).append(data)
+                except DisclosureError:
+                    pass
+        else:
+            for record_id, address in p.vault.put_many(mine).items():
+                if address is not None:
+                    with lock:
+                        won.setdefault(record_id, []).append(dict(mine)[record_id])
+
+    threads = [threading.Thread(target=write, args=(i, p)) for i, p in enumerate(parties)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won) == sorted(f"LF-{j}" for j in range(12))
+    for record_id, winners in won.items():
+        assert len(winners) == 1, record_id  # one writer stored it, every other one was told
+        (owner,) = [p for p in parties if p.public == winners[0][:32]]
+        assert owner.vault.get(record_id) == winners[0]
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_crash_in_the_middle_of_a_batch_leaves_none_of_it(store: Store, maker: Party, monkeypatch: pytest.MonkeyPatch) -> None:
+    maker.vault.put_many(_batch("OLD", 3))
+    if store.backend == "folder":
+        from ledger.local.vault import FolderStore
+
+        real_db = FolderStore._batch_db
+
+        class HalfWay:
+            """The batch's SQLite connection, failing after half of the batch's entries went in."""
+
+            def __init__(self, db: Any) -> None:
+                self._db = db
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._db, name)
+
+            def __enter__(self) -> Any:
+                return self._db.__enter__()
+
+            def __exit__(self, *exc: Any) -> Any:
+                return self._db.__exit__(*exc)
+
+            def executemany(self, sql: str, rows: list[Any]) -> Any:
+                if "INTO records" in sql:
+                    self._db.executemany(sql, rows[: len(rows) // 2])
+                    raise _Crash  # ciphertexts and five entries written, in the transaction
+                return self._db.executemany(sql, rows)
+
+        monkeypatch.setattr(FolderStore, "_batch_db", lambda self, create: HalfWay(real_db(self, create=create)))
+    else:
+        from ledger.local._vault_pg import PgStore
+
+        real_conn = PgStore._connection
+
+        class Failing:
+            def __init__(self, conn: Any) -> None:
+                self._conn = conn
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._conn, name)
+
+            def execute(self, sql: str, *args: Any) -> Any:
+                if "vault_records" in sql and sql.lstrip().startswith("INSERT"):
+                    raise _Crash  # the ciphertexts inserted, the entries not yet
+                return self._conn.execute(sql, *args)
+
+        monkeypatch.setattr(PgStore, "_connection", lambda self: Failing(real_conn(self)))
+    with pytest.raises(_Crash):
+        maker.vault.put_many(_batch("NEW", 10))
+    monkeypatch.undo()
+    again = Vault(store.location, maker.key)
+    assert again.records() == ["OLD-0", "OLD-1", "OLD-2"]
+    assert all(f"NEW-{i}" not in again for i in range(10))
+    if store.backend == "folder":
+        import sqlite3
+
+        with sqlite3.connect(store.folder / "batches.sqlite") as db:
+            (objects,) = db.execute("SELECT count(*) FROM objects").fetchone()
+    else:
+        objects = len(store.objects())
+    assert objects == 3  # no ciphertext of the batch left behind
+    assert again.put_many(_batch("NEW", 10)) and again.get("NEW-9") == _batch("NEW", 10)[9][1]
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from ledger.local.vault import Vault
+
+vault = Vault(Path(sys.argv[1]), bytes.fromhex(sys.argv[2]))
+for i in range(10_000):
+    vault.put_many([(f"B{i}-{j}", b"%d-%d" % (i, j) * 40) for j in range(50)])
+    print(i, flush=True)  # batch i is stored (put_many returned)
+"""
+
+
+def test_a_writer_killed_mid_batch_leaves_each_batch_whole_or_absent(folder: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    key = Vault.new_key()
+    child = subprocess.Popen([sys.executable, "-c", _WRITER, str(folder), key.hex()], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    landed = [int(child.stdout.readline()) for _ in range(5)]  # five batches returned: kill it in the sixth or later
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    vault = Vault(folder, key)
+    present: dict[int, set[int]] = {}
+    for record_id in vault.records():
+        i, j = record_id[1:].split("-")
+        present.setdefault(int(i), set()).add(int(j))
+        assert vault.get(record_id) == b"%d-%d" % (int(i), int(j)) * 40  # whole and readable
+    assert set(landed) <= set(present)  # every batch that returned is there
+    assert all(js == set(range(50)) for js in present.values())  # and no batch by halves
+
+
+def test_batch_files_are_0600(folder: Path, open_umask: None) -> None:
+    maker, recycler = Party(folder), Party(folder)
+    maker.vault.put_many(_batch("LF", 5), [recycler.public])
+    maker.vault.grant("LF-1", Party(folder).public)
+    paths = [folder, *folder.rglob("*")]
+    assert any(p.name.startswith("batches.sqlite") for p in paths)
+    for p in paths:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode == (0o700 if p.is_dir() else 0o600), f"{p} has mode {mode:04o}"
+    assert all(b"SN-LF003" not in p.read_bytes() for p in paths if p.is_file())  # ciphertexts only
+
+
+def test_a_wrap_moved_between_records_of_one_batch_is_refused(store: Store, maker: Party, recycler: Party) -> None:
+    # One batch shares one key agreement per recipient: each wrap is still bound to its own record and ciphertext.
+    maker.vault.put_many([("LF-A", b"a" * 40), ("LF-B", b"b" * 40)], [recycler.public])
+    a, b = store.entry("LF-A"), store.entry("LF-B")
+    assert a["wraps"][recycler.public.hex()]["ephemeral"] == b["wraps"][recycler.public.hex()]["ephemeral"]
+    b["wraps"][recycler.public.hex()] = a["wraps"][recycler.public.hex()]
+    store.set_entry("LF-B", json.dumps(b))
+    with pytest.raises(DisclosureError, match="does not open"):
+        recycler.vault.get("LF-B")
+    assert recycler.vault.get("LF-A") == b"a" * 40 and maker.vault.get("LF-B") == b"b" * 40
