@@ -68,6 +68,7 @@ def audit_html(r: AuditReport) -> str:
         ("units", r.units),
         ("attestations (signatures re-verified offline)", r.signatures_checked),
         ("records compared with contract storage", r.storage_checked),
+        ("attestation records compared with contract storage", r.records_checked),
         ("participants", r.participants),
         ("declared footprints compared", r.declared_checked),
     ]

@@ -121,6 +121,9 @@ class AuditReport(BaseModel):
     participants: int
     heads: list[HeadCheck]
     storage_checked: int
+    records_checked: int = Field(
+        default=0, description="attestation and process inventory records (and isValid) compared with contract storage"
+    )
     signatures_checked: int
     transforms_checked: int
     declared_checked: int

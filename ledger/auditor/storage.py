@@ -1,4 +1,5 @@
-"""Replay against contract storage: every lot's holder, state, mass and commitment and every unit's passport, read in bulk at one block."""
+"""Replay against contract storage: every lot's holder, state, mass and commitment, every unit's passport, and every
+attestation's and process inventory's record and validity, read in bulk at one block."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from ledger import errors
 from ledger.chain.abi import contract_abi
@@ -16,7 +17,7 @@ from ledger.domain.composition import commitment_hash, pack_lanes
 from ledger.domain.enums import LotState
 from ledger.domain.ids import hex_of, label_of
 from ledger.index.store import EventIndex
-from ledger.replay.records import Comp, LotRec
+from ledger.replay.records import AttRec, Comp, InvRec, LotRec
 from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
@@ -264,3 +265,151 @@ def _check_storage(
         if (status, rated, soce, cap, cycles, thr) != mine:
             flag("storage-mismatch", unit_id, f"passport on-chain {(status, rated, soce, cap, cycles, thr)}, replayed {mine}", block)
     return checked + len(units)
+
+
+ATTESTATIONS_ABI = contract_abi("GwpAttestations")
+
+#: Storage slot of GwpAttestations' private `_inventories` mapping (``forge inspect GwpAttestations
+#: storage-layout``: the EIP-712 name and version fallbacks, the head, `_records`, then `_inventories`). The
+#: contract has no getter for an inventory's record; its two words are read with eth_getStorageAt. A wrong slot
+#: reads zeros for every inventory, which the honest-ledger test would flag.
+_INVENTORIES_SLOT = 4
+
+#: Records compared a step: the uids of one step and their answers are all that is held at once (a
+#: 1,000,000-event ledger may hold about 500,000 attestations).
+_RECORD_STEP = 10_000
+
+
+def _record_words(a: AttRec) -> bytes:
+    """What attestation(uid) must answer for the replayed `a`: (signer, validUntil, stage, selfDeclared, revoked, lotId)."""
+    return (
+        bytes(12)
+        + bytes.fromhex(a.signer[2:])
+        + a.valid_until.to_bytes(32, "big")
+        + a.stage.to_bytes(32, "big")
+        + int(a.self_declared).to_bytes(32, "big")
+        + int(a.revoked is not None).to_bytes(32, "big")
+        + a.lot_id
+    )
+
+
+def _inventory_words(v: InvRec) -> bytes:
+    """The two storage words of the replayed inventory `v`: signer, validUntil, selfDeclared and revoked packed
+    from the low bytes up (Solidity's packing of InventoryRecord), then the lot."""
+    packed = int(v.signer, 16) | v.valid_until << 160 | int(v.self_declared) << 224 | int(v.revoked is not None) << 232
+    return packed.to_bytes(32, "big") + v.lot_id
+
+
+def _valid_word(rec: AttRec | InvRec, timestamp: int) -> bytes:
+    """What isValid(uid) must answer at a block of `timestamp` (the contract: not revoked and not past validUntil)."""
+    return int(rec.revoked is None and timestamp <= rec.valid_until).to_bytes(32, "big")
+
+
+def _storage_at(w3: Web3, address: str, slots: list[int], block: int) -> list[bytes]:
+    """eth_getStorageAt of every slot at `block`, RPC_BATCH a JSON-RPC batch."""
+    out: list[bytes] = []
+    tag = hex(block)
+    for start in range(0, len(slots), RPC_BATCH):
+        reqs = [("eth_getStorageAt", [address, hex(s), tag]) for s in slots[start : start + RPC_BATCH]]
+        out.extend(int(r, 16).to_bytes(32, "big") for r in batch(w3, reqs))
+    return out
+
+
+def _record_problems(raw: bytes, valid: bytes, a: AttRec, timestamp: int) -> list[str]:
+    """The fields of a stored attestation record (and isValid) that differ from the replay, in words."""
+    w = _words(raw, 6, "attestation()")
+    signer, valid_until, stage, self_declared, revoked, lot_id = "0x" + raw[12:32].hex(), w[1], w[2], w[3], w[4], raw[160:192]
+    problems = []
+    if signer != a.signer.lower():
+        problems.append(f"signer {to_checksum_address(signer)} stored, {a.signer} in the Attested event")
+    if valid_until != a.valid_until:
+        problems.append(f"validUntil {valid_until} stored, {a.valid_until} in the event")
+    if stage != a.stage:
+        problems.append(f"stage {stage} stored, {a.stage} in the event")
+    if bool(self_declared) != a.self_declared:
+        problems.append(f"self-declared {'yes' if self_declared else 'no'} stored, {'yes' if a.self_declared else 'no'} in the event")
+    if bool(revoked) != (a.revoked is not None):
+        problems.append(
+            "revoked in storage, but no Revoked event was replayed"
+            if revoked
+            else "a Revoked event was replayed, storage says not revoked"
+        )
+    if lot_id != a.lot_id:
+        problems.append(f"lot {label_of(lot_id)} stored, {label_of(a.lot_id)} in the event")
+    problems.extend(_validity_problem(valid, a, timestamp))
+    return problems
+
+
+def _validity_problem(valid: bytes, rec: AttRec | InvRec, timestamp: int) -> list[str]:
+    if len(valid) != 32:
+        raise errors.ChainError(f"isValid() returned {len(valid)} bytes, expected 32")
+    if valid == _valid_word(rec, timestamp):
+        return []
+    said = "valid" if int.from_bytes(valid, "big") else "not valid"
+    return [f"isValid() says {said} at block time {timestamp}, the replay says {'not ' if said == 'valid' else ''}valid"]
+
+
+def _check_attestation_records(
+    w3: Web3,
+    deployment: Deployment,
+    st: LedgerState,
+    block: int,
+    timestamp: int,
+    flag: Callable[..., None],
+    only: set[bytes] | None = None,
+) -> int:
+    """Compare every attestation's and process inventory's stored record (or those in `only`) and isValid() with
+    the replay at `block` (whose time is `timestamp`); flag ``attestation-storage-mismatch``; return how many.
+
+    attestation(uid) and isValid(uid) go through the reader contract (500 a call, like the lots); an inventory's
+    record has no getter and is read as its two storage words. On-chain consumers trust isValid(), and the
+    replay's verdicts trust the Attested and Revoked events: a record revoked in storage without its event (or
+    the reverse), a stored signer, lot or flag other than the event's, or a node answering these reads falsely,
+    is what this catches."""
+    att_sel, valid_sel = ATTESTATIONS_ABI.fn("attestation").selector, ATTESTATIONS_ABI.fn("isValid").selector
+    target = deployment.attestations
+    checked = 0
+    atts = [a for u, a in st.attestations.items() if only is None or u in only]
+    for start in range(0, len(atts), _RECORD_STEP):
+        part = atts[start : start + _RECORD_STEP]
+        uids = [a.uid for a in part]
+        records = _read_all(w3, target, att_sel, 6 * 32, uids, block)
+        valid = _read_all(w3, target, valid_sel, 32, uids, block)
+        for a, raw, ok in zip(part, records, valid):
+            if raw != _record_words(a) or ok != _valid_word(a, timestamp):
+                problems = _record_problems(raw, ok, a, timestamp)
+                flag("attestation-storage-mismatch", a.uid, f"attestation of lot {label_of(a.lot_id)}: " + "; ".join(problems), block)
+        checked += len(part)
+    invs = [v for u, v in st.inventories.items() if only is None or u in only]
+    base = _INVENTORIES_SLOT.to_bytes(32, "big")
+    for start in range(0, len(invs), _RECORD_STEP):
+        ipart = invs[start : start + _RECORD_STEP]
+        slots = []
+        for v in ipart:
+            s = int.from_bytes(keccak(v.uid + base), "big")
+            slots += [s, s + 1]
+        words = _storage_at(w3, target, slots, block)
+        valid = _read_all(w3, target, valid_sel, 32, [v.uid for v in ipart], block)
+        for k, (v, ok) in enumerate(zip(ipart, valid)):
+            stored = words[2 * k] + words[2 * k + 1]
+            if stored == _inventory_words(v) and ok == _valid_word(v, timestamp):
+                continue
+            problems = []
+            if stored != _inventory_words(v):
+                w0 = int.from_bytes(stored[:32], "big")
+                got = (
+                    f"signer {to_checksum_address(hex_of((w0 & ((1 << 160) - 1)).to_bytes(20, 'big')))}, validUntil "
+                    f"{(w0 >> 160) & ((1 << 64) - 1)}, self-declared {(w0 >> 224) & 0xFF}, revoked {(w0 >> 232) & 0xFF}, "
+                    f"lot {label_of(stored[32:])}"
+                )
+                mine = (
+                    f"signer {v.signer}, validUntil {v.valid_until}, self-declared {int(v.self_declared)}, revoked "
+                    f"{int(v.revoked is not None)}, lot {label_of(v.lot_id)}"
+                )
+                problems.append(f"stored ({got}), in the events ({mine})")
+            problems.extend(_validity_problem(ok, v, timestamp))
+            flag(
+                "attestation-storage-mismatch", v.uid, f"process inventory of lot {label_of(v.lot_id)}: " + "; ".join(problems), block
+            )
+        checked += len(ipart)
+    return checked
