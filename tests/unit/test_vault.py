@@ -577,3 +577,35 @@ def test_a_wrap_moved_between_records_of_one_batch_is_refused(store: Store, make
     with pytest.raises(DisclosureError, match="does not open"):
         recycler.vault.get("LF-B")
     assert recycler.vault.get("LF-A") == b"a" * 40 and maker.vault.get("LF-B") == b"b" * 40
+
+
+_READER = """
+import sys
+from pathlib import Path
+from ledger.local.vault import Vault
+
+vault = Vault(Path(sys.argv[1]), bytes.fromhex(sys.argv[2]))
+assert vault.get("B-7") == b"seven" * 20 and "B-0" in vault.records()
+"""
+
+
+def test_a_process_that_only_reads_the_vault_changes_no_file(folder: Path) -> None:
+    # A failed or read-only command must leave the data directory as it found it (tests/security): a reader's
+    # open (the pragmas, CREATE TABLE IF NOT EXISTS) and its exit write nothing.
+    import hashlib
+    import subprocess
+    import sys
+
+    key = Vault.new_key()
+    writer = "from pathlib import Path; import sys; from ledger.local.vault import Vault; " + (
+        "Vault(Path(sys.argv[1]), bytes.fromhex(sys.argv[2])).put_many([(f'B-{i}', b'seven' * 20) for i in range(10)])"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(folder), key.hex()], check=True)
+
+    def files() -> dict[str, str]:
+        return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+    before = files()
+    assert "batches.sqlite" in before and not any(name.startswith("batches.sqlite-") for name in before)
+    subprocess.run([sys.executable, "-c", _READER, str(folder), key.hex()], check=True)
+    assert files() == before
