@@ -66,6 +66,7 @@ def recycling(session: Session, recycler: str, start: int | None, end: int | Non
         f"{recycler}: {len(r.units)} unit(s) recycled {format_time(r.start) if r.start else 'from the start'} to {format_time(r.end)}, "
         f"{format_mass(r.input_mass_g)} in, {format_mass(r.output_mass_g)} out of recycling",
         "recycling efficiency: " + (f"{100 * r.recycling_efficiency:.1f} %" if r.recycling_efficiency is not None else "n/a"),
+        "process route: " + (", ".join(f"{w} ({a})" for w, a in r.routes.items()) or "none attested"),
     ]
     lines += [
         f"  {e}: {format_mass(r.recovered_g[e])} of {format_mass(g)} recovered, {100 * r.recovery[e]:.1f} %"

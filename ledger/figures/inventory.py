@@ -130,6 +130,21 @@ def _step_inventories(st: LedgerState, lot: LotRec) -> list[tuple[InvRec, LotRec
     return out
 
 
+def attested_routes(st: LedgerState, lot: LotRec, *, at: int) -> dict[str, str]:
+    """Return the process routes a lot's counted process inventories attest at unix time `at`, each with
+    its strongest assurance ("verified", else "self-declared"): revoked, expired and others' self-declarations
+    name no route."""
+    out: dict[str, str] = {}
+    for inv in st.inventories_of(lot.lot_id):
+        status = _status(st, inv, lot, at, None)
+        if inv.route == ProcessRoute.UNSPECIFIED or status not in ("verified", "self-declared"):
+            continue
+        word = _route_word(inv.route)
+        if out.get(word) != "verified":
+            out[word] = status
+    return out
+
+
 def process_inventory_of(st: LedgerState, lot_id: bytes, *, at: int) -> ProcessInventoryReport:
     """Compute the process inventory of a lot from a replayed state (pure; see :func:`process_inventory`)."""
     target = st.lots.get(lot_id)

@@ -30,6 +30,7 @@ from ledger.domain.enums import OpKind, Role
 from ledger.domain.hashing import checksum_address
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.domain.times import UnixTime
+from ledger.figures.inventory import attested_routes
 from ledger.figures.source import Source, upstream_state
 from ledger.replay.records import LotRec, OpRec
 from ledger.replay.state import LedgerState
@@ -157,6 +158,11 @@ class RecyclingReport(BaseModel):
         description="element grams from the units still in intermediates (held, or handed out of the recycling chain): not (yet) recovered",
     )
     intermediate_lots: list[str] = Field(default_factory=list, description="labels of those intermediates")
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="process routes (pyrometallurgy, hydrometallurgy, direct-to-cathode) the counted process inventories "
+        "of the recycling chain's outputs attest, each with its strongest assurance (verified or self-declared)",
+    )
     lost_g: dict[str, int] = Field(
         default_factory=dict,
         description="element grams from the units declared lost, or left in outputs that are neither recovered material nor an "
@@ -214,6 +220,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
             if total and o.comp0[0][k]:
                 share.setdefault(o.lot_id, [0.0] * n)[k] += grams / total
 
+    routes: dict[str, str] = {}
     for op in st.ops:  # in chain order: a lot is made before it is used
         outs = [st.lots[o] for o in op.outputs if o in st.lots]
         if op.index in mine:
@@ -238,6 +245,10 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
             if not any(mine_g):
                 continue
             other_g = [max(0.0, sum(c[0][k] for c in op.used_comps) - mine_g[k]) for k in range(n)]
+        for o in outs:  # the routes the chain's steps attest for what they made from the period's units
+            for word, assurance in attested_routes(st, o, at=end).items():
+                if routes.get(word) != "verified":
+                    routes[word] = assurance
         classes = {o.lot_id: _classify(o) for o in outs}
         for k in range(n):
             if not mine_g[k]:
@@ -303,6 +314,7 @@ def recycling_report(st: LedgerState, recycler: str, *, start: int, end: int) ->
         intermediate_g=intermediate_g,
         intermediate_lots=[label_of(x) for x in held],
         lost_g=by_product_g,
+        routes=dict(sorted(routes.items())),
         targets=targets,
     )
 

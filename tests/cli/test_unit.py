@@ -293,7 +293,7 @@ def test_repurpose_links_every_parent(rinne):
     assert rinne.ledger().lot("LF004").state == LotState.CONSUMED
 
 
-def test_recycle_into_post_consumer_lots(rinne):
+def test_recycle_into_post_consumer_lots(rinne, tmp_path):
     _cells(rinne, "CELLS-6")
     _pack(rinne, "PACK-6", "CELLS-6")
     # An end user (the OEM) used it: the SOH record shows throughput, so what is recovered is post-consumer.
@@ -321,12 +321,22 @@ def test_recycle_into_post_consumer_lots(rinne):
     # Issue 19: the recycler's figures against Annex XII, by hand: 400 kg out of a 450 kg pack; black mass is an
     # intermediate, not a usable form (Annex XII Part C), so nothing is recovered yet: 38 of 40 kg Ni, 4.5 of 5 kg
     # Co and 6 of 7 kg Li are still in it, the rest was lost (docs/methodology.md §8).
+    # The recycling step's route, as an accredited verifier attests it in a process inventory of the black mass.
+    inv = tmp_path / "bm-6-inventory.json"
+    now = rinne.ledger().chain_time()  # the story moved the chain's clock ahead of the wall clock
+    rinne.json(
+        "gwp", "inventory", "sign", "BM-6", "--energy", "1MWh", "--route", "hydrometallurgy", "--issued-at", f"@{now}",
+        "--deadline", "3650d", "--account", "verifier", "-o", inv,
+    )  # fmt: skip
+    rinne.write("gwp", "inventory", "submit", str(inv), account="recycler")
     rep = rinne.json("report", "recycling", "--recycler", "recycler", "--from", f"@{before}")
+    assert rep["routes"] == {"hydrometallurgy": "verified"}
     assert rep["units"] == ["PACK-6"] and rep["recycling_efficiency"] == pytest.approx(400 / 450)
     assert rep["recovery"] == {"Ni": 0, "Co": 0, "Li": 0} and rep["recovered_lots"] == []
     assert rep["intermediate_g"] == {"Ni": 38_000, "Co": 4_500, "Li": 6_000} and rep["intermediate_lots"] == ["BM-6"]
     assert rep["lost_g"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
     text = rinne.run("report", "recycling", "--recycler", "recycler", "--from", f"@{before}").stdout
+    assert "process route: hydrometallurgy (verified)" in text
     assert "recycling efficiency: 88.9 %" in text and "Annex XII material recovery Li by 2027-12-31: 50 % missed" in text
     assert "Ni: 0 g of 40 kg recovered, 0.0 %; 38 kg still in intermediates (not yet recovered); 2 kg lost or in residues" in text
     ledger = rinne.ledger()
@@ -335,7 +345,8 @@ def test_recycle_into_post_consumer_lots(rinne):
     assert bm.composition.as_dict("post") == bm.composition.as_dict()
     assert ledger.unit("PACK-6").status == PassportStatus.RECYCLED
     hist = rinne.json("lot", "history", "BM-6")
-    assert hist[-1]["kind"] == "recycle" and hist[-1]["loss_g"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
+    made = next(e for e in hist if e["event"] == "LotsTransformed")  # the inventory came after it
+    assert made["kind"] == "recycle" and made["loss_g"] == {"Ni": 2_000, "Co": 500, "Li": 1_000}
 
 
 def test_recycle_of_a_never_used_pack_gives_pre_consumer_lots(rinne):

@@ -132,3 +132,35 @@ def test_a_phantom_residue_does_not_improve_the_recyclers_recovery() -> None:
     s.mine()
     r = recycling_report(s.ingest().state(), RECYCLER.address, start=start, end=s.ts)
     assert r.recovery["Ni"] == approx(0.95)
+
+
+def test_the_report_names_the_routes_the_chains_counted_inventories_attest() -> None:
+    # Annex XII Part C is measured per recycling process; a self-declared route says so, and a route nobody
+    # may declare (another party's self-declaration, a revoked or expired inventory) is not shown at all.
+    from ledger.domain.enums import ProcessRoute
+    from ledger.domain.ids import id_bytes
+    from ledger.replay.records import InvRec
+
+    s, (start, end) = _story()
+    st = s.ingest().state()
+    verifier = account(20).address.lower()
+
+    def inv(n: int, lot: str, route: ProcessRoute, signer: str, *, own: bool, revoked: bool = False, until: int = end + 1) -> None:
+        uid = n.to_bytes(32, "big")
+        st.inventories[uid] = InvRec(
+            uid=uid, lot_id=id_bytes(lot), signer=signer, energy_wh=1, renewable_bps=0, water_withdrawn_l=0,
+            water_consumed_l=0, route=int(route), grade=b"", evidence=bytes(32), issued_at=start, valid_until=until,
+            nonce=n, deadline=end, self_declared=own, signature=b"", pos=0, block=0, timestamp=start,
+            revoked=(0, start, verifier, bytes(32)) if revoked else None,
+        )  # fmt: skip
+        st.inventories_by_lot.setdefault(id_bytes(lot), []).append(uid)
+
+    assert recycling_report(st, RECYCLER.address, start=start, end=end).routes == {}
+    inv(1, "BM-1", ProcessRoute.PYROMETALLURGY, verifier, own=False)
+    inv(2, "R-NI", ProcessRoute.DIRECT_TO_CATHODE, RECYCLER.address.lower(), own=True)
+    inv(3, "R-NI", ProcessRoute.HYDROMETALLURGY, REFINER.address.lower(), own=True)  # not the producer's
+    inv(4, "R-CO", ProcessRoute.OTHER, verifier, own=False, revoked=True)
+    inv(5, "R-LI", ProcessRoute.OTHER, verifier, own=False, until=end - 1)  # expired by the period's end
+    inv(6, "BM-2", ProcessRoute.HYDROMETALLURGY, verifier, own=False)  # recycled after the period
+    r = recycling_report(st, RECYCLER.address, start=start, end=end)
+    assert r.routes == {"direct-to-cathode": "self-declared", "pyrometallurgy": "verified"}
