@@ -112,6 +112,9 @@ class FetchProcess:
             out: Fetched = value
             return out
 
+    def drop(self, ticket: int) -> None:
+        """Nothing to stop: an answer the sync does not read is dropped unread by :meth:`result`."""
+
     def pieces(self, ticket: int) -> Iterator[Piece]:
         """The answer to fetch `ticket` as the sync's pieces: one, the last."""
         tip, n_logs, marks, got = self.result(ticket)

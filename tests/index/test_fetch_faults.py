@@ -232,3 +232,42 @@ def test_an_answer_cut_every_time_leaves_none_of_its_chunk(
     assert (a.synced_block, a.event_count()) == (block - 1, events)
     assert a.conn.execute("SELECT COUNT(*) FROM blocks WHERE number >= ?", (block,)).fetchone()[0] == 0
     a.close()
+
+
+def test_the_next_range_asked_for_while_one_streams_gives_the_same_index(
+    chain: Any, big_block: tuple[int, list[int]], index_at: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a range holds so many logs that the next one is one block whatever else comes, the next is
+    asked for while this one still streams in (a second fetch thread); the index is the same."""
+    block, _ = big_block
+    chain["miner"].mint_many(
+        [LotSpec(lot_id=f"BC-{k}", material="ORE-NI", mass=900 + k, composition=Composition.of({"Ni": 5})) for k in range(12)],
+        batch_size=12,
+    )
+    head = int(chain.rpc("eth_blockNumber"), 16)
+    monkeypatch.setattr(sync_module, "_TARGET_LOGS", 2)
+    early: list[bool] = []
+    reading = [False]
+    real_pieces, real_submit = sync_module._ThreadFetch.pieces, sync_module._ThreadFetch.submit
+
+    def pieces(self: Any, chunk: Any) -> Any:
+        for piece in real_pieces(self, chunk):
+            reading[0] = not piece[4]
+            yield piece
+        reading[0] = False
+
+    def submit(self: Any, lo: int, hi: int) -> Any:
+        early.append(reading[0])
+        return real_submit(self, lo, hi)
+
+    monkeypatch.setattr(sync_module._ThreadFetch, "pieces", pieces)
+    monkeypatch.setattr(sync_module._ThreadFetch, "submit", submit)
+    a = EventIndex.open(index_at("early"))
+    assert a.sync(chain.base, to_block=head).events > 36
+    assert any(early)
+    monkeypatch.undo()
+    b = EventIndex.open(index_at("plain"))
+    b.sync(chain.base, to_block=head)
+    _same(a, b)
+    a.close()
+    b.close()
