@@ -444,7 +444,6 @@ def _split_pieces(chunks: Iterator[bytes], piece_bytes: int) -> Generator[list[L
     writing its members in another order) is decoded whole.
     """
     buf = bytearray()
-    head: bytes | None = None
     for chunk in chunks:
         buf += chunk
         if len(buf) >= 256:
