@@ -128,6 +128,10 @@ from ledger.domain.models import (
     UnitSpec as UnitSpec,
 )
 from ledger.domain.problems import first_problem as first_problem
+from ledger.domain.soh import (
+    SohValues as SohValues,
+    soh_problems as soh_problems,
+)
 from ledger.domain.stages import LifeCycleStage as LifeCycleStage
 from ledger.domain.times import iso_time as iso_time
 from ledger.errors import (
@@ -397,6 +401,8 @@ __all__ = [
     "verify_soh",
     "open_soh",
     "soh_vault_id",
+    "SohValues",
+    "soh_problems",
     "evidence_vault_id",
     "evidence_subjects",
     "EVIDENCE_KINDS",
