@@ -44,6 +44,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,8 @@ from ledger.auditor.checkpoint import (
     trusted_state,
     write_checkpoint,
 )
-from ledger.auditor.claims import _live_and_products, _parse_declared, claims_of, unchanged_claims
-from ledger.auditor.report import AuditReport, ClaimCheck, Flag, HeadCheck
+from ledger.auditor.claims import _live_and_products, _parse_declared, carried_claims, claims_of
+from ledger.auditor.report import AuditReport, ClaimList, Flag, HeadCheck
 from ledger.auditor.storage import (
     LEDGER_ABI,
     _check_attestation_records,
@@ -171,7 +172,15 @@ def audit(
         after = cp.block
         heads = {LEDGER: int(cp.ledger_head, 16), ATTESTATIONS: int(cp.attestations_head, 16)}
         touched = _touched_after(index, after)
+        assert start is not None
+        lots_before, ops_before = len(start.lots), len(start.ops)
         st = replay(hashed(index.raw_events(where="e.block > ?", params=(after,))), strict=True, state=start)
+        # What the replay itself made or used since, beside what the index names: the claims carried over rest on
+        # this set holding every lot the new events changed.
+        touched.update(islice(reversed(st.lots), len(st.lots) - lots_before))
+        for op in st.ops[ops_before:]:
+            touched.update(op.inputs)
+            touched.update(op.outputs)
     else:
         st = replay(hashed(index.raw_events()), strict=True)
     at = index.chain_timestamp or st.last_timestamp
@@ -241,18 +250,24 @@ def audit(
         flags[position:position] = record_flags
 
     # 4. Claim assurance of every end product (a report, not an integrity flag: see the module doc). From a
-    # checkpoint, the claims nothing since can have changed are taken over as its auditor judged them.
-    live, products = _live_and_products(st)
-    reuse: dict[bytes, ClaimCheck] = {}
+    # checkpoint, its block of claims is carried over: the end products and claims nothing since can have changed
+    # stay as its auditor judged them, undecoded; only those the new events can have changed are worked out.
+    carried = None
+    lives: Callable[[bytes], bool | None]
     if cp is not None and checkpoint is not None and touched is not None:
-        reuse = unchanged_claims(st, trusted_claims(Path(checkpoint), cp), since=cp.claims_at, at=at, touched=touched)
-    claim_checks = claims_of(st, at=at, live=live, reuse=reuse, products=products)
+        carried = carried_claims(st, trusted_claims(Path(checkpoint), cp), since=cp.claims_at, at=at, touched=touched)
+    if carried is not None:
+        claim_checks, lives = carried
+    else:
+        live, products = _live_and_products(st)
+        claim_checks = ClaimList.of(claims_of(st, at=at, live=live, products=products))
+        lives = live.get
 
     # 5. Frozen lots whose material lives on downstream.
     for lot in st.lots.values():
         if lot.state != LotState.FROZEN:
             continue
-        downstream = [o for op in lot.used_by for o in st.ops[op].outputs if live.get(o)]
+        downstream = [o for op in lot.used_by for o in st.ops[op].outputs if lives(o)]
         if downstream:
             names = ", ".join(label_of(o) for o in downstream[:5])
             flag("frozen-lot-used", lot.lot_id, f"lot is frozen, but material from it lives on in {names}", lot.block)

@@ -166,3 +166,76 @@ def test_end_products_in_one_pass_are_those_of_the_two() -> None:
     live, products = _live_and_products(st)
     assert products == end_products(st, live) == [_id("B"), _id("C"), _id("D")]
     assert live == {_id(n): True for n in "DCBA"}  # A lives on in D
+
+
+# ------------------------------------------------------------ the claims block of checkpoint format 4
+
+
+def test_a_claims_block_gives_back_the_claims_it_packs_one_at_a_time() -> None:
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    claims = claims_of(st, at=100)
+    block = ClaimBlock(pack_claims(ClaimList.of(claims), st))
+    assert block.judged and len(block) == 3 and [block.claim(i) for i in range(3)] == claims
+    assert block.row_of(_id("B"), st.lots[_id("B")].pos) == 1 and block.row_of(_id("B"), st.lots[_id("C")].pos) is None
+    lazy = ClaimList([(block, 0, 1), [claims[1]], (block, 2, 3)])
+    assert lazy == claims and lazy[-1] == claims[2] and [c.model_dump() for c in lazy] == [c.model_dump() for c in claims]
+    assert pack_claims(lazy, st) == pack_claims(ClaimList.of(claims), st)  # carried rows are copied as they were
+    assert not ClaimBlock(pack_claims(None, st)).judged  # no claims written: a later audit judges every one
+
+
+def test_a_claims_block_out_of_order_or_cut_short_is_refused() -> None:
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    data = pack_claims(ClaimList.of(claims_of(st, at=100)), st)
+    with pytest.raises(CheckpointError):
+        ClaimBlock(data[:-1])
+    swapped = bytearray(data)  # the first two positions swapped: a bisection would miss rows
+    start = 16 + 32 * 3
+    swapped[start : start + 16] = data[start + 8 : start + 16] + data[start : start + 8]
+    with pytest.raises(CheckpointError):
+        ClaimBlock(bytes(swapped))
+    with pytest.raises(CheckpointError):
+        pack_claims(ClaimList.of(list(reversed(claims_of(st, at=100)))), st)
+
+
+def test_claims_carried_over_are_those_judged_in_full() -> None:
+    # An end product consumed since, one made since, one made from a lot that lived on only inside it (no end
+    # product at the checkpoint, one again once its output is used up): each as the full pass says.
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import _live_and_products, carried_claims, claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    _hand_over(st, "A", 20)
+    _hand_over(st, "B", 22)
+    out = {
+        "holder": REFINER,
+        "material": _id("NISO4"),
+        "origin": bytes(32),
+        "evidence": bytes(32),
+        "composition": [list(w) for w in COMP],
+    }
+    st.apply("LotCreated", {**out, "lotId": _id("D"), "mass": 100_000}, 5, 50, 24)
+    st.apply("LotsTransformed", {**_consume("A"), "outputs": [_id("D")], "loss": [0, 0]}, 5, 50, 25)
+    block = ClaimBlock(pack_claims(ClaimList.of(claims_of(st, at=100)), st))
+    assert [block.lot_id(i) for i in range(len(block))] == [_id("B"), _id("C"), _id("D")]
+
+    st.apply("LotCreated", {**out, "lotId": _id("E"), "mass": 100_000}, 6, 60, 26)
+    st.apply("LotsTransformed", {**_consume("B"), "outputs": [_id("E")], "loss": [0, 0]}, 6, 60, 27)
+    st.apply("LotsTransformed", {**_consume("D"), "inputs": [_id("D")]}, 6, 60, 28)
+    touched = {_id("B"), _id("D"), _id("E")}
+    carried = carried_claims(st, block, since=100, at=100, touched=touched)
+    assert carried is not None and not st.issues
+    claims, lives = carried
+    live, products = _live_and_products(st)
+    assert products == [_id("C"), _id("E")]
+    assert claims == claims_of(st, at=100, live=live, products=products)
+    assert all(lives(k) == live[k] for k in (_id("A"), _id("B"), _id("D"), _id("E")))
+    assert carried_claims(st, block, since=100, at=99, touched=touched) is None  # time ran backwards: judged again
