@@ -174,7 +174,10 @@ def audit(
         touched = _touched_after(index, after)
         assert start is not None
         lots_before, ops_before = len(start.lots), len(start.ops)
-        st = replay(hashed(index.raw_events(where="e.block > ?", params=(after,))), strict=True, state=start)
+        # By the id range (the key, as a block's events are numbered from block << _LOG_BITS), not by a scan of the
+        # block column, which has no index (0.16 s at 1,000,000 events); the block condition still holds.
+        first = (after + 1) << _LOG_BITS
+        st = replay(hashed(index.raw_events(where="e.id >= ? AND e.block > ?", params=(first, after))), strict=True, state=start)
         # What the replay itself made or used since, beside what the index names: the claims carried over rest on
         # this set holding every lot the new events changed.
         touched.update(islice(reversed(st.lots), len(st.lots) - lots_before))
