@@ -4,7 +4,7 @@ later audit replays only what came after (issue 15, incremental audits).
 A checkpoint is three files: ``NAME`` (JSON: chain, contracts, block number and hash, both ledger heads,
 the event count, the SHA-256 of each other file, the time its claims were judged at, the auditor's
 address and an EIP-191 signature over all of it), ``NAME.state`` (the replayed
-:class:`~ledger.replay.state.LedgerState`, pickled) and ``NAME.claims`` (the claim assurance of every
+:class:`~ledger.replay.state.LedgerState`, pickled, its lots as columns: see :mod:`ledger.replay.lots`) and ``NAME.claims`` (the claim assurance of every
 end product as that audit judged it, in chain order, as a packed block: see :class:`ClaimBlock`; a later
 audit takes over those that nothing since can have changed without decoding them, see
 :func:`ledger.auditor.run.audit`). A later
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 #: Format version of the checkpoint files; another format is refused, not guessed at (2: with claims; 3: the
 #: state with shared values, the claims as their field dicts, SHA-256 digests; 4: the claims as a packed block
-#: of every end product, in chain order).
+#: of every end product, in chain order, and the state's lots as columns).
 VERSION = 4
 
 
@@ -392,7 +392,10 @@ def trusted_state(path: Path, cp: AuditCheckpoint) -> LedgerState:
         raise CheckpointError(f"cannot read the checkpoint's state file: {exc.strerror}") from None
     if _digest(data) != cp.state_digest:
         raise CheckpointError("the checkpoint's state file is not the one its auditor signed")
-    st = _load_trusted(data)
+    try:
+        st = _load_trusted(data)
+    except (ValueError, KeyError, TypeError, pickle.UnpicklingError):  # signed, but not a state this Rinne wrote
+        raise CheckpointError("the checkpoint's state file does not hold the state it names") from None
     if not isinstance(st, LedgerState) or st.events != cp.events:
         raise CheckpointError("the checkpoint's state file does not hold the state it names")
     return st

@@ -44,7 +44,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +70,13 @@ from ledger.auditor.storage import (
 )
 from ledger.chain.logs import ATTESTATIONS, LEDGER, advance_head, event_hash
 from ledger.chain.rpc import call
-from ledger.domain.enums import LotState
 from ledger.domain.ids import hex_of, label_of
 from ledger.figures.footprint import all_footprints
 from ledger.index.base import _LOG_BITS
 from ledger.index.store import EventIndex
 from ledger.index.sync import SyncProgress
 from ledger.replay.events import RawEvent, replay
+from ledger.replay.lots import LotTable, frozen_lots
 from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
@@ -180,7 +179,8 @@ def audit(
         st = replay(hashed(index.raw_events(where="e.id >= ? AND e.block > ?", params=(first, after))), strict=True, state=start)
         # What the replay itself made or used since, beside what the index names: the claims carried over rest on
         # this set holding every lot the new events changed.
-        touched.update(islice(reversed(st.lots), len(st.lots) - lots_before))
+        lots = st.lots
+        touched.update(lots.added() if isinstance(lots, LotTable) else list(lots)[lots_before:])
         for op in st.ops[ops_before:]:
             touched.update(op.inputs)
             touched.update(op.outputs)
@@ -267,9 +267,7 @@ def audit(
         lives = live.get
 
     # 5. Frozen lots whose material lives on downstream.
-    for lot in st.lots.values():
-        if lot.state != LotState.FROZEN:
-            continue
+    for lot in frozen_lots(st.lots):
         downstream = [o for op in lot.used_by for o in st.ops[op].outputs if lives(o)]
         if downstream:
             names = ", ".join(label_of(o) for o in downstream[:5])
