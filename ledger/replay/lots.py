@@ -234,13 +234,106 @@ class LotTable(MutableMapping[bytes, LotRec]):
         return made
 
     def _repack(self) -> dict[str, Any]:
-        """The columns again: those of rows never read as they were, the records made or added encoded anew."""
-        assert self._packed is not None
+        """The columns again: those of rows never read as they were, the rows of the records made or added since
+        written from them (a record read may have changed), the new lots after the rest.
+
+        A checkpoint written by an audit from a checkpoint costs what the lots the audit read do, not a pass making
+        and encoding every lot (2.5 s of a 3.2 s audit of 100,000 events under cProfile). A history row written
+        again leaves its old bytes behind: once they are half the history body, every lot is encoded afresh."""
+        packed = self._packed
+        assert packed is not None
         if not self._live:
-            return self._packed
-        # A record read may have changed, so every lot is encoded again (about 3 us a lot): writing a checkpoint
-        # from a checkpoint costs what writing it from a full audit does.
-        return _pack(list(self._collapse().values()))
+            return packed
+        n, new, live, rowix = self._n, self._new, self._live, self._rowix
+        numbers = [list(c) if isinstance(c, list) else c.tolist() for c in self._numbers]
+        shared = [c.tolist() if isinstance(c, array) else list(c) for c in self._shared]
+        table = list(self._table)
+        by_identity = {id(v): k for k, v in enumerate(table)}
+        by_value: dict[Any, int] | None = None
+        hist = self._hist.tolist() if isinstance(self._hist, array) else list(self._hist)
+        ends = self._hist_ends.tolist() if isinstance(self._hist_ends, array) else list(self._hist_ends)
+        body = [self._hist_body]
+        size, dead = len(self._hist_body), packed.get("history_dead", 0)
+
+        def index_of(v: Any) -> int:
+            nonlocal by_value
+            k = by_identity.get(id(v))
+            if k is None:
+                if by_value is None:
+                    by_value = {(type(x), x): j for j, x in enumerate(table)}
+                k = by_value.get((type(v), v))
+                if k is None:
+                    k = by_value[(type(v), v)] = len(table)
+                    table.append(v)
+                by_identity[id(v)] = k  # v lives on in its lot while this runs
+            return k
+
+        def put(i: int, lot: LotRec) -> None:
+            nonlocal size, dead
+            if i == len(hist):  # a new lot: a row at the end of every column
+                for col in (*numbers, *shared):
+                    col.append(0)
+                hist.append(-1)
+            for col, name in zip(numbers, _NUMBERS):
+                v = getattr(lot, name)
+                col[i] = -1 if v is None else int(v)
+            for col, name in zip(shared, _SHARED):
+                col[i] = index_of(getattr(lot, name))
+            h = hist[i]
+            if h >= 0:
+                dead += ends[h] - (ends[h - 1] if h else 0)
+            if lot.used_by or lot.custody or lot.freezes:
+                row = pickle.dumps((lot.used_by, lot.custody, lot.freezes), protocol=pickle.HIGHEST_PROTOCOL)
+                hist[i] = len(ends)
+                size += len(row)
+                ends.append(size)
+                body.append(row)
+            else:
+                hist[i] = -1
+
+        for lot_id, lot in live.items():
+            if lot.lot_id != lot_id:
+                raise ValueError("a lot is filed under another lot's id")
+            if rowix[lot_id] < n:
+                put(rowix[lot_id], lot)
+        for i, lot_id in enumerate(new, start=n):
+            if len(lot_id) != 32:
+                raise ValueError("a lot id is not 32 bytes")
+            put(i, live[lot_id])
+        if dead * 2 > size:
+            return _pack(list(self._collapse().values()))
+        # The new lots into the byte order of the ids: each found by bisection among the old ones, then one merge.
+        order = self._sorted.tolist() if isinstance(self._sorted, array) else list(self._sorted)
+        places = []
+        for i, lot_id in enumerate(new, start=n):
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._key(mid) < lot_id:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            places.append((lo, lot_id, i))
+        places.sort()
+        merged: list[int] = []
+        at = 0
+        for lo, _, i in places:
+            merged.extend(order[at:lo])
+            merged.append(i)
+            at = lo
+        merged.extend(order[at:])
+        return {
+            "n": n + len(new),
+            "ids": self._ids + b"".join(new),
+            "sorted": _ints(merged),
+            "numbers": {name: _ints(col) for name, col in zip(_NUMBERS, numbers)},
+            "table": table,
+            "shared": {name: _ints(col) for name, col in zip(_SHARED, shared)},
+            "history": _ints(hist),
+            "history_ends": _ints(ends),
+            "history_body": b"".join(body),
+            "history_dead": dead,
+        }
 
     def frozen(self) -> list[LotRec]:
         """The frozen lots, in creation order: the rows frozen at the checkpoint found in its state column, and the
