@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import fields
 from itertools import compress
-from typing import Any
+from typing import Any, cast
 
 from ledger.domain.enums import LotState
 from ledger.replay.records import NONE_YET, LotRec
@@ -36,17 +36,37 @@ assert sorted(("lot_id", *_NUMBERS, *_SHARED, *_HISTORY)) == sorted(_FIELDS)
 _FROZEN = int(LotState.FROZEN)
 
 
-def _ints(values: list[int]) -> tuple[str, bytes] | list[int]:
+def _ints(values: list[int] | array[int]) -> tuple[str, bytes] | list[int]:
     """A column of numbers as little-endian words of the narrowest width that holds them all (most columns hold
-    small numbers: a kind, a state, an index into a short table), or as the list itself when none does."""
-    lo, hi = (min(values), max(values)) if values else (0, 0)
-    for code, bits in (("b", 8), ("h", 16), ("i", 32), ("q", 64)):
-        if array(code).itemsize * 8 == bits and -(1 << (bits - 1)) <= lo and hi < 1 << (bits - 1):
-            col = array(code, values)
-            if sys.byteorder != "little":
-                col.byteswap()
-            return code, col.tobytes()
-    return values
+    small numbers: a kind, a state, an index into a short table), or as the list itself when none does. An array
+    (a loaded column, patched) is written at its own width."""
+    if isinstance(values, array):
+        col = values
+    else:
+        lo, hi = (min(values), max(values)) if values else (0, 0)
+        for code, bits in (("b", 8), ("h", 16), ("i", 32), ("q", 64)):
+            if array(code).itemsize * 8 == bits and -(1 << (bits - 1)) <= lo and hi < 1 << (bits - 1):
+                col = array(code, values)
+                break
+        else:
+            return values
+    if sys.byteorder != "little":
+        col = array(col.typecode, col)
+        col.byteswap()
+    return col.typecode, col.tobytes()
+
+
+def _copy(col: array[int] | list[int]) -> array[int] | list[int]:
+    return array(col.typecode, col) if isinstance(col, array) else list(col)
+
+
+def _set(cols: list[array[int] | list[int]], j: int, i: int, v: int) -> None:
+    """cols[j][i] = v, the column made a list when v does not fit its array (written at a wider width then)."""
+    try:
+        cols[j][i] = v
+    except OverflowError:
+        cols[j] = c = cast("list[int]", list(cols[j]))
+        c[i] = v
 
 
 def _unints(data: tuple[str, bytes] | list[int]) -> array[int] | list[int]:
@@ -245,51 +265,51 @@ class LotTable(MutableMapping[bytes, LotRec]):
         if not self._live:
             return packed
         n, new, live, rowix = self._n, self._new, self._live, self._rowix
-        numbers = [list(c) if isinstance(c, list) else c.tolist() for c in self._numbers]
-        shared = [c.tolist() if isinstance(c, array) else list(c) for c in self._shared]
+        # Copies of the columns (arrays stay arrays: patched and written as they are, no pass over their numbers);
+        # a number too wide for its array turns that column into a list, written at the width it needs.
+        numbers: list[array[int] | list[int]] = [_copy(c) for c in self._numbers]
+        shared: list[array[int] | list[int]] = [_copy(c) for c in self._shared]
         table = list(self._table)
-        by_identity = {id(v): k for k, v in enumerate(table)}
-        by_value: dict[Any, int] | None = None
-        hist = self._hist.tolist() if isinstance(self._hist, array) else list(self._hist)
-        ends = self._hist_ends.tolist() if isinstance(self._hist_ends, array) else list(self._hist_ends)
+        by_identity = {id(v): k for k, v in enumerate(table)}  # the records made from the table hold its objects
+        added: dict[Any, int] = {}  # values new since the load (a lot added, a holder changed): once each
+        cols: list[array[int] | list[int]] = [_copy(self._hist), _copy(self._hist_ends)]
         body = [self._hist_body]
         size, dead = len(self._hist_body), packed.get("history_dead", 0)
 
         def index_of(v: Any) -> int:
-            nonlocal by_value
             k = by_identity.get(id(v))
             if k is None:
-                if by_value is None:
-                    by_value = {(type(x), x): j for j, x in enumerate(table)}
-                k = by_value.get((type(v), v))
+                k = added.get((type(v), v))
                 if k is None:
-                    k = by_value[(type(v), v)] = len(table)
+                    k = added[(type(v), v)] = len(table)
                     table.append(v)
                 by_identity[id(v)] = k  # v lives on in its lot while this runs
             return k
 
         def put(i: int, lot: LotRec) -> None:
             nonlocal size, dead
+            hist, ends = cols
             if i == len(hist):  # a new lot: a row at the end of every column
-                for col in (*numbers, *shared):
-                    col.append(0)
+                for c in (*numbers, *shared):
+                    c.append(0)
                 hist.append(-1)
-            for col, name in zip(numbers, _NUMBERS):
+            for j, name in enumerate(_NUMBERS):
                 v = getattr(lot, name)
-                col[i] = -1 if v is None else int(v)
-            for col, name in zip(shared, _SHARED):
-                col[i] = index_of(getattr(lot, name))
+                _set(numbers, j, i, -1 if v is None else int(v))
+            for j, name in enumerate(_SHARED):
+                _set(shared, j, i, index_of(getattr(lot, name)))
             h = hist[i]
             if h >= 0:
                 dead += ends[h] - (ends[h - 1] if h else 0)
             if lot.used_by or lot.custody or lot.freezes:
                 row = pickle.dumps((lot.used_by, lot.custody, lot.freezes), protocol=pickle.HIGHEST_PROTOCOL)
-                hist[i] = len(ends)
+                _set(cols, 0, i, len(ends))
                 size += len(row)
-                ends.append(size)
+                cols[1].append(0)
+                _set(cols, 1, len(cols[1]) - 1, size)
                 body.append(row)
             else:
-                hist[i] = -1
+                _set(cols, 0, i, -1)
 
         for lot_id, lot in live.items():
             if lot.lot_id != lot_id:
@@ -329,8 +349,8 @@ class LotTable(MutableMapping[bytes, LotRec]):
             "numbers": {name: _ints(col) for name, col in zip(_NUMBERS, numbers)},
             "table": table,
             "shared": {name: _ints(col) for name, col in zip(_SHARED, shared)},
-            "history": _ints(hist),
-            "history_ends": _ints(ends),
+            "history": _ints(cols[0]),
+            "history_ends": _ints(cols[1]),
             "history_body": b"".join(body),
             "history_dead": dead,
         }

@@ -266,10 +266,12 @@ def test_lots_loaded_from_columns_are_the_lots_replayed() -> None:
     assert (a.used_by, a.custody[0][3], a.state) == ([0], REFINER, st.lots[_id("A")].state)
     # A record read and changed is what a checkpoint of it holds, beside a lot added since.
     loaded.lots[_id("B")].state = 1
+    loaded.lots[_id("B")].timestamp = 1 << 40  # wider than its column (8 bits): widened when written
     loaded.apply("LotCreated", {**_lot_event("D"), "mass": 5, "composition": [list(w) for w in COMP]}, 6, 60, 30)
     assert loaded.lots.added() == [_id("D")] and len(loaded.lots) == 4 and frozen_lots(loaded.lots) == []
     again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
     assert again.lots == loaded.lots and list(again.lots) == [*st.lots, _id("D")] and again.lots[_id("B")].state == 1
+    assert again.lots[_id("B")].timestamp == 1 << 40 and again.lots[_id("C")].mass == 1 << 70
     assert dict(again.lots.items()) == dict(loaded.lots.items())  # every record made at once: the same
 
 
