@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import fields
 from itertools import compress
+from operator import attrgetter
 from typing import Any, cast
 
 from ledger.domain.enums import LotState
@@ -93,50 +94,49 @@ def pack_lots(lots: Mapping[bytes, LotRec]) -> dict[str, Any]:
 
 
 def _pack(recs: list[LotRec]) -> dict[str, Any]:
+    """The columns of `recs`, a column at a time: the fields read with one attrgetter a lot and transposed in C,
+    a shared value looked up once per distinct object, not per lot (a full audit writes 500,000 lots: a loop
+    over each field of each lot took 4.5 s of it)."""
+    n = len(recs)
+    lot_ids = list(map(attrgetter("lot_id"), recs))
+    if any(len(k) != 32 for k in lot_ids):
+        raise ValueError("a lot id is not 32 bytes")
+    numbers = dict(zip(_NUMBERS, map(list, zip(*map(attrgetter(*_NUMBERS), recs))))) if n else {k: [] for k in _NUMBERS}
+    numbers["made_by"] = [-1 if v is None else v for v in numbers["made_by"]]
     table: list[Any] = []
     where: dict[Any, int] = {}
-    # Lots share value objects (LedgerState._share): looked up by identity first, a nested composition tuple is
-    # hashed once, not twice a lot (its hash is not cached).
-    seen: dict[int, int] = {}
-    numbers: dict[str, list[int]] = {name: [] for name in _NUMBERS}
-    shared: dict[str, list[int]] = {name: [] for name in _SHARED}
-    hist_rows: list[int] = []
+    columns = zip(*map(attrgetter(*_SHARED), recs)) if n else iter([()] * len(_SHARED))
+    shared: dict[str, list[int]] = {}
+    for name, values in zip(_SHARED, columns):
+        # Lots share value objects (LedgerState._share): each distinct object is looked up once, by value (by type
+        # too: b"" and "" must stay themselves); the objects live on in their lots, so their ids are not reused.
+        index: dict[int, int] = {}
+        for v in {id(v): v for v in values}.values():
+            k = where.get((type(v), v))
+            if k is None:
+                k = where[(type(v), v)] = len(table)
+                table.append(v)
+            index[id(v)] = k
+        shared[name] = list(map(index.__getitem__, map(id, values)))
+    hist_rows = [-1] * n
     body: list[bytes] = []
     ends: list[int] = []
     size = 0
-    for lot in recs:
-        for name, col in numbers.items():
-            v = getattr(lot, name)
-            col.append(-1 if v is None else int(v))
-        for name, col in shared.items():
-            v = getattr(lot, name)
-            k = seen.get(id(v))
-            if k is None:
-                k = where.get((type(v), v))  # by type too: b"" and "" must stay themselves
-                if k is None:
-                    k = where[(type(v), v)] = len(table)
-                    table.append(v)
-                seen[id(v)] = k  # v lives on in its lot while this runs: its id is not reused
-            col.append(k)
+    dumps, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
+    for i, lot in enumerate(recs):
         if lot.used_by or lot.custody or lot.freezes:
-            row = pickle.dumps((lot.used_by, lot.custody, lot.freezes), protocol=pickle.HIGHEST_PROTOCOL)
-            hist_rows.append(len(ends))
+            row = dumps((lot.used_by, lot.custody, lot.freezes), protocol=protocol)
+            hist_rows[i] = len(ends)
             size += len(row)
             ends.append(size)
             body.append(row)
-        else:
-            hist_rows.append(-1)
-    ids = b"".join(lot.lot_id for lot in recs)
-    if any(len(lot.lot_id) != 32 for lot in recs):
-        raise ValueError("a lot id is not 32 bytes")
-    order = sorted(range(len(recs)), key=lambda i: recs[i].lot_id)
     return {
-        "n": len(recs),
-        "ids": ids,
-        "sorted": _ints(order),
-        "numbers": {name: _ints(col) for name, col in numbers.items()},
+        "n": n,
+        "ids": b"".join(lot_ids),
+        "sorted": _ints(sorted(range(n), key=lot_ids.__getitem__)),
+        "numbers": {name: _ints(numbers[name]) for name in _NUMBERS},
         "table": table,
-        "shared": {name: _ints(col) for name, col in shared.items()},
+        "shared": {name: _ints(shared[name]) for name in _SHARED},
         "history": _ints(hist_rows),
         "history_ends": _ints(ends),
         "history_body": b"".join(body),
