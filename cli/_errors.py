@@ -85,9 +85,8 @@ _REVERTS: dict[str, Callable[[dict[str, Any]], str]] = {
         "see `rinne unit status --help` for the allowed transitions"
     ),
     "RinneLedgerInvalidSoh": lambda a: (
-        f"SOH record for {_lot(a['unitId'])} rejected: at most 100 %, capacity at most the rating, throughput at most "
-        "(cycles + 1) x rating x 2, at most 4 cycles a day since the last record plus one, and cycles and throughput may not decrease "
-        "(a correction may only lower them)"
+        f"SOH record for {_lot(a['unitId'])} rejected: a record commits to its values (a non-zero root), a unit once "
+        "used stays used, and a correction needs a record to correct"
     ),
     "RinneLedgerInvalidRecovered": lambda a: (
         f"recovered lot {_lot(a['lotId'])} must count all of its content as post-consumer recycled if the unit reached an end user "

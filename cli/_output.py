@@ -164,6 +164,8 @@ class Names:
     scope: str | None = None
     #: reason word (0x-hex) → its text, for the reasons this machine's vault opens (verified against the word).
     reasons: dict[str, str] = field(default_factory=dict)
+    #: SOH record root (0x-hex) → its values in short, for the records this machine's vault opens (verified).
+    soh: dict[str, str] = field(default_factory=dict)
 
     def account(self, address: str | None) -> str | None:
         """The local account name of an address, if any."""

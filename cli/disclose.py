@@ -173,7 +173,14 @@ def _list(session: Session) -> None:
         if record.startswith("word:"):
             # An evidence or reason word: its opening says what it is about (the kind and the subjects).
             try:
-                kind, subjects = rinne.evidence_subjects(vault.openings(record).record_id)
+                opened_id = vault.openings(record).record_id
+                if opened_id.startswith("soh:"):
+                    # An SOH record (its root is the word): the unit it is about.
+                    unit = opened_id.split(":")[1]
+                    rows.append({**row, "kind": "soh", "subjects": [unit]})
+                    lines.append(f"{record}  SOH record of {rinne.label_of(unit)}")
+                    continue
+                kind, subjects = rinne.evidence_subjects(opened_id)
             except rinne.DisclosureError as e:
                 row["error"] = str(e)
                 what = f"{record}  (cannot open: {e})"
@@ -219,6 +226,9 @@ def verify_disclosure(session: Session, file: Path, root: str | None, trust_inde
     except OSError as e:
         raise CliError(f"cannot read {file}: {e.strerror or e}") from None
     kind, _, target = disclosure.record_id.partition(":")
+    if kind == "soh" and target:
+        _verify_soh(session, disclosure, target.partition(":")[0], root, trust_index)
+        return
     if kind not in _KINDS or not target:
         raise CliError(f"{file} discloses record {disclosure.record_id!r}, which is no unit, lot, party or evidence record")
     if kind == "evidence":
@@ -276,6 +286,39 @@ def _verify_evidence(session: Session, disclosure: Any, root: str | None, trust_
     session.emit(
         {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
         [f"{kind} evidence of {rinne.label_of(subject)}: {len(fields)} field(s) verify against {root}"]
+        + [f"  {k} = {v}" for k, v in fields.items()],
+    )
+
+
+def _verify_soh(session: Session, disclosure: Any, unit: str, root: str | None, trust_index: bool) -> None:
+    if root is not None:
+        roots = [root]
+    else:
+        with open_index(session, trust=trust_index) as index:
+            st = index.state()
+            raw = rinne.id_bytes(unit)
+            if raw not in st.units:
+                raise CliError(f"no battery unit {rinne.label_of(raw)} on this ledger")
+            roots = []
+            for rec in st.units[raw].soh:
+                while rec is not None:  # a corrected record keeps the one it superseded
+                    roots.append("0x" + bytes(rec.root).hex())
+                    rec = rec.corrected
+    fields: dict[str, Any] | None = None
+    for r in roots:
+        try:
+            fields = rinne.verify_soh(r, disclosure, unit)
+        except rinne.DisclosureError:
+            if len(roots) == 1:
+                raise
+            continue
+        root = r
+        break
+    if fields is None:
+        raise CliError(f"{disclosure.record_id}: verifies against no SOH record of {rinne.label_of(unit)} on this ledger")
+    session.emit(
+        {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
+        [f"SOH record of {rinne.label_of(unit)}: {len(fields)} field(s) verify against {root}"]
         + [f"  {k} = {v}" for k, v in fields.items()],
     )
 

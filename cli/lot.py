@@ -165,8 +165,11 @@ def _history_line(e: dict[str, Any], names: Names | None = None) -> str:
         parents = ", ".join(rinne.label_of(p) for p in e["parents"]) or "none"
         what = f"rated {e['rated_wh']} Wh, parents {parents}"
     elif ev in ("SohRecorded", "SohCorrected"):
-        s = e["soh"]
-        what = f"by {who(e['recorder'])}: SOCE {s['soce_bp'] / 100:g} %, {s['cycles']} cycles"
+        root = str(e["root"])
+        shown = (
+            names.soh.get(root) or f"record {root[:10]}… ({'used' if e['used'] else 'not used'}), values not disclosed to this tier"
+        )
+        what = f"by {who(e['recorder'])}: {shown}"
     elif ev == "DiagnosticianAuthorised":
         what = f"{'authorised' if e['authorised'] else 'withdrawn'}: {who(e['diagnostician'])} by {who(e['holder'])}"
     elif ev == "StatusChanged":
@@ -306,7 +309,26 @@ def history(session: Session, lot_id: str, trust_index: bool) -> None:
         raise CliError(f"no events mention lot {rinne.label_of(lot_id)} on chain {ledger.chain_id}")
     names = load_names(session, scope_of(ledger))
     names.reasons = _opened_reasons(session, events)
+    names.soh = _opened_soh(session, events)
     session.emit(events, [_history_line(e, names) for e in events])
+
+
+def _opened_soh(session: Session, events: list[dict[str, Any]]) -> dict[str, str]:
+    """The SOH records among `events` that this machine's vault opens, each verified against its root and unit."""
+    vault = session.vault(create=False)
+    out: dict[str, str] = {}
+    if vault is None:
+        return out
+    for e in events:
+        root = e.get("root")
+        if e["event"] not in ("SohRecorded", "SohCorrected") or not root or rinne.soh_vault_id(root) not in vault:
+            continue
+        try:
+            v = rinne.open_soh(root, vault.openings(rinne.soh_vault_id(root)), e["unit_id"])
+        except (rinne.DisclosureError, rinne.InvalidInput):
+            continue  # not this record's opening: shown as not disclosed
+        out[root] = f"SOCE {v['soceBp'] / 100:g} %, {v['cycles']} cycles"
+    return out
 
 
 def _opened_reasons(session: Session, events: list[dict[str, Any]]) -> dict[str, str]:

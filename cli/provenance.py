@@ -219,7 +219,8 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
         fp = rinne.footprint(index, lot_id, price_per_tonne=price)
         rc = rinne.recycled_content(index, lot_id)
         om = rinne.origin_mix(index, lot_id)
-        life = rinne.lifetime_carbon(index, lot_id) if fp.kind == "unit" else None
+        # Lifetime energy comes from SOH records (Annex XIII point 4): opened only with this machine's vault.
+        life = rinne.lifetime_carbon(index, lot_id, openings=session.vault(create=False)) if fp.kind == "unit" else None
         inv = rinne.process_inventory(index, lot_id)
         made = rinne.operation_yields(index, lot_id)
     data: dict[str, Any] = {
@@ -269,7 +270,9 @@ def verify(session: Session, lot_id: str, price: float | None, trust_index: bool
             for el, m in om.shares.items()
         )
     )
-    if life and life.kg_co2e_per_kwh_delivered is not None:
+    if life and life.undisclosed_records:
+        lines.append(f"  lifetime: {life.undisclosed_records} SOH record(s) not disclosed to this tier: no delivered energy shown")
+    elif life and life.delivered_kwh is not None and life.kg_co2e_per_kwh_delivered is not None:
         lines.append(
             f"  lifetime: {life.delivered_kwh:,.0f} kWh delivered, {life.kg_co2e_per_kwh_delivered:.3f} kg CO2e per kWh delivered"
         )
@@ -401,6 +404,11 @@ def audit(
     incremental = checkpoint is not None
     ledger = session.signer() if (save_checkpoint is not None or (incremental and not trusted)) else session.ledger()
     trust = [session.resolve_address(t, "--trust") for t in trusted] if trusted else None
+    # The authority tier opens every SOH record: this data directory's vault, when its key is the one the
+    # deployment record names (anyone else's audit leaves SOH values unchecked, and says so).
+    vault = session.vault(create=False)
+    authority = ledger.deployment.authority_vault_key if ledger.deployment is not None else None
+    soh_openings = vault if vault is not None and authority and "0x" + vault.public_key.hex() == authority else None
     with open_index(session, check=not incremental) as index:
         result = rinne.audit(
             ledger,
@@ -411,6 +419,7 @@ def audit(
             checkpoint=checkpoint,
             trusted=trust,
             save_checkpoint=save_checkpoint,
+            soh_openings=soh_openings,
         )
     if html_out:
         html_out.write_text(result.to_html())
@@ -436,6 +445,12 @@ def audit(
     ]
     lines.append(f"claims: {', '.join(counts) if counts else 'none (no live unit or end lot)'}")
     lines += [f"  {c.level} {c.label}: {c.message}" for c in weak]
+    # SOH values are off-chain (Annex XIII point 4): only the authority tier's vault key opens them all.
+    lines.append(
+        f"SOH records: {result.soh_records_opened} opened with the authority vault key and re-checked"
+        if result.soh_records_opened is not None
+        else "SOH records: values not checked (this data directory holds no authority vault key of the deployment)"
+    )
     session.emit(data, lines)
     if not result.passed:
         raise CliError(f"audit flagged {len(result.flags)} problem(s): {', '.join(sorted(result.flag_codes()))}")
@@ -586,6 +601,7 @@ def passport(
                     declarations=declarations,
                     tier=tier,
                     identity=identity,
+                    soh_openings=session.vault(create=False),
                 )
             )
     qr = rinne.passport_qr(doc, qr_kind) if qr_kind else None  # before any file is written: a missing URL leaves none

@@ -207,13 +207,22 @@ def show(session: Session, unit_id: str, trust_index: bool) -> None:
     with open_index(session, trust=trust_index) as index:
         parents = rinne.unit_parents(index, unit_id) or []
     soh = None
-    if passport.soh_at:
+    values = None
+    if passport.soh_root is not None:
+        # The values are behind the record's salted root: shown only from this machine's vault, verified.
+        vault = session.vault(create=False)
+        if vault is not None:
+            ledger.use_vault(vault)
+            values = ledger.soh(unit_id)
         soh = {
-            "soce_bp": passport.soce_bp,
-            "capacity_wh": passport.capacity_wh,
-            "cycles": passport.cycles,
-            "throughput_wh": passport.throughput_wh,
+            "root": passport.soh_root,
+            "used": passport.used,
             "recorded_at": rinne.iso_time(passport.soh_at),
+            "disclosed": values is not None,
+            "soce_bp": values.soce_bp if values else None,
+            "capacity_wh": values.capacity_wh if values else None,
+            "cycles": values.cycles if values else None,
+            "throughput_wh": values.throughput_wh if values else None,
         }
     data = {
         "unit_id": passport.unit_id,
@@ -234,9 +243,11 @@ def show(session: Session, unit_id: str, trust_index: bool) -> None:
         f"status     {passport.status.name.lower()}",
         f"rated      {format_energy(passport.rated_wh)}",
         (
-            f"soh        SOCE {passport.soce_bp / 100:g} %, {format_energy(passport.capacity_wh)} left, {passport.cycles} cycles, "
-            f"{format_energy(passport.throughput_wh)} throughput ({format_time(passport.soh_at)})"
+            f"soh        SOCE {values.soce_bp / 100:g} %, {format_energy(values.capacity_wh)} left, {values.cycles} cycles, "
+            f"{format_energy(values.throughput_wh)} throughput ({format_time(passport.soh_at)})"
         )
+        if values
+        else f"soh        recorded {format_time(passport.soh_at)} ({'used' if passport.used else 'not used'}), values not disclosed to this tier"
         if soh
         else "soh        none recorded",
         f"material   {lot.material_label}, {format_mass(lot.mass)}: {format_elements((lot.composition or rinne.Composition()).as_dict())}",
@@ -254,17 +265,35 @@ def show(session: Session, unit_id: str, trust_index: bool) -> None:
 @click.option("--throughput", required=True, metavar="ENERGY", help="Cumulative energy throughput so far: 30MWh.")
 @click.option("--evidence", metavar="FILE|HASH", help="Diagnosis report: a file (hashed) or its 0x hash.")
 @click.option("--correct", is_flag=True, help="Supersede the latest record with these values (may lower the counters).")
+@click.option(
+    "--to",
+    "recipients",
+    multiple=True,
+    metavar="KEY",
+    help="Also wrap the opening to this vault public key (the holder's); repeatable.",
+)
 @write_command
 @pass_session
 def soh(
-    session: Session, unit_id: str, soce: str, capacity: str, cycles: int, throughput: str, evidence: str | None, correct: bool
+    session: Session,
+    unit_id: str,
+    soce: str,
+    capacity: str,
+    cycles: int,
+    throughput: str,
+    evidence: str | None,
+    correct: bool,
+    recipients: tuple[str, ...],
 ) -> None:
     """Record a state-of-health diagnosis (the holder, or a DIAGNOSTICIAN the holder authorised).
 
-    Cycles and throughput may not go down between records, and must be physically plausible: SOH at
-    most 100 %, capacity at most the rating, throughput at most (cycles + 1) x rating x 2, at most 4
-    cycles a day since the latest record plus one. A wrong record is superseded with --correct, which
-    may lower cycles and throughput; both stay in the unit's history.
+    The values are Annex XIII point 4: only a salted commitment and whether the unit was used go on-chain;
+    the opening goes to this data directory's vault, wrapped to this party, to each --to key and to the
+    authority vault key of the deployment record. Cycles and throughput may not go down between records,
+    and must be physically plausible: SOH at most 100 %, capacity at most the rating, throughput at most
+    (cycles + 1) x rating x 2; the authority's audit re-checks every record, with at most 4 cycles a day
+    since the latest record plus one. A wrong record is superseded with --correct, which may lower cycles
+    and throughput; both stay in the unit's history.
 
     \b
     Example:
@@ -283,7 +312,12 @@ def soh(
     ledger = session.signer()
     what = "Correct the latest SOH record to" if correct else "Record SOH"
     session.confirm(f"{what} {record.soce_bp / 100:g} % for {rinne.label_of(unit_id)} {session.who()}")
-    receipt = ledger.correct_soh(unit_id, record) if correct else ledger.record_soh(unit_id, record)
+    with user_input():
+        keys = [bytes.fromhex(k.removeprefix("0x")) for k in recipients]
+        if any(len(k) != 32 for k in keys):
+            raise click.BadParameter("a vault public key is 32 bytes (64 hex digits)", param_hint="--to")
+    write = ledger.correct_soh if correct else ledger.record_soh
+    receipt = write(unit_id, record, recipients=keys)
     done = "corrected the latest SOH record to" if correct else "recorded SOH"
     session.done(
         receipt,

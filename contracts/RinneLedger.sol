@@ -36,11 +36,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
 
     uint256 private constant _MAX_INPUTS = 64;
     uint256 private constant _MAX_OUTPUTS = 64;
-    uint16 private constant _MAX_SOCE_BP = 10_000;
-    uint256 private constant _MAX_CYCLES_PER_DAY = 4;
-    // Bits of the unit word an SOH record keeps: status, rating, (flags,) custody; a correction also keeps sohAt.
-    uint256 private constant _KEEP_ON_RECORD = (1 << 48) - 1 | uint256(0xFF) << 232 | uint256(0xFFFF) << 240;
-    uint256 private constant _KEEP_ON_CORRECTION = _KEEP_ON_RECORD | uint256(0xFFFFFFFF) << 200;
+    // Bits of the unit word a new SOH record replaces: sohAt (its time).
+    uint256 private constant _SOH_AT = uint256(0xFFFFFFFF) << 200;
     // Allowed passport edges: bit (8 * from + to) is set when `from -> to` is allowed.
     // Original -> Reused | Repurposed | Remanufactured | Waste; Reused -> Repurposed | Remanufactured | Waste;
     // Repurposed -> Waste; Remanufactured -> Reused | Repurposed | Waste; Waste -> Repurposed | Recycled.
@@ -48,9 +45,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     // Unit flags. END_USER: the unit was held by an OEM or SECOND_LIFE party (it reached an end user).
     // ENDED_USE: built from (or dismantled out of) units that had all reached an end user and were used.
     // HAS_SOH: a state-of-health record exists (`sohAt` is its time, not the creation time).
+    // USED: a state-of-health record claimed energy throughput (the recorder's word; the audit opens it).
     uint8 private constant _END_USER = 1;
     uint8 private constant _ENDED_USE = 2;
     uint8 private constant _HAS_SOH = 4;
+    uint8 private constant _USED = 8;
     // A lot's first word (see `Lot`) without its offer: offeredTo (bits 32-63) and offerEpoch (112-143) cleared.
     uint256 private constant _NO_OFFER = ~(uint256(0xFFFFFFFF) << 32 | uint256(0xFFFFFFFF) << 112);
 
@@ -71,14 +70,15 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     // A unit's passport is one word, read and written whole (packed-struct code was too large for the
-    // EIP-170 limit): status bits 0-7, ratedWh 8-47, soceBp 48-63, capacityWh 64-103, cycles 104-135,
-    // throughputWh 136-199, sohAt 200-231, flags 232-239, custody 240-255. Rated and remaining energy fit
-    // 40 bits (1.1 TWh; `_createUnit` checks the rating, capacity is bounded by it); sohAt holds the
-    // creation time until the first SOH record (flag `_HAS_SOH`), so that the bound on cycles always has a
-    // start; custody counts changes of holder (wrapping) and binds diagnostician authorisations to one custody.
+    // EIP-170 limit): status bits 0-7, ratedWh 8-47, bits 48-199 free (the SOH values moved behind
+    // `_sohRoots`), sohAt 200-231, flags 232-239, custody 240-255. Rated energy fits 40 bits (1.1 TWh;
+    // `_createUnit` checks it); sohAt holds the creation time until the first SOH record (flag `_HAS_SOH`);
+    // custody counts changes of holder (wrapping) and binds diagnostician authorisations to one custody.
 
     mapping(bytes32 lotId => Lot) private _lots;
     mapping(bytes32 unitId => uint256 word) private _units;
+    // The root of each unit's latest state-of-health record (its values are Annex XIII point 4: off-chain).
+    mapping(bytes32 unitId => bytes32 root) private _sohRoots;
     mapping(bytes32 unitId => mapping(address diagnostician => uint256 authorisation)) private _diagnosticians;
 
     /// @param initialAdmin The registry admin (a multisig or consortium contract in production).
@@ -366,10 +366,8 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
         return UnitInfo(
             PassportStatus(uint8(w)),
             uint40(w >> 8),
-            uint16(w >> 48),
-            uint40(w >> 64),
-            uint32(w >> 104),
-            uint64(w >> 136),
+            _sohRoots[unitId],
+            (w >> 232) & _USED != 0,
             (w >> 232) & _HAS_SOH != 0 ? uint32(w >> 200) : 0
         );
     }
@@ -430,13 +428,12 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     /// @dev Record (or, with `correction`, supersede the latest) state of health. The holder, or a DIAGNOSTICIAN
-    /// the holder authorised for this unit during its current custody. Physical bounds: state of certified
-    /// energy at most 100 %; remaining capacity at most the rating; throughput at most (cycles + 1) x rated x 2
-    /// (every full cycle charges and discharges the rated energy once; the + 1 covers the cycle under way);
-    /// a new record runs no counter backwards and adds at most 4 full cycles per elapsed day plus one since
-    /// the latest record (or since the unit was made): a fast-charged bus does about 2 a day. A correction
-    /// may only lower the counters of the record it supersedes (raising them is what a new record is for)
-    /// and keeps its time, so a wrong record never locks the passport and cannot reset the clock.
+    /// the holder authorised for this unit during its current custody. The values are behind `soh.root`, so
+    /// the physical bounds the contract used to check (state of certified energy at most 100 %, capacity at
+    /// most the rating, throughput at most (cycles + 1) x rated x 2, counters never backwards, at most 4 cycles
+    /// a day) are the recorder's to keep and the authority's audit's to re-check. What stays on-chain: a
+    /// record is a non-zero root; `used` (throughput > 0) never goes from true to false, so a unit once used
+    /// stays post-consumer; a correction needs a record and keeps its time, so it cannot reset the clock.
     function _soh(bytes32 unitId, SohRecord calldata soh, bool correction) private {
         Lot storage l = _lots[unitId];
         LotState state = l.state;
@@ -452,36 +449,19 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
                 revert RinneLedgerNotAuthorised(unitId, msg.sender);
             }
         }
-        if (!_sohInBounds(w, soh, correction)) revert RinneLedgerInvalidSoh(unitId);
-        _units[unitId] = _sohWord(w, soh, correction);
+        uint256 flags = w >> 232;
+        if (soh.root == 0 || (flags & _USED != 0 && !soh.used) || (correction && flags & _HAS_SOH == 0)) {
+            revert RinneLedgerInvalidSoh(unitId);
+        }
+        // A new record sets its time and HAS_SOH; a correction keeps both. `used` only ever sets its flag.
+        uint256 next = w | (soh.used ? uint256(_USED) << 232 : 0);
+        if (!correction) next = (next & ~_SOH_AT) | block.timestamp << 200 | uint256(_HAS_SOH) << 232;
+        _units[unitId] = next;
+        _sohRoots[unitId] = soh.root;
         // A new or corrected record changes the passport a buyer was offered: the offer must not complete.
         l.epoch += 1;
         // SohRecorded and SohCorrected have the same layout: emit either with one encoding.
         _emitRecorded(3, abi.encode(correction ? SohCorrected.selector : SohRecorded.selector, unitId, msg.sender, soh));
-    }
-
-    /// @dev Whether `soh` keeps the physical bounds of `_soh` against the unit word `w`.
-    function _sohInBounds(uint256 w, SohRecord calldata soh, bool correction) private view returns (bool ok) {
-        uint256 rated = uint40(w >> 8);
-        uint256 cycles = soh.cycles;
-        uint256 throughput = soh.throughputWh;
-        uint256 lastCycles = uint32(w >> 104);
-        uint256 lastThroughput = uint64(w >> 136);
-        ok = soh.soceBp <= _MAX_SOCE_BP && soh.capacityWh <= rated && throughput <= (cycles + 1) * rated * 2;
-        if (correction) {
-            return ok && (w >> 232) & _HAS_SOH != 0 && cycles <= lastCycles && throughput <= lastThroughput;
-        }
-        return ok && cycles >= lastCycles && throughput >= lastThroughput
-            && cycles <= lastCycles + _MAX_CYCLES_PER_DAY * (block.timestamp - uint32(w >> 200)) / 1 days + 1;
-    }
-
-    /// @dev The unit word `w` with `soh` written in: status, rating and custody kept (and, for a correction,
-    /// the record's time and the flags); a new record also sets its time and the HAS_SOH flag.
-    function _sohWord(uint256 w, SohRecord calldata soh, bool correction) private view returns (uint256) {
-        w = (w & (correction ? _KEEP_ON_CORRECTION : _KEEP_ON_RECORD)) | uint256(soh.soceBp) << 48 | uint256(soh.capacityWh) << 64
-            | uint256(soh.cycles) << 104 | uint256(soh.throughputWh) << 136;
-        if (!correction) w |= block.timestamp << 200 | uint256(_HAS_SOH) << 232;
-        return w;
     }
 
     /// @dev What `_diagnosticians` holds for an authorisation by participant number `holder` during custody
@@ -745,11 +725,11 @@ contract RinneLedger is IRinneLedger, ParticipantRegistry {
     }
 
     /// @dev Whether recycling the unit yields post-consumer material: it reached an end user (held by an
-    /// OEM or SECOND_LIFE party) and was used (its latest SOH record shows energy throughput), or it was
-    /// repurposed from units that all were.
+    /// OEM or SECOND_LIFE party) and was used (an SOH record claimed energy throughput: the audit opens it), or
+    /// it was repurposed from units that all were.
     function _postConsumer(uint256 w) private pure returns (bool) {
         uint256 f = w >> 232;
-        return f & _ENDED_USE != 0 || (f & _END_USER != 0 && uint64(w >> 136) != 0);
+        return f & _ENDED_USE != 0 || (f & _END_USER != 0 && f & _USED != 0);
     }
 
     function _checkCounts(uint256 inputs, uint256 outputs) private pure {

@@ -94,14 +94,18 @@ from ledger.domain.hashing import (
 from ledger.domain.identity import (
     EVIDENCE_KINDS as EVIDENCE_KINDS,
     commit_evidence as commit_evidence,
+    commit_soh as commit_soh,
     evidence_subjects as evidence_subjects,
     evidence_vault_id as evidence_vault_id,
     lot_record_id as lot_record_id,
+    open_soh as open_soh,
     party_record_id as party_record_id,
+    soh_vault_id as soh_vault_id,
     unit_record_id as unit_record_id,
     verify_evidence as verify_evidence,
     verify_origin as verify_origin,
     verify_party as verify_party,
+    verify_soh as verify_soh,
     verify_unit as verify_unit,
 )
 from ledger.domain.ids import (
@@ -124,6 +128,10 @@ from ledger.domain.models import (
     UnitSpec as UnitSpec,
 )
 from ledger.domain.problems import first_problem as first_problem
+from ledger.domain.soh import (
+    SohValues as SohValues,
+    soh_problems as soh_problems,
+)
 from ledger.domain.stages import LifeCycleStage as LifeCycleStage
 from ledger.domain.times import iso_time as iso_time
 from ledger.errors import (
@@ -389,6 +397,12 @@ __all__ = [
     "verify_attestation",
     "verify_disclosure",
     "verify_evidence",
+    "commit_soh",
+    "verify_soh",
+    "open_soh",
+    "soh_vault_id",
+    "SohValues",
+    "soh_problems",
     "evidence_vault_id",
     "evidence_subjects",
     "EVIDENCE_KINDS",

@@ -55,6 +55,7 @@ from ledger import (
     SohRecord,
     UnitSpec,
     Use,
+    Vault,
     audit,
     commit_evidence,
     contract_abi,
@@ -120,6 +121,9 @@ class Demo:
     frauds: list[dict[str, str]] = field(default_factory=list)
     triage: dict[str, str] = field(default_factory=dict)
     txs: int = 0
+    #: The authority tier's vault key (a notified body's or market surveillance authority's): every SOH
+    #: record's opening is wrapped to its public key, named in the deployment record; the audit opens with it.
+    authority_key: bytes = field(default_factory=Vault.new_key)
 
     def __getitem__(self, name: str) -> Ledger:
         return self.base.with_account(self.keys[name])
@@ -220,7 +224,7 @@ def setup(demo: Demo) -> None:
         demo.keys[name] = Account.create()
     for acct in demo.keys.values():
         demo.base.fund(acct.address)
-    d = demo["admin"].deploy()
+    d = demo["admin"].deploy(authority_vault_key=Vault.public_key_of(demo.authority_key))
     demo.say(f"deployed RinneLedger {d.ledger} and GwpAttestations {d.attestations} on chain {d.chain_id}")
     for name, (title, role) in PARTIES.items():
         demo["admin"].register(demo.addr(name), role, title)
@@ -414,10 +418,11 @@ def first_life(demo: Demo) -> None:
 def next_lives(demo: Demo) -> None:
     for pack in ("LF001", "LF002", "LF003", "LF004"):
         u = demo.base.unit(pack)
-        decision = triage(
-            SohRecord(soce_bp=u.soce_bp, capacity_wh=u.capacity_wh, cycles=u.cycles, throughput_wh=u.throughput_wh),
-            current_status=u.status,
-        )
+        # The latest record's values, from the opening the lab's records left in the vault, verified against
+        # the root on-chain (the chain itself shows no SOH value).
+        latest = demo.base.soh(pack)
+        assert latest is not None, f"no verified SOH record of {pack}"
+        decision = triage(latest, current_status=u.status)
         demo.triage[pack] = decision.recommendation
         if decision.status is not None:
             demo["oem"].set_status(pack, decision.status, document=document_hash(f"triage {pack}"))
@@ -610,7 +615,9 @@ def results(demo: Demo) -> dict[str, Any]:
     import ledger as provenance
 
     index = EventIndex.open(demo.out / "index.sqlite")
-    report = audit(demo.base, index)
+    # The authority's audit: with its vault key it opens every SOH record and re-checks the bounds.
+    authority = Vault(demo.out / "home" / "vault", demo.authority_key)
+    report = audit(demo.base, index, soh_openings=authority)
     (demo.out / "audit.json").write_text(report.to_json())
     (demo.out / "audit.html").write_text(report.to_html())
     summary: dict[str, Any] = {
@@ -644,7 +651,8 @@ def results(demo: Demo) -> dict[str, Any]:
             "assurance": pi.assurance,
         }
         if unit in ("LF001", "ESS001"):
-            lc = provenance.lifetime_carbon(index, unit)
+            lc = provenance.lifetime_carbon(index, unit, openings=demo.base)
+            assert lc.delivered_kwh is not None, f"the SOH records of {unit} do not open"
             entry["lifetime"] = {
                 "delivered_kwh": round(lc.delivered_kwh),
                 "kg_co2e_per_kwh_delivered": round(lc.kg_co2e_per_kwh_delivered, 3) if lc.kg_co2e_per_kwh_delivered else None,
@@ -675,6 +683,7 @@ def results(demo: Demo) -> dict[str, Any]:
         "flags": [f.code for f in report.flags],
         "claims": report.claim_counts(),
         "seconds": round(report.seconds, 2),
+        "soh_records_opened": report.soh_records_opened,
     }
     summary["mines_of_LF005"] = sorted({m.label for m in tr.mines})
     summary["grades"] = {}

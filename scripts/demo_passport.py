@@ -474,12 +474,13 @@ def write_passport(demo: DemoLike, index: EventIndex, unit: str) -> dict[str, An
     """Write a unit's Battery Pass passport with its operators' declarations (JSON and HTML) and the
     declarations themselves; return the declarations."""
     chain = _chain(demo)
-    held = battery_passport(index, unit, **chain)
+    held = battery_passport(index, unit, **chain, soh_openings=demo.base)
     decl = operator_declarations(demo, held)
     # The unit's serial is a salted commitment on-chain: its opening (kept by the ledger that built the unit)
     # checks the declared serial and puts the serial with its proof in the passport.
     identity = demo.base.openings(unit_record_id(unit))
-    doc = battery_passport(index, unit, **chain, declarations=decl, identity=identity)
+    # The SOH records open with the ledger's own openings, each verified against its root on-chain.
+    doc = battery_passport(index, unit, **chain, declarations=decl, identity=identity, soh_openings=demo.base)
     (demo.out / f"{unit}-declarations.json").write_text(json.dumps(decl, indent=2))
     (demo.out / f"{unit}-passport.json").write_text(json.dumps(doc, indent=2))
     (demo.out / f"{unit}-passport.html").write_text(passport_html(doc))
@@ -492,5 +493,5 @@ def write_idta_passport(demo: DemoLike, index: EventIndex, unit: str, declaratio
 
     chain = _chain(demo)
     identity = demo.base.openings(unit_record_id(unit))
-    doc = provenance.idta_passport(index, unit, **chain, declarations=declarations, identity=identity)
+    doc = provenance.idta_passport(index, unit, **chain, declarations=declarations, identity=identity, soh_openings=demo.base)
     (demo.out / f"{unit}-idta.json").write_text(json.dumps(doc, indent=2))

@@ -307,6 +307,15 @@ contract GasTest is RinneTest {
         vm.snapshotGasLastCall("recordSoh");
     }
 
+    /// A unit's later records: the root's word is written already (a warm rewrite, not a fresh word).
+    function test_recordSohAgain() public {
+        vm.prank(diagnostician);
+        ledger.recordSoh(_pack1.lotId, _soh(8_700, 1_200, 95_000_000));
+        vm.prank(diagnostician);
+        ledger.recordSoh(_pack1.lotId, _soh(8_600, 1_300, 99_000_000));
+        vm.snapshotGasLastCall("recordSoh (a later record)");
+    }
+
     function test_correctSoh() public {
         vm.prank(diagnostician);
         ledger.recordSoh(_pack1.lotId, _soh(8_700, 1_200, 95_000_000));

@@ -81,7 +81,7 @@ contract RinneLedgerModulesTest is RinneTest {
             (bool endUser, bool postConsumer) = ledger.unitUse(m[i].lotId);
             // A used pack's modules start a new SOH history; their post-consumer standing must not start again.
             assertTrue(endUser && postConsumer, "module post-consumer like its used pack");
-            assertEq(ledger.unit(m[i].lotId).cycles, 0, "module SOH starts empty");
+            assertEq(ledger.unit(m[i].lotId).sohRoot, bytes32(0), "module SOH starts empty");
         }
     }
 

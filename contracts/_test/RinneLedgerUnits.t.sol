@@ -98,42 +98,49 @@ contract RinneLedgerUnitsTest is RinneTest {
         vm.warp(1_900_000_000);
         SohRecord memory r = _soh(9_500, 300, 20_000_000);
         vm.expectEmit(address(ledger));
-        emit IRinneLedger.SohRecorded(p.lotId, oem, r);
+        emit IRinneLedger.SohRecorded(p.lotId, oem, r.root, true);
         vm.prank(oem);
         ledger.recordSoh(p.lotId, r);
         UnitInfo memory u = ledger.unit(p.lotId);
-        assertEq(u.soceBp, 9_500, "soce");
-        assertEq(u.capacityWh, r.capacityWh, "capacity");
-        assertEq(u.cycles, 300, "cycles");
-        assertEq(u.throughputWh, 20_000_000, "throughput");
+        assertEq(u.sohRoot, r.root, "root");
+        assertTrue(u.used, "used");
+        assertEq(u.ratedWh, 75_000, "rating kept");
         assertEq(u.sohAt, 1_900_000_000, "sohAt");
 
-        // State of energy may fall (the battery ages); a diagnostician the holder authorised may record
-        // without holding it.
+        // A diagnostician the holder authorised may record without holding it.
         vm.prank(oem);
         ledger.authoriseDiagnostician(p.lotId, diagnostician, true);
+        vm.warp(1_900_100_000);
+        SohRecord memory next = _soh(8_800, 300, 20_000_000);
         vm.prank(diagnostician);
-        ledger.recordSoh(p.lotId, _soh(8_800, 300, 20_000_000));
-        assertEq(ledger.unit(p.lotId).soceBp, 8_800, "lower SOCE accepted");
-        vm.prank(diagnostician);
-        ledger.recordSoh(p.lotId, _soh(10_000, 301, 20_000_001));
+        ledger.recordSoh(p.lotId, next);
+        u = ledger.unit(p.lotId);
+        assertEq(u.sohRoot, next.root, "latest root");
+        assertEq(u.sohAt, 1_900_100_000, "latest time");
     }
 
-    function test_recordSoh_rejectsRegression() public {
+    /// The values are off-chain: what the contract still refuses is a record that is no commitment, a
+    /// withdrawn `used` claim (it would turn a used unit's recycled content back to pre-consumer) and a
+    /// correction of nothing. Bounds on the values are the audit's (`ledger/auditor/soh.py`).
+    function test_recordSoh_rejectsNoRootAndWithdrawnUse() public {
         LotSpec memory p = _pack(oem);
-        vm.warp(block.timestamp + 200 days); // 500 cycles take time (at most 4 a day)
-        vm.prank(oem);
-        ledger.recordSoh(p.lotId, _soh(9_000, 500, 40_000_000));
         bytes memory invalid = abi.encodeWithSelector(IRinneLedger.RinneLedgerInvalidSoh.selector, p.lotId);
         vm.startPrank(oem);
         vm.expectRevert(invalid);
-        ledger.recordSoh(p.lotId, _soh(9_000, 499, 40_000_000)); // cycles back
+        ledger.recordSoh(p.lotId, SohRecord(bytes32(0), true));
         vm.expectRevert(invalid);
-        ledger.recordSoh(p.lotId, _soh(9_000, 500, 39_999_999)); // throughput back
+        ledger.correctSoh(p.lotId, _soh(9_000, 0, 0)); // nothing to correct yet
+        ledger.recordSoh(p.lotId, _soh(10_000, 0, 0)); // a delivery check: unused
+        assertFalse(ledger.unit(p.lotId).used, "not used yet");
+        ledger.recordSoh(p.lotId, _soh(9_000, 500, 40_000_000));
         vm.expectRevert(invalid);
-        ledger.recordSoh(p.lotId, _soh(10_001, 500, 40_000_000)); // above 100 %
+        ledger.recordSoh(p.lotId, _soh(9_000, 0, 0)); // use withdrawn
+        vm.expectRevert(invalid);
+        ledger.correctSoh(p.lotId, _soh(9_000, 0, 0)); // nor by a correction
+        // Values a contract would once have refused (cycles back, SOCE above 100 %) go through: the audit finds them.
+        ledger.recordSoh(p.lotId, _soh(12_000, 499, 39_999_999));
         vm.stopPrank();
-        assertEq(ledger.unit(p.lotId).cycles, 500, "unchanged");
+        assertTrue(ledger.unit(p.lotId).used, "still used");
     }
 
     function test_recordSoh_revertsForOthers() public {

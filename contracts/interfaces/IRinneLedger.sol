@@ -59,9 +59,9 @@ interface IRinneLedger is IParticipantRegistry {
     error RinneLedgerWrongKind(bytes32 lotId);
     /// @notice The passport status cannot move from `from` to `to`.
     error RinneLedgerInvalidTransition(bytes32 unitId, PassportStatus from, PassportStatus to);
-    /// @notice A state-of-health record is out of its physical bounds (state of certified energy above 100 %,
-    /// capacity above the rating, throughput above (cycles + 1) x rated x 2, more than 4 cycles per elapsed
-    /// day plus one), runs the counters backwards, or (a correction) raises them or has no record to correct.
+    /// @notice A state-of-health record commits to nothing (a zero root), withdraws a claim of use the unit
+    /// already had (`used` false after true), or (a correction) has no record to correct. Its values are behind
+    /// the root: their physical bounds are checked by the recorder's client and the authority's audit.
     error RinneLedgerInvalidSoh(bytes32 unitId);
     /// @notice The caller is neither the unit's holder nor a diagnostician the holder authorised for it.
     error RinneLedgerNotAuthorised(bytes32 unitId, address account);
@@ -153,14 +153,16 @@ interface IRinneLedger is IParticipantRegistry {
     /// @notice Emitted when a state-of-health record was added.
     /// @param unitId The unit.
     /// @param recorder Holder or diagnostician who recorded it.
-    /// @param soh The record.
-    event SohRecorded(bytes32 indexed unitId, address indexed recorder, SohRecord soh);
+    /// @param root Salted commitment to the record's values (opened to legitimate interest and authorities).
+    /// @param used The recorder's claim that the unit's energy throughput is non-zero.
+    event SohRecorded(bytes32 indexed unitId, address indexed recorder, bytes32 root, bool used);
     /// @notice Emitted when a state-of-health record superseded the latest one (a correction; the record
     /// corrected stays in the history as its `SohRecorded`).
     /// @param unitId The unit.
     /// @param recorder Holder or authorised diagnostician who corrected it.
-    /// @param soh The corrected record (its time is that of the record it corrects).
-    event SohCorrected(bytes32 indexed unitId, address indexed recorder, SohRecord soh);
+    /// @param root Salted commitment to the corrected record's values (its time is that of the record it corrects).
+    /// @param used The recorder's claim that the unit's energy throughput is non-zero.
+    event SohCorrected(bytes32 indexed unitId, address indexed recorder, bytes32 root, bool used);
     /// @notice Emitted when the holder authorised a diagnostician to record the unit's state of health, or
     /// withdrew that; an authorisation also ends when the unit changes hands.
     /// @param unitId The unit.
@@ -259,17 +261,18 @@ interface IRinneLedger is IParticipantRegistry {
         external;
 
     /// @notice Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
-    /// unit (`authoriseDiagnostician`). Values are bounded by physics: state of certified energy at most
-    /// 100 %, capacity at most the rating, throughput at most (cycles + 1) x rated x 2 (a full cycle charges
-    /// and discharges the rated energy once), at most 4 full cycles per day elapsed since the latest record
-    /// (or the unit's creation) plus one; cycles and throughput may not go backwards. Kills any pending offer
-    /// of the unit (the passport it described changed).
+    /// unit (`authoriseDiagnostician`). The values stay off-chain behind `soh.root` (Annex XIII point 4 is not
+    /// for the public), so the contract cannot check their physical bounds: the recorder answers for them
+    /// (its transaction signs the commitment) and the authority's audit opens and re-checks every record.
+    /// The root is never zero, and `used` once claimed is never withdrawn (throughput does not go back).
+    /// Kills any pending offer of the unit (the passport it described changed).
     /// @param unitId The unit.
     /// @param soh The record.
     function recordSoh(bytes32 unitId, SohRecord calldata soh) external;
 
-    /// @notice Supersede the latest state-of-health record with a correction (same callers and bounds as
-    /// `recordSoh`); it may lower cycles and throughput, not raise them, and keeps the corrected record's time.
+    /// @notice Supersede the latest state-of-health record with a correction (same callers and rules as
+    /// `recordSoh`); it keeps the corrected record's time, and may lower counters, not raise them (the audit
+    /// checks the opened values).
     /// Both records stay in the history; the passport shows the correction. Kills any pending offer.
     /// @param unitId The unit.
     /// @param soh The corrected record.
@@ -338,7 +341,8 @@ interface IRinneLedger is IParticipantRegistry {
     /// @return state The state.
     function holderOf(bytes32 lotId) external view returns (address holder, LotState state);
 
-    /// @notice The stored passport of a unit.
+    /// @notice The stored passport of a unit: its status, rating, and its latest state-of-health record's root,
+    /// claim of use and time (the record's values are off-chain, behind the root).
     /// @param unitId The unit.
     /// @return The passport record (status None when absent).
     function unit(bytes32 unitId) external view returns (UnitInfo memory);

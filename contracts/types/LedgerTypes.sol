@@ -37,13 +37,14 @@ struct UnitSpec {
     uint48 ratedWh; // rated energy in Wh
 }
 
-/// @notice A state-of-health record (EU Battery Regulation Annex VII part B).
+/// @notice A state-of-health record (EU Battery Regulation Annex VII part B), behind a salted commitment: its
+/// values (state of certified energy, remaining capacity, full cycles, energy throughput, the diagnosis report's
+/// hash) are Annex XIII point 4, for persons with a legitimate interest and authorities only
+/// (docs/confidentiality.md). The recorder answers for their physical bounds; the authority's audit opens and
+/// re-checks them.
 struct SohRecord {
-    uint16 soceBp; // state of certified energy, basis points (10000 = 100 %)
-    uint48 capacityWh; // remaining energy capacity, Wh
-    uint32 cycles; // full equivalent cycles so far
-    uint64 throughputWh; // cumulative energy throughput so far, Wh
-    bytes32 evidence; // hash of the diagnosis report
+    bytes32 root; // salted Merkle root of record `soh:<unit id>:<nonce>` (never zero)
+    bool used; // the recorder's claim that the energy throughput so far is non-zero (recycling reads it)
 }
 
 /// @notice Life-cycle state of a lot.
@@ -100,10 +101,8 @@ struct LotInfo {
 struct UnitInfo {
     PassportStatus status; // current passport status
     uint48 ratedWh; // rated energy, Wh
-    uint16 soceBp; // latest state of certified energy, basis points
-    uint48 capacityWh; // latest remaining capacity, Wh
-    uint32 cycles; // latest full equivalent cycles
-    uint64 throughputWh; // latest cumulative energy throughput, Wh
+    bytes32 sohRoot; // root of the latest state-of-health record (zero: none yet)
+    bool used; // a state-of-health record claimed energy throughput (once set, never cleared)
     uint40 sohAt; // timestamp of the latest SOH record (0: none yet)
 }
 

@@ -69,6 +69,10 @@ def audit_html(r: AuditReport) -> str:
         ("attestations (signatures re-verified offline)", r.signatures_checked),
         ("records compared with contract storage", r.storage_checked),
         ("attestation records compared with contract storage", r.records_checked),
+        (
+            "SOH records opened with the authority key and re-checked",
+            r.soh_records_opened if r.soh_records_opened is not None else "not checked (no authority vault key)",
+        ),
         ("participants", r.participants),
         ("declared footprints compared", r.declared_checked),
     ]

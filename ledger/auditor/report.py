@@ -227,6 +227,10 @@ class AuditReport(BaseModel):
     checkpoint_block: int | None = Field(
         default=None, description="an incremental audit: the block of the signed checkpoint it started from"
     )
+    soh_records_opened: int | None = Field(
+        default=None,
+        description="SOH records opened with the authority tier's vault and re-checked (None: audited without it, values unchecked)",
+    )
 
     @property
     def passed(self) -> bool:

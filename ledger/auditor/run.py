@@ -34,6 +34,9 @@ Integrity flags (``Flag.code``):
   what they were.
 - ``footprint-mismatch`` — a declared footprint (passport or PACT export) differs from the recomputed one.
 - ``frozen-lot-used`` — a frozen lot whose material lives on downstream, or was used while frozen.
+- ``soh-withheld``, ``soh-opening-invalid``, ``soh-out-of-bounds``, ``soh-used-mismatch`` — with the authority
+  tier's vault (`soh_openings`), an SOH record whose opening is missing or does not verify, or whose values
+  break the physical bounds or the claim of use (:mod:`ledger.auditor.soh`; each names the recorder).
 - replay inconsistencies: ``unknown-lot``, ``duplicate-lot``, ``usage-mismatch``, ``status-gap``,
   ``inactive-lot-used``, ``inactive-actor``, ``unknown-attestation``, ``duplicate-attestation``,
   ``attestation-mismatch``.
@@ -60,6 +63,7 @@ from ledger.auditor.checkpoint import (
 )
 from ledger.auditor.claims import _live_and_products, _parse_declared, carried_claims, claims_of
 from ledger.auditor.report import AuditReport, ClaimList, Flag, HeadCheck
+from ledger.auditor.soh import check_soh
 from ledger.auditor.storage import (
     LEDGER_ABI,
     _check_attestation_records,
@@ -77,6 +81,7 @@ from ledger.index.store import EventIndex
 from ledger.index.sync import SyncProgress
 from ledger.replay.events import RawEvent, replay
 from ledger.replay.lots import LotTable, frozen_lots
+from ledger.replay.soh import OpeningsSource
 from ledger.replay.state import LedgerState
 
 if TYPE_CHECKING:
@@ -103,6 +108,7 @@ def audit(
     checkpoint: str | Path | None = None,
     trusted: Iterable[str] | None = None,
     save_checkpoint: str | Path | None = None,
+    soh_openings: OpeningsSource | None = None,
 ) -> AuditReport:
     """Replay the whole ledger from its events and check it (see the module doc for the flags).
 
@@ -117,6 +123,8 @@ def audit(
     block hash and both ledger heads at its block check out against the chain; only the events after it are
     replayed, and storage and signatures are checked for what they touched. `save_checkpoint` writes a
     checkpoint of this audit, signed with `ledger`'s account, when the ledger's integrity held.
+    `soh_openings` is the authority tier's vault: with it every SOH record is opened and re-checked
+    (:mod:`ledger.auditor.soh`); without it SOH values are not checked (``soh_records_opened`` None).
     """
     t0 = time.perf_counter()
     if sync:
@@ -273,6 +281,9 @@ def audit(
             names = ", ".join(label_of(o) for o in downstream[:5])
             flag("frozen-lot-used", lot.lot_id, f"lot is frozen, but material from it lives on in {names}", lot.block)
 
+    # 5a. SOH records, opened with the authority tier's vault (their values are not on the chain).
+    soh_opened = check_soh(st, soh_openings, flag) if soh_openings is not None else None
+
     # 6. Declared footprints against the recomputation.
     declared_kg = _parse_declared(declared)
     if declared_kg:
@@ -320,6 +331,7 @@ def audit(
         seconds=time.perf_counter() - t0,
         claims=claim_checks,
         checkpoint_block=after if after >= 0 else None,
+        soh_records_opened=soh_opened,
     )
 
 

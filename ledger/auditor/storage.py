@@ -171,7 +171,7 @@ class _StoragePrefetch:
                 part = [bytes(step[k : k + 32]) for k in range(0, len(step), 32)]
                 for raw in _read_all(w3, ledger, lot_sel, 9 * 32, part, block):
                     self.digests += _lot_digest(raw[:96] + raw[224:288])
-            self.units = dict(zip(units, _read_all(w3, ledger, unit_sel, 7 * 32, units, block)))
+            self.units = dict(zip(units, _read_all(w3, ledger, unit_sel, 5 * 32, units, block)))
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
 
@@ -251,22 +251,23 @@ def _check_storage(
             flag("storage-mismatch", lot_id, "; ".join(problems), block)
     units = list(st.units) if only is None else [u for u in st.units if u in only]
     missing = [u for u in units if u not in have_units]
-    fetched = dict(zip(missing, _read_all(w3, deployment.ledger, unit_fn.selector, 7 * 32, missing, block)))
+    fetched = dict(zip(missing, _read_all(w3, deployment.ledger, unit_fn.selector, 5 * 32, missing, block)))
     results = [have_units[u] if u in have_units else fetched[u] for u in units]
     for unit_id, raw in zip(units, results):
         u = st.units[unit_id]
-        status, rated, soce, cap, cycles, thr, _at = _words(raw, 7, "unit()")
+        # The SOH values are off-chain: storage holds the latest record's root, the claim of use and its time.
+        status, rated, root, used, at = _words(raw, 5, "unit()")
         last = u.soh[-1] if u.soh else None
         mine = (
             u.status,
             u.rated_wh,
-            last.soce_bp if last else 0,
-            last.capacity_wh if last else 0,
-            last.cycles if last else 0,
-            last.throughput_wh if last else 0,
+            int.from_bytes(last.root, "big") if last else 0,
+            int(any(r.used for r in u.soh)),
+            last.timestamp if last else 0,
         )
-        if (status, rated, soce, cap, cycles, thr) != mine:
-            flag("storage-mismatch", unit_id, f"passport on-chain {(status, rated, soce, cap, cycles, thr)}, replayed {mine}", block)
+        if (status, rated, root, used, at) != mine:
+            chain = (status, rated, hex(root), used, at)
+            flag("storage-mismatch", unit_id, f"passport on-chain {chain}, replayed {(*mine[:2], hex(mine[2]), *mine[3:])}", block)
     return checked + len(units)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import requests
@@ -81,6 +82,55 @@ def call_decoded(w3: Web3, method: str, params: list[Any], decode: Callable[[byt
     if response.status_code >= 400 and not content.lstrip().startswith(b"{"):
         raise errors.ChainError(f"{method} failed: HTTP {response.status_code} from the node")
     return decode(content)
+
+
+@contextmanager
+def streamed(w3: Web3, method: str, params: list[Any], chunk_bytes: int = 1 << 20) -> Iterator[Iterator[bytes] | None]:
+    """Make one JSON-RPC request and give its response body as it arrives, in pieces of up to `chunk_bytes`.
+
+    For answers too large to hold whole (one block's ``eth_getLogs`` can be tens of megabytes). Gives None
+    when the provider is not HTTP (the caller reads through :func:`call_decoded` then). Transport failures,
+    before or while the body arrives, raise :class:`ledger.errors.ConnectionFailed`; an HTTP error whose body
+    is not JSON raises :class:`ledger.errors.ChainError`. Not retried: the caller retries. The connection
+    is released when the block ends, read to its end or not.
+    """
+    provider = w3.provider
+    url = getattr(provider, "endpoint_uri", None)
+    kwargs_of = getattr(provider, "get_request_kwargs", None)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+        yield None
+        return
+    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
+    session = sessions.get(url)
+    if session is None:
+        session = sessions[url] = requests.Session()
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    try:
+        response = session.post(url, data=body, stream=True, **dict(kwargs_of()))
+    except requests.Timeout:
+        raise errors.ConnectionFailed(f"{url} timed out on {method}") from None
+    except (requests.RequestException, ConnectionError) as exc:
+        raise errors.ConnectionFailed(f"cannot reach {url}: {exc.__class__.__name__}") from None
+    with response:
+        if response.status_code >= 400:
+            try:
+                content = response.content
+            except (requests.RequestException, ConnectionError) as exc:
+                raise errors.ConnectionFailed(f"cannot reach {url}: {exc.__class__.__name__}") from None
+            if not content.lstrip().startswith(b"{"):
+                raise errors.ChainError(f"{method} failed: HTTP {response.status_code} from the node")
+            yield iter((content,))
+            return
+
+        def pieces() -> Iterator[bytes]:
+            try:
+                yield from response.iter_content(chunk_bytes)
+            except requests.Timeout:
+                raise errors.ConnectionFailed(f"{url} timed out on {method}") from None
+            except (requests.RequestException, ConnectionError) as exc:  # reset, a body cut short
+                raise errors.ConnectionFailed(f"cannot reach {url}: {exc.__class__.__name__}") from None
+
+        yield pieces()
 
 
 def batch_decoded(w3: Web3, requests_: list[tuple[str, list[Any]]], decode: Callable[[bytes], list[_T]]) -> list[_T]:

@@ -182,8 +182,16 @@ class LedgerBase:
         method = _FUND_METHODS.get(self.node_kind(), "anvil_setBalance")
         call(self.w3, method, [to_checksum_address(address), hex(wei)])
 
-    def deploy(self, admin: str | None = None, *, record: bool = True) -> Deployment:
-        """Deploy RinneLedger and GwpAttestations in one go and record them for this chain."""
+    def deploy(self, admin: str | None = None, *, record: bool = True, authority_vault_key: bytes | str | None = None) -> Deployment:
+        """Deploy RinneLedger and GwpAttestations in one go and record them for this chain.
+
+        `authority_vault_key` (the authority tier's X25519 vault public key, 32 bytes) goes into the deployment
+        record: every SOH record's opening is then wrapped to it, so the authority's audit opens them all.
+        """
+        if isinstance(authority_vault_key, str):
+            authority_vault_key = bytes.fromhex(authority_vault_key.removeprefix("0x"))
+        if authority_vault_key is not None and len(authority_vault_key) != 32:
+            raise errors.InvalidInput("an authority vault key is an X25519 public key: 32 bytes")
         sender = self._sender()
         admin = to_checksum_address(admin or sender.address)
         ledger_code = bytes.fromhex(artifact("RinneLedger")["bytecode"][2:]) + abi_encode(["address"], [admin])
@@ -198,6 +206,7 @@ class LedgerBase:
             block=receipt.block_number,
             admin=admin,
             source_hash=artifact("RinneLedger").get("sourceHash"),
+            authority_vault_key="0x" + authority_vault_key.hex() if authority_vault_key is not None else None,
         )
         if record:
             save_deployment(self.data_dir, deployment)

@@ -30,7 +30,7 @@ from ledger.domain.identity import (
     vault_id,
 )
 from ledger.domain.ids import id_bytes
-from ledger.domain.models import LotSpec, SohRecord, UnitSpec
+from ledger.domain.models import LotSpec, UnitSpec
 
 if TYPE_CHECKING:
     from ledger.local.vault import Vault
@@ -79,7 +79,7 @@ class IdentityMixin(LedgerBase):
             return cached[1]
         return origin_word(str(o.fields["country"].value), o.root())
 
-    def _keep(self, pending: Iterable[Openings]) -> None:
+    def _keep(self, pending: Iterable[Openings], recipients: Iterable[bytes] = ()) -> None:
         # After the transaction: an opening of a reverted write must not stand for anything.
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
         fresh: list[Openings] = []
@@ -92,7 +92,7 @@ class IdentityMixin(LedgerBase):
         if self.vault is None or not fresh:
             return
         # One vault batch for the transaction (or the landed chunk): a few fsyncs, not four per opening (issue 16).
-        for key, address in self.vault.put_openings_many(fresh).items():
+        for key, address in self.vault.put_openings_many(fresh, recipients).items():
             if address is None:
                 # A record's vault entry never changes; the same id again means a redeployed (development) chain
                 # under the same data directory: the first opening stays, and readers refuse it against this root.
@@ -116,11 +116,10 @@ class IdentityMixin(LedgerBase):
         pending.append(openings)
         return id_bytes(word)
 
-    def _commit_soh(self, unit_id: str, soh: SohRecord, pending: list[Openings]) -> SohRecord:
-        if soh.document is None:
-            return soh
-        word = self._document("soh", unit_id, soh.evidence, soh.document, pending)
-        return soh.model_copy(update={"evidence": "0x" + word.hex(), "document": None})
+    def authority_vault_key(self) -> bytes | None:
+        """The authority tier's vault public key published in the deployment record (None: none published)."""
+        key = self.deployment.authority_vault_key if self.deployment is not None else None
+        return bytes.fromhex(key[2:]) if key else None
 
     @staticmethod
     def _lot_of(openings: Openings) -> bytes:

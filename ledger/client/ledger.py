@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ledger.domain.grade import Grade
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -25,9 +25,10 @@ from ledger.client.reads import ReadMixin
 from ledger.domain.composition import Composition
 from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
-from ledger.domain.identity import commit_party
+from ledger.domain.identity import commit_party, open_soh, soh_vault_id
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
 from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
+from ledger.domain.soh import SohValues, soh_problems, soh_values
 
 #: Seconds :meth:`Ledger.submit_attestation` waits for a chain whose clock lags an attestation's issued-at.
 CLOCK_SLACK = 10
@@ -335,24 +336,71 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         ins, used = self._inputs(cells)
         return self._send_unit("buildUnit", ins, unit_lot, unit, declared_loss(used, [unit_lot], loss))
 
-    def record_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
+    def record_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes] = ()) -> Receipt:
         """Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
-        unit (:meth:`authorise_diagnostician`). The contract bounds the values by physics (state of certified
-        energy <= 100 %, capacity <= rating, throughput <= (cycles + 1) x rating x 2, at most 4 cycles a day
-        since the latest record plus one) and refuses counters that run backwards."""
-        pending: list[Openings] = []
-        sent = self._commit_soh(unit_id, soh, pending)
-        receipt = self._send("ledger", "recordSoh", id_bytes(unit_id), sent.abi())
-        self._keep(pending)
-        return receipt
+        unit (:meth:`authorise_diagnostician`).
 
-    def correct_soh(self, unit_id: str, soh: SohRecord) -> Receipt:
+        The values are Annex XIII point 4 (legitimate interest and authorities): the record is committed (a
+        salted root bound to the unit, :func:`ledger.commit_soh`) and only the root and ``used`` (throughput
+        > 0) are sent. The opening is kept once the transaction went through, in memory and in the vault,
+        wrapped to this party, to each of `recipients` (vault public keys: the holder's, when a diagnostician
+        records) and to the authority tier's key of the deployment record, so that no recorder can withhold
+        it from the audit. The contract no longer sees the values: this client refuses what the contract
+        used to (:func:`ledger.domain.soh.soh_problems`: SOCE above 100 %, capacity above the rating,
+        throughput beyond (cycles + 1) x rating x 2, counters running backwards when the previous record
+        opens here) with :class:`~ledger.errors.InvalidInput`; the authority's audit re-checks every record.
+        """
+        return self._write_soh("recordSoh", unit_id, soh, recipients)
+
+    def correct_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes] = ()) -> Receipt:
         """Supersede the latest state-of-health record with a correction (holder or authorised diagnostician):
-        it may lower cycles and throughput, keeps the corrected record's time, and shows in the history."""
-        pending: list[Openings] = []
-        sent = self._commit_soh(unit_id, soh, pending)
-        receipt = self._send("ledger", "correctSoh", id_bytes(unit_id), sent.abi())
-        self._keep(pending)
+        it may lower cycles and throughput, not raise them, keeps the corrected record's time, and shows in
+        the history. Committed and kept as :meth:`record_soh`."""
+        return self._write_soh("correctSoh", unit_id, soh, recipients)
+
+    def record_soh_root(self, unit_id: str, root: str | bytes, used: bool, *, correction: bool = False) -> Receipt:
+        """Send an SOH record committed elsewhere (its root and the claim of use), checking nothing.
+
+        For a recorder that commits and keeps its own openings (and so answers for them at the audit); the
+        contract refuses only a zero root and a withdrawn claim of use.
+        """
+        fn = "correctSoh" if correction else "recordSoh"
+        return self._send("ledger", fn, id_bytes(unit_id), (id_bytes(root), bool(used)))
+
+    def soh(self, unit_id: str) -> SohValues | None:
+        """Return the values of a unit's latest SOH record, verified against its on-chain root; None when there
+        is no record or this Ledger (its memory or vault) holds no opening that verifies ("not disclosed")."""
+        u = self.unit(unit_id)
+        if u.soh_root is None:
+            return None
+        try:
+            return soh_values(open_soh(u.soh_root, self.openings(soh_vault_id(u.soh_root)), unit_id))
+        except errors.DisclosureError:
+            return None
+
+    def _write_soh(self, fn: str, unit_id: str, soh: SohRecord, recipients: Iterable[bytes]) -> Receipt:
+        u = self.unit(unit_id)
+        last = self.soh(unit_id) if u.soh_root is not None else None
+        correction = fn == "correctSoh"
+        problems = soh_problems(
+            soh.soce_bp,
+            soh.capacity_wh,
+            soh.cycles,
+            soh.throughput_wh,
+            rated_wh=u.rated_wh,
+            last=(last.cycles, last.throughput_wh) if last is not None else None,
+            correction=correction,
+        )
+        if problems:
+            raise errors.InvalidInput(f"SOH record of {label_of(to_bytes32(unit_id))} refused: {problems[0]}")
+        if u.used and not soh.used:
+            raise errors.InvalidInput(
+                f"SOH record of {label_of(to_bytes32(unit_id))} refused: it was used before (throughput cannot fall to 0)"
+            )
+        root, openings = soh.commit(unit_id)
+        receipt = self.record_soh_root(unit_id, root, soh.used, correction=correction)
+        authority = self.authority_vault_key()
+        self._keep([openings], [*recipients, *([authority] if authority else [])])
         return receipt
 
     def authorise_diagnostician(self, unit_id: str, diagnostician: str, authorised: bool = True) -> Receipt:

@@ -42,16 +42,14 @@ class ReadMixin(LedgerBase):
 
     def unit(self, unit_id: str) -> Unit:
         """Return a unit's stored passport."""
-        status, rated, soce, cap, cycles, thr, at = self._call("ledger", "unit", id_bytes(unit_id))[0]
+        status, rated, root, used, at = self._call("ledger", "unit", id_bytes(unit_id))[0]
         end_user, post = self._call("ledger", "unitUse", id_bytes(unit_id))
         return Unit(
             unit_id=to_bytes32(unit_id),
             status=status,
             rated_wh=rated,
-            soce_bp=soce,
-            capacity_wh=cap,
-            cycles=cycles,
-            throughput_wh=thr,
+            soh_root=hex_of(root) if any(root) else None,
+            used=used,
             soh_at=at,
             reached_end_user=end_user,
             post_consumer=post,

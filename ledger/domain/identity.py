@@ -13,9 +13,12 @@ account does not verify there (docs/confidentiality.md):
   Art. 52, for the parties and the authority);
 - a participant's ``nameHash`` (and ``metadataHash`` when there is metadata) is the root of record
   ``party:<account>`` (name and metadata);
-- every evidence word (a lot's, a status change's, an SOH record's, an attestation's or inventory's) and every
-  reason word (freeze, suspend, revoke) is the root of record ``evidence:<kind>:<subjects>:<nonce>``: a
-  document's content hash or a reason's text, bound to the lot, unit, account or attestation it is written for.
+- every evidence word (a lot's, a status change's, an attestation's or inventory's) and every reason word
+  (freeze, suspend, revoke) is the root of record ``evidence:<kind>:<subjects>:<nonce>``: a document's content
+  hash or a reason's text, bound to the lot, unit, account or attestation it is written for;
+- every state-of-health record (Annex XIII point 4: legitimate interest and authorities only) is the root of
+  record ``soh:<unit id>:<nonce>`` (state of certified energy, capacity, cycles, throughput, the diagnosis
+  report's hash), the only SOH word on-chain beside the one clear bit ``used`` (throughput > 0).
 
 No I/O: the openings are secrets for :class:`ledger.local.vault.Vault`.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ledger.domain.disclosure import Disclosure, Openings, commit, folded_root, verify_disclosure
+from ledger.domain.disclosure import Disclosure, Openings, commit, disclose, folded_root, verify_disclosure
 from ledger.domain.ids import hex_of, id_bytes
 from ledger.errors import DisclosureError, InvalidInput
 
@@ -214,8 +217,8 @@ def evidence_vault_id(word: str | bytes) -> str:
 
 
 def vault_id(openings: Openings) -> str:
-    """Return the vault id of a record's openings: its record id, or for evidence its word (:func:`evidence_vault_id`)."""
-    if openings.record_id.startswith(EVIDENCE_PREFIX):
+    """Return the vault id of a record's openings: its record id, or for evidence and SOH records its word."""
+    if openings.record_id.startswith((EVIDENCE_PREFIX, SOH_PREFIX)):
         return evidence_vault_id(openings.root())
     return openings.record_id
 
@@ -233,3 +236,100 @@ def verify_evidence(word: str | bytes, disclosure: Disclosure, kind: str, subjec
     if _subject(kind, subject) not in subjects:
         raise DisclosureError(f"the disclosure of record {disclosure.record_id!r} is not about {_subject(kind, subject)}")
     return verify_disclosure(word, disclosure, record_id=disclosure.record_id)
+
+
+# ------------------------------------------------------------------------------ state of health
+
+#: The fields of an SOH record, all Annex XIII point 4 (state of health and usage: legitimate interest and
+#: authorities). Values in the contract's former units: basis points, Wh, full cycles, Wh; `document` is the
+#: diagnosis report's content hash (0x-hex bytes32) or null.
+SOH_POINTS: dict[str, int] = {"soceBp": 4, "capacityWh": 4, "cycles": 4, "throughputWh": 4, "document": 4}
+#: The numeric fields of an SOH record, in the order of :class:`ledger.domain.models.SohRecord`.
+SOH_VALUES = ("soceBp", "capacityWh", "cycles", "throughputWh")
+SOH_PREFIX = "soh:"
+
+
+def soh_record_id(unit_id: str | bytes, nonce: str) -> str:
+    """Return the record id of an SOH commitment: ``soh:``, the unit's 0x id and a nonce."""
+    return f"{SOH_PREFIX}{hex_of(id_bytes(unit_id))}:{nonce}"
+
+
+def commit_soh(
+    unit_id: str | bytes, soce_bp: int, capacity_wh: int, cycles: int, throughput_wh: int, document: str | bytes | None = None
+) -> tuple[str, Openings]:
+    """Commit one state-of-health record of a unit; return the bytes32 root that goes on-chain and the openings.
+
+    Every field gets its own salt, and the record id binds the unit and a fresh nonce: SOCE has 10,001 values
+    and cycles a few thousand, so an unsalted hash of the record would fall to a grid search, and an opening
+    must not verify for another unit or another record of the same unit. No bound is checked here: the
+    recorder answers for the values, and the authority's audit re-checks them (``ledger.auditor.soh``).
+    """
+    for name, v in zip(SOH_VALUES, (soce_bp, capacity_wh, cycles, throughput_wh), strict=True):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise InvalidInput(f"an SOH record's {name} is a non-negative integer, got {v!r}")
+    doc: str | None = None
+    if document is not None:
+        try:
+            raw = id_bytes(document) if isinstance(document, str) else document
+        except ValueError:
+            raw = None
+        if not isinstance(raw, bytes) or len(raw) != 32:
+            raise InvalidInput(f"an SOH record's document is its 32-byte content hash, got {document!r}")
+        doc = hex_of(raw)
+    record: dict[str, Any] = {
+        "soceBp": soce_bp,
+        "capacityWh": capacity_wh,
+        "cycles": cycles,
+        "throughputWh": throughput_wh,
+        "document": doc,
+    }
+    return commit(record, SOH_POINTS, record_id=soh_record_id(unit_id, secrets.token_bytes(_NONCE_BYTES).hex()))
+
+
+def soh_vault_id(root: str | bytes) -> str:
+    """Return the vault id an SOH record's openings are kept under: ``word:`` and its on-chain root."""
+    return evidence_vault_id(root)
+
+
+def soh_unit(record_id: str) -> str:
+    """Return the 0x unit id an SOH record id names; raise :class:`DisclosureError` if it is no SOH record id."""
+    unit, _, nonce = record_id.removeprefix(SOH_PREFIX).partition(":")
+    if not record_id.startswith(SOH_PREFIX) or len(unit) != 66 or not nonce:
+        raise DisclosureError(f"{record_id!r} is no SOH record id (soh:UNIT:NONCE)")
+    return unit
+
+
+def verify_soh(root: str | bytes, disclosure: Disclosure, unit_id: str | bytes) -> dict[str, Any]:
+    """Verify a disclosure of an SOH record against its on-chain root; return the verified fields.
+
+    The disclosure must be of an SOH record of `unit_id` (an opening moved to another unit is refused before
+    its proofs are checked; one moved to another record of the same unit does not fold to that record's root)
+    and each value of the kind the record holds (non-negative integers, the document a bytes32 or null).
+    Raises :class:`DisclosureError` otherwise. The values are not checked against physical bounds here.
+    """
+    if soh_unit(disclosure.record_id) != hex_of(id_bytes(unit_id)):
+        raise DisclosureError(
+            f"the disclosure is of record {disclosure.record_id!r}, not an SOH record of {hex_of(id_bytes(unit_id))}"
+        )
+    fields = verify_disclosure(root, disclosure, record_id=disclosure.record_id)
+    for name, v in fields.items():
+        if name not in SOH_POINTS:
+            raise DisclosureError(f"an SOH record has no field {name!r}")
+        if name == "document":
+            if v is not None and (not isinstance(v, str) or len(v) != 66):
+                raise DisclosureError(f"an SOH record's document is a bytes32 or null, got {v!r}")
+        elif not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise DisclosureError(f"an SOH record's {name} is a non-negative integer, got {v!r}")
+    return fields
+
+
+def open_soh(root: str | bytes, openings: Openings, unit_id: str | bytes) -> dict[str, Any]:
+    """Verify a whole SOH record's openings (from a vault) against its on-chain root; return every field.
+
+    What every reader calls before it shows or uses an SOH value: a vault gives confidentiality, not
+    authenticity. Raises :class:`DisclosureError` when the openings do not verify or lack a field.
+    """
+    missing = [n for n in SOH_POINTS if n not in openings.fields]
+    if missing:
+        raise DisclosureError(f"the SOH record {openings.record_id!r} has no field {missing[0]!r}")
+    return verify_soh(root, disclose(openings, list(SOH_POINTS)), unit_id)

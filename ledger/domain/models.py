@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.domain.composition import Composition
+from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
+from ledger.domain.identity import commit_soh
 from ledger.domain.ids import Address, Bytes32, Grams, PositiveGrams, id_bytes, label_of
 from ledger.errors import InvalidInput
 
@@ -97,7 +99,13 @@ class UnitSpec(BaseModel):
 
 
 class SohRecord(BaseModel):
-    """A state-of-health record (EU Battery Regulation Annex VII part B)."""
+    """A state-of-health record (EU Battery Regulation Annex VII part B), in plaintext: what a recorder knows.
+
+    The client never sends it: it commits it (:meth:`commit`, a salted root bound to the unit) and sends the
+    root and ``used`` (throughput > 0), keeping the opening in its vault (Annex XIII point 4: legitimate
+    interest and authorities). The bounds below are the model's; the ones that need the unit (rating,
+    previous record, elapsed time) are :func:`ledger.domain.soh.soh_problems`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -105,16 +113,20 @@ class SohRecord(BaseModel):
     capacity_wh: Annotated[int, Field(ge=0, lt=1 << 48)]
     cycles: Annotated[int, Field(ge=0, lt=1 << 32)]
     throughput_wh: Annotated[int, Field(ge=0, lt=1 << 64)]
-    evidence: Bytes32 = "0x" + "00" * 32
-    #: The content hash of the diagnosis report, never sent: the client commits it (salted, bound to the unit)
-    #: into `evidence` and keeps the opening in its vault.
-    document: Bytes32 | None = Field(default=None, exclude=True)
+    #: The content hash of the diagnosis report, committed with the values (never sent in the clear).
+    document: Bytes32 | None = None
+    #: A caller's own word for the report (any bytes32), committed as the document when no document is given.
+    evidence: Bytes32 | None = None
 
-    def abi(self) -> tuple[Any, ...]:
-        """Return the ABI tuple of the Solidity ``SohRecord``."""
-        if self.document is not None:
-            raise InvalidInput("an SOH record's diagnosis document is committed by the client before it is sent")
-        return (self.soce_bp, self.capacity_wh, self.cycles, self.throughput_wh, id_bytes(self.evidence))
+    @property
+    def used(self) -> bool:
+        """The one bit that goes on-chain in the clear: whether the unit has delivered energy (recycling reads it)."""
+        return self.throughput_wh > 0
+
+    def commit(self, unit_id: str | bytes) -> tuple[str, Openings]:
+        """Commit the record for `unit_id`; return the on-chain root and the openings (secret)."""
+        doc = self.document if self.document is not None else self.evidence
+        return commit_soh(unit_id, self.soce_bp, self.capacity_wh, self.cycles, self.throughput_wh, doc)
 
 
 class Lot(BaseModel):
@@ -154,10 +166,8 @@ class Unit(BaseModel):
     unit_id: Bytes32
     status: PassportStatus
     rated_wh: int
-    soce_bp: int
-    capacity_wh: int
-    cycles: int
-    throughput_wh: int
+    soh_root: Bytes32 | None  # root of the latest SOH record (its values: :meth:`ledger.Ledger.soh`), None before any
+    used: bool  # an SOH record claimed energy throughput (once set, never cleared)
     soh_at: int
     reached_end_user: bool = False  # held at some point by an OEM or SECOND_LIFE party
     post_consumer: bool = False  # recycling it yields post-consumer material (reached an end user and was used)
@@ -202,6 +212,9 @@ class Deployment(BaseModel):
     block: int = Field(ge=0, description="block of the ledger's deployment: where replays start")
     admin: Address
     source_hash: str | None = None
+    #: The authority tier's vault public key (0x-hex, 32 bytes): every SOH record's opening is wrapped to it,
+    #: so no recorder can withhold one from the authority's audit (docs/confidentiality.md).
+    authority_vault_key: str | None = Field(default=None, pattern=r"^0x[0-9a-f]{64}$")
 
 
 class Offer(BaseModel):

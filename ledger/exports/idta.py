@@ -26,6 +26,7 @@ from ledger.exports.batterypass import (
 from ledger.exports.passport import battery_passport
 from ledger.figures.regulation import Art7Parameters
 from ledger.figures.source import Source
+from ledger.replay.soh import OpeningsSource
 
 #: Submodel name -> (IDTA-02035 part, aspect model URN, schema file under standards/idta-02035/).
 SUBMODELS: dict[str, tuple[str, str, str]] = {
@@ -248,6 +249,7 @@ def idta_passport(
     art7: Art7Parameters | None = None,
     tier: str = "authority",
     identity: Disclosure | Openings | None = None,
+    soh_openings: OpeningsSource | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Export a battery unit's passport as the seven IDTA-02035 submodels (AAS value-only JSON): submodel name
     (:data:`SUBMODELS`: ``digital_nameplate`` IDTA-02035-1, ``handover_documentation`` -2, ``carbon_footprint`` -3,
@@ -260,7 +262,8 @@ def idta_passport(
     keyed by submodel name, adds in each submodel's shape what only the economic operator can declare, and may
     never overwrite a ledger field. A field neither holds is left out; ``extensions.rinne.missingRequiredMembers``
     lists the schema-required members so left out. `tier` keeps only what that tier may see (Annex XIII).
-    `identity` checks the declared serial as :func:`ledger.exports.passport.battery_passport` does."""
+    `identity` checks the declared serial and `soh_openings` opens the SOH records as
+    :func:`ledger.exports.passport.battery_passport` does."""
     bp_decl, idta_decl = split_declarations(declarations)
     bp = battery_passport(
         source,
@@ -271,6 +274,7 @@ def idta_passport(
         declarations=bp_decl,
         art7=art7,
         identity=identity,
+        soh_openings=soh_openings,
     )
     g, cf, rinne = bp["generalProductInformation"], bp["carbonFootprint"], bp[EXTENSION]["rinne"]
     maker, operator = g["manufacturerInformation"], g["operatorInformation"]

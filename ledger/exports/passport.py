@@ -41,6 +41,8 @@ from ledger.figures.lifetime import lifetime_carbon_of
 from ledger.figures.origin import origin_mix_of
 from ledger.figures.regulation import Art7Parameters, active_materials_of, art7_figure
 from ledger.figures.source import Source, judged_at, upstream_state
+from ledger.replay.records import SohRec
+from ledger.replay.soh import NOT_DISCLOSED, OpeningsSource, open_records
 from ledger.replay.state import LedgerState
 
 #: Battery Pass v1.2 ``lifecycleStage`` values for the four Art. 7 stages.
@@ -174,6 +176,7 @@ def battery_passport(
     art7: Art7Parameters | None = None,
     tier: str = "authority",
     identity: Disclosure | Openings | None = None,
+    soh_openings: OpeningsSource | None = None,
 ) -> dict[str, Any]:
     """Export a battery unit's passport: one JSON document with one member per Battery Pass aspect model
     (:data:`ledger.exports.batterypass.ASPECTS`: general product information, carbon footprint, circularity,
@@ -192,9 +195,13 @@ def battery_passport(
     `identity` is the unit's identity record (its openings, from the vault, or a disclosure of it): the fields
     `tier` may see are verified against the on-chain ``serialHash`` and exported with their proofs under
     ``extensions.rinne.identity``, for anyone to check offline (:func:`ledger.verify_unit`); a declared
-    ``serialNumber`` must be the committed one."""
+    ``serialNumber`` must be the committed one.
+    `soh_openings` (a vault or a Ledger) opens the unit's SOH records (Annex XIII point 4: only salted roots
+    are on-chain), each verified against its root before use; a record it does not open shows as "not
+    disclosed to this tier" and its values, the battery condition and the lifetime figures are left out."""
     uid = id_bytes(unit_id)
     st = upstream_state(source, uid)
+    open_records(st, soh_openings)
     unit = st.units.get(uid)
     if unit is None:
         raise errors.InvalidInput(f"{label_of(uid)} is not a battery unit")
@@ -293,13 +300,14 @@ def battery_passport(
         ],
     }
     condition: dict[str, Any] = {}
-    if last is not None:
-        t = iso_time(last.timestamp)
+    if last is not None and last.opened is not None:
+        # Only from an opening verified against the record's root: nothing is shown that the chain does not back.
+        t, v = iso_time(last.timestamp), last.opened
         condition = {
-            "energyThroughput": {"energyThroughputValue": last.throughput_wh / 1000, "lastUpdate": t},  # kWh
-            "numberOfFullCycles": {"numberOfFullCyclesValue": last.cycles, "lastUpdate": t},
-            "stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": last.soce_bp / 100, "lastUpdate": t},  # percent
-            "remainingEnergy": {"remainingEnergyValue": last.capacity_wh / 1000, "lastUpdate": t},  # kWh
+            "energyThroughput": {"energyThroughputValue": v.throughput_wh / 1000, "lastUpdate": t},  # kWh
+            "numberOfFullCycles": {"numberOfFullCyclesValue": v.cycles, "lastUpdate": t},
+            "stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": v.soce_bp / 100, "lastUpdate": t},  # percent
+            "remainingEnergy": {"remainingEnergyValue": v.capacity_wh / 1000, "lastUpdate": t},  # kWh
         }
     perf: dict[str, Any] = {"batteryTechicalProperties": {"ratedEnergy": kwh}}  # kWh; the model's spelling
     if condition:
@@ -393,27 +401,37 @@ def battery_passport(
                 {"at": iso_time(ts), "from": PassportStatus(f).name.title(), "to": PassportStatus(t).name.title()}
                 for ts, _, f, t, _ in unit.statuses
             ],
-            "stateOfHealthHistory": [
-                {
-                    "at": iso_time(r.timestamp),
-                    "socePercent": r.soce_bp / 100,
-                    "remainingEnergyKwh": r.capacity_wh / 1000,
-                    "fullCycles": r.cycles,
-                    "energyThroughputKwh": r.throughput_wh / 1000,
-                    "recorder": r.recorder,
-                    "evidence": "0x" + r.evidence.hex(),
-                }
-                for r in unit.soh
-            ],
+            "stateOfHealthHistory": [soh_entry(r) for r in unit.soh],
             "lifetimeCarbon": {
                 "deliveredKwh": lc.delivered_kwh,
                 "kgCo2ePerKwhDelivered": lc.kg_co2e_per_kwh_delivered,
                 "lives": lc.lives,
+                **({"undisclosedRecords": lc.undisclosed_records, "note": NOT_DISCLOSED} if lc.undisclosed_records else {}),
             },
             "processInventory": inventory_entry(inv, a7.lifetime_kwh),
         }
     }
     return filter_tier(doc, tier)
+
+
+def soh_entry(r: SohRec) -> dict[str, Any]:
+    """One SOH record of ``extensions.rinne.stateOfHealthHistory``: its on-chain root and claim of use, and its
+    values only from an opening verified against that root (else ``"values": "not disclosed to this tier"``)."""
+    entry: dict[str, Any] = {"at": iso_time(r.timestamp), "recorder": r.recorder, "root": "0x" + r.root.hex(), "used": r.used}
+    v = r.opened
+    if v is None:
+        entry["values"] = NOT_DISCLOSED
+        return entry
+    entry.update(
+        {
+            "socePercent": v.soce_bp / 100,
+            "remainingEnergyKwh": v.capacity_wh / 1000,
+            "fullCycles": v.cycles,
+            "energyThroughputKwh": v.throughput_wh / 1000,
+            "document": v.document,
+        }
+    )
+    return entry
 
 
 def inventory_entry(inv: ProcessInventoryReport, lifetime_kwh: float | None = None) -> dict[str, Any]:

@@ -179,7 +179,13 @@ def _soh(rinne: dict[str, Any]) -> str:
     elif not history:
         body = '<p id="soh-none" class="note">No state of health recorded yet.</p>'
     else:
-        body = soh_chart(history) + f'<p class="note">State of certified energy, {len(history)} record(s) on the ledger.</p>'
+        shown = [r for r in history if "socePercent" in r]
+        hidden = len(history) - len(shown)
+        body = soh_chart(shown) if shown else ""
+        body += f'<p class="note">State of certified energy, {len(history)} record(s) on the ledger.</p>'
+        if hidden:
+            # The values are behind salted commitments: a reader without the openings sees that records exist.
+            body += f'<p id="soh-undisclosed" class="note">{hidden} record(s): values not disclosed to this tier.</p>'
     return f'<div class="card"><h2>State of health over time</h2>{body}</div>'
 
 

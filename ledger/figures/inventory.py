@@ -31,6 +31,7 @@ from ledger.figures.footprint import ASSURANCE_ORDER, _own_point, attestation_st
 from ledger.figures.lifetime import lifetime_carbon_of
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
 from ledger.replay.records import InvRec, LotRec
+from ledger.replay.soh import OpeningsSource, open_records
 from ledger.replay.state import LedgerState
 
 _NO_PROCESS = (OpKind.SPLIT, OpKind.MERGE)
@@ -81,7 +82,9 @@ class InventoryPerKwh(BaseModel):
     energy_kwh_per_kwh: float
     water_withdrawn_m3_per_kwh: float
     water_consumed_m3_per_kwh: float
-    delivered_kwh: float = Field(description="energy delivered over the unit's lives so far (its SOH records)")
+    delivered_kwh: float | None = Field(
+        description="energy delivered over the unit's lives so far (its SOH records; None when they are not disclosed to this reader)"
+    )
     energy_kwh_per_kwh_delivered: float | None = None
     water_consumed_m3_per_kwh_delivered: float | None = None
 
@@ -241,8 +244,8 @@ def process_inventory_of(st: LedgerState, lot_id: bytes, *, at: int) -> ProcessI
             water_withdrawn_m3_per_kwh=totals[2] / 1000 / rated,
             water_consumed_m3_per_kwh=totals[3] / 1000 / rated,
             delivered_kwh=delivered,
-            energy_kwh_per_kwh_delivered=energy_kwh / delivered if delivered > 0 else None,
-            water_consumed_m3_per_kwh_delivered=totals[3] / 1000 / delivered if delivered > 0 else None,
+            energy_kwh_per_kwh_delivered=energy_kwh / delivered if delivered else None,
+            water_consumed_m3_per_kwh_delivered=totals[3] / 1000 / delivered if delivered else None,
         )
     return ProcessInventoryReport(
         lot_id=hex_of(lot_id),
@@ -300,11 +303,17 @@ def lot_grade_of(st: LedgerState, lot_id: bytes, *, at: int) -> Grade | None:
     return None
 
 
-def process_inventory(source: Source, lot_id: str | bytes, *, at: int | None = None) -> ProcessInventoryReport:
+def process_inventory(
+    source: Source, lot_id: str | bytes, *, at: int | None = None, openings: OpeningsSource | None = None
+) -> ProcessInventoryReport:
     """Compute the cradle-to-gate energy (kWh, renewable share) and water (m³ withdrawn and consumed) of what a
-    lot holds now, per kWh for a battery unit, with the lot's grade; judged like the footprint's claims."""
+    lot holds now, per kWh for a battery unit, with the lot's grade; judged like the footprint's claims.
+
+    The per-delivered-kWh figures of a unit need its SOH records opened (`openings`, as
+    :func:`ledger.figures.lifetime.lifetime_carbon`); without them they are None."""
     lid = id_bytes(lot_id)
     st = upstream_state(source, lid)
+    open_records(st, openings)
     return process_inventory_of(st, lid, at=judged_at(source, st, at))
 
 

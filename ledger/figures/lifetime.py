@@ -9,6 +9,7 @@ from ledger.domain.enums import UNIT_FROM_UNITS, PassportStatus
 from ledger.domain.ids import hex_of, id_bytes, label_of
 from ledger.figures.footprint import footprint_of
 from ledger.figures.source import FROZEN, Report, Source, judged_at, upstream_state
+from ledger.replay.soh import OpeningsSource, open_records
 from ledger.replay.state import LedgerState
 
 
@@ -31,7 +32,7 @@ class LineageUnit(BaseModel):
     unit_id: str
     label: str
     weight: float = Field(description="share of this unit's mass that ended up in the target")
-    throughput_kwh: float
+    throughput_kwh: float | None = Field(description="None when an SOH record is not disclosed to this reader")
     life: str
 
 
@@ -41,8 +42,11 @@ class LifetimeCarbon(Report):
     unit_id: str
     label: str
     embodied_kg_co2e: float
-    delivered_kwh: float
+    delivered_kwh: float | None = Field(description="None when an SOH record of the lineage is not disclosed to this reader")
     kg_co2e_per_kwh_delivered: float | None
+    undisclosed_records: int = Field(
+        default=0, description="SOH records of the lineage this reader holds no verified opening for (then no figure)"
+    )
     lives: dict[str, float] = Field(description="kWh delivered in each life (weighted by mass share)")
     lineage: list[LineageUnit]
     series: list[LifePoint]
@@ -58,7 +62,12 @@ _LIFE = {
 
 
 def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeCarbon:
-    """Compute carbon over a unit's lives from a replayed state (pure; see :func:`lifetime_carbon`)."""
+    """Compute carbon over a unit's lives from a replayed state (pure; see :func:`lifetime_carbon`).
+
+    Throughput comes only from opened SOH records (``SohRec.opened``, filled by
+    :func:`ledger.replay.soh.open_records`); when any record of the lineage is not opened, no delivered
+    energy and no per-kWh figure is given ("not disclosed to this tier"), never one from part of the records.
+    """
     if unit_id not in st.units:
         raise errors.InvalidInput(f"{label_of(unit_id)} is not a battery unit")
     embodied = footprint_of(st, unit_id, at=at).kg_co2e
@@ -95,15 +104,33 @@ def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeC
             if limit is None or rec.pos < limit:
                 records.append((rec.timestamp, rec.pos, u, rec))
     records.sort(key=lambda r: (r[0], r[1]))
+    undisclosed = sum(1 for *_, rec in records if rec.opened is None)
+    if undisclosed:
+        return LifetimeCarbon(
+            unit_id=hex_of(unit_id),
+            label=label_of(unit_id),
+            embodied_kg_co2e=embodied,
+            delivered_kwh=None,
+            kg_co2e_per_kwh_delivered=None,
+            undisclosed_records=undisclosed,
+            lives={},
+            lineage=[
+                LineageUnit(unit_id=hex_of(u), label=label_of(u), weight=weight[u], throughput_kwh=None, life=_life_of(st, u, unit_id))
+                for u in order
+            ],
+            series=[],
+        )
     latest: dict[bytes, int] = {}
     delivered = 0.0
     lives: dict[str, float] = {}
     per_unit: dict[bytes, float] = {}
     series = []
     for ts, _, u, rec in records:
+        assert rec.opened is not None  # every record is opened (checked above)
+        thr = rec.opened.throughput_wh
         prev = latest.get(u, 0)
-        inc_kwh = max(0, rec.throughput_wh - prev) / 1000 * weight[u]
-        latest[u] = max(prev, rec.throughput_wh)
+        inc_kwh = max(0, thr - prev) / 1000 * weight[u]
+        latest[u] = max(prev, thr)
         life = _LIFE.get(PassportStatus(rec.status), "other")
         lives[life] = lives.get(life, 0.0) + inc_kwh
         per_unit[u] = per_unit.get(u, 0.0) + inc_kwh
@@ -122,11 +149,7 @@ def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeC
             label=label_of(u),
             weight=weight[u],
             throughput_kwh=per_unit.get(u, 0.0),
-            life="second_life"
-            if st.units[u].status == PassportStatus.REPURPOSED and u == unit_id
-            else _LIFE.get(PassportStatus(st.units[u].soh[-1].status), "other")
-            if st.units[u].soh
-            else "unused",
+            life=_life_of(st, u, unit_id),
         )
         for u in order
     ]
@@ -142,10 +165,23 @@ def lifetime_carbon_of(st: LedgerState, unit_id: bytes, *, at: int) -> LifetimeC
     )
 
 
-def lifetime_carbon(source: Source, unit_id: str | bytes, *, at: int | None = None) -> LifetimeCarbon:
+def lifetime_carbon(
+    source: Source, unit_id: str | bytes, *, at: int | None = None, openings: OpeningsSource | None = None
+) -> LifetimeCarbon:
     """Return embodied kg CO2e per kWh delivered so far, from the cumulative energy throughput of the
     unit's SOH records and, for an ESS, of its parents before repurposing (weighted by the mass
-    share each gave, as the ESS inherits that share of their footprint); with the series over time."""
+    share each gave, as the ESS inherits that share of their footprint); with the series over time.
+
+    The throughput is Annex XIII point 4, behind each record's commitment: `openings` (a vault, or a
+    Ledger) opens the records, each verified against its root; without an opening for every record of the
+    lineage, the delivered energy and the per-kWh figure are None (``undisclosed_records`` says how many)."""
     uid = id_bytes(unit_id)
     st = upstream_state(source, uid)
+    open_records(st, openings)
     return lifetime_carbon_of(st, uid, at=judged_at(source, st, at))
+
+
+def _life_of(st: LedgerState, u: bytes, target: bytes) -> str:
+    if st.units[u].status == PassportStatus.REPURPOSED and u == target:
+        return "second_life"
+    return _LIFE.get(PassportStatus(st.units[u].soh[-1].status), "other") if st.units[u].soh else "unused"

@@ -10,6 +10,7 @@ from ledger import errors
 from ledger.domain.enums import PASSPORT_MOVES, LotState, PassportStatus
 from ledger.domain.ids import hex_of, label_of, origin_country
 from ledger.domain.models import SohRecord
+from ledger.domain.soh import SohValues
 from ledger.figures.source import FROZEN, Report
 from ledger.replay.state import LedgerState
 
@@ -34,12 +35,16 @@ class TriageDecision(Report):
 
 
 def triage(
-    soh: SohRecord | float,
+    soh: SohRecord | SohValues | float,
     *,
     thresholds: TriageThresholds | None = None,
     current_status: PassportStatus | int | None = None,
 ) -> TriageDecision:
     """Recommend reuse, repurpose or recycle from a diagnosis (a SOH record, or SOCE as a fraction).
+
+    A recorded unit's values are Annex XIII point 4, behind a commitment: pass the verified values of its
+    latest record (:meth:`ledger.Ledger.soh`, which is None when this party holds no opening: then there is
+    nothing to triage on, and no decision is made from nothing).
 
     SOCE at or above ``thresholds.reuse`` → reuse (status Reused); at or above ``thresholds.repurpose``
     → repurpose (no status now: the second-life operator's ``repurpose`` sets Repurposed); else
@@ -48,8 +53,11 @@ def triage(
     th = thresholds or TriageThresholds()
     if th.repurpose > th.reuse:
         raise errors.InvalidInput("the repurpose threshold must not exceed the reuse threshold")
+    evidence: str | None
     if isinstance(soh, SohRecord):
-        soce, evidence = soh.soce_bp / 10_000, soh.evidence
+        soce, evidence = soh.soce_bp / 10_000, soh.document or soh.evidence
+    elif isinstance(soh, SohValues):
+        soce, evidence = soh.soce_bp / 10_000, soh.document
     else:
         soce, evidence = float(soh), None
     if not 0 <= soce <= 1:

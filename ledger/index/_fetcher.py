@@ -30,7 +30,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 #: logs, their blocks' (number, hash, timestamp) marks, and the rows (ledger.index.sync._Rows), or the
 #: error building them raised (raised by the parent where it stores them, after its checks).
 Fetched = tuple[Any, int, list[tuple[str, str, str | None]], Any]
+#: One piece of a fetch as the sync stores it: a :data:`Fetched` and whether it is the range's last piece
+#: (the process answers a range in one piece; the sync's thread in several, ledger.index.sync._ThreadFetch).
+Piece = tuple[Any, int, list[tuple[str, str, str | None]], Any, bool]
 
 
 def usable(w3: Web3) -> bool:
@@ -108,6 +111,14 @@ class FetchProcess:
                 raise value
             out: Fetched = value
             return out
+
+    def drop(self, ticket: int) -> None:
+        """Nothing to stop: an answer the sync does not read is dropped unread by :meth:`result`."""
+
+    def pieces(self, ticket: int) -> Iterator[Piece]:
+        """The answer to fetch `ticket` as the sync's pieces: one, the last."""
+        tip, n_logs, marks, got = self.result(ticket)
+        yield tip, n_logs, marks, got, True
 
     def close(self) -> None:
         """Stop the process (at once: a fetch still running is not waited for)."""

@@ -141,15 +141,6 @@ def _entry(ev: RawEvent, tx_hash: str | None) -> dict[str, Any]:
             out["loss_g"] = _grams(value)
         elif name in _GRAMS:
             out[_GRAMS[name]] = _plain(value)
-        elif name == "soh":
-            soce, capacity, cycles, throughput, evidence = value
-            out[name] = {
-                "soce_bp": soce,
-                "capacity_wh": capacity,
-                "cycles": cycles,
-                "throughput_wh": throughput,
-                "evidence": hex_of(evidence),
-            }
         elif name == "attestation":
             out.update(zip(_ATTESTATION_FIELDS, (_plain(v) for v in value)))
             for k in _ATTESTATION_TIMES:

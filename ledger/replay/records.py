@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.domain.composition import ELEMENTS, unpack_lanes
 from ledger.domain.enums import LotKind, LotState
+from ledger.domain.soh import SohValues
 
 N = len(ELEMENTS)
 
@@ -102,19 +103,29 @@ class OpRec:
 
 @dataclass(slots=True)
 class SohRec:
-    """One state-of-health record."""
+    """One state-of-health record as the chain holds it: a salted root and the recorder's claim of use.
+
+    Its values are Annex XIII point 4 and not on the chain: ``opened`` holds them once an opening has been
+    verified against ``root`` (:func:`ledger.replay.soh.open_records`), and is None otherwise ("not disclosed").
+    """
 
     timestamp: int
     block: int
     pos: int
     recorder: str
-    soce_bp: int
-    capacity_wh: int
-    cycles: int
-    throughput_wh: int
-    evidence: bytes
+    root: bytes
+    used: bool  # the recorder's claim that throughput is non-zero (the contract's USED flag)
     status: int
     corrected: SohRec | None = None  # the record this one superseded (SohCorrected), kept for the history
+    opened: SohValues | None = None  # verified values, for whoever holds the opening; never pickled
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        # A replayed state is pickled into audit checkpoints: opened values (point 4) must not go with it.
+        return (self.timestamp, self.block, self.pos, self.recorder, self.root, self.used, self.status, self.corrected)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.timestamp, self.block, self.pos, self.recorder, self.root, self.used, self.status, self.corrected = state
+        self.opened = None
 
 
 @dataclass(slots=True)
@@ -139,8 +150,9 @@ class UnitRec:
     @property
     def post_consumer(self) -> bool:
         """Whether recycling the unit yields post-consumer material (ISO 14021), as the contract decides: it
-        reached an end user and its latest SOH record shows throughput, or it inherited that standing."""
-        return self.ended_use or (self.end_user and bool(self.soh) and self.soh[-1].throughput_wh > 0)
+        reached an end user and an SOH record claimed throughput (``used``: the audit opens and checks the
+        claim), or it inherited that standing."""
+        return self.ended_use or (self.end_user and any(r.used for r in self.soh[-1:]))
 
 
 @dataclass(slots=True)

@@ -434,16 +434,16 @@ class LedgerState:
                 )
                 self._issue("unknown-lot", what, a["unitId"], block)
             return
-        soce, cap, cycles, thr, evidence = a["soh"]
+        root, used = a["root"], a["used"]
         recorder = a["recorder"].lower()
         self._check_recorder(unit, recorder, block)
         if correction:
             # The correction supersedes the latest record and keeps its time (as the contract does); the
             # superseded record stays reachable for the history.
             old = unit.soh[-1]
-            unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status, old)
+            unit.soh[-1] = SohRec(old.timestamp, block, self._pos, recorder, root, used, unit.status, old)
         else:
-            unit.soh.append(SohRec(ts, block, self._pos, recorder, soce, cap, cycles, thr, evidence, unit.status))
+            unit.soh.append(SohRec(ts, block, self._pos, recorder, root, used, unit.status))
         self._passport_changed(unit.unit_id)
 
     def _on_DiagnosticianAuthorised(self, a: dict[str, Any], block: int, ts: int) -> None:

@@ -234,6 +234,7 @@ class Catalogue:
                     chain_id=cid,
                     ledger_address=addr,
                     identity=self.identity(uid),
+                    soh_openings=self.vault,
                 )
             )
         elif fmt == "batterypass":
@@ -245,6 +246,7 @@ class Catalogue:
                 chain_id=cid,
                 ledger_address=addr,
                 identity=self.identity(uid),
+                soh_openings=self.vault,
             )
             # Belt and braces: whatever the export did, nothing above the tier leaves the service.
             doc = filter_tier(doc, tier)

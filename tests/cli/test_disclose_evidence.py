@@ -131,7 +131,8 @@ def test_status_and_soh_evidence_open_for_the_writer_and_for_no_other_unit(rinne
     )  # fmt: skip
     rinne.write("unit", "status", "EV-U", "waste", "--evidence", str(grading), account="pack")
     history = rinne.json("lot", "history", "EV-U")
-    soh_word = next(e for e in history if e["event"] == "SohRecorded")["soh"]["evidence"]
+    # The SOH record's word is its own salted root: the report's hash is one of its fields.
+    soh_word = next(e for e in history if e["event"] == "SohRecorded")["root"]
     status_word = next(e for e in history if e["event"] == "StatusChanged")["evidence"]
     plain = {"0x" + keccak(p.read_bytes()).hex() for p in (report, grading)}
     assert soh_word not in plain and status_word not in plain
@@ -139,7 +140,8 @@ def test_status_and_soh_evidence_open_for_the_writer_and_for_no_other_unit(rinne
         out = tmp_path / name
         _disclose(rinne, word, out, "--tier", "legitimate-interest")  # point 4: the battery's condition and status
         checked = rinne.json("verify-disclosure", str(out))
-        assert checked["fields"] == {"document": "0x" + keccak(document.read_bytes()).hex()}
+        assert checked["fields"]["document"] == "0x" + keccak(document.read_bytes()).hex()
+        assert checked["root"] == word
         # The public tier may not see it.
         assert "no field the public tier may see" in rinne.fail("disclose", f"word:{word}", "--tier", "public", "--out", str(out))
     # The status evidence checked against the SOH word (another record of the same unit) fails.

@@ -17,8 +17,10 @@ from index_backends import Targets
 from web3 import Web3
 
 from ledger import Composition, Ledger, LotSpec, errors
+from ledger.chain import logs as logs_module
 from ledger.chain.logs import LogRangeTooLarge, fetch_logs
 from ledger.chain.rpc import make_web3
+from ledger.index import sync as sync_module
 from ledger.index.store import EventIndex
 
 pytestmark = pytest.mark.chain
@@ -142,5 +144,130 @@ def test_node_refusing_ranges_still_gives_the_whole_index(chain: Any, bad_node: 
     assert a.conn.execute(query).fetchall() == b.conn.execute(query).fetchall()
     assert a.conn.execute("SELECT * FROM lots ORDER BY 1").fetchall() == b.conn.execute("SELECT * FROM lots ORDER BY 1").fetchall()
     assert bad_node.spoiled > 1
+    a.close()
+    b.close()
+
+
+# ------------------------------------------------------------------ answers read piece by piece
+# The sync reads each eth_getLogs answer as it arrives and stores it a piece at a time (no block's answer
+# is held whole: on a bulk node one block holds ~100,000 events). The pieces here are ~1.5 kB, about one
+# LotCreated, so that a block of 24 is many pieces.
+
+
+@pytest.fixture
+def big_block(chain: Any, bad_node: BadNode, monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[int]]:
+    """One block of 24 LotCreated after the fixture's; returns (its number, the sizes of the pieces built)."""
+    chain["miner"].mint_many(
+        [LotSpec(lot_id=f"BB-{k}", material="ORE-NI", mass=700 + k, composition=Composition.of({"Ni": 5})) for k in range(24)],
+        batch_size=24,
+    )
+    block = int(chain.rpc("eth_blockNumber"), 16)
+    monkeypatch.setattr(logs_module, "PIECE_BYTES", 1_500)
+    sizes: list[int] = []
+    real = sync_module._rows_by_log
+
+    def counting(logs: Any, slots: Any) -> Any:
+        sizes.append(len(logs))
+        return real(logs, slots)
+
+    monkeypatch.setattr(sync_module, "_rows_by_log", counting)
+    return block, sizes
+
+
+def _same(a: EventIndex, b: EventIndex) -> None:
+    for query in ("SELECT * FROM events ORDER BY id", "SELECT * FROM lots ORDER BY 1", "SELECT * FROM blocks ORDER BY 1"):
+        assert a.conn.execute(query).fetchall() == b.conn.execute(query).fetchall()
+
+
+def test_a_block_is_stored_in_pieces_and_gives_the_same_index(
+    chain: Any, big_block: tuple[int, list[int]], index_at: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block, sizes = big_block
+    a = EventIndex.open(index_at("pieces"))
+    assert a.sync(chain.base, to_block=block).events > 24
+    assert sizes and max(sizes) < 24 and sum(sizes) >= 24  # no piece held the block's 24 logs
+    monkeypatch.setattr(logs_module, "PIECE_BYTES", 1 << 22)
+    b = EventIndex.open(index_at("whole"))
+    b.sync(chain.base, to_block=block)
+    assert max(sizes) > 24  # that one read each answer whole
+    _same(a, b)
+    a.close()
+    b.close()
+
+
+def test_an_answer_cut_after_some_pieces_is_fetched_again(
+    chain: Any, bad_node: BadNode, big_block: tuple[int, list[int]], index_at: Targets
+) -> None:
+    """The node hangs up twice in the middle of the block's answer, after pieces of it were stored in the
+    open transaction: those are rolled back and the range fetched again; the index is the direct one."""
+    block, sizes = big_block
+    a, b = EventIndex.open(index_at("cut")), EventIndex.open(index_at("direct"))
+    a.sync(chain.base, to_block=block - 1)
+    before = sum(sizes)
+    bad_node.mode, bad_node.times = "cut", 2
+    through = Ledger(_w3(bad_node.url), chain.base.chain_id, chain.base.deployment)
+    assert a.sync(through, to_block=block).events == 24
+    assert bad_node.spoiled == 2
+    assert sum(sizes) - before > 24  # pieces of a cut answer were built, then dropped with their transaction
+    b.sync(chain.base, to_block=block)
+    _same(a, b)
+    a.close()
+    b.close()
+
+
+def test_an_answer_cut_every_time_leaves_none_of_its_chunk(
+    chain: Any, bad_node: BadNode, big_block: tuple[int, list[int]], index_at: Targets
+) -> None:
+    """Readers never see half a chunk: pieces of a cut answer were inserted, none of them stays."""
+    block, sizes = big_block
+    a = EventIndex.open(index_at("cut"))
+    a.sync(chain.base, to_block=block - 1)
+    events, before = a.event_count(), sum(sizes)
+    bad_node.mode = "cut"
+    through = Ledger(_w3(bad_node.url), chain.base.chain_id, chain.base.deployment)
+    with pytest.raises(errors.ChainError) as caught:
+        a.sync(through, to_block=block, retries=1)
+    assert "\n" not in str(caught.value)
+    assert sum(sizes) > before  # some of the block's pieces were inserted before the cut
+    assert (a.synced_block, a.event_count()) == (block - 1, events)
+    assert a.conn.execute("SELECT COUNT(*) FROM blocks WHERE number >= ?", (block,)).fetchone()[0] == 0
+    a.close()
+
+
+def test_the_next_range_asked_for_while_one_streams_gives_the_same_index(
+    chain: Any, big_block: tuple[int, list[int]], index_at: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a range holds so many logs that the next one is one block whatever else comes, the next is
+    asked for while this one still streams in (a second fetch thread); the index is the same."""
+    block, _ = big_block
+    chain["miner"].mint_many(
+        [LotSpec(lot_id=f"BC-{k}", material="ORE-NI", mass=900 + k, composition=Composition.of({"Ni": 5})) for k in range(12)],
+        batch_size=12,
+    )
+    head = int(chain.rpc("eth_blockNumber"), 16)
+    monkeypatch.setattr(sync_module, "_TARGET_LOGS", 2)
+    early: list[bool] = []
+    reading = [False]
+    real_pieces, real_submit = sync_module._ThreadFetch.pieces, sync_module._ThreadFetch.submit
+
+    def pieces(self: Any, chunk: Any) -> Any:
+        for piece in real_pieces(self, chunk):
+            reading[0] = not piece[4]
+            yield piece
+        reading[0] = False
+
+    def submit(self: Any, lo: int, hi: int) -> Any:
+        early.append(reading[0])
+        return real_submit(self, lo, hi)
+
+    monkeypatch.setattr(sync_module._ThreadFetch, "pieces", pieces)
+    monkeypatch.setattr(sync_module._ThreadFetch, "submit", submit)
+    a = EventIndex.open(index_at("early"))
+    assert a.sync(chain.base, to_block=head).events > 36
+    assert any(early)
+    monkeypatch.undo()
+    b = EventIndex.open(index_at("plain"))
+    b.sync(chain.base, to_block=head)
+    _same(a, b)
     a.close()
     b.close()

@@ -21,6 +21,7 @@ from ledger import (
     evidence_subjects,
     keccak,
     local_vault,
+    open_soh,
     to_bytes32,
     unit_record_id,
     verify_evidence,
@@ -55,6 +56,7 @@ def _schemas() -> ModuleType:
     """tests/provenance/test_passport_schemas.py: how it finds ../shared/standards and validates an aspect
     (skips when jsonschema is not installed)."""
     _load("schema_support", ROOT / "tests" / "provenance" / "schema_support.py")  # what it imports
+    _load("prov_synth", ROOT / "tests" / "provenance" / "prov_synth.py")
     return _load("rinne_passport_schemas", ROOT / "tests" / "provenance" / "test_passport_schemas.py")
 
 
@@ -142,17 +144,46 @@ def test_every_passport_validates_with_zero_errors(played) -> None:
 BUILT_FROM_DECLARATIONS = {"generalProductInformation.productIdentifier", "generalProductInformation.batteryPassportIdentifier"}
 
 
+def test_soh_values_show_only_through_verified_openings(played) -> None:
+    """The chain holds no SOH value: the authority's audit opened every record, and a reader without the
+    openings sees that records exist but no figure (never one computed from nothing)."""
+    _, out, summary = played
+    assert summary["audit"]["passed"] and summary["audit"]["soh_records_opened"] >= 30
+    index = EventIndex.open(out / "index.sqlite")
+    try:
+        blind = battery_passport(index, "LF005", chain_id=summary["chain_id"], ledger_address=summary["ledger"])
+        history = blind["extensions"]["rinne"]["stateOfHealthHistory"]
+        assert history and all(r["values"] == "not disclosed to this tier" and "socePercent" not in r for r in history)
+        assert "batteryCondition" not in blind["performanceAndDurability"]
+        assert blind["extensions"]["rinne"]["lifetimeCarbon"]["deliveredKwh"] is None
+        written = json.loads((out / "LF005-passport.json").read_text())
+        assert written["performanceAndDurability"]["batteryCondition"]["stateOfCertifiedEnergy"]["stateOfCertifiedEnergyValue"] == 99.6
+        # No SOH value is in any event the chain holds: the records are roots and one bit each.
+        for row in index.raw_events():
+            assert (9_960).to_bytes(32, "big") not in row.data or row.topics[0] != keccak(b"SohRecorded(bytes32,address,bytes32,bool)")
+    finally:
+        index.close()
+
+
 def test_declarations_complete_the_ledger_and_never_replace_it(played) -> None:
     demo, out, summary = played
     index = EventIndex.open(out / "index.sqlite")
     try:
+        vault = local_vault(out / "home", create=False)
         for unit, doc in _passports(out).items():
-            held = battery_passport(index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"])
+            # SOH values are salted commitments on-chain: they open with the demo's vault, each verified.
+            held = battery_passport(index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"], soh_openings=vault)
             declared = json.loads((out / f"{unit}-declarations.json").read_text())
             # The serial is salted on-chain: its opening, in the demo's vault, checks the declared one.
-            identity = local_vault(out / "home", create=False).openings(unit_record_id(unit))
+            identity = vault.openings(unit_record_id(unit))
             again = battery_passport(
-                index, unit, chain_id=summary["chain_id"], ledger_address=summary["ledger"], declarations=declared, identity=identity
+                index,
+                unit,
+                chain_id=summary["chain_id"],
+                ledger_address=summary["ledger"],
+                declarations=declared,
+                identity=identity,
+                soh_openings=vault,
             )
             assert again == doc, unit  # the written declarations give the written passport
             # The serial travels with its proof against the on-chain commitment, checked offline by anyone.
@@ -236,10 +267,18 @@ def test_the_demo_writes_evidence_and_reports_as_salted_words_opened_from_its_va
     words = set(vault.records())  # record files and batches alike
     opened = {w: vault.openings(w) for w in words if w.startswith("word:")}
     by_kind: dict[str, list[Any]] = {}
+    soh = {}
     for word, o in opened.items():
+        if o.record_id.startswith("soh:"):  # an SOH record: its root is the word, its report hash a field
+            soh[word.removeprefix("word:")] = o
+            continue
         kind, subjects = evidence_subjects(o.record_id)
         by_kind.setdefault(kind, []).append((word.removeprefix("word:"), subjects, o))
-    assert {"lot", "soh", "status", "attestation", "inventory"} <= set(by_kind)
+    assert {"lot", "status", "attestation", "inventory"} <= set(by_kind)
+    # Every diagnosis report is a field of its SOH record's commitment, which opens against its root.
+    q1 = "0x" + keccak(b"diagnosis LF005 q1").hex()
+    lf005 = {r: o for r, o in soh.items() if o.record_id.startswith("soh:" + to_bytes32("LF005").lower())}
+    assert len(soh) >= 30 and [r for r, o in lf005.items() if open_soh(r, o, "LF005")["document"] == q1]
     # The assay of NI-ORE-AU-01: its word is neither the label nor the document's hash, and its opening verifies.
     document = "0x" + keccak(b"assay NI-ORE-AU-01").hex()
     ((word, _, o),) = [x for x in by_kind["lot"] if x[1] == [to_bytes32("NI-ORE-AU-01").lower()]]

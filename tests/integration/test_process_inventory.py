@@ -104,7 +104,7 @@ def test_known_answer_per_kwh_of_a_unit_rated_and_delivered(chain, index):
     chain.rpc("evm_increaseTime", [30 * 86_400])
     chain["oem"].record_soh("PACK-1", SohRecord(soce_bp=9_800, capacity_wh=73_500, cycles=20, throughput_wh=1_500_000))
     ix = _synced(chain, index)
-    inv = process_inventory(ix, "PACK-1")
+    inv = process_inventory(ix, "PACK-1", openings=chain.base)  # the delivered kWh: from the SOH record's opening
     assert inv.energy_kwh == pytest.approx(3750) and inv.renewable_share == pytest.approx(3000 / 3750)
     assert inv.per_kwh is not None
     assert inv.per_kwh.energy_kwh_per_kwh == pytest.approx(3750 / 75)  # 50 kWh per rated kWh

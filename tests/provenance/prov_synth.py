@@ -16,8 +16,11 @@ from ledger.attest.records import GwpAttestation
 from ledger.chain.abi import contract_abi
 from ledger.chain.logs import advance_head, event_hash
 from ledger.domain.composition import Composition
+from ledger.domain.disclosure import Openings
 from ledger.domain.enums import OpKind, PassportStatus, Role
+from ledger.domain.identity import commit_soh, soh_vault_id
 from ledger.domain.ids import origin_code, to_bytes32
+from ledger.errors import DisclosureError
 from ledger.index.store import EventIndex
 
 LEDGER_ADDR = "0x" + "11" * 20
@@ -29,6 +32,25 @@ ZERO32 = b"\0" * 32
 
 #: The status a unit rebuilt from units gets, and its wholly consumed parents move to.
 REBUILT_STATUS = {OpKind.REPURPOSE: PassportStatus.REPURPOSED, OpKind.REMANUFACTURE: PassportStatus.REMANUFACTURED}
+
+
+class SynthVault:
+    """Every SOH opening any Synth emitted, by vault id: what a reader's vault holding them all answers
+    (roots are salted, so one store serves every synthetic ledger without clashes)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Openings] = {}
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self.kept
+
+    def openings(self, record_id: str) -> Openings:
+        if record_id not in self.kept:
+            raise DisclosureError(f"record {record_id!r} is not in the vault")
+        return self.kept[record_id]
+
+
+SYNTH_VAULT = SynthVault()
 
 
 def b32(label: str) -> bytes:
@@ -51,6 +73,8 @@ class Synth:
         self.lots: dict[bytes, dict[str, Any]] = {}
         self.nonce = 0
         self.admin = account(0)
+        #: The openings of every SOH record emitted, by vault id: the synth is its own vault (an OpeningsSource).
+        self.soh_openings: dict[str, Openings] = {}
         self._emit(LEDGER_ADDR, "AdminTransferred", previousAdmin="0x" + "00" * 20, newAdmin=self.admin.address)
 
     # ------------------------------------------------------------------------ plumbing
@@ -258,15 +282,26 @@ class Synth:
             self.mine()
 
     def soh(self, unit: str, recorder: Any, throughput_wh: int, soce_bp: int = 9_000, cycles: int = 0, dt: int = 86_400) -> None:
+        """An SOH record as the contract emits it: a salted root and the claim of use; the opening kept here."""
         self.ts += dt
+        root, opened = commit_soh(b32(unit), soce_bp, 50_000, cycles, throughput_wh)
+        self.soh_openings[soh_vault_id(root)] = opened
+        SYNTH_VAULT.kept[soh_vault_id(root)] = opened
         self._emit(
             LEDGER_ADDR,
             "SohRecorded",
             unitId=b32(unit),
             recorder=recorder.address,
-            soh=(soce_bp, 50_000, cycles, throughput_wh, ZERO32),
+            root=bytes.fromhex(root[2:]),
+            used=throughput_wh > 0,
         )
         self.mine()
+
+    def openings(self, record_id: str) -> Openings:
+        """The openings of an SOH record this synth emitted (what a vault holding them answers)."""
+        if record_id not in self.soh_openings:
+            raise DisclosureError(f"record {record_id!r} is not in the vault")
+        return self.soh_openings[record_id]
 
     # --------------------------------------------------------------------- attestations
 

@@ -9,7 +9,7 @@ import math
 
 import pytest
 from eth_abi import decode as abi_decode
-from prov_synth import AUDITOR, VERIFIER, build_reference
+from prov_synth import AUDITOR, SYNTH_VAULT, VERIFIER, build_reference
 
 from ledger import errors
 from ledger.chain.abi import contract_abi
@@ -244,7 +244,7 @@ def test_undeclared_origin_never_lowers_the_concentration() -> None:
 def test_lifetime_carbon_across_lives(ref_index) -> None:
     """ESS1 embodies 102 kg; PACK1 delivered 10 MWh (first life) + 4 MWh (reuse), PACK2 8 MWh of which
     half counts (half its mass went into ESS1), then the ESS delivered 6 MWh: 24 MWh in all."""
-    lc = lifetime_carbon(ref_index, "ESS1")
+    lc = lifetime_carbon(ref_index, "ESS1", openings=SYNTH_VAULT)
     assert lc.embodied_kg_co2e == approx(111)
     assert lc.delivered_kwh == approx(24_000)
     assert lc.kg_co2e_per_kwh_delivered == approx(111 / 24_000)
@@ -254,7 +254,7 @@ def test_lifetime_carbon_across_lives(ref_index) -> None:
     assert per == sorted(per, reverse=True) and per[-1] == approx(111 / 24_000)
     weights = {u.label: u.weight for u in lc.lineage}
     assert weights == {"ESS1": 1.0, "PACK1": approx(1.0), "PACK2": approx(0.5)}
-    p1 = lifetime_carbon(ref_index, "PACK1")
+    p1 = lifetime_carbon(ref_index, "PACK1", openings=SYNTH_VAULT)
     assert p1.delivered_kwh == approx(14_000) and p1.kg_co2e_per_kwh_delivered == approx(91 / 14_000)
 
 

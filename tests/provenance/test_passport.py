@@ -7,7 +7,7 @@ import re
 import uuid
 
 import pytest
-from prov_synth import Synth, account
+from prov_synth import SYNTH_VAULT, Synth, account
 
 from ledger import errors
 from ledger.domain.composition import Composition
@@ -36,7 +36,7 @@ ASPECT_MEMBERS = {
 
 
 def test_battery_passport_groups(ref_index) -> None:
-    p = battery_passport(ref_index, "ESS1", art7=Art7Parameters(cycles_per_year=250, service_years=10))
+    p = battery_passport(ref_index, "ESS1", art7=Art7Parameters(cycles_per_year=250, service_years=10), soh_openings=SYNTH_VAULT)
     json.dumps(p)  # JSON-ready
     assert set(p) == ASPECT_MEMBERS | {"extensions"}
     g = p["generalProductInformation"]
@@ -83,16 +83,16 @@ def test_battery_passport_groups(ref_index) -> None:
 
 def test_art7_figure_needs_its_inputs(ref_index) -> None:
     """Without cycles per year and years of service there is no Art. 7 figure: left out, never guessed."""
-    p = battery_passport(ref_index, "PACK1")
+    p = battery_passport(ref_index, "PACK1", soh_openings=SYNTH_VAULT)
     assert "batteryCarbonFootprint" not in p["carbonFootprint"]
     assert p["extensions"]["rinne"]["art7"]["missing"] == ["cyclesPerYear", "serviceYears"]
     # Vehicle category M1 gives the draft act's 60 cycles a year; 8 years of warranty; usable energy declared.
     a = Art7Parameters(vehicle_category="M1", service_years=8, usable_energy_kwh=55, class_bands=((0.001, "A"), (0.005, "B")))
-    cf = battery_passport(ref_index, "PACK1", art7=a)["carbonFootprint"]
+    cf = battery_passport(ref_index, "PACK1", art7=a, soh_openings=SYNTH_VAULT)["carbonFootprint"]
     fp = cf["absoluteCarbonFootprint"]
     assert cf["batteryCarbonFootprint"] == approx(fp / (55 * 60 * 8)) and cf["carbonFootprintPerformanceClass"] == "B"
     with pytest.raises(errors.InvalidInput, match="no default cycles"):
-        battery_passport(ref_index, "PACK1", art7=Art7Parameters(vehicle_category="Z9", service_years=8))
+        battery_passport(ref_index, "PACK1", art7=Art7Parameters(vehicle_category="Z9", service_years=8), soh_openings=SYNTH_VAULT)
     assert DEFAULT_CYCLES_PER_YEAR == {"M1": 60, "N1": 60, "L": 20, "M2": 250, "M3": 250, "N2": 250, "N3": 250}
 
 
@@ -145,7 +145,7 @@ def test_known_answers_art7_and_art8_active_materials() -> None:
     index = _cell_graph().ingest()
     try:
         a = Art7Parameters(vehicle_category="M1", service_years=8, usable_energy_kwh=45)
-        p = battery_passport(index, "PACK-K", art7=a)
+        p = battery_passport(index, "PACK-K", art7=a, soh_openings=SYNTH_VAULT)
         cf = p["carbonFootprint"]
         assert cf["absoluteCarbonFootprint"] == approx(525)
         assert cf["batteryCarbonFootprint"] == approx(525 / 21_600)
@@ -177,13 +177,13 @@ def test_known_answers_art7_and_art8_active_materials() -> None:
 
 
 def test_original_pack_passport(ref_index) -> None:
-    p = battery_passport(ref_index, "PACK1")
+    p = battery_passport(ref_index, "PACK1", soh_openings=SYNTH_VAULT)
     assert p["generalProductInformation"]["batteryCategory"] == "ev"
     assert p["generalProductInformation"]["batteryStatus"] == "Repurposed"  # consumed whole by the ESS
     assert [h["to"] for h in p["extensions"]["rinne"]["statusHistory"]] == ["Reused", "Repurposed"]
     assert len(p["extensions"]["rinne"]["stateOfHealthHistory"]) == 2
     with pytest.raises(errors.InvalidInput):
-        battery_passport(ref_index, "CAM")
+        battery_passport(ref_index, "CAM", soh_openings=SYNTH_VAULT)
 
 
 def test_pact_footprint_v2(ref_index) -> None:
@@ -255,10 +255,10 @@ def test_pact_conformance_checks_catch_2x_and_bad_values(ref_index) -> None:
 
 
 def test_passport_html_is_self_contained(ref_index) -> None:
-    html = passport_html(battery_passport(ref_index, "ESS1"))
+    html = passport_html(battery_passport(ref_index, "ESS1", soh_openings=SYNTH_VAULT))
     assert html.startswith("<!DOCTYPE html>") and "1.586 kg CO2e/kWh rated" in html
     assert "Art. 7 figure not computed: cyclesPerYear, serviceYears not given" in html
-    public = passport_html(battery_passport(ref_index, "ESS1", tier="public"))
+    public = passport_html(battery_passport(ref_index, "ESS1", tier="public", soh_openings=SYNTH_VAULT))
     assert "not shown at this access tier" in public and "stateOfHealthHistory" not in public
     assert not re.search(r"(src|href)=\"https?:", html)
 
@@ -269,14 +269,16 @@ def test_iso15459_identifier_and_passport_url(ref_index) -> None:
         "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
         "passportBaseUrl": "https://passport.example.com/b/",
     }
-    p = battery_passport(ref_index, "PACK1", declarations=decl)
+    p = battery_passport(ref_index, "PACK1", declarations=decl, soh_openings=SYNTH_VAULT)
     assert p["generalProductInformation"]["productIdentifier"] == "UN043325711PACK1"
     rinne = p["extensions"]["rinne"]
     assert rinne["uniqueIdentifier"]["symbolData"] == "25SUN043325711PACK1"
     assert rinne["passportUrl"] == "https://passport.example.com/b/UN043325711PACK1"
-    assert battery_passport(ref_index, "PACK1", declarations=decl, tier="public")["extensions"]["rinne"]["passportUrl"]
+    assert battery_passport(ref_index, "PACK1", declarations=decl, tier="public", soh_openings=SYNTH_VAULT)["extensions"]["rinne"][
+        "passportUrl"
+    ]
     with pytest.raises(errors.InvalidInput, match="needs the serialNumber"):
-        battery_passport(ref_index, "PACK1", declarations={"uniqueIdentifier": decl["uniqueIdentifier"]})
+        battery_passport(ref_index, "PACK1", declarations={"uniqueIdentifier": decl["uniqueIdentifier"]}, soh_openings=SYNTH_VAULT)
     with pytest.raises(errors.InvalidInput, match="issuing agency code"):
         unique_identifier("TOOLONG", "1", "A")
     with pytest.raises(errors.InvalidInput, match="longer than 50"):
@@ -302,7 +304,7 @@ def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> No
         "uniqueIdentifier": {"issuingAgencyCode": "UN", "companyIdentifier": "043325711"},
         "passportBaseUrl": "https://passport.example.com/b/",
     }
-    p = battery_passport(ref_index, "PACK1", declarations=decl)
+    p = battery_passport(ref_index, "PACK1", declarations=decl, soh_openings=SYNTH_VAULT)
     url = p["extensions"]["rinne"]["passportUrl"]
     png = passport_qr(p, "png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -318,7 +320,7 @@ def test_qr_code_encodes_the_passport_url_and_shows_on_the_page(ref_index) -> No
     html = passport_html(p)
     assert f'<svg id="qr" data-url="{url}"' in html and f'<div id="passport-url">{url}</div>' in html
     with pytest.raises(errors.InvalidInput, match="no URL to encode"):
-        passport_qr(battery_passport(ref_index, "PACK1"))
+        passport_qr(battery_passport(ref_index, "PACK1", soh_openings=SYNTH_VAULT))
 
 
 def test_pact_of_a_remainder_is_per_kg_of_what_it_holds(ref_index) -> None:

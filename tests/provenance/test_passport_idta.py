@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from prov_synth import SYNTH_VAULT
 from schema_support import standards, strip_held
 
 import ledger
@@ -83,7 +84,7 @@ def _example(name: str) -> Any:
 
 
 def _declarations(ref_index: Any, unit: str) -> dict[str, Any]:
-    held = idta_passport(ref_index, unit, art7=ART7, declarations={**BP_DECLARED, "serialNumber": unit})
+    held = idta_passport(ref_index, unit, art7=ART7, declarations={**BP_DECLARED, "serialNumber": unit}, soh_openings=SYNTH_VAULT)
     return {**BP_DECLARED, "serialNumber": unit, "idta": {k: strip_held(_example(k), held[k]) for k in SUBMODELS}}
 
 
@@ -108,7 +109,7 @@ def test_upstream_examples_validate_once_written_as_their_schemas_say() -> None:
 
 @pytest.mark.parametrize("unit", ["ESS1", "PACK1"])
 def test_every_submodel_validates_with_zero_errors(ref_index, unit: str) -> None:
-    p = idta_passport(ref_index, unit, declarations=_declarations(ref_index, unit), art7=ART7)
+    p = idta_passport(ref_index, unit, declarations=_declarations(ref_index, unit), art7=ART7, soh_openings=SYNTH_VAULT)
     json.dumps(p)
     assert set(p) == set(SUBMODELS) | {EXTENSION}
     for name in SUBMODELS:
@@ -119,7 +120,7 @@ def test_every_submodel_validates_with_zero_errors(ref_index, unit: str) -> None
 def test_ledger_only_export_misses_only_what_the_ledger_does_not_hold(ref_index) -> None:
     """Without declarations nothing is invented: every schema error is a missing required member, and the export
     lists each one itself."""
-    p = idta_passport(ref_index, "ESS1", art7=ART7)
+    p = idta_passport(ref_index, "ESS1", art7=ART7, soh_openings=SYNTH_VAULT)
     missing = p[EXTENSION]["rinne"]["missingRequiredMembers"]
     for name in SUBMODELS:
         schema = _schema(name)
@@ -134,8 +135,8 @@ def test_ledger_only_export_misses_only_what_the_ledger_does_not_hold(ref_index)
 
 def test_figures_equal_the_battery_pass_export(ref_index) -> None:
     """Known answers: one ledger, one rule per figure; ESS1 is 111 kg CO2e over 70 kWh x 250 cycles x 10 years."""
-    bp = battery_passport(ref_index, "ESS1", art7=ART7)
-    p = idta_passport(ref_index, "ESS1", art7=ART7)
+    bp = battery_passport(ref_index, "ESS1", art7=ART7, soh_openings=SYNTH_VAULT)
+    p = idta_passport(ref_index, "ESS1", art7=ART7, soh_openings=SYNTH_VAULT)
     pcfs = p["carbon_footprint"]["ProductCarbonFootprints"]
     piece, total, *stages = pcfs
     assert (piece["ReferenceImpactUnitForCalculation"], piece["PcfCo2eq"]) == ("piece", approx(111))
@@ -170,19 +171,21 @@ def test_figures_equal_the_battery_pass_export(ref_index) -> None:
 
 
 def test_without_art7_inputs_only_the_absolute_footprint(ref_index) -> None:
-    p = idta_passport(ref_index, "PACK1")
+    p = idta_passport(ref_index, "PACK1", soh_openings=SYNTH_VAULT)
     (only,) = p["carbon_footprint"]["ProductCarbonFootprints"]
     assert only["ReferenceImpactUnitForCalculation"] == "piece"
     assert p[EXTENSION]["rinne"]["art7"]["missing"] == ["cyclesPerYear", "serviceYears"]
 
 
 def test_parties_fill_the_manufacturer_by_ledger_address(ref_index) -> None:
-    maker = battery_passport(ref_index, "ESS1")["generalProductInformation"]["manufacturerInformation"]["identifier"]
+    maker = battery_passport(ref_index, "ESS1", soh_openings=SYNTH_VAULT)["generalProductInformation"]["manufacturerInformation"][
+        "identifier"
+    ]
     contact = {
         "contactName": "Second Life Oy",
         "postalAddress": {"addressCountry": "FI", "postalCode": "00100", "streetAddress": "Katu 1"},
     }
-    p = idta_passport(ref_index, "ESS1", declarations={"parties": {maker: contact}})
+    p = idta_passport(ref_index, "ESS1", declarations={"parties": {maker: contact}}, soh_openings=SYNTH_VAULT)
     n = p["digital_nameplate"]
     assert n["ManufacturerName"] == [{"und": "Second Life Oy"}] and n["ManufacturerIdentifier"] == maker
     assert n["AddressInformation"] == {"NationalCode": [{"und": "FI"}], "ZipCode": [{"und": "00100"}], "Street": [{"und": "Katu 1"}]}
@@ -229,7 +232,7 @@ def test_parties_fill_the_manufacturer_by_ledger_address(ref_index) -> None:
 def test_declarations_cannot_overwrite_the_ledger(ref_index, declared: dict[str, Any], field: str) -> None:
     # Not even where the ledger holds nothing to clash with (no Art. 7 figure without its inputs): refused.
     with pytest.raises(errors.InvalidInput, match=f"{field} comes from the ledger"):
-        idta_passport(ref_index, "ESS1", declarations=declared)
+        idta_passport(ref_index, "ESS1", declarations=declared, soh_openings=SYNTH_VAULT)
 
 
 IDTA_ONLY, BOTH = (idta_passport,), (idta_passport, battery_passport)
@@ -263,7 +266,9 @@ def test_both_formats_name_the_same_submodels() -> None:
 
 
 def test_a_declared_text_cannot_contradict_a_party(ref_index) -> None:
-    maker = battery_passport(ref_index, "ESS1")["generalProductInformation"]["manufacturerInformation"]["identifier"]
+    maker = battery_passport(ref_index, "ESS1", soh_openings=SYNTH_VAULT)["generalProductInformation"]["manufacturerInformation"][
+        "identifier"
+    ]
     with pytest.raises(errors.InvalidInput, match="ManufacturerName comes from the ledger"):
         idta_passport(
             ref_index,
@@ -272,16 +277,17 @@ def test_a_declared_text_cannot_contradict_a_party(ref_index) -> None:
                 "parties": {maker: {"contactName": "Real Oy"}},
                 "idta": {"technical_data": {"GeneralInformation": {"ManufacturerName": "Fake AG"}}},
             },
+            soh_openings=SYNTH_VAULT,
         )
     with pytest.raises(errors.InvalidInput, match="does not match the serial hash"):
-        idta_passport(ref_index, "ESS1", declarations={"serialNumber": "SN-FORGED"})
+        idta_passport(ref_index, "ESS1", declarations={"serialNumber": "SN-FORGED"}, soh_openings=SYNTH_VAULT)
 
 
 # ----------------------------------------------------------------------------- tiers
 
 
 def test_every_exported_field_has_an_annex_xiii_point(ref_index) -> None:
-    p = idta_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7)
+    p = idta_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7, soh_openings=SYNTH_VAULT)
     for path in leaf_paths(p):
         assert point_of(path) in (1, 2, 3, 4), path
     assert all(k.split(".")[0] in set(SUBMODELS) | {EXTENSION} for k in FIELD_POINT)
@@ -289,8 +295,8 @@ def test_every_exported_field_has_an_annex_xiii_point(ref_index) -> None:
 
 def test_public_tier_holds_no_point_2_to_4_field(ref_index) -> None:
     decl = _declarations(ref_index, "ESS1")
-    full = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7)
-    public = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="public")
+    full = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7, soh_openings=SYNTH_VAULT)
+    public = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="public", soh_openings=SYNTH_VAULT)
     points = {path: point_of(path) for path in leaf_paths(public) if path != "extensions.rinne.accessTier"}
     assert points and set(points.values()) == {1}
     for gone in (
@@ -306,10 +312,10 @@ def test_public_tier_holds_no_point_2_to_4_field(ref_index) -> None:
         assert last in full[head] and last not in public.get(head, {}), gone
     assert public["carbon_footprint"] == full["carbon_footprint"] and public["material_composition"] == full["material_composition"]
     assert public[EXTENSION]["rinne"]["accessTier"] == "public"
-    li = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="legitimate-interest")
+    li = idta_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="legitimate-interest", soh_openings=SYNTH_VAULT)
     assert {point_of(x) for x in leaf_paths(li) if x != "extensions.rinne.accessTier"} == {1, 2, 4}
     with pytest.raises(errors.InvalidInput, match="unknown access tier"):
-        idta_passport(ref_index, "ESS1", tier="everyone")
+        idta_passport(ref_index, "ESS1", tier="everyone", soh_openings=SYNTH_VAULT)
 
 
 # ------------------------------------------------------------------------------- command line
@@ -331,6 +337,7 @@ def test_cli_passport_format_idta(ref_index, monkeypatch, tmp_path) -> None:
     deployment = SimpleNamespace(chain_id=31337, ledger="0x" + "ab" * 20)
     monkeypatch.setattr(Session, "ledger", lambda self, **kw: SimpleNamespace(deployment=deployment))
     monkeypatch.setattr(provenance, "_index", lambda session, trust=False: contextlib.nullcontext(ref_index))
+    monkeypatch.setattr(Session, "vault", lambda self, **kw: SYNTH_VAULT)  # the SOH openings of this data directory
     decl = tmp_path / "declared.json"
     decl.write_text(json.dumps(_declarations(ref_index, "ESS1")))
     out = tmp_path / "ess1-idta.json"

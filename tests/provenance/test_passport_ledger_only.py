@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prov_synth import Synth, account
+from prov_synth import SYNTH_VAULT, Synth, account
 
 from ledger import errors
 from ledger.domain.composition import Composition
@@ -73,12 +73,12 @@ def test_every_leaf_the_ledger_fills_is_ledger_only(ref_index: EventIndex, new_p
     for index, unit, art7 in _cases(ref_index, new_pack):
         # The serial is the ledger's too: it is accepted only when it hashes to the unit's on-chain commitment.
         only_ledger = {"serialNumber": unit}
-        bp = battery_passport(index, unit, art7=art7, declarations=only_ledger)
+        bp = battery_passport(index, unit, art7=art7, declarations=only_ledger, soh_openings=SYNTH_VAULT)
         for path in _filled(bp, ASPECTS):
             owner = _under(path, batterypass.LEDGER_ONLY)
             assert owner is not None, f"{unit}: the ledger fills {path}, which a declaration could fill where it does not"
             covered["batterypass"].add(owner)
-        aas = idta_passport(index, unit, art7=art7, declarations=only_ledger)
+        aas = idta_passport(index, unit, art7=art7, declarations=only_ledger, soh_openings=SYNTH_VAULT)
         for path in _filled(aas, SUBMODELS):
             owner = _under(path, idta.LEDGER_ONLY)
             assert owner is not None, f"{unit}: the ledger fills {path}, which a declaration could fill where it does not"
@@ -106,7 +106,7 @@ def test_no_ledger_only_field_can_be_declared(ref_index: EventIndex, new_pack: E
                     export(index, unit, art7=art7, declarations=_nested(path, forged))
         for path in sorted(idta.LEDGER_ONLY):
             with pytest.raises(errors.InvalidInput, match="comes from the ledger"):
-                idta_passport(index, unit, art7=art7, declarations={"idta": _nested(path, forged)})
+                idta_passport(index, unit, art7=art7, declarations={"idta": _nested(path, forged)}, soh_openings=SYNTH_VAULT)
 
 
 # ------------------------------------------------------------------------- performance class
@@ -115,7 +115,7 @@ def test_no_ledger_only_field_can_be_declared(ref_index: EventIndex, new_pack: E
 def test_the_performance_class_is_the_ledgers_band(ref_index: EventIndex) -> None:
     """Art. 7(2): the class is the band the ledger's figure falls in, by hand here; no bands, no class; a declared
     class is refused with bands and without, so no form can name a better one."""
-    p = battery_passport(ref_index, "PACK1", art7=WITH_CLASS)
+    p = battery_passport(ref_index, "PACK1", art7=WITH_CLASS, soh_openings=SYNTH_VAULT)
     cf = p["carbonFootprint"]
     # No usable energy declared: the rated 60 kWh stands in, x 250 cycles a year x 10 years of service.
     per_kwh = cf["absoluteCarbonFootprint"] / (60 * 250 * 10)
@@ -123,18 +123,18 @@ def test_the_performance_class_is_the_ledgers_band(ref_index: EventIndex) -> Non
     assert 1e-4 < per_kwh <= 1e-3 and cf["carbonFootprintPerformanceClass"] == "B"
     # The bands may come from the declarations' art7 member: the same class, computed, not declared.
     bands = {"cyclesPerYear": 250, "serviceYears": 10, "classBands": [list(b) for b in BANDS]}
-    assert battery_passport(ref_index, "PACK1", declarations={"art7": bands})["carbonFootprint"] == cf
+    assert battery_passport(ref_index, "PACK1", declarations={"art7": bands}, soh_openings=SYNTH_VAULT)["carbonFootprint"] == cf
     # Every IDTA-02035-3 footprint entry carries the same class.
-    aas = idta_passport(ref_index, "PACK1", art7=WITH_CLASS)
+    aas = idta_passport(ref_index, "PACK1", art7=WITH_CLASS, soh_openings=SYNTH_VAULT)
     assert {e["PerformanceClass"] for e in aas["carbon_footprint"]["ProductCarbonFootprints"]} == {"B"}
     # Without bands, or without the figure the class is of: no class at all, and none declared instead.
     for art7 in (Art7Parameters(cycles_per_year=250, service_years=10), Art7Parameters(class_bands=BANDS)):
-        cf = battery_passport(ref_index, "PACK1", art7=art7)["carbonFootprint"]
+        cf = battery_passport(ref_index, "PACK1", art7=art7, soh_openings=SYNTH_VAULT)["carbonFootprint"]
         assert "carbonFootprintPerformanceClass" not in cf
         for export in (battery_passport, idta_passport):
             with pytest.raises(errors.InvalidInput, match="carbonFootprintPerformanceClass comes from the ledger"):
                 export(ref_index, "PACK1", art7=art7, declarations={"carbonFootprint": {"carbonFootprintPerformanceClass": "A"}})
-    aas = idta_passport(ref_index, "PACK1", art7=Art7Parameters(cycles_per_year=250, service_years=10))
+    aas = idta_passport(ref_index, "PACK1", art7=Art7Parameters(cycles_per_year=250, service_years=10), soh_openings=SYNTH_VAULT)
     assert all("PerformanceClass" not in e for e in aas["carbon_footprint"]["ProductCarbonFootprints"])
     with pytest.raises(errors.InvalidInput, match="ProductCarbonFootprints comes from the ledger"):
         idta_passport(
@@ -142,4 +142,5 @@ def test_the_performance_class_is_the_ledgers_band(ref_index: EventIndex) -> Non
             "PACK1",
             art7=WITH_CLASS,
             declarations={"idta": {"carbon_footprint": {"ProductCarbonFootprints": [{"PerformanceClass": "A"}]}}},
+            soh_openings=SYNTH_VAULT,
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from prov_render import CHROMIUM, MISSING, count, render
-from prov_synth import Synth, account
+from prov_synth import SYNTH_VAULT, Synth, account
 
 from ledger.domain.composition import Composition
 from ledger.domain.enums import OpKind, PassportStatus, Role
@@ -69,7 +69,7 @@ def _graph() -> Synth:
 
 
 def _passport(index: EventIndex, unit: str, **kw: Any) -> dict[str, Any]:
-    return battery_passport(index, unit, **kw)
+    return battery_passport(index, unit, **kw, soh_openings=SYNTH_VAULT)
 
 
 @pytest.fixture()
@@ -171,7 +171,7 @@ def test_verified_passport_and_public_tier(ref_index: EventIndex, tmp_path: Path
     # Without the Art. 7 figure the bars are the cradle-to-gate stages, and say so.
     assert len(re.findall(r'<g class="stage-bar"', dom)) == 4 and "cradle-to-gate; no Art. 7 figure" in dom
     assert re.findall(r'data-status="([a-z-]+)"', dom) and set(re.findall(r'data-status="([a-z-]+)"', dom)) == {"verified"}
-    public = passport_html(battery_passport(ref_index, "PACK1", tier="public"))
+    public = passport_html(battery_passport(ref_index, "PACK1", tier="public", soh_openings=SYNTH_VAULT))
     dom, _ = render(public, "passport-pack1-public", tmp_path)
     # What the tier leaves out is said to be left out, never drawn as a figure or a badge.
     assert "State of health history not shown at this access tier" in dom and 'class="soh-point"' not in dom

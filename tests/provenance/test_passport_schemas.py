@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from prov_synth import SYNTH_VAULT
 from schema_support import standards, strip_held
 
 from ledger import errors
@@ -54,7 +55,7 @@ def _errors(aspect: str, doc: Any) -> list[str]:
 
 
 def _declarations(ref_index: Any, unit: str) -> dict[str, Any]:
-    held = battery_passport(ref_index, unit, art7=ART7)
+    held = battery_passport(ref_index, unit, art7=ART7, soh_openings=SYNTH_VAULT)
     return {k: strip_held(_load(EXAMPLES[k]), held[k]) for k in ASPECTS}
 
 
@@ -72,7 +73,7 @@ def test_upstream_examples_are_judged_as_the_readme_says() -> None:
 
 @pytest.mark.parametrize("unit", ["ESS1", "PACK1"])
 def test_complete_export_validates_with_zero_errors(ref_index, unit: str) -> None:
-    p = battery_passport(ref_index, unit, declarations=_declarations(ref_index, unit), art7=ART7)
+    p = battery_passport(ref_index, unit, declarations=_declarations(ref_index, unit), art7=ART7, soh_openings=SYNTH_VAULT)
     assert [k for k in p if k not in ASPECTS] == ["extensions"]  # one member per aspect, Rinne's data in one extension
     for aspect in ASPECTS:
         assert _errors(aspect, p[aspect]) == [], aspect
@@ -82,7 +83,7 @@ def test_complete_export_validates_with_zero_errors(ref_index, unit: str) -> Non
 def test_ledger_only_export_misses_only_what_the_ledger_does_not_hold(ref_index) -> None:
     """Without declarations nothing is invented: every schema error is a missing required member, and the
     export lists the top-level ones itself; what the ledger holds is valid as it stands."""
-    p = battery_passport(ref_index, "ESS1", art7=ART7)
+    p = battery_passport(ref_index, "ESS1", art7=ART7, soh_openings=SYNTH_VAULT)
     missing = p["extensions"]["rinne"]["missingRequiredMembers"]
     for aspect in ASPECTS:
         for e in _validator(aspect).iter_errors(p[aspect]):
@@ -98,10 +99,12 @@ def test_ledger_only_export_misses_only_what_the_ledger_does_not_hold(ref_index)
 
 def test_declarations_cannot_overwrite_the_ledger(ref_index) -> None:
     with pytest.raises(errors.InvalidInput, match="batteryMass comes from the ledger"):
-        battery_passport(ref_index, "ESS1", declarations={"generalProductInformation": {"batteryMass": 1.0}})
+        battery_passport(ref_index, "ESS1", declarations={"generalProductInformation": {"batteryMass": 1.0}}, soh_openings=SYNTH_VAULT)
     # Not even where the ledger cannot compute it: no Art. 7 figure without its inputs, and none from a form.
     with pytest.raises(errors.InvalidInput, match="batteryCarbonFootprint comes from the ledger"):
-        battery_passport(ref_index, "ESS1", declarations={"carbonFootprint": {"batteryCarbonFootprint": 0.01}})
+        battery_passport(
+            ref_index, "ESS1", declarations={"carbonFootprint": {"batteryCarbonFootprint": 0.01}}, soh_openings=SYNTH_VAULT
+        )
     with pytest.raises(errors.InvalidInput, match="stateOfCertifiedEnergy comes from the ledger"):
         battery_passport(
             ref_index,
@@ -109,22 +112,25 @@ def test_declarations_cannot_overwrite_the_ledger(ref_index) -> None:
             declarations={
                 "performanceAndDurability": {"batteryCondition": {"stateOfCertifiedEnergy": {"stateOfCertifiedEnergyValue": 99}}}
             },
+            soh_openings=SYNTH_VAULT,
         )
     with pytest.raises(errors.InvalidInput, match="unknown declaration key"):
-        battery_passport(ref_index, "ESS1", declarations={"generalInformation": {}})
+        battery_passport(ref_index, "ESS1", declarations={"generalInformation": {}}, soh_openings=SYNTH_VAULT)
     with pytest.raises(errors.InvalidInput, match="does not match the serial hash"):
-        battery_passport(ref_index, "ESS1", declarations={"serialNumber": "SN-FORGED"})
+        battery_passport(ref_index, "ESS1", declarations={"serialNumber": "SN-FORGED"}, soh_openings=SYNTH_VAULT)
     # The synthetic graph registers keccak(label) as the serial hash: the true serial is accepted.
-    p = battery_passport(ref_index, "ESS1", declarations={"serialNumber": "ESS1"})
+    p = battery_passport(ref_index, "ESS1", declarations={"serialNumber": "ESS1"}, soh_openings=SYNTH_VAULT)
     assert p["generalProductInformation"]["productIdentifier"] == "ESS1"
 
 
 def test_parties_fill_contact_fields_by_ledger_address(ref_index) -> None:
-    p0 = battery_passport(ref_index, "ESS1")
+    p0 = battery_passport(ref_index, "ESS1", soh_openings=SYNTH_VAULT)
     holder = p0["generalProductInformation"]["operatorInformation"]["identifier"]
     address = {"addressCountry": "FI", "postalCode": "00100", "streetAddress": "Esimerkkikatu 1"}
     contact = {"contactName": "Second Life Oy", "postalAddress": address}
-    p = battery_passport(ref_index, "ESS1", declarations={"parties": {holder.upper().replace("0X", "0x"): contact}})
+    p = battery_passport(
+        ref_index, "ESS1", declarations={"parties": {holder.upper().replace("0X", "0x"): contact}}, soh_openings=SYNTH_VAULT
+    )
     op = p["generalProductInformation"]["operatorInformation"]
     assert op == {**contact, "identifier": holder}
     components = _validator("generalProductInformation").schema["components"]
@@ -134,28 +140,30 @@ def test_parties_fill_contact_fields_by_ledger_address(ref_index) -> None:
 
 def test_recycled_unit_has_no_passport(ref_index) -> None:
     with pytest.raises(errors.InvalidInput, match=r"Art\. 77\(8\)"):
-        battery_passport(ref_index, "PACK2")
+        battery_passport(ref_index, "PACK2", soh_openings=SYNTH_VAULT)
 
 
 def test_status_values_are_in_the_enumeration(ref_index) -> None:
     enum = _validator("generalProductInformation").schema["components"]["schemas"]["BatteryStatusEnumeration"]["enum"]
     for unit in ("ESS1", "PACK1"):
-        assert battery_passport(ref_index, unit)["generalProductInformation"]["batteryStatus"] in enum
+        assert battery_passport(ref_index, unit, soh_openings=SYNTH_VAULT)["generalProductInformation"]["batteryStatus"] in enum
 
 
 # ----------------------------------------------------------------------------- tiers
 
 
 def test_every_exported_field_has_an_annex_xiii_point(ref_index) -> None:
-    p = battery_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7)
+    p = battery_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7, soh_openings=SYNTH_VAULT)
     for path in leaf_paths(p):
         assert point_of(path) in (1, 2, 3, 4), path
     assert all(k.split(".")[0] in set(ASPECTS) | {"extensions"} for k in FIELD_POINT)
 
 
 def test_public_tier_holds_no_point_2_to_4_field(ref_index) -> None:
-    full = battery_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7)
-    public = battery_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7, tier="public")
+    full = battery_passport(ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7, soh_openings=SYNTH_VAULT)
+    public = battery_passport(
+        ref_index, "ESS1", declarations=_declarations(ref_index, "ESS1"), art7=ART7, tier="public", soh_openings=SYNTH_VAULT
+    )
     points = {path: point_of(path) for path in leaf_paths(public) if path != "extensions.rinne.accessTier"}
     assert points and set(points.values()) == {1}
     # What the restricted tiers add is really there in the full export, and really gone from the public one.
@@ -177,10 +185,10 @@ def test_public_tier_holds_no_point_2_to_4_field(ref_index) -> None:
 
 def test_legitimate_interest_sees_points_1_2_4_not_3(ref_index) -> None:
     decl = _declarations(ref_index, "ESS1")
-    li = battery_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="legitimate-interest")
+    li = battery_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="legitimate-interest", soh_openings=SYNTH_VAULT)
     assert {point_of(x) for x in leaf_paths(li) if x != "extensions.rinne.accessTier"} == {1, 2, 4}
     assert "resultOfTestReport" not in li["labels"] and "declarationOfConformity" in li["labels"]
-    auth = battery_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="authority")
+    auth = battery_passport(ref_index, "ESS1", declarations=decl, art7=ART7, tier="authority", soh_openings=SYNTH_VAULT)
     assert {point_of(x) for x in leaf_paths(auth) if x != "extensions.rinne.accessTier"} == {1, 2, 3, 4}
     with pytest.raises(errors.InvalidInput, match="unknown access tier"):
         filter_tier(copy.deepcopy(auth), "everyone")

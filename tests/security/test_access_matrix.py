@@ -47,8 +47,9 @@ ZERO = b"\0" * 32
 ZERO_WORDS = ([0, 0], [0, 0], [0, 0])
 # SOH of the matrix's 1 kWh units: the record made in the world, a next one, a correction of the first.
 SOH_BEFORE = SohRecord(soce_bp=9_500, capacity_wh=950, cycles=5, throughput_wh=5_000)
-SOH_NEXT = (9_000, 900, 6, 6_000, ZERO)
-SOH_FIXED = (9_500, 950, 5, 4_000, ZERO)
+# What goes on-chain of an SOH record: a salted root (any non-zero word to the contract) and the claim of use.
+SOH_NEXT = (b"\x01" * 32, True)
+SOH_FIXED = (b"\x02" * 32, True)
 NO_LOSS = [0, 0]
 
 # Conftest parties standing for the role columns.

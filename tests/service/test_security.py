@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -145,9 +146,11 @@ def test_unit_and_lot_pages_keep_use_data_above_public(client: TestClient) -> No
 # --------------------------------------------------------------------------------- sign-in
 
 
-def _replace(pattern: str, new: str) -> Any:
+def _replace(pattern: str, new: str | Callable[[], str]) -> Any:
+    # A callable is called when the message is edited: a time computed at collection would be stale by the time
+    # a long suite reaches the test (CI ran it 13 minutes later, and a "not before" of +10 minutes had passed).
     def edit(message: str) -> str:
-        out, n = re.subn(pattern, new, message, flags=re.M)
+        out, n = re.subn(pattern, new() if callable(new) else new, message, flags=re.M)
         assert n == 1
         return out
 
@@ -170,15 +173,18 @@ def test_a_replayed_nonce_is_refused(client: TestClient, index: Any) -> None:
 @pytest.mark.parametrize(
     ("edit", "why"),
     [
-        (_replace(r"^Expiration Time: .*$", f"Expiration Time: {iso(time.time() - 5)}"), "expired"),
-        (_replace(r"^Issued At: .*$", f"Issued At: {iso(time.time() - 3_600)}"), "issued at"),
-        (_replace(r"^Issued At: .*$", f"Issued At: {iso(time.time() + 3_600)}"), "issued at"),
+        (_replace(r"^Expiration Time: .*$", lambda: f"Expiration Time: {iso(time.time() - 5)}"), "expired"),
+        (_replace(r"^Issued At: .*$", lambda: f"Issued At: {iso(time.time() - 3_600)}"), "issued at"),
+        (_replace(r"^Issued At: .*$", lambda: f"Issued At: {iso(time.time() + 3_600)}"), "issued at"),
         (_replace(r"\nExpiration Time: .*$", ""), "no expiration"),
         (_replace(r"^testserver wants", "evil.example wants"), "this service is"),
         (_replace(r"^URI: .*$", "URI: https://evil.example/"), "is not on"),
         (_replace(r"^Chain ID: .*$", "Chain ID: 1"), "chain 1"),
         (_replace(r"^Version: 1$", "Version: 2"), "version"),
-        (_replace(r"^Expiration Time: (.*)$", r"Expiration Time: \1\nNot Before: " + iso(time.time() + 600)), "not valid before"),
+        (
+            _replace(r"^Expiration Time: (.*)$", lambda: r"Expiration Time: \1\nNot Before: " + iso(time.time() + 600)),
+            "not valid before",
+        ),
     ],
 )
 def test_a_message_not_for_now_or_not_for_us_is_refused(client: TestClient, edit: Any, why: str) -> None:

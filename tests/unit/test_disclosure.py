@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import ledger.domain.disclosure as disclosure_module
 from ledger.domain.disclosure import (
     POINTS,
     DisclosedField,
@@ -318,7 +319,7 @@ def test_errors_are_ledger_errors() -> None:
 # ------------------------------------------------------------------------------ the format, pinned
 
 
-def test_the_root_follows_the_documented_format() -> None:
+def test_the_root_follows_the_documented_format(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rebuilt by hand from docs/confidentiality.md with eth-utils' keccak, so that a verifier in another
     # language has a known answer, and a change of the format cannot pass unnoticed.
     from eth_utils import keccak as k
@@ -343,5 +344,11 @@ def test_the_root_follows_the_documented_format() -> None:
     t1, t2, t4 = k(b"\x01" + pair(rated, serial)), k(b"\x02" + site), k(b"\x04" + soce)
     root = k(b"rinne.disclosure.v1" + k(b"LF003") + pair(pair(t1, t2), t4))
     assert openings.root() == "0x" + root.hex() == "0xae951c6eec5ccd25fd4138d8aca1aae814d869e08b4bf4ab33c3a517ebd08aba"
+    # commit() builds its root on its own path (no re-validation): with the same salts, the same known answer.
+    salts = iter(salt.values())
+    monkeypatch.setattr(disclosure_module.secrets, "token_bytes", lambda n: next(salts))
+    record = {n: o.value for n, o in openings.fields.items()}
+    points = {n: o.point for n, o in openings.fields.items()}
+    assert commit(record, points, record_id="LF003") == ("0x" + root.hex(), openings)
     (f,) = disclose(openings, ["serialNumber"]).fields
     assert f.proof == ("0x" + rated.hex(),) and f.tier_proof == ("0x" + t2.hex(), "0x" + t4.hex())

@@ -94,7 +94,7 @@ def test_specs_carry_the_document_to_the_client_and_never_to_the_abi() -> None:
     # A path that forgot to commit it would send a zero evidence word: refused instead of lost.
     with pytest.raises(errors.InvalidInput, match="committed by the client"):
         spec.abi()
+    # An SOH record is never sent at all: its document is a field of the record's own commitment.
     soh = SohRecord(soce_bp=9000, capacity_wh=1, cycles=0, throughput_wh=0, document=DOCUMENT)
-    assert "document" not in soh.model_dump()
-    with pytest.raises(errors.InvalidInput, match="committed by the client"):
-        soh.abi()
+    root, opened = soh.commit("U")
+    assert not hasattr(soh, "abi") and opened.fields["document"].value == DOCUMENT and root != DOCUMENT

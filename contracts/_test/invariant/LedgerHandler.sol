@@ -733,7 +733,7 @@ contract LedgerHandler is CompositionBuilder {
         uint256 thr = l.throughput + (seed >> 8) % 50_000;
         if (thr > cap) thr = cap;
         vm.prank(l.holder);
-        try ledger.recordSoh(id, SohRecord(uint16((seed >> 40) % 10_001), l.rated / 2, cycles, uint64(thr), bytes32(seed))) {
+        try ledger.recordSoh(id, SohRecord(keccak256(abi.encode(id, seed, cycles, thr)), thr != 0)) {
             l.cycles = cycles;
             l.throughput = uint64(thr);
             _touch(id); // a new record kills pending offers

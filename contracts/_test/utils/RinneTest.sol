@@ -399,8 +399,10 @@ abstract contract RinneTest is Assertions, CompositionBuilder {
         return UnitSpec(keccak256(bytes(serial)), ratedWh);
     }
 
+    /// @dev An SOH record of these values: a stand-in for the salted root the client commits (the values
+    /// never reach the contract), and `used` as the recorder claims it (throughput > 0).
     function _soh(uint16 soceBp, uint32 cycles, uint64 throughputWh) internal pure returns (SohRecord memory) {
-        return SohRecord(soceBp, 60_000, cycles, throughputWh, keccak256(abi.encode("diag", cycles)));
+        return SohRecord(keccak256(abi.encode("soh", soceBp, cycles, throughputWh)), throughputWh != 0);
     }
 
     function _sequence() internal view returns (uint64 s) {
