@@ -28,7 +28,7 @@ from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
 from ledger.domain.identity import commit_party, open_soh, soh_vault_id
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
 from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
-from ledger.domain.soh import SohValues, soh_problems, soh_values
+from ledger.domain.soh import SohValues, believable, soh_problems, soh_values
 
 #: Seconds :meth:`Ledger.submit_attestation` waits for a chain whose clock lags an attestation's issued-at.
 CLOCK_SLACK = 10
@@ -369,12 +369,15 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
 
     def soh(self, unit_id: str) -> SohValues | None:
         """Return the values of a unit's latest SOH record, verified against its on-chain root; None when there
-        is no record or this Ledger (its memory or vault) holds no opening that verifies ("not disclosed")."""
+        is no record, this Ledger (its memory or vault) holds no opening that verifies ("not disclosed"), or the
+        opened values break a record's own physical bounds (:func:`ledger.domain.soh.believable`)."""
         u = self.unit(unit_id)
         if u.soh_root is None:
             return None
         try:
-            return soh_values(open_soh(u.soh_root, self.openings(soh_vault_id(u.soh_root)), unit_id))
+            values = soh_values(open_soh(u.soh_root, self.openings(soh_vault_id(u.soh_root)), unit_id))
+            believable(values, u.rated_wh)  # a root binds values, not physics: SOCE 120 % is not shown
+            return values
         except errors.DisclosureError:
             return None
 

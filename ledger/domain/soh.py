@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.errors import DisclosureError
+
 #: State of certified energy at most 100 %.
 MAX_SOCE_BP = 10_000
 #: Full cycles a day at most (a fast-charged bus does about 2), plus one for the cycle under way.
@@ -83,3 +85,16 @@ def soh_problems(
             f"{cycles - before_cycles} cycles in {max(0, elapsed) / _DAY:.1f} days: more than {MAX_CYCLES_PER_DAY} a day plus one"
         )
     return out
+
+
+def believable(values: SohValues, rated_wh: int) -> None:
+    """Raise :class:`DisclosureError` when opened values break a record's own physical bounds.
+
+    The root binds the values to the record, not to physics: the contract no longer sees them, so a recorder
+    past the honest client can commit SOCE 120 % (tests/integration/test_soh_commitments.py). A reader never
+    shows such a record as the battery's state; the bounds between records are the audit's
+    (:mod:`ledger.auditor.soh`).
+    """
+    problems = soh_problems(values.soce_bp, values.capacity_wh, values.cycles, values.throughput_wh, rated_wh=rated_wh, last=None)
+    if problems:
+        raise DisclosureError(f"the opened values are not believable: {problems[0]}")

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ledger.domain.disclosure import Openings
 from ledger.domain.identity import open_soh, soh_vault_id
-from ledger.domain.soh import SohValues, soh_values
+from ledger.domain.soh import SohValues, believable, soh_values
 from ledger.errors import DisclosureError
 from ledger.replay.records import SohRec
 from ledger.replay.state import LedgerState
@@ -35,14 +35,18 @@ class OpeningsSource(Protocol):
         ...
 
 
-def open_record(unit_id: bytes, rec: SohRec, source: OpeningsSource) -> SohValues:
+def open_record(unit_id: bytes, rec: SohRec, source: OpeningsSource, *, rated_wh: int | None = None) -> SohValues:
     """Open one record with `source` and verify it against its root and unit; return its values.
 
     Raises :class:`DisclosureError` when `source` holds no opening for it (withheld, or not granted) or the
-    opening does not verify (another record's, or altered).
+    opening does not verify (another record's, or altered); with `rated_wh`, also when the values break a
+    record's own physical bounds (:func:`ledger.domain.soh.believable`).
     """
     openings = source.openings(soh_vault_id(rec.root))
-    return soh_values(open_soh(rec.root, openings, unit_id))
+    values = soh_values(open_soh(rec.root, openings, unit_id))
+    if rated_wh is not None:
+        believable(values, rated_wh)
+    return values
 
 
 def open_records(st: LedgerState, source: OpeningsSource | None, units: Iterable[bytes] | None = None) -> int:
@@ -64,7 +68,7 @@ def open_records(st: LedgerState, source: OpeningsSource | None, units: Iterable
             while rec is not None:
                 if rec.opened is None:
                     try:
-                        rec.opened = open_record(uid, rec, source)
+                        rec.opened = open_record(uid, rec, source, rated_wh=unit.rated_wh)
                     except DisclosureError as e:
                         if "not in the vault" not in str(e) and "no openings" not in str(e):
                             log.warning("SOH record 0x%s of unit 0x%s not opened: %s", rec.root.hex(), uid.hex(), e)

@@ -9,6 +9,7 @@ recorder; the honest variant beside it passes.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,16 @@ def test_an_out_of_bounds_record_is_accepted_on_chain_and_fails_the_audit_naming
     root, opened = commit_soh(unit, 12_000, 70_000, 300, 20_000_000)
     _cheat(s, "diagnostician", unit, root, True, opened)
     assert s.chain.base.unit(unit).soh_root == root
+    # Its opening verifies against the root, but no reader shows SOCE 120 % as the battery's state.
+    assert s.chain.base.soh(unit) is None
+    index = EventIndex.open(s.folder / "absurd-reader.sqlite")
+    try:
+        index.sync(s.chain.base, confirmations=0)
+        seen = battery_passport(index, unit, tier="authority", soh_openings=s.authority)
+        assert "batteryCondition" not in seen["performanceAndDurability"]
+        assert "120" not in json.dumps(seen["extensions"]["rinne"]["stateOfHealthHistory"])
+    finally:
+        index.close()
     # And a later one with the counters running backwards (fewer cycles, less throughput).
     s.rpc("evm_increaseTime", [10 * DAY])
     back_root, back = commit_soh(unit, 9_000, 68_000, 120, 9_000_000)

@@ -75,6 +75,7 @@ class Synth:
         self.admin = account(0)
         #: The openings of every SOH record emitted, by vault id: the synth is its own vault (an OpeningsSource).
         self.soh_openings: dict[str, Openings] = {}
+        self.rated: dict[str, int] = {}  # unit label -> rated Wh, for SOH records a reader believes
         self._emit(LEDGER_ADDR, "AdminTransferred", previousAdmin="0x" + "00" * 20, newAdmin=self.admin.address)
 
     # ------------------------------------------------------------------------ plumbing
@@ -195,6 +196,7 @@ class Synth:
             self._create(operator, out, material, mass, comp)
         if unit is not None:
             rated, parents = unit
+            self.rated[outputs[0][0]] = rated
             status = rebuilt if rebuilt is not None else PassportStatus.ORIGINAL
             self._emit(
                 LEDGER_ADDR,
@@ -236,6 +238,7 @@ class Synth:
             rest, left = rest - part, left - grams
             self._create(operator, lot, material, grams, part)
             self.lots[b32(lot)]["status"] = status
+            self.rated[lot] = rated
             self._emit(
                 LEDGER_ADDR,
                 "UnitCreated",
@@ -281,10 +284,19 @@ class Synth:
         if mine:
             self.mine()
 
-    def soh(self, unit: str, recorder: Any, throughput_wh: int, soce_bp: int = 9_000, cycles: int = 0, dt: int = 86_400) -> None:
-        """An SOH record as the contract emits it: a salted root and the claim of use; the opening kept here."""
+    def soh(
+        self, unit: str, recorder: Any, throughput_wh: int, soce_bp: int = 9_000, cycles: int | None = None, dt: int = 86_400
+    ) -> None:
+        """An SOH record as the contract emits it: a salted root and the claim of use; the opening kept here.
+
+        Capacity and (by default) cycles are made physically possible for the unit's rating, as readers believe
+        no other record (ledger.domain.soh.believable).
+        """
         self.ts += dt
-        root, opened = commit_soh(b32(unit), soce_bp, 50_000, cycles, throughput_wh)
+        rated = self.rated.get(unit, 75_000)
+        if cycles is None:
+            cycles = -(-throughput_wh // (2 * rated))  # throughput <= (cycles + 1) x rated x 2
+        root, opened = commit_soh(b32(unit), soce_bp, min(50_000, rated), cycles, throughput_wh)
         self.soh_openings[soh_vault_id(root)] = opened
         SYNTH_VAULT.kept[soh_vault_id(root)] = opened
         self._emit(
