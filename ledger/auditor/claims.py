@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ledger import errors
-from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck, claim_of
+from ledger.auditor.report import _LEVEL_TEXT, STRICT_LEVELS, ClaimCheck, ClaimList, claim_of
 from ledger.domain.enums import LotKind, LotState, OpKind
 from ledger.domain.ids import label_of
 from ledger.figures.footprint import claim_assurance
 from ledger.replay.records import LotRec
 from ledger.replay.state import LedgerState
+
+if TYPE_CHECKING:
+    from ledger.auditor.checkpoint import ClaimBlock
+
+_ALIVE = (LotState.ACTIVE, LotState.FROZEN)
 
 
 def _parse_declared(declared: Mapping[str, float] | Iterable[Mapping[str, Any]] | None) -> dict[bytes, tuple[float, str]]:
@@ -125,19 +130,17 @@ def claims_of(
     return out
 
 
-def unchanged_claims(
-    st: LedgerState, previous: Mapping[bytes, ClaimCheck], *, since: int, at: int, touched: Iterable[bytes]
-) -> dict[bytes, ClaimCheck]:
-    """The claims of `previous` (judged at time `since`) that must judge the same at `at`, given the lots,
-    units and attestation uids `touched` by every event since.
+def stale_lots(st: LedgerState, *, since: int, at: int, touched: Iterable[bytes]) -> set[bytes] | None:
+    """The lots whose claim, judged at time `since`, may judge otherwise at `at`, given the lots, units and
+    attestation uids `touched` by every event since (None: any may, as time ran backwards).
 
     A claim is a function of its lot's upstream (the lots, their operations, their attestations and
     revocations: all events) and of time, through the attestations judged at `at` rather than at a use:
-    one expiring or coming into its validity between the two times. So a claim is kept unless its lot is
+    one expiring or coming into its validity between the two times. So a claim is stale when its lot is
     downstream of a touched lot, of a revoked or new attestation's lot, or of a lot with an attestation
-    whose validity starts or ends between `since` and `at`; time running backwards keeps none."""
+    whose validity starts or ends between `since` and `at`."""
     if at < since:
-        return {}
+        return None
     seeds: set[bytes] = set()
     for key in touched:
         if key in st.lots:
@@ -158,7 +161,126 @@ def unchanged_claims(
                 if out not in stale:
                     stale.add(out)
                     todo.append(out)
+    return stale
+
+
+def unchanged_claims(
+    st: LedgerState, previous: Mapping[bytes, ClaimCheck], *, since: int, at: int, touched: Iterable[bytes]
+) -> dict[bytes, ClaimCheck]:
+    """The claims of `previous` (judged at time `since`) that must judge the same at `at`, given the lots,
+    units and attestation uids `touched` by every event since (see :func:`stale_lots`); time running
+    backwards keeps none."""
+    stale = stale_lots(st, since=since, at=at, touched=touched)
+    if stale is None:
+        return {}
     return {k: c for k, c in previous.items() if k not in stale}
+
+
+def carried_claims(
+    st: LedgerState, block: ClaimBlock, *, since: int, at: int, touched: Iterable[bytes]
+) -> tuple[ClaimList, Callable[[bytes], bool]] | None:
+    """The claim of every end product at `at`, in chain order, from the claims `block` of a checkpoint judged at
+    `since` (every end product's then): what :func:`claims_of` gives after :func:`_live_and_products`, without a
+    pass over every lot; and whether a lot lives on (:func:`_live_downstream`) for the lots it is asked about.
+    None when the block cannot be carried over (no claims were written, or time ran backwards).
+
+    `touched` must hold every lot, unit and attestation uid an event since is about. A lot's being an end product
+    depends on its own state and uses and on whether what was made from it lives on: on nothing upstream. So
+    only a touched lot and what it was made from (upstream, through every operation) can have become or stopped
+    being one; every other row of the block stays an end product, and its claim stays as judged unless it is
+    stale (:func:`stale_lots`: downstream). Those rows are carried over undecoded; the others judged again."""
+    touched = set(touched)
+    stale = stale_lots(st, since=since, at=at, touched=touched) if block.judged else None
+    if stale is None:
+        return None
+    lots, ops = st.lots, st.ops
+    # Everything upstream of a touched lot: whether it is an end product may have changed.
+    upstream = {k for k in touched if k in lots}
+    todo = list(upstream)
+    while todo:
+        lot = lots[todo.pop()]
+        if lot.made_by is None:
+            continue
+        for i in ops[lot.made_by].inputs:
+            if i not in upstream and i in lots:
+                upstream.add(i)
+                todo.append(i)
+    live = _Liveness(st)
+    candidates = sorted((lots[k] for k in upstream | {k for k in stale if k in lots}), key=lambda x: x.pos)
+    live.learn(o for lot in candidates for op in lot.used_by for o in ops[op].outputs)
+    dropped: list[int] = []
+    judge: list[LotRec] = []
+    for lot in candidates:
+        row = block.row_of(lot.lot_id, lot.pos)
+        product = lot.state in _ALIVE and (
+            not lot.used_by
+            or lot.kind == LotKind.UNIT
+            or not any(live(o) for op in lot.used_by if ops[op].kind != OpKind.RECYCLE for o in ops[op].outputs)
+        )
+        if row is not None and (not product or lot.lot_id in stale):
+            dropped.append(row)
+        if product and (row is None or lot.lot_id in stale):
+            judge.append(lot)
+    judged = claims_of(st, at=at, products=[lot.lot_id for lot in judge])
+    # The block's rows in order, less the dropped ones, with the claims judged again put in at their places.
+    cuts = sorted({*dropped, *(block.rows_before(lot.pos) for lot in judge)})
+    gone = set(dropped)
+    at_row: dict[int, list[ClaimCheck]] = {}
+    for lot, claim in zip(judge, judged):
+        at_row.setdefault(block.rows_before(lot.pos), []).append(claim)
+    runs: list[list[ClaimCheck] | tuple[ClaimBlock, int, int]] = []
+    pending: list[ClaimCheck] = []
+    row = 0
+    for cut in cuts:
+        if cut > row:
+            if pending:
+                runs.append(pending)
+                pending = []
+            runs.append((block, row, cut))
+            row = cut
+        pending.extend(at_row.get(cut, ()))
+        if cut in gone:
+            row = cut + 1
+    if pending:
+        runs.append(pending)
+    runs.append((block, row, len(block)))
+    return ClaimList(runs), live
+
+
+class _Liveness:
+    """Whether a lot, or anything made from it (not through recycling), is still live, as :func:`_live_downstream`
+    says, worked out for the lots asked about and what lies downstream of them only."""
+
+    def __init__(self, st: LedgerState) -> None:
+        self._st = st
+        self._known: dict[bytes, bool] = {}
+
+    def learn(self, lot_ids: Iterable[bytes]) -> None:
+        """Work out `lot_ids` (and the dead lots downstream of them) at once: latest first, as the full pass does,
+        so that what a lot was made into is known when the lot is reached."""
+        lots, ops, known = self._st.lots, self._st.ops, self._known
+        need: dict[bytes, LotRec] = {}
+        todo = [k for k in lot_ids if k not in known]
+        while todo:
+            k = todo.pop()
+            if k in need or k in known:
+                continue
+            lot = lots.get(k)
+            if lot is None:
+                known[k] = False
+                continue
+            need[k] = lot
+            if lot.state not in _ALIVE:
+                todo.extend(o for op in lot.used_by if ops[op].kind != OpKind.RECYCLE for o in ops[op].outputs)
+        for lot in sorted(need.values(), key=lambda x: x.pos, reverse=True):
+            known[lot.lot_id] = lot.state in _ALIVE or any(
+                known.get(o, False) for op in lot.used_by if ops[op].kind != OpKind.RECYCLE for o in ops[op].outputs
+            )
+
+    def __call__(self, lot_id: bytes) -> bool:
+        if lot_id not in self._known:
+            self.learn((lot_id,))
+        return self._known[lot_id]
 
 
 def _live_downstream(st: LedgerState) -> dict[bytes, bool]:

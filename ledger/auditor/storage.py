@@ -218,13 +218,16 @@ def _check_storage(
     """Compare every lot and unit of `st` (or those in `only`) with contract storage at `block`."""
     lot_fn, unit_fn = LEDGER_ABI.fn("lot"), LEDGER_ABI.fn("unit")
     have_units = prefetched.units if prefetched is not None else {}
-    checked = len(st.lots) if only is None else sum(1 for i in st.lots if i in only)
+    # The lots of `only` in chain order, found by id rather than by a pass over every lot (an incremental audit
+    # checks a few thousand of 500,000; the pass was 0.05 s of it).
+    picked = None if only is None else sorted((i for i in only if i in st.lots), key=lambda i: st.lots[i].pos)
+    checked = len(st.lots) if picked is None else len(picked)
     # Read whole, and compared field by field: every lot the prefetch did not vouch for (none prefetched, a
     # digest that differs, a lot only the replay knows).
     if prefetched is not None:
         ids = [i for i in prefetched.to_read(st) if only is None or i in only]
     else:
-        ids = list(st.lots) if only is None else [i for i in st.lots if i in only]
+        ids = list(st.lots) if picked is None else picked
     results = _read_all(w3, deployment.ledger, lot_fn.selector, 9 * 32, ids, block)
     for lot_id, raw in zip(ids, results):
         lot = st.lots[lot_id]

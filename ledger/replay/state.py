@@ -10,11 +10,13 @@ subgraph loaded from the index) passes ``strict=False`` and records nothing abou
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from ledger.domain.composition import ELEMENTS, unpack_lanes
 from ledger.domain.enums import UNIT_FROM_UNITS, LotKind, LotState, OpKind, PassportStatus, Role
 from ledger.domain.ids import hex_of
+from ledger.replay.lots import LotTable, pack_lots
 from ledger.replay.records import (
     ZERO_COMP,
     AttRec,
@@ -38,7 +40,8 @@ class LedgerState:
 
     def __init__(self, *, strict: bool = True) -> None:
         self.strict = strict
-        self.lots: dict[bytes, LotRec] = {}
+        # A dict as replayed; a LotTable (columns, each record made when read) when loaded from a checkpoint.
+        self.lots: MutableMapping[bytes, LotRec] = {}
         self.ops: list[OpRec] = []
         self.units: dict[bytes, UnitRec] = {}
         self.attestations: dict[bytes, AttRec] = {}
@@ -66,10 +69,12 @@ class LedgerState:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_shared"] = {}
+        state["lots"] = pack_lots(self.lots)  # as columns: a later audit makes only the records it reads
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.lots = LotTable(state["lots"])
 
     def _share(self, value: Any) -> Any:
         """The one kept copy of an immutable `value` (bytes, str or tuple; never ints, as 1 == True)."""

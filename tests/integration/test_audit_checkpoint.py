@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Composition, EventIndex, LotSpec, audit, footprint
+from ledger import Composition, EventIndex, LotSpec, audit, footprint, to_bytes32
 from ledger.auditor.checkpoint import AuditCheckpoint, CheckpointError, state_path, write_checkpoint
 from ledger.domain.hashing import keccak
 from ledger.domain.ids import hex_of
@@ -71,10 +71,13 @@ def test_an_edited_state_file_is_refused(chain, index, checkpointed: Path) -> No
 
 def test_an_edited_claims_file_is_refused(chain, index, checkpointed: Path) -> None:
     # The cheat: turn a weak claim into a verified one in the claims a later audit takes over unjudged.
-    from ledger.auditor.checkpoint import claims_path
+    from ledger.auditor.checkpoint import ClaimBlock, claims_path, pack_claims
+    from ledger.auditor.report import ClaimCheck, ClaimList
 
-    rows = pickle.loads(claims_path(checkpointed).read_bytes())
-    claims_path(checkpointed).write_bytes(pickle.dumps([{**r, "level": "verified"} for r in rows]))
+    block = ClaimBlock(claims_path(checkpointed).read_bytes())
+    rows = [ClaimCheck(**{**block.claim(i).model_dump(), "level": "verified"}) for i in range(len(block))]
+    assert rows and pack_claims(ClaimList(), pickle.loads(state_path(checkpointed).read_bytes()))  # packs at all
+    claims_path(checkpointed).write_bytes(pack_claims(ClaimList.of(rows), pickle.loads(state_path(checkpointed).read_bytes())))
     with pytest.raises(CheckpointError, match="claims file is not the one its auditor signed"):
         audit(chain["auditor"], index, checkpoint=checkpointed)
 
@@ -223,3 +226,84 @@ def test_claims_taken_over_from_a_checkpoint_are_those_a_full_audit_judges(chain
     assert (after["CAM-T"], after["CAM-R"], after["CAM-L"]) == ("expired", "revoked", "verified")
     # Only the changed ones were judged again; the untouched ores were taken over.
     assert 3 <= judged_again < len(part.claims) - 25
+    # The revocation two steps up and the late attestation of NISO4-L touched neither CAM-R nor CAM-L, whose
+    # claims the checkpoint's block holds: both were judged again all the same.
+    assert {bytes.fromhex(to_bytes32(x)[2:]) for x in ("CAM-R", "CAM-L")} <= set(judged)
+
+
+def _claims(report) -> list[dict]:
+    return [c.model_dump() for c in report.claims]
+
+
+def test_end_products_carried_over_follow_what_the_new_events_changed(chain, index, tmp_path: Path, monkeypatch) -> None:
+    # The cheats it rules out: a lot that stopped being an end product (consumed since) still reported with the
+    # claim its checkpoint judged; one that became an end product again (what was made from it was recycled) left
+    # out, though nothing since touched it; a checkpoint written by an incremental audit carrying a stale row on.
+    import ledger.auditor.claims as claims_module
+    from ledger import PassportStatus, UnitSpec, Use
+
+    _mint(chain, *(f"KEEP-{i:02d}" for i in range(20)), "ORE-GONE")
+    half = Composition.of({"Ni": 10 * KG, "Co": 1 * KG})
+    chain["refiner"].mint(LotSpec(lot_id="CAM-P", material="CAM-NMC811", mass=600 * KG, composition=ORE))
+    chain.give("CAM-P", "refiner", "cells")
+    chain["cells"].transform(["CAM-P"], [LotSpec(lot_id="CELLS-P", material="CELL-NMC811", mass=600 * KG, composition=ORE)])
+    chain.give("CELLS-P", "cells", "packs")
+    chain["packs"].build_unit(
+        [Use(lot_id="CELLS-P", mass=300 * KG)],
+        LotSpec(lot_id="PACK-P", material="PACK-75KWH", mass=300 * KG, composition=half),
+        UnitSpec(serial="SN-P", rated_wh=75_000),
+    )
+    index.sync(chain.base, confirmations=0)
+    first = tmp_path / "first.checkpoint"
+    before = audit(chain["auditor"], index, save_checkpoint=first)
+    labels = {c.label for c in before.claims}
+    assert {"PACK-P", "ORE-GONE"} <= labels and "CELLS-P" not in labels  # the cells live on in the pack
+
+    chain.give("ORE-GONE", "miner", "refiner")
+    chain["refiner"].transform(["ORE-GONE"], [LotSpec(lot_id="NISO4-GONE", material="NiSO4", mass=900 * KG, composition=ORE)])
+    chain["packs"].set_status("PACK-P", PassportStatus.WASTE, "scrapped")
+    chain.give("PACK-P", "packs", "recycler")
+    chain["recycler"].recycle("PACK-P", [LotSpec(lot_id="BM-P", material="BLACK-MASS", mass=250 * KG, composition=half)])
+    index.sync(chain.base, confirmations=0)
+
+    judged: list[bytes] = []
+    real = claims_module.claim_assurance
+
+    def counted(st, lot_id, *, at):
+        judged.append(lot_id)
+        return real(st, lot_id, at=at)
+
+    monkeypatch.setattr(claims_module, "claim_assurance", counted)
+    second = tmp_path / "second.checkpoint"
+    part = audit(chain["auditor"], index, checkpoint=first, save_checkpoint=second)
+    judged_again = len(judged)
+    full = audit(chain["auditor"], index)
+    assert part.passed and full.passed
+    assert _claims(part) == _claims(full) and part.claims == full.claims
+    labels = {c.label for c in part.claims}
+    assert {"CELLS-P", "NISO4-GONE", "BM-P"} <= labels and not {"PACK-P", "ORE-GONE"} & labels
+    assert judged_again <= 5  # the 20 untouched ores were carried over, not judged again
+
+    # An audit from the checkpoint the incremental audit wrote (its carried rows copied, not decoded) agrees too.
+    _mint(chain, "NEW-3")
+    chain.give("KEEP-07", "miner", "refiner")
+    chain["refiner"].transform(["KEEP-07"], [LotSpec(lot_id="NISO4-07", material="NiSO4", mass=900 * KG, composition=ORE)])
+    index.sync(chain.base, confirmations=0)
+    again = audit(chain["auditor"], index, checkpoint=second)
+    full = audit(chain["auditor"], index)
+    assert again.passed and _claims(again) == _claims(full)
+    assert {"NEW-3", "NISO4-07"} <= {c.label for c in again.claims} and "KEEP-07" not in {c.label for c in again.claims}
+    assert json.loads(again.to_json())["claims"] == json.loads(full.to_json())["claims"]
+
+
+def test_a_checkpoint_without_claims_has_every_claim_judged_again(chain, index, checkpointed: Path, tmp_path: Path) -> None:
+    cp = json.loads(checkpointed.read_text())
+    st = pickle.loads(state_path(checkpointed).read_bytes())
+    bare = tmp_path / "bare.checkpoint"
+    heads = (int(cp["ledger_head"], 16), int(cp["attestations_head"], 16))
+    write_checkpoint(bare, chain["auditor"], st, block=cp["block"], block_hash=cp["block_hash"], heads=heads)
+    _mint(chain, "NEW-4")
+    index.sync(chain.base, confirmations=0)
+    part = audit(chain["auditor"], index, checkpoint=bare)
+    full = audit(chain["auditor"], index)
+    assert len(part.claims) == 41 and _claims(part) == _claims(full)

@@ -166,3 +166,134 @@ def test_end_products_in_one_pass_are_those_of_the_two() -> None:
     live, products = _live_and_products(st)
     assert products == end_products(st, live) == [_id("B"), _id("C"), _id("D")]
     assert live == {_id(n): True for n in "DCBA"}  # A lives on in D
+
+
+# ------------------------------------------------------------ the claims block of checkpoint format 4
+
+
+def test_a_claims_block_gives_back_the_claims_it_packs_one_at_a_time() -> None:
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    claims = claims_of(st, at=100)
+    block = ClaimBlock(pack_claims(ClaimList.of(claims), st))
+    assert block.judged and len(block) == 3 and [block.claim(i) for i in range(3)] == claims
+    assert block.row_of(_id("B"), st.lots[_id("B")].pos) == 1 and block.row_of(_id("B"), st.lots[_id("C")].pos) is None
+    lazy = ClaimList([(block, 0, 1), [claims[1]], (block, 2, 3)])
+    assert lazy == claims and lazy[-1] == claims[2] and [c.model_dump() for c in lazy] == [c.model_dump() for c in claims]
+    assert pack_claims(lazy, st) == pack_claims(ClaimList.of(claims), st)  # carried rows are copied as they were
+    assert not ClaimBlock(pack_claims(None, st)).judged  # no claims written: a later audit judges every one
+
+
+def test_a_claims_block_out_of_order_or_cut_short_is_refused() -> None:
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    data = pack_claims(ClaimList.of(claims_of(st, at=100)), st)
+    with pytest.raises(CheckpointError):
+        ClaimBlock(data[:-1])
+    swapped = bytearray(data)  # the first two positions swapped: a bisection would miss rows
+    start = 16 + 32 * 3
+    swapped[start : start + 16] = data[start + 8 : start + 16] + data[start : start + 8]
+    with pytest.raises(CheckpointError):
+        ClaimBlock(bytes(swapped))
+    with pytest.raises(CheckpointError):
+        pack_claims(ClaimList.of(list(reversed(claims_of(st, at=100)))), st)
+
+
+def test_claims_carried_over_are_those_judged_in_full() -> None:
+    # An end product consumed since, one made since, one made from a lot that lived on only inside it (no end
+    # product at the checkpoint, one again once its output is used up): each as the full pass says.
+    from ledger.auditor.checkpoint import ClaimBlock, pack_claims
+    from ledger.auditor.claims import _live_and_products, carried_claims, claims_of
+    from ledger.auditor.report import ClaimList
+
+    st = _world()
+    _hand_over(st, "A", 20)
+    _hand_over(st, "B", 22)
+    out = {
+        "holder": REFINER,
+        "material": _id("NISO4"),
+        "origin": bytes(32),
+        "evidence": bytes(32),
+        "composition": [list(w) for w in COMP],
+    }
+    st.apply("LotCreated", {**out, "lotId": _id("D"), "mass": 100_000}, 5, 50, 24)
+    st.apply("LotsTransformed", {**_consume("A"), "outputs": [_id("D")], "loss": [0, 0]}, 5, 50, 25)
+    block = ClaimBlock(pack_claims(ClaimList.of(claims_of(st, at=100)), st))
+    assert [block.lot_id(i) for i in range(len(block))] == [_id("B"), _id("C"), _id("D")]
+
+    st.apply("LotCreated", {**out, "lotId": _id("E"), "mass": 100_000}, 6, 60, 26)
+    st.apply("LotsTransformed", {**_consume("B"), "outputs": [_id("E")], "loss": [0, 0]}, 6, 60, 27)
+    st.apply("LotsTransformed", {**_consume("D"), "inputs": [_id("D")]}, 6, 60, 28)
+    touched = {_id("B"), _id("D"), _id("E")}
+    carried = carried_claims(st, block, since=100, at=100, touched=touched)
+    assert carried is not None and not st.issues
+    claims, lives = carried
+    live, products = _live_and_products(st)
+    assert products == [_id("C"), _id("E")]
+    assert claims == claims_of(st, at=100, live=live, products=products)
+    assert all(lives(k) == live[k] for k in (_id("A"), _id("B"), _id("D"), _id("E")))
+    assert carried_claims(st, block, since=100, at=99, touched=touched) is None  # time ran backwards: judged again
+
+
+# ------------------------------------------------------------ the lots of a checkpoint as columns
+
+
+def test_lots_loaded_from_columns_are_the_lots_replayed() -> None:
+    # The cheat to rule out is a lot read back from a checkpoint that differs from the replayed one (another
+    # holder, state, mass, history), or one that is missing, or present though never created.
+    from ledger.replay.lots import LotTable, frozen_lots
+
+    st = _world()
+    _hand_over(st, "A", 20)
+    st.apply("LotFrozen", {"lotId": _id("B")}, 4, 40, 22)
+    st.apply("LotsTransformed", _consume("A"), 5, 50, 23)
+    st.lots[_id("C")].mass = st.lots[_id("C")].mass0 = 1 << 70  # wider than any column's 64 bits: kept as a list
+    st.lots[_id("C")].offered_to = REFINER
+    loaded = pickle.loads(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
+    assert isinstance(loaded.lots, LotTable) and len(loaded.lots) == 3
+    assert _id("B") in loaded.lots and _id("Z") not in loaded.lots and loaded.lots.get(_id("Z")) is None
+    assert list(loaded.lots) == list(st.lots)
+    assert frozen_lots(loaded.lots) == [st.lots[_id("B")]] == frozen_lots(st.lots)
+    for lot_id, lot in st.lots.items():
+        assert loaded.lots[lot_id] == lot and loaded.lots[lot_id] is loaded.lots[lot_id]  # made once, then kept
+    a = loaded.lots[_id("A")]
+    assert (a.used_by, a.custody[0][3], a.state) == ([0], REFINER, st.lots[_id("A")].state)
+    # A record read and changed is what a checkpoint of it holds, beside a lot added since.
+    loaded.lots[_id("B")].state = 1
+    loaded.lots[_id("B")].timestamp = 1 << 40  # wider than its column (8 bits): widened when written
+    loaded.apply("LotCreated", {**_lot_event("D"), "mass": 5, "composition": [list(w) for w in COMP]}, 6, 60, 30)
+    assert loaded.lots.added() == [_id("D")] and len(loaded.lots) == 4 and frozen_lots(loaded.lots) == []
+    again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again.lots == loaded.lots and list(again.lots) == [*st.lots, _id("D")] and again.lots[_id("B")].state == 1
+    assert again.lots[_id("B")].timestamp == 1 << 40 and again.lots[_id("C")].mass == 1 << 70
+    assert dict(again.lots.items()) == dict(loaded.lots.items())  # every record made at once: the same
+
+
+def test_a_checkpoint_of_a_checkpoint_finds_every_lot_old_and_new() -> None:
+    # Written from a loaded state, the rows nobody read are carried as they were and the new lots merged into
+    # the byte order the lookups bisect: a lot sorting first, between two old ones and last is found, and so is
+    # every old one, read or not, through three generations of checkpoints.
+    st = _world()
+    _hand_over(st, "A", 20)  # a history row, written again each time A is read: the third time, all are encoded afresh
+    names = ["A", "B", "C"]
+    for gen, batch in enumerate((("0", "B1", "Z"), ("00", "C1"), ("ZZ",))):
+        st = pickle.loads(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
+        st.lots[_id(names[gen])].mass -= 1  # a record read and changed
+        assert st.lots[_id("A")].custody[0][3] == REFINER
+        for k, name in enumerate(batch):
+            st.apply("LotCreated", {**_lot_event(name), "mass": 7, "composition": [list(w) for w in COMP]}, 7, 70, 40 + 10 * gen + k)
+        names.extend(batch)
+        fresh = pickle.loads(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
+        assert all(_id(x) in fresh.lots for x in names) and _id("Q") not in fresh.lots
+        assert [fresh.lots[_id(x)].mass for x in names[: gen + 1]] == [100_000 - 1] * (gen + 1)
+        assert list(fresh.lots) == [_id(x) for x in names] and fresh.lots == st.lots
+
+
+def _lot_event(name: str) -> dict[str, Any]:
+    return {"lotId": _id(name), "holder": MINER, "material": _id("ORE"), "origin": bytes(32), "evidence": bytes(32)}
