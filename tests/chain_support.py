@@ -13,18 +13,25 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger import (
+    Composition,
     GwpAttestation,
     Ledger,
     LifeCycleStage,
+    LotSpec,
     NodeInfo,
     ProcessInventory,
     ProcessRoute,
     Role,
     SignedInventory,
+    UnitSpec,
     sign_attestation,
     sign_inventory,
     to_bytes32,
 )
+
+#: Grams in a kilogram, and the element content the honest pack path gives its cathode, cells and pack.
+KG = 1000
+CELL_COMP = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
 
 
 @dataclass
@@ -139,3 +146,22 @@ def sign_inventory_for(
     d = ledger.deployment
     assert d is not None
     return sign_inventory(inv, signer, d.chain_id, d.attestations)
+
+
+def honest_pack(chain: Chain, unit_id: str = "LF001", holder: str = "oem") -> str:
+    """The honest path to a pack: a cathode lot, cells made from it by the cell maker, a pack built from them,
+    handed to `holder` (parties miner, cells, packs and `holder` of the chain)."""
+    cam, cells = f"CAM-{unit_id}", f"CELLS-{unit_id}"
+    chain["admin"].grant_roles(chain.addr("miner"), "REFINER")
+    chain["miner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELL_COMP))
+    chain.give(cam, "miner", "cells")
+    chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
+    chain.give(cells, "cells", "packs")
+    chain["packs"].build_unit(
+        [cells],
+        LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP),
+        UnitSpec(serial="SN-" + unit_id, rated_wh=75_000),
+    )
+    if holder != "packs":
+        chain.give(unit_id, "packs", holder)
+    return unit_id

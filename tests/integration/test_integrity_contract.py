@@ -4,6 +4,7 @@ participant would, refused by the contracts with a named error, and the honest v
 from __future__ import annotations
 
 import pytest
+from chain_support import CELL_COMP, KG, honest_pack
 
 from ledger import (
     Composition,
@@ -13,7 +14,6 @@ from ledger import (
     LotState,
     PassportStatus,
     SohRecord,
-    UnitSpec,
     Use,
     audit,
     errors,
@@ -21,34 +21,11 @@ from ledger import (
     to_bytes32,
 )
 
-KG = 1000
-CELL_COMP = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
-
-
-def _pack(chain, unit_id: str = "LF001", holder: str = "oem") -> str:
-    """The honest path to a pack: a cathode lot, cells made from it by the cell maker, a pack built from them."""
-    cam = f"CAM-{unit_id}"
-    cells = f"CELLS-{unit_id}"
-    chain["admin"].grant_roles(chain.addr("miner"), "REFINER")
-    chain["miner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELL_COMP))
-    chain.give(cam, "miner", "cells")
-    chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
-    chain.give(cells, "cells", "packs")
-    chain["packs"].build_unit(
-        [cells],
-        LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP),
-        UnitSpec(serial="SN-" + unit_id, rated_wh=75_000),
-    )
-    if holder != "packs":
-        chain.give(unit_id, "packs", holder)
-    return unit_id
-
-
 # ---------------------------------------------------------------- class 8: offers die on a passport change
 
 
 def test_offer_of_an_original_unit_dies_when_the_seller_sets_waste(chain):
-    unit = _pack(chain)
+    unit = honest_pack(chain)
     chain["oem"].record_soh(unit, SohRecord(soce_bp=10_000, capacity_wh=75_000, cycles=0, throughput_wh=0))
     chain["oem"].offer(unit, chain.addr("second_life"))
     assert chain.base.offer_of(unit).current
@@ -63,7 +40,7 @@ def test_offer_of_an_original_unit_dies_when_the_seller_sets_waste(chain):
 
 
 def test_offer_dies_when_a_new_soh_record_lowers_the_passport(chain):
-    unit = _pack(chain)
+    unit = honest_pack(chain)
     chain["oem"].record_soh(unit, SohRecord(soce_bp=10_000, capacity_wh=75_000, cycles=0, throughput_wh=0))
     chain["oem"].offer(unit, chain.addr("second_life"))
     chain.rpc("evm_increaseTime", [30 * 86_400])
@@ -141,7 +118,7 @@ def test_partial_use_declaring_only_the_nickel_is_refused(chain):
 
 
 def test_recycling_a_never_used_unit_yields_pre_consumer_material(chain):
-    unit = _pack(chain, "LF-SCRAP", holder="packs")
+    unit = honest_pack(chain, "LF-SCRAP", holder="packs")
     chain["packs"].set_status(unit, PassportStatus.WASTE, "scrapped at once")
     chain.give(unit, "packs", "recycler")
     u = chain.base.unit(unit)
@@ -159,7 +136,7 @@ def test_recycling_a_never_used_unit_yields_pre_consumer_material(chain):
 
 
 def test_used_unit_at_the_end_of_its_life_yields_post_consumer_material(chain):
-    unit = _pack(chain, "LF-USED")
+    unit = honest_pack(chain, "LF-USED")
     chain.rpc("evm_increaseTime", [365 * 86_400])
     chain["oem"].record_soh(unit, SohRecord(soce_bp=6_800, capacity_wh=51_000, cycles=350, throughput_wh=24_000_000))
     assert chain.base.unit(unit).post_consumer
@@ -186,7 +163,7 @@ def test_declared_loss_cannot_concentrate_the_recycled_share(chain):
 
 
 def test_soh_poisoning_is_refused_and_a_wrong_record_is_corrected(chain):
-    unit = _pack(chain, "LF-SOH")
+    unit = honest_pack(chain, "LF-SOH")
     plausible = SohRecord(soce_bp=9_500, capacity_wh=70_000, cycles=30, throughput_wh=2_000_000)
     # Any DIAGNOSTICIAN on any party's unit: not any more.
     with pytest.raises(errors.revert_class("RinneLedgerNotAuthorised")):
@@ -218,7 +195,7 @@ def test_soh_poisoning_is_refused_and_a_wrong_record_is_corrected(chain):
 def test_replay_keeps_the_correction_and_the_record_it_superseded(chain):
     from ledger import EventIndex
 
-    unit = _pack(chain, "LF-CORR")
+    unit = honest_pack(chain, "LF-CORR")
     chain.rpc("evm_increaseTime", [30 * 86_400])
     chain["oem"].record_soh(unit, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=90, throughput_wh=9_000_000))
     chain["oem"].correct_soh(unit, SohRecord(soce_bp=9_500, capacity_wh=70_000, cycles=30, throughput_wh=3_000_000))

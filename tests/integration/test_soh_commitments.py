@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from chain_support import CELL_COMP, KG, honest_pack
 from eth_abi import encode
 
 from ledger import (
     AuditReport,
-    Composition,
     EventIndex,
     LotSpec,
     PassportStatus,
     SohRecord,
-    UnitSpec,
     Vault,
     audit,
     battery_passport,
@@ -37,8 +36,6 @@ from ledger import (
 )
 from ledger.domain.disclosure import canonical_json
 
-KG = 1000
-CELL_COMP = Composition.of({"Li": 7 * KG, "Ni": 30 * KG, "Co": 4 * KG, "Mn": 4 * KG})
 DAY = 86_400
 
 
@@ -72,23 +69,6 @@ def sealed(chain, tmp_path: Path) -> Iterator[Sealed]:
         chain.base.deployment = before
 
 
-def _pack(chain, unit_id: str, holder: str = "oem") -> str:
-    cam, cells = f"CAM-{unit_id}", f"CELLS-{unit_id}"
-    chain["admin"].grant_roles(chain.addr("miner"), "REFINER")
-    chain["miner"].mint(LotSpec(lot_id=cam, material="CAM-NMC811", mass=150 * KG, composition=CELL_COMP))
-    chain.give(cam, "miner", "cells")
-    chain["cells"].transform([cam], [LotSpec(lot_id=cells, material="CELL-NMC811", mass=300 * KG, composition=CELL_COMP)])
-    chain.give(cells, "cells", "packs")
-    chain["packs"].build_unit(
-        [cells],
-        LotSpec(lot_id=unit_id, material="PACK-75KWH", mass=450 * KG, composition=CELL_COMP),
-        UnitSpec(serial="SN-" + unit_id, rated_wh=75_000),
-    )
-    if holder != "packs":
-        chain.give(unit_id, "packs", holder)
-    return unit_id
-
-
 def _audit(s: Sealed, name: str) -> AuditReport:
     index = EventIndex.open(s.folder / f"{name}.sqlite")
     try:
@@ -115,7 +95,7 @@ def _cheat(s: Sealed, party: str, unit: str, root: str, used: bool, opened=None,
 
 def test_the_chain_shows_no_soh_value_and_a_grid_search_over_its_root_finds_nothing(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-GRID")
+    unit = honest_pack(s.chain, "SOH-GRID")
     s.rpc("evm_increaseTime", [200 * DAY])
     s["oem"].record_soh(unit, SohRecord(soce_bp=9_150, capacity_wh=68_600, cycles=412, throughput_wh=30_000_000))
     u = s.chain.base.unit(unit)
@@ -147,7 +127,7 @@ def test_the_chain_shows_no_soh_value_and_a_grid_search_over_its_root_finds_noth
 
 def test_a_reader_without_the_opening_sees_not_disclosed_never_a_figure(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-BLIND")
+    unit = honest_pack(s.chain, "SOH-BLIND")
     s.rpc("evm_increaseTime", [100 * DAY])
     s["oem"].record_soh(unit, SohRecord(soce_bp=9_400, capacity_wh=70_000, cycles=100, throughput_wh=8_000_000))
     index = EventIndex.open(s.folder / "blind.sqlite")
@@ -175,7 +155,7 @@ def test_a_reader_without_the_opening_sees_not_disclosed_never_a_figure(sealed):
 
 def test_an_opening_moved_to_another_unit_or_record_fails_the_audit(sealed):
     s = sealed
-    good, bad = _pack(s.chain, "SOH-GOOD"), _pack(s.chain, "SOH-BAD")
+    good, bad = honest_pack(s.chain, "SOH-GOOD"), honest_pack(s.chain, "SOH-BAD")
     s.rpc("evm_increaseTime", [100 * DAY])
     s["oem"].record_soh(good, SohRecord(soce_bp=9_900, capacity_wh=74_000, cycles=50, throughput_wh=4_000_000))
     good_root = s.chain.base.unit(good).soh_root
@@ -198,7 +178,7 @@ def test_an_opening_moved_to_another_unit_or_record_fails_the_audit(sealed):
 
 def test_an_out_of_bounds_record_is_accepted_on_chain_and_fails_the_audit_naming_the_recorder(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-ABSURD")
+    unit = honest_pack(s.chain, "SOH-ABSURD")
     s["oem"].authorise_diagnostician(unit, s.addr("diagnostician"))
     s.rpc("evm_increaseTime", [100 * DAY])
     # The honest client refuses what the contract used to: SOCE above 100 %.
@@ -234,7 +214,7 @@ def test_an_out_of_bounds_record_is_accepted_on_chain_and_fails_the_audit_naming
 
 def test_too_many_cycles_for_the_time_fail_the_audit(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-FAST")
+    unit = honest_pack(s.chain, "SOH-FAST")
     s.rpc("evm_increaseTime", [10 * DAY])
     # 10 days allow 4 x 10 + 1 = 41 cycles; the record claims 300 (a fleet counter read from another pack).
     root, opened = commit_soh(unit, 9_500, 70_000, 300, 20_000_000)
@@ -245,7 +225,7 @@ def test_too_many_cycles_for_the_time_fail_the_audit(sealed):
 
 def test_used_claimed_on_a_never_used_unit_to_make_recycled_content_post_consumer_is_caught(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-NEVER")  # held by the OEM (an end user), never driven
+    unit = honest_pack(s.chain, "SOH-NEVER")  # held by the OEM (an end user), never driven
     s["oem"].set_status(unit, PassportStatus.WASTE, "damaged in the yard")
     s.give(unit, "oem", "recycler")
     assert not s.chain.base.unit(unit).post_consumer
@@ -262,7 +242,7 @@ def test_used_claimed_on_a_never_used_unit_to_make_recycled_content_post_consume
 
 def test_a_withheld_opening_fails_the_audit(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-HIDDEN")
+    unit = honest_pack(s.chain, "SOH-HIDDEN")
     s.rpc("evm_increaseTime", [100 * DAY])
     # The recorder commits a record and keeps the opening to itself (in its own memory, not the vault).
     root, _ = commit_soh(unit, 9_000, 68_000, 300, 20_000_000)
@@ -270,14 +250,14 @@ def test_a_withheld_opening_fails_the_audit(sealed):
     (msg,) = _codes(_audit(s, "hidden"), unit)["soh-withheld"]
     assert s.addr("oem").lower() in msg
     # The honest client wraps every opening to the authority: its records open.
-    other = _pack(s.chain, "SOH-SHOWN")
+    other = honest_pack(s.chain, "SOH-SHOWN")
     s["oem"].record_soh(other, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=30, throughput_wh=2_000_000))
     assert s.authority.openings(soh_vault_id(s.chain.base.unit(other).soh_root)).record_id.startswith("soh:")
 
 
 def test_a_correction_that_raises_counters_fails_the_audit_and_one_that_lowers_them_passes(sealed):
     s = sealed
-    unit, fixed = _pack(s.chain, "SOH-RAISE"), _pack(s.chain, "SOH-FIX")
+    unit, fixed = honest_pack(s.chain, "SOH-RAISE"), honest_pack(s.chain, "SOH-FIX")
     s.rpc("evm_increaseTime", [100 * DAY])
     for u in (unit, fixed):
         s["oem"].record_soh(u, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=100, throughput_wh=7_000_000))
@@ -299,7 +279,7 @@ def test_a_correction_that_raises_counters_fails_the_audit_and_one_that_lowers_t
 
 def test_a_withdrawn_claim_of_use_is_refused_on_chain(sealed):
     s = sealed
-    unit = _pack(s.chain, "SOH-UNUSE")
+    unit = honest_pack(s.chain, "SOH-UNUSE")
     s.rpc("evm_increaseTime", [100 * DAY])
     s["oem"].record_soh(unit, SohRecord(soce_bp=9_000, capacity_wh=68_000, cycles=100, throughput_wh=7_000_000))
     root, _ = commit_soh(unit, 9_000, 68_000, 100, 0)
