@@ -54,6 +54,20 @@ _T = TypeVar("_T")
 _SESSIONS = threading.local()
 
 
+def _http(w3: Web3) -> tuple[str, requests.Session, dict[str, Any]] | None:
+    """The node's URL, this thread's session to it and the provider's request options; None when not HTTP."""
+    provider = w3.provider
+    url = getattr(provider, "endpoint_uri", None)
+    kwargs_of = getattr(provider, "get_request_kwargs", None)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+        return None
+    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
+    session = sessions.get(url)
+    if session is None:
+        session = sessions[url] = requests.Session()
+    return url, session, dict(kwargs_of())
+
+
 def call_decoded(w3: Web3, method: str, params: list[Any], decode: Callable[[bytes], _T]) -> _T:
     """Make one JSON-RPC request and return ``decode(body)`` of the raw response body.
 
@@ -62,18 +76,13 @@ def call_decoded(w3: Web3, method: str, params: list[Any], decode: Callable[[byt
     and raises for its ``error`` member (:func:`raise_rpc_error`). Not retried: the caller retries.
     A provider that is not HTTP goes through :func:`call`, its result re-encoded for `decode`.
     """
-    provider = w3.provider
-    url = getattr(provider, "endpoint_uri", None)
-    kwargs_of = getattr(provider, "get_request_kwargs", None)
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+    http = _http(w3)
+    if http is None:
         return decode(json.dumps({"jsonrpc": "2.0", "id": 1, "result": call(w3, method, params)}).encode())
-    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
-    session = sessions.get(url)
-    if session is None:
-        session = sessions[url] = requests.Session()
+    url, session, kwargs = http
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     try:
-        response = session.post(url, data=body, **dict(kwargs_of()))
+        response = session.post(url, data=body, **kwargs)
         content = response.content  # read here: a body cut short raises inside this try
     except requests.Timeout:
         raise errors.ConnectionFailed(f"{url} timed out on {method}") from None
@@ -94,19 +103,14 @@ def streamed(w3: Web3, method: str, params: list[Any], chunk_bytes: int = 1 << 2
     is not JSON raises :class:`ledger.errors.ChainError`. Not retried: the caller retries. The connection
     is released when the block ends, read to its end or not.
     """
-    provider = w3.provider
-    url = getattr(provider, "endpoint_uri", None)
-    kwargs_of = getattr(provider, "get_request_kwargs", None)
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or kwargs_of is None:
+    http = _http(w3)
+    if http is None:
         yield None
         return
-    sessions: dict[str, requests.Session] = _SESSIONS.__dict__.setdefault("by_url", {})
-    session = sessions.get(url)
-    if session is None:
-        session = sessions[url] = requests.Session()
+    url, session, kwargs = http
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     try:
-        response = session.post(url, data=body, stream=True, **dict(kwargs_of()))
+        response = session.post(url, data=body, stream=True, **kwargs)
     except requests.Timeout:
         raise errors.ConnectionFailed(f"{url} timed out on {method}") from None
     except (requests.RequestException, ConnectionError) as exc:
