@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {
     IGwpAttestations,
     GwpAttestation,
@@ -12,6 +11,7 @@ import {
 } from "./interfaces/IGwpAttestations.sol";
 import {IRinneLedger} from "./interfaces/IRinneLedger.sol";
 import {LedgerHead} from "./LedgerHead.sol";
+import {SignerSignatures} from "./libraries/SignerSignatures.sol";
 import {LotState, ParticipantInfo, Roles} from "./types/LedgerTypes.sol";
 
 /// @title GwpAttestations
@@ -197,7 +197,7 @@ contract GwpAttestations is IGwpAttestations, EIP712, LedgerHead {
     ) private returns (bool selfDeclared) {
         if (block.timestamp > deadline) revert GwpAttestationsExpiredDeadline(deadline);
         if (validUntil <= issuedAt || issuedAt > block.timestamp) revert GwpAttestationsInvalidPeriod(issuedAt, validUntil);
-        if (!SignatureChecker.isValidSignatureNow(signer, uid, signature)) revert GwpAttestationsInvalidSignature(signer);
+        if (!SignerSignatures.isValid(signer, uid, signature)) revert GwpAttestationsInvalidSignature(signer);
         _useNonce(signer, nonce);
         if (recorded != address(0)) revert GwpAttestationsNonceUsed(recorded, nonce);
         (address holder, LotState state) = _ledger.holderOf(lotId);

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def _signer_codes(w3: Web3, st: LedgerState, after_block: int = -1) -> dict[tuple[str, int], str]:
     """Return each signer's code at each block where one of its attestations was relayed.
 
-    The contract (OpenZeppelin SignatureChecker) chose ECDSA or ERC-1271 by the signer's code when it
+    The contract (SignerSignatures, OpenZeppelin SignatureChecker's rule) chose ECDSA or ERC-1271 by the signer's code when it
     relayed the attestation; the code now says nothing about that (an EOA may have delegated its account
     with EIP-7702 since, or a delegation may have been cleared)."""
     records: list[AttRec | InvRec] = [*st.attestations.values(), *st.inventories.values()]

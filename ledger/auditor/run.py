@@ -22,7 +22,7 @@ Integrity flags (``Flag.code``):
   what its Attested / InventoryAttested and Revoked events say (a revocation without its event or the
   reverse, a flipped flag, or a node answering these reads falsely).
 - ``bad-signature`` — an attestation's signature does not verify offline (or its uid is not its digest).
-  ECDSA or ERC-1271 is chosen, as the contract's SignatureChecker chose it, by the signer's code at the
+  ECDSA or ERC-1271 is chosen, as the contract's SignerSignatures chose it, by the signer's code at the
   block the attestation was relayed; an EIP-7702 delegated account still signs with its key.
 - ``unaccredited-signer`` — the signer was not an active GWP_VERIFIER when it issued the attestation
   (or, replayed, when it was relayed) and it is not a valid self-declaration.

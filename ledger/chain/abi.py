@@ -30,11 +30,18 @@ def abi_decode(types: list[str], data: bytes) -> tuple[Any, ...]:
 
 ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 
+#: The EVM versions the contracts are compiled for (contracts/compiler.json): the first is the main build
+#: (ledger/artifacts/<Name>.json), each other one a build of the same sources with the same ABI
+#: (ledger/artifacts/<evm>/<Name>.json) for nodes without the main one's opcodes (Shanghai: no MCOPY).
+EVM_BUILDS = ("cancun", "shanghai")
+
 
 @cache
-def artifact(name: str) -> dict[str, Any]:
-    """Return the compiled artifact (ABI, bytecode, compiler settings) of a contract."""
-    path = ARTIFACT_DIR / f"{name}.json"
+def artifact(name: str, evm: str = EVM_BUILDS[0]) -> dict[str, Any]:
+    """Return the compiled artifact (ABI, bytecode, compiler settings) of a contract, for EVM build `evm`."""
+    if evm not in EVM_BUILDS:
+        raise errors.ConfigError(f"no {evm} build of the contracts: the builds are {', '.join(EVM_BUILDS)}")
+    path = (ARTIFACT_DIR if evm == EVM_BUILDS[0] else ARTIFACT_DIR / evm) / f"{name}.json"
     try:
         art: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError:

@@ -1,6 +1,6 @@
 """ERC-1271: asking a contract signer whether it approves a signature, exactly as the contracts ask.
 
-OpenZeppelin's ``SignatureChecker.isValidERC1271SignatureNow``, which ``GwpAttestations`` uses, takes
+``SignerSignatures.isValid`` (contracts/libraries/, OpenZeppelin ``SignatureChecker``'s rule), which ``GwpAttestations`` uses, takes
 a signature as approved only when the static call succeeds and returns at least 32 bytes whose
 first word is the magic value ``0x1626ba7e`` padded with zeros. The library and the audit apply
 this one rule, so neither accepts what the contract would refuse.

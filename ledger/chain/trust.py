@@ -4,7 +4,8 @@ A deployment record (``<data dir>/deployments/<chain id>.json``) is a plain file
 or whoever controls the node, could point Rinne at a contract that answers "verified" to anything.
 :func:`verify_deployment` therefore checks, on every connect that uses the record, that
 
-* the runtime code at the recorded RinneLedger address is the shipped artifact's ``deployedBytecode``;
+* the runtime code at the recorded RinneLedger address is the shipped artifact's ``deployedBytecode``, of the
+  EVM build the record names (``evm_version``: ledger/artifacts/ or ledger/artifacts/shanghai/);
 * the runtime code at the recorded GwpAttestations address is the shipped artifact's, except for its
   immutables, and that each immutable holds a value an honest deployment bound to *this* ledger on
   *this* chain at *this* address puts there (the ledger address, the chain id, its own address, the
@@ -105,8 +106,8 @@ def _word(value: int | bytes | str) -> bytes:
     return value.rjust(32, b"\0")
 
 
-def _runtime(name: str) -> tuple[bytes, list[int]]:
-    art = artifact(name)
+def _runtime(name: str, evm: str) -> tuple[bytes, list[int]]:
+    art = artifact(name, evm)
     deployed = art.get("deployedBytecode")
     refs = None
     if isinstance(deployed, dict):  # a forge/solc-style artifact: {"object": ..., "immutableReferences": ...}
@@ -197,7 +198,7 @@ def verify_deployment(w3: Web3 | JsonRpc, deployment: Deployment) -> None:
         raise errors.NotDeployed(f"the recorded contracts are not on chain {d.chain_id} (was the node reset?): run `rinne deploy`")
     fix = "the deployment record or the node was tampered with, or the suite was built from other sources: `rinne deploy --force` deploys the shipped one"
 
-    expected, _ = _runtime("RinneLedger")
+    expected, _ = _runtime("RinneLedger", d.evm_version)
     # RinneLedger has no immutables: compared whole, so a value in one could not go unchecked.
     at = code_mismatch(expected, strip_metadata(chain_ledger))
     if at is not None:
@@ -205,7 +206,7 @@ def verify_deployment(w3: Web3 | JsonRpc, deployment: Deployment) -> None:
             f"the code at the recorded RinneLedger {d.ledger} is not the shipped RinneLedger (differs at byte {at}): {fix}"
         )
 
-    expected, slots = _runtime("GwpAttestations")
+    expected, slots = _runtime("GwpAttestations", d.evm_version)
     actual = strip_metadata(chain_gwp)
     at = code_mismatch(expected, actual, slots)
     if at is not None:

@@ -15,6 +15,7 @@ from web3 import Web3
 from ledger import errors
 from ledger.chain import node as _node
 from ledger.chain.abi import artifact, contract_abi
+from ledger.chain.evm import evm_build
 from ledger.chain.rpc import batch, call, make_web3
 from ledger.chain.trust import verify_deployment
 from ledger.chain.tx import Sender, to_receipt
@@ -172,6 +173,17 @@ class LedgerBase:
             self._shared["node_kind"] = kind
         return kind
 
+    def evm_build(self) -> str:
+        """Which EVM build of the contracts this node runs: "cancun", or "shanghai" on a node without MCOPY.
+
+        :meth:`deploy` deploys that build and records it (``Deployment.evm_version``). The node is probed
+        once per connection (see ledger/chain/evm.py), not recognised by name.
+        """
+        build = self._shared.get("evm_build")
+        if build is None:
+            build = self._shared["evm_build"] = evm_build(self.w3)
+        return str(build)
+
     def fund(self, address: str, wei: int = 10**21) -> None:
         """Give `address` a balance on a local development chain; dev chains only.
 
@@ -194,10 +206,11 @@ class LedgerBase:
             raise errors.InvalidInput("an authority vault key is an X25519 public key: 32 bytes")
         sender = self._sender()
         admin = to_checksum_address(admin or sender.address)
-        ledger_code = bytes.fromhex(artifact("RinneLedger")["bytecode"][2:]) + abi_encode(["address"], [admin])
+        evm = self.evm_build()
+        ledger_code = bytes.fromhex(artifact("RinneLedger", evm)["bytecode"][2:]) + abi_encode(["address"], [admin])
         receipt, raw = sender.transact(None, ledger_code)
         ledger_addr = to_checksum_address(raw["contractAddress"])
-        gwp_code = bytes.fromhex(artifact("GwpAttestations")["bytecode"][2:]) + abi_encode(["address"], [ledger_addr])
+        gwp_code = bytes.fromhex(artifact("GwpAttestations", evm)["bytecode"][2:]) + abi_encode(["address"], [ledger_addr])
         _, raw2 = sender.transact(None, gwp_code)
         deployment = Deployment(
             chain_id=self.chain_id,
@@ -205,8 +218,9 @@ class LedgerBase:
             attestations=to_checksum_address(raw2["contractAddress"]),
             block=receipt.block_number,
             admin=admin,
-            source_hash=artifact("RinneLedger").get("sourceHash"),
+            source_hash=artifact("RinneLedger", evm).get("sourceHash"),
             authority_vault_key="0x" + authority_vault_key.hex() if authority_vault_key is not None else None,
+            evm_version=evm,
         )
         if record:
             save_deployment(self.data_dir, deployment)

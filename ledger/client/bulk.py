@@ -122,9 +122,10 @@ _READERS = 2
 
 
 @cache
-def _lot_reader_code() -> bytes:
-    """The creation code of LotReader (its constructor returns the figures; see contracts/utils/LotReader.sol)."""
-    return bytes.fromhex(artifact("LotReader")["bytecode"][2:])
+def _lot_reader_code(evm: str) -> bytes:
+    """The creation code of LotReader for EVM build `evm` (its constructor returns the figures; see
+    contracts/utils/LotReader.sol)."""
+    return bytes.fromhex(artifact("LotReader", evm)["bytecode"][2:])
 
 
 def _call_results(n: int) -> Callable[[bytes], list[str]]:
@@ -261,7 +262,7 @@ class BulkMixin(IdentityMixin):
         # One block for every call, so that a lot minted between two calls cannot be seen half.
         block = hex(int(call(self.w3, "eth_blockNumber", []), 16))
         chunks = [list(ids[start : start + _READ_BATCH]) for start in range(0, len(ids), _READ_BATCH)]
-        code = _lot_reader_code()
+        code = _lot_reader_code(d.evm_version)  # the build the ledger's node runs
         ledger = to_checksum_address(d.ledger)
 
         def read(group: list[list[bytes]]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -215,6 +215,9 @@ class Deployment(BaseModel):
     #: The authority tier's vault public key (0x-hex, 32 bytes): every SOH record's opening is wrapped to it,
     #: so no recorder can withhold one from the authority's audit (docs/confidentiality.md).
     authority_vault_key: str | None = Field(default=None, pattern=r"^0x[0-9a-f]{64}$")
+    #: Which EVM build of the contracts was deployed (ledger/artifacts/, or ledger/artifacts/shanghai/ on a
+    #: node without Cancun, such as Ganache 7.9): the code the trust check compares, and the reads' code.
+    evm_version: Literal["cancun", "shanghai"] = "cancun"
 
 
 class Offer(BaseModel):

@@ -21,12 +21,11 @@ from node_support import revert
 
 from ledger import NodeInfo, Role, start_node, stop_node
 
-#: The engines these tests run on (Anvil runs everything else). Not Ganache 7.9: its newest hardfork is
-#: Shanghai, and the contracts need Cancun. RinneLedger's compiled code uses MCOPY (transform and split
-#: hit it), and GwpAttestations cannot be compiled for Shanghai at all (OpenZeppelin 5.4's
-#: SignatureChecker imports utils/Bytes.sol, whose inline assembly uses mcopy). What the library does for
-#: Ganache (start/stop, funding, its revert data) is tested in test_ganache_node.py, with that limit.
-ENGINES = ("hardhat",)
+#: The engines these tests run on (Anvil runs everything else). Ganache 7.9's newest hardfork is Shanghai:
+#: the library deploys the Shanghai build of the contracts there (ledger/artifacts/shanghai/, chosen by
+#: probing the node for MCOPY: ledger/chain/evm.py). What else the library does for Ganache (a kept chain,
+#: funding, its revert data) is tested in test_ganache_node.py.
+ENGINES = ("hardhat", "ganache")
 
 PARTIES: dict[str, Role] = {
     "admin": Role(0),

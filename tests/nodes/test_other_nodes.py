@@ -1,5 +1,5 @@
 """Issue 15, "one suite, several nodes": the library's main paths on the other development nodes
-(tests/nodes/conftest.py: ENGINES, the Hardhat 3 node; Ganache 7.9 cannot run the contracts, see there).
+(tests/nodes/conftest.py: ENGINES, the Hardhat 3 node and Ganache 7.9, which runs the Shanghai build).
 
 Anvil runs the whole suite; here each other node runs, through the same library calls and with the
 same assertions: deployment and roles, a bulk import, a transform chain down to a battery unit, a
@@ -110,6 +110,8 @@ def _transform_chain(chain, *, attest: bool):
 def test_deploy_roles_and_a_named_revert(chain):
     assert chain.base.node_kind() == chain.engine
     assert chain.base.check_deployment().chain_id == 31337
+    # The build the node can run (Ganache 7.9 has no Cancun), recorded and checked against the chain's code.
+    assert chain.base.deployment.evm_version == ("shanghai" if chain.engine == "ganache" else "cancun")
     assert chain.base.has_role(chain.addr("cells"), Role.CELL_MAKER)
     assert not chain.base.has_role(chain.addr("cells"), Role.REFINER)
     # A revert comes back as the contract's named error, whatever the node's error text.
