@@ -16,7 +16,9 @@ def test_lots_on_chain_matches_lot_for_every_id_across_call_boundaries(chain):
     chain["miner"].split("LR7", [("LR7-A", 400), ("LR7-B", 607)])  # LR7 consumed: its state is not Active
     ids = [s.lot_id for s in specs] + ["LR7-A", "LR7-B"] + [f"NOPE{i}" for i in range(100)]
     found = chain.base.lots_on_chain(ids[::-1])
-    assert len(bulk._lot_reader_code()) > 0 and len(ids) > 2 * bulk._READ_BATCH  # several calls, several requests
+    assert (
+        len(bulk._lot_reader_code(chain.base.deployment.evm_version)) > 0 and len(ids) > 2 * bulk._READ_BATCH
+    )  # several calls, several requests
     expected = {}
     for lot_id in ids:
         lot = chain.base.lot(lot_id, with_composition=False)
