@@ -27,7 +27,7 @@ from ledger.domain.disclosure import Openings
 from ledger.domain.enums import LotKind, LotState, PassportStatus, Role
 from ledger.domain.identity import commit_party, open_soh, soh_vault_id
 from ledger.domain.ids import hex_of, id_bytes, label_of, to_bytes32
-from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, UnitSpec
+from ledger.domain.models import Lot, LotSpec, Receipt, SohRecord, Unit, UnitSpec
 from ledger.domain.soh import SohValues, believable, soh_problems, soh_values
 
 #: Seconds :meth:`Ledger.submit_attestation` waits for a chain whose clock lags an attestation's issued-at.
@@ -371,7 +371,9 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         """Return the values of a unit's latest SOH record, verified against its on-chain root; None when there
         is no record, this Ledger (its memory or vault) holds no opening that verifies ("not disclosed"), or the
         opened values break a record's own physical bounds (:func:`ledger.domain.soh.believable`)."""
-        u = self.unit(unit_id)
+        return self._soh_of(unit_id, self.unit(unit_id))
+
+    def _soh_of(self, unit_id: str, u: Unit) -> SohValues | None:
         if u.soh_root is None:
             return None
         try:
@@ -383,7 +385,7 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
 
     def _write_soh(self, fn: str, unit_id: str, soh: SohRecord, recipients: Iterable[bytes]) -> Receipt:
         u = self.unit(unit_id)
-        last = self.soh(unit_id) if u.soh_root is not None else None
+        last = self._soh_of(unit_id, u)  # the unit just read, not a second read of it
         correction = fn == "correctSoh"
         problems = soh_problems(
             soh.soce_bp,
