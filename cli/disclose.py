@@ -10,6 +10,7 @@ their Merkle proofs, which anyone checks offline against the on-chain root.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -271,22 +272,13 @@ def _verify_evidence(session: Session, disclosure: Any, root: str | None, trust_
     else:
         with open_index(session, trust=trust_index) as index:
             words = ["0x" + bytes(w).hex() for w in _evidence_words(index.state(), kind, rinne.id_bytes(subject))]
-    fields: dict[str, Any] | None = None
-    for word in words:
-        try:
-            fields = rinne.verify_evidence(word, disclosure, kind, subject)
-        except rinne.DisclosureError:
-            if len(words) == 1:
-                raise
-            continue
-        root = word
-        break
-    if fields is None:
-        raise CliError(f"{disclosure.record_id}: verifies against no {kind} evidence word of {rinne.label_of(subject)} on this ledger")
-    session.emit(
-        {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
-        [f"{kind} evidence of {rinne.label_of(subject)}: {len(fields)} field(s) verify against {root}"]
-        + [f"  {k} = {v}" for k, v in fields.items()],
+    _emit_first_verified(
+        session,
+        disclosure,
+        words,
+        lambda word: rinne.verify_evidence(word, disclosure, kind, subject),
+        f"{kind} evidence word of {rinne.label_of(subject)}",
+        f"{kind} evidence of {rinne.label_of(subject)}",
     )
 
 
@@ -304,23 +296,33 @@ def _verify_soh(session: Session, disclosure: Any, unit: str, root: str | None, 
                 while rec is not None:  # a corrected record keeps the one it superseded
                     roots.append("0x" + bytes(rec.root).hex())
                     rec = rec.corrected
-    fields: dict[str, Any] | None = None
-    for r in roots:
+    _emit_first_verified(
+        session,
+        disclosure,
+        roots,
+        lambda r: rinne.verify_soh(r, disclosure, unit),
+        f"SOH record of {rinne.label_of(unit)}",
+        f"SOH record of {rinne.label_of(unit)}",
+    )
+
+
+def _emit_first_verified(
+    session: Session, disclosure: Any, roots: list[str], verify: Callable[[str], dict[str, Any]], against: str, what: str
+) -> None:
+    # The first of the candidate roots the disclosure verifies against; a single root's own error is the answer.
+    for root in roots:
         try:
-            fields = rinne.verify_soh(r, disclosure, unit)
+            fields = verify(root)
         except rinne.DisclosureError:
             if len(roots) == 1:
                 raise
             continue
-        root = r
-        break
-    if fields is None:
-        raise CliError(f"{disclosure.record_id}: verifies against no SOH record of {rinne.label_of(unit)} on this ledger")
-    session.emit(
-        {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
-        [f"SOH record of {rinne.label_of(unit)}: {len(fields)} field(s) verify against {root}"]
-        + [f"  {k} = {v}" for k, v in fields.items()],
-    )
+        session.emit(
+            {"record_id": disclosure.record_id, "root": root, "verified": True, "fields": fields},
+            [f"{what}: {len(fields)} field(s) verify against {root}"] + [f"  {k} = {v}" for k, v in fields.items()],
+        )
+        return
+    raise CliError(f"{disclosure.record_id}: verifies against no {against} on this ledger")
 
 
 def _evidence_words(st: Any, kind: str, subject: bytes) -> list[bytes]:
