@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import queue
 import sqlite3
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +190,16 @@ class _Chunk:
         return False
 
 
+@dataclass(frozen=True)
+class _After:
+    """What the fetch thread read after a range's logs: its last block and the block before it (None:
+    missing, or `first` is block 0), for the sync's checks to take instead of asking the node again."""
+
+    first: int
+    end_block: Any
+    before: Any
+
+
 class _ThreadFetch:
     """Fetches in a thread (the default; see :mod:`ledger.index._fetcher` for the process): the interface of
     :class:`ledger.index._fetcher.FetchProcess`, the logs handed over as they are, a piece of the
@@ -215,10 +227,14 @@ class _ThreadFetch:
                 if not chunk.wait_reading():
                     return
                 for logs in stream:
-                    if not chunk.hand((tip, held, False)):
+                    if not chunk.hand((tip, held, False, None)):
                         return
                     held = logs
-                chunk.hand((tip, held, True))
+                # The reads the sync's checks take after the logs (_confirm, _continues), made here while
+                # the sync still stores the pieces before: no round trip to the node between two ranges.
+                ends = [hi, lo - 1] if lo > 0 else [hi]
+                after = batch(self._w3, [("eth_getBlockByNumber", [hex(b), False]) for b in ends])
+                chunk.hand((tip, held, True, _After(lo, after[0], after[1] if lo > 0 else None)))
             finally:
                 stream.close()
         except BaseException as exc:  # raised in the main thread, where it takes the piece
@@ -241,8 +257,8 @@ class _ThreadFetch:
             item = chunk.queue.get()
             if isinstance(item, BaseException):
                 raise item
-            tip, logs, last = item
-            box = [(tip, len(logs), _block_marks(logs), logs, last)]
+            tip, logs, last, after = item
+            box = [(tip, len(logs), _block_marks(logs), logs, last, after)]
             del item, logs  # held by the caller alone while it stores them
             yield box.pop()
             if last:
@@ -319,6 +335,7 @@ class SyncMixin(IndexBase):
         span = 1
         reorgs_seen = 0
         broken = 0  # answers that failed after some of their logs were taken
+        recheck = False  # a chunk was refused for a changed block: look for the fork before the next
 
         # The next chunk is fetched while this one is stored: in a thread, or in a forked process when
         # RINNE_SYNC_FETCH=process asks for it over HTTP (its decoding and row building then have a GIL
@@ -355,7 +372,11 @@ class SyncMixin(IndexBase):
                         raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
                     span = max(1, span // 4)
                     continue
-                fork = self._check_reorg(w3, deployment.block)
+                # The thread's fetch reads, after the logs, the block before the range: the store checks it
+                # against the stored tip (_continues). The process's does not: ask the node here.
+                # Asked again after a chunk failed that check.
+                fork = self._check_reorg(w3, deployment.block) if recheck or not isinstance(fetcher, _ThreadFetch) else None
+                recheck = False
                 if fork is not None:
                     fetcher.drop(fetching)
                     reorged = fork if reorged is None else min(reorged, fork)
@@ -384,6 +405,7 @@ class SyncMixin(IndexBase):
                     reorgs_seen += 1
                     if reorgs_seen > 10:
                         raise
+                    recheck = True
                     continue  # the next round finds the fork and resumes from it
                 except LogStreamBroken:
                     broken += 1
@@ -408,14 +430,31 @@ class SyncMixin(IndexBase):
                         raise
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
+    def _continues(self, after: _After) -> None:
+        """Refuse a chunk whose block before it, as read after its logs (`after`), is not the index's
+        stored tip (a reorg reaching into what is stored: the next round finds the fork)."""
+        synced = self.synced_block
+        if synced is None:  # nothing stored before this chunk
+            return
+        row = self.conn.execute("SELECT hash FROM blocks WHERE number=?", (synced,)).fetchone()
+        before = after.before
+        if synced != after.first - 1 or row is None or before is None or bytes.fromhex(str(before["hash"])[2:]) != row[0]:
+            raise _ReorgDuringChunk(f"block {synced} changed while the blocks after it were being indexed (a reorg): sync again")
+
     def _confirm(
-        self, w3: Web3, marks: list[tuple[str, str, str | None]], end: int, expected_tip: str | None
+        self,
+        w3: Web3,
+        marks: list[tuple[str, str, str | None]],
+        end: int,
+        expected_tip: str | None,
+        after: _After | None = None,
     ) -> tuple[dict[int, int], tuple[int, bytes, int]]:
         """Check a fetched chunk against the chain: one hash per block among its logs (their `marks`,
         :func:`_block_marks`), every block
         still there with that hash, and its last block unchanged since before the fetch (its hash
         then: `expected_tip`, None when it was missing). Returns the blocks' timestamps and the tip
-        row (block, hash, timestamp)."""
+        row (block, hash, timestamp). The last block is read from the node unless `after` holds it
+        as read after the logs."""
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
         for marks_ in marks:
@@ -432,7 +471,7 @@ class SyncMixin(IndexBase):
                 if blk is None or bytes.fromhex(blk["hash"][2:]) != hashes[b]:
                     raise _ReorgDuringChunk(f"block {b} changed while it was being indexed (a reorg): sync again")
                 stamps[b] = int(blk["timestamp"], 16)
-        tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
+        tip = after.end_block if after is not None else call(w3, "eth_getBlockByNumber", [hex(end), False])
         if tip is None or expected_tip is None:  # missing before the logs were read, or after
             raise _ReorgDuringChunk(f"block {end} vanished while it was being indexed (a reorg): sync again")
         if tip["hash"] != expected_tip:
@@ -515,12 +554,15 @@ class SyncMixin(IndexBase):
         c.execute("BEGIN")
         try:
             while True:
-                tip, n, piece_marks, got, last = piece
+                tip, n, piece_marks, got, last, after = piece
                 del piece
                 n_logs += n
                 marks.update(dict.fromkeys(piece_marks))
                 if last:
-                    stamps, tip_row = self._confirm(w3, list(marks), end, None if tip is None else tip["hash"])
+                    if after is not None:
+                        self._continues(after)
+                    expected = None if tip is None else tip["hash"]
+                    stamps, tip_row = self._confirm(w3, list(marks), end, expected, after)
                 fetched(n_logs, last)
                 if isinstance(got, BaseException):  # the fetch process could not build the rows
                     raise got
@@ -545,8 +587,12 @@ class SyncMixin(IndexBase):
         """Insert rows inside the open transaction; their blocks' hashes go into `hashes`. Returns events."""
         rows, lots, ins, outs, atts, units, block_hashes = built
         c = self.conn
-        c.executemany("INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?)", rows)
-        c.executemany("INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES(?,?,?,?,?,?)", lots)
+        if self.pg is None:
+            _insert_grouped(c, "INSERT INTO events VALUES", 9, rows)
+            _insert_grouped(c, "INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES", 6, lots)
+        else:  # COPY for the events (ledger/index/_postgres.py)
+            c.executemany("INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?)", rows)
+            c.executemany("INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES(?,?,?,?,?,?)", lots)
         c.executemany("INSERT INTO op_in VALUES(?,?,?,?)", ins)
         c.executemany("INSERT INTO op_out VALUES(?,?,?)", outs)
         c.executemany("UPDATE lots SET kind=1 WHERE lot_id=?", units)
@@ -628,6 +674,31 @@ class SyncMixin(IndexBase):
             raise
         self._state_cache = None
         self._graph = None
+
+
+#: Rows one multi-row INSERT of :func:`_insert_grouped` takes (9 columns: 576 parameters, well under SQLite's limit).
+_GROUP = 64
+
+
+@functools.cache
+def _grouped_sql(head: str, columns: int, n: int) -> str:
+    row = "(" + ",".join("?" * columns) + ")"
+    return head + ",".join([row] * n)
+
+
+def _insert_grouped(c: Any, head: str, columns: int, rows: list[tuple[Any, ...]]) -> None:
+    """``executemany(head + "(?,…)", rows)`` on SQLite, as multi-row INSERTs of :data:`_GROUP` rows each.
+
+    sqlite3 gives up the GIL around every step of a statement and must win it back, behind the fetch
+    thread when that one is running Python (msgspec, the socket): a step per row waited out the switch
+    interval again and again; a step per group of rows does so a 64th as often."""
+    full = len(rows) - len(rows) % _GROUP
+    if full:
+        flat = list(chain.from_iterable(rows[:full]))
+        step = _GROUP * columns
+        c.executemany(_grouped_sql(head, columns, _GROUP), [flat[k : k + step] for k in range(0, len(flat), step)])
+    if full < len(rows):
+        c.executemany(_grouped_sql(head, columns, 1), rows[full:])
 
 
 #: What the row builders give: events, lots, op_in, op_out, attested and units rows, and block → hash.
