@@ -750,7 +750,7 @@ def _rows_by_log(logs: list[LogRecord], slots: dict[str, int]) -> _Rows:
                 hashes[block] = bh
             hex_topics = log.topics
             nt = len(hex_topics)
-            blob = fromhex("".join(hex_topics).replace("0x", ""))
+            blob = fromhex("".join([t[2:] for t in hex_topics]))
             topics: list[bytes] = []  # split from blob only when an event needs them one by one
             if len(blob) == 32 * nt:
                 t0 = hex_topics[0] if nt else ""
