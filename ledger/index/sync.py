@@ -161,23 +161,21 @@ def _block_marks(logs: list[LogRecord]) -> list[tuple[str, str, str | None]]:
     )
 
 
+#: Pieces a range's fetch thread reads before the sync takes them (:class:`_Chunk`).
+_AHEAD = 4
+
+
 class _Chunk:
     """One range the fetch thread reads: its pieces, handed over one at a time."""
 
-    def __init__(self) -> None:
-        # One piece waiting here, one the thread holds back to say whether it is the last: with the one
-        # being stored, the one arriving and the first of the next range, a sync holds five pieces,
-        # however large a block's answer.
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+    def __init__(self, lo: int, hi: int) -> None:
+        self.range = (lo, hi)
+        # _AHEAD pieces waiting here, one the thread holds back to say whether it is the last: a range
+        # asked for early reads that far before the sync takes it, so that a small one is read whole
+        # and the range after it asked for at once (_ThreadFetch._guess). With the one being stored and
+        # the next range's, a sync holds about a dozen pieces, however large a block's answer.
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
         self.dropped = threading.Event()
-        self.reading = threading.Event()  # the sync takes this range's pieces (it may be asked for early)
-
-    def wait_reading(self) -> bool:
-        """Wait until the sync reads this range; False once it is dropped instead."""
-        while not self.dropped.is_set():
-            if self.reading.wait(timeout=0.05):
-                return True
-        return False
 
     def hand(self, item: Any) -> bool:
         """Hand `item` over, waiting while the one before is still there; False once the range is dropped."""
@@ -206,12 +204,29 @@ class _ThreadFetch:
     answer at a time (:func:`ledger.chain.logs.stream_logs`; the rows are built by the main thread:
     built beside its inserts they would fight them for the GIL)."""
 
-    def __init__(self, w3: Web3, addresses: list[str], retries: int) -> None:
+    def __init__(self, w3: Web3, addresses: list[str], retries: int, plan: tuple[int, int]) -> None:
+        """`plan` is (last block, most blocks a range), for the fetch threads to guess the next range."""
         self._w3, self._addresses, self._retries = w3, addresses, retries
+        self._target, self._chunk_blocks = plan
         # Two threads: the next range is asked for while this one's answer still streams in (the node
         # builds a whole answer before its first byte: ~1.5 s for a block of 100,000 events).
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rinne-sync")
         self._chunks: list[_Chunk] = []
+        self._lock = threading.Lock()
+        self._furthest = -1  # the first block of the furthest range asked for
+        self._guessed: dict[tuple[int, int], _Chunk] = {}  # ranges the fetch threads asked for before the sync did
+
+    def _guess(self, chunk: _Chunk, logs: int) -> None:
+        """The range of `chunk`, `logs` logs, was read whole: ask at once for the range the sync will ask
+        for next by its own rule (_next_span), unless a later one was asked for already. Through empty
+        or small ranges the node keeps building answers instead of waiting for the sync to reach them."""
+        lo, hi = chunk.range
+        span = _next_span(hi - lo + 1, hi - lo + 1, logs, self._chunk_blocks)
+        with self._lock:
+            if self._furthest > lo or hi >= self._target or chunk.dropped.is_set():
+                return
+            nxt = (hi + 1, min(hi + span, self._target))
+            self._guessed[nxt] = self._start(*nxt)
 
     def _fetch(self, lo: int, hi: int, chunk: _Chunk) -> None:
         try:
@@ -222,29 +237,38 @@ class _ThreadFetch:
             stream = stream_logs(self._w3, self._addresses, lo, hi, retries=self._retries)
             try:
                 held = next(stream)
-                # A range asked for before the one being stored is done holds its first piece only
-                # (the node has built its answer: that is what asking early was for).
-                if not chunk.wait_reading():
-                    return
+                n_logs = len(held)
                 for logs in stream:
                     if not chunk.hand((tip, held, False, None)):
                         return
                     held = logs
+                    n_logs += len(held)
                 # The reads the sync's checks take after the logs (_confirm, _continues), made here while
                 # the sync still stores the pieces before: no round trip to the node between two ranges.
                 ends = [hi, lo - 1] if lo > 0 else [hi]
                 after = batch(self._w3, [("eth_getBlockByNumber", [hex(b), False]) for b in ends])
+                self._guess(chunk, n_logs)
                 chunk.hand((tip, held, True, _After(lo, after[0], after[1] if lo > 0 else None)))
             finally:
                 stream.close()
         except BaseException as exc:  # raised in the main thread, where it takes the piece
             chunk.hand(exc)
 
-    def submit(self, lo: int, hi: int) -> _Chunk:
-        chunk = _Chunk()
+    def _start(self, lo: int, hi: int) -> _Chunk:
+        chunk = _Chunk(lo, hi)
+        self._furthest = max(self._furthest, lo)
         self._chunks = [c for c in self._chunks if not c.dropped.is_set()] + [chunk]
         self._pool.submit(self._fetch, lo, hi, chunk)
         return chunk
+
+    def submit(self, lo: int, hi: int) -> _Chunk:
+        with self._lock:
+            guessed = self._guessed.pop((lo, hi), None)
+            for stale in [r for r in self._guessed if r[0] <= lo]:  # a guess the sync did not follow
+                self._guessed.pop(stale).dropped.set()
+            if guessed is not None and not guessed.dropped.is_set():
+                return guessed
+            return self._start(lo, hi)
 
     def drop(self, chunk: _Chunk) -> None:
         # A range the sync will not read further: its thread stops at its next piece instead of
@@ -252,7 +276,6 @@ class _ThreadFetch:
         chunk.dropped.set()
 
     def pieces(self, chunk: _Chunk) -> Iterator[_fetcher.Piece]:
-        chunk.reading.set()
         while True:
             item = chunk.queue.get()
             if isinstance(item, BaseException):
@@ -265,8 +288,10 @@ class _ThreadFetch:
                 return
 
     def close(self) -> None:
-        for chunk in self._chunks:
-            chunk.dropped.set()
+        with self._lock:
+            self._target = -1  # no more guesses
+            for chunk in self._chunks:
+                chunk.dropped.set()
         # The HTTP sessions are per thread: each of the two closes its own, after the fetch it may still run.
         both = threading.Barrier(2)
 
@@ -353,7 +378,7 @@ class SyncMixin(IndexBase):
         if _fetcher.usable(w3):
             fetcher = _fetcher.FetchProcess(w3, addresses, slots, retries, (target, chunk_blocks))
         else:
-            fetcher = _ThreadFetch(w3, addresses, retries)
+            fetcher = _ThreadFetch(w3, addresses, retries, (target, chunk_blocks))
         try:
             while start <= target:
                 end = min(start + span - 1, target)
