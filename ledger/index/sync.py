@@ -230,9 +230,9 @@ class _ThreadFetch:
 
     def _fetch(self, lo: int, hi: int, chunk: _Chunk) -> None:
         try:
-            # A chunk's last block is read before its logs and checked again after them (_confirm): the
-            # logs are of the branch that block is on, and the reorg check (between the two reads) ties
-            # that branch to the blocks stored before.
+            # A chunk's last block is read before its logs and again after them (_confirm): the logs are
+            # of the branch that block is on; the block before the chunk, read after them too, ties that
+            # branch to the blocks stored before (_continues).
             tip = call(self._w3, "eth_getBlockByNumber", [hex(hi), False])
             stream = stream_logs(self._w3, self._addresses, lo, hi, retries=self._retries)
             try:
@@ -243,11 +243,11 @@ class _ThreadFetch:
                         return
                     held = logs
                     n_logs += len(held)
+                self._guess(chunk, n_logs)
                 # The reads the sync's checks take after the logs (_confirm, _continues), made here while
                 # the sync still stores the pieces before: no round trip to the node between two ranges.
                 ends = [hi, lo - 1] if lo > 0 else [hi]
                 after = batch(self._w3, [("eth_getBlockByNumber", [hex(b), False]) for b in ends])
-                self._guess(chunk, n_logs)
                 chunk.hand((tip, held, True, _After(lo, after[0], after[1] if lo > 0 else None)))
             finally:
                 stream.close()
