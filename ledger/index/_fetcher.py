@@ -47,9 +47,11 @@ if TYPE_CHECKING:
 #: logs, their blocks' (number, hash, timestamp) marks, and the rows (ledger.index.sync._Rows), or the
 #: error building them raised (raised by the parent where it stores them, after its checks).
 Fetched = tuple[Any, int, list[tuple[str, str, str | None]], Any]
-#: One piece of a fetch as the sync stores it: a :data:`Fetched` and whether it is the range's last piece
-#: (the process answers a range in one piece; the sync's thread in several, ledger.index.sync._ThreadFetch).
-Piece = tuple[Any, int, list[tuple[str, str, str | None]], Any, bool]
+#: One piece of a fetch as the sync stores it: a :data:`Fetched`, whether it is the range's last piece
+#: (the process answers a range in one piece; the sync's thread in several, ledger.index.sync._ThreadFetch),
+#: and on the last piece of the thread's the range's last block and the block before the range as read
+#: after the logs (ledger.index.sync._After; None: the sync reads them itself).
+Piece = tuple[Any, int, list[tuple[str, str, str | None]], Any, bool, Any]
 
 
 def usable(w3: Web3) -> bool:
@@ -118,7 +120,7 @@ class FetchProcess:
     def pieces(self, ticket: int) -> Iterator[Piece]:
         """The answer to fetch `ticket` as the sync's pieces: one, the last."""
         tip, n_logs, marks, got = self.result(ticket)
-        yield tip, n_logs, marks, got, True
+        yield tip, n_logs, marks, got, True, None
 
     def close(self) -> None:
         """Stop the process (at once: a fetch still running is not waited for)."""

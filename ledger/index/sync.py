@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import queue
 import sqlite3
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -159,23 +161,21 @@ def _block_marks(logs: list[LogRecord]) -> list[tuple[str, str, str | None]]:
     )
 
 
+#: Pieces a range's fetch thread reads before the sync takes them (:class:`_Chunk`).
+_AHEAD = 4
+
+
 class _Chunk:
     """One range the fetch thread reads: its pieces, handed over one at a time."""
 
-    def __init__(self) -> None:
-        # One piece waiting here, one the thread holds back to say whether it is the last: with the one
-        # being stored, the one arriving and the first of the next range, a sync holds five pieces,
-        # however large a block's answer.
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+    def __init__(self, lo: int, hi: int) -> None:
+        self.range = (lo, hi)
+        # _AHEAD pieces waiting here, one the thread holds back to say whether it is the last: a range
+        # asked for early reads that far before the sync takes it, so that a small one is read whole
+        # and the range after it asked for at once (_ThreadFetch._guess). With the one being stored and
+        # the next range's, a sync holds about a dozen pieces, however large a block's answer.
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
         self.dropped = threading.Event()
-        self.reading = threading.Event()  # the sync takes this range's pieces (it may be asked for early)
-
-    def wait_reading(self) -> bool:
-        """Wait until the sync reads this range; False once it is dropped instead."""
-        while not self.dropped.is_set():
-            if self.reading.wait(timeout=0.05):
-                return True
-        return False
 
     def hand(self, item: Any) -> bool:
         """Hand `item` over, waiting while the one before is still there; False once the range is dropped."""
@@ -188,47 +188,87 @@ class _Chunk:
         return False
 
 
+@dataclass(frozen=True)
+class _After:
+    """What the fetch thread read after a range's logs: its last block and the block before it (None:
+    missing, or `first` is block 0), for the sync's checks to take instead of asking the node again."""
+
+    first: int
+    end_block: Any
+    before: Any
+
+
 class _ThreadFetch:
     """Fetches in a thread (the default; see :mod:`ledger.index._fetcher` for the process): the interface of
     :class:`ledger.index._fetcher.FetchProcess`, the logs handed over as they are, a piece of the
     answer at a time (:func:`ledger.chain.logs.stream_logs`; the rows are built by the main thread:
     built beside its inserts they would fight them for the GIL)."""
 
-    def __init__(self, w3: Web3, addresses: list[str], retries: int) -> None:
+    def __init__(self, w3: Web3, addresses: list[str], retries: int, plan: tuple[int, int]) -> None:
+        """`plan` is (last block, most blocks a range), for the fetch threads to guess the next range."""
         self._w3, self._addresses, self._retries = w3, addresses, retries
+        self._target, self._chunk_blocks = plan
         # Two threads: the next range is asked for while this one's answer still streams in (the node
         # builds a whole answer before its first byte: ~1.5 s for a block of 100,000 events).
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rinne-sync")
         self._chunks: list[_Chunk] = []
+        self._lock = threading.Lock()
+        self._furthest = -1  # the first block of the furthest range asked for
+        self._guessed: dict[tuple[int, int], _Chunk] = {}  # ranges the fetch threads asked for before the sync did
+
+    def _guess(self, chunk: _Chunk, logs: int) -> None:
+        """The range of `chunk`, `logs` logs, was read whole: ask at once for the range the sync will ask
+        for next by its own rule (_next_span), unless a later one was asked for already. Through empty
+        or small ranges the node keeps building answers instead of waiting for the sync to reach them."""
+        lo, hi = chunk.range
+        span = _next_span(hi - lo + 1, hi - lo + 1, logs, self._chunk_blocks)
+        with self._lock:
+            if self._furthest > lo or hi >= self._target or chunk.dropped.is_set():
+                return
+            nxt = (hi + 1, min(hi + span, self._target))
+            self._guessed[nxt] = self._start(*nxt)
 
     def _fetch(self, lo: int, hi: int, chunk: _Chunk) -> None:
         try:
-            # A chunk's last block is read before its logs and checked again after them (_confirm): the
-            # logs are of the branch that block is on, and the reorg check (between the two reads) ties
-            # that branch to the blocks stored before.
+            # A chunk's last block is read before its logs and again after them (_confirm): the logs are
+            # of the branch that block is on; the block before the chunk, read after them too, ties that
+            # branch to the blocks stored before (_continues).
             tip = call(self._w3, "eth_getBlockByNumber", [hex(hi), False])
             stream = stream_logs(self._w3, self._addresses, lo, hi, retries=self._retries)
             try:
                 held = next(stream)
-                # A range asked for before the one being stored is done holds its first piece only
-                # (the node has built its answer: that is what asking early was for).
-                if not chunk.wait_reading():
-                    return
+                n_logs = len(held)
                 for logs in stream:
-                    if not chunk.hand((tip, held, False)):
+                    if not chunk.hand((tip, held, False, None)):
                         return
                     held = logs
-                chunk.hand((tip, held, True))
+                    n_logs += len(held)
+                self._guess(chunk, n_logs)
+                # The reads the sync's checks take after the logs (_confirm, _continues), made here while
+                # the sync still stores the pieces before: no round trip to the node between two ranges.
+                ends = [hi, lo - 1] if lo > 0 else [hi]
+                after = batch(self._w3, [("eth_getBlockByNumber", [hex(b), False]) for b in ends])
+                chunk.hand((tip, held, True, _After(lo, after[0], after[1] if lo > 0 else None)))
             finally:
                 stream.close()
         except BaseException as exc:  # raised in the main thread, where it takes the piece
             chunk.hand(exc)
 
-    def submit(self, lo: int, hi: int) -> _Chunk:
-        chunk = _Chunk()
+    def _start(self, lo: int, hi: int) -> _Chunk:
+        chunk = _Chunk(lo, hi)
+        self._furthest = max(self._furthest, lo)
         self._chunks = [c for c in self._chunks if not c.dropped.is_set()] + [chunk]
         self._pool.submit(self._fetch, lo, hi, chunk)
         return chunk
+
+    def submit(self, lo: int, hi: int) -> _Chunk:
+        with self._lock:
+            guessed = self._guessed.pop((lo, hi), None)
+            for stale in [r for r in self._guessed if r[0] <= lo]:  # a guess the sync did not follow
+                self._guessed.pop(stale).dropped.set()
+            if guessed is not None and not guessed.dropped.is_set():
+                return guessed
+            return self._start(lo, hi)
 
     def drop(self, chunk: _Chunk) -> None:
         # A range the sync will not read further: its thread stops at its next piece instead of
@@ -236,21 +276,22 @@ class _ThreadFetch:
         chunk.dropped.set()
 
     def pieces(self, chunk: _Chunk) -> Iterator[_fetcher.Piece]:
-        chunk.reading.set()
         while True:
             item = chunk.queue.get()
             if isinstance(item, BaseException):
                 raise item
-            tip, logs, last = item
-            box = [(tip, len(logs), _block_marks(logs), logs, last)]
+            tip, logs, last, after = item
+            box = [(tip, len(logs), _block_marks(logs), logs, last, after)]
             del item, logs  # held by the caller alone while it stores them
             yield box.pop()
             if last:
                 return
 
     def close(self) -> None:
-        for chunk in self._chunks:
-            chunk.dropped.set()
+        with self._lock:
+            self._target = -1  # no more guesses
+            for chunk in self._chunks:
+                chunk.dropped.set()
         # The HTTP sessions are per thread: each of the two closes its own, after the fetch it may still run.
         both = threading.Barrier(2)
 
@@ -319,6 +360,7 @@ class SyncMixin(IndexBase):
         span = 1
         reorgs_seen = 0
         broken = 0  # answers that failed after some of their logs were taken
+        recheck = False  # a chunk was refused for a changed block: look for the fork before the next
 
         # The next chunk is fetched while this one is stored: in a thread, or in a forked process when
         # RINNE_SYNC_FETCH=process asks for it over HTTP (its decoding and row building then have a GIL
@@ -336,7 +378,7 @@ class SyncMixin(IndexBase):
         if _fetcher.usable(w3):
             fetcher = _fetcher.FetchProcess(w3, addresses, slots, retries, (target, chunk_blocks))
         else:
-            fetcher = _ThreadFetch(w3, addresses, retries)
+            fetcher = _ThreadFetch(w3, addresses, retries, (target, chunk_blocks))
         try:
             while start <= target:
                 end = min(start + span - 1, target)
@@ -355,7 +397,11 @@ class SyncMixin(IndexBase):
                         raise errors.ChainError(f"the node refuses eth_getLogs even for the single block {start}") from None
                     span = max(1, span // 4)
                     continue
-                fork = self._check_reorg(w3, deployment.block)
+                # The thread's fetch reads, after the logs, the block before the range: the store checks it
+                # against the stored tip (_continues). The process's does not: ask the node here.
+                # Asked again after a chunk failed that check.
+                fork = self._check_reorg(w3, deployment.block) if recheck or not isinstance(fetcher, _ThreadFetch) else None
+                recheck = False
                 if fork is not None:
                     fetcher.drop(fetching)
                     reorged = fork if reorged is None else min(reorged, fork)
@@ -384,6 +430,7 @@ class SyncMixin(IndexBase):
                     reorgs_seen += 1
                     if reorgs_seen > 10:
                         raise
+                    recheck = True
                     continue  # the next round finds the fork and resumes from it
                 except LogStreamBroken:
                     broken += 1
@@ -408,14 +455,31 @@ class SyncMixin(IndexBase):
                         raise
         return SyncResult(first, max(target, first - 1), total, reorged, time.perf_counter() - t0)
 
+    def _continues(self, after: _After) -> None:
+        """Refuse a chunk whose block before it, as read after its logs (`after`), is not the index's
+        stored tip (a reorg reaching into what is stored: the next round finds the fork)."""
+        synced = self.synced_block
+        if synced is None:  # nothing stored before this chunk
+            return
+        row = self.conn.execute("SELECT hash FROM blocks WHERE number=?", (synced,)).fetchone()
+        before = after.before
+        if synced != after.first - 1 or row is None or before is None or bytes.fromhex(str(before["hash"])[2:]) != row[0]:
+            raise _ReorgDuringChunk(f"block {synced} changed while the blocks after it were being indexed (a reorg): sync again")
+
     def _confirm(
-        self, w3: Web3, marks: list[tuple[str, str, str | None]], end: int, expected_tip: str | None
+        self,
+        w3: Web3,
+        marks: list[tuple[str, str, str | None]],
+        end: int,
+        expected_tip: str | None,
+        after: _After | None = None,
     ) -> tuple[dict[int, int], tuple[int, bytes, int]]:
         """Check a fetched chunk against the chain: one hash per block among its logs (their `marks`,
         :func:`_block_marks`), every block
         still there with that hash, and its last block unchanged since before the fetch (its hash
         then: `expected_tip`, None when it was missing). Returns the blocks' timestamps and the tip
-        row (block, hash, timestamp)."""
+        row (block, hash, timestamp). The last block is read from the node unless `after` holds it
+        as read after the logs."""
         hashes: dict[int, bytes] = {}
         stamps: dict[int, int] = {}
         for marks_ in marks:
@@ -432,7 +496,7 @@ class SyncMixin(IndexBase):
                 if blk is None or bytes.fromhex(blk["hash"][2:]) != hashes[b]:
                     raise _ReorgDuringChunk(f"block {b} changed while it was being indexed (a reorg): sync again")
                 stamps[b] = int(blk["timestamp"], 16)
-        tip = call(w3, "eth_getBlockByNumber", [hex(end), False])
+        tip = after.end_block if after is not None else call(w3, "eth_getBlockByNumber", [hex(end), False])
         if tip is None or expected_tip is None:  # missing before the logs were read, or after
             raise _ReorgDuringChunk(f"block {end} vanished while it was being indexed (a reorg): sync again")
         if tip["hash"] != expected_tip:
@@ -515,12 +579,15 @@ class SyncMixin(IndexBase):
         c.execute("BEGIN")
         try:
             while True:
-                tip, n, piece_marks, got, last = piece
+                tip, n, piece_marks, got, last, after = piece
                 del piece
                 n_logs += n
                 marks.update(dict.fromkeys(piece_marks))
                 if last:
-                    stamps, tip_row = self._confirm(w3, list(marks), end, None if tip is None else tip["hash"])
+                    if after is not None:
+                        self._continues(after)
+                    expected = None if tip is None else tip["hash"]
+                    stamps, tip_row = self._confirm(w3, list(marks), end, expected, after)
                 fetched(n_logs, last)
                 if isinstance(got, BaseException):  # the fetch process could not build the rows
                     raise got
@@ -545,8 +612,12 @@ class SyncMixin(IndexBase):
         """Insert rows inside the open transaction; their blocks' hashes go into `hashes`. Returns events."""
         rows, lots, ins, outs, atts, units, block_hashes = built
         c = self.conn
-        c.executemany("INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?)", rows)
-        c.executemany("INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES(?,?,?,?,?,?)", lots)
+        if self.pg is None:
+            _insert_grouped(c, "INSERT INTO events VALUES", 9, rows)
+            _insert_grouped(c, "INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES", 6, lots)
+        else:  # COPY for the events (ledger/index/_postgres.py)
+            c.executemany("INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?)", rows)
+            c.executemany("INSERT OR REPLACE INTO lots(lot_id, event, material, mass, origin, holder) VALUES(?,?,?,?,?,?)", lots)
         c.executemany("INSERT INTO op_in VALUES(?,?,?,?)", ins)
         c.executemany("INSERT INTO op_out VALUES(?,?,?)", outs)
         c.executemany("UPDATE lots SET kind=1 WHERE lot_id=?", units)
@@ -630,6 +701,31 @@ class SyncMixin(IndexBase):
         self._graph = None
 
 
+#: Rows one multi-row INSERT of :func:`_insert_grouped` takes (9 columns: 576 parameters, well under SQLite's limit).
+_GROUP = 64
+
+
+@functools.cache
+def _grouped_sql(head: str, columns: int, n: int) -> str:
+    row = "(" + ",".join("?" * columns) + ")"
+    return head + ",".join([row] * n)
+
+
+def _insert_grouped(c: Any, head: str, columns: int, rows: list[tuple[Any, ...]]) -> None:
+    """``executemany(head + "(?,…)", rows)`` on SQLite, as multi-row INSERTs of :data:`_GROUP` rows each.
+
+    sqlite3 gives up the GIL around every step of a statement and must win it back, behind the fetch
+    thread when that one is running Python (msgspec, the socket): a step per row waited out the switch
+    interval again and again; a step per group of rows does so a 64th as often."""
+    full = len(rows) - len(rows) % _GROUP
+    if full:
+        flat = list(chain.from_iterable(rows[:full]))
+        step = _GROUP * columns
+        c.executemany(_grouped_sql(head, columns, _GROUP), [flat[k : k + step] for k in range(0, len(flat), step)])
+    if full < len(rows):
+        c.executemany(_grouped_sql(head, columns, 1), rows[full:])
+
+
 #: What the row builders give: events, lots, op_in, op_out, attested and units rows, and block → hash.
 _Rows = tuple[
     list[tuple[Any, ...]],
@@ -679,7 +775,7 @@ def _rows_by_log(logs: list[LogRecord], slots: dict[str, int]) -> _Rows:
                 hashes[block] = bh
             hex_topics = log.topics
             nt = len(hex_topics)
-            blob = fromhex("".join(hex_topics).replace("0x", ""))
+            blob = fromhex("".join([t[2:] for t in hex_topics]))
             topics: list[bytes] = []  # split from blob only when an event needs them one by one
             if len(blob) == 32 * nt:
                 t0 = hex_topics[0] if nt else ""

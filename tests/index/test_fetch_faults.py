@@ -271,3 +271,34 @@ def test_the_next_range_asked_for_while_one_streams_gives_the_same_index(
     _same(a, b)
     a.close()
     b.close()
+
+
+def test_ranges_the_fetch_thread_guesses_give_the_same_index(chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range read whole before the sync reaches it makes the fetch thread ask for the next one at once
+    (through empty blocks too); the sync takes those guesses, and the index is the one a sync without
+    them builds."""
+    for k in range(6):  # small blocks, empty ones between them
+        chain["miner"].mint(LotSpec(lot_id=f"GU-{k}", material="ORE-NI", mass=300 + k, composition=Composition.of({"Ni": 5})))
+        chain.rpc("evm_mine")
+    head = int(chain.rpc("eth_blockNumber"), 16)
+    monkeypatch.setattr(sync_module, "_TARGET_LOGS", 1)  # ranges of a block or two: many of them
+    taken: list[tuple[int, int]] = []
+    real_submit = sync_module._ThreadFetch.submit
+
+    def submit(self: Any, lo: int, hi: int) -> Any:
+        guessed = (lo, hi) in self._guessed
+        chunk = real_submit(self, lo, hi)
+        if guessed and chunk.range == (lo, hi):
+            taken.append((lo, hi))
+        return chunk
+
+    monkeypatch.setattr(sync_module._ThreadFetch, "submit", submit)
+    a = EventIndex.open(index_at("guessed"))
+    assert a.sync(chain.base, to_block=head).events >= 6
+    assert taken  # some ranges were asked for by the fetch thread before the sync asked
+    monkeypatch.setattr(sync_module._ThreadFetch, "_guess", lambda self, chunk, logs: None)
+    b = EventIndex.open(index_at("unguessed"))
+    b.sync(chain.base, to_block=head)
+    _same(a, b)
+    a.close()
+    b.close()
