@@ -12,13 +12,14 @@ it makes them all in one go and becomes a plain mapping of records.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import fields
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, islice
+from operator import attrgetter, itemgetter, lt
 from typing import Any, cast
 
 from ledger.domain.enums import LotState
@@ -87,6 +88,8 @@ def pack_lots(lots: Mapping[bytes, LotRec]) -> dict[str, Any]:
     """The columns of `lots` (in their order), as a checkpoint's state holds them: plain bytes, lists and ints."""
     if isinstance(lots, LotTable) and lots._packed is not None:
         return lots._repack()
+    if isinstance(lots, LotStore):
+        return lots.packed()
     recs = list(lots.values())
     if any(k != lot.lot_id for k, lot in zip(lots, recs)):
         raise ValueError("a lot is filed under another lot's id")
@@ -455,6 +458,370 @@ class LotTable(MutableMapping[bytes, LotRec]):
 
 def frozen_lots(lots: Mapping[bytes, LotRec]) -> list[LotRec]:
     """The frozen lots of `lots`, in creation order (from a checkpoint's columns: without making every record)."""
-    if isinstance(lots, LotTable):
+    if isinstance(lots, (LotTable, LotStore)):
         return lots.frozen()
     return [lot for lot in lots.values() if lot.state == _FROZEN]
+
+
+# ------------------------------------------------------------------ the lots of a full replay as columns
+
+#: Records a LotStore keeps made at once while replaying (those read or added since it last wrote them back).
+_HOT_MAX = 1 << 15
+
+#: The widths a column of a LotStore grows through (a number that does not fit makes its column wider).
+_WIDER = {"b": "h", "h": "i", "i": "q"}
+
+_MADE_BY = _NUMBERS.index("made_by")
+_number_fields = attrgetter(*_NUMBERS)
+_shared_fields = attrgetter(*_SHARED)
+
+
+def _fit(cols: list[array[int]], j: int, values: list[int] | tuple[int, ...]) -> array[int]:
+    """Column `j` of `cols`, made wide enough for `values` first (past 64 bits: ValueError)."""
+    col = cols[j]
+    if not values:
+        return col
+    lo, hi = min(values), max(values)
+    while True:
+        bits = col.itemsize * 8
+        if -(1 << (bits - 1)) <= lo and hi < 1 << (bits - 1):
+            return col
+        wider = _WIDER.get(col.typecode)
+        if wider is None or array(wider).itemsize <= col.itemsize:
+            raise ValueError("a lot's number does not fit 64 bits")
+        cols[j] = col = array(wider, col)
+
+
+class LotStore(MutableMapping[bytes, LotRec]):
+    """The lots of a full replay, kept as columns (issue 16: a record, its id, position and history lists were
+    about 450 bytes a lot, 500,000 lots at 1,000,000 events). A record is made when a lot is read, and the replay
+    changes it in place; :meth:`settle`, between two events, writes the records made back into the columns once
+    there are `_HOT_MAX` of them, and drops them. After :meth:`seal` (the replay done), a lot read is a record
+    of its own each time, not kept (a change to it is lost: the audit only reads).
+
+    Numbers are arrays of the narrowest width that holds them; the values lots share are indexes into one table;
+    a lot's history lists a pickled row; a lot's row is found through an open-addressing table of row numbers
+    over the ids, which sit side by side in one byte string (about 120 bytes a lot in all). Rows are in insertion
+    order; a lot added since the last write-back has its row number already, its row is appended when written."""
+
+    __slots__ = (
+        "_dead",
+        "_hist",
+        "_hist_body",
+        "_hist_ends",
+        "_hot",
+        "_ids",
+        "_last",
+        "_mask",
+        "_n",
+        "_numbers",
+        "_sealed",
+        "_shared",
+        "_slots",
+        "_table",
+        "_where",
+        "_where_id",
+    )
+
+    def __init__(self) -> None:
+        self._ids = bytearray()  # the ids of the rows written, 32 bytes each
+        self._numbers: list[array[int]] = [array("b") for _ in _NUMBERS]
+        self._shared: list[array[int]] = [array("b") for _ in _SHARED]
+        self._table: list[Any] = []
+        self._where: dict[Any, int] = {}  # (type, value) -> its index in the table
+        self._where_id: dict[int, int] = {}  # id(value) -> its index, for the table's own objects
+        self._hist = array("i")  # each row's history row, or -1
+        self._hist_ends = array("q")
+        self._hist_body = bytearray()
+        self._dead = 0  # bytes of history rows written again since
+        self._slots = array("i", [-1]) * (1 << 12)
+        self._mask = (1 << 12) - 1
+        self._hot: dict[bytes, tuple[int, LotRec]] = {}  # the records made and not dropped, with their rows
+        self._n = 0  # rows, those not written yet included
+        self._sealed = False
+        self._last: LotRec | None = None  # sealed: the record read last
+
+    # ------------------------------------------------------------------ rows
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _id(self, i: int) -> bytes:
+        return bytes(self._ids[32 * i : 32 * i + 32])
+
+    def _row_of(self, lot_id: bytes) -> int | None:
+        """The row of `lot_id` among those written (by the open-addressing table), or None."""
+        slots, mask, ids = self._slots, self._mask, self._ids
+        h = hash(lot_id) & mask
+        while True:
+            i = slots[h]
+            if i < 0:
+                return None
+            if ids[32 * i : 32 * i + 32] == lot_id:
+                return i
+            h = (h + 1) & mask
+
+    def _place(self, lot_id: bytes, i: int) -> None:
+        slots, mask = self._slots, self._mask
+        h = hash(lot_id) & mask
+        while slots[h] >= 0:
+            h = (h + 1) & mask
+        slots[h] = i
+
+    def _index_of(self, v: Any) -> int:
+        """The index of `v` in the table: found by identity when it is the table's own object (the replay shares
+        equal values, LedgerState._share), else by value (by type too: b"" and "" stay themselves)."""
+        k = self._where.get((type(v), v))
+        if k is None:
+            k = self._where[(type(v), v)] = len(self._table)
+            self._table.append(v)
+        if self._table[k] is v:  # the table holds it: its id is not reused while the table lives
+            self._where_id[id(v)] = k
+        return k
+
+    def _history(self, h: int) -> bytes:
+        return bytes(self._hist_body[self._hist_ends[h - 1] if h else 0 : self._hist_ends[h]])
+
+    def _make(self, i: int) -> LotRec:
+        """The record of row `i`, made from the columns (spelled out: every read of a sealed store makes one)."""
+        n, sh, t = self._numbers, self._shared, self._table
+        h = self._hist[i]
+        used_by, custody, freezes = (NONE_YET, NONE_YET, NONE_YET) if h < 0 else pickle.loads(self._history(h))
+        made_by = n[7][i]
+        return LotRec(
+            bytes(self._ids[32 * i : 32 * i + 32]),
+            t[sh[0][i]],
+            t[sh[1][i]],
+            t[sh[2][i]],
+            t[sh[3][i]],
+            n[0][i],
+            t[sh[5][i]],
+            n[1][i],
+            n[2][i],
+            n[3][i],
+            t[sh[4][i]],
+            n[4][i],
+            t[sh[6][i]],
+            n[5][i],
+            n[6][i],
+            None if made_by < 0 else made_by,
+            used_by,
+            custody,
+            freezes,
+            t[sh[7][i]],
+            bool(n[8][i]),
+        )
+
+    def _columns_of(self, recs: list[LotRec]) -> tuple[list[Any], list[list[int]]]:
+        """The number and shared-value columns of `recs`, a column at a time (transposed in C, as :func:`_pack`)."""
+        numbers: list[Any] = list(zip(*map(_number_fields, recs)))
+        numbers[_MADE_BY] = [-1 if v is None else v for v in numbers[_MADE_BY]]
+        where = self._where_id
+        shared: list[list[int]] = []
+        for values in zip(*map(_shared_fields, recs)):
+            ks: list[Any] = list(map(where.get, map(id, values)))
+            if None in ks:
+                ks = [self._index_of(v) if k is None else k for k, v in zip(ks, values)]
+            shared.append(ks)
+        return numbers, shared
+
+    def _history_of(self, i: int, lot: LotRec) -> None:
+        """Row `i`'s history row from `lot` (an unchanged one kept; one written again leaves its old bytes)."""
+        h = self._hist[i]
+        if lot.used_by or lot.custody or lot.freezes:
+            row = pickle.dumps((lot.used_by, lot.custody, lot.freezes), protocol=pickle.HIGHEST_PROTOCOL)
+            if h >= 0:
+                old = self._history(h)
+                if old == row:
+                    return
+                self._dead += len(old)
+            self._hist_body += row
+            self._hist_ends.append(len(self._hist_body))
+            self._hist[i] = len(self._hist_ends) - 1
+        elif h >= 0:
+            self._dead += self._hist_ends[h] - (self._hist_ends[h - 1] if h else 0)
+            self._hist[i] = -1
+
+    def _compact_history(self) -> None:
+        """The history rows still in use, copied into a new body (those written again left their old bytes)."""
+        body, ends = bytearray(), array("q")
+        hist = self._hist
+        for i in range(len(hist)):
+            h = hist[i]
+            if h >= 0:
+                body += self._history(h)
+                ends.append(len(body))
+                hist[i] = len(ends) - 1
+        self._hist_body, self._hist_ends, self._dead = body, ends, 0
+
+    def _write_back(self, *, drop: bool) -> None:
+        """Every record made written into its row (a new lot's row appended), dropped with `drop`."""
+        if not self._hot:
+            return
+        # The cyclic collector paused: the columns are made of tuples and lists with no cycles, and each
+        # collection it ran meanwhile walked every record held (two thirds of a write-back's time).
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            self._write_rows(drop=drop)
+        finally:
+            if was:
+                gc.enable()
+
+    def _write_rows(self, *, drop: bool) -> None:
+        written = len(self._hist)
+        items = sorted(self._hot.values(), key=itemgetter(0))
+        old = [(i, lot) for i, lot in items if i < written]
+        new = [lot for i, lot in items if i >= written]  # rows written .. self._n - 1, all of them, in order
+        if old:
+            rows = [i for i, _ in old]
+            numbers, shared = self._columns_of([lot for _, lot in old])
+            for cols, values in ((self._numbers, numbers), (self._shared, shared)):
+                for j, vs in enumerate(values):
+                    col = _fit(cols, j, vs)
+                    for i, v in zip(rows, vs):
+                        col[i] = v
+            for i, lot in old:
+                self._history_of(i, lot)
+        if new:
+            numbers, shared = self._columns_of(new)
+            for cols, values in ((self._numbers, numbers), (self._shared, shared)):
+                for j, vs in enumerate(values):
+                    _fit(cols, j, vs).extend(vs)
+            self._ids += b"".join(lot.lot_id for lot in new)
+            self._hist.extend([-1] * len(new))
+            if 2 * len(self._hist) > len(self._slots):  # at most half full, so that a probe ends soon
+                size = len(self._slots)
+                while 2 * len(self._hist) > size:
+                    size *= 2
+                self._slots = array("i", [-1]) * size
+                self._mask = size - 1
+                for k in range(written):
+                    self._place(self._id(k), k)
+            for i, lot in enumerate(new, start=written):
+                self._place(lot.lot_id, i)
+                if lot.used_by or lot.custody or lot.freezes:
+                    self._history_of(i, lot)
+        if drop:
+            self._hot = {}
+        if self._dead * 2 > len(self._hist_body) + (1 << 20):
+            self._compact_history()
+
+    def settle(self) -> None:
+        """Between two events: write the records made back and drop them once there are many (see the class doc);
+        reads keep their records again (the replay goes on)."""
+        self._sealed, self._last = False, None
+        if len(self._hot) >= _HOT_MAX:
+            self._write_back(drop=True)
+
+    def seal(self) -> None:
+        """The replay done: every record written back and dropped; from now on each read makes a record of its own."""
+        self._write_back(drop=True)
+        self._sealed = True
+
+    # --------------------------------------------------------------- mapping
+
+    def __getitem__(self, lot_id: bytes) -> LotRec:
+        lot = self.get(lot_id)
+        if lot is None:
+            raise KeyError(lot_id)
+        return lot  # type: ignore[no-any-return]
+
+    def get(self, lot_id: bytes, default: Any = None) -> Any:
+        """The record of `lot_id`, or `default`."""
+        hot = self._hot.get(lot_id)
+        if hot is not None:
+            return hot[1]
+        last = self._last
+        if last is not None and last.lot_id == lot_id:  # sealed: the lot just read, read again (a claim reads it twice)
+            return last
+        i = self._row_of(lot_id) if isinstance(lot_id, bytes) else None
+        if i is None:
+            return default
+        lot = self._make(i)
+        if self._sealed:
+            self._last = lot
+        else:
+            self._hot[lot_id] = (i, lot)
+        return lot
+
+    def __contains__(self, lot_id: object) -> bool:
+        return lot_id in self._hot or (isinstance(lot_id, bytes) and self._row_of(lot_id) is not None)
+
+    def __setitem__(self, lot_id: bytes, lot: LotRec) -> None:
+        if len(lot_id) != 32 or lot.lot_id != lot_id:
+            raise ValueError("a lot is filed under another lot's id")
+        hot = self._hot.get(lot_id)
+        i = hot[0] if hot is not None else self._row_of(lot_id)
+        if i is None:
+            i, self._n = self._n, self._n + 1
+        self._hot[lot_id] = (i, lot)
+        if self._sealed:
+            self._last = None
+            self._write_back(drop=True)
+
+    def __delitem__(self, lot_id: bytes) -> None:
+        raise TypeError("a replayed lot is never deleted")
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._write_back(drop=False)
+        for i in range(len(self._hist)):
+            yield self._id(i)
+
+    def records(self, *, reverse: bool = False) -> Iterator[LotRec]:
+        """Every lot's record in row (insertion) order, or the reverse, one at a time (none kept once sealed)."""
+        self._write_back(drop=False)
+        hot = {i: lot for i, lot in self._hot.values()}
+        n = len(self._hist)
+        for i in range(n - 1, -1, -1) if reverse else range(n):
+            yield hot.get(i) or self._make(i)
+
+    def values(self) -> Any:
+        """Every record, in insertion order, one at a time."""
+        return self.records()
+
+    def items(self) -> Any:
+        """Every (lot id, record), in insertion order, one at a time."""
+        return ((lot.lot_id, lot) for lot in self.records())
+
+    def ascending(self) -> bool:
+        """Whether the rows' positions run strictly ascending (insertion order is then creation order)."""
+        self._write_back(drop=False)
+        pos = self._numbers[_NUMBERS.index("pos")]
+        return all(map(lt, pos, islice(pos, 1, None)))
+
+    def frozen(self) -> list[LotRec]:
+        """The frozen lots, in insertion order, found in the state column (the records made written back first)."""
+        self._write_back(drop=False)
+        states = self._numbers[_NUMBERS.index("state")]
+        return [self[self._id(i)] for i in compress(range(len(self._hist)), map(_FROZEN.__eq__, states))]
+
+    def packed(self) -> dict[str, Any]:
+        """The columns as a checkpoint's state holds them (see :func:`pack_lots`)."""
+        self._write_back(drop=False)
+        n, ids = len(self), bytes(self._ids)
+        return {
+            "n": n,
+            "ids": ids,
+            "sorted": _ints(sorted(range(n), key=lambda i: ids[32 * i : 32 * i + 32])),
+            "numbers": {name: _ints(col) for name, col in zip(_NUMBERS, self._numbers)},
+            "table": list(self._table),
+            "shared": {name: _ints(col) for name, col in zip(_SHARED, self._shared)},
+            "history": _ints(self._hist),
+            "history_ends": _ints(self._hist_ends),
+            "history_body": bytes(self._hist_body),
+            "history_dead": self._dead,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return len(self) == len(other) and all(other.get(k) == v for k, v in self.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LotStore({len(self)} lots)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return LotTable, (self.packed(),)
