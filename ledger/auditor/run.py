@@ -193,9 +193,7 @@ def audit(
             touched.update(op.inputs)
             touched.update(op.outputs)
     else:
-        # The lots as columns (issue 16): a record is made while the replay or a check reads it, not kept.
-        st = replay(hashed(index.raw_events()), strict=True, state=LedgerState(strict=True, compact=True))
-        st.seal()
+        st = replay(hashed(index.raw_events()), strict=True)
     at = index.chain_timestamp or st.last_timestamp
     for issue in st.issues:
         code = "frozen-lot-used" if issue.code == "inactive-lot-used" else issue.code

@@ -16,7 +16,7 @@ from typing import Any
 from ledger.domain.composition import ELEMENTS, unpack_lanes
 from ledger.domain.enums import UNIT_FROM_UNITS, LotKind, LotState, OpKind, PassportStatus, Role
 from ledger.domain.ids import hex_of
-from ledger.replay.lots import LotStore, LotTable, pack_lots
+from ledger.replay.lots import LotTable, pack_lots
 from ledger.replay.records import (
     ZERO_COMP,
     AttRec,
@@ -38,12 +38,10 @@ from ledger.replay.records import (
 class LedgerState:
     """The ledger replayed from events: feed events in chain order with :meth:`apply`."""
 
-    def __init__(self, *, strict: bool = True, compact: bool = False) -> None:
+    def __init__(self, *, strict: bool = True) -> None:
         self.strict = strict
-        # A dict as replayed; a LotTable (columns, each record made when read) when loaded from a checkpoint; with
-        # `compact`, a LotStore (columns as replayed, the records made written back between events: a full audit).
-        self.lots: MutableMapping[bytes, LotRec] = LotStore() if compact else {}
-        self._settle = self.lots.settle if isinstance(self.lots, LotStore) else None
+        # A dict as replayed; a LotTable (columns, each record made when read) when loaded from a checkpoint.
+        self.lots: MutableMapping[bytes, LotRec] = {}
         self.ops: list[OpRec] = []
         self.units: dict[bytes, UnitRec] = {}
         self.attestations: dict[bytes, AttRec] = {}
@@ -71,20 +69,12 @@ class LedgerState:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_shared"] = {}
-        state["_settle"] = None
         state["lots"] = pack_lots(self.lots)  # as columns: a later audit makes only the records it reads
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lots = LotTable(state["lots"])
-        self._settle = None
-
-    def seal(self) -> None:
-        """The replay is done (for now): with compact lots (a LotStore), every record made is written back and each
-        lot read from now on is a record of its own, not kept, until the next event applied."""
-        if isinstance(self.lots, LotStore):
-            self.lots.seal()
 
     def _share(self, value: Any) -> Any:
         """The one kept copy of an immutable `value` (bytes, str or tuple; never ints, as 1 == True)."""
@@ -137,8 +127,6 @@ class LedgerState:
 
     def apply(self, name: str, args: dict[str, Any], block: int, timestamp: int, pos: int | None = None) -> None:
         """Apply one decoded event (names as in the ABI; addresses lowercase hex, ids as bytes)."""
-        if self._settle is not None:
-            self._settle()  # between two events: no record of a lot is held here
         self._pos = self.events if pos is None else pos
         self.events += 1
         # The events of one block share one block number and time: keep one int of each, not one a lot.

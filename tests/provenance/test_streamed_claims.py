@@ -4,8 +4,6 @@ late and expiring attestations and a frozen lot, the report must be the one the 
 
 from __future__ import annotations
 
-import pickle
-
 import pytest
 from prov_synth import AUDITOR, VERIFIER, Synth, b32, build_reference
 
@@ -13,10 +11,6 @@ from ledger.auditor.checkpoint import ClaimBlock, pack_claims
 from ledger.auditor.claims import _live_and_products, claims_of, end_products, packed_claims
 from ledger.auditor.report import ClaimList
 from ledger.domain.enums import LotState, OpKind
-from ledger.replay import lots as lots_module
-from ledger.replay.events import replay
-from ledger.replay.lots import LotStore, frozen_lots
-from ledger.replay.records import ZERO_COMP, LotRec
 from ledger.replay.state import LedgerState
 
 
@@ -65,51 +59,3 @@ def test_packed_claims_are_the_claims_judged_one_object_each(graph: Synth) -> No
         assert list(ClaimList([(ClaimBlock(data), 0, len(objects))])) == objects
     finally:
         index.close()
-
-
-@pytest.mark.parametrize("hot", [1, 3, 1 << 15])
-@pytest.mark.parametrize("graph", _graphs(), ids=["reference", "revoked-late-expired-frozen"])
-def test_lots_replayed_into_columns_are_the_lots_replayed(graph: Synth, hot: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Written back every `hot` records (every event or so: a lot read, changed, dropped and read again), the
-    # columns must give back each lot as the plain replay has it, and the audit's views of them with it.
-    monkeypatch.setattr(lots_module, "_HOT_MAX", hot)
-    index = graph.ingest()
-    try:
-        plain = replay(index.raw_events(), strict=True)
-        compact = replay(index.raw_events(), strict=True, state=LedgerState(strict=True, compact=True))
-        assert isinstance(compact.lots, LotStore) and not isinstance(plain.lots, LotStore)
-        compact.seal()
-        at = index.chain_timestamp
-        assert list(compact.lots) == list(plain.lots) and len(compact.lots) == len(plain.lots)
-        assert [compact.lots[k] for k in plain.lots] == list(plain.lots.values())
-        assert list(compact.lots.values()) == list(plain.lots.values()) and compact.lots == plain.lots
-        assert [i.code for i in compact.issues] == [i.code for i in plain.issues]
-        frozen = frozen_lots(plain.lots)
-        assert frozen_lots(compact.lots) == frozen and (frozen != []) == (plain.lots[b32("NISO4-B")].state == LotState.FROZEN)
-        first = compact.lots[b32("NISO4-B")]
-        assert compact.lots[b32("ORE-NI")] is not compact.lots[b32("NISO4-B")] is not first  # sealed: read, not kept
-        assert b32("NOT-A-LOT") not in compact.lots and compact.lots.get(b32("NOT-A-LOT")) is None
-        live, products = _live_and_products(plain)
-        live_c, products_c = _live_and_products(compact)
-        assert products_c == products and dict(live_c.items()) == dict(live.items())
-        assert packed_claims(compact, at=at, products=products) == claims_of(plain, at=at, live=live, products=products)
-        # Checkpointed, the columns load as the lots of the plain replay do.
-        assert pickle.loads(pickle.dumps(compact)).lots == pickle.loads(pickle.dumps(plain)).lots == plain.lots
-    finally:
-        index.close()
-
-
-def test_lot_columns_widen_for_numbers_that_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lots_module, "_HOT_MAX", 1)
-    store = LotStore()
-    recs = [
-        LotRec(bytes([k]) * 32, b"m", b"o", b"e", "0xa", mass, ZERO_COMP, k, 1, 2, mass=mass)
-        for k, mass in enumerate((1, 300, 1 << 40))
-    ]
-    for rec in recs:
-        store[rec.lot_id] = rec
-        store.settle()
-    store.seal()
-    assert list(store.values()) == recs
-    with pytest.raises(ValueError):
-        store[b"\x09" * 32] = LotRec(b"\x09" * 32, b"m", b"o", b"e", "0xa", 1 << 64, ZERO_COMP, 9, 1, 2)
