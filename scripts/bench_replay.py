@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import statistics
 import sys
@@ -171,6 +172,12 @@ def child_replay(rpc_url: str, deployment: Deployment, workdir: str, traced: str
         "peak_rss_mb": peak_rss_mb(),
         "rss_during_sync": samples[:: max(1, len(samples) // 8)],
     }
+    # After the peak is read: what the claims are, to compare two builds' audits of one chain (read one at a time).
+    digest = hashlib.sha256()
+    for claim in report.claims:
+        digest.update(claim.model_dump_json().encode() + b"\n")
+    out["claims"] = len(report.claims)
+    out["claims_sha256"] = digest.hexdigest()
     if pg_url:
         # The schema's tables with their indexes and TOAST; the server's backend of this connection
         # (its peak RSS is the server's share of the work, outside this process).

@@ -166,6 +166,13 @@ class ClaimBlock:
         if not n and len(self._body):
             raise CheckpointError("the checkpoint's claims file does not hold claims")
 
+    @classmethod
+    def _of(cls, judged: bool, ids: memoryview, pos: array[int], ends: array[int], body: memoryview) -> ClaimBlock:
+        """A block of the columns `_BlockWriter` wrote (in this process: nothing to check against a signature)."""
+        block = cls.__new__(cls)
+        block.judged, block._ids, block._pos, block._ends, block._body = judged, ids, pos, ends, body
+        return block
+
     def __len__(self) -> int:
         return len(self._pos)
 
@@ -207,47 +214,83 @@ class ClaimBlock:
         if start >= stop:
             return
         a, b = self._span(start)[0], self._ends[stop - 1]
-        out.ids.append(self._ids[32 * start : 32 * stop])
+        out.ids += self._ids[32 * start : 32 * stop]
         out.pos.extend(self._pos[start:stop])
         shift = out.size - a
         out.ends.extend(e + shift for e in self._ends[start:stop])
-        out.body.append(self._body[a:b])
+        out.body += self._body[a:b]
         out.size += b - a
 
 
 class _BlockWriter:
-    """The columns of a claims block being written."""
+    """The columns of a claims block being written: each a growing buffer, not an object a row (a full audit
+    writes a row for each of 500,000 end products as it judges them, and keeps only the block, issue 16)."""
 
     def __init__(self) -> None:
-        self.ids: list[bytes | memoryview] = []
+        self.ids = bytearray()
         self.pos = array("q")
         self.ends = array("q")
-        self.body: list[bytes | memoryview] = []
+        self.body = bytearray()
         self.size = 0
 
     def add(self, claim: ClaimCheck, pos_of: Callable[[bytes], int]) -> None:
-        f = claim.__dict__
-        lot_hex = f["lot_id"]
+        lot_hex = claim.__dict__["lot_id"]
         lot_id = bytes.fromhex(lot_hex[2:])
         if hex_of(lot_id) != lot_hex or len(lot_id) != 32:  # the id column shows it as hex: it must come back the same
             raise CheckpointError(f"claim of {lot_hex} has no lot id the claims file can hold")
+        self.add_fields(lot_id, pos_of(lot_id), claim.__dict__)
+
+    def add_fields(self, lot_id: bytes, pos: int, f: dict[str, Any]) -> None:
+        """Append the claim of lot `lot_id` (created at event `pos`) whose fields are `f` (its lot id `lot_id` as hex)."""
+        lot_hex = f["lot_id"]
         weakest = [_OWN if w == lot_hex else w for w in f["weakest"]]
         row = _encode_row((f["label"], f["kind"], f["level"], weakest, f["by_level"], f["late"], f["message"]))
-        self.ids.append(lot_id)
-        self.pos.append(pos_of(lot_id))
+        self.ids += lot_id
+        self.pos.append(pos)
         self.size += len(row)
         self.ends.append(self.size)
-        self.body.append(row)
+        self.body += row
 
-    def data(self, judged: bool) -> bytes:
+    def _check_order(self) -> None:
         if not all(map(lt, self.pos, islice(self.pos, 1, None))):
             raise CheckpointError("the claims to checkpoint are not in chain order")
+
+    def data(self, judged: bool) -> bytes:
+        self._check_order()
         pos, ends = self.pos, self.ends
         if sys.byteorder != "little":
             pos, ends = array("q", pos), array("q", ends)
             pos.byteswap()
             ends.byteswap()
-        return b"".join([_HEAD.pack(int(judged), len(self.pos)), *self.ids, pos.tobytes(), ends.tobytes(), *self.body])
+        return b"".join([_HEAD.pack(int(judged), len(self.pos)), self.ids, pos.tobytes(), ends.tobytes(), self.body])
+
+    def block(self) -> ClaimBlock:
+        """The rows written as a block of judged claims, in memory (its columns taken over, not copied: the writer
+        is done with)."""
+        self._check_order()
+        return ClaimBlock._of(True, memoryview(self.ids), self.pos, self.ends, memoryview(self.body))
+
+
+class ClaimWriter:
+    """Claims packed as they are judged, one row each (see :class:`ClaimBlock`): what a full audit keeps of the
+    claims of every end product, a claim object made again only when the report's claims are read."""
+
+    __slots__ = ("_out",)
+
+    def __init__(self) -> None:
+        self._out = _BlockWriter()
+
+    def add(self, lot_id: bytes, pos: int, fields: dict[str, Any]) -> None:
+        """Append the claim of lot `lot_id`, created at event `pos` (after every claim added so far), whose fields
+        are `fields` as :func:`ledger.auditor.report.claim_of` takes them."""
+        if hex_of(lot_id) != fields["lot_id"] or len(lot_id) != 32:
+            raise CheckpointError(f"claim of {fields['lot_id']} has no lot id the claims file can hold")
+        self._out.add_fields(lot_id, pos, fields)
+
+    def claims(self) -> ClaimList:
+        """The claims added, in their order, as a report holds them (the writer is done with)."""
+        block = self._out.block()
+        return ClaimList([(block, 0, len(block))])
 
 
 def pack_claims(claims: ClaimList | None, st: LedgerState) -> bytes:

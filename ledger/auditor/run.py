@@ -61,8 +61,8 @@ from ledger.auditor.checkpoint import (
     trusted_state,
     write_checkpoint,
 )
-from ledger.auditor.claims import _live_and_products, _parse_declared, carried_claims, claims_of
-from ledger.auditor.report import AuditReport, ClaimList, Flag, HeadCheck
+from ledger.auditor.claims import _live_and_products, _parse_declared, carried_claims, packed_claims
+from ledger.auditor.report import AuditReport, Flag, HeadCheck
 from ledger.auditor.soh import check_soh
 from ledger.auditor.storage import (
     LEDGER_ABI,
@@ -271,7 +271,7 @@ def audit(
         claim_checks, lives = carried
     else:
         live, products = _live_and_products(st)
-        claim_checks = ClaimList.of(claims_of(st, at=at, live=live, products=products))
+        claim_checks = packed_claims(st, at=at, products=products)
         lives = live.get
 
     # 5. Frozen lots whose material lives on downstream.
