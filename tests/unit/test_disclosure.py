@@ -141,6 +141,7 @@ records = st.dictionaries(
 def test_any_record_every_field_verifies_and_any_altered_value_fails(record: dict[str, Any], data: st.DataObject) -> None:
     points = {n: data.draw(st.sampled_from(POINTS)) for n in record}
     root, openings = commit(record, points, record_id="R")
+    assert openings.root() == root  # commit's leaves (hashed as it salts) and the openings' tree agree
     for name in record:
         d = disclose(openings, [name])
         assert verify_disclosure(root, d) == {name: record[name]}
@@ -309,6 +310,23 @@ def test_canonical_json_is_one_byte_form() -> None:
 def test_commit_refuses_what_it_cannot_commit(record: dict[str, Any], points: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         commit(record, points, record_id="LF001")
+
+
+@pytest.mark.parametrize("value", [5.5, [1, 2.5], {"a": {"b": 0.5}}, {"a": {1: "x"}}])
+def test_commit_names_the_field_whose_value_is_no_json_value(value: Any) -> None:
+    with pytest.raises(InvalidInput, match="field 'mass'"):
+        commit({"name": "ok", "mass": value}, {"name": 1, "mass": 1}, record_id="LF001")
+
+
+def test_canonical_json_refuses_nesting_deeper_than_64_levels() -> None:
+    deep: Any = "x"
+    for _ in range(64):
+        deep = [deep]
+    assert canonical_json(deep) == b"[" * 64 + b'"x"' + b"]" * 64  # a string 64 levels down
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        canonical_json([deep])
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        canonical_json({"a": deep})
 
 
 def test_errors_are_ledger_errors() -> None:
