@@ -16,6 +16,7 @@ from ledger import errors
 from ledger.chain.abi import artifact
 from ledger.chain.rpc import batch, batch_decoded, call, raise_rpc_error
 from ledger.chain.tx import Sender
+from ledger.client._keeper import Keeper
 from ledger.client.base import LEDGER_ABI
 from ledger.client.identity import IdentityMixin
 from ledger.client.inputs import commitment
@@ -211,14 +212,27 @@ class BulkMixin(IdentityMixin):
             by_lot.setdefault(self._lot_of(o), []).append(o)
         landed = iter([o for s in todo[i : i + size] for o in by_lot.get(id_bytes(s.lot_id), [])] for i in range(0, len(todo), size))
 
+        # A vault's batches are written from a thread of their own, so that receipts are not held up by fsyncs.
+        keeper = Keeper(self._keep) if self.vault is not None else None
+
         def on_receipt(_n: int) -> None:
-            self._keep(next(landed))
+            if keeper is None:
+                self._keep(next(landed))
+            else:
+                keeper.add(next(landed))
             if progress:
                 progress(next(sizes))
 
         try:
             receipts = sender.send_many(calls, progress=on_receipt)
+            if keeper is not None:
+                keeper.close()  # every landed chunk kept before the import says it is done
         except BaseException:
+            if keeper is not None:
+                try:
+                    keeper.close()  # what the writer has queued is kept first
+                except Exception:  # its failure: the openings of what landed are kept just below
+                    pass
             # Transactions sent before the failure may land after it: keep the openings of the lots now on-chain
             # and held by this account (those this run created), whatever stopped it.
             held = self._held_here(todo)
