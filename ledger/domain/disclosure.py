@@ -78,7 +78,12 @@ class Openings(BaseModel):
 
     def to_json(self) -> bytes:
         """Serialise to canonical JSON bytes (what the vault encrypts)."""
-        return canonical_json(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        # The record id, points and salts are typed (str, int, hex): only the values need the JSON check.
+        for name, field in data["fields"].items():
+            if type(field["value"]) not in _SCALARS:
+                _check_json(field["value"], f"value.fields.{name}.value", 3)
+        return _encode(data)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Openings:
@@ -144,6 +149,11 @@ def canonical_json(value: Any) -> bytes:
     """
     if type(value) not in _SCALARS:
         _check_json(value, "value")
+    return _encode(value)
+
+
+def _encode(value: Any) -> bytes:
+    # Canonical JSON of a value already checked by _check_json.
     try:
         return _ENCODER.encode(value).encode("utf-8")
     except (UnicodeEncodeError, ValueError) as e:

@@ -142,6 +142,7 @@ def test_any_record_every_field_verifies_and_any_altered_value_fails(record: dic
     points = {n: data.draw(st.sampled_from(POINTS)) for n in record}
     root, openings = commit(record, points, record_id="R")
     assert openings.root() == root  # commit's leaves (hashed as it salts) and the openings' tree agree
+    assert openings.to_json() == canonical_json(openings.model_dump(mode="json"))  # its one byte form
     for name in record:
         d = disclose(openings, [name])
         assert verify_disclosure(root, d) == {name: record[name]}
@@ -327,6 +328,16 @@ def test_canonical_json_refuses_nesting_deeper_than_64_levels() -> None:
         canonical_json([deep])
     with pytest.raises(InvalidInput, match="deeper than 64"):
         canonical_json({"a": deep})
+
+
+@pytest.mark.parametrize("value", [1.5, [1, 2.5], {"a": {"b": 0.5}}])
+def test_openings_with_a_value_that_is_no_json_value_are_not_serialised(value: Any) -> None:
+    salt = "0x" + "11" * 32
+    openings = Openings(
+        record_id="R", fields={"ok": Opening(point=1, value="x", salt=salt), "bad": Opening(point=1, value=value, salt=salt)}
+    )
+    with pytest.raises(InvalidInput, match="bad"):
+        openings.to_json()
 
 
 def test_errors_are_ledger_errors() -> None:
