@@ -13,6 +13,7 @@ also verifies on-chain. No I/O: the openings (values and salts) are secrets for 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -188,7 +189,16 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
 
 def leaf_hash(name: str, value: Any, salt: bytes) -> bytes:
     """Return a field's leaf: ``keccak(salt || canonical JSON of [name, value])``."""
+    if type(value) in _SCALARS:
+        return keccak(salt + _field_json(name, value))
     return keccak(salt + canonical_json([name, value]))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _field_json(name: str, value: str | int | bool | None) -> bytes:
+    # A bulk import commits one site for thousands of lots: the JSON of [name, value] is spelled once (the
+    # salt, not the JSON, makes each leaf unique). Typed: True and 1 are equal keys of a plain cache.
+    return canonical_json([name, value])
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -266,11 +276,19 @@ def commit(record: Mapping[str, Any], points: Mapping[str, int], *, record_id: s
     is public; the openings are not (store them with :class:`ledger.local.vault.Vault`). Raises
     :class:`InvalidInput` for an empty record, a field without a point, or a value that is no JSON value.
     """
+    root, openings = commit_raw(record, points, record_id=record_id)
+    return "0x" + root.hex(), openings
+
+
+def commit_raw(record: Mapping[str, Any], points: Mapping[str, int], *, record_id: str) -> tuple[bytes, Openings]:
+    """:func:`commit`, with the root as its 32 bytes (for a caller that packs it into an on-chain word)."""
     if not record:
         raise InvalidInput(f"record {record_id!r} has no fields to commit")
     fields: dict[str, Opening] = {}
     leaves: dict[str, tuple[int, bytes]] = {}
-    for name, value in record.items():
+    # One read of the operating system's generator for the record's salts: each field its own 32 fresh bytes.
+    salts = secrets.token_bytes(SALT_BYTES * len(record))
+    for k, (name, value) in enumerate(record.items()):
         if not isinstance(name, str) or not name:
             raise InvalidInput(f"field names are non-empty strings, got {name!r}")
         point = points.get(name)
@@ -278,14 +296,14 @@ def commit(record: Mapping[str, Any], points: Mapping[str, int], *, record_id: s
             raise InvalidInput(f"field {name!r} has no Annex XIII point (1-4), got {point!r}")
         if type(value) not in _SCALARS:
             _check_json(value, f"field {name!r}")  # refuse a non-JSON value here, with its name, not later in the tree
-        salt = secrets.token_bytes(SALT_BYTES)
+        salt = salts[SALT_BYTES * k : SALT_BYTES * (k + 1)]
         leaves[name] = (point, leaf_hash(name, value, salt))  # the root's leaf now, from the salt's bytes
         fields[name] = Opening(point=point, value=value, salt="0x" + salt.hex())
     try:
         openings = Openings(record_id=record_id, fields=fields)
     except ValidationError as e:
         raise InvalidInput(f"cannot commit record {record_id!r}: {_first(e)}") from None
-    return "0x" + _Tree(record_id, leaves).root.hex(), openings
+    return _Tree(record_id, leaves).root, openings
 
 
 def disclose(openings: Openings, fields: Iterable[str]) -> Disclosure:
