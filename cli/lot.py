@@ -628,9 +628,9 @@ def import_(session: Session, file: Path, fmt: str | None, dry_run: bool) -> Non
     try:
         if sys.stderr.isatty():
             with click.progressbar(length=len(todo), label="minting", file=sys.stderr, show_pos=True) as bar:
-                result = _mint_many(signer, todo, advance)
+                result = _mint_many(signer, todo, advance, checked=session.yes)
         else:
-            result = _mint_many(signer, todo, advance)
+            result = _mint_many(signer, todo, advance, checked=session.yes)
     except KeyboardInterrupt:
         # Each mintBatch is one transaction, all or nothing: lots are either on the ledger or not.
         raise Interrupted(
@@ -669,9 +669,11 @@ def _on_chain(ledger: Any, lot_ids: list[str]) -> dict[str, tuple[int, str]]:
     return ledger.lots_on_chain(lot_ids)
 
 
-def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any) -> Any:
+def _mint_many(ledger: Any, specs: list[LotSpec], progress: Any, *, checked: bool) -> Any:
+    # `checked`: no prompt since the import read which lots exist, so the library need not read them again
+    # (a lot minted in between makes its transaction revert; the re-run skips it). After a prompt it reads again.
     try:
-        return ledger.mint_many(specs, progress=progress)
+        return ledger.mint_many(specs, progress=progress, checked=checked)
     except ChainError:
         note("nothing is lost: run the same command again; lots already on the ledger are skipped", fg="yellow")
         raise

@@ -82,21 +82,17 @@ class IdentityMixin(LedgerBase):
     def _keep(self, pending: Iterable[Openings], recipients: Iterable[bytes] = ()) -> None:
         # After the transaction: an opening of a reverted write must not stand for anything.
         kept: dict[str, Openings] = self._shared.setdefault("openings", {})
-        fresh: list[Openings] = []
-        for o in pending:
-            key = vault_id(o)
-            if kept.get(key) is o:
-                continue  # kept already (as its transaction landed)
-            kept[key] = o
-            fresh.append(o)
-        if self.vault is None or not fresh:
-            return
-        # One vault batch for the transaction (or the landed chunk): a few fsyncs, not four per opening (issue 16).
-        for key, address in self.vault.put_openings_many(fresh, recipients).items():
-            if address is None:
-                # A record's vault entry never changes; the same id again means a redeployed (development) chain
-                # under the same data directory: the first opening stays, and readers refuse it against this root.
-                log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.where, key)
+        fresh = {vault_id(o): o for o in pending}
+        fresh = {key: o for key, o in fresh.items() if kept.get(key) is not o}  # not kept already (as its chunk landed)
+        if self.vault is not None and fresh:
+            # One vault batch for the transaction (or the landed chunk): a few fsyncs, not four per opening (issue 16).
+            for key, address in self.vault.put_openings_many(fresh.values(), recipients).items():
+                if address is None:
+                    # A record's vault entry never changes; the same id again means a redeployed (development) chain
+                    # under the same data directory: the first opening stays, and readers refuse it against this root.
+                    log.warning("the vault %s holds %s already: its opening is not this commitment's", self.vault.where, key)
+        # Kept once the vault holds them: after a failed vault write, a retry (the import's recovery) writes them again.
+        kept.update(fresh)
 
     def _reason(self, kind: str, subjects: Sequence[str | bytes], reason: str, pending: list[Openings]) -> bytes:
         """The word of a freeze, suspension or revocation reason: zero without one, else its salted commitment."""

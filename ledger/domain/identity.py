@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ledger.domain.disclosure import Disclosure, Openings, commit, disclose, folded_root, verify_disclosure
+from ledger.domain.disclosure import Disclosure, Openings, commit, commit_raw, disclose, folded_root, verify_disclosure
 from ledger.domain.ids import hex_of, id_bytes
 from ledger.errors import DisclosureError, InvalidInput
 
@@ -76,7 +76,7 @@ def commit_site(lot_id: str | bytes, country: str, site: str) -> tuple[str, Open
         raise InvalidInput(f"country must be an ISO 3166 alpha-2 code such as AU or CD, got {country!r}")
     if not site:
         raise InvalidInput("a site name is not empty")
-    root, openings = commit({"country": country, "site": site}, IDENTITY_POINTS, record_id=lot_record_id(lot_id))
+    root, openings = commit_raw({"country": country, "site": site}, IDENTITY_POINTS, record_id=lot_record_id(lot_id))
     return origin_word(country, root), openings
 
 

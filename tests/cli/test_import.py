@@ -117,8 +117,25 @@ def test_a_rerun_that_skips_everything_signs_nothing(rinne, tmp_path):
     assert again == {"minted": 0, "skipped": 300, "transactions": 0, "gas_used": 0}
 
 
+def test_a_lot_minted_by_another_writer_after_the_check_fails_its_transaction_and_a_rerun_skips_it(rinne, tmp_path, monkeypatch):
+    # With --yes the import does not read which lots exist a second time (issue 16): a lot that another writer
+    # mints between the check and the send makes its transaction revert; nothing is doubled, and a re-run finishes.
+    lots = tmp_path / "lots.csv"
+    lots.write_text(_rows(4, "RACE"))
+    mint(rinne, "RACE-00003", mass="3t")  # by another process, after the import read the chain
+    real = ledger.Ledger.lots_on_chain
+    monkeypatch.setattr(ledger.Ledger, "lots_on_chain", lambda self, ids: {})  # the check saw none of them
+    err = rinne.run("lot", "import", str(lots), "--account", "refiner", "--yes", code=1).stderr
+    assert "lot RACE-00003 exists already" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert "run the same command again; lots already on the ledger are skipped" in err
+    monkeypatch.setattr(ledger.Ledger, "lots_on_chain", real)
+    again = rinne.json("lot", "import", str(lots), "--account", "refiner", "--yes")
+    assert again["minted"] + again["skipped"] == 4 and again["skipped"] >= 1
+    assert all(rinne.ledger().lot(f"RACE-{i:05d}").state == LotState.ACTIVE for i in range(1, 5))
+
+
 def test_ctrl_c_during_the_import_exits_130_saying_what_was_done(rinne, tmp_path, monkeypatch):
-    def interrupted(self, specs, *, progress=None, batch_size=None):
+    def interrupted(self, specs, *, progress=None, batch_size=None, checked=False):
         progress(len(specs) // 2)
         raise KeyboardInterrupt
 

@@ -3,12 +3,15 @@ leaves every landed lot's site openable, read back by another Vault on the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from ledger import Composition, LotSpec, Vault, lot_record_id, origin_code, verify_origin
 from ledger.domain.disclosure import disclose
+from ledger.errors import ConfigError
+from ledger.local.vault import FolderStore
 
 pytestmark = pytest.mark.chain
 
@@ -48,5 +51,48 @@ def test_an_interrupted_batched_import_leaves_every_landed_site_openable_from_di
             opened = later.openings(lot_record_id(s.lot_id))
             assert verify_origin(word, disclose(opened, ["site"]), s.lot_id) == {"site": s.site}
         index.close()
+    finally:
+        chain.base.use_vault(None)
+
+
+class _FailingStore(FolderStore):
+    """A folder vault whose batch writes fail from the `first`-th to the `last`-th (a full disk, a lost mount)."""
+
+    def __init__(self, folder: Path, first: int, last: int) -> None:
+        super().__init__(folder)
+        self.calls, self.first, self.last = 0, first, last
+
+    def put_batch(self, objects: Sequence[tuple[str, bytes]], entries: Sequence[tuple[bytes, bytes]]) -> list[bool]:
+        self.calls += 1
+        if self.first <= self.calls <= self.last:
+            raise ConfigError(f"cannot write {self.where}: disk full")
+        return super().put_batch(objects, entries)
+
+
+@pytest.mark.parametrize("last", [1, 99], ids=["fails-once", "keeps-failing"])
+def test_a_vault_write_that_fails_mid_import_is_raised_and_the_recovery_keeps_what_landed(chain, tmp_path: Path, last: int) -> None:
+    # The batches are written by the import's writer thread (ledger.client._keeper): its failure must reach the
+    # caller, and the recovery must keep what landed when the vault takes writes again.
+    key = Vault.new_key()
+    # The first batch fails: the writer may have coalesced every landed chunk into it.
+    store = _FailingStore(tmp_path / "vault", first=1, last=last)
+    chain.base.use_vault(Vault(store, key))
+    try:
+        miner = chain["miner"]
+        specs = [_ore(f"VF{last}-{k}", f"Pit {k}") for k in range(9)]
+        with pytest.raises(ConfigError, match="disk full"):
+            miner.mint_many(specs, batch_size=3)
+        later = Vault(tmp_path / "vault", key)
+        on_chain = miner.lots_on_chain([s.lot_id for s in specs])
+        kept = [s for s in specs if lot_record_id(s.lot_id) in later]
+        assert all(s.lot_id.lower() in on_chain for s in kept)  # nothing kept for a lot that is not on-chain
+        assert on_chain  # the transactions landed: the failure was the vault's, after their receipts
+        if last == 1:  # the vault took writes again: the recovery kept every landed lot's opening
+            assert {s.lot_id.lower() for s in kept} == set(on_chain)
+        else:
+            assert kept == []  # no batch went through: none is half kept
+        for s in kept:
+            opened = later.openings(lot_record_id(s.lot_id))
+            assert opened.fields["site"].value == s.site
     finally:
         chain.base.use_vault(None)

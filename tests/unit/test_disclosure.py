@@ -141,6 +141,9 @@ records = st.dictionaries(
 def test_any_record_every_field_verifies_and_any_altered_value_fails(record: dict[str, Any], data: st.DataObject) -> None:
     points = {n: data.draw(st.sampled_from(POINTS)) for n in record}
     root, openings = commit(record, points, record_id="R")
+    assert openings.root() == root  # commit's leaves (hashed as it salts) and the openings' tree agree
+    assert openings.to_json() == canonical_json(openings.model_dump(mode="json"))  # its one byte form
+    assert len({o.salt for o in openings.fields.values()}) == len(record)  # a salt of its own for each field
     for name in record:
         d = disclose(openings, [name])
         assert verify_disclosure(root, d) == {name: record[name]}
@@ -311,6 +314,43 @@ def test_commit_refuses_what_it_cannot_commit(record: dict[str, Any], points: di
         commit(record, points, record_id="LF001")
 
 
+@pytest.mark.parametrize("value", [5.5, [1, 2.5], {"a": {"b": 0.5}}, {"a": {1: "x"}}])
+def test_commit_names_the_field_whose_value_is_no_json_value(value: Any) -> None:
+    with pytest.raises(InvalidInput, match="field 'mass'"):
+        commit({"name": "ok", "mass": value}, {"name": 1, "mass": 1}, record_id="LF001")
+
+
+def test_canonical_json_refuses_nesting_deeper_than_64_levels() -> None:
+    deep: Any = "x"
+    for _ in range(64):
+        deep = [deep]
+    assert canonical_json(deep) == b"[" * 64 + b'"x"' + b"]" * 64  # a string 64 levels down
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        canonical_json([deep])
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        canonical_json({"a": deep})
+
+
+@pytest.mark.parametrize("value", [1.5, [1, 2.5], {"a": {"b": 0.5}}])
+def test_openings_with_a_value_that_is_no_json_value_are_not_serialised(value: Any) -> None:
+    salt = "0x" + "11" * 32
+    openings = Openings(
+        record_id="R", fields={"ok": Opening(point=1, value="x", salt=salt), "bad": Opening(point=1, value=value, salt=salt)}
+    )
+    with pytest.raises(InvalidInput, match="bad"):
+        openings.to_json()
+
+
+def test_values_that_compare_equal_keep_their_own_json_in_the_leaf() -> None:
+    # The leaf's JSON is cached per (name, value): True == 1 and False == 0 in Python, not in JSON.
+    for value in (True, 1, "1", False, 0, None, "true"):
+        root, openings = commit({"v": value}, {"v": 1}, record_id="R")
+        (f,) = disclose(openings, ["v"]).fields
+        assert f.value is value or f.value == value and type(f.value) is type(value)
+        assert verify_disclosure(root, disclose(openings, ["v"])) == {"v": value}
+        assert leaf_hash("v", value, b"\x01" * 32) == keccak(b"\x01" * 32 + json.dumps(["v", value], separators=(",", ":")).encode())
+
+
 def test_errors_are_ledger_errors() -> None:
     assert issubclass(DisclosureError, LedgerError)
     assert DisclosedField.__doc__ and Disclosure.__doc__
@@ -345,8 +385,8 @@ def test_the_root_follows_the_documented_format(monkeypatch: pytest.MonkeyPatch)
     root = k(b"rinne.disclosure.v1" + k(b"LF003") + pair(pair(t1, t2), t4))
     assert openings.root() == "0x" + root.hex() == "0xae951c6eec5ccd25fd4138d8aca1aae814d869e08b4bf4ab33c3a517ebd08aba"
     # commit() builds its root on its own path (no re-validation): with the same salts, the same known answer.
-    salts = iter(salt.values())
-    monkeypatch.setattr(disclosure_module.secrets, "token_bytes", lambda n: next(salts))
+    # One read of the generator for the record's salts, field by field in the record's order.
+    monkeypatch.setattr(disclosure_module.secrets, "token_bytes", lambda n: b"".join(salt.values())[:n])
     record = {n: o.value for n, o in openings.fields.items()}
     points = {n: o.point for n, o in openings.fields.items()}
     assert commit(record, points, record_id="LF003") == ("0x" + root.hex(), openings)

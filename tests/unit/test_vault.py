@@ -23,7 +23,7 @@ from index_backends import pg_url
 from ledger.domain.disclosure import commit, disclose, verify_disclosure
 from ledger.domain.hashing import keccak
 from ledger.errors import DisclosureError, InvalidInput
-from ledger.local.vault import Vault, local_vault
+from ledger.local.vault import Vault, _record_key, local_vault
 
 SECRET = b'{"serialNumber":"SN-LF003-2026","site":"Kolwezi"}'
 
@@ -407,6 +407,25 @@ def test_a_batch_stores_every_record_as_put_would(store: Store, maker: Party, re
     maker.vault.grant("LF-3", competitor.public)
     assert competitor.vault.get("LF-3") == records[3][1] and maker.vault.address("LF-3") == addresses["LF-3"]
     assert maker.vault.records() == sorted(r for r, _ in records)  # the grant's entry stands for the batched one
+
+
+def test_every_record_of_a_batch_has_its_own_data_key_and_nonces(store: Store, maker: Party, recycler: Party) -> None:
+    # A record's data key, its nonce and each wrap's nonce come from one read of the OS generator (issue 16):
+    # slices of it, never shared between records or wraps.
+    records = _batch("NK", 30)
+    maker.vault.put_many(records, [recycler.public])
+    keys, nonces = set(), set()
+    for record_id, _ in records:
+        entry = maker.vault._entry(record_id, _record_key(record_id))
+        keys.add(maker.vault._unwrap(entry, _record_key(record_id)))
+        keys.add(recycler.vault._unwrap(entry, _record_key(record_id)))
+        blob = maker.vault.store.get_object(entry.address)
+        assert blob is not None
+        nonces.add(blob[:12])
+        nonces.update(bytes.fromhex(w.nonce) for w in entry.wraps.values())
+        assert len(entry.wraps) == 2
+    assert len(keys) == len(records)  # both recipients open the same key; no two records share one
+    assert len(nonces) == 3 * len(records) and all(len(n) == 12 for n in nonces)
 
 
 def test_a_batch_keeps_a_stored_record_as_it_was(store: Store, maker: Party, competitor: Party) -> None:
