@@ -576,7 +576,11 @@ class SyncMixin(IndexBase):
         # object again and again (0.16 of 1.6 CPU s for 100k events).
         enabled = gc.isenabled()
         gc.disable()
-        c.execute("BEGIN")
+        # The write lock at once on SQLite: the chunk reads the stored tip inside this transaction
+        # (_continues), and a deferred transaction that has read cannot take the write lock once another
+        # connection wrote meanwhile (an opener rebuilding the secondary indexes, base.py): SQLite refuses
+        # it at once ("database is locked") instead of waiting.
+        c.execute("BEGIN" if self.pg is not None else "BEGIN IMMEDIATE")
         try:
             while True:
                 tip, n, piece_marks, got, last, after = piece
