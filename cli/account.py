@@ -376,13 +376,13 @@ def fund(session: Session, who: str, amount: int) -> None:
 
 @account.command("publish-vault-key")
 @click.option(
-    "--key",
+    "--public",
     metavar="KEY",
     help="The X25519 vault public key to publish (64 hex digits); default: this data directory's (`rinne disclose --show-key`).",
 )
 @write_command
 @pass_session
-def publish_vault_key(session: Session, key: str | None) -> None:
+def publish_vault_key(session: Session, public: str | None) -> None:
     """Publish --account's vault public key, so that openings reach it by account.
 
     Writers then give your account instead of your key (`rinne unit soh --to`,
@@ -394,9 +394,15 @@ def publish_vault_key(session: Session, key: str | None) -> None:
     \b
     Examples:
       rinne account publish-vault-key --account oem
-      rinne account publish-vault-key --key 3f5c...e1 --account oem
+      rinne account publish-vault-key --public 3f5c...e1 --account oem
     """
-    raw = rinne.checked_vault_key(key) if key else session.vault().public_key
+    if public:
+        raw = rinne.checked_vault_key(public)
+    else:
+        vault = session.vault(create=False)  # not made here: a publication that fails must leave no key behind
+        if vault is None:
+            raise CliError(f"{session.home} has no vault key yet: `rinne disclose --show-key` makes one, or pass --public KEY")
+        raw = vault.public_key
     ledger = session.signer()
     session.confirm(f"Publish vault key 0x{raw.hex()} {session.who()}")
     receipt = ledger.publish_vault_key(raw)

@@ -2,7 +2,7 @@
 (issue 17, Annex XIII point 4), through the CLI against a real Anvil, played as a cheater.
 
 The parties of the CLI world share one data directory (one vault key); a second party's own key is a second
-:class:`Vault` key over the same vault folder, published for its account with ``--key``.
+:class:`Vault` key over the same vault folder, published for its account with ``--public``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_verify_disclosure_of_an_soh_record_passes_and_each_tampering_fails(rinn
 def test_an_account_publishes_its_vault_key_and_receives_openings_by_name(rinne, tmp_path: Path) -> None:
     oem_private = Vault.new_key()
     oem_key = "0x" + Vault.public_key_of(oem_private).hex()
-    published = rinne.write("account", "publish-vault-key", "--key", oem_key, account="oem")
+    published = rinne.write("account", "publish-vault-key", "--public", oem_key, account="oem")
     assert published["public_key"] == oem_key and published["tx_hash"].startswith("0x")
     oem_vault = Vault(rinne.home / "vault", oem_private)
     root, _ = _two_units_with_soh(rinne, "VK-CLI")
@@ -119,12 +119,16 @@ def test_an_account_publishes_its_vault_key_and_receives_openings_by_name(rinne,
         "--to", "recycler", "--account", "pack", "--yes",
     )  # fmt: skip
     assert rinne.ledger().unit("VK-CLI-2").soh_root == later
+    # Without --public, the data directory's own vault key (the CLI world has one: its parties wrote openings).
+    mine = "0x" + local_vault(rinne.home, create=False).public_key.hex()
+    assert rinne.write("account", "publish-vault-key", account="second")["public_key"] == mine
+    assert rinne.ledger().vault_key_of(rinne.addr("second")).hex() == mine[2:]
     # A non-participant cannot publish; nor can anyone publish a malformed key.
     assert "may not publish a vault key" in rinne.fail(
-        "account", "publish-vault-key", "--key", oem_key, "--account", "outsider", "--yes"
+        "account", "publish-vault-key", "--public", oem_key, "--account", "outsider", "--yes"
     )
-    assert "low-order" in rinne.fail("account", "publish-vault-key", "--key", "0x" + "00" * 32, "--account", "oem", "--yes")
-    assert "32 bytes" in rinne.fail("account", "publish-vault-key", "--key", "0x" + "11" * 31, "--account", "oem", "--yes")
+    assert "low-order" in rinne.fail("account", "publish-vault-key", "--public", "0x" + "00" * 32, "--account", "oem", "--yes")
+    assert "32 bytes" in rinne.fail("account", "publish-vault-key", "--public", "0x" + "11" * 31, "--account", "oem", "--yes")
 
 
 def _vault_words(home: Path) -> set[str]:
