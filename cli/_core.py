@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -193,6 +194,17 @@ class Session:
                 return names[text]
             raise click.BadParameter(f"the keystore {text!r} records no address (a Foundry file?): give the address instead")
         raise click.BadParameter(f"{text!r} is neither an address (0x + 40 hex digits) nor a local account name", param_hint=what)
+
+    def vault_recipients(self, texts: Iterable[str], what: str = "--to") -> list[bytes | str]:
+        """Recipients of openings as the library takes them: a vault public key (64 hex digits) as bytes, else the
+        address of an address or local account name, whose published key the Ledger reads from the registry."""
+        out: list[bytes | str] = []
+        for text in texts:
+            if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", text):
+                out.append(bytes.fromhex(text.removeprefix("0x")))
+            else:
+                out.append(self.resolve_address(text, what))
+        return out
 
     # ---------------------------------------------------------------- writes
 

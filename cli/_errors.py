@@ -125,6 +125,10 @@ _REVERTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "GwpAttestationsUnknown": lambda a: f"no attestation {a['uid']} on this ledger",
     "GwpAttestationsAlreadyRevoked": lambda a: f"attestation {a['uid']} is revoked already",
     "GwpAttestationsUnauthorizedRevoker": lambda a: f"{a['account']} may not revoke it: only its signer or an AUDITOR may",
+    "VaultKeysNotParticipant": lambda a: (
+        f"{a['account']} may not publish a vault key: only an active registered participant publishes its own"
+    ),
+    "VaultKeysInvalidKey": lambda a: "the all-zero key is no X25519 public key",
 }
 
 

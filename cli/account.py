@@ -25,6 +25,7 @@ from ._core import (
     pass_session,
     secret,
     verbose_option,
+    write_command,
 )
 from ._errors import describe
 from ._output import Column, emit_rows, output_options
@@ -371,3 +372,38 @@ def fund(session: Session, who: str, amount: int) -> None:
         },
         f"{name + ' ' if name else ''}{address} now holds {_eth(balance)} test ETH on chain {ledger.chain_id} ({kind})",
     )
+
+
+@account.command("publish-vault-key")
+@click.option(
+    "--public",
+    metavar="KEY",
+    help="The X25519 vault public key to publish (64 hex digits); default: this data directory's (`rinne disclose --show-key`).",
+)
+@write_command
+@pass_session
+def publish_vault_key(session: Session, public: str | None) -> None:
+    """Publish --account's vault public key, so that openings reach it by account.
+
+    Writers then give your account instead of your key (`rinne unit soh --to`,
+    `rinne disclose --to`) and the registry answers with the key you published;
+    it refuses to answer for a suspended account. Only an active registered
+    participant publishes, and only its own key; publishing again replaces it
+    for later openings (earlier ones stay wrapped to the key they were written with).
+
+    \b
+    Examples:
+      rinne account publish-vault-key --account oem
+      rinne account publish-vault-key --public 3f5c...e1 --account oem
+    """
+    if public:
+        raw = rinne.checked_vault_key(public)
+    else:
+        vault = session.vault(create=False)  # not made here: a publication that fails must leave no key behind
+        if vault is None:
+            raise CliError(f"{session.home} has no vault key yet: `rinne disclose --show-key` makes one, or pass --public KEY")
+        raw = vault.public_key
+    ledger = session.signer()
+    session.confirm(f"Publish vault key 0x{raw.hex()} {session.who()}")
+    receipt = ledger.publish_vault_key(raw)
+    session.done(receipt, f"published vault key 0x{raw.hex()} for {ledger.account.address}", public_key="0x" + raw.hex())

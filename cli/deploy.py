@@ -26,13 +26,15 @@ from ._core import CliError, Session, note, pass_session, write_command
 def deploy(session: Session, admin: str | None, force: bool, authority_vault: str | None) -> None:
     """Deploy the contract suite and record its addresses.
 
-    The suite is RinneLedger (registry, lots, passports) and GwpAttestations.
+    The suite is RinneLedger (registry, lots, passports), GwpAttestations and
+    VaultKeys (the participants' vault public keys, `rinne account publish-vault-key`).
 
     The addresses are recorded per chain id in the data directory
     (deployments/<chain-id>.json); later commands on that chain find them there.
     The deployer becomes the registry admin unless --admin names another.
     With --authority-vault the record names the authority tier's vault key:
-    SOH records (Annex XIII point 4) are opened to it, and its audit re-checks them.
+    SOH records (Annex XIII point 4) and evidence and reasons (point 3) are opened
+    to it, and its audit re-checks the SOH records.
     On the managed local node the deployer is given test ETH first; elsewhere
     it must hold ETH for gas.
 
@@ -66,6 +68,7 @@ def deploy(session: Session, admin: str | None, force: bool, authority_vault: st
         [
             f"RinneLedger      {d.ledger}",
             f"GwpAttestations  {d.attestations}",
+            f"VaultKeys        {d.vault_keys}",
             f"admin            {d.admin}",
             f"chain {d.chain_id}, block {d.block}; recorded in {record}",
         ],

@@ -22,12 +22,10 @@ from ._core import (
     CliError,
     Session,
     index_option,
-    json_option,
     open_index,
     pass_session,
     read_command,
     trust_index_option,
-    verbose_option,
 )
 
 _KINDS = ("unit", "lot", "party", "evidence")
@@ -50,15 +48,12 @@ def _record_id(text: str) -> str:
         raise click.BadParameter(f"{text!r}: {e}", param_hint="RECORD") from None
 
 
-def _public_key(text: str) -> bytes:
-    raw = text.removeprefix("0x")
-    try:
-        key = bytes.fromhex(raw)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise click.BadParameter(f"{text!r} is not an X25519 public key (64 hex digits)", param_hint="--to")
-    return key
+def _recipient_keys(session: Session, recipients: tuple[str, ...]) -> list[bytes]:
+    """--to values as vault keys: a key as given, an account (address or local name) by the key it published."""
+    wanted = session.vault_recipients(recipients)
+    if all(isinstance(r, bytes) for r in wanted):  # keys only: no chain needed, a grant works offline
+        return [rinne.checked_vault_key(r) for r in wanted]
+    return list(session.ledger().recipient_keys(wanted))
 
 
 def _vault(session: Session) -> Any:
@@ -70,7 +65,13 @@ def _vault(session: Session) -> Any:
 
 @click.command()
 @click.argument("record", required=False)
-@click.option("--to", "recipients", multiple=True, metavar="KEY", help="Grant the record to this X25519 public key (repeat).")
+@click.option(
+    "--to",
+    "recipients",
+    multiple=True,
+    metavar="KEY|NAME|ADDRESS",
+    help="Grant the record to this X25519 public key, or to the key this account published (repeat).",
+)
 @click.option("--field", "fields", multiple=True, metavar="NAME", help="Disclose this field in the --out file (repeat).")
 @click.option(
     "--tier",
@@ -83,8 +84,7 @@ def _vault(session: Session) -> Any:
 @click.option("--show-key", is_flag=True, help="Print this data directory's vault public key (what others grant to).")
 @click.option("--list", "list_", is_flag=True, help="List the records this data directory's vault key can open.")
 @index_option
-@json_option
-@verbose_option
+@read_command
 @pass_session
 def disclose(
     session: Session,
@@ -101,7 +101,8 @@ def disclose(
     RECORD is unit:ID (or a bare unit id), lot:ID, party:ADDRESS, or word:0xWORD for
     an evidence or reason word (a lot's, status change's or SOH record's evidence, a
     GWP attestation's or inventory's, a freeze, suspension or revocation reason). --to wraps the
-    record's data key for another vault key (the data is never re-encrypted); --out
+    record's data key for another vault key, given as the key or as the account that published it
+    (`rinne account publish-vault-key`); the data is never re-encrypted. --out
     writes the chosen fields with their Merkle proofs, which `rinne verify-disclosure`
     checks against the on-chain commitment, offline.
 
@@ -110,6 +111,7 @@ def disclose(
       rinne disclose --show-key
       rinne disclose --list
       rinne disclose unit:LF005 --to 3f5c...e1 --account packs
+      rinne disclose unit:LF005 --to oem --account packs
       rinne disclose unit:LF005 --field serialNumber --out lf005-serial.json
       rinne disclose lot:ORE-CO-1 --tier authority --out ore-site.json
       rinne disclose word:0x7d68...b9 --out freeze-reason.json --account auditor
@@ -128,7 +130,7 @@ def disclose(
     if not recipients and out is None:
         raise click.UsageError("say what to do: --to KEY grants the record, --out FILE writes a disclosure")
     record_id = _record_id(record)
-    keys = [_public_key(k) for k in recipients]
+    keys = _recipient_keys(session, recipients)
     vault = _vault(session)
     disclosed: list[str] = []
     # The disclosure first, the grants after: a command that fails leaves the vault as it was.

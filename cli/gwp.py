@@ -293,7 +293,7 @@ def sign(
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_attestation(attestation, session.unlock(), chain_id, gwp_contract)
     path = _output_path(out, "gwp", attestation.lot_id, signed.uid, force)
-    _keep_opening(session, opened)
+    _keep_opening(session, opened, gwp_contract)
     rinne.save_attestation(signed, path)
     session.emit(
         {**_signed_json(signed), "file": str(path)},
@@ -308,12 +308,14 @@ def _committed_evidence(kind: str, lot_id: str, text: str | None) -> tuple[str, 
     return rinne.commit_evidence(kind, _specs.bytes32(lot_id, "lot id"), _specs.evidence(text))
 
 
-def _keep_opening(session: Session, opened: Any) -> None:
-    # Before the signed file is written: a word no one can open must not leave this machine.
+def _keep_opening(session: Session, opened: Any, gwp_contract: str) -> None:
+    # Before the signed file is written: a word no one can open must not leave this machine. Wrapped also to the
+    # authority tier's key of the deployment the message is bound to, when its record names one (Annex XIII point 3).
     if opened is not None:
         vault = session.vault()
         assert vault is not None  # made on demand
-        vault.put_openings(opened)
+        bound = [d for d in _recorded_deployments(session.home) if d.attestations.lower() == gwp_contract.lower()]
+        vault.put_openings(opened, rinne.wraps_for(opened, [], rinne.authority_key_of(bound[0] if bound else None)))
 
 
 def _file_uid(path: Path) -> str:
@@ -679,7 +681,7 @@ def inventory_sign(
     chain_id, gwp_contract = _domain(session, contract)
     signed = rinne.sign_inventory(inv, session.unlock(), chain_id, gwp_contract)
     path = _output_path(out, "inv", inv.lot_id, signed.uid, force)
-    _keep_opening(session, opened)
+    _keep_opening(session, opened, gwp_contract)
     rinne.save_inventory(signed, path)
     session.emit(
         {**_inventory_json(signed), "file": str(path)},

@@ -269,8 +269,8 @@ def show(session: Session, unit_id: str, trust_index: bool) -> None:
     "--to",
     "recipients",
     multiple=True,
-    metavar="KEY",
-    help="Also wrap the opening to this vault public key (the holder's); repeatable.",
+    metavar="KEY|NAME|ADDRESS",
+    help="Also wrap the opening to this vault public key, or to the key this account published (the holder's); repeatable.",
 )
 @write_command
 @pass_session
@@ -288,8 +288,8 @@ def soh(
     """Record a state-of-health diagnosis (the holder, or a DIAGNOSTICIAN the holder authorised).
 
     The values are Annex XIII point 4: only a salted commitment and whether the unit was used go on-chain;
-    the opening goes to this data directory's vault, wrapped to this party, to each --to key and to the
-    authority vault key of the deployment record. Cycles and throughput may not go down between records,
+    the opening goes to this data directory's vault, wrapped to this party, to each --to key (or the key an
+    account published: `rinne account publish-vault-key`) and to the authority vault key of the deployment record. Cycles and throughput may not go down between records,
     and must be physically plausible: SOH at most 100 %, capacity at most the rating, throughput at most
     (cycles + 1) x rating x 2; the authority's audit re-checks every record, with at most 4 cycles a day
     since the latest record plus one. A wrong record is superseded with --correct, which may lower cycles
@@ -312,10 +312,7 @@ def soh(
     ledger = session.signer()
     what = "Correct the latest SOH record to" if correct else "Record SOH"
     session.confirm(f"{what} {record.soce_bp / 100:g} % for {rinne.label_of(unit_id)} {session.who()}")
-    with user_input():
-        keys = [bytes.fromhex(k.removeprefix("0x")) for k in recipients]
-        if any(len(k) != 32 for k in keys):
-            raise click.BadParameter("a vault public key is 32 bytes (64 hex digits)", param_hint="--to")
+    keys = session.vault_recipients(recipients)  # the Ledger reads each account's key before it sends anything
     write = ledger.correct_soh if correct else ledger.record_soh
     receipt = write(unit_id, record, recipients=keys)
     done = "corrected the latest SOH record to" if correct else "recorded SOH"

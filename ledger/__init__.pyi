@@ -53,6 +53,11 @@ from ledger.chain.node import (
 from ledger.client.bulk import (
     BulkResult as BulkResult,
 )
+from ledger.client.identity import (
+    authority_key_of as authority_key_of,
+    checked_vault_key as checked_vault_key,
+    wraps_for as wraps_for,
+)
 from ledger.client.inputs import (
     Use as Use,
     commitment as commitment,
@@ -427,4 +432,7 @@ __all__ = [
     "unit_record_id",
     "party_record_id",
     "lot_record_id",
+    "wraps_for",
+    "authority_key_of",
+    "checked_vault_key",
 ]

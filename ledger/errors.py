@@ -128,7 +128,7 @@ def revert_class(error_name: str) -> type[ContractRevert]:
 #: Every custom error of the shipped contracts starts with its contract's name (OpenZeppelin's
 #: GUIDELINES); tests/unit/test_errors.py checks the artifacts against this list, so the root
 #: exception module needs no ABI to know a revert class.
-CONTRACT_PREFIXES = ("RinneLedger", "GwpAttestations", "ParticipantRegistry", "ERC1271WalletMock")
+CONTRACT_PREFIXES = ("RinneLedger", "GwpAttestations", "ParticipantRegistry", "VaultKeys", "ERC1271WalletMock")
 #: Errors of the OpenZeppelin libraries compiled into the contracts (ShortStrings, for the EIP-712 name).
 LIBRARY_ERRORS = ("InvalidShortString", "StringTooLong")
 

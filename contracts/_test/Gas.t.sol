@@ -3,6 +3,8 @@ pragma solidity 0.8.28;
 
 import {RinneTest} from "./utils/RinneTest.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
+import {VaultKeys} from "../VaultKeys.sol";
+import {IRinneLedger} from "../interfaces/IRinneLedger.sol";
 import {GwpAttestation, ProcessInventory} from "../interfaces/IGwpAttestations.sol";
 import {Composition, LotSpec, LotInput, PassportStatus, Roles} from "../types/LedgerTypes.sol";
 
@@ -368,5 +370,17 @@ contract GasTest is RinneTest {
 
     function _onlyEl(uint256[8] memory e, uint256 i) internal pure returns (uint256[8] memory r) {
         r[i] = e[i];
+    }
+
+    // ------------------------------------------------------------------------------ vault keys
+
+    function test_publishVaultKey() public {
+        VaultKeys keys = new VaultKeys(IRinneLedger(address(ledger)));
+        vm.prank(oem);
+        keys.publishVaultKey(keccak256("oem vault key"));
+        vm.snapshotGasLastCall("publishVaultKey");
+        vm.prank(oem);
+        keys.publishVaultKey(keccak256("oem vault key, rotated"));
+        vm.snapshotGasLastCall("publishVaultKey (a replacement)");
     }
 }

@@ -122,7 +122,7 @@ def contract_abi(name: str) -> ContractAbi:
     return ContractAbi(name)
 
 
-ARTIFACT_NAMES = ("RinneLedger", "GwpAttestations", "ERC1271WalletMock")
+ARTIFACT_NAMES = ("RinneLedger", "GwpAttestations", "VaultKeys", "ERC1271WalletMock")
 
 
 @cache

@@ -12,7 +12,10 @@ or whoever controls the node, could point Rinne at a contract that answers "veri
   EIP-712 domain separator, name and version);
 * ``GwpAttestations.ledger()`` answers the recorded ledger address;
 * the recorded block holds the transaction that created the ledger, and the same sender's next
-  contract is the recorded GwpAttestations (so a second copy bound to the same ledger is refused).
+  contract is the recorded GwpAttestations (so a second copy bound to the same ledger is refused);
+* when the record names a vault key registry (``vault_keys``), the code there is the shipped VaultKeys, its one
+  immutable is the recorded ledger, and it is the contract that sender created right after GwpAttestations: a
+  registry of someone else's choosing would hand writers keys that are not the parties' own.
 
 What no check on the chain can tell is a record rewritten to point at a whole second suite someone
 deployed honestly for themselves: the record itself must be trusted, which is why the data folder is
@@ -152,13 +155,31 @@ def _check_deployer(d: Deployment, block: object, fix: str) -> None:
         except (KeyError, TypeError, ValueError):
             continue
         if _create_address(sender, nonce) == to_checksum_address(d.ledger):
-            if _create_address(sender, nonce + 1) != to_checksum_address(d.attestations):
-                raise errors.DeploymentMismatch(
-                    f"GwpAttestations {d.attestations} is not the one deployed with ledger {d.ledger} "
-                    f"(its deployer {sender} created {_create_address(sender, nonce + 1)} next): {fix}"
-                )
+            for name, recorded, n in (("GwpAttestations", d.attestations, 1), ("VaultKeys", d.vault_keys, 2)):
+                if recorded is not None and _create_address(sender, nonce + n) != to_checksum_address(recorded):
+                    raise errors.DeploymentMismatch(
+                        f"{name} {recorded} is not the one deployed with ledger {d.ledger} "
+                        f"(its deployer {sender} created {_create_address(sender, nonce + n)} there): {fix}"
+                    )
             return
     raise errors.DeploymentMismatch(f"block {d.block} of the record holds no creation of the ledger {d.ledger}: {fix}")
+
+
+def _check_vault_keys(d: Deployment, code: bytes, fix: str) -> None:
+    """The recorded VaultKeys is the shipped code, bound to the recorded ledger (its only immutable)."""
+    actual = strip_metadata(code)
+    if not actual:
+        raise errors.NotDeployed(
+            f"the recorded vault key registry is not on chain {d.chain_id} (was the node reset?): run `rinne deploy`"
+        )
+    expected, slots = _runtime("VaultKeys", d.evm_version)
+    at = code_mismatch(expected, actual, slots)
+    if at is not None:
+        raise errors.DeploymentMismatch(
+            f"the code at the recorded VaultKeys {d.vault_keys} is not the shipped VaultKeys (differs at byte {at}): {fix}"
+        )
+    if not slots or any(actual[s : s + 32] != _word(d.ledger) for s in slots):
+        raise errors.DeploymentMismatch(f"VaultKeys {d.vault_keys} is not bound to the recorded ledger {d.ledger}: {fix}")
 
 
 def _batch(w3: Web3 | JsonRpc, reads: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -177,22 +198,23 @@ def verify_deployment(w3: Web3 | JsonRpc, deployment: Deployment) -> None:
     an immutable holds a value no honest deployment at that address gives it, or
     ``GwpAttestations.ledger()`` is not the recorded ledger, or the recorded GwpAttestations is not the
     contract the ledger's deployer created right after the ledger, in the recorded block. Costs one
-    JSON-RPC batch of four reads, through web3 or the standard-library client (:class:`ledger.chain._jsonrpc.JsonRpc`).
+    JSON-RPC batch of five reads, through web3 or the standard-library client (:class:`ledger.chain._jsonrpc.JsonRpc`).
     """
     d = deployment
     reads: list[tuple[str, list[Any]]] = [
         ("eth_getCode", [d.ledger, "latest"]),
         ("eth_getCode", [d.attestations, "latest"]),
         ("eth_getBlockByNumber", [hex(d.block), True]),
+        ("eth_getCode", [d.vault_keys or d.ledger, "latest"]),  # the ledger's again when the record names no registry
     ]
     try:
-        ledger_code, gwp_code, block, bound = _batch(
+        ledger_code, gwp_code, block, keys_code, bound = _batch(
             w3, [*reads, ("eth_call", [{"to": d.attestations, "data": _LEDGER_SELECTOR}, "latest"])]
         )
     except (errors.ContractRevert, errors.TransactionFailed):
         # Not a GwpAttestations at all (no ledger() to answer): the code comparison below says so.
         bound = None
-        ledger_code, gwp_code, block = _batch(w3, reads)
+        ledger_code, gwp_code, block, keys_code = _batch(w3, reads)
     chain_ledger, chain_gwp = _hex(ledger_code), _hex(gwp_code)
     if not chain_ledger or not chain_gwp:
         raise errors.NotDeployed(f"the recorded contracts are not on chain {d.chain_id} (was the node reset?): run `rinne deploy`")
@@ -233,6 +255,8 @@ def verify_deployment(w3: Web3 | JsonRpc, deployment: Deployment) -> None:
             )
     if _word(d.ledger) not in values.values():
         raise errors.DeploymentMismatch(f"GwpAttestations {d.attestations} is not bound to the recorded ledger {d.ledger}: {fix}")
+    if d.vault_keys is not None:
+        _check_vault_keys(d, _hex(keys_code), fix)
     _check_deployer(d, block, fix)
     answer = _hex(bound)
     if len(answer) != 32 or answer != _word(d.ledger):

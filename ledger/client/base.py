@@ -14,7 +14,7 @@ from web3 import Web3
 
 from ledger import errors
 from ledger.chain import node as _node
-from ledger.chain.abi import artifact, contract_abi
+from ledger.chain.abi import ContractAbi, artifact, contract_abi
 from ledger.chain.evm import evm_build
 from ledger.chain.rpc import batch, call, make_web3
 from ledger.chain.trust import verify_deployment
@@ -30,6 +30,9 @@ LEDGER_ABI = contract_abi("RinneLedger")
 
 
 GWP_ABI = contract_abi("GwpAttestations")
+
+
+VAULT_KEYS_ABI = contract_abi("VaultKeys")
 
 
 _ZERO32 = b"\0" * 32
@@ -195,7 +198,7 @@ class LedgerBase:
         call(self.w3, method, [to_checksum_address(address), hex(wei)])
 
     def deploy(self, admin: str | None = None, *, record: bool = True, authority_vault_key: bytes | str | None = None) -> Deployment:
-        """Deploy RinneLedger and GwpAttestations in one go and record them for this chain.
+        """Deploy RinneLedger, GwpAttestations and the vault key registry (VaultKeys) and record them for this chain.
 
         `authority_vault_key` (the authority tier's X25519 vault public key, 32 bytes) goes into the deployment
         record: every SOH record's opening is then wrapped to it, so the authority's audit opens them all.
@@ -212,6 +215,8 @@ class LedgerBase:
         ledger_addr = to_checksum_address(raw["contractAddress"])
         gwp_code = bytes.fromhex(artifact("GwpAttestations", evm)["bytecode"][2:]) + abi_encode(["address"], [ledger_addr])
         _, raw2 = sender.transact(None, gwp_code)
+        keys_code = bytes.fromhex(artifact("VaultKeys", evm)["bytecode"][2:]) + abi_encode(["address"], [ledger_addr])
+        _, raw3 = sender.transact(None, keys_code)
         deployment = Deployment(
             chain_id=self.chain_id,
             ledger=ledger_addr,
@@ -221,6 +226,7 @@ class LedgerBase:
             source_hash=artifact("RinneLedger", evm).get("sourceHash"),
             authority_vault_key="0x" + authority_vault_key.hex() if authority_vault_key is not None else None,
             evm_version=evm,
+            vault_keys=to_checksum_address(raw3["contractAddress"]),
         )
         if record:
             save_deployment(self.data_dir, deployment)
@@ -279,17 +285,26 @@ class LedgerBase:
         elif self.account is not None:
             senders.pop(self.account.address, None)
 
-    def _send(self, contract: str, fn: str, *args: Any) -> Receipt:
+    def _target(self, contract: str) -> tuple[ContractAbi, str]:
+        """The ABI and address of one of the deployment's contracts: ``ledger``, ``gwp`` or ``vault_keys``."""
         d = self._deployment()
-        abi = LEDGER_ABI if contract == "ledger" else GWP_ABI
-        to = d.ledger if contract == "ledger" else d.attestations
+        if contract == "ledger":
+            return LEDGER_ABI, d.ledger
+        if contract != "vault_keys":
+            return GWP_ABI, d.attestations
+        if d.vault_keys is None:
+            raise errors.NotDeployed(
+                f"the deployment on chain {self.chain_id} has no vault key registry (deployed before it existed): redeploy"
+            )
+        return VAULT_KEYS_ABI, d.vault_keys
+
+    def _send(self, contract: str, fn: str, *args: Any) -> Receipt:
+        abi, to = self._target(contract)
         receipt, _ = self._sender().transact(to, abi.fn(fn).encode(*args))
         return receipt
 
     def _call(self, contract: str, fn: str, *args: Any) -> tuple[Any, ...]:
-        d = self._deployment()
-        abi = LEDGER_ABI if contract == "ledger" else GWP_ABI
-        to = d.ledger if contract == "ledger" else d.attestations
+        abi, to = self._target(contract)
         f = abi.fn(fn)
         result = call(self.w3, "eth_call", [{"to": to, "data": hex_of(f.encode(*args))}, "latest"])
         return f.decode_output(bytes.fromhex(result[2:]))

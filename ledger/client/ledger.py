@@ -336,15 +336,15 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         ins, used = self._inputs(cells)
         return self._send_unit("buildUnit", ins, unit_lot, unit, declared_loss(used, [unit_lot], loss))
 
-    def record_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes] = ()) -> Receipt:
+    def record_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes | str] = ()) -> Receipt:
         """Record a state-of-health diagnosis: the holder, or a DIAGNOSTICIAN the holder authorised for the
         unit (:meth:`authorise_diagnostician`).
 
         The values are Annex XIII point 4 (legitimate interest and authorities): the record is committed (a
         salted root bound to the unit, :func:`ledger.commit_soh`) and only the root and ``used`` (throughput
         > 0) are sent. The opening is kept once the transaction went through, in memory and in the vault,
-        wrapped to this party, to each of `recipients` (vault public keys: the holder's, when a diagnostician
-        records) and to the authority tier's key of the deployment record, so that no recorder can withhold
+        wrapped to this party, to each of `recipients` (vault public keys, or accounts whose key the registry holds:
+        the holder's, when a diagnostician records; :meth:`recipient_keys`) and to the authority tier's key of the deployment record, so that no recorder can withhold
         it from the audit. The contract no longer sees the values: this client refuses what the contract
         used to (:func:`ledger.domain.soh.soh_problems`: SOCE above 100 %, capacity above the rating,
         throughput beyond (cycles + 1) x rating x 2, counters running backwards when the previous record
@@ -352,7 +352,7 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         """
         return self._write_soh("recordSoh", unit_id, soh, recipients)
 
-    def correct_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes] = ()) -> Receipt:
+    def correct_soh(self, unit_id: str, soh: SohRecord, *, recipients: Iterable[bytes | str] = ()) -> Receipt:
         """Supersede the latest state-of-health record with a correction (holder or authorised diagnostician):
         it may lower cycles and throughput, not raise them, keeps the corrected record's time, and shows in
         the history. Committed and kept as :meth:`record_soh`."""
@@ -383,7 +383,7 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
         except errors.DisclosureError:
             return None
 
-    def _write_soh(self, fn: str, unit_id: str, soh: SohRecord, recipients: Iterable[bytes]) -> Receipt:
+    def _write_soh(self, fn: str, unit_id: str, soh: SohRecord, recipients: Iterable[bytes | str]) -> Receipt:
         u = self.unit(unit_id)
         last = self._soh_of(unit_id, u)  # the unit just read, not a second read of it
         correction = fn == "correctSoh"
@@ -402,10 +402,10 @@ class Ledger(BulkMixin, IdentityMixin, ReadMixin, LedgerBase):
             raise errors.InvalidInput(
                 f"SOH record of {label_of(to_bytes32(unit_id))} refused: it was used before (throughput cannot fall to 0)"
             )
+        keys = self.recipient_keys(recipients)  # before sending: a party without a key stops the write, not the wrap
         root, openings = soh.commit(unit_id)
         receipt = self.record_soh_root(unit_id, root, soh.used, correction=correction)
-        authority = self.authority_vault_key()
-        self._keep([openings], [*recipients, *([authority] if authority else [])])
+        self._keep([openings], keys)
         return receipt
 
     def authorise_diagnostician(self, unit_id: str, diagnostician: str, authorised: bool = True) -> Receipt:

@@ -218,6 +218,9 @@ class Deployment(BaseModel):
     #: Which EVM build of the contracts was deployed (ledger/artifacts/, or ledger/artifacts/shanghai/ on a
     #: node without Cancun, such as Ganache 7.9): the code the trust check compares, and the reads' code.
     evm_version: Literal["cancun", "shanghai"] = "cancun"
+    #: The participants' vault key registry (``VaultKeys``, bound to `ledger`); None in a deployment recorded
+    #: before it existed: such a deployment resolves no recipient by name (docs/confidentiality.md).
+    vault_keys: Address | None = None
 
 
 class Offer(BaseModel):

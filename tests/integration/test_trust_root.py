@@ -100,6 +100,27 @@ def test_a_second_copy_bound_to_the_same_ledger_is_refused(chain):
         verify_deployment(chain.base.w3, d.model_copy(update={"block": d.block + 1}))
 
 
+def test_a_vault_key_registry_of_someone_elses_choosing_is_refused(chain):
+    # Attack: point the record at a registry that answers the attacker's keys for the parties' accounts, so
+    # that writers wrap openings to the attacker. Another contract, another suite's registry and a second
+    # shipped copy bound to the same ledger are each refused.
+    d = chain.base.deployment
+    assert d.vault_keys is not None
+    mock = _create(chain, _deployer(chain), "ERC1271WalletMock", ("address", chain.addr("admin")))
+    with pytest.raises(DeploymentMismatch, match="not the shipped VaultKeys"):
+        verify_deployment(chain.base.w3, d.model_copy(update={"vault_keys": mock}))
+    other = Ledger.connect(chain.base.w3.provider.endpoint_uri, data_dir=chain.data_dir).with_account(_deployer(chain))
+    with pytest.raises(DeploymentMismatch, match="VaultKeys .* is not bound to the recorded ledger"):
+        verify_deployment(chain.base.w3, d.model_copy(update={"vault_keys": other.deploy(record=False).vault_keys}))
+    copy = _create(chain, _deployer(chain), "VaultKeys", ("address", d.ledger))
+    with pytest.raises(DeploymentMismatch, match="VaultKeys .* is not the one deployed with ledger"):
+        verify_deployment(chain.base.w3, d.model_copy(update={"vault_keys": copy}))
+    with pytest.raises(NotDeployed):
+        verify_deployment(chain.base.w3, d.model_copy(update={"vault_keys": chain.addr("outsider")}))
+    # A record from before the registry (none named) is still accepted: it resolves no account.
+    verify_deployment(chain.base.w3, d.model_copy(update={"vault_keys": None}))
+
+
 def test_ledger_code_replaced_on_the_node_is_refused(chain):
     d = chain.base.deployment
     honest = _code(chain, d.ledger)

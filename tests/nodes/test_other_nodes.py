@@ -32,6 +32,7 @@ from ledger import (
     to_bytes32,
 )
 from ledger.chain import node as _node
+from ledger.chain.abi import contract_abi
 from ledger.domain.enums import LotState, PassportStatus
 from rinne_cli.main import cli
 
@@ -117,6 +118,15 @@ def test_deploy_roles_and_a_named_revert(chain):
     # A revert comes back as the contract's named error, whatever the node's error text.
     with pytest.raises(errors.revert_class("ParticipantRegistryUnauthorized")):
         chain["cells"].mint(LotSpec(lot_id="X-1", material="NiSO4", mass=1_000 * KG, composition=NI))
+
+
+def test_a_vault_key_published_and_read_back(chain):
+    # VaultKeys is deployed in both builds (Ganache runs the Shanghai one): publish, read, and the named revert.
+    key = bytes.fromhex("9" * 64)
+    chain["cells"].publish_vault_key(key)
+    assert chain.base.vault_key_of(chain.addr("cells")) == key
+    with pytest.raises(errors.revert_class("VaultKeysInvalidKey")):
+        chain["cells"].send_raw(chain.base.deployment.vault_keys, contract_abi("VaultKeys").fn("publishVaultKey").encode(bytes(32)))
 
 
 def test_bulk_import(chain, tmp_path):

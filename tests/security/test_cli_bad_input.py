@@ -326,6 +326,14 @@ COMMANDS: dict[str, Callable[[World, Draw], list[str]]] = {
         _file(w, d, w.files["key-short.txt"]),
         "--no-fund",
     ],
+    "account publish-vault-key": lambda w, d: [
+        "account",
+        "publish-vault-key",
+        *opt(d, "--public", pick(d, ["0x" + "42" * 32], ["0x12", "zz" * 32, "0x" + "00" * 32, "0x" + "11" * 33, "", "-x"])),
+        "--account",
+        pick(d, ["refiner"], ["ghost", "admin"]),
+        "--yes",
+    ],
     "account list": lambda w, d: ["account", "list", "--keystore-dir", _file(w, d, w.files["missing"])],
     "party register": lambda w, d: [
         "party",
