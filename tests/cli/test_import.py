@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from cli_support import mint
@@ -162,6 +163,25 @@ def test_unknown_lot_in_trace_does_not_ask_to_sync(rinne):
     assert "sync it first" not in line and "no lot NOPE" in line and "rinne lot list" in line
 
 
+def _wait_reading_stdin(pid: int, timeout: float = 60.0) -> None:
+    """Wait until process `pid` blocks in read(2) on its stdin, where the test means Ctrl-C to land.
+
+    A fixed sleep was not enough on a loaded machine: the signal came while the CLI still started up,
+    and the test then closed stdin, which the command rightly reports as "nothing on stdin"."""
+    syscall = Path(f"/proc/{pid}/syscall")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fields = syscall.read_text().split()
+        except OSError:  # no /proc here, or not allowed to read it: fall back to a generous sleep
+            time.sleep(5.0)
+            return
+        if len(fields) > 1 and fields[0] == "0" and int(fields[1], 16) == 0:  # x86-64 read(0, ...)
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never read its stdin within {timeout:.0f} s")
+
+
 def test_sigint_to_the_installed_rinne_exits_130(env, tmp_path):  # noqa: F811
     data(env, "account", "new", "waiter")
     # Without a password the command waits on stdin: Ctrl-C there must be exit 130 and one line.
@@ -174,7 +194,7 @@ def test_sigint_to_the_installed_rinne_exits_130(env, tmp_path):  # noqa: F811
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)
+    _wait_reading_stdin(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)

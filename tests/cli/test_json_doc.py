@@ -249,6 +249,7 @@ def outputs(world: Rinne, tmp_path_factory: pytest.TempPathFactory) -> dict[tupl
     disclosed = tmp / "doc-p1-serial.json"
     r("disclose", "unit:DOC-P1", "--field", "serialNumber", "--out", str(disclosed), rpc=False)
     r("disclose", "--show-key", variant="--show-key", rpc=False)
+    w("account publish-vault-key", account="doc-person")  # this home's vault key, made by --show-key
     r("verify-disclosure", str(disclosed))
     w("unit authorise", "DOC-P1", "diag", account="pack")
     w("unit soh", "DOC-P1", "--soh", "91.5%", "--capacity", "68.6kWh", "--cycles", "1", "--throughput", "100kWh", account="diag")
