@@ -213,7 +213,11 @@ class VerifyMixin(IndexBase):
                 derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
         # A unit of a lot made before `after_block` cannot be: units are created with their lot.
         return [
-            ("lots", "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots WHERE event", sorted(derived_lots.values())),
+            (
+                "lots",
+                "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots WHERE event",
+                sorted(derived_lots.values()),
+            ),
             ("op_in", "SELECT op, pos, lot_id, used FROM op_in WHERE op", sorted(ins)),
             ("op_out", "SELECT op, pos, lot_id FROM op_out WHERE op", sorted(outs)),
             ("attested", "SELECT uid, lot_id, event FROM attested WHERE event", sorted({a[0]: a for a in atts}.values())),
