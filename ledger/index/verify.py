@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,12 @@ from ledger.index.sync import _LOG_SPAN, _derive, _key
 #: comparison holds one batch's answers at a time, so its memory stays flat however long the ledger is.
 _SPAN_EVENTS = 10_000
 _BATCH_EVENTS = 20_000
+
+#: Stored events whose relation rows :meth:`VerifyMixin.verify` compares at a time.
+_TABLE_EVENTS = 50_000
+
+#: Relation rows derived from events: lots, op_in, op_out, attested and units (:func:`_derive`).
+_Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[bytes]]]
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -134,48 +141,15 @@ class VerifyMixin(IndexBase):
         when the index cannot be trusted: delete it and sync again.
         """
         first = (after_block + 1) << _LOG_BITS if after_block >= 0 else 0
-        lay = layouts()
-        lots: list[tuple[Any, ...]] = []
-        ins: list[tuple[Any, ...]] = []
-        outs: list[tuple[Any, ...]] = []
-        atts: list[tuple[Any, ...]] = []
-        units: list[tuple[bytes]] = []
-        for eid, block, li, contract, name, key, blob, data in self.conn.execute(
-            "SELECT id, block, log_index, contract, name, key, topics, data FROM events WHERE id >= ? ORDER BY id", (first,)
-        ).rows():
-            if not _row_ok(eid, block, li, contract, blob, data):
-                raise _damaged(self.path, f"event row {eid!r} is malformed")
-            topics = split_topics(blob)
-            layout = lay.get((contract, topics[0]))
-            want = layout.name if layout else "?"
-            if name != want or key != _key(want, topics):
-                raise _damaged(self.path, f"event {eid} is stored as {name!r} but its log is {want!r}")
-            try:
-                _derive(eid, layout, topics, data, lots, ins, outs, atts, units)
-            except (ValueError, IndexError, TypeError):
-                raise _damaged(self.path, f"event {eid} cannot be decoded") from None
-        derived_lots = {row[0]: (*row, 0) for row in lots}
-        for (lot_id,) in units:
-            if lot_id in derived_lots:
-                derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
-        # A unit of a lot made before `after_block` cannot be: units are created with their lot.
-        tables = [
-            (
-                "lots",
-                "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots WHERE event >= ?",
-                sorted(derived_lots.values()),
-            ),
-            ("op_in", "SELECT op, pos, lot_id, used FROM op_in WHERE op >= ?", sorted(ins)),
-            ("op_out", "SELECT op, pos, lot_id FROM op_out WHERE op >= ?", sorted(outs)),
-            ("attested", "SELECT uid, lot_id, event FROM attested WHERE event >= ?", sorted({a[0]: a for a in atts}.values())),
-        ]
-        for table, sql, derived in tables:
-            try:
-                stored = sorted(self.conn.execute(sql, (first,)).fetchall())
-            except TypeError:  # values of mixed types that do not even compare
-                raise _damaged(self.path, f"table {table} holds malformed rows") from None
-            if stored != derived:
-                raise _damaged(self.path, f"table {table} does not follow from the stored events")
+        # The derived tables are compared a batch of events at a time (memory stays flat however long the
+        # ledger is); any batch that differs sends the whole comparison to _compare_tables, whose verdict
+        # and finding are the ones given. Events are checked to the end first: their findings come first.
+        units = {lot for (lot,) in self.conn.execute("SELECT key FROM events WHERE id >= ? AND name = 'UnitCreated'", (first,))}
+        same = True
+        for lo, hi, rows in self._derived_batches(first, _TABLE_EVENTS):
+            same = same and self._batch_same(lo, hi, rows, units)
+        if not (same and self._stored_unique(first)):
+            self._compare_tables(first)
         if self._meta("schema") != SCHEMA_VERSION:
             raise _damaged(self.path, "schema record altered")
         blocks = self.conn.execute(
@@ -201,6 +175,91 @@ class VerifyMixin(IndexBase):
                         f"{self.path}: block {number} differs from the chain's (a reorg since the last sync, or a "
                         "damaged index): sync again, or delete the index and sync again"
                     )
+
+    def _derived_batches(self, first: int, every: int) -> Iterator[tuple[int, int | None, _Rows]]:
+        """Check each stored event from id `first` on and derive its relation rows (lots, op_in, op_out,
+        attested, units); yield them with the event id range [lo, hi) they come from every `every` events,
+        the last range open (hi None). Raises IndexCorrupt at the first event that is not its log."""
+        lay = layouts()
+        lo, n = first, 0
+        rows: _Rows = ([], [], [], [], [])
+        for eid, block, li, contract, name, key, blob, data in self.conn.execute(
+            "SELECT id, block, log_index, contract, name, key, topics, data FROM events WHERE id >= ? ORDER BY id", (first,)
+        ).rows():
+            if not _row_ok(eid, block, li, contract, blob, data):
+                raise _damaged(self.path, f"event row {eid!r} is malformed")
+            topics = split_topics(blob)
+            layout = lay.get((contract, topics[0]))
+            want = layout.name if layout else "?"
+            if name != want or key != _key(want, topics):
+                raise _damaged(self.path, f"event {eid} is stored as {name!r} but its log is {want!r}")
+            try:
+                _derive(eid, layout, topics, data, *rows)
+            except (ValueError, IndexError, TypeError):
+                raise _damaged(self.path, f"event {eid} cannot be decoded") from None
+            n += 1
+            if n >= every:
+                yield lo, eid + 1, rows
+                lo, n, rows = eid + 1, 0, ([], [], [], [], [])
+        yield lo, None, rows
+
+    def _derived_tables(self, rows: _Rows, units: set[bytes]) -> list[tuple[str, str, list[tuple[Any, ...]]]]:
+        """Each relation table's name, the query of its stored rows up to its event id column, and the sorted rows
+        `rows` derive (a lot re-created keeps its last row; a lot with a unit in `units` is of kind 1)."""
+        lots, ins, outs, atts, _ = rows
+        derived_lots = {row[0]: (*row, 0) for row in lots}
+        for lot_id in units:
+            if lot_id in derived_lots:
+                derived_lots[lot_id] = (*derived_lots[lot_id][:6], 1)
+        # A unit of a lot made before `after_block` cannot be: units are created with their lot.
+        return [
+            (
+                "lots",
+                "SELECT lot_id, event, material, mass, origin, holder, kind FROM lots WHERE event",
+                sorted(derived_lots.values()),
+            ),
+            ("op_in", "SELECT op, pos, lot_id, used FROM op_in WHERE op", sorted(ins)),
+            ("op_out", "SELECT op, pos, lot_id FROM op_out WHERE op", sorted(outs)),
+            ("attested", "SELECT uid, lot_id, event FROM attested WHERE event", sorted({a[0]: a for a in atts}.values())),
+        ]
+
+    def _batch_same(self, lo: int, hi: int | None, rows: _Rows, units: set[bytes]) -> bool:
+        """Whether the stored rows of the events in [lo, hi) (hi None: all from lo on) are the ones `rows` derive."""
+        for _, sql, derived in self._derived_tables(rows, units):
+            column = sql.rsplit(" ", 1)[-1]
+            query, params = (f"{sql} >= ?", (lo,)) if hi is None else (f"{sql} >= ? AND {column} < ?", (lo, hi))
+            try:
+                if sorted(self.conn.execute(query, params).fetchall()) != derived:
+                    return False
+            except TypeError:  # values of mixed types that do not even compare: _compare_tables says so
+                return False
+        return True
+
+    def _stored_unique(self, first: int) -> bool:
+        """Whether no lot and no attestation uid is stored twice from event id `first` on (the batches cannot see
+        a duplicate in two of them; the whole comparison does)."""
+        for sql in (
+            "SELECT 1 FROM lots WHERE event >= ? GROUP BY lot_id HAVING COUNT(*) > 1 LIMIT 1",
+            "SELECT 1 FROM attested WHERE event >= ? GROUP BY uid HAVING COUNT(*) > 1 LIMIT 1",
+        ):
+            if self.conn.execute(sql, (first,)).fetchone() is not None:
+                return False
+        return True
+
+    def _compare_tables(self, first: int) -> None:
+        """Compare every relation table from event id `first` on with what all stored events derive, at once
+        (memory grows with the ledger: only when a batch differed). Raises IndexCorrupt naming the first table that differs."""
+        rows: _Rows = ([], [], [], [], [])
+        for _, _, part in self._derived_batches(first, 1 << 62):
+            rows = part
+        units = {lot for (lot,) in rows[4]}
+        for table, sql, derived in self._derived_tables(rows, units):
+            try:
+                stored = sorted(self.conn.execute(f"{sql} >= ?", (first,)).fetchall())
+            except TypeError:  # values of mixed types that do not even compare
+                raise _damaged(self.path, f"table {table} holds malformed rows") from None
+            if stored != derived:
+                raise _damaged(self.path, f"table {table} does not follow from the stored events")
 
     def verify_heads(
         self,

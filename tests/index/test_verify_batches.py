@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from index_backends import Targets
+from index_backends import Targets, sql
 
 from ledger import Composition, LotSpec, errors
 from ledger.index import verify as verify_module
@@ -65,3 +65,56 @@ def test_a_difference_in_the_last_batch_is_found(chain: Any, index_at: Targets, 
     ix.conn.execute("UPDATE events SET tx_hash = ? WHERE id = ?", (b"\x11" * 32, last))
     with pytest.raises(errors.IndexCorrupt, match="differs from the chain's logs"):
         ix.verify_heads(chain.base.w3)
+
+
+_LOT_MUTATIONS = {
+    "one column of the last batch's last lot": "UPDATE lots SET mass = mass + 1 WHERE event = (SELECT MAX(event) FROM lots)",
+    "the first lot missing": "DELETE FROM lots WHERE event = (SELECT MIN(event) FROM lots)",
+    "an extra lot after every event": (
+        "INSERT INTO lots(lot_id, event, material, mass, origin, holder, kind) SELECT ?, event + 1000, material, mass, "
+        "origin, holder, kind FROM lots WHERE event = (SELECT MAX(event) FROM lots)"
+    ),
+    "a lot moved into the next batch": "UPDATE lots SET event = event + 1 WHERE event = (SELECT MIN(event) FROM lots)",
+    "a lot given a unit it has not": "UPDATE lots SET kind = 1 WHERE event = (SELECT MIN(event) FROM lots)",
+}
+
+
+def _whole_comparisons(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the falls back of verify to comparing the whole tables at once."""
+    calls: list[int] = []
+    real = verify_module.VerifyMixin._compare_tables
+
+    def counting(self: Any, first: int) -> None:
+        calls.append(first)
+        real(self, first)
+
+    monkeypatch.setattr(verify_module.VerifyMixin, "_compare_tables", counting)
+    return calls
+
+
+def test_an_honest_index_passes_batch_by_batch(chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
+    _history(chain)
+    ix = EventIndex.open(index_at())
+    ix.sync(chain.base)
+    calls = _whole_comparisons(monkeypatch)
+    monkeypatch.setattr(verify_module, "_TABLE_EVENTS", 7)
+    ix.verify()
+    ix.verify(after_block=int(ix.conn.execute("SELECT MIN(block) FROM events").fetchone()[0]))
+    assert calls == []  # every batch matched: the whole tables were never held
+
+
+@pytest.mark.parametrize("what", sorted(_LOT_MUTATIONS))
+def test_a_lot_row_differing_in_any_batch_is_found(what: str, chain: Any, index_at: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
+    _history(chain)
+    target = index_at.fresh()
+    ix = EventIndex.open(target)
+    ix.sync(chain.base)
+    ix.close()
+    statement = _LOT_MUTATIONS[what]
+    sql(target, statement, (b"\x42" * 32,) if "?" in statement else ())
+    calls = _whole_comparisons(monkeypatch)
+    monkeypatch.setattr(verify_module, "_TABLE_EVENTS", 7)
+    ix = EventIndex.open(target)
+    with pytest.raises(errors.IndexCorrupt, match="table lots does not follow from the stored events"):
+        ix.verify()
+    assert len(calls) == 1
