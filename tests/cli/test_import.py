@@ -189,6 +189,9 @@ def test_sigint_to_the_installed_rinne_exits_130(env, tmp_path):  # noqa: F811
     proc = subprocess.Popen(
         [str(RINNE), "account", "new", "second-waiter"],
         env=environ,
+        # Ctrl-C as a terminal delivers it: a test run started in the background of a non-interactive shell
+        # inherits SIGINT ignored, and Python then keeps it ignored in the child.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
